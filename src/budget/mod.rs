@@ -1,0 +1,1 @@
+//! Per-remote daily ledger of bytes and requests (DESIGN.md §3 "Budgets").

@@ -1,0 +1,99 @@
+//! Command-line parsing and output only: each subcommand lives in its own file, turns its
+//! arguments into calls on `repo`/`transfer`, and renders the result.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Exit, Hint, UserError};
+use crate::ui::Printer;
+
+mod init;
+
+/// Ferry: DVC-compatible data version control for data kept on several remotes at once.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand accepts.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Print more detail (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Run as if started in DIR.
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub cwd: Option<PathBuf>,
+}
+
+/// The subcommands, named as in DVC where DVC has them.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Initialize a DVC repository.
+    Init(init::Args),
+}
+
+/// What every command gets: the resolved global options and the printer.
+pub struct Ctx {
+    /// The directory the command runs in (after `-C`).
+    pub cwd: PathBuf,
+    /// Where results and messages go.
+    pub out: Printer,
+}
+
+/// Parses, runs and maps the outcome to an exit code; the whole of `main`.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::Usage as u8 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    crate::ui::init_logging(cli.global.verbose, cli.global.quiet);
+    let out = Printer::new(cli.global.quiet);
+    match run(cli, out.clone()) {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(err) => {
+            let (exit, hint) = classify(&err);
+            out.error(&format!("{err:#}"));
+            if let Some(hint) = hint {
+                out.hint(&hint);
+            }
+            ExitCode::from(exit as u8)
+        }
+    }
+}
+
+fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
+    let cwd = match cli.global.cwd {
+        Some(dir) => std::env::current_dir()?.join(dir),
+        None => std::env::current_dir()?,
+    };
+    let ctx = Ctx { cwd, out };
+    match cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+    }
+}
+
+/// Finds the exit code and hint of an error by looking for a known typed error in its chain.
+fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<UserError>() {
+            return (e.exit, e.hint.clone());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::repo::RepoError>() {
+            return (e.exit(), e.hint());
+        }
+    }
+    (Exit::Failed, None)
+}

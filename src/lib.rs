@@ -1,0 +1,13 @@
+//! Ferry: a DVC-compatible data version control tool built for several remotes at once.
+//!
+//! Data flows one way: `cli` → `repo`/`transfer` → `odb`/`remote`. See DESIGN.md §4.
+pub mod budget;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod hash;
+pub mod odb;
+pub mod remote;
+pub mod repo;
+pub mod transfer;
+pub mod ui;

@@ -1,0 +1,130 @@
+//! Storage remotes behind one trait: a backend moves bytes and classifies its errors; it knows
+//! nothing of routing, budgets or DVC semantics (those live in `transfer`).
+use std::collections::BTreeMap;
+use std::fmt;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+
+/// A remote as configured: its name, URL and DVC options, merged over all config levels and
+/// the `FERRY_REMOTE_<NAME>_<KEY>` environment overrides.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RemoteSpec {
+    /// The remote's name, lowercased as DVC stores it.
+    pub name: String,
+    /// The URL as written in the config (`s3://…`, `https://…`, a local path made absolute).
+    pub url: String,
+    /// Every other option (`endpointurl`, `auth`, `password`, `jobs`, …), keys lowercased.
+    pub options: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for RemoteSpec {
+    /// Never shows option values: they may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteSpec")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// How a failed remote operation should be treated by retries and by the router (DESIGN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The object is not on the remote (404).
+    NotFound,
+    /// The remote's download or request cap is exhausted; it will refuse until its reset.
+    Quota,
+    /// Asked to slow down (429, 503 SlowDown); retry on the same remote after a pause.
+    Throttled,
+    /// Credentials missing or refused (401, 403 without cap text).
+    Auth,
+    /// A passing failure (5xx, timeout, reset, truncated body); retry, then move on.
+    Transient,
+    /// Bytes arrived but their md5 does not match the object id.
+    Corrupt,
+    /// The backend cannot do this (e.g. listing an HTTP remote).
+    Unsupported,
+    /// Anything else that retrying will not fix (bad request, bad URL, local I/O).
+    Permanent,
+}
+
+impl ErrorKind {
+    /// Whether retrying the same request on the same remote may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorKind::Throttled | ErrorKind::Transient)
+    }
+}
+
+/// A classified error from a remote, with the remote, key and a message free of secrets.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("remote '{remote}': {message}")]
+pub struct RemoteError {
+    /// The class the router and retry logic act on.
+    pub kind: ErrorKind,
+    /// The remote's name.
+    pub remote: String,
+    /// The object key involved, if any.
+    pub key: Option<String>,
+    /// What happened, never containing credentials.
+    pub message: String,
+    /// A server's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl RemoteError {
+    /// A new error of `kind` on `remote`.
+    pub fn new(kind: ErrorKind, remote: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            remote: remote.to_string(),
+            key: None,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Attaches the object key.
+    pub fn with_key(mut self, key: &str) -> Self {
+        self.key = Some(key.to_string());
+        self
+    }
+}
+
+/// A stream of object bytes; backends produce it on read and consume it on write.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, RemoteError>> + Send>>;
+
+/// What a backend can do beyond read/write/exists/delete, so callers never match on its type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Capabilities {
+    /// Can list keys under a prefix (S3, local); HTTP cannot.
+    pub list: bool,
+    /// Accepts writes.
+    pub write: bool,
+    /// Can delete objects.
+    pub delete: bool,
+}
+
+/// One storage remote. Keys are relative to the remote's root with `/` separators, e.g.
+/// `files/md5/ab/cdef…` (DVC 3) or `ab/cdef…` (legacy layout).
+#[async_trait::async_trait]
+pub trait Remote: Send + Sync {
+    /// The remote's configured name.
+    fn name(&self) -> &str;
+    /// What this backend supports.
+    fn capabilities(&self) -> Capabilities;
+    /// Whether `key` exists. `Ok(false)` only for a definite "not found".
+    async fn exists(&self, key: &str) -> Result<bool, RemoteError>;
+    /// Every key under `prefix` (recursive). Only when `capabilities().list`.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError>;
+    /// Streams the object's bytes.
+    async fn read(&self, key: &str) -> Result<ByteStream, RemoteError>;
+    /// Stores `size` bytes from `body` under `key`; the object appears whole or not at all
+    /// where the backend allows it.
+    async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError>;
+    /// Deletes `key`; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), RemoteError>;
+}

@@ -1,0 +1,82 @@
+//! The repository: finding it, its outputs (`.dvc` files and `dvc.lock`), `.gitignore` upkeep,
+//! and the workspace side of add/status/checkout.
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, ConfigError};
+use crate::error::{Exit, Hint};
+
+/// Errors about the repository as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// No `.dvc` directory in the start directory or any parent.
+    #[error("you are not inside of a DVC repository (checked up to mount point '{0}')")]
+    NotARepo(PathBuf),
+    /// The configuration could not be loaded.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl Hint for RepoError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            RepoError::NotARepo(_) => {
+                Some("run `ferry init` in the root of your git repository, or pass `-C DIR`".into())
+            }
+            RepoError::Config(e) => e.hint(),
+        }
+    }
+    fn exit(&self) -> Exit {
+        match self {
+            RepoError::NotARepo(_) => Exit::NotARepo,
+            RepoError::Config(_) => Exit::Config,
+        }
+    }
+}
+
+/// An opened DVC repository.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    /// The workspace root (the directory holding `.dvc/`).
+    pub root: PathBuf,
+    /// `root/.dvc`.
+    pub dvc_dir: PathBuf,
+    /// The merged configuration.
+    pub config: Config,
+}
+
+impl Repo {
+    /// Finds the repository containing `start` by walking up to the nearest `.dvc` directory.
+    pub fn discover(start: &Path) -> Result<Self, RepoError> {
+        let mut dir = start;
+        loop {
+            if dir.join(".dvc").is_dir() {
+                return Self::open(dir);
+            }
+            match dir.parent() {
+                Some(parent) => dir = parent,
+                None => return Err(RepoError::NotARepo(dir.to_path_buf())),
+            }
+        }
+    }
+
+    /// Opens the repository rooted at `root`.
+    pub fn open(root: &Path) -> Result<Self, RepoError> {
+        let dvc_dir = root.join(".dvc");
+        let config = Config::load(&dvc_dir)?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            dvc_dir,
+            config,
+        })
+    }
+
+    /// `.dvc/tmp`, where locks and Ferry's private state live.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.dvc_dir.join("tmp")
+    }
+
+    /// Whether git is in use (`core.no_scm` unset).
+    pub fn uses_scm(&self) -> bool {
+        !self.config.get_bool("core", "no_scm")
+    }
+}

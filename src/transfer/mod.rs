@@ -1,0 +1,1 @@
+//! Planning and running transfers between the cache and remotes: plan, router, executor.

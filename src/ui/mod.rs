@@ -1,0 +1,78 @@
+//! Output for people: results on stdout, `WARNING:`/`ERROR:`/`hint:` on stderr, logs via tracing.
+use std::io::{IsTerminal, Write};
+
+/// Prints results and messages, honouring `-q`. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    quiet: bool,
+}
+
+impl Printer {
+    /// A printer; with `quiet` only errors are shown.
+    pub fn new(quiet: bool) -> Self {
+        Self { quiet }
+    }
+
+    /// Whether `-q` was given.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Whether stdout is a terminal (progress bars, TAB handling).
+    pub fn is_tty(&self) -> bool {
+        std::io::stdout().is_terminal()
+    }
+
+    /// A result line on stdout.
+    pub fn line(&self, text: &str) {
+        if !self.quiet {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{text}");
+        }
+    }
+
+    /// Raw text on stdout, no newline added.
+    pub fn raw(&self, text: &str) {
+        if !self.quiet {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.flush();
+        }
+    }
+
+    /// A `WARNING:` line on stderr.
+    pub fn warn(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("WARNING: {text}");
+        }
+    }
+
+    /// An `ERROR:` line on stderr; shown even with `-q`.
+    pub fn error(&self, text: &str) {
+        eprintln!("ERROR: {text}");
+    }
+
+    /// A `hint:` line on stderr; shown even with `-q`, since it belongs to an error.
+    pub fn hint(&self, text: &str) {
+        eprintln!("hint: {text}");
+    }
+}
+
+/// Sets up tracing logs on stderr: `-v` info, `-vv` debug, `-vvv` trace; `FERRY_LOG` overrides.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("ferry={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
