@@ -1,0 +1,88 @@
+//! Shared support for the end-to-end tests: temp git repositories, the real `ferry` binary, the
+//! pinned real `dvc` (installed by `scripts/test`), and the test servers' addresses.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use assert_cmd::cargo::CommandCargoExt;
+use tempfile::TempDir;
+
+/// A command running the `ferry` binary under test in `dir`.
+pub fn ferry(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("ferry").expect("ferry binary built");
+    cmd.current_dir(dir).env_remove("FERRY_LOG");
+    cmd
+}
+
+/// The pinned real `dvc`, the oracle. Panics with instructions when it is not installed.
+pub fn dvc(dir: &Path) -> Command {
+    let bin = std::env::var_os("FERRY_TEST_DVC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-env/venv/bin/dvc"));
+    assert!(
+        bin.exists(),
+        "pinned dvc not found at {}: run the tests with scripts/test",
+        bin.display()
+    );
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir)
+        .env("DVC_NO_ANALYTICS", "1")
+        .env("DVC_STUDIO_OFFLINE", "1")
+        .env("ITERATIVE_DO_NOT_TRACK", "1");
+    cmd
+}
+
+/// Runs `cmd`, panicking with its output when it fails; returns stdout as text.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
+        cmd,
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Runs `cmd` and returns its whole output, whatever the exit code.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("spawn")
+}
+
+/// Bytes as lossy UTF-8.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh temporary git repository (not yet a DVC repository).
+pub fn git_repo() -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("ferry-test-")
+        .tempdir()
+        .expect("tempdir");
+    ok(Command::new("git")
+        .current_dir(dir.path())
+        .args(["init", "-q", "-b", "main"]));
+    ok(Command::new("git")
+        .current_dir(dir.path())
+        .args(["config", "user.email", "t@127.0.0.1"]));
+    ok(Command::new("git")
+        .current_dir(dir.path())
+        .args(["config", "user.name", "test"]));
+    dir
+}
+
+/// Writes `content` to `root/rel`, creating parent directories.
+pub fn write(root: &Path, rel: &str, content: impl AsRef<[u8]>) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, content).expect("write");
+}
+
+/// Reads `root/rel` as text.
+pub fn read(root: &Path, rel: &str) -> String {
+    std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+}
