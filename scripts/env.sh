@@ -17,6 +17,17 @@ export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$FERRY_TEST_ENV/gitconfig
 export FERRY_TEST_DVC=$VENV/bin/dvc
 export FERRY_TEST_PYTHON=$VENV/bin/python
 
+# The shared SeaweedFS (scripts/seaweedfs.sh) and what the tests read to reach it
+# (tests/common/mod.rs has the same defaults).
+export FERRY_SW_S3_PORT=${FERRY_SW_S3_PORT:-8333}
+export FERRY_SW_MASTER_PORT=${FERRY_SW_MASTER_PORT:-9333}
+export FERRY_SW_VOLUME_PORT=${FERRY_SW_VOLUME_PORT:-9340}
+export FERRY_SW_FILER_PORT=${FERRY_SW_FILER_PORT:-8888}
+export FERRY_TEST_S3_ENDPOINT=${FERRY_TEST_S3_ENDPOINT:-http://127.0.0.1:$FERRY_SW_S3_PORT}
+export FERRY_TEST_S3_BUCKET=${FERRY_TEST_S3_BUCKET:-ferry-test}
+export FERRY_TEST_S3_KEY=${FERRY_TEST_S3_KEY:-ferrytestkey}
+export FERRY_TEST_S3_SECRET=${FERRY_TEST_S3_SECRET:-ferrytestsecret0123456789}
+
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 

@@ -86,3 +86,32 @@ pub fn write(root: &Path, rel: &str, content: impl AsRef<[u8]>) {
 pub fn read(root: &Path, rel: &str) -> String {
     std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
 }
+
+/// The test S3 endpoint (SeaweedFS started by `scripts/seaweedfs.sh`); same default as `scripts/env.sh`.
+pub fn s3_endpoint() -> String {
+    std::env::var("FERRY_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8333".into())
+}
+
+/// The test bucket; tests use a unique prefix inside it, never the bucket root.
+pub fn s3_bucket() -> String {
+    std::env::var("FERRY_TEST_S3_BUCKET").unwrap_or_else(|_| "ferry-test".into())
+}
+
+/// The test S3 access key id.
+pub fn s3_key() -> String {
+    std::env::var("FERRY_TEST_S3_KEY").unwrap_or_else(|_| "ferrytestkey".into())
+}
+
+/// The test S3 secret access key.
+pub fn s3_secret() -> String {
+    std::env::var("FERRY_TEST_S3_SECRET").unwrap_or_else(|_| "ferrytestsecret0123456789".into())
+}
+
+/// A prefix no other test (or test run) uses: `<label>-<pid>-<nanos>`.
+pub fn unique_prefix(label: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{label}-{}-{nanos}", std::process::id())
+}
