@@ -94,6 +94,9 @@ fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
         if let Some(e) = cause.downcast_ref::<crate::repo::RepoError>() {
             return (e.exit(), e.hint());
         }
+        if let Some(e) = cause.downcast_ref::<crate::budget::LedgerError>() {
+            return (e.exit(), e.hint());
+        }
     }
     (Exit::Failed, None)
 }

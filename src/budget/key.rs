@@ -1,0 +1,78 @@
+//! Which ledger file a remote's counts live in: its URL, normalised and hashed.
+//!
+//! The same remote can be written several ways (`HTTPS://Host/repo.dvc/`, with `user@`, with a
+//! query); all of them must share one budget, and none of the variants may leak credentials into
+//! the state directory. So the URL is reduced to scheme, host, port and path, and only that
+//! reduced form is stored (for display) and hashed (for the file name).
+use md5::{Digest, Md5};
+
+/// The credential-free form of a remote URL that identifies its budget.
+///
+/// Drops userinfo (`user:token@`), query and fragment, lowercases scheme and host, and trims
+/// trailing slashes. Something that is not a URL (a local path) is kept as written, trimmed.
+pub fn normalize_url(raw: &str) -> String {
+    let raw = raw.trim();
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return trim_slashes(raw).to_string();
+    };
+    if url.cannot_be_a_base() {
+        return trim_slashes(raw).to_string();
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    let scheme = url.scheme().to_ascii_lowercase();
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!(
+        "{scheme}://{host}{port}{}",
+        trim_slashes(url.path()).trim_end_matches('/')
+    )
+}
+
+/// The ledger file stem for a normalised URL: 32 hex digits, safe on every filesystem.
+pub fn file_stem(normalized: &str) -> String {
+    hex::encode(Md5::digest(normalized.as_bytes()))
+}
+
+fn trim_slashes(s: &str) -> &str {
+    let trimmed = s.trim_end_matches('/');
+    if trimmed.is_empty() { s } else { trimmed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_query_and_fragment_are_stripped() {
+        let n = normalize_url("https://alice:s3cr3t-token@DagsHub.com/alice/data.dvc/?token=x#f");
+        assert_eq!(n, "https://dagshub.com/alice/data.dvc");
+        assert!(!n.contains("s3cr3t") && !n.contains("alice:"));
+    }
+
+    #[test]
+    fn spellings_of_one_remote_share_a_file() {
+        let a = normalize_url("s3://bucket/path/");
+        let b = normalize_url("S3://bucket/path");
+        assert_eq!(a, "s3://bucket/path");
+        assert_eq!(file_stem(&a), file_stem(&b));
+        assert_ne!(
+            file_stem(&a),
+            file_stem(&normalize_url("s3://bucket/other"))
+        );
+        assert_eq!(
+            normalize_url("https://host:8443/x"),
+            "https://host:8443/x",
+            "a non-default port is part of the identity"
+        );
+    }
+
+    #[test]
+    fn local_paths_are_kept() {
+        assert_eq!(normalize_url("/mnt/remote/"), "/mnt/remote");
+        assert_eq!(normalize_url("/"), "/");
+        assert_eq!(file_stem("/mnt/remote").len(), 32);
+    }
+}

@@ -1,0 +1,539 @@
+//! The on-disk ledger: one small JSON file per remote, rewritten atomically under a lock.
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use super::LedgerError;
+use super::clock::Clock;
+use super::key::{file_stem, normalize_url};
+use super::meter::Meter;
+use super::window::Window;
+
+/// Overrides the per-user state directory (the ledger lives in `$FERRY_STATE_DIR/budget`); used by
+/// tests and by anyone who wants the ledger somewhere else.
+pub const STATE_DIR_ENV: &str = "FERRY_STATE_DIR";
+
+/// The version of the file layout below; a file with another version is treated as damaged.
+const FORMAT: u32 = 1;
+
+/// A remote's use in the current day window, as the planner and `ferry remote usage` need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes downloaded from the remote in this window.
+    pub bytes: u64,
+    /// GET/HEAD requests sent to the remote in this window (B2 bills both as Class B).
+    pub requests: u64,
+    /// When the server last reported its cap, the instant until which the remote must be
+    /// skipped (its next reset); `None` when no cap is in force at the asked instant.
+    pub capped_until: Option<Timestamp>,
+    /// The start of the window the counts belong to.
+    pub window_start: Timestamp,
+    /// The next reset: the counts drop to zero at this instant.
+    pub resets_at: Timestamp,
+}
+
+/// The per-user budget ledger. Cheap to clone; every method opens the files it needs, so handles
+/// in several threads or processes see each other's writes.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    dir: PathBuf,
+    clock: Clock,
+}
+
+/// One remote's file, as stored. Instants are RFC 3339 strings so the file reads well by hand.
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    format: u32,
+    url: String,
+    window_start: Timestamp,
+    window_end: Timestamp,
+    bytes: u64,
+    requests: u64,
+    capped_until: Option<Timestamp>,
+}
+
+impl Entry {
+    /// The entry as it counts at `now`: an expired window starts again from zero in the window
+    /// `now` falls in; an expired cap is dropped.
+    fn current(stored: Option<Entry>, url: &str, window: Window, now: Timestamp) -> Entry {
+        let mut entry = stored.unwrap_or(Entry {
+            format: FORMAT,
+            url: url.to_string(),
+            window_start: window.start,
+            window_end: window.end,
+            bytes: 0,
+            requests: 0,
+            capped_until: None,
+        });
+        let stored_window = Window {
+            start: entry.window_start,
+            end: entry.window_end,
+        };
+        if !stored_window.is_current(now) {
+            entry.window_start = window.start;
+            entry.window_end = window.end;
+            entry.bytes = 0;
+            entry.requests = 0;
+        }
+        if entry.capped_until.is_some_and(|until| now >= until) {
+            entry.capped_until = None;
+        }
+        entry
+    }
+
+    fn usage(&self) -> Usage {
+        Usage {
+            bytes: self.bytes,
+            requests: self.requests,
+            capped_until: self.capped_until,
+            window_start: self.window_start,
+            resets_at: self.window_end,
+        }
+    }
+}
+
+impl Ledger {
+    /// The ledger in the per-user state directory (`$FERRY_STATE_DIR/budget`, else
+    /// `$XDG_STATE_HOME/ferry/budget`, else `~/.local/state/ferry/budget`), on the clock given by
+    /// `FERRY_NOW` or the system. Creates nothing until the first write.
+    pub fn open_default() -> Result<Ledger, LedgerError> {
+        Ok(Ledger {
+            dir: state_dir()?.join("budget"),
+            clock: Clock::from_env()?,
+        })
+    }
+
+    /// The ledger kept in `dir`, on the system clock.
+    pub fn open(dir: impl Into<PathBuf>) -> Ledger {
+        Ledger {
+            dir: dir.into(),
+            clock: Clock::System,
+        }
+    }
+
+    /// The same ledger read and written at the instants of `clock` (tests of day rollover).
+    pub fn with_clock(mut self, clock: Clock) -> Ledger {
+        self.clock = clock;
+        self
+    }
+
+    /// The directory holding the ledger files (shown by `ferry remote usage -v` and `doctor`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The instant this ledger treats as now, so callers render resets on the same clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The remote's use so far in the current window of `tz`. Reads without locking (writes are
+    /// atomic renames); a missing, damaged or unreadable file counts as no use (module doc).
+    pub fn usage(&self, url: &str, tz: &TimeZone) -> Result<Usage, LedgerError> {
+        self.usage_at(url, tz, self.clock.now())
+    }
+
+    /// Adds downloaded bytes and GET/HEAD requests to the remote's current window and returns
+    /// the new totals. Takes the remote's lock for one small read-modify-write; for a stream of
+    /// objects prefer a [`Meter`], which batches.
+    pub fn record(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        bytes: u64,
+        requests: u64,
+    ) -> Result<Usage, LedgerError> {
+        self.record_at(url, tz, bytes, requests, self.clock.now())
+    }
+
+    /// Notes that the server answered "cap exceeded": the remote is skipped until its next reset
+    /// in `tz`, which is returned. Later runs that day skip it without sending a request.
+    pub fn mark_capped(&self, url: &str, tz: &TimeZone) -> Result<Timestamp, LedgerError> {
+        self.mark_capped_at(url, tz, self.clock.now())
+    }
+
+    /// A batching counter for one remote, shareable across tasks (see [`Meter`]).
+    pub fn meter(&self, url: &str, tz: &TimeZone) -> Meter {
+        Meter::new(self.clone(), url, tz.clone())
+    }
+
+    pub(crate) fn usage_at(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        now: Timestamp,
+    ) -> Result<Usage, LedgerError> {
+        let url = normalize_url(url);
+        let window = Window::at(now, tz)?;
+        let stored = self.load(&self.data_path(&url), &url);
+        Ok(Entry::current(stored, &url, window, now).usage())
+    }
+
+    pub(crate) fn record_at(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        bytes: u64,
+        requests: u64,
+        now: Timestamp,
+    ) -> Result<Usage, LedgerError> {
+        self.update(url, tz, now, |entry, _| {
+            entry.bytes = entry.bytes.saturating_add(bytes);
+            entry.requests = entry.requests.saturating_add(requests);
+        })
+        .map(|entry| entry.usage())
+    }
+
+    pub(crate) fn mark_capped_at(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        now: Timestamp,
+    ) -> Result<Timestamp, LedgerError> {
+        let entry = self.update(url, tz, now, |entry, window| {
+            entry.capped_until = entry.capped_until.max(Some(window.end));
+        })?;
+        Ok(entry.capped_until.unwrap_or(entry.window_end))
+    }
+
+    /// Lock, read, change, write to a temp file, rename over, unlock.
+    fn update(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        now: Timestamp,
+        change: impl FnOnce(&mut Entry, Window),
+    ) -> Result<Entry, LedgerError> {
+        let url = normalize_url(url);
+        let window = Window::at(now, tz)?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| LedgerError::io("create the directory of the", &self.dir, e))?;
+        let path = self.data_path(&url);
+        let _lock = lock(&path.with_extension("lock"))?;
+        let stored = self.load(&path, &url);
+        if stored.is_none() && path.exists() {
+            // Damaged: keep it for inspection; the rename below starts a fresh file.
+            let _ = std::fs::rename(&path, path.with_extension("json.corrupt"));
+        }
+        let mut entry = Entry::current(stored, &url, window, now);
+        change(&mut entry, window);
+        self.write(&path, &entry)?;
+        Ok(entry)
+    }
+
+    fn data_path(&self, normalized_url: &str) -> PathBuf {
+        self.dir.join(format!("{}.json", file_stem(normalized_url)))
+    }
+
+    /// The stored entry, or `None` when there is none or it cannot be used (warned once).
+    fn load(&self, path: &Path, url: &str) -> Option<Entry> {
+        let text = match std::fs::read(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                warn_once(path, &format!("cannot read it ({e})"));
+                return None;
+            }
+        };
+        match serde_json::from_slice::<Entry>(&text) {
+            Ok(entry) if entry.format == FORMAT && entry.url == url => Some(entry),
+            Ok(entry) if entry.format != FORMAT => {
+                warn_once(path, &format!("unknown format {}", entry.format));
+                None
+            }
+            Ok(_) => {
+                warn_once(path, "it belongs to another URL");
+                None
+            }
+            Err(e) => {
+                warn_once(path, &format!("it is damaged ({e})"));
+                None
+            }
+        }
+    }
+
+    fn write(&self, path: &Path, entry: &Entry) -> Result<(), LedgerError> {
+        let io = |e| LedgerError::io("write", path, e);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .map_err(io)?;
+        let text = serde_json::to_vec_pretty(entry).map_err(|e| io(e.into()))?;
+        tmp.write_all(&text).map_err(io)?;
+        tmp.as_file().sync_data().map_err(io)?;
+        tmp.persist(path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+/// Takes the exclusive lock guarding one remote's file; released when the returned file drops,
+/// including when the process dies. The lock lives in its own file because the data file is
+/// replaced by rename on every write, and a lock on a replaced inode would guard nothing.
+fn lock(path: &Path) -> Result<File, LedgerError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| LedgerError::io("open the lock of the", path, e))?;
+    file.lock()
+        .map_err(|e| LedgerError::io("lock the", path, e))?;
+    Ok(file)
+}
+
+/// `$FERRY_STATE_DIR`, else `$XDG_STATE_HOME/ferry` (when absolute, as the XDG spec requires),
+/// else `$HOME/.local/state/ferry`.
+fn state_dir() -> Result<PathBuf, LedgerError> {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = var(STATE_DIR_ENV) {
+        return Ok(dir);
+    }
+    if let Some(dir) = var("XDG_STATE_HOME").filter(|d| d.is_absolute()) {
+        return Ok(dir.join("ferry"));
+    }
+    var("HOME")
+        .map(|home| home.join(".local/state/ferry"))
+        .ok_or(LedgerError::NoStateDir)
+}
+
+/// A damaged ledger file is reported once per process, not once per object the planner asks
+/// about.
+fn warn_once(path: &Path, why: &str) {
+    static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if warned.insert(path.to_path_buf()) {
+        tracing::warn!(
+            "ignoring budget ledger '{}': {why}; counting this remote's use from zero",
+            path.display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B2: &str = "s3://bucket/data";
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn la() -> TimeZone {
+        super::super::reset_zone(Some("America/Los_Angeles")).unwrap()
+    }
+
+    #[test]
+    fn counts_add_up_within_a_utc_day_and_reset_at_midnight() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path());
+        let utc = TimeZone::UTC;
+        ledger
+            .record_at(B2, &utc, 700, 3, ts("2026-11-27T00:00:00Z"))
+            .unwrap();
+        let u = ledger
+            .record_at(B2, &utc, 300, 2, ts("2026-11-27T23:59:59Z"))
+            .unwrap();
+        assert_eq!((u.bytes, u.requests), (1_000, 5));
+        assert_eq!(u.resets_at, ts("2026-11-28T00:00:00Z"));
+        let read = ledger
+            .usage_at(B2, &utc, ts("2026-11-27T23:59:59.999Z"))
+            .unwrap();
+        assert_eq!(read, u);
+
+        let next = ledger
+            .usage_at(B2, &utc, ts("2026-11-28T00:00:00Z"))
+            .unwrap();
+        assert_eq!((next.bytes, next.requests), (0, 0));
+        assert_eq!(next.window_start, ts("2026-11-28T00:00:00Z"));
+        let after = ledger
+            .record_at(B2, &utc, 5, 1, ts("2026-11-28T00:00:01Z"))
+            .unwrap();
+        assert_eq!((after.bytes, after.requests), (5, 1));
+    }
+
+    #[test]
+    fn a_los_angeles_window_rolls_over_at_local_midnight_not_utc() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path());
+        // 09:00 PST on 26 Nov, then 01:00 UTC on 27 Nov (17:00 PST, still 26 Nov locally).
+        ledger
+            .record_at(B2, &la(), 10, 1, ts("2026-11-26T17:00:00Z"))
+            .unwrap();
+        let same = ledger
+            .record_at(B2, &la(), 10, 1, ts("2026-11-27T01:00:00Z"))
+            .unwrap();
+        assert_eq!(same.bytes, 20, "UTC midnight is not the LA reset");
+        assert_eq!(same.resets_at, ts("2026-11-27T08:00:00Z"));
+        let before = ledger
+            .usage_at(B2, &la(), ts("2026-11-27T07:59:59Z"))
+            .unwrap();
+        assert_eq!(before.bytes, 20);
+        let after = ledger
+            .usage_at(B2, &la(), ts("2026-11-27T08:00:00Z"))
+            .unwrap();
+        assert_eq!(after.bytes, 0);
+        assert_eq!(after.resets_at, ts("2026-11-28T08:00:00Z"));
+    }
+
+    #[test]
+    fn a_cap_mark_holds_until_the_reset_and_then_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path());
+        let utc = TimeZone::UTC;
+        let until = ledger
+            .mark_capped_at(B2, &utc, ts("2026-11-27T15:00:00Z"))
+            .unwrap();
+        assert_eq!(until, ts("2026-11-28T00:00:00Z"));
+        let later = ledger
+            .usage_at(B2, &utc, ts("2026-11-27T23:00:00Z"))
+            .unwrap();
+        assert_eq!(later.capped_until, Some(until));
+        let next_day = ledger
+            .usage_at(B2, &utc, ts("2026-11-28T00:00:00Z"))
+            .unwrap();
+        assert_eq!(next_day.capped_until, None);
+        // Other remotes are unaffected.
+        let other = ledger.usage_at(
+            "https://dagshub.com/u/r.dvc",
+            &utc,
+            ts("2026-11-27T23:00:00Z"),
+        );
+        assert_eq!(other.unwrap().capped_until, None);
+    }
+
+    #[test]
+    fn a_cap_mark_in_los_angeles_lasts_to_local_midnight() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path());
+        let until = ledger
+            .mark_capped_at(B2, &la(), ts("2026-11-27T09:00:00Z"))
+            .unwrap();
+        assert_eq!(until, ts("2026-11-28T08:00:00Z"));
+    }
+
+    #[test]
+    fn concurrent_writers_with_their_own_handles_lose_no_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let ledger = Ledger::open(dir.path());
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        ledger.record(B2, &TimeZone::UTC, 1_000, 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let u = Ledger::open(dir.path()).usage(B2, &TimeZone::UTC).unwrap();
+        assert_eq!((u.bytes, u.requests), (200_000, 200));
+    }
+
+    #[test]
+    fn meters_shared_by_threads_flush_everything_by_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path());
+        let meter = std::sync::Arc::new(ledger.meter(B2, &TimeZone::UTC));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let meter = meter.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        meter.add(100_000, 2);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let flushed_early = ledger.usage(B2, &TimeZone::UTC).unwrap();
+        assert!(flushed_early.bytes > 0, "batches flush before the end");
+        drop(meter);
+        let u = ledger.usage(B2, &TimeZone::UTC).unwrap();
+        assert_eq!((u.bytes, u.requests), (40_000_000, 800));
+    }
+
+    #[test]
+    fn a_damaged_file_counts_as_empty_and_is_moved_aside_on_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path());
+        let utc = TimeZone::UTC;
+        ledger.record(B2, &utc, 50, 1).unwrap();
+        let path = ledger.data_path(&normalize_url(B2));
+        std::fs::write(&path, b"{\"format\": 1, \"url\": trunc").unwrap();
+        let u = ledger.usage(B2, &utc).unwrap();
+        assert_eq!((u.bytes, u.requests, u.capped_until), (0, 0, None));
+
+        let u = ledger.record(B2, &utc, 7, 1).unwrap();
+        assert_eq!((u.bytes, u.requests), (7, 1));
+        let aside = std::fs::read(path.with_extension("json.corrupt")).unwrap();
+        assert_eq!(aside, b"{\"format\": 1, \"url\": trunc");
+        assert_eq!(ledger.usage(B2, &utc).unwrap().bytes, 7);
+    }
+
+    #[test]
+    fn an_unwritable_ledger_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, b"").unwrap();
+        let ledger = Ledger::open(blocker.join("budget"));
+        let err = ledger.record(B2, &TimeZone::UTC, 1, 1).unwrap_err();
+        assert!(matches!(err, LedgerError::Io { .. }), "{err}");
+        assert_eq!(ledger.usage(B2, &TimeZone::UTC).unwrap().bytes, 0);
+    }
+
+    #[test]
+    fn the_file_keeps_the_url_without_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path());
+        let url = "https://alice:tok3n-s3cret@dagshub.com/alice/data.dvc";
+        ledger.record(url, &TimeZone::UTC, 1, 1).unwrap();
+        ledger.mark_capped(url, &TimeZone::UTC).unwrap();
+        let mut texts = String::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            texts += &std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        }
+        assert!(
+            texts.contains("\"url\": \"https://dagshub.com/alice/data.dvc\""),
+            "{texts}"
+        );
+        assert!(
+            !texts.contains("tok3n") && !texts.contains("alice:"),
+            "{texts}"
+        );
+        let plain = ledger.usage("https://dagshub.com/alice/data.dvc/", &TimeZone::UTC);
+        assert_eq!(
+            plain.unwrap().bytes,
+            1,
+            "same budget with or without userinfo"
+        );
+    }
+
+    #[test]
+    fn a_fixed_clock_drives_the_public_methods() {
+        let dir = tempfile::tempdir().unwrap();
+        let day1 = Ledger::open(dir.path()).with_clock(Clock::Fixed(ts("2026-11-27T12:00:00Z")));
+        day1.record(B2, &TimeZone::UTC, 10, 1).unwrap();
+        day1.mark_capped(B2, &TimeZone::UTC).unwrap();
+        let day2 = day1
+            .clone()
+            .with_clock(Clock::Fixed(ts("2026-11-28T12:00:00Z")));
+        let u = day2.usage(B2, &TimeZone::UTC).unwrap();
+        assert_eq!((u.bytes, u.capped_until), (0, None));
+        assert_eq!(day1.usage(B2, &TimeZone::UTC).unwrap().bytes, 10);
+    }
+}

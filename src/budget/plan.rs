@@ -1,0 +1,110 @@
+//! Pure arithmetic for the planner: what a remote may still serve today.
+use super::Usage;
+
+/// A remote's daily limits (`daily_download_limit`, `daily_request_limit` in ferry.toml);
+/// `None` means no limit of that kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes this machine may download from the remote per window.
+    pub limit_bytes: Option<u64>,
+    /// GET/HEAD requests this machine may send to the remote per window.
+    pub limit_requests: Option<u64>,
+}
+
+impl Budget {
+    /// What is left of this budget after `usage`. A remote the server reported capped has
+    /// nothing left, whatever its configured limits (including none).
+    pub fn remaining(&self, usage: &Usage) -> Remaining {
+        Remaining {
+            bytes: self.limit_bytes.map(|l| l.saturating_sub(usage.bytes)),
+            requests: self
+                .limit_requests
+                .map(|l| l.saturating_sub(usage.requests)),
+            capped: usage.capped_until.is_some(),
+        }
+    }
+}
+
+/// The allowance left for the current window, which the planner draws down object by object
+/// with [`Remaining::reserve`] so the plan as a whole stays under the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remaining {
+    /// Bytes still allowed; `None` is unlimited.
+    pub bytes: Option<u64>,
+    /// Requests still allowed; `None` is unlimited.
+    pub requests: Option<u64>,
+    /// The server reported its cap: nothing fits until the reset.
+    pub capped: bool,
+}
+
+impl Remaining {
+    /// Whether an object costing `bytes` and `requests` can still be taken from this remote.
+    pub fn fits(&self, bytes: u64, requests: u64) -> bool {
+        !self.capped
+            && self.bytes.is_none_or(|left| bytes <= left)
+            && self.requests.is_none_or(|left| requests <= left)
+    }
+
+    /// Takes `bytes` and `requests` from the allowance if they fit; returns whether they did.
+    /// The planner calls this per object and sends what does not fit to the next remote.
+    pub fn reserve(&mut self, bytes: u64, requests: u64) -> bool {
+        if !self.fits(bytes, requests) {
+            return false;
+        }
+        self.bytes = self.bytes.map(|left| left - bytes);
+        self.requests = self.requests.map(|left| left - requests);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(bytes: u64, requests: u64, capped: bool) -> Usage {
+        let t: jiff::Timestamp = "2026-11-27T00:00:00Z".parse().unwrap();
+        Usage {
+            bytes,
+            requests,
+            capped_until: capped.then_some(t),
+            window_start: t,
+            resets_at: t,
+        }
+    }
+
+    #[test]
+    fn remaining_subtracts_use_and_never_underflows() {
+        let budget = Budget {
+            limit_bytes: Some(1_000),
+            limit_requests: Some(10),
+        };
+        let left = budget.remaining(&usage(400, 12, false));
+        assert_eq!(left.bytes, Some(600));
+        assert_eq!(left.requests, Some(0));
+        assert!(!left.fits(1, 1), "no requests left");
+        assert!(left.fits(600, 0));
+    }
+
+    #[test]
+    fn reserve_draws_down_until_the_overflow() {
+        let budget = Budget {
+            limit_bytes: Some(1_000),
+            limit_requests: None,
+        };
+        let mut left = budget.remaining(&usage(0, 0, false));
+        assert!(left.reserve(600, 2));
+        assert!(left.reserve(400, 2));
+        assert!(!left.reserve(1, 1), "the limit is reached exactly");
+        assert_eq!(left.bytes, Some(0));
+        assert_eq!(left.requests, None);
+    }
+
+    #[test]
+    fn unlimited_fits_everything_unless_capped() {
+        let open = Budget::default().remaining(&usage(u64::MAX, u64::MAX, false));
+        assert!(open.fits(u64::MAX, u64::MAX));
+        let mut capped = Budget::default().remaining(&usage(0, 0, true));
+        assert!(!capped.fits(0, 0));
+        assert!(!capped.reserve(1, 1));
+    }
+}
