@@ -3,10 +3,25 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::Stream;
+
+use crate::error::{Exit, Hint};
+
+mod classify;
+mod http;
+mod local;
+mod options;
+mod retry;
+mod s3;
+
+pub use http::HttpRemote;
+pub use local::LocalRemote;
+pub use retry::{Retry, RetryPolicy, with_retry};
+pub use s3::{MULTIPART_CHUNK, S3Remote};
 
 /// A remote as configured: its name, URL and DVC options, merged over all config levels and
 /// the `FERRY_REMOTE_<NAME>_<KEY>` environment overrides.
@@ -73,6 +88,8 @@ pub struct RemoteError {
     pub message: String,
     /// A server's `Retry-After`, when it sent one.
     pub retry_after: Option<Duration>,
+    /// How many attempts were made before giving up (1 unless a retry wrapper tried again).
+    pub attempts: u32,
 }
 
 impl RemoteError {
@@ -84,7 +101,14 @@ impl RemoteError {
             key: None,
             message: message.into(),
             retry_after: None,
+            attempts: 1,
         }
+    }
+
+    /// Attaches the server's `Retry-After`.
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
     }
 
     /// Attaches the object key.
@@ -127,4 +151,76 @@ pub trait Remote: Send + Sync {
     async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError>;
     /// Deletes `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), RemoteError>;
+}
+
+impl Hint for RemoteError {
+    fn hint(&self) -> Option<String> {
+        let name = &self.remote;
+        match self.kind {
+            ErrorKind::Auth => Some(format!(
+                "check the credentials of remote '{name}', e.g. `ferry remote modify {name} --local \
+                 password …` (HTTP) or `… access_key_id`/`secret_access_key` (S3)"
+            )),
+            ErrorKind::Quota => Some(format!(
+                "remote '{name}' reports its download cap is exhausted; pull from another remote or \
+                 wait for its reset"
+            )),
+            ErrorKind::Transient | ErrorKind::Throttled => Some(format!(
+                "remote '{name}' may be down or overloaded; rerun later, the work done is kept"
+            )),
+            _ => None,
+        }
+    }
+    fn exit(&self) -> Exit {
+        match self.kind {
+            ErrorKind::Permanent | ErrorKind::Unsupported => Exit::Config,
+            _ => Exit::Failed,
+        }
+    }
+}
+
+/// Opens the backend a remote's URL asks for: an absolute local path or `file://` URL,
+/// `s3://bucket/prefix`, `b2://bucket/prefix` (S3 at `https://s3.<region>.backblazeb2.com`) or
+/// `http(s)://…`. Each backend builds its client once here, so callers share one per remote.
+pub fn open(spec: &RemoteSpec) -> Result<Arc<dyn Remote>, RemoteError> {
+    let url = spec.url.as_str();
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    Ok(match scheme.as_deref() {
+        None | Some("file") => Arc::new(LocalRemote::open(spec)?),
+        Some("s3") | Some("b2") => Arc::new(S3Remote::open(spec)?),
+        Some("http") | Some("https") => Arc::new(HttpRemote::open(spec)?),
+        Some(other) => {
+            return Err(RemoteError::new(
+                ErrorKind::Unsupported,
+                &spec.name,
+                format!(
+                    "unsupported URL scheme '{other}://' (Ferry speaks local paths, s3://, b2://, http:// and https://)"
+                ),
+            ));
+        }
+    })
+}
+
+/// Refuses keys that could escape the remote's root or are not DVC object keys: empty, absolute,
+/// with `.`/`..`/empty segments, backslashes or NUL. Every backend checks before touching storage.
+pub(crate) fn check_key(remote: &str, key: &str) -> Result<(), RemoteError> {
+    let bad = key.is_empty()
+        || key.starts_with('/')
+        || key.contains('\0')
+        || key.contains('\\')
+        || key
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
+    if bad {
+        return Err(RemoteError::new(
+            ErrorKind::Permanent,
+            remote,
+            format!(
+                "refusing object key '{}': not a relative path inside the remote",
+                key.escape_debug()
+            ),
+        )
+        .with_key(key));
+    }
+    Ok(())
 }

@@ -115,3 +115,114 @@ pub fn unique_prefix(label: &str) -> String {
         .unwrap_or(0);
     format!("{label}-{}-{nanos}", std::process::id())
 }
+
+/// One request the HTTP test server answered (from its `GET /__log`).
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// Server clock, seconds since the epoch.
+    pub t: f64,
+}
+
+/// The DVC-protocol HTTP test server (`tests/support/http_server.py`) on 127.0.0.1, serving
+/// `root`; killed (by its own process handle) when dropped.
+pub struct HttpServer {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl HttpServer {
+    /// Starts a server with basic auth `user`/`pass` (no auth when `user` is empty).
+    pub fn start(root: &Path, user: &str, pass: &str) -> HttpServer {
+        let mut args = Vec::new();
+        if !user.is_empty() {
+            args.extend(["--user", user, "--password", pass]);
+        }
+        Self::start_with(root, &args)
+    }
+
+    /// Starts a server with extra command-line arguments (e.g. `--auth-header X-Token --password t`).
+    pub fn start_with(root: &Path, args: &[&str]) -> HttpServer {
+        use std::io::BufRead;
+        let python = std::env::var("FERRY_TEST_PYTHON")
+            .ok()
+            .filter(|p| Path::new(p).exists())
+            .unwrap_or_else(|| "python3".into());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/http_server.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .arg("--root")
+            .arg(root)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start tests/support/http_server.py");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read PORT line");
+        let port = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("http_server.py printed {line:?}, not PORT <n>"));
+        HttpServer { child, port }
+    }
+
+    /// `http://127.0.0.1:<port>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// Merges `json` into the fault state (see the script's doc), e.g. `{"fail_500": 2}`.
+    pub fn control(&self, json: &str) -> String {
+        self.raw("POST", "/__control", json)
+    }
+
+    /// Every object request answered so far.
+    pub fn log(&self) -> Vec<LoggedRequest> {
+        let body = self.raw("GET", "/__log", "");
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&body).expect("log JSON");
+        entries
+            .into_iter()
+            .map(|e| LoggedRequest {
+                method: e["method"].as_str().unwrap_or_default().to_string(),
+                path: e["path"].as_str().unwrap_or_default().to_string(),
+                status: e["status"].as_u64().unwrap_or_default() as u16,
+                t: e["t"].as_f64().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    fn raw(&self, method: &str, path: &str, body: &str) -> String {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        write!(
+            conn,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).expect("receive");
+        answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,352 @@
+//! DVC's HTTP remote protocol (dvc-format.md §6), e.g. DagsHub: object URL = remote URL + "/" +
+//! key; existence by GET (body dropped); upload by POST (or PUT with `method`) with a chunked
+//! `application/octet-stream` body; basic (preemptive) or custom-header auth. No listing.
+use futures::StreamExt;
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER,
+};
+use reqwest::{Method, Response, StatusCode};
+
+use super::classify::{ERROR_BODY_LIMIT, classify_status, display_url, excerpt, parse_retry_after};
+use super::options::{get, http_client, invalid};
+use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RemoteSpec, check_key};
+
+/// An HTTP(S) remote speaking DVC's protocol.
+pub struct HttpRemote {
+    name: String,
+    /// The remote URL without userinfo and without a trailing `/`.
+    base: String,
+    client: reqwest::Client,
+    upload_method: Method,
+    /// The credential header sent on every request (marked sensitive: never printed).
+    auth: Option<(HeaderName, HeaderValue)>,
+}
+
+impl std::fmt::Debug for HttpRemote {
+    /// Shows neither credentials nor headers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRemote")
+            .field("name", &self.name)
+            .field("base", &display_url(&self.base))
+            .field("upload_method", &self.upload_method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpRemote {
+    /// Opens the remote from its URL and DVC options (`auth`, `user`, `password`,
+    /// `custom_auth_header`, `method`, `ssl_verify`, `connect_timeout`, `read_timeout`).
+    /// Credentials in the URL (`https://user:pass@host/…`) count as `auth = basic`, as in DVC.
+    pub fn open(spec: &RemoteSpec) -> Result<Self, RemoteError> {
+        let mut url = url::Url::parse(&spec.url).map_err(|e| {
+            invalid(
+                spec,
+                format!("invalid URL '{}': {e}", display_url(&spec.url)),
+            )
+        })?;
+        let url_user = (!url.username().is_empty()).then(|| url.username().to_string());
+        let url_password = url.password().map(str::to_string);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let base = url.as_str().trim_end_matches('/').to_string();
+
+        let user = get(spec, "user").map(str::to_string).or(url_user);
+        let password = get(spec, "password").map(str::to_string).or(url_password);
+        let auth_kind = get(spec, "auth").map(str::to_ascii_lowercase).or_else(|| {
+            user.as_ref()
+                .map(|_| "basic".to_string())
+                .filter(|_| password.is_some())
+        });
+        let auth = match auth_kind.as_deref() {
+            None => None,
+            Some("basic") => {
+                let (Some(user), Some(password)) = (user, password) else {
+                    return Err(invalid(
+                        spec,
+                        "HTTP 'basic' authentication require both 'user' and 'password'",
+                    ));
+                };
+                use base64::Engine as _;
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                Some((AUTHORIZATION, sensitive(spec, &format!("Basic {token}"))?))
+            }
+            Some("custom") => {
+                let (Some(header), Some(password)) = (get(spec, "custom_auth_header"), password)
+                else {
+                    return Err(invalid(
+                        spec,
+                        "HTTP 'custom' authentication requires both 'custom_auth_header' and 'password'",
+                    ));
+                };
+                let name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+                    invalid(spec, format!("'{header}' is not a valid HTTP header name"))
+                })?;
+                Some((name, sensitive(spec, &password)?))
+            }
+            Some(other) => {
+                return Err(invalid(
+                    spec,
+                    format!("Auth method '{other}' is not supported (use basic or custom)"),
+                ));
+            }
+        };
+        let upload_method = match get(spec, "method").map(str::to_ascii_uppercase).as_deref() {
+            None | Some("POST") => Method::POST,
+            Some("PUT") => Method::PUT,
+            Some(other) => {
+                return Err(invalid(
+                    spec,
+                    format!("upload method '{other}' is not supported (use POST or PUT)"),
+                ));
+            }
+        };
+        Ok(Self {
+            name: spec.name.clone(),
+            base,
+            client: http_client(spec)?,
+            upload_method,
+            auth,
+        })
+    }
+
+    fn object_url(&self, key: &str) -> String {
+        format!("{}/{key}", self.base)
+    }
+
+    fn request(&self, method: Method, key: &str) -> reqwest::RequestBuilder {
+        let mut req = self.client.request(method, self.object_url(key));
+        if let Some((name, value)) = &self.auth {
+            req = req.header(name.clone(), value.clone());
+        }
+        req
+    }
+
+    /// Sends a request, mapping connection-level failures (refused, reset, timeout) to
+    /// `Transient`.
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &Method,
+        key: &str,
+    ) -> Result<Response, RemoteError> {
+        req.send()
+            .await
+            .map_err(|e| self.transport_error(&e.without_url(), method, key))
+    }
+
+    fn transport_error(&self, e: &reqwest::Error, method: &Method, key: &str) -> RemoteError {
+        let kind = if e.is_builder() {
+            ErrorKind::Permanent
+        } else {
+            ErrorKind::Transient
+        };
+        let what = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else {
+            "failed"
+        };
+        RemoteError::new(
+            kind,
+            &self.name,
+            format!(
+                "{method} {} {what}: {}",
+                display_url(&self.object_url(key)),
+                error_chain(e)
+            ),
+        )
+        .with_key(key)
+    }
+
+    /// Turns a non-success response into a classified error, reading at most
+    /// [`ERROR_BODY_LIMIT`] of its body for the cap text and the message.
+    async fn status_error(&self, resp: Response, method: &Method, key: &str) -> RemoteError {
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = read_limited(resp).await;
+        let kind = classify_status(status.as_u16(), &body, retry_after);
+        let mut message = format!(
+            "{method} {} answered HTTP {}",
+            display_url(&self.object_url(key)),
+            status_text(status)
+        );
+        if !body.trim().is_empty() {
+            message.push_str(&format!(": {}", excerpt(&body)));
+        }
+        RemoteError::new(kind, &self.name, message)
+            .with_key(key)
+            .with_retry_after(retry_after)
+    }
+}
+
+/// A header value that never shows up in `Debug` output.
+fn sensitive(spec: &RemoteSpec, value: &str) -> Result<HeaderValue, RemoteError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        invalid(
+            spec,
+            "the credentials contain characters not allowed in an HTTP header",
+        )
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// The error and its causes on one line (reqwest's top-level text alone says little).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+async fn read_limited(resp: Response) -> String {
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= ERROR_BODY_LIMIT {
+            body.truncate(ERROR_BODY_LIMIT);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+#[async_trait::async_trait]
+impl Remote for HttpRemote {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            list: false,
+            write: true,
+            delete: true,
+        }
+    }
+
+    /// GET as DVC does (some servers answer HEAD differently); the body is dropped unread. Any
+    /// answer other than 2xx or 404 is an error, never "missing".
+    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        check_key(&self.name, key)?;
+        let resp = self
+            .send(self.request(Method::GET, key), &Method::GET, key)
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(false),
+            _ => Err(self.status_error(resp, &Method::GET, key).await),
+        }
+    }
+
+    async fn list(&self, _prefix: &str) -> Result<Vec<String>, RemoteError> {
+        Err(RemoteError::new(
+            ErrorKind::Unsupported,
+            &self.name,
+            "an HTTP remote cannot be listed (DVC's HTTP protocol has no listing)",
+        ))
+    }
+
+    /// Streams the body; a body shorter than its `Content-Length` (or cut by the connection)
+    /// ends the stream with a `Transient` error, never a silent short object.
+    async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
+        check_key(&self.name, key)?;
+        let resp = self
+            .send(self.request(Method::GET, key), &Method::GET, key)
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.status_error(resp, &Method::GET, key).await);
+        }
+        let expected = resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let name = self.name.clone();
+        let url = display_url(&self.object_url(key));
+        let key = key.to_string();
+        let state = (resp.bytes_stream(), 0u64, false);
+        let stream = futures::stream::unfold(state, move |(mut body, got, done)| {
+            let (name, url, key) = (name.clone(), url.clone(), key.clone());
+            async move {
+                if done {
+                    return None;
+                }
+                let truncated = |got: u64, cause: String| {
+                    RemoteError::new(
+                        ErrorKind::Transient,
+                        &name,
+                        format!("GET {url}: body cut short after {got} bytes{cause}"),
+                    )
+                    .with_key(&key)
+                };
+                match body.next().await {
+                    Some(Ok(chunk)) => {
+                        let got = got + chunk.len() as u64;
+                        Some((Ok(chunk), (body, got, false)))
+                    }
+                    Some(Err(e)) => {
+                        let cause = format!(" ({})", error_chain(&e));
+                        Some((Err(truncated(got, cause)), (body, got, true)))
+                    }
+                    None => match expected {
+                        Some(len) if got < len => {
+                            let cause = format!(" of {len}");
+                            Some((Err(truncated(got, cause)), (body, got, true)))
+                        }
+                        _ => None,
+                    },
+                }
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+
+    /// One POST (or PUT) to the object's final URL with a chunked body, as DVC sends it.
+    async fn write(&self, key: &str, body: ByteStream, _size: u64) -> Result<(), RemoteError> {
+        check_key(&self.name, key)?;
+        let method = self.upload_method.clone();
+        let req = self
+            .request(method.clone(), key)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(body));
+        let resp = self.send(req, &method, key).await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(self.status_error(resp, &method, key).await)
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), RemoteError> {
+        check_key(&self.name, key)?;
+        let resp = self
+            .send(self.request(Method::DELETE, key), &Method::DELETE, key)
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(()),
+            _ => Err(self.status_error(resp, &Method::DELETE, key).await),
+        }
+    }
+}

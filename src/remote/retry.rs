@@ -1,0 +1,221 @@
+//! Bounded exponential backoff with jitter for the errors worth retrying on the same remote
+//! (`Throttled`, `Transient`), honouring the server's `Retry-After`. The router acts on what is
+//! left once this gives up; the final error says how many attempts were made.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{ByteStream, Capabilities, Remote, RemoteError};
+
+/// How hard to retry one operation on one remote.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry).
+    pub max_attempts: u32,
+    /// The pause after the first failure; doubled after each further one.
+    pub base_delay: Duration,
+    /// The longest pause between two attempts when the server gave no `Retry-After`.
+    pub max_delay: Duration,
+    /// A `Retry-After` longer than this is not waited for: the error goes to the caller (the
+    /// router then tries another remote instead of stalling).
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Five attempts, 0.2 s doubling to at most 10 s, waiting up to 60 s for a `Retry-After`
+    /// (DVC's HTTP reads: 5 attempts, factor 0.1, at most 60 s).
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before the next attempt after `attempt` (1-based) failed with `err`, or `None`
+    /// to give up now.
+    pub fn delay(&self, attempt: u32, err: &RemoteError) -> Option<Duration> {
+        if !err.kind.is_retryable() || attempt >= self.max_attempts {
+            return None;
+        }
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << (attempt - 1).min(20))
+            .min(self.max_delay);
+        // "Equal jitter": half fixed, half random, so concurrent clients spread out but never
+        // retry immediately.
+        let half = exp / 2;
+        let jitter = half.mul_f64(rand::random::<f64>());
+        match err.retry_after {
+            Some(after) if after > self.max_retry_after => None,
+            Some(after) => Some(after + jitter.min(self.base_delay)),
+            None => Some(half + jitter),
+        }
+    }
+}
+
+/// Runs `op` until it succeeds, fails with an error not worth retrying, or the policy gives up.
+/// The returned error carries the number of attempts (`attempts`, and in its message when more
+/// than one). Use it for writes, whose body must be re-created for each attempt.
+pub async fn with_retry<T, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T, RemoteError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RemoteError>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(err) => match policy.delay(attempt, &err) {
+                Some(pause) => {
+                    tracing::debug!(remote = %err.remote, attempt, ?pause, "retrying: {}", err.message);
+                    tokio::time::sleep(pause).await;
+                }
+                None => return Err(gave_up(err, attempt)),
+            },
+        }
+    }
+}
+
+fn gave_up(mut err: RemoteError, attempts: u32) -> RemoteError {
+    err.attempts = attempts;
+    if attempts > 1 {
+        err.message = format!("{} (gave up after {attempts} attempts)", err.message);
+    }
+    err
+}
+
+/// A remote whose `exists`, `list`, `read` (opening the stream) and `delete` are retried by a
+/// policy. `write` is passed through once: its body stream cannot be replayed, so the transfer
+/// engine retries writes itself with [`with_retry`], re-opening the source each time.
+pub struct Retry<R> {
+    inner: R,
+    policy: RetryPolicy,
+}
+
+impl<R: Remote> Retry<R> {
+    /// Wraps `inner` with `policy`.
+    pub fn new(inner: R, policy: RetryPolicy) -> Self {
+        Self { inner, policy }
+    }
+}
+
+#[async_trait::async_trait]
+impl<R: Remote> Remote for Retry<R> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        with_retry(&self.policy, || self.inner.exists(key)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
+        with_retry(&self.policy, || self.inner.list(prefix)).await
+    }
+
+    async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
+        with_retry(&self.policy, || self.inner.read(key)).await
+    }
+
+    async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError> {
+        self.inner.write(key, body, size).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), RemoteError> {
+        with_retry(&self.policy, || self.inner.delete(key)).await
+    }
+}
+
+/// Lets a shared backend (`Arc<dyn Remote>` from [`super::open`]) be wrapped, e.g. in [`Retry`].
+#[async_trait::async_trait]
+impl<R: Remote + ?Sized> Remote for Arc<R> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        (**self).exists(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
+        (**self).list(prefix).await
+    }
+
+    async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
+        (**self).read(key).await
+    }
+
+    async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError> {
+        (**self).write(key, body, size).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), RemoteError> {
+        (**self).delete(key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::ErrorKind;
+
+    fn err(kind: ErrorKind, after: Option<Duration>) -> RemoteError {
+        RemoteError::new(kind, "r", "x").with_retry_after(after)
+    }
+
+    #[test]
+    fn delays_grow_are_bounded_and_honour_retry_after() {
+        let p = RetryPolicy::default();
+        let t = err(ErrorKind::Transient, None);
+        for attempt in 1..p.max_attempts {
+            let d = p.delay(attempt, &t).unwrap();
+            let exp = (p.base_delay * (1 << (attempt - 1))).min(p.max_delay);
+            assert!(d >= exp / 2 && d <= exp, "attempt {attempt}: {d:?}");
+        }
+        assert_eq!(p.delay(p.max_attempts, &t), None);
+        let later = err(ErrorKind::Throttled, Some(Duration::from_secs(3)));
+        assert!(p.delay(1, &later).unwrap() >= Duration::from_secs(3));
+        let too_late = err(ErrorKind::Throttled, Some(Duration::from_secs(3600)));
+        assert_eq!(p.delay(1, &too_late), None);
+        assert_eq!(p.delay(1, &err(ErrorKind::Auth, None)), None);
+    }
+
+    #[tokio::test]
+    async fn gives_up_with_the_attempt_count() {
+        let p = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let mut calls = 0;
+        let e = with_retry(&p, || {
+            calls += 1;
+            async { Err::<(), _>(err(ErrorKind::Transient, None)) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!((calls, e.attempts), (3, 3));
+        assert!(e.to_string().contains("gave up after 3 attempts"), "{e}");
+        let mut calls = 0;
+        let e = with_retry(&p, || {
+            calls += 1;
+            async { Err::<(), _>(err(ErrorKind::NotFound, None)) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!((calls, e.attempts), (1, 1));
+    }
+}

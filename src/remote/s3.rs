@@ -1,0 +1,454 @@
+//! S3-compatible remotes (`s3://bucket/prefix`, and `b2://bucket/prefix` for Backblaze B2) over
+//! OpenDAL: SigV4 signing, ListObjectsV2 paging, multipart uploads. One operator per remote.
+//!
+//! OpenDAL sends no flexible-checksum headers (`x-amz-checksum-*`,
+//! `x-amz-sdk-checksum-algorithm`) unless `checksum_algorithm` is set, which Ferry never does:
+//! B2 rejects them.
+use futures::{StreamExt, TryStreamExt};
+use opendal::{Buffer, HttpTransporter, OperationContext, Operator};
+use opendal_http_transport_reqwest::ReqwestTransport;
+
+use super::classify::{classify_status, excerpt, is_cap_text, parse_retry_after};
+use super::options::{get, http_client, invalid};
+use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RemoteSpec, check_key};
+
+/// Objects larger than this go up as a multipart upload in parts of this size; memory held per
+/// upload stays below `MULTIPART_CHUNK * MULTIPART_CONCURRENCY`. (B2's minimum part is 5 MB.)
+pub const MULTIPART_CHUNK: usize = 16 << 20;
+/// Parts of one object uploaded at once.
+const MULTIPART_CONCURRENCY: usize = 2;
+
+/// An S3-compatible remote.
+pub struct S3Remote {
+    name: String,
+    op: Operator,
+    /// `s3://bucket/prefix` (or `b2://…`), for messages.
+    display: String,
+}
+
+impl std::fmt::Debug for S3Remote {
+    /// Shows no credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Remote")
+            .field("name", &self.name)
+            .field("url", &self.display)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Remote {
+    /// Builds the operator from the URL and DVC's s3 options (`endpointurl`, `region`,
+    /// `profile`, `access_key_id`, `secret_access_key`, `session_token`, `ssl_verify`,
+    /// `connect_timeout`, `read_timeout`, `allow_anonymous_login`, `sse`, `sse_kms_key_id`,
+    /// `acl`); credentials not given fall back to the standard AWS chain (env, profile files).
+    /// `b2://` needs `region` and targets `https://s3.<region>.backblazeb2.com`.
+    pub fn open(spec: &RemoteSpec) -> Result<Self, RemoteError> {
+        let (scheme, rest) = spec
+            .url
+            .split_once("://")
+            .ok_or_else(|| invalid(spec, format!("invalid S3 URL '{}'", spec.url)))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/');
+        if bucket.is_empty() {
+            return Err(invalid(spec, format!("no bucket in URL '{}'", spec.url)));
+        }
+        let region = get(spec, "region").map(str::to_string);
+        let endpoint = match (get(spec, "endpointurl"), scheme.as_str(), &region) {
+            (Some(url), _, _) => Some(url.trim_end_matches('/').to_string()),
+            (None, "b2", Some(region)) => Some(format!("https://s3.{region}.backblazeb2.com")),
+            (None, "b2", None) => {
+                return Err(invalid(
+                    spec,
+                    "a b2:// remote needs its region, e.g. `ferry remote modify NAME region us-west-004`",
+                ));
+            }
+            (None, _, _) => None,
+        };
+        let region = region
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".to_string());
+
+        let mut builder = opendal::services::S3::default()
+            .bucket(bucket)
+            .root(&format!("/{prefix}"))
+            .region(&region);
+        if let Some(endpoint) = &endpoint {
+            builder = builder.endpoint(endpoint);
+        }
+        if let Some(profile) = get(spec, "profile") {
+            builder = builder.profile(profile);
+        }
+        if let Some(v) = get(spec, "access_key_id") {
+            builder = builder.access_key_id(v);
+        }
+        if let Some(v) = get(spec, "secret_access_key") {
+            builder = builder.secret_access_key(v);
+        }
+        if let Some(v) = get(spec, "session_token") {
+            builder = builder.session_token(v);
+        }
+        if get(spec, "allow_anonymous_login").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            builder = builder.skip_signature();
+        }
+        if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            builder = builder.disable_ec2_metadata();
+        }
+        if let Some(v) = get(spec, "sse") {
+            builder = builder.server_side_encryption(v);
+        }
+        if let Some(v) = get(spec, "sse_kms_key_id") {
+            builder = builder.server_side_encryption_aws_kms_key_id(v);
+        }
+        if let Some(v) = get(spec, "acl") {
+            builder = builder.default_acl(v);
+        }
+        let transport = HttpTransporter::new(ReqwestTransport::new(http_client(spec)?));
+        let op = Operator::new(builder)
+            .map_err(|e| {
+                invalid(
+                    spec,
+                    format!("cannot set up the S3 client: {}", e.message()),
+                )
+            })?
+            .with_context(OperationContext::new().with_http_transport(transport));
+        let display = if prefix.is_empty() {
+            format!("{scheme}://{bucket}")
+        } else {
+            format!("{scheme}://{bucket}/{prefix}")
+        };
+        Ok(Self {
+            name: spec.name.clone(),
+            op,
+            display,
+        })
+    }
+
+    fn error(&self, what: &str, key: &str, e: &opendal::Error) -> RemoteError {
+        classify_opendal(&self.name, &self.display, what, key, e)
+    }
+
+    /// A bare 403 on HEAD is what B2 answers once the download (Class B) cap is hit, and also
+    /// what bad credentials get. A LIST (Class C, not capped) tells them apart: if it works the
+    /// credentials are good, so the HEAD was refused by the cap.
+    async fn refine_bare_head_403(&self, key: &str, err: RemoteError) -> RemoteError {
+        match self.op.list_with(key).limit(1).await {
+            Ok(_) => RemoteError::new(
+                ErrorKind::Quota,
+                &self.name,
+                format!(
+                    "HEAD {}/{key} was refused (bare HTTP 403) while listing works: the remote's \
+                     download/transaction cap is exhausted",
+                    self.display
+                ),
+            )
+            .with_key(key),
+            Err(list_err) if list_err.kind() == opendal::ErrorKind::PermissionDenied => {
+                let mut err = err;
+                err.message
+                    .push_str(" and listing is refused too: the credentials were rejected");
+                err
+            }
+            Err(_) => err,
+        }
+    }
+}
+
+/// Classifies an OpenDAL error by the HTTP status and S3 error code it carries.
+fn classify_opendal(
+    name: &str,
+    display: &str,
+    what: &str,
+    key: &str,
+    e: &opendal::Error,
+) -> RemoteError {
+    let rendered = e.to_string();
+    let status = response_status(&rendered);
+    let retry_after = response_header(&rendered, "retry-after").and_then(|v| parse_retry_after(&v));
+    let body = e.message();
+    let code = s3_field(body, "code").unwrap_or_default();
+    let s3_message = s3_field(body, "message").unwrap_or_else(|| body.to_string());
+    let kind = match status {
+        Some(status) => {
+            let kind = classify_status(status, body, retry_after);
+            match code.as_str() {
+                _ if kind == ErrorKind::Quota => kind,
+                "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "AccessDenied"
+                | "ExpiredToken"
+                | "InvalidToken"
+                | "TokenRefreshRequired" => ErrorKind::Auth,
+                "NoSuchKey" => ErrorKind::NotFound,
+                "NoSuchBucket" => ErrorKind::Permanent,
+                "SlowDown" => ErrorKind::Throttled,
+                _ => kind,
+            }
+        }
+        // No credentials found anywhere in the chain (config, env, profile).
+        None if e.message().starts_with("signing") => ErrorKind::Auth,
+        None => match e.kind() {
+            opendal::ErrorKind::NotFound => ErrorKind::NotFound,
+            opendal::ErrorKind::PermissionDenied => ErrorKind::Auth,
+            opendal::ErrorKind::RateLimited => ErrorKind::Throttled,
+            opendal::ErrorKind::ConfigInvalid | opendal::ErrorKind::Unsupported => {
+                ErrorKind::Permanent
+            }
+            // Connection refused/reset, timeouts, bodies cut short.
+            _ => ErrorKind::Transient,
+        },
+    };
+    let location = format!("{}/{key}", display);
+    let detail = match status {
+        Some(status) if code.is_empty() && s3_message.trim().is_empty() => {
+            format!("HTTP {status} (no error body)")
+        }
+        Some(status) if code.is_empty() => format!("HTTP {status}: {}", excerpt(&s3_message)),
+        Some(status) => format!("HTTP {status} {code}: {}", excerpt(&s3_message)),
+        None => cause_chain(e),
+    };
+    let hint = match code.as_str() {
+        "NoSuchBucket" => " (the bucket does not exist)",
+        _ => "",
+    };
+    RemoteError::new(kind, name, format!("{what} {location}: {detail}{hint}"))
+        .with_key(key)
+        .with_retry_after(retry_after)
+}
+
+/// Errors from OpenDAL's byte stream come wrapped in `std::io::Error`; unwrap and classify them.
+fn classify_io(name: &str, display: &str, key: &str, e: &std::io::Error) -> RemoteError {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<opendal::Error>())
+    {
+        Some(inner) => classify_opendal(name, display, "GET", key, inner),
+        None => RemoteError::new(
+            ErrorKind::Transient,
+            name,
+            format!("GET {display}/{key}: reading the body failed: {e}"),
+        )
+        .with_key(key),
+    }
+}
+
+/// The status in OpenDAL's rendered response context (`response: Parts { status: 403, … }`).
+fn response_status(rendered: &str) -> Option<u16> {
+    let after = &rendered[rendered.find("response: Parts")?..];
+    let digits = after[after.find("status: ")? + 8..].get(..3)?;
+    digits.parse().ok()
+}
+
+/// A response header's value from OpenDAL's rendered context (`"retry-after": "3"`).
+fn response_header(rendered: &str, name: &str) -> Option<String> {
+    let needle = format!("\"{name}\": \"");
+    let start = rendered.find(&needle)? + needle.len();
+    let len = rendered[start..].find('"')?;
+    Some(rendered[start..start + len].to_string())
+}
+
+/// A field of OpenDAL's `S3Error { code: "…", message: "…", … }` rendering.
+fn s3_field(body: &str, field: &str) -> Option<String> {
+    if !body.starts_with("S3Error") {
+        return None;
+    }
+    response_field(body, field)
+}
+
+fn response_field(body: &str, field: &str) -> Option<String> {
+    let needle = format!("{field}: \"");
+    let start = body.find(&needle)? + needle.len();
+    let len = body[start..].find("\", ")?;
+    Some(body[start..start + len].replace("\\\"", "\""))
+}
+
+/// OpenDAL's message and its sources (e.g. "send http request: error sending request:
+/// Connection refused"), without the request context.
+fn cause_chain(e: &opendal::Error) -> String {
+    let mut parts = vec![e.message().to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[async_trait::async_trait]
+impl Remote for S3Remote {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            list: true,
+            write: true,
+            delete: true,
+        }
+    }
+
+    /// One HEAD. A bare 403 is checked with a LIST before being called `Auth` (see
+    /// [`S3Remote::refine_bare_head_403`]).
+    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        check_key(&self.name, key)?;
+        match self.op.stat(key).await {
+            Ok(meta) => Ok(meta.is_file()),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(false),
+            Err(e) => {
+                let err = self.error("HEAD", key, &e);
+                let bare_403 = response_status(&e.to_string()) == Some(403)
+                    && !is_cap_text(e.message())
+                    && e.message().trim().is_empty();
+                if bare_403 {
+                    Err(self.refine_bare_head_403(key, err).await)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// ListObjectsV2 pages (1,000 keys each) of every key starting with `prefix`.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
+        let path = if prefix.is_empty() { "/" } else { prefix };
+        let mut lister = self
+            .op
+            .lister_with(path)
+            .recursive(true)
+            .await
+            .map_err(|e| self.error("LIST", prefix, &e))?;
+        let mut keys = Vec::new();
+        while let Some(entry) = lister
+            .try_next()
+            .await
+            .map_err(|e| self.error("LIST", prefix, &e))?
+        {
+            if entry.metadata().is_file() && entry.path().starts_with(prefix) {
+                keys.push(entry.path().to_string());
+            }
+        }
+        keys.sort_unstable();
+        Ok(keys)
+    }
+
+    /// One streamed GET. The first chunk is awaited here, so a missing object, refused
+    /// credentials or a cap surface as this call's error, not mid-stream.
+    async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
+        check_key(&self.name, key)?;
+        let reader = self
+            .op
+            .reader(key)
+            .await
+            .map_err(|e| self.error("GET", key, &e))?;
+        let mut stream = reader
+            .into_bytes_stream(..)
+            .await
+            .map_err(|e| self.error("GET", key, &e))?;
+        let first = match stream.try_next().await {
+            Ok(first) => first,
+            Err(e) => return Err(classify_io(&self.name, &self.display, key, &e)),
+        };
+        let (name, display, key) = (self.name.clone(), self.display.clone(), key.to_string());
+        let rest = stream.map_err(move |e| {
+            let mut err = classify_io(&name, &display, &key, &e);
+            if !err.kind.is_retryable() {
+                err.kind = ErrorKind::Transient;
+            }
+            err
+        });
+        Ok(Box::pin(futures::stream::iter(first.map(Ok)).chain(rest)))
+    }
+
+    /// A single PUT below [`MULTIPART_CHUNK`], a multipart upload above it.
+    async fn write(&self, key: &str, mut body: ByteStream, size: u64) -> Result<(), RemoteError> {
+        check_key(&self.name, key)?;
+        let mut writer = self
+            .op
+            .writer_with(key)
+            .chunk(MULTIPART_CHUNK)
+            .concurrent(MULTIPART_CONCURRENCY)
+            .content_type("application/octet-stream")
+            .await
+            .map_err(|e| self.error("PUT", key, &e))?;
+        let mut written = 0u64;
+        let mut failure = None;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    written += chunk.len() as u64;
+                    if let Err(e) = writer.write(Buffer::from(chunk)).await {
+                        failure = Some(self.error("PUT", key, &e));
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if failure.is_none() && written != size {
+            failure = Some(
+                RemoteError::new(
+                    ErrorKind::Permanent,
+                    &self.name,
+                    format!("the upload of '{key}' supplied {written} bytes, {size} expected"),
+                )
+                .with_key(key),
+            );
+        }
+        if let Some(err) = failure {
+            let _ = writer.abort().await;
+            return Err(err);
+        }
+        writer
+            .close()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error("PUT", key, &e))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), RemoteError> {
+        check_key(&self.name, key)?;
+        match self.op.delete(key).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.error("DELETE", key, &e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_opendal_renderings() {
+        let rendered = "PermissionDenied (permanent) at stat, context: { uri: http://h/b/k, \
+            response: Parts { status: 403, version: HTTP/1.1, headers: {\"retry-after\": \"7\", \
+            \"content-length\": \"0\"} }, service: s3 } => ";
+        assert_eq!(response_status(rendered), Some(403));
+        assert_eq!(
+            response_header(rendered, "retry-after").as_deref(),
+            Some("7")
+        );
+        let body = "S3Error { code: \"SignatureDoesNotMatch\", message: \"The request signature \
+                    we calculated does not match\", resource: \"\", request_id: \"x\" }";
+        assert_eq!(
+            s3_field(body, "code").as_deref(),
+            Some("SignatureDoesNotMatch")
+        );
+        assert!(
+            s3_field(body, "message")
+                .unwrap()
+                .starts_with("The request signature")
+        );
+        assert_eq!(s3_field("plain text", "code"), None);
+    }
+}

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""A DVC-protocol HTTP remote for Ferry's tests, with faults switchable at runtime.
+
+Speaks what dvc-http speaks (dvc-format.md section 6): GET/HEAD read an object, POST or PUT
+(chunked or with Content-Length) store it at its final URL, DELETE removes it. URL path /a/b is
+the file ROOT/a/b. Stdlib only; binds 127.0.0.1; prints "PORT <n>" on stdout once listening.
+
+usage: http_server.py --root DIR [--port 0] [--user U --password P] [--auth-header NAME --password P]
+
+Control (never authenticated, never logged):
+  POST /__control  JSON object, merged into the fault state; keys:
+      cap: bool          GET -> 403 with B2's cap XML, HEAD -> bare 403 (uploads still work)
+      auth_fail: bool    every object request -> 401
+      fail_500: int      the next N object requests -> 500
+      throttle: int      the next N object requests -> 429 with Retry-After: retry_after
+      retry_after: num   seconds sent with 429 (default 1)
+      truncate: bool     GET bodies stop half-way (Content-Length says the full size), connection closed
+      die_after: int     GET bodies stop after this many bytes, connection closed
+      corrupt: bool      GET bodies have their first byte flipped (same length)
+      slow: num          seconds to wait before answering any object request
+      reset: true        back to no faults;  clear_log: true  empties the log
+  GET /__log       JSON list of {"method", "path", "status", "t"} for every object request
+"""
+import argparse
+import base64
+import json
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+B2_CAP_BODY = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Error>\n'
+    b"    <Code>AccessDenied</Code>\n"
+    b"    <Message>Cannot download file, download bandwidth or transaction (Class B) cap "
+    b"exceeded. See the Caps &amp; Alerts page to increase your cap.</Message>\n</Error>\n"
+)
+NO_FAULTS = {
+    "cap": False, "auth_fail": False, "fail_500": 0, "throttle": 0, "retry_after": 1,
+    "truncate": False, "die_after": None, "corrupt": False, "slow": 0,
+}
+
+LOCK = threading.Lock()
+STATE = dict(NO_FAULTS)
+LOG = []
+ARGS = None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "ferry-test-http"
+
+    def log_message(self, fmt, *args):  # quiet: tests read /__log instead
+        pass
+
+    # --- plumbing ---------------------------------------------------------------------
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def answer(self, status, body=b"", headers=None, head=False):
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and not head:
+            self.wfile.write(body)
+
+    def record(self, status):
+        with LOCK:
+            LOG.append({"method": self.command, "path": self.path, "status": status, "t": time.time()})
+
+    def target(self):
+        rel = self.path.split("?", 1)[0].lstrip("/")
+        parts = [p for p in rel.split("/") if p]
+        if not parts or any(p in (".", "..") or "\0" in p for p in parts):
+            return None
+        return os.path.join(ARGS.root, *parts)
+
+    def authorized(self):
+        if ARGS.user is not None:
+            token = base64.b64encode(f"{ARGS.user}:{ARGS.password}".encode()).decode()
+            return self.headers.get("Authorization") == f"Basic {token}"
+        if ARGS.auth_header is not None:
+            return self.headers.get(ARGS.auth_header) == ARGS.password
+        return True
+
+    # --- control ----------------------------------------------------------------------
+    def control(self):
+        if self.command == "GET" and self.path == "/__log":
+            with LOCK:
+                body = json.dumps(LOG).encode()
+            self.answer(200, body, {"Content-Type": "application/json"})
+            return True
+        if self.command == "POST" and self.path == "/__control":
+            update = json.loads(self.read_body() or b"{}")
+            with LOCK:
+                if update.pop("reset", False):
+                    STATE.clear()
+                    STATE.update(NO_FAULTS)
+                if update.pop("clear_log", False):
+                    LOG.clear()
+                STATE.update(update)
+                body = json.dumps(STATE).encode()
+            self.answer(200, body, {"Content-Type": "application/json"})
+            return True
+        return False
+
+    # --- objects ----------------------------------------------------------------------
+    def fault(self):
+        """The fault answer for this request, as (status, body, headers), or None."""
+        with LOCK:
+            s = STATE
+            if s["auth_fail"] or not self.authorized():
+                return 401, b"Unauthorized", {"WWW-Authenticate": 'Basic realm="ferry-test"'}
+            if s["fail_500"] > 0:
+                s["fail_500"] -= 1
+                return 500, b"Internal Server Error (injected)", {}
+            if s["throttle"] > 0:
+                s["throttle"] -= 1
+                return 429, b"Too Many Requests (injected)", {"Retry-After": str(s["retry_after"])}
+            if s["cap"] and self.command in ("GET", "HEAD"):
+                return 403, (b"" if self.command == "HEAD" else B2_CAP_BODY), {}
+        return None
+
+    def handle_object(self):
+        body = self.read_body() if self.command in ("POST", "PUT") else b""
+        with LOCK:
+            slow = STATE["slow"]
+        if slow:
+            time.sleep(slow)
+        fault = self.fault()
+        if fault:
+            status, fbody, headers = fault
+            self.record(status)
+            self.answer(status, fbody, headers, head=self.command == "HEAD")
+            return
+        path = self.target()
+        if path is None:
+            self.record(400)
+            self.answer(400, b"bad path")
+        elif self.command in ("GET", "HEAD"):
+            self.send_object(path)
+        elif self.command in ("POST", "PUT"):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = os.path.join(os.path.dirname(path), f".{secrets.token_urlsafe(16)}.tmp")
+            with open(tmp, "wb") as f:
+                f.write(body)
+            os.replace(tmp, path)
+            self.record(201)
+            self.answer(201)
+        elif self.command == "DELETE":
+            try:
+                os.remove(path)
+                self.record(204)
+                self.answer(204)
+            except FileNotFoundError:
+                self.record(404)
+                self.answer(404, b"Not Found")
+
+    def send_object(self, path):
+        head = self.command == "HEAD"
+        if not os.path.isfile(path):
+            self.record(404)
+            self.answer(404, b"Not Found", head=head)
+            return
+        with open(path, "rb") as f:
+            data = f.read()
+        with LOCK:
+            corrupt, truncate, die_after = STATE["corrupt"], STATE["truncate"], STATE["die_after"]
+        if corrupt and data and not head:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        cut = None
+        if not head and truncate:
+            cut = len(data) // 2
+        if not head and die_after is not None:
+            cut = min(die_after, len(data)) if cut is None else min(cut, die_after)
+        self.record(200)
+        if cut is None or cut >= len(data):
+            self.answer(200, data, {"Content-Type": "application/octet-stream"}, head=head)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:cut])
+        self.wfile.flush()
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def dispatch(self):
+        try:
+            if not self.control():
+                self.handle_object()
+        except (BrokenPipeError, ConnectionResetError):
+            # Clients drop the body of an existence GET, as dvc-http does.
+            self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = dispatch
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--user")
+    ap.add_argument("--password")
+    ap.add_argument("--auth-header")
+    ARGS = ap.parse_args()
+    os.makedirs(ARGS.root, exist_ok=True)
+    server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
+    server.daemon_threads = True
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
