@@ -8,7 +8,13 @@ use clap::{Parser, Subcommand};
 use crate::error::{Exit, Hint, UserError};
 use crate::ui::Printer;
 
+mod add;
+mod checkout;
+mod commit;
+mod gc;
 mod init;
+mod remove;
+mod status;
 
 /// Ferry: DVC-compatible data version control for data kept on several remotes at once.
 #[derive(Debug, Parser)]
@@ -39,6 +45,18 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Initialize a DVC repository.
     Init(init::Args),
+    /// Track files or directories.
+    Add(add::Args),
+    /// Show changes in the workspace and cache.
+    Status(status::Args),
+    /// Restore tracked data from the cache.
+    Checkout(checkout::Args),
+    /// Record changed outputs.
+    Commit(commit::Args),
+    /// Stop tracking outputs.
+    Remove(remove::Args),
+    /// Remove unused cache objects.
+    Gc(gc::Args),
 }
 
 /// What every command gets: the resolved global options and the printer.
@@ -82,6 +100,12 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
     let ctx = Ctx { cwd, out };
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
+        Command::Add(args) => add::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Checkout(args) => checkout::run(&ctx, args),
+        Command::Commit(args) => commit::run(&ctx, args),
+        Command::Remove(args) => remove::run(&ctx, args),
+        Command::Gc(args) => gc::run(&ctx, args),
     }
 }
 
@@ -95,6 +119,12 @@ fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
             return (e.exit(), e.hint());
         }
         if let Some(e) = cause.downcast_ref::<crate::budget::LedgerError>() {
+            return (e.exit(), e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
+            return (e.exit(), e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::repo::dvcfile::DvcFileError>() {
             return (e.exit(), e.hint());
         }
     }

@@ -2,6 +2,17 @@
 //! and the workspace side of add/status/checkout.
 use std::path::{Path, PathBuf};
 
+pub mod add;
+pub mod checkout;
+pub mod dvcfile;
+pub mod gitignore;
+pub mod index;
+pub mod lock;
+pub mod out;
+pub mod status;
+pub mod workspace;
+pub mod yaml;
+
 use crate::config::{Config, ConfigError};
 use crate::error::{Exit, Hint};
 
@@ -73,6 +84,30 @@ impl Repo {
     /// `.dvc/tmp`, where locks and Ferry's private state live.
     pub fn tmp_dir(&self) -> PathBuf {
         self.dvc_dir.join("tmp")
+    }
+
+    /// The local object cache (`cache.dir`, relative to `.dvc/`, default `.dvc/cache`).
+    pub fn odb(&self) -> crate::odb::Odb {
+        let dir = match self.config.get("cache", "dir") {
+            Some(d) => self.dvc_dir.join(d),
+            None => self.dvc_dir.join("cache"),
+        };
+        crate::odb::Odb::new(dir)
+    }
+
+    /// Ferry's state cache for this repository.
+    pub fn state(&self) -> crate::hash::state::State {
+        crate::hash::state::State::open(&self.tmp_dir().join("ferry").join("state.redb"))
+    }
+
+    /// Takes DVC's repository lock for a command that writes.
+    pub fn lock(&self) -> Result<lock::RepoLock, crate::error::UserError> {
+        lock::acquire(&self.tmp_dir())
+    }
+
+    /// The link types to try when checking files out (`cache.type`, default `reflink,copy`).
+    pub fn link_types(&self) -> Vec<checkout::LinkType> {
+        checkout::LinkType::parse_list(self.config.get("cache", "type").unwrap_or("reflink,copy"))
     }
 
     /// Whether git is in use (`core.no_scm` unset).

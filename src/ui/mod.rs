@@ -1,4 +1,6 @@
 //! Output for people: results on stdout, `WARNING:`/`ERROR:`/`hint:` on stderr, logs via tracing.
+pub mod json;
+
 use std::io::{IsTerminal, Write};
 
 /// Prints results and messages, honouring `-q`. Cheap to clone.

@@ -1,0 +1,98 @@
+//! `ferry checkout`: restore tracked data in the workspace from the cache.
+use super::Ctx;
+use crate::error::{Exit, UserError};
+use crate::repo::checkout::{Change, CheckoutError, checkout_out};
+use crate::repo::{Repo, index};
+
+/// Restore outputs from the cache, following `cache.type`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferry checkout\n  ferry checkout data.dvc --force   # drop local edits to data/"
+)]
+pub struct Args {
+    /// Limit to these .dvc files, outputs or stages.
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    /// Overwrite workspace changes that are not in the cache.
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let repo = Repo::discover(&ctx.cwd)?;
+    let _lock = repo.lock()?;
+    let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
+    let summary = checkout_all(ctx, &repo, &outs, args.force)?;
+    summary.into_result()
+}
+
+/// What a checkout of several outputs did, for `checkout` and `pull` to report.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Outputs created.
+    pub added: usize,
+    /// Outputs replaced.
+    pub modified: usize,
+    /// Outputs whose data is missing from the cache.
+    pub missing: Vec<String>,
+    /// Paths with unsaved changes that were not overwritten.
+    pub unsaved: Vec<String>,
+}
+
+impl Summary {
+    /// Turns failures into DVC's checkout errors (exit 255 like DVC's `checkout`).
+    pub fn into_result(self) -> anyhow::Result<Exit> {
+        if !self.unsaved.is_empty() {
+            return Err(UserError::failed(format!("Can't remove the following unsaved files without confirmation. Use `--force` to force.\n{}", self.unsaved.join("\n")))
+                .with_hint("save them first with `ferry add`/`ferry commit`, or pass --force to discard them")
+                .with_exit(Exit::Internal)
+                .into());
+        }
+        if !self.missing.is_empty() {
+            return Err(UserError::failed(format!("Checkout failed for following targets:\n{}\nIs your cache up to date?\n<https://error.dvc.org/missing-files>", self.missing.join("\n")))
+                .with_hint("fetch the data first with `ferry fetch` (or `ferry pull`)")
+                .with_exit(Exit::Internal)
+                .into());
+        }
+        Ok(Exit::Ok)
+    }
+}
+
+/// Checks out `outs`, printing `A`/`M` lines as DVC does, and collects failures.
+pub fn checkout_all(
+    ctx: &Ctx,
+    repo: &Repo,
+    outs: &[crate::repo::out::Out],
+    force: bool,
+) -> anyhow::Result<Summary> {
+    let odb = repo.odb();
+    let links = repo.link_types();
+    let mut state = repo.state();
+    let mut summary = Summary::default();
+    let tab = if ctx.out.is_tty() { "\t" } else { "       " };
+    for out in outs.iter().filter(|o| o.cache && o.hash.is_some()) {
+        let shown = if out.is_dir() {
+            format!("{}/", out.rel)
+        } else {
+            out.rel.clone()
+        };
+        match checkout_out(&odb, out, &links, force, &mut state) {
+            Ok(Change::Added) => {
+                summary.added += 1;
+                ctx.out.line(&format!("A{tab}{shown}"));
+            }
+            Ok(Change::Modified) => {
+                summary.modified += 1;
+                ctx.out.line(&format!("M{tab}{shown}"));
+            }
+            Ok(Change::Unchanged) => {}
+            Err(CheckoutError::MissingCache(_)) => summary.missing.push(out.rel.clone()),
+            Err(CheckoutError::Unsaved(p)) => summary.unsaved.push(p.display().to_string()),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("cannot check out '{}'", out.rel)));
+            }
+        }
+    }
+    state.flush();
+    Ok(summary)
+}

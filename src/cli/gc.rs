@@ -1,0 +1,79 @@
+//! `ferry gc --workspace`: delete cache objects no workspace output uses.
+use std::collections::HashSet;
+
+use super::Ctx;
+use crate::error::{Exit, UserError};
+use crate::hash::HashInfo;
+use crate::repo::{Repo, index};
+
+/// Remove unused objects from the local cache.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferry gc --workspace --dry    # list what would go\n  ferry gc -w -f"
+)]
+pub struct Args {
+    /// Keep only what the current workspace's outputs use.
+    #[arg(short, long)]
+    workspace: bool,
+    /// Only print what would be removed.
+    #[arg(long)]
+    dry: bool,
+    /// Do not ask for confirmation (accepted for DVC compatibility; ferry never prompts).
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    if !args.workspace {
+        return Err(UserError::failed("Either of `-w|--workspace`, `-a|--all-branches`, `-T|--all-tags` `--all-experiments`, `--all-commits`, `--date` or `--rev` needs to be set.")
+            .with_hint("use `ferry gc --workspace` to keep only what the workspace uses")
+            .with_exit(Exit::Internal)
+            .into());
+    }
+    let repo = Repo::discover(&ctx.cwd)?;
+    let _lock = repo.lock()?;
+    let odb = repo.odb();
+    let mut used: HashSet<HashInfo> = HashSet::new();
+    for out in index::collect(&repo, &ctx.cwd, &[])? {
+        let Some(hash) = out.hash else { continue };
+        if hash.is_dir()
+            && let Ok(entries) = odb.read_manifest(&hash)
+        {
+            used.extend(entries.into_iter().map(|e| HashInfo {
+                md5: e.md5,
+                legacy: hash.legacy,
+            }));
+        }
+        used.insert(hash);
+    }
+    ctx.out
+        .warn("This will remove all cache except items used in the workspace of the current repo.");
+    let (mut repo_n, mut legacy_n) = (0usize, 0usize);
+    for obj in odb.list()? {
+        if used.contains(&obj) {
+            continue;
+        }
+        if args.dry {
+            ctx.out
+                .line(&format!("Would remove {}", crate::odb::key(&obj)));
+        } else {
+            std::fs::remove_file(odb.path(&obj))?;
+        }
+        if obj.legacy {
+            legacy_n += 1
+        } else {
+            repo_n += 1
+        }
+    }
+    let verb = if args.dry { "Would remove" } else { "Removed" };
+    for (n, kind) in [(repo_n, "repo"), (legacy_n, "legacy")] {
+        if n == 0 {
+            ctx.out
+                .line(&format!("No unused '{kind}' cache to remove."));
+        } else {
+            ctx.out
+                .line(&format!("{verb} {n} objects from {kind} cache."));
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,78 @@
+//! `ferry status`: what differs between the workspace, the cache and the records.
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use crate::error::Exit;
+use crate::repo::status::{OutStatus, out_status};
+use crate::repo::{Repo, index, out::Origin};
+
+/// Show changed, deleted and uncached outputs.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferry status\n  ferry status data.dvc --json\n  ferry status -q && echo clean"
+)]
+pub struct Args {
+    /// Limit to these .dvc files, outputs or stages.
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let repo = Repo::discover(&ctx.cwd)?;
+    let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
+    let odb = repo.odb();
+    let mut state = repo.state();
+    let mut changed: BTreeMap<String, Vec<(String, OutStatus)>> = BTreeMap::new();
+    for out in &outs {
+        let status = out_status(&odb, out, &mut state)?;
+        if status != OutStatus::Clean {
+            let key = match &out.origin {
+                Origin::DvcFile { file, .. } => file.clone(),
+                Origin::Lock { stage, .. } => stage.clone(),
+            };
+            changed
+                .entry(key)
+                .or_default()
+                .push((out.rel.clone(), status));
+        }
+    }
+    state.flush();
+    if args.json {
+        let obj: serde_json::Map<String, serde_json::Value> = changed
+            .iter()
+            .map(|(file, outs)| {
+                let inner: serde_json::Map<String, serde_json::Value> = outs
+                    .iter()
+                    .map(|(p, s)| (p.clone(), s.as_str().into()))
+                    .collect();
+                (file.clone(), serde_json::json!([{ "changed outs": inner }]))
+            })
+            .collect();
+        ctx.out
+            .line(&crate::ui::json::dumps(&serde_json::Value::Object(obj)));
+    } else if outs.is_empty() && args.targets.is_empty() {
+        ctx.out.line("There are no data or pipelines tracked in this project yet.\nSee <https://dvc.org/doc/start> to get started!");
+    } else if changed.is_empty() {
+        ctx.out.line("Data and pipelines are up to date.");
+    } else {
+        let mut text = String::new();
+        for (file, outs) in &changed {
+            text.push_str(&format!("{file}:\n\tchanged outs:\n"));
+            for (path, status) in outs {
+                text.push_str(&format!(
+                    "\t\t{:<20}{path}\n",
+                    format!("{}:", status.as_str())
+                ));
+            }
+        }
+        ctx.out.raw(&text);
+    }
+    Ok(if ctx.out.is_quiet() && !changed.is_empty() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}

@@ -1,0 +1,175 @@
+//! The state cache: `(inode, mtime, size)` of a file → its md5, so `status` and re-`add` never
+//! read an unchanged file again. Kept privately in `.dvc/tmp/ferry/state.redb` (DVC's own state
+//! DB lives outside the repo and is not shared; dvc-format.md §9).
+//!
+//! All lookups of a command go through one read transaction and all new entries through one
+//! write transaction, so there is no per-file fsync or transaction.
+use std::fs::Metadata;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, TableDefinition};
+
+const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("md5_by_path_v1");
+
+/// What identifies an unchanged file: inode, modification time (ns) and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    ino: u64,
+    mtime_ns: i128,
+    size: u64,
+}
+
+impl Fingerprint {
+    /// The fingerprint of a file from its metadata.
+    pub fn of(meta: &Metadata) -> Self {
+        Self {
+            ino: meta.ino(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            size: meta.size(),
+        }
+    }
+
+    fn encode(&self, md5: &[u8; 16], legacy: bool) -> [u8; 49] {
+        let mut v = [0u8; 49];
+        v[0..8].copy_from_slice(&self.ino.to_le_bytes());
+        v[8..24].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        v[24..32].copy_from_slice(&self.size.to_le_bytes());
+        v[32] = u8::from(legacy);
+        v[33..49].copy_from_slice(md5);
+        v
+    }
+}
+
+/// The opened state cache. Absent (`None` inside) when it cannot be opened, e.g. another process
+/// holds it: Ferry then simply hashes everything.
+pub struct State {
+    db: Option<Database>,
+    pending: Vec<(Vec<u8>, [u8; 49])>,
+}
+
+impl State {
+    /// Opens (creating) the state database at `path`; never fails, see the type's docs.
+    pub fn open(path: &Path) -> Self {
+        let db = path
+            .parent()
+            .map(std::fs::create_dir_all)
+            .and_then(|r| r.ok())
+            .and_then(|_| match Database::create(path) {
+                Ok(db) => Some(db),
+                Err(e) => {
+                    tracing::debug!(
+                        "state cache {} unavailable ({e}); hashing without it",
+                        path.display()
+                    );
+                    None
+                }
+            });
+        Self {
+            db,
+            pending: Vec::new(),
+        }
+    }
+
+    /// A state that remembers nothing (for one-off hashing).
+    pub fn disabled() -> Self {
+        Self {
+            db: None,
+            pending: Vec::new(),
+        }
+    }
+
+    /// A snapshot for lookups; cheap, usable from many threads.
+    pub fn reader(&self) -> StateReader {
+        let table = self
+            .db
+            .as_ref()
+            .and_then(|db| db.begin_read().ok())
+            .and_then(|txn| txn.open_table(TABLE).ok());
+        StateReader { table }
+    }
+
+    /// Queues `path` → `md5` for the next [`State::flush`].
+    pub fn remember(&mut self, path: &Path, fp: Fingerprint, md5_hex: &str, legacy: bool) {
+        let mut raw = [0u8; 16];
+        if self.db.is_some() && hex::decode_to_slice(md5_hex, &mut raw).is_ok() {
+            self.pending.push((
+                path.as_os_str().as_bytes().to_vec(),
+                fp.encode(&raw, legacy),
+            ));
+        }
+    }
+
+    /// Writes the queued entries in one transaction. Failure only costs re-hashing later.
+    pub fn flush(&mut self) {
+        let Some(db) = &self.db else { return };
+        if self.pending.is_empty() {
+            return;
+        }
+        let result = (|| -> Result<(), redb::Error> {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(TABLE)?;
+                for (k, v) in &self.pending {
+                    table.insert(k.as_slice(), v.as_slice())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::debug!("could not update the state cache: {e}");
+        }
+        self.pending.clear();
+    }
+}
+
+/// A read snapshot of the state cache.
+pub struct StateReader {
+    table: Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
+}
+
+impl StateReader {
+    /// The md5 remembered for `path` if its fingerprint is unchanged and the hash kind matches.
+    pub fn get(&self, path: &Path, fp: Fingerprint, legacy: bool) -> Option<String> {
+        let table = self.table.as_ref()?;
+        let value = table.get(path.as_os_str().as_bytes()).ok()??;
+        let v = value.value();
+        if v.len() != 49 {
+            return None;
+        }
+        let mut probe = fp.encode(&[0; 16], legacy);
+        probe[33..49].copy_from_slice(&v[33..49]);
+        (probe[..] == v[..]).then(|| hex::encode(&v[33..49]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_until_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "hello\n").unwrap();
+        let fp = Fingerprint::of(&std::fs::metadata(&file).unwrap());
+        let mut state = State::open(&dir.path().join("state.redb"));
+        state.remember(&file, fp, "b1946ac92492d2347c6235b4d2611184", false);
+        state.flush();
+        let reader = state.reader();
+        assert_eq!(
+            reader.get(&file, fp, false).as_deref(),
+            Some("b1946ac92492d2347c6235b4d2611184")
+        );
+        assert_eq!(
+            reader.get(&file, fp, true),
+            None,
+            "a legacy lookup must not see a plain md5"
+        );
+        std::fs::write(&file, "hello!\n").unwrap();
+        let changed = Fingerprint::of(&std::fs::metadata(&file).unwrap());
+        assert_eq!(reader.get(&file, changed, false), None);
+    }
+}

@@ -1,0 +1,179 @@
+//! `.dir` manifests: the JSON list of a directory's files, byte-identical to DVC's
+//! `json.dumps(sorted_entries, sort_keys=True)` (dvc-format.md §2).
+use std::fmt::Write as _;
+
+/// One file of a tracked directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path relative to the directory, `/`-separated.
+    pub relpath: String,
+    /// The file's md5 (32 lowercase hex digits).
+    pub md5: String,
+}
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not JSON, or not a list of `{md5, relpath}`.
+    #[error("malformed directory manifest: {0}")]
+    Malformed(String),
+    /// A path that would leave the directory or is otherwise unsafe to create.
+    #[error("directory manifest has an unsafe path '{0}' (absolute, '..', empty or NUL component)")]
+    UnsafePath(String),
+}
+
+/// Sorts entries as DVC does (by relpath in code-point order, i.e. UTF-8 byte order).
+pub fn sort(entries: &mut [Entry]) {
+    entries.sort_unstable_by(|a, b| a.relpath.as_bytes().cmp(b.relpath.as_bytes()));
+}
+
+/// Serializes sorted entries exactly as DVC 3 writes a `.dir` object.
+pub fn to_json(entries: &[Entry]) -> Vec<u8> {
+    let mut out = String::with_capacity(entries.len() * 80 + 2);
+    out.push('[');
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str("{\"md5\": ");
+        py_json_string(&mut out, &e.md5);
+        out.push_str(", \"relpath\": ");
+        py_json_string(&mut out, &e.relpath);
+        out.push('}');
+    }
+    out.push(']');
+    out.into_bytes()
+}
+
+/// Python's `json.dumps` string encoding with `ensure_ascii=True` (also used for `--json`).
+pub fn py_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(ch),
+            _ => {
+                let mut buf = [0u16; 2];
+                for unit in ch.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Parses a `.dir` object, rejecting any entry whose path could escape the directory.
+pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, ManifestError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+    let list = value
+        .as_array()
+        .ok_or_else(|| ManifestError::Malformed("not a list".into()))?;
+    let mut entries = Vec::with_capacity(list.len());
+    for item in list {
+        let md5 = item
+            .get("md5")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ManifestError::Malformed("an entry has no md5".into()))?;
+        let relpath = item
+            .get("relpath")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ManifestError::Malformed("an entry has no relpath".into()))?;
+        if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ManifestError::Malformed(format!("bad md5 '{md5}'")));
+        }
+        check_relpath(relpath)?;
+        entries.push(Entry {
+            relpath: relpath.to_string(),
+            md5: md5.to_ascii_lowercase(),
+        });
+    }
+    Ok(entries)
+}
+
+/// Refuses absolute paths, `..`, `.`, empty components, backslashes-as-separators and NUL.
+pub fn check_relpath(relpath: &str) -> Result<(), ManifestError> {
+    let bad = relpath.is_empty()
+        || relpath.starts_with('/')
+        || relpath.contains('\0')
+        || relpath
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        Err(ManifestError::UnsafePath(relpath.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(relpath: &str, md5: &str) -> Entry {
+        Entry {
+            relpath: relpath.into(),
+            md5: md5.into(),
+        }
+    }
+
+    #[test]
+    fn worked_example_2_is_byte_identical() {
+        let mut entries = vec![
+            e("a.txt", "7fc56270e7a70fa81a5935b72eacbe29"),
+            e("a/b.txt", "9d5ed678fe57bcca610140957afab571"),
+            e("a-b.txt", "0d61f8370cad1d412f80b84d143e1257"),
+            e("B.txt", "f623e75af30e62bbd73d6df5b50bb7b5"),
+            e("é.txt", "3a3ea00cfc35332cedf6e5e9a32e94da"),
+            e("a0", "800618943025315f869e4e1f09471012"),
+        ];
+        sort(&mut entries);
+        let json = to_json(&entries);
+        assert_eq!(
+            crate::hash::md5_bytes(&json),
+            "31b4c1ee57f29e2abc2d28f9b32ed790"
+        );
+        assert_eq!(parse(&json).unwrap(), entries);
+    }
+
+    #[test]
+    fn empty_dir_hash() {
+        assert_eq!(
+            crate::hash::md5_bytes(&to_json(&[])),
+            "d751713988987e9331980363e24189ce"
+        );
+    }
+
+    #[test]
+    fn non_bmp_becomes_a_surrogate_pair() {
+        let json =
+            String::from_utf8(to_json(&[e("😀", "00000000000000000000000000000000")])).unwrap();
+        assert!(json.contains("\\ud83d\\ude00"), "{json}");
+    }
+
+    #[test]
+    fn escaping_paths_are_refused() {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "a//b",
+            "",
+            "a/./b",
+            "x\0y",
+        ] {
+            let json = format!(
+                r#"[{{"md5": "00000000000000000000000000000000", "relpath": {}}}]"#,
+                serde_json::to_string(bad).unwrap()
+            );
+            assert!(parse(json.as_bytes()).is_err(), "{bad:?} accepted");
+        }
+    }
+}

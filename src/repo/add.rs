@@ -1,0 +1,179 @@
+//! `add` and `commit`: hash an output, store it in the cache and record it in its `.dvc` file.
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::UserError;
+use crate::hash::HashInfo;
+use crate::hash::state::State;
+use crate::odb::Odb;
+
+use super::Repo;
+use super::dvcfile::{self, OutEntry, Recorded};
+use super::workspace::{self, Current};
+
+/// What recording one output changed on disk.
+#[derive(Debug, Default)]
+pub struct Added {
+    /// The `.dvc` file, if it was written.
+    pub dvcfile: Option<PathBuf>,
+    /// The `.gitignore` that got a new line, if any.
+    pub gitignore: Option<PathBuf>,
+}
+
+/// The `.dvc` file that tracks `path`: `<path>.dvc` beside it.
+pub fn dvcfile_for(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".dvc");
+    path.with_file_name(name)
+}
+
+/// Checks that `target` (relative to `cwd`) names something Ferry may track.
+pub fn resolve_target(repo: &Repo, cwd: &Path, target: &str) -> Result<PathBuf, UserError> {
+    let abs = super::index::normalize(&cwd.join(target));
+    let rel = abs.strip_prefix(&repo.root).map_err(|_| {
+        UserError::failed(format!(
+            "'{target}' is outside of the repository '{}'",
+            repo.root.display()
+        ))
+        .with_hint("only paths inside the repository can be tracked")
+    })?;
+    let first = rel
+        .components()
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    if rel.as_os_str().is_empty() || matches!(first.as_deref(), Some(".dvc" | ".git")) {
+        return Err(UserError::failed(format!(
+            "'{target}' cannot be tracked: it is the repository itself or inside .dvc/.git"
+        )));
+    }
+    if abs.extension().is_some_and(|e| e == "dvc") {
+        return Err(UserError::failed(format!(
+            "'{target}' is a .dvc file; name the data it tracks instead"
+        )));
+    }
+    Ok(abs)
+}
+
+/// Hashes `path`, caches it and writes its `.dvc` file (creating or updating in place).
+/// Unchanged data rewrites nothing. With `git` set, the output is added to `.gitignore`.
+pub fn add_path(
+    repo: &Repo,
+    odb: &Odb,
+    state: &mut State,
+    path: &Path,
+    git: bool,
+) -> anyhow::Result<Added> {
+    let dvcfile_path = dvcfile_for(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let existing = if dvcfile_path.exists() {
+        Some(dvcfile::load(&dvcfile_path)?)
+    } else {
+        None
+    };
+    let index = existing
+        .as_ref()
+        .and_then(|(_, outs)| outs.iter().position(|o| o.path == name));
+    let old: Option<&OutEntry> = existing.as_ref().zip(index).map(|((_, outs), i)| &outs[i]);
+    let old_hash = old.and_then(OutEntry::hash);
+
+    let mut current = None;
+    if let Some(h) = old_hash.as_ref().filter(|h| h.legacy) {
+        let legacy_now = workspace::current(path, true, state)?;
+        if legacy_now.hash(true).as_ref() == Some(h) {
+            current = Some(legacy_now);
+        }
+    }
+    let current = match current {
+        Some(c) => c,
+        None => workspace::current(path, false, state)?,
+    };
+    let (hash, rec) = match &current {
+        Current::Missing => {
+            return Err(
+                UserError::failed(format!("output '{}' does not exist", path.display()))
+                    .with_hint("check the path; `ferry add` takes files or directories that exist")
+                    .into(),
+            );
+        }
+        Current::File { file, isexec } => {
+            let hash = current
+                .hash(
+                    old_hash
+                        .as_ref()
+                        .is_some_and(|h| h.legacy && h.md5 == file.md5),
+                )
+                .unwrap_or_else(|| HashInfo::md5(file.md5.clone()));
+            odb.insert_file(&file.path, &hash)?;
+            let rec = Recorded {
+                hash: hash.clone(),
+                size: file.size,
+                nfiles: None,
+                isexec: *isexec,
+            };
+            (hash, rec)
+        }
+        Current::Dir {
+            hash,
+            manifest,
+            files,
+            size,
+        } => {
+            let legacy = hash.legacy;
+            files.par_iter().try_for_each(|f| {
+                odb.insert_file(
+                    &f.path,
+                    &HashInfo {
+                        md5: f.md5.clone(),
+                        legacy,
+                    },
+                )
+            })?;
+            odb.insert_bytes(manifest, hash)?;
+            let rec = Recorded {
+                hash: hash.clone(),
+                size: *size,
+                nfiles: Some(files.len() as u64),
+                isexec: false,
+            };
+            (hash.clone(), rec)
+        }
+    };
+    state.flush();
+    let mut added = Added::default();
+    let unchanged = old.is_some_and(|o| {
+        old_hash.as_ref() == Some(&hash)
+            && o.size == Some(rec.size)
+            && o.nfiles == rec.nfiles
+            && o.isexec == rec.isexec
+    });
+    if !unchanged {
+        let text = match (&existing, index) {
+            (Some((text, _)), Some(i)) => dvcfile::update_in_place(text, i, &rec)
+                .unwrap_or_else(|| dvcfile::render_new(&name, &rec)),
+            _ => dvcfile::render_new(&name, &rec),
+        };
+        write_atomic(&dvcfile_path, text.as_bytes())?;
+        added.dvcfile = Some(dvcfile_path);
+    }
+    if git {
+        added.gitignore = super::gitignore::ignore(&repo.root, path)?;
+    }
+    Ok(added)
+}
+
+/// Writes a small file by temp + rename so readers never see half of it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(crate::odb::temp_name());
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

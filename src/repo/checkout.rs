@@ -1,0 +1,286 @@
+//! Restoring outputs from the cache into the workspace, following `cache.type`, never leaving a
+//! partial file (temp + rename) and never dropping unsaved changes without `--force`.
+use std::fs::{self, Permissions};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::hash::HashInfo;
+use crate::hash::state::{Fingerprint, State};
+use crate::odb::{self, Odb};
+
+use super::out::Out;
+use super::workspace::{self, Current, FileInfo};
+
+/// How a workspace file is made from a cache object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkType {
+    /// Copy-on-write clone (btrfs, xfs); falls through when unsupported.
+    Reflink,
+    /// A hard link to the read-only cache file.
+    Hardlink,
+    /// A symbolic link to the cache file.
+    Symlink,
+    /// A full copy.
+    Copy,
+}
+
+impl LinkType {
+    /// Parses DVC's comma list (`reflink,copy`); unknown names are skipped, copy is the fallback.
+    pub fn parse_list(s: &str) -> Vec<LinkType> {
+        let mut list: Vec<LinkType> = s
+            .split(',')
+            .filter_map(|t| match t.trim() {
+                "reflink" => Some(LinkType::Reflink),
+                "hardlink" => Some(LinkType::Hardlink),
+                "symlink" => Some(LinkType::Symlink),
+                "copy" => Some(LinkType::Copy),
+                _ => None,
+            })
+            .collect();
+        if list.is_empty() {
+            list.push(LinkType::Copy);
+        }
+        list
+    }
+}
+
+/// What checking out one output did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Already matched.
+    Unchanged,
+    /// Created where nothing was.
+    Added,
+    /// Replaced different content.
+    Modified,
+}
+
+/// Why an output could not be checked out.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// The cache lacks the object (or part of the directory).
+    #[error("missing from the cache: {0}")]
+    MissingCache(String),
+    /// Workspace content that is not in the cache would be lost.
+    #[error("unsaved changes in '{0}'")]
+    Unsaved(PathBuf),
+    /// The out has no recorded hash.
+    #[error("'{0}' has no recorded hash")]
+    NoHash(String),
+    /// Filesystem failure.
+    #[error("{0}")]
+    Io(String),
+    /// A malformed or unsafe manifest in the cache.
+    #[error(transparent)]
+    Odb(#[from] crate::odb::OdbError),
+    /// Reading the workspace failed.
+    #[error(transparent)]
+    Workspace(#[from] workspace::WorkspaceError),
+}
+
+/// Restores one output. Files already matching are left alone.
+pub fn checkout_out(
+    odb: &Odb,
+    out: &Out,
+    links: &[LinkType],
+    force: bool,
+    state: &mut State,
+) -> Result<Change, CheckoutError> {
+    let recorded = out
+        .hash
+        .clone()
+        .ok_or_else(|| CheckoutError::NoHash(out.rel.clone()))?;
+    let current = workspace::current(&out.path, recorded.legacy, state)?;
+    if current.hash(recorded.legacy).as_ref() == Some(&recorded)
+        && !recorded.is_dir() == matches!(current, Current::File { .. })
+    {
+        if let Current::File { isexec, .. } = current
+            && out.isexec
+            && !isexec
+        {
+            set_exec(&out.path).map_err(|e| CheckoutError::Io(e.to_string()))?;
+        }
+        return Ok(Change::Unchanged);
+    }
+    let existed = !matches!(current, Current::Missing);
+    if recorded.is_dir() {
+        checkout_dir(odb, out, &recorded, current, links, force, state)?;
+    } else {
+        if !odb.contains(&recorded) {
+            return Err(CheckoutError::MissingCache(out.rel.clone()));
+        }
+        match &current {
+            Current::File { file, .. } if !force && !saved(odb, &file.md5, recorded.legacy) => {
+                return Err(CheckoutError::Unsaved(out.path.clone()));
+            }
+            Current::Dir { files, .. }
+                if !force && files.iter().any(|f| !saved(odb, &f.md5, recorded.legacy)) =>
+            {
+                return Err(CheckoutError::Unsaved(out.path.clone()));
+            }
+            Current::Dir { .. } => fs::remove_dir_all(&out.path).map_err(|e| {
+                CheckoutError::Io(format!("cannot remove '{}': {e}", out.path.display()))
+            })?,
+            _ => {}
+        }
+        place(odb, &recorded, &out.path, links, out.isexec, state)?;
+    }
+    Ok(if existed {
+        Change::Modified
+    } else {
+        Change::Added
+    })
+}
+
+fn saved(odb: &Odb, md5: &str, legacy: bool) -> bool {
+    odb.contains(&HashInfo {
+        md5: md5.to_string(),
+        legacy,
+    })
+}
+
+fn checkout_dir(
+    odb: &Odb,
+    out: &Out,
+    recorded: &HashInfo,
+    current: Current,
+    links: &[LinkType],
+    force: bool,
+    state: &mut State,
+) -> Result<(), CheckoutError> {
+    if !odb.contains(recorded) {
+        return Err(CheckoutError::MissingCache(out.rel.clone()));
+    }
+    let entries = odb.read_manifest(recorded)?;
+    let legacy = recorded.legacy;
+    if let Some(missing) = entries.iter().find(|e| !saved(odb, &e.md5, legacy)) {
+        return Err(CheckoutError::MissingCache(format!(
+            "{}/{}",
+            out.rel, missing.relpath
+        )));
+    }
+    let existing: Vec<FileInfo> = match current {
+        Current::Dir { files, .. } => files,
+        Current::File { file, .. } => {
+            if !force && !saved(odb, &file.md5, legacy) {
+                return Err(CheckoutError::Unsaved(out.path.clone()));
+            }
+            fs::remove_file(&out.path).map_err(|e| {
+                CheckoutError::Io(format!("cannot remove '{}': {e}", out.path.display()))
+            })?;
+            Vec::new()
+        }
+        Current::Missing => Vec::new(),
+    };
+    let wanted: std::collections::HashMap<&str, &str> = entries
+        .iter()
+        .map(|e| (e.relpath.as_str(), e.md5.as_str()))
+        .collect();
+    let stale: Vec<&FileInfo> = existing
+        .iter()
+        .filter(|f| wanted.get(f.rel.as_str()) != Some(&f.md5.as_str()))
+        .collect();
+    if !force && let Some(f) = stale.iter().find(|f| !saved(odb, &f.md5, legacy)) {
+        return Err(CheckoutError::Unsaved(f.path.clone()));
+    }
+    for f in &stale {
+        fs::remove_file(&f.path)
+            .map_err(|e| CheckoutError::Io(format!("cannot remove '{}': {e}", f.path.display())))?;
+    }
+    let have: std::collections::HashSet<&str> = existing
+        .iter()
+        .filter(|f| wanted.get(f.rel.as_str()) == Some(&f.md5.as_str()))
+        .map(|f| f.rel.as_str())
+        .collect();
+    fs::create_dir_all(&out.path)
+        .map_err(|e| CheckoutError::Io(format!("cannot create '{}': {e}", out.path.display())))?;
+    let todo: Vec<_> = entries
+        .iter()
+        .filter(|e| !have.contains(e.relpath.as_str()))
+        .collect();
+    let placed: Vec<Result<(PathBuf, Fingerprint, String), CheckoutError>> = todo
+        .par_iter()
+        .map(|e| {
+            let dest = out.path.join(&e.relpath);
+            let hash = HashInfo {
+                md5: e.md5.clone(),
+                legacy,
+            };
+            let fp = link(odb, &hash, &dest, links, false)?;
+            Ok((dest, fp, e.md5.clone()))
+        })
+        .collect();
+    for r in placed {
+        let (dest, fp, md5) = r?;
+        state.remember(&dest, fp, &md5, legacy);
+    }
+    Ok(())
+}
+
+fn place(
+    odb: &Odb,
+    hash: &HashInfo,
+    dest: &Path,
+    links: &[LinkType],
+    isexec: bool,
+    state: &mut State,
+) -> Result<(), CheckoutError> {
+    let fp = link(odb, hash, dest, links, isexec)?;
+    state.remember(dest, fp, &hash.md5, hash.legacy);
+    Ok(())
+}
+
+/// Makes `dest` from the cache object by the first link type that works, atomically.
+fn link(
+    odb: &Odb,
+    hash: &HashInfo,
+    dest: &Path,
+    links: &[LinkType],
+    isexec: bool,
+) -> Result<Fingerprint, CheckoutError> {
+    let io = |what: &str, e: std::io::Error| {
+        CheckoutError::Io(format!("cannot {what} '{}': {e}", dest.display()))
+    };
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| io("create the parent of", e))?;
+    let src = odb.path(hash);
+    let tmp = parent.join(odb::temp_name());
+    let mut made = false;
+    for kind in links {
+        let ok = match kind {
+            LinkType::Reflink => odb::reflink(&src, &tmp).is_ok(),
+            LinkType::Hardlink => fs::hard_link(&src, &tmp).is_ok(),
+            LinkType::Symlink => std::os::unix::fs::symlink(&src, &tmp).is_ok(),
+            LinkType::Copy => fs::copy(&src, &tmp).is_ok(),
+        };
+        if ok {
+            if matches!(kind, LinkType::Reflink | LinkType::Copy) {
+                let mode = if isexec { 0o744 } else { 0o644 };
+                fs::set_permissions(&tmp, Permissions::from_mode(mode))
+                    .map_err(|e| io("set the mode of", e))?;
+            }
+            made = true;
+            break;
+        }
+        let _ = fs::remove_file(&tmp);
+    }
+    if !made {
+        return Err(CheckoutError::Io(format!(
+            "cannot link or copy the cache object for '{}'",
+            dest.display()
+        )));
+    }
+    if let Err(e) = fs::rename(&tmp, dest) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io("write", e));
+    }
+    let meta = fs::metadata(dest).map_err(|e| io("stat", e))?;
+    Ok(Fingerprint::of(&meta))
+}
+
+fn set_exec(path: &Path) -> std::io::Result<()> {
+    let mode = fs::metadata(path)?.permissions().mode();
+    fs::set_permissions(path, Permissions::from_mode(mode | 0o100))
+}

@@ -1,0 +1,230 @@
+//! Collecting the repository's outputs: every `.dvc` file (skipping git-ignored and
+//! `.dvcignore`d paths, as DVC's index does) and every `dvc.lock` stage output.
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_yaml_ng::Value;
+
+use super::Repo;
+use super::dvcfile::{self, DvcFileError};
+use super::out::{Origin, Out};
+use crate::hash::HashInfo;
+
+/// Every `.dvc` file and `dvc.lock` under the repository root, relative, sorted.
+pub fn declaring_files(repo: &Repo) -> Vec<String> {
+    let mut files = Vec::new();
+    let walker = ignore::WalkBuilder::new(&repo.root)
+        .hidden(false)
+        .git_global(false)
+        .git_exclude(false)
+        .ignore(false)
+        .require_git(false)
+        .parents(false)
+        .add_custom_ignore_filename(".dvcignore")
+        .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".dvc" | ".hg")))
+        .build();
+    for entry in walker.flatten() {
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
+        if (name.ends_with(".dvc") || name == "dvc.lock")
+            && let Ok(rel) = entry.path().strip_prefix(&repo.root)
+        {
+            files.push(to_posix(rel));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `/`-separated form of a relative path.
+pub fn to_posix(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Joins a declared path onto the directory of its declaring file, refusing paths that leave
+/// the repository.
+fn resolve(repo: &Repo, file: &str, def_path: &str) -> Result<(String, PathBuf), String> {
+    let base = Path::new(file).parent().unwrap_or(Path::new(""));
+    let mut parts: Vec<String> = base
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if Path::new(def_path).is_absolute() {
+        return Err(format!(
+            "absolute output path '{def_path}' is not supported"
+        ));
+    }
+    for comp in def_path.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(format!(
+                        "output path '{def_path}' points outside the repository"
+                    ));
+                }
+            }
+            c => parts.push(c.to_string()),
+        }
+    }
+    if parts.is_empty() {
+        return Err(format!("output path '{def_path}' is the repository root"));
+    }
+    let rel = parts.join("/");
+    let abs = repo.root.join(&rel);
+    Ok((rel, abs))
+}
+
+/// The outs of one `.dvc` file.
+pub fn outs_of_dvcfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
+    let path = repo.root.join(file);
+    let (_, entries) = dvcfile::load(&path)?;
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, e)| {
+            let (rel, abs) =
+                resolve(repo, file, &e.path).map_err(|message| DvcFileError::Invalid {
+                    path: path.clone(),
+                    message,
+                })?;
+            Ok(Out {
+                origin: Origin::DvcFile {
+                    file: file.to_string(),
+                    index,
+                },
+                hash: e.hash(),
+                def_path: e.path,
+                rel,
+                path: abs,
+                size: e.size,
+                nfiles: e.nfiles,
+                isexec: e.isexec,
+                cache: e.cache,
+                remote: e.remote,
+                push: e.push,
+            })
+        })
+        .collect()
+}
+
+/// The outs recorded in a `dvc.lock` (DVC schema 2.0).
+pub fn outs_of_lockfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
+    let path = repo.root.join(file);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read '{}'", path.display()))?;
+    let invalid = |message: String| DvcFileError::Invalid {
+        path: path.clone(),
+        message,
+    };
+    let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let mut outs = Vec::new();
+    let Some(stages) = doc.get("stages").and_then(Value::as_mapping) else {
+        return Ok(outs);
+    };
+    for (name, stage) in stages {
+        let stage_name = name.as_str().unwrap_or_default().to_string();
+        let Some(list) = stage.get("outs").and_then(Value::as_sequence) else {
+            continue;
+        };
+        for v in list {
+            let Some(def_path) = v.get("path").and_then(Value::as_str) else {
+                return Err(invalid(format!("stage '{stage_name}': an out has no path")).into());
+            };
+            let (rel, abs) = resolve(repo, file, def_path).map_err(&invalid)?;
+            let legacy = v.get("hash").and_then(Value::as_str) != Some("md5");
+            let hash = v.get("md5").and_then(Value::as_str).map(|m| HashInfo {
+                md5: m.to_lowercase(),
+                legacy,
+            });
+            if hash.as_ref().is_some_and(|h| !h.is_valid()) {
+                return Err(
+                    invalid(format!("stage '{stage_name}': bad md5 for '{def_path}'")).into(),
+                );
+            }
+            outs.push(Out {
+                origin: Origin::Lock {
+                    file: file.to_string(),
+                    stage: stage_name.clone(),
+                },
+                def_path: def_path.to_string(),
+                rel,
+                path: abs,
+                hash,
+                size: v.get("size").and_then(Value::as_u64),
+                nfiles: v.get("nfiles").and_then(Value::as_u64),
+                isexec: v.get("isexec").and_then(Value::as_bool).unwrap_or(false),
+                cache: true,
+                remote: None,
+                push: true,
+            });
+        }
+    }
+    Ok(outs)
+}
+
+/// Every out of the repository, or only those selected by `targets` (paths relative to `cwd`:
+/// a `.dvc` file, an output path, a `dvc.lock` stage name, or a directory containing them).
+pub fn collect(repo: &Repo, cwd: &Path, targets: &[String]) -> anyhow::Result<Vec<Out>> {
+    let mut all = Vec::new();
+    for file in declaring_files(repo) {
+        if file.ends_with("dvc.lock") {
+            all.extend(outs_of_lockfile(repo, &file)?);
+        } else {
+            all.extend(outs_of_dvcfile(repo, &file)?);
+        }
+    }
+    if targets.is_empty() {
+        return Ok(all);
+    }
+    let mut selected = Vec::new();
+    for target in targets {
+        let abs = normalize(&cwd.join(target));
+        let matches: Vec<&Out> = all
+            .iter()
+            .filter(|o| {
+                let decl = repo.root.join(o.origin.file());
+                let stage = matches!(&o.origin, Origin::Lock { stage, .. } if stage == target);
+                decl == abs || o.path == abs || o.path.starts_with(&abs) || stage
+            })
+            .collect();
+        if matches.is_empty() {
+            return Err(crate::error::UserError::failed(format!(
+                "'{target}' does not exist as an output or a stage name in the project"
+            ))
+            .with_hint(
+                "name a .dvc file, a tracked path or a stage; `ferry status` lists what is tracked",
+            )
+            .into());
+        }
+        for m in matches {
+            if !selected
+                .iter()
+                .any(|s: &Out| s.path == m.path && s.origin == m.origin)
+            {
+                selected.push(m.clone());
+            }
+        }
+    }
+    Ok(selected)
+}
+
+/// Resolves `.` and `..` lexically.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,75 @@
+//! Local status of outputs: DVC's `modified`, `deleted` and `not in cache`.
+use crate::hash::HashInfo;
+use crate::hash::state::State;
+use crate::odb::Odb;
+
+use super::out::Out;
+use super::workspace::{self, Current, WorkspaceError};
+
+/// How an output differs from its record, as DVC names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutStatus {
+    /// Workspace and cache match the record.
+    Clean,
+    /// The workspace content differs from the record.
+    Modified,
+    /// Nothing at the output's path.
+    Deleted,
+    /// The recorded object (or part of a directory) is missing from the cache.
+    NotInCache,
+    /// The out has no recorded hash yet.
+    New,
+}
+
+impl OutStatus {
+    /// DVC's wording.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutStatus::Clean => "clean",
+            OutStatus::Modified => "modified",
+            OutStatus::Deleted => "deleted",
+            OutStatus::NotInCache => "not in cache",
+            OutStatus::New => "new",
+        }
+    }
+}
+
+/// Whether the cache holds the object and, for a directory, every file it lists.
+pub fn cache_complete(odb: &Odb, hash: &HashInfo) -> bool {
+    if !odb.contains(hash) {
+        return false;
+    }
+    if !hash.is_dir() {
+        return true;
+    }
+    match odb.read_manifest(hash) {
+        Ok(entries) => entries.iter().all(|e| {
+            odb.contains(&HashInfo {
+                md5: e.md5.clone(),
+                legacy: hash.legacy,
+            })
+        }),
+        Err(_) => false,
+    }
+}
+
+/// The status of one output (DVC's order: cache first, then the workspace).
+pub fn out_status(odb: &Odb, out: &Out, state: &mut State) -> Result<OutStatus, WorkspaceError> {
+    let Some(recorded) = &out.hash else {
+        return Ok(OutStatus::New);
+    };
+    if out.cache && !cache_complete(odb, recorded) {
+        return Ok(OutStatus::NotInCache);
+    }
+    let current = workspace::current(&out.path, recorded.legacy, state)?;
+    Ok(match current.hash(recorded.legacy) {
+        None => OutStatus::Deleted,
+        Some(h)
+            if matches!(current, Current::File { .. }) == recorded.is_dir()
+                || h.md5 != recorded.md5 =>
+        {
+            OutStatus::Modified
+        }
+        Some(_) => OutStatus::Clean,
+    })
+}

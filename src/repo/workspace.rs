@@ -1,0 +1,225 @@
+//! The workspace side of an output: what is on disk now, hashed through the state cache with
+//! all cores, and directory manifests built exactly as DVC builds them.
+use std::fs::Metadata;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::hash::state::{Fingerprint, State};
+use crate::hash::{self, HashInfo};
+use crate::odb::manifest::{self, Entry};
+
+/// A file as found in the workspace, with its hash.
+#[derive(Debug, Clone)]
+pub struct FileInfo {
+    /// Path relative to the output directory (`/`-separated); the file name for a single file.
+    pub rel: String,
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Its md5 under the out's hash kind.
+    pub md5: String,
+    /// Its size.
+    pub size: u64,
+}
+
+/// What an output's path holds right now.
+#[derive(Debug)]
+pub enum Current {
+    /// Nothing at the path.
+    Missing,
+    /// A single file.
+    File {
+        /// The file and its hash.
+        file: FileInfo,
+        /// Whether its owner-exec bit is set.
+        isexec: bool,
+    },
+    /// A directory, with its files sorted as in its manifest.
+    Dir {
+        /// The manifest's hash (`….dir`).
+        hash: HashInfo,
+        /// The manifest bytes, as DVC writes them.
+        manifest: Vec<u8>,
+        /// Every file (after `.dvcignore`), sorted by relpath.
+        files: Vec<FileInfo>,
+        /// Sum of the file sizes.
+        size: u64,
+    },
+}
+
+impl Current {
+    /// The hash this workspace content would be recorded with.
+    pub fn hash(&self, legacy: bool) -> Option<HashInfo> {
+        match self {
+            Current::Missing => None,
+            Current::File { file, .. } => Some(HashInfo {
+                md5: file.md5.clone(),
+                legacy,
+            }),
+            Current::Dir { hash, .. } => Some(hash.clone()),
+        }
+    }
+}
+
+/// Why the workspace could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// A file or directory could not be read.
+    #[error("cannot read '{path}': {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A `.dvcignore` inside a tracked directory (DVC refuses it too).
+    #[error(".dvcignore file should not be in collected dir path: '{0}'")]
+    NestedDvcignore(PathBuf),
+    /// Walking the directory failed.
+    #[error("cannot walk '{path}': {message}")]
+    Walk { path: PathBuf, message: String },
+}
+
+/// Looks at `path` and hashes what is there, reusing and refreshing the state cache.
+pub fn current(path: &Path, legacy: bool, state: &mut State) -> Result<Current, WorkspaceError> {
+    let io = |source| WorkspaceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Current::Missing),
+        Err(e) => return Err(io(e)),
+    };
+    if meta.is_file() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let isexec = meta.permissions().mode() & 0o100 != 0;
+        let mut files = hash_files(vec![(name, path.to_path_buf(), meta)], legacy, state)?;
+        let file = files
+            .pop()
+            .ok_or_else(|| io(std::io::Error::other("file vanished")))?;
+        return Ok(Current::File { file, isexec });
+    }
+    let listed = list_dir(path)?;
+    let mut files = hash_files(listed, legacy, state)?;
+    files.sort_unstable_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
+    let entries: Vec<Entry> = files
+        .iter()
+        .map(|f| Entry {
+            relpath: f.rel.clone(),
+            md5: f.md5.clone(),
+        })
+        .collect();
+    let manifest = manifest::to_json(&entries);
+    let hash = HashInfo {
+        md5: format!("{}.dir", hash::md5_bytes(&manifest)),
+        legacy,
+    };
+    let size = files.iter().map(|f| f.size).sum();
+    Ok(Current::Dir {
+        hash,
+        manifest,
+        files,
+        size,
+    })
+}
+
+/// Lists a directory's files (following `.dvcignore`, skipping `.git`, `.dvc`, `.hg`).
+fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, Metadata)>, WorkspaceError> {
+    let walker = ignore::WalkBuilder::new(dir)
+        .standard_filters(false)
+        .parents(true)
+        .add_custom_ignore_filename(".dvcignore")
+        .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".dvc" | ".hg")))
+        .build();
+    let mut out = Vec::new();
+    for entry in walker {
+        let entry = entry.map_err(|e| WorkspaceError::Walk {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let Some(ft) = entry.file_type() else {
+            continue;
+        };
+        if ft.is_dir() {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_name() == ".dvcignore" {
+            return Err(WorkspaceError::NestedDvcignore(
+                path.parent().unwrap_or(dir).to_path_buf(),
+            ));
+        }
+        let meta = std::fs::metadata(path).map_err(|source| WorkspaceError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if !meta.is_file() {
+            continue;
+        }
+        let rel = path
+            .strip_prefix(dir)
+            .map(super::index::to_posix)
+            .unwrap_or_default();
+        out.push((rel, path.to_path_buf(), meta));
+    }
+    Ok(out)
+}
+
+/// Hashes files in parallel, skipping those the state cache already knows.
+fn hash_files(
+    files: Vec<(String, PathBuf, Metadata)>,
+    legacy: bool,
+    state: &mut State,
+) -> Result<Vec<FileInfo>, WorkspaceError> {
+    let reader = state.reader();
+    let results: Vec<Result<(FileInfo, Fingerprint, bool), WorkspaceError>> = files
+        .into_par_iter()
+        .map(|(rel, path, meta)| {
+            let fp = Fingerprint::of(&meta);
+            if let Some(md5) = reader.get(&path, fp, legacy) {
+                return Ok((
+                    FileInfo {
+                        rel,
+                        path,
+                        md5,
+                        size: meta.len(),
+                    },
+                    fp,
+                    false,
+                ));
+            }
+            let hashed = if legacy {
+                hash::file_md5_dos2unix(&path)
+            } else {
+                hash::file_md5(&path)
+            };
+            let (md5, size) = hashed.map_err(|source| WorkspaceError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            Ok((
+                FileInfo {
+                    rel,
+                    path,
+                    md5,
+                    size,
+                },
+                fp,
+                true,
+            ))
+        })
+        .collect();
+    drop(reader);
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        let (info, fp, fresh) = r?;
+        if fresh {
+            state.remember(&info.path, fp, &info.md5, legacy);
+        }
+        out.push(info);
+    }
+    Ok(out)
+}

@@ -1,0 +1,441 @@
+//! Writing YAML scalars exactly as DVC's ruamel.yaml round-trip dumper does (width 80, YAML 1.2
+//! implicit types, plain/single/double quoting, folding of long values), so `.dvc` files Ferry
+//! writes are byte-identical to `dvc add`'s (dvc-format.md §1.5).
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+const BEST_WIDTH: usize = 80;
+
+/// Appends ` value` (the space included) for a mapping value whose key ends at `column`,
+/// folding onto lines indented by `indent` like ruamel does.
+pub fn write_value(out: &mut String, column: usize, indent: usize, value: &str) {
+    let mut w = Writer {
+        out,
+        column,
+        indent,
+        whitespace: false,
+    };
+    match choose_style(value) {
+        Style::Plain => w.plain(value),
+        Style::Single => w.single_quoted(value),
+        Style::Double => w.double_quoted(value),
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+}
+
+fn choose_style(value: &str) -> Style {
+    let a = analyze(value);
+    if !a.empty && a.allow_block_plain && plain_resolves_to_str(value) {
+        return Style::Plain;
+    }
+    if a.allow_double_quoted && (value.contains('\'') || value.contains('\n')) {
+        return Style::Double;
+    }
+    if a.allow_single_quoted && !a.multiline {
+        return Style::Single;
+    }
+    Style::Double
+}
+
+struct Analysis {
+    empty: bool,
+    multiline: bool,
+    allow_block_plain: bool,
+    allow_single_quoted: bool,
+    allow_double_quoted: bool,
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_ws_or_end(c: Option<&char>) -> bool {
+    match c {
+        None => true,
+        Some(c) => matches!(c, '\0' | ' ' | '\t' | '\r') || is_break(*c),
+    }
+}
+
+/// A port of ruamel's `Emitter.analyze_scalar` for block context with `allow_unicode`.
+fn analyze(scalar: &str) -> Analysis {
+    if scalar.is_empty() {
+        return Analysis {
+            empty: true,
+            multiline: false,
+            allow_block_plain: true,
+            allow_single_quoted: true,
+            allow_double_quoted: true,
+        };
+    }
+    let chars: Vec<char> = scalar.chars().collect();
+    let (mut block_indicators, mut line_breaks, mut special) = (false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    if scalar.starts_with("---") || scalar.starts_with("...") {
+        block_indicators = true;
+    }
+    let mut preceded_by_ws = true;
+    let mut followed_by_ws = chars.len() == 1 || is_ws_or_end(chars.get(1));
+    let (mut previous_space, mut previous_break) = (false, false);
+    for (index, &ch) in chars.iter().enumerate() {
+        if index == 0 {
+            if "#,[]{}&*!|>'\"%@`".contains(ch) {
+                block_indicators = true;
+            }
+            if (ch == '?' || ch == ':') && followed_by_ws {
+                block_indicators = true;
+            }
+            if ch == '-' && followed_by_ws {
+                block_indicators = true;
+            }
+        } else {
+            if ch == ':' && followed_by_ws {
+                block_indicators = true;
+            }
+            if ch == '#' && preceded_by_ws {
+                block_indicators = true;
+            }
+        }
+        if is_break(ch) {
+            line_breaks = true;
+        }
+        if !(ch == '\n' || (' '..='~').contains(&ch)) {
+            let c = ch as u32;
+            let unicode_ok = (c == 0x85
+                || (0xA0..=0xD7FF).contains(&c)
+                || (0xE000..=0xFFFD).contains(&c)
+                || (0x10000..=0x10FFFF).contains(&c))
+                && c != 0xFEFF;
+            if !unicode_ok {
+                special = true;
+            }
+        }
+        if ch == ' ' {
+            if index == 0 {
+                leading_space = true;
+            }
+            if index == chars.len() - 1 {
+                trailing_space = true;
+            }
+            if previous_break {
+                break_space = true;
+            }
+            previous_space = true;
+            previous_break = false;
+        } else if is_break(ch) {
+            if index == 0 {
+                leading_break = true;
+            }
+            if index == chars.len() - 1 {
+                trailing_break = true;
+            }
+            if previous_space {
+                space_break = true;
+            }
+            previous_space = false;
+            previous_break = true;
+        } else {
+            previous_space = false;
+            previous_break = false;
+        }
+        preceded_by_ws = is_ws_or_end(Some(&ch));
+        followed_by_ws = index + 2 >= chars.len() || is_ws_or_end(chars.get(index + 2));
+    }
+    let mut allow_block_plain = true;
+    let mut allow_single_quoted = true;
+    if leading_space || leading_break || trailing_space || trailing_break {
+        allow_block_plain = false;
+    }
+    if break_space || special || space_break {
+        allow_block_plain = false;
+        allow_single_quoted = false;
+    }
+    if line_breaks || block_indicators {
+        allow_block_plain = false;
+    }
+    Analysis {
+        empty: false,
+        multiline: line_breaks,
+        allow_block_plain,
+        allow_single_quoted,
+        allow_double_quoted: true,
+    }
+}
+
+/// Whether a plain scalar with this text would load back as a string under YAML 1.2 (ruamel's
+/// implicit resolvers for bool, float, int, merge, null, timestamp, value and yaml tags).
+fn plain_resolves_to_str(value: &str) -> bool {
+    static RESOLVERS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+        [
+            ("tTfF", r"^(?:true|True|TRUE|false|False|FALSE)$"),
+            (
+                "-+0123456789.",
+                r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+            ),
+            ("-+0123456789", r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$"),
+            ("<", r"^(?:<<)$"),
+            ("~nN", r"^(?:~|null|Null|NULL|)$"),
+            (
+                "0123456789",
+                r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$",
+            ),
+            ("=", r"^(?:=)$"),
+            ("!&*", r"^(?:!|&|\*)$"),
+        ]
+        .into_iter()
+        .map(|(first, re)| (first, Regex::new(re).expect("static regex")))
+        .collect()
+    });
+    let Some(first) = value.chars().next() else {
+        return false;
+    };
+    !RESOLVERS
+        .iter()
+        .any(|(firsts, re)| firsts.contains(first) && re.is_match(value))
+}
+
+struct Writer<'a> {
+    out: &'a mut String,
+    column: usize,
+    indent: usize,
+    whitespace: bool,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, s: &str) {
+        self.out.push_str(s);
+        self.column += s.chars().count();
+    }
+
+    fn write_indent(&mut self) {
+        self.out.push('\n');
+        self.out.extend(std::iter::repeat_n(' ', self.indent));
+        self.column = self.indent;
+        self.whitespace = true;
+    }
+
+    fn indicator(&mut self, ind: &str, need_whitespace: bool) {
+        if self.whitespace || !need_whitespace {
+            self.write(ind);
+        } else {
+            self.write(" ");
+            self.write(ind);
+        }
+        self.whitespace = false;
+    }
+
+    fn plain(&mut self, text: &str) {
+        if !self.whitespace {
+            self.write(" ");
+        }
+        self.whitespace = false;
+        let chars: Vec<char> = text.chars().collect();
+        let (mut spaces, mut start, mut end) = (false, 0usize, 0usize);
+        while end <= chars.len() {
+            let ch = chars.get(end).copied();
+            if spaces {
+                if ch != Some(' ') {
+                    if start + 1 == end && self.column >= BEST_WIDTH {
+                        self.write_indent();
+                        self.whitespace = false;
+                    } else {
+                        let data: String = chars[start..end].iter().collect();
+                        self.write(&data);
+                    }
+                    start = end;
+                }
+            } else if ch.is_none() || ch == Some(' ') {
+                let data: String = chars[start..end].iter().collect();
+                if data.chars().count() + self.column > BEST_WIDTH && self.column > self.indent {
+                    self.write_indent();
+                    self.whitespace = false;
+                }
+                self.write(&data);
+                start = end;
+            }
+            if let Some(c) = ch {
+                spaces = c == ' ';
+            }
+            end += 1;
+        }
+    }
+
+    fn single_quoted(&mut self, text: &str) {
+        self.indicator("'", true);
+        let chars: Vec<char> = text.chars().collect();
+        let (mut spaces, mut start, mut end) = (false, 0usize, 0usize);
+        while end <= chars.len() {
+            let ch = chars.get(end).copied();
+            if spaces {
+                if ch != Some(' ') {
+                    if start + 1 == end
+                        && self.column > BEST_WIDTH
+                        && start != 0
+                        && end != chars.len()
+                    {
+                        self.write_indent();
+                    } else {
+                        let data: String = chars[start..end].iter().collect();
+                        self.write(&data);
+                    }
+                    start = end;
+                }
+            } else if (ch.is_none() || ch == Some(' ') || ch == Some('\'')) && start < end {
+                let data: String = chars[start..end].iter().collect();
+                self.write(&data);
+                start = end;
+            }
+            if ch == Some('\'') {
+                self.write("''");
+                start = end + 1;
+            }
+            if let Some(c) = ch {
+                spaces = c == ' ';
+            }
+            end += 1;
+        }
+        self.indicator("'", false);
+    }
+
+    fn double_quoted(&mut self, text: &str) {
+        self.indicator("\"", true);
+        let mut buf = String::new();
+        for ch in text.chars() {
+            let c = ch as u32;
+            let printable = (' '..='~').contains(&ch)
+                || (0xA0..=0xD7FF).contains(&c)
+                || (0xE000..=0xFFFD).contains(&c)
+                || (0x10000..=0x10FFFF).contains(&c);
+            if printable
+                && !matches!(
+                    ch,
+                    '"' | '\\' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}'
+                )
+            {
+                buf.push(ch);
+                continue;
+            }
+            let esc = match ch {
+                '\0' => "\\0".to_string(),
+                '\x07' => "\\a".into(),
+                '\x08' => "\\b".into(),
+                '\t' => "\\t".into(),
+                '\n' => "\\n".into(),
+                '\x0B' => "\\v".into(),
+                '\x0C' => "\\f".into(),
+                '\r' => "\\r".into(),
+                '\x1B' => "\\e".into(),
+                '"' => "\\\"".into(),
+                '\\' => "\\\\".into(),
+                '\u{85}' => "\\N".into(),
+                '\u{A0}' => "\\_".into(),
+                '\u{2028}' => "\\L".into(),
+                '\u{2029}' => "\\P".into(),
+                _ if c <= 0xFF => format!("\\x{c:02X}"),
+                _ if c <= 0xFFFF => format!("\\u{c:04X}"),
+                _ => format!("\\U{c:08X}"),
+            };
+            buf.push_str(&esc);
+        }
+        self.write(&buf);
+        self.indicator("\"", false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path_line(v: &str) -> String {
+        let mut s = String::from("  path:");
+        write_value(&mut s, 7, 4, v);
+        s
+    }
+
+    #[test]
+    fn quoting_matches_ruamel() {
+        for plain in [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "-a",
+            "a:b",
+            "a#b",
+            "x y",
+            "a,b",
+            "a\\b",
+            ".hidden",
+            "12:30",
+            "é.txt",
+            "日本.txt",
+            "we[ir]d*#!.txt",
+        ] {
+            assert_eq!(path_line(plain), format!("  path: {plain}"), "{plain}");
+        }
+        for single in [
+            "123",
+            "1.5",
+            "1e3",
+            "0x1F",
+            "true",
+            "True",
+            "false",
+            "null",
+            "Null",
+            "~",
+            "a: b",
+            "#x",
+            "a #b",
+            "[x]",
+            "{x}",
+            "*x",
+            "&x",
+            "!x",
+            "%x",
+            "@x",
+            "`x",
+            "2023-01-01",
+            "",
+            " lead",
+            "trail ",
+            "\"dq\"",
+        ] {
+            assert_eq!(path_line(single), format!("  path: '{single}'"), "{single}");
+        }
+        assert_eq!(path_line("'q'"), "  path: \"'q'\"");
+        assert_eq!(path_line("a\tb"), "  path: \"a\\tb\"");
+    }
+
+    #[test]
+    fn long_values_fold_like_ruamel() {
+        assert_eq!(
+            path_line(&"a".repeat(72)),
+            format!("  path: {}", "a".repeat(72))
+        );
+        assert_eq!(
+            path_line(&"a".repeat(73)),
+            format!("  path: \n    {}", "a".repeat(73))
+        );
+        assert_eq!(
+            path_line(&format!("{} bbb", "a".repeat(70))),
+            format!("  path: {} \n    bbb", "a".repeat(70))
+        );
+        assert_eq!(
+            path_line(&format!("{} bbb", "a".repeat(72))),
+            format!("  path: {}\n    bbb", "a".repeat(72))
+        );
+        assert_eq!(
+            path_line(&"ab ".repeat(30)),
+            "  path: 'ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab\n    ab ab ab ab ab '"
+        );
+    }
+}
