@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STEPS = ["add", "status", "push", "pull", "push_noop"]
@@ -350,6 +351,12 @@ class Bench:
                               self.a.work, self.client_env, check=False)
         if p.returncode != 0:
             log(f"  note: could not delete s3://{self.s3['bucket']}/{self.s3_prefix}/{ds}/: {first_error_line(p.stdout)}")
+        if self.a.sw_master:
+            # SeaweedFS frees deleted objects' space only when it vacuums its volumes
+            try:
+                urllib.request.urlopen(f"{self.a.sw_master}/vol/vacuum?garbageThreshold=0.1", timeout=600).read()
+            except OSError as e:
+                log(f"  note: SeaweedFS vacuum failed: {e}")
 
     # -- all of it ------------------------------------------------------------------------------
 
@@ -612,6 +619,7 @@ def main():
     for k in ("root", "out", "work", "data", "dvc", "ferry", "s5cmd", "rclone", "weed", "python", "fs-note"):
         ap.add_argument(f"--{k}", default="")
     ap.add_argument("--weed-pid", type=int, default=0)
+    ap.add_argument("--sw-master", default="", help="SeaweedFS master URL, to vacuum deleted objects")
     a = ap.parse_args()
     for k in ("datasets", "steps", "remotes", "tools", "floors"):
         setattr(a, k, [x for x in getattr(a, k).split(",") if x])
