@@ -574,3 +574,81 @@ async fn open_picks_the_backend_and_checks_options() {
             .list
     );
 }
+
+/// An S3 remote on SeaweedFS seen through the fault-injecting proxy.
+fn s3_through(proxy: &HttpServer, label: &str) -> Arc<dyn Remote> {
+    let endpoint = proxy.url("");
+    let prefix = common::unique_prefix(label);
+    remote::open(&s3_spec(
+        &prefix,
+        endpoint.trim_end_matches('/'),
+        &common::s3_secret(),
+    ))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_b2_cap_is_quota_even_on_a_bare_head_403() {
+    let proxy = HttpServer::s3_proxy(&common::s3_endpoint());
+    let r = s3_through(&proxy, "cap");
+    put(r.as_ref(), K_SMALL, b"hello\n").await;
+    let object = data(MIB, 9);
+    put(r.as_ref(), K_BIG, &object).await;
+
+    proxy.control(r#"{"cap": true, "clear_log": true}"#);
+    // HEAD gets B2's bare 403; the LIST that follows still works, so this is the cap, not auth.
+    let on_head = r.exists(K_SMALL).await.unwrap_err();
+    assert_eq!(on_head.kind, ErrorKind::Quota, "{on_head}");
+    let methods: Vec<String> = proxy
+        .log()
+        .iter()
+        .map(|l| format!("{} {}", l.method, l.status))
+        .collect();
+    assert_eq!(methods, vec!["HEAD 403", "GET 200"], "HEAD, then one LIST");
+    let on_get = get(r.as_ref(), K_SMALL).await.unwrap_err();
+    assert_eq!(on_get.kind, ErrorKind::Quota, "{on_get}");
+    assert!(on_get.to_string().contains("cap exceeded"), "{on_get}");
+    assert!(r.list("files/").await.is_ok(), "listing is not capped");
+    put(r.as_ref(), K_EMPTY, b"").await;
+
+    // A cap reached part-way: the first two 1 MiB downloads fit under 1.5 MiB served, the third
+    // is refused.
+    proxy.control(r#"{"reset": true, "cap_after_bytes": 1572864}"#);
+    assert!(get(r.as_ref(), K_BIG).await.unwrap() == object);
+    assert!(get(r.as_ref(), K_BIG).await.unwrap() == object);
+    assert_eq!(
+        get(r.as_ref(), K_BIG).await.unwrap_err().kind,
+        ErrorKind::Quota
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_slowdown_500s_and_cut_bodies() {
+    let proxy = HttpServer::s3_proxy(&common::s3_endpoint());
+    let r = s3_through(&proxy, "faults");
+    let object = data(3 * MIB, 13);
+    put(r.as_ref(), K_BIG, &object).await;
+
+    proxy.control(r#"{"slowdown": 1, "retry_after": 2}"#);
+    let e = r.exists(K_BIG).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Throttled, "{e}");
+    assert_eq!(e.retry_after, Some(Duration::from_secs(2)));
+
+    let retrying = Retry::new(r.clone(), fast_policy(4));
+    proxy.control(r#"{"fail_500": 2, "clear_log": true}"#);
+    assert!(retrying.read(K_BIG).await.is_ok());
+    let statuses: Vec<u16> = proxy.log().iter().map(|l| l.status).collect();
+    assert_eq!(statuses, vec![500, 500, 200]);
+
+    proxy.control(r#"{"reset": true, "die_after": 100000}"#);
+    let e = get(r.as_ref(), K_BIG).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Transient, "{e}");
+
+    proxy.control(r#"{"reset": true, "corrupt": true}"#);
+    let got = get(r.as_ref(), K_BIG).await.unwrap();
+    assert_eq!(got.len(), object.len());
+    assert!(
+        got != object,
+        "corrupted bytes arrive; the caller's md5 check rejects them"
+    );
+}

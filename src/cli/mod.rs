@@ -127,6 +127,9 @@ fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
         if let Some(e) = cause.downcast_ref::<crate::repo::dvcfile::DvcFileError>() {
             return (e.exit(), e.hint());
         }
+        if let Some(e) = cause.downcast_ref::<crate::remote::RemoteError>() {
+            return (e.exit(), e.hint());
+        }
     }
     (Exit::Failed, None)
 }

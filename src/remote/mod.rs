@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::error::{Exit, Hint};
+use crate::error::Hint;
 
 mod classify;
 mod http;
@@ -169,12 +169,6 @@ impl Hint for RemoteError {
                 "remote '{name}' may be down or overloaded; rerun later, the work done is kept"
             )),
             _ => None,
-        }
-    }
-    fn exit(&self) -> Exit {
-        match self.kind {
-            ErrorKind::Permanent | ErrorKind::Unsupported => Exit::Config,
-            _ => Exit::Failed,
         }
     }
 }

@@ -146,6 +146,19 @@ impl HttpServer {
 
     /// Starts a server with extra command-line arguments (e.g. `--auth-header X-Token --password t`).
     pub fn start_with(root: &Path, args: &[&str]) -> HttpServer {
+        let mut all = vec!["--root".to_string(), root.display().to_string()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        Self::spawn(&all)
+    }
+
+    /// Starts the same script as a fault-injecting proxy in front of an S3 server (e.g.
+    /// `s3_endpoint()`): point an S3 remote's `endpointurl` at `url("")` and switch faults with
+    /// `control` (B2's cap answers, 503 SlowDown, 500s, cut or corrupted bodies).
+    pub fn s3_proxy(upstream: &str) -> HttpServer {
+        Self::spawn(&["--upstream".to_string(), upstream.to_string()])
+    }
+
+    fn spawn(args: &[String]) -> HttpServer {
         use std::io::BufRead;
         let python = std::env::var("FERRY_TEST_PYTHON")
             .ok()
@@ -154,8 +167,6 @@ impl HttpServer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/http_server.py");
         let mut child = Command::new(python)
             .arg(script)
-            .arg("--root")
-            .arg(root)
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stdin(std::process::Stdio::null())

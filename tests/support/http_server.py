@@ -6,14 +6,22 @@ Speaks what dvc-http speaks (dvc-format.md section 6): GET/HEAD read an object, 
 the file ROOT/a/b. Stdlib only; binds 127.0.0.1; prints "PORT <n>" on stdout once listening.
 
 usage: http_server.py --root DIR [--port 0] [--user U --password P] [--auth-header NAME --password P]
+       http_server.py --upstream http://127.0.0.1:8333 [--port 0]
+
+With --upstream it is a fault-injecting proxy in front of an S3 server (SeaweedFS): requests and
+their headers (Host included, so SigV4 signatures stay valid) are relayed unchanged, and the same
+faults apply, shaped like B2's answers. LIST requests (a GET with `list-type=`) are never capped:
+B2 bills them as Class C.
 
 Control (never authenticated, never logged):
   POST /__control  JSON object, merged into the fault state; keys:
       cap: bool          GET -> 403 with B2's cap XML, HEAD -> bare 403 (uploads still work)
+      cap_after_bytes: int   cap turns on once this many object bytes have been served by GETs
       auth_fail: bool    every object request -> 401
       fail_500: int      the next N object requests -> 500
       throttle: int      the next N object requests -> 429 with Retry-After: retry_after
-      retry_after: num   seconds sent with 429 (default 1)
+      slowdown: int      the next N object requests -> 503 SlowDown (S3 XML) with Retry-After
+      retry_after: num   seconds sent with 429/503 (default 1)
       truncate: bool     GET bodies stop half-way (Content-Length says the full size), connection closed
       die_after: int     GET bodies stop after this many bytes, connection closed
       corrupt: bool      GET bodies have their first byte flipped (same length)
@@ -23,6 +31,7 @@ Control (never authenticated, never logged):
 """
 import argparse
 import base64
+import http.client
 import json
 import os
 import secrets
@@ -31,6 +40,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 B2_CAP_BODY = (
     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Error>\n'
@@ -38,10 +48,16 @@ B2_CAP_BODY = (
     b"    <Message>Cannot download file, download bandwidth or transaction (Class B) cap "
     b"exceeded. See the Caps &amp; Alerts page to increase your cap.</Message>\n</Error>\n"
 )
+SLOWDOWN_BODY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>\n"
+)
 NO_FAULTS = {
-    "cap": False, "auth_fail": False, "fail_500": 0, "throttle": 0, "retry_after": 1,
-    "truncate": False, "die_after": None, "corrupt": False, "slow": 0,
+    "cap": False, "cap_after_bytes": None, "served": 0, "auth_fail": False, "fail_500": 0,
+    "throttle": 0, "slowdown": 0, "retry_after": 1, "truncate": False, "die_after": None,
+    "corrupt": False, "slow": 0,
 }
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
 
 LOCK = threading.Lock()
 STATE = dict(NO_FAULTS)
@@ -133,9 +149,44 @@ class Handler(BaseHTTPRequestHandler):
             if s["throttle"] > 0:
                 s["throttle"] -= 1
                 return 429, b"Too Many Requests (injected)", {"Retry-After": str(s["retry_after"])}
-            if s["cap"] and self.command in ("GET", "HEAD"):
+            if s["slowdown"] > 0:
+                s["slowdown"] -= 1
+                return 503, SLOWDOWN_BODY, {"Retry-After": str(s["retry_after"])}
+            capped = s["cap"] or (
+                s["cap_after_bytes"] is not None and s["served"] >= s["cap_after_bytes"])
+            if capped and self.command in ("GET", "HEAD") and not self.is_list():
                 return 403, (b"" if self.command == "HEAD" else B2_CAP_BODY), {}
         return None
+
+    def is_list(self):
+        return "list-type=" in urlsplit(self.path).query
+
+    def served(self, n):
+        with LOCK:
+            STATE["served"] += n
+
+    def forward(self, body):
+        """Relays the request to the upstream S3 server; returns (status, headers, body)."""
+        up = urlsplit(ARGS.upstream)
+        conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
+        try:
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for k, v in self.headers.items():
+                if k.lower() not in HOP_BY_HOP:
+                    conn.putheader(k, v)
+            if self.command in ("POST", "PUT") or body:
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body or None)
+            resp = conn.getresponse()
+            data = resp.read()
+            headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
+            if self.command == "HEAD":
+                length = resp.getheader("Content-Length")
+                if length is not None:
+                    headers.append(("Content-Length", length))
+            return resp.status, headers, data
+        finally:
+            conn.close()
 
     def handle_object(self):
         body = self.read_body() if self.command in ("POST", "PUT") else b""
@@ -148,6 +199,21 @@ class Handler(BaseHTTPRequestHandler):
             status, fbody, headers = fault
             self.record(status)
             self.answer(status, fbody, headers, head=self.command == "HEAD")
+            return
+        if ARGS.upstream:
+            status, headers, data = self.forward(body)
+            if self.command == "GET" and status == 200 and not self.is_list():
+                self.send_bytes(data, headers)
+            else:
+                self.record(status)
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                if self.command != "HEAD":
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
             return
         path = self.target()
         if path is None:
@@ -180,25 +246,34 @@ class Handler(BaseHTTPRequestHandler):
             return
         with open(path, "rb") as f:
             data = f.read()
+        if head:
+            self.record(200)
+            self.answer(200, data, {"Content-Type": "application/octet-stream"}, head=True)
+            return
+        self.send_bytes(data, [("Content-Type", "application/octet-stream")])
+
+    def send_bytes(self, data, headers):
+        """A 200 GET answer with the body faults applied (corrupt, truncate, die_after)."""
         with LOCK:
             corrupt, truncate, die_after = STATE["corrupt"], STATE["truncate"], STATE["die_after"]
-        if corrupt and data and not head:
+        if corrupt and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
-        cut = None
-        if not head and truncate:
-            cut = len(data) // 2
-        if not head and die_after is not None:
+        cut = len(data) // 2 if truncate else None
+        if die_after is not None:
             cut = min(die_after, len(data)) if cut is None else min(cut, die_after)
         self.record(200)
-        if cut is None or cut >= len(data):
-            self.answer(200, data, {"Content-Type": "application/octet-stream"}, head=head)
-            return
         self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
+        for k, v in headers:
+            self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if cut is None or cut >= len(data):
+            self.wfile.write(data)
+            self.served(len(data))
+            return
         self.wfile.write(data[:cut])
         self.wfile.flush()
+        self.served(cut)
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -219,13 +294,17 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
-    ap.add_argument("--root", required=True)
+    ap.add_argument("--root")
+    ap.add_argument("--upstream")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--auth-header")
     ARGS = ap.parse_args()
-    os.makedirs(ARGS.root, exist_ok=True)
+    if not (ARGS.root or ARGS.upstream):
+        ap.error("one of --root or --upstream is required")
+    if ARGS.root:
+        os.makedirs(ARGS.root, exist_ok=True)
     server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
