@@ -15,6 +15,7 @@ mod gc;
 mod init;
 mod remove;
 mod status;
+mod remote;
 
 /// Ferry: DVC-compatible data version control for data kept on several remotes at once.
 #[derive(Debug, Parser)]
@@ -57,6 +58,8 @@ pub enum Command {
     Remove(remove::Args),
     /// Remove unused cache objects.
     Gc(gc::Args),
+    /// Set up and manage data remotes.
+    Remote(remote::Args),
 }
 
 /// What every command gets: the resolved global options and the printer.
@@ -65,6 +68,8 @@ pub struct Ctx {
     pub cwd: PathBuf,
     /// Where results and messages go.
     pub out: Printer,
+    /// How many `-v` were given.
+    pub verbose: u8,
 }
 
 /// Parses, runs and maps the outcome to an exit code; the whole of `main`.
@@ -97,7 +102,11 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Some(dir) => std::env::current_dir()?.join(dir),
         None => std::env::current_dir()?,
     };
-    let ctx = Ctx { cwd, out };
+    let ctx = Ctx {
+        cwd,
+        out,
+        verbose: cli.global.verbose,
+    };
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Add(args) => add::run(&ctx, args),
@@ -106,6 +115,7 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Commit(args) => commit::run(&ctx, args),
         Command::Remove(args) => remove::run(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
+        Command::Remote(args) => remote::run(&ctx, args),
     }
 }
 
@@ -128,6 +138,9 @@ fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
             return (e.exit(), e.hint());
         }
         if let Some(e) = cause.downcast_ref::<crate::remote::RemoteError>() {
+            return (e.exit(), e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::config::ferry::FerryError>() {
             return (e.exit(), e.hint());
         }
     }

@@ -1,35 +1,87 @@
 //! DVC's configuration files (configobj INI at system, global, repo and local levels) merged
 //! into one view, plus Ferry's own `.dvc/ferry.toml`.
-use std::collections::BTreeMap;
+//!
+//! Reading and writing are byte-compatible with DVC 3.67.1 so a repository can be used by
+//! `dvc` and `ferry` in turn (dvc-format.md §5).
 use std::path::{Path, PathBuf};
 
 use crate::error::{Exit, Hint};
 use crate::remote::RemoteSpec;
 
-/// A configuration problem; maps to exit code 251 like DVC's `ConfigError`.
+pub mod configobj;
+pub mod edit;
+mod env;
+pub mod ferry;
+pub mod level;
+pub mod paths;
+pub mod schema;
+
+pub use configobj::{ConfigDoc, Section, Value};
+pub use level::Level;
+
+/// A configuration problem; maps to exit code 251 like DVC's `ConfigError`. The messages are
+/// DVC's (`configuration error - config file error: …`) where DVC has one.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A config file could not be read.
-    #[error("config file error: cannot read '{path}': {source}")]
+    #[error("configuration error - config file error: cannot read '{path}': {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A config file could not be written.
+    #[error("configuration error - config file error: cannot write '{path}': {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     /// A config file is not valid configobj text.
-    #[error("config file error: '{path}' line {line}: {message}")]
+    #[error("configuration error - config file error: {message} (in '{path}')")]
     Parse {
+        /// The file.
         path: PathBuf,
-        line: usize,
+        /// configobj's message, e.g. `Duplicate keyword name at line 3.`.
         message: String,
     },
+    /// The config does not pass DVC's schema; the message is DVC's.
+    #[error("configuration error - config file error: {0}")]
+    Invalid(String),
     /// A remote was named that no config level defines.
-    #[error("config file error: remote '{0}' doesn't exist.")]
+    #[error("configuration error - config file error: remote '{0}' doesn't exist.")]
     UnknownRemote(String),
+    /// A remote's sections (e.g. only secrets in `config.local`) give it no `url`.
+    #[error("configuration error - config file error: remote '{0}' has no url")]
+    MissingUrl(String),
     /// No `-r` and no `core.remote`.
     #[error(
-        "config file error: no remote specified in {0}. Create a default remote with\n    ferry remote add -d <remote name> <remote url>"
+        "configuration error - config file error: no remote specified in {0}. Create a default remote with\n    ferry remote add -d <remote name> <remote url>"
     )]
     NoRemote(String),
+    /// `remote add` of a name that exists at that level.
+    #[error(
+        "configuration error - config file error: remote '{0}' already exists. Use `-f|--force` to overwrite it."
+    )]
+    AlreadyExists(String),
+    /// `remote rename` to a name some level already uses.
+    #[error(
+        "configuration error - config file error: Rename failed. Remote name '{0}' already exists."
+    )]
+    RenameTargetExists(String),
+    /// `remote default NAME` for a remote no level defines.
+    #[error(
+        "configuration error - config file error: default remote must be present in remote list."
+    )]
+    DefaultNotARemote(String),
+    /// A repository level was asked for outside a repository.
+    #[error("configuration error - config file error: Not inside a DVC repo")]
+    NotInRepo,
+    /// `.dvc/ferry.toml` is invalid.
+    #[error(transparent)]
+    Ferry(#[from] ferry::FerryError),
 }
 
 impl Hint for ConfigError {
@@ -41,10 +93,30 @@ impl Hint for ConfigError {
             ConfigError::UnknownRemote(_) => {
                 Some("list the configured remotes with `ferry remote list`".into())
             }
+            ConfigError::MissingUrl(name) => Some(format!(
+                "set it with `ferry remote add -f {name} URL`, or drop the leftover section with `ferry remote remove --local {name}`"
+            )),
             ConfigError::NoRemote(_) => {
                 Some("pass `-r NAME` or set one with `ferry remote default NAME`".into())
             }
-            ConfigError::Read { .. } => None,
+            ConfigError::AlreadyExists(name) => Some(format!(
+                "pick another name, or replace it with `ferry remote add -f {name} URL`"
+            )),
+            ConfigError::RenameTargetExists(_) => {
+                Some("pick a name `ferry remote list` does not show".into())
+            }
+            ConfigError::DefaultNotARemote(name) => Some(format!(
+                "add it first with `ferry remote add {name} URL`, see `ferry remote list`"
+            )),
+            ConfigError::NotInRepo => {
+                Some("run inside a repository, or use `--global`/`--system`".into())
+            }
+            ConfigError::Invalid(msg) if msg.starts_with("extra keys not allowed") => Some(
+                "see the options of each remote type at https://dvc.org/doc/command-reference/remote/modify"
+                    .into(),
+            ),
+            ConfigError::Ferry(e) => e.hint(),
+            ConfigError::Read { .. } | ConfigError::Write { .. } | ConfigError::Invalid(_) => None,
         }
     }
     fn exit(&self) -> Exit {
@@ -52,120 +124,61 @@ impl Hint for ConfigError {
     }
 }
 
-/// One parsed config file: sections in file order, keys lowercased, values as written.
-#[derive(Debug, Clone, Default)]
-pub struct ConfigFile {
-    /// `(section name, keys)`; named sections are stored as `remote "name"`.
-    pub sections: Vec<(String, BTreeMap<String, String>)>,
+/// Option names whose values are credentials: never printed, logged or put in tracked files.
+pub const SECRET_KEYS: &[&str] = &[
+    "password",
+    "secret_access_key",
+    "session_token",
+    "sse_customer_key",
+    "token",
+    "passphrase",
+    "account_key",
+    "sas_token",
+    "connection_string",
+    "client_secret",
+    "oss_key_secret",
+    "gdrive_client_secret",
+];
+
+/// Whether an option's value is a credential.
+pub fn is_secret(key: &str) -> bool {
+    SECRET_KEYS.contains(&key.to_lowercase().as_str())
 }
 
-impl ConfigFile {
-    /// Parses configobj text as DVC writes it (and as people hand-write it).
-    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let mut file = ConfigFile::default();
-        for (n, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            if let Some(inner) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                let inner = inner.trim();
-                let name = strip_quotes(inner).trim().to_string();
-                file.sections
-                    .push((normalize_section(&name), BTreeMap::new()));
-                continue;
-            }
-            let Some((key, value)) = line.split_once('=') else {
-                return Err(ConfigError::Parse {
-                    path: path.into(),
-                    line: n + 1,
-                    message: format!("expected 'key = value', found '{line}'"),
-                });
-            };
-            let Some((_, keys)) = file.sections.last_mut() else {
-                return Err(ConfigError::Parse {
-                    path: path.into(),
-                    line: n + 1,
-                    message: "a key outside of any section".into(),
-                });
-            };
-            keys.insert(key.trim().to_lowercase(), unquote_value(value.trim()));
-        }
-        Ok(file)
-    }
+/// One parsed config file (kept for callers that read a single file).
+pub type ConfigFile = ConfigDoc;
 
-    /// The keys of `section`, if present.
-    pub fn section(&self, name: &str) -> Option<&BTreeMap<String, String>> {
-        self.sections
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, k)| k)
-    }
-}
-
-fn strip_quotes(s: &str) -> &str {
-    for q in ['\'', '"'] {
-        if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
-            return &s[1..s.len() - 1];
-        }
-    }
-    s
-}
-
-fn unquote_value(v: &str) -> String {
-    if let Some(inner) = v.strip_prefix("'''").and_then(|v| v.strip_suffix("'''")) {
-        return inner.to_string();
-    }
-    strip_quotes(v).to_string()
-}
-
-/// `remote "x"` (any spacing, any case of the kind) becomes `remote "x"`; plain names stay.
-fn normalize_section(name: &str) -> String {
-    for kind in ["remote", "machine", "db"] {
-        if let Some(rest) = name.strip_prefix(kind) {
-            let rest = rest.trim();
-            if rest.len() >= 2 && rest.starts_with('"') && rest.ends_with('"') {
-                return format!("{kind} \"{}\"", &rest[1..rest.len() - 1]);
-            }
-        }
-    }
-    name.to_string()
-}
-
-/// The merged configuration of a repository: system, global, repo and local levels.
+/// The merged configuration of a repository: system, global, repo and local levels, merged key
+/// by key with later levels winning, relative paths resolved against each file's directory.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    merged: BTreeMap<String, BTreeMap<String, String>>,
-    order: Vec<String>,
+    merged: ConfigDoc,
     dvc_dir: PathBuf,
 }
 
 impl Config {
-    /// Loads `.dvc/config` and `.dvc/config.local` of the repository whose DVC dir is `dvc_dir`.
+    /// Loads all four levels for the repository whose DVC dir is `dvc_dir`.
     pub fn load(dvc_dir: &Path) -> Result<Self, ConfigError> {
-        let mut config = Config {
+        let merged = edit::Levels::new(Some(dvc_dir.to_path_buf())).read(None)?;
+        Ok(Config {
+            merged,
             dvc_dir: dvc_dir.to_path_buf(),
-            ..Default::default()
-        };
-        for path in [dvc_dir.join("config"), dvc_dir.join("config.local")] {
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(ConfigError::Read { path, source }),
-            };
-            for (name, keys) in ConfigFile::parse(&text, &path)?.sections {
-                if !config.order.contains(&name) {
-                    config.order.push(name.clone());
-                }
-                config.merged.entry(name).or_default().extend(keys);
-            }
-        }
-        Ok(config)
+        })
     }
 
-    /// A value, e.g. `get("cache", "type")`.
+    /// The merged document (paths resolved).
+    pub fn doc(&self) -> &ConfigDoc {
+        &self.merged
+    }
+
+    /// The DVC dir this config was loaded for.
+    pub fn dvc_dir(&self) -> &Path {
+        &self.dvc_dir
+    }
+
+    /// A value, e.g. `get("cache", "type")` (comma lists come back joined with `,`).
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
-        self.merged.get(section)?.get(key).map(String::as_str)
+        self.merged.get(section, key)
     }
 
     /// A boolean value, parsed case-insensitively as DVC does.
@@ -174,16 +187,10 @@ impl Config {
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
-    /// The names of the configured remotes, in config order.
+    /// The names of the configured remotes, in config order (system first, then global, repo,
+    /// local; DVC's dict merge order).
     pub fn remote_names(&self) -> Vec<String> {
-        self.order
-            .iter()
-            .filter_map(|s| {
-                s.strip_prefix("remote \"")
-                    .and_then(|s| s.strip_suffix('"'))
-            })
-            .map(str::to_string)
-            .collect()
+        self.merged.remotes().keys().cloned().collect()
     }
 
     /// `core.remote`, if set.
@@ -191,22 +198,33 @@ impl Config {
         self.get("core", "remote")
     }
 
-    /// The named remote's spec, with a relative local URL resolved against `.dvc/`.
+    /// The named remote's spec: options merged over all levels, a relative local URL made
+    /// absolute, then `FERRY_REMOTE_<NAME>_<KEY>` environment variables applied on top.
     pub fn remote(&self, name: &str) -> Result<RemoteSpec, ConfigError> {
         let name = name.to_lowercase();
         let keys = self
             .merged
-            .get(&format!("remote \"{name}\""))
+            .remotes()
+            .get(&name)
             .ok_or_else(|| ConfigError::UnknownRemote(name.clone()))?;
-        let mut options = keys.clone();
+        let mut options: std::collections::BTreeMap<String, String> = keys
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().to_string()))
+            .collect();
+        let names = self.remote_names();
+        for (key, value) in env::overrides(&name, &names, std::env::vars()) {
+            let value = if paths::is_remote_path_key(&key) {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                paths::resolve(&cwd, &value)
+            } else {
+                value
+            };
+            tracing::debug!("remote '{name}': option '{key}' set from the environment");
+            options.insert(key, value);
+        }
         let url = options
             .remove("url")
-            .ok_or_else(|| ConfigError::UnknownRemote(name.clone()))?;
-        let url = if url.contains("://") || Path::new(&url).is_absolute() {
-            url
-        } else {
-            self.dvc_dir.join(&url).to_string_lossy().into_owned()
-        };
+            .ok_or_else(|| ConfigError::MissingUrl(name.clone()))?;
         Ok(RemoteSpec { name, url, options })
     }
 }

@@ -1,0 +1,647 @@
+//! `ferry remote add|list|rename|remove|modify|default`: the same files and the same output as
+//! `dvc remote …`, plus Ferry's settings in `.dvc/ferry.toml`, the `dagshub://` and `b2://`
+//! presets, secrets kept out of tracked files and out of every output.
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use super::Ctx;
+use crate::config::edit::Levels;
+use crate::config::ferry::{self, FerryFile};
+use crate::config::{ConfigError, Level, is_secret};
+use crate::error::{Exit, UserError};
+
+/// Set up and manage data remotes.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ferry remote add -d storage s3://my-bucket/dvcstore
+  ferry remote add backblaze b2://my-bucket/dvcstore --region us-west-004
+  ferry remote add dagshub dagshub://alice/proj --token-env DAGSHUB_TOKEN
+  ferry remote list -v
+  ferry remote modify --local storage secret_access_key '…'
+  ferry remote modify backblaze daily_download_limit 1GB   # goes to .dvc/ferry.toml")]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Sub,
+}
+
+/// Which config file to read or write; the default is `.dvc/config` for writes and the merge
+/// of all levels for reads, as in DVC.
+#[derive(Debug, Clone, Copy, clap::Args)]
+#[group(id = "level", multiple = false)]
+struct LevelArgs {
+    /// Use the system config file (DVC_SYSTEM_CONFIG_DIR, /etc/xdg/dvc/config).
+    #[arg(long)]
+    system: bool,
+    /// Use the user's global config file (DVC_GLOBAL_CONFIG_DIR, ~/.config/dvc/config).
+    #[arg(long)]
+    global: bool,
+    /// Use the repository's git-ignored .dvc/config.local (the place for secrets).
+    #[arg(long)]
+    local: bool,
+}
+
+impl LevelArgs {
+    fn chosen(self) -> Option<Level> {
+        if self.system {
+            Some(Level::System)
+        } else if self.global {
+            Some(Level::Global)
+        } else if self.local {
+            Some(Level::Local)
+        } else {
+            None
+        }
+    }
+
+    fn write_level(self) -> Level {
+        self.chosen().unwrap_or(Level::Repo)
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Add a new data remote.
+    #[command(after_help = "Examples:
+  ferry remote add -d storage s3://my-bucket/dvcstore
+  ferry remote add local-copy ../dvc-storage       # relative to this directory
+  ferry remote add backblaze b2://my-bucket/dvcstore --region us-west-004
+  ferry remote add dagshub dagshub://alice/proj --token-env DAGSHUB_TOKEN")]
+    Add(AddArgs),
+    /// List all available data remotes (-v: with their options and Ferry settings).
+    #[command(after_help = "Examples:
+  ferry remote list
+  ferry remote list -v        # options (secrets hidden) and Ferry settings
+  ferry remote list --local")]
+    List(ListArgs),
+    /// Rename a remote at every config level, so no section is left behind.
+    #[command(after_help = "Examples:
+  ferry remote rename myremote backblaze")]
+    Rename(RenameArgs),
+    /// Remove a data remote.
+    #[command(after_help = "Examples:
+  ferry remote remove old-storage
+  ferry remote remove --global shared")]
+    Remove(RemoveArgs),
+    /// Modify the configuration of a data remote (Ferry settings go to .dvc/ferry.toml).
+    #[command(after_help = "Examples:
+  ferry remote modify storage endpointurl https://s3.example.com
+  ferry remote modify --local dagshub password '…'        # secrets: always --local
+  ferry remote modify backblaze daily_download_limit 1GB  # Ferry setting
+  ferry remote modify backblaze budget_reset Europe/Berlin
+  ferry remote modify --unset storage region
+
+Ferry settings (.dvc/ferry.toml): daily_download_limit, daily_request_limit, budget_reset.
+Everything else is a DVC option, checked against the remote's URL type as DVC does.")]
+    Modify(ModifyArgs),
+    /// Set/unset the default data remote (without NAME: print it).
+    #[command(after_help = "Examples:
+  ferry remote default             # print the default remote
+  ferry remote default backblaze
+  ferry remote default --unset")]
+    Default(DefaultArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AddArgs {
+    /// Name of the remote (lowercased, as DVC does).
+    name: String,
+    /// Remote location: a path, s3://, https://, …, or the presets b2://BUCKET/PATH and
+    /// dagshub://USER/REPO.
+    url: String,
+    /// Set as default remote.
+    #[arg(short, long)]
+    default: bool,
+    /// Force overwriting existing configs.
+    #[arg(short, long)]
+    force: bool,
+    /// b2:// only: the bucket's region, e.g. us-west-004 (from s3.<region>.backblazeb2.com).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// dagshub:// only: read the access token from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    token_env: Option<String>,
+    /// dagshub:// only: the DagsHub user the token belongs to (default: the repo owner).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    #[command(flatten)]
+    level: LevelArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    #[command(flatten)]
+    level: LevelArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct RenameArgs {
+    /// Remote to be renamed.
+    name: String,
+    /// New name of the remote.
+    new: String,
+    #[command(flatten)]
+    level: LevelArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct RemoveArgs {
+    /// Name of the remote to remove.
+    name: String,
+    #[command(flatten)]
+    level: LevelArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ModifyArgs {
+    /// Name of the remote.
+    name: String,
+    /// Name of the option to modify.
+    option: String,
+    /// Value of the option (omit with --unset).
+    #[arg(required_unless_present = "unset")]
+    value: Option<String>,
+    /// Unset option.
+    #[arg(short, long)]
+    unset: bool,
+    #[command(flatten)]
+    level: LevelArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct DefaultArgs {
+    /// Name of the remote.
+    name: Option<String>,
+    /// Unset default remote.
+    #[arg(short, long, conflicts_with = "name")]
+    unset: bool,
+    #[command(flatten)]
+    level: LevelArgs,
+}
+
+/// Runs a `ferry remote` subcommand.
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let dvc_dir = find_dvc_dir(&ctx.cwd);
+    let levels = Levels::new(dvc_dir.clone());
+    match args.cmd {
+        Sub::Add(a) => add(ctx, &levels, a),
+        Sub::List(a) => list(ctx, &levels, dvc_dir.as_deref(), a),
+        Sub::Rename(a) => rename(ctx, &levels, dvc_dir.as_deref(), a),
+        Sub::Remove(a) => remove(ctx, &levels, dvc_dir.as_deref(), a),
+        Sub::Modify(a) => modify(ctx, &levels, dvc_dir.as_deref(), a),
+        Sub::Default(a) => default(ctx, &levels, a),
+    }
+}
+
+/// The nearest `.dvc` directory at or above `start` (None outside a repository).
+fn find_dvc_dir(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join(".dvc"))
+        .find(|d| d.is_dir())
+}
+
+fn add(ctx: &Ctx, levels: &Levels, a: AddArgs) -> anyhow::Result<Exit> {
+    let name = a.name.to_lowercase();
+    let level = a.level.write_level();
+    let preset = Preset::parse(&a.url)?;
+    if a.region.is_some() && !matches!(preset, Preset::B2 { .. }) {
+        return Err(usage("--region is only for b2:// URLs").into());
+    }
+    if (a.token_env.is_some() || a.user.is_some()) && !matches!(preset, Preset::Dagshub { .. }) {
+        return Err(usage("--token-env and --user are only for dagshub:// URLs").into());
+    }
+    match preset {
+        Preset::None => {
+            if a.default {
+                ctx.out
+                    .line(&format!("Setting '{name}' as a default remote."));
+            }
+            let url = levels.store_url(level, &ctx.cwd, &a.url)?;
+            levels.add(level, &name, &url, a.default, a.force)?;
+        }
+        Preset::B2 { bucket_path } => {
+            let Some(region) = a.region else {
+                return Err(UserError::config(format!(
+                    "b2:// needs the bucket's region: '{}'",
+                    a.url
+                ))
+                .with_hint(format!(
+                    "add `--region <region>`, the part after `s3.` in the bucket's endpoint, e.g. `ferry remote add {name} {} --region us-west-004`",
+                    a.url
+                ))
+                .into());
+            };
+            let url = format!("s3://{bucket_path}");
+            let endpoint = format!("https://s3.{region}.backblazeb2.com");
+            if a.default {
+                ctx.out
+                    .line(&format!("Setting '{name}' as a default remote."));
+            }
+            levels.add(level, &name, &url, a.default, a.force)?;
+            levels.modify(level, &name, "endpointurl", Some(&endpoint))?;
+            levels.modify(level, &name, "region", Some(&region))?;
+            ctx.out.line(&format!(
+                "Added '{name}' as {url} with endpointurl {endpoint} and region {region}.\n\
+                 DVC itself does not know b2:// URLs; this s3:// form works in both dvc and ferry.\n\
+                 Set a B2 application key (not the master key) with:\n    \
+                 ferry remote modify --local {name} access_key_id <keyID>\n    \
+                 ferry remote modify --local {name} secret_access_key <applicationKey>"
+            ));
+        }
+        Preset::Dagshub { owner, repo } => {
+            let url = format!("https://dagshub.com/{owner}/{repo}.dvc");
+            let user = a.user.unwrap_or(owner);
+            let token = dagshub_token(a.token_env.as_deref(), &user)?;
+            if a.default {
+                ctx.out
+                    .line(&format!("Setting '{name}' as a default remote."));
+            }
+            levels.add(level, &name, &url, a.default, a.force)?;
+            levels.modify(Level::Local, &name, "auth", Some("basic"))?;
+            levels.modify(Level::Local, &name, "user", Some(&user))?;
+            match token {
+                Some(token) => {
+                    levels.modify(Level::Local, &name, "password", Some(&token))?;
+                    ctx.out.line(&format!(
+                        "Added '{name}' as {url}; user '{user}' and token are in .dvc/config.local."
+                    ));
+                }
+                None => {
+                    ctx.out.line(&format!(
+                        "Added '{name}' as {url}; user '{user}' is in .dvc/config.local."
+                    ));
+                    ctx.out.warn(&format!(
+                        "no DagsHub token given. Set it with:\n    ferry remote modify --local {name} password <token>\n(or add the remote again with `--token-env VAR`; tokens: https://dagshub.com/user/settings/tokens)"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// The URL presets Ferry expands into plain DVC config.
+enum Preset {
+    None,
+    B2 { bucket_path: String },
+    Dagshub { owner: String, repo: String },
+}
+
+impl Preset {
+    fn parse(url: &str) -> Result<Self, UserError> {
+        if let Some(rest) = url.strip_prefix("b2://") {
+            if rest.is_empty() || rest.starts_with('/') {
+                return Err(UserError::config(format!("'{url}' names no bucket"))
+                    .with_hint("use b2://BUCKET/PATH"));
+            }
+            return Ok(Preset::B2 {
+                bucket_path: rest.to_string(),
+            });
+        }
+        if let Some(rest) = url.strip_prefix("dagshub://") {
+            let rest = rest.trim_end_matches('/');
+            let rest = rest
+                .strip_suffix(".dvc")
+                .or_else(|| rest.strip_suffix(".git"))
+                .unwrap_or(rest);
+            let mut parts = rest.split('/');
+            if let (Some(owner), Some(repo), None) = (parts.next(), parts.next(), parts.next())
+                && !owner.is_empty()
+                && !repo.is_empty()
+            {
+                return Ok(Preset::Dagshub {
+                    owner: owner.to_string(),
+                    repo: repo.to_string(),
+                });
+            }
+            return Err(
+                UserError::config(format!("'{url}' is not dagshub://USER/REPO"))
+                    .with_hint("use the owner and repository from https://dagshub.com/USER/REPO"),
+            );
+        }
+        Ok(Preset::None)
+    }
+}
+
+/// The DagsHub token: from `--token-env`, else asked on a terminal without echo, else none.
+fn dagshub_token(env: Option<&str>, user: &str) -> anyhow::Result<Option<String>> {
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(t) if !t.is_empty() => Ok(Some(t)),
+            _ => Err(UserError::config(format!("environment variable {var} is not set"))
+                .with_hint(format!("export {var}=<your DagsHub access token>, or leave out --token-env to be asked"))
+                .into()),
+        };
+    }
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        let term = console::Term::stderr();
+        term.write_str(&format!(
+            "DagsHub access token for '{user}' (input hidden): "
+        ))?;
+        let token = term.read_secure_line()?;
+        return Ok((!token.is_empty()).then_some(token));
+    }
+    Ok(None)
+}
+
+fn usage(msg: &str) -> UserError {
+    UserError::failed(msg).with_exit(Exit::Usage)
+}
+
+fn list(ctx: &Ctx, levels: &Levels, dvc_dir: Option<&Path>, a: ListArgs) -> anyhow::Result<Exit> {
+    let doc = levels.read(a.level.chosen())?;
+    let default = doc.get("core", "remote");
+    let ferry_file = match dvc_dir {
+        Some(dir) if ctx.verbose > 0 => Some(FerryFile::open(dir)?),
+        _ => None,
+    };
+    let mut text = String::new();
+    for (name, section) in doc.remotes() {
+        let url = section.get("url").map(|v| v.as_str()).unwrap_or_default();
+        let line = if Some(name.as_str()) == default {
+            format!("{name}\t{url}\t(default)")
+        } else {
+            format!("{name}\t{url}")
+        };
+        text.push_str(&render_line(&line, console_width()));
+        if let Some(ff) = &ferry_file {
+            for (k, v) in section.iter().filter(|(k, _)| *k != "url") {
+                if is_secret(k) {
+                    text.push_str(&format!("    {k} = (secret, hidden)\n"));
+                } else {
+                    text.push_str(&format!("    {k} = {}\n", v.as_str()));
+                }
+            }
+            for (k, v) in ff.remote_entries(name) {
+                let shown = if is_secret(&k) {
+                    "(secret, hidden)".to_string()
+                } else {
+                    v
+                };
+                text.push_str(&format!("    {k} = {shown}    (ferry.toml)\n"));
+            }
+        }
+    }
+    ctx.out.raw(&text);
+    Ok(Exit::Ok)
+}
+
+/// The width rich (DVC's console library) wraps to: `COLUMNS`, else the size of the first
+/// terminal among stdin, stdout and stderr, else 80.
+fn console_width() -> usize {
+    if let Some(cols) = std::env::var("COLUMNS")
+        .ok()
+        .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|c| c.parse().ok())
+    {
+        return cols;
+    }
+    let size = terminal_size::terminal_size_of(std::io::stdin())
+        .or_else(|| terminal_size::terminal_size_of(std::io::stdout()))
+        .or_else(|| terminal_size::terminal_size_of(std::io::stderr()));
+    match size {
+        Some((terminal_size::Width(w), _)) if w > 0 => w as usize,
+        _ => 80,
+    }
+}
+
+/// One line as rich prints it: TABs expanded to 8-column stops, then wrapped at `width`
+/// (words moved to the next line, over-long words folded), each piece ending in `\n`.
+fn render_line(line: &str, width: usize) -> String {
+    let mut expanded = String::new();
+    for c in line.chars() {
+        if c == '\t' {
+            let pad = 8 - expanded.chars().count() % 8;
+            expanded.extend(std::iter::repeat_n(' ', pad));
+        } else {
+            expanded.push(c);
+        }
+    }
+    let chars: Vec<char> = expanded.chars().collect();
+    let breaks = divide_line(&chars, width.max(1));
+    let mut out = String::new();
+    let mut start = 0;
+    for b in breaks.into_iter().chain(std::iter::once(chars.len())) {
+        let piece: String = chars[start..b].iter().collect();
+        // rich drops trailing spaces that would pass the width.
+        let piece = if piece.chars().count() > width {
+            piece.trim_end().to_string()
+        } else {
+            piece
+        };
+        out.push_str(&piece);
+        out.push('\n');
+        start = b;
+    }
+    out
+}
+
+/// rich's `divide_line` (rich/_wrap.py) with folding, measuring one cell per character.
+fn divide_line(chars: &[char], width: usize) -> Vec<usize> {
+    let mut breaks = Vec::new();
+    let mut offset = 0usize;
+    let mut pos = 0usize;
+    while pos < chars.len() {
+        // A word: leading spaces, non-spaces, trailing spaces.
+        let start = pos;
+        let mut i = pos;
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        if i == chars.len() {
+            break;
+        }
+        while i < chars.len() && !chars[i].is_whitespace() {
+            i += 1;
+        }
+        let stripped_end = i;
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        let word_len = stripped_end - start;
+        let full_len = i - start;
+        pos = i;
+        if width.saturating_sub(offset) >= word_len {
+            offset += full_len;
+        } else if word_len > width {
+            let mut s = start;
+            let mut remaining = full_len;
+            loop {
+                if s != 0 {
+                    breaks.push(s);
+                }
+                if remaining <= width {
+                    offset = remaining;
+                    break;
+                }
+                s += width;
+                remaining -= width;
+            }
+        } else if offset > 0 && start > 0 {
+            breaks.push(start);
+            offset = full_len;
+        }
+    }
+    breaks
+}
+
+fn rename(
+    ctx: &Ctx,
+    levels: &Levels,
+    dvc_dir: Option<&Path>,
+    a: RenameArgs,
+) -> anyhow::Result<Exit> {
+    let old = a.name.to_lowercase();
+    let level = a.level.write_level();
+    let holders = holders(levels, &old)?;
+    levels.rename(level, &old, &a.new)?;
+    for (l, path) in holders {
+        if l != level {
+            ctx.out.warn(&format!(
+                "renamed '{old}' to '{}' in {} too, so its options there are not left behind",
+                a.new,
+                path.display()
+            ));
+        }
+    }
+    if let Some(dir) = dvc_dir {
+        let mut ff = FerryFile::open(dir)?;
+        ff.rename_remote(&old, &a.new.to_lowercase());
+        ff.save()?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// The levels whose file has a section for `name`.
+fn holders(levels: &Levels, name: &str) -> Result<Vec<(Level, PathBuf)>, ConfigError> {
+    let mut out = Vec::new();
+    for l in Level::ALL {
+        let Ok(path) = levels.path(l) else { continue };
+        if levels.read_one(l)?.remotes().contains_key(name) {
+            out.push((l, path));
+        }
+    }
+    Ok(out)
+}
+
+fn remove(
+    ctx: &Ctx,
+    levels: &Levels,
+    dvc_dir: Option<&Path>,
+    a: RemoveArgs,
+) -> anyhow::Result<Exit> {
+    let name = a.name.to_lowercase();
+    let removed = levels.remove(a.level.write_level(), &name)?;
+    for path in &removed.also_from {
+        ctx.out.warn(&format!(
+            "removed the leftover section of '{name}' from {} too",
+            path.display()
+        ));
+    }
+    if let Some(dir) = dvc_dir
+        && !levels.read(None)?.remotes().contains_key(&name)
+    {
+        let mut ff = FerryFile::open(dir)?;
+        ff.remove_remote(&name);
+        ff.save()?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn modify(
+    ctx: &Ctx,
+    levels: &Levels,
+    dvc_dir: Option<&Path>,
+    a: ModifyArgs,
+) -> anyhow::Result<Exit> {
+    let name = a.name.to_lowercase();
+    let value = if a.unset { None } else { a.value.as_deref() };
+    if ferry::is_ferry_key(&a.option) {
+        if let Some(l) = a.level.chosen() {
+            return Err(UserError::config(format!(
+                "'{}' is a Ferry setting, kept in .dvc/ferry.toml, not in the {} config",
+                a.option,
+                l.name()
+            ))
+            .with_hint(format!(
+                "run it without {}: `ferry remote modify {name} {} …`",
+                l.flag().trim(),
+                a.option
+            ))
+            .into());
+        }
+        let Some(dir) = dvc_dir else {
+            return Err(ConfigError::NotInRepo.into());
+        };
+        if !levels.read(None)?.remotes().contains_key(&name) {
+            return Err(ConfigError::UnknownRemote(name).into());
+        }
+        let mut ff = FerryFile::open(dir)?;
+        ff.set_remote_key(&name, &a.option, value)?;
+        ff.save()?;
+        return Ok(Exit::Ok);
+    }
+    let level = a.level.write_level();
+    levels.modify(level, &name, &a.option, value)?;
+    if value.is_some() && is_secret(&a.option) && level != Level::Local {
+        let path = levels.path(level)?;
+        let why = if level == Level::Repo {
+            "which git tracks"
+        } else {
+            "which other users or programs may read"
+        };
+        ctx.out.warn(&format!(
+            "'{}' is a secret and was written to {}, {why}. Move it to the git-ignored .dvc/config.local with:\n    ferry remote modify --local {name} {} <value>\n    ferry remote modify {}--unset {name} {}",
+            a.option,
+            path.display(),
+            a.option,
+            level.flag(),
+            a.option
+        ));
+    }
+    Ok(Exit::Ok)
+}
+
+fn default(ctx: &Ctx, levels: &Levels, a: DefaultArgs) -> anyhow::Result<Exit> {
+    if a.unset {
+        levels.unset_default(a.level.write_level())?;
+        return Ok(Exit::Ok);
+    }
+    match a.name {
+        None => match levels.default_remote(a.level.chosen())? {
+            Some(name) => {
+                ctx.out.line(&name);
+                Ok(Exit::Ok)
+            }
+            None => {
+                ctx.out.line("No default remote set");
+                Ok(Exit::Failed)
+            }
+        },
+        Some(name) => {
+            levels.set_default(a.level.write_level(), &name.to_lowercase())?;
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_line;
+
+    #[test]
+    fn list_lines_match_rich() {
+        // Observed `dvc remote list | od -c` with an 80-column console.
+        assert_eq!(
+            render_line("a\t/tmp/x\t(default)", 80),
+            "a       /tmp/x  (default)\n"
+        );
+        let long = format!("https://example.com/{}", "x".repeat(100));
+        let expected = format!("h       \n{}\n{}\n", &long[..80], &long[80..]);
+        assert_eq!(render_line(&format!("h\t{long}"), 80), expected);
+        assert_eq!(
+            render_line("origin\thttps://dagshub.com/alice/proj.dvc\t(default)", 80),
+            "origin  https://dagshub.com/alice/proj.dvc      (default)\n"
+        );
+    }
+}
