@@ -13,9 +13,9 @@ mod checkout;
 mod commit;
 mod gc;
 mod init;
+mod remote;
 mod remove;
 mod status;
-mod remote;
 
 /// Ferry: DVC-compatible data version control for data kept on several remotes at once.
 #[derive(Debug, Parser)]
