@@ -89,7 +89,9 @@ pub fn checkout_all(
             Err(CheckoutError::MissingCache(_)) => summary.missing.push(out.rel.clone()),
             Err(CheckoutError::Unsaved(p)) => summary.unsaved.push(p.display().to_string()),
             Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!("cannot check out '{}'", out.rel)));
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot check out '{}'", out.rel))
+                );
             }
         }
     }
