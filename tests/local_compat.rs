@@ -139,8 +139,8 @@ fn add_is_byte_identical_to_dvc_add() {
     }
 
     // Each tool is clean on the other's repository.
-    assert!(ok(&mut dvc(a.path()).arg("status")).contains("Data and pipelines are up to date."));
-    assert!(ok(&mut ferry(b.path()).arg("status")).contains("Data and pipelines are up to date."));
+    assert!(ok(dvc(a.path()).arg("status")).contains("Data and pipelines are up to date."));
+    assert!(ok(ferry(b.path()).arg("status")).contains("Data and pipelines are up to date."));
 
     // After the same changes both report the same paths and statuses.
     for root in [a.path(), b.path()] {
@@ -191,7 +191,7 @@ fn readding_unchanged_data_rewrites_nothing_and_edits_keep_comments() {
         "# my comment\nouts:\n- md5: 900150983cd24fb0d6963f7d28e17f72\n  size: 3\n  hash: md5\n  path: g\n  desc: some data   # inline\n  meta:\n    owner: me\n"
     );
     // dvc agrees the edited file is valid and clean.
-    assert!(ok(&mut dvc(a.path()).arg("status")).contains("up to date"));
+    assert!(ok(dvc(a.path()).arg("status")).contains("up to date"));
 }
 
 #[test]
@@ -244,7 +244,7 @@ fn checkout_restores_bytes_and_exec_bit_and_protects_unsaved_changes() {
     assert!(a.path().join("data/new.txt").exists());
     ok(ferry(a.path()).args(["checkout", "-f"]));
     assert!(!a.path().join("data/new.txt").exists());
-    assert!(ok(&mut dvc(a.path()).arg("status")).contains("up to date"));
+    assert!(ok(dvc(a.path()).arg("status")).contains("up to date"));
 }
 
 #[test]
@@ -284,7 +284,7 @@ fn commit_remove_and_gc() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused.stderr).contains("--force"));
     ok(ferry(a.path()).args(["commit", "-f", "d.dvc"]));
-    assert!(ok(&mut dvc(a.path()).arg("status")).contains("up to date"));
+    assert!(ok(dvc(a.path()).arg("status")).contains("up to date"));
 
     // gc drops the v1 objects (file + old .dir) and nothing in use.
     let dry = ok(ferry(a.path()).args(["gc", "-w", "--dry"]));
@@ -293,7 +293,7 @@ fn commit_remove_and_gc() {
         "{dry}"
     );
     ok(ferry(a.path()).args(["gc", "-w", "-f"]));
-    assert!(ok(&mut dvc(a.path()).arg("status")).contains("up to date"));
+    assert!(ok(dvc(a.path()).arg("status")).contains("up to date"));
     std::fs::remove_dir_all(a.path().join("d")).unwrap();
     ok(ferry(a.path()).arg("checkout"));
     assert_eq!(read(a.path(), "d/f"), "v2\n");
@@ -417,7 +417,7 @@ fn dvc_lock_outputs_are_read() {
         "cp a.txt out.txt && mkdir -p outdir && cp a.txt outdir/x.txt",
     ]));
     ok(dvc(a.path()).args(["repro", "-q"]));
-    assert!(ok(&mut ferry(a.path()).arg("status")).contains("up to date"));
+    assert!(ok(ferry(a.path()).arg("status")).contains("up to date"));
     write(a.path(), "outdir/x.txt", "changed\n");
     let out = ok(ferry(a.path()).args(["status", "--json"]));
     assert_eq!(
