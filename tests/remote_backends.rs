@@ -137,6 +137,34 @@ async fn conformance(remote: Arc<dyn Remote>) {
     r.delete(K_SMALL).await.unwrap();
     assert!(r.exists(K_BIG).await.unwrap(), "others untouched");
 
+    // A body that fails part-way, or ends short of its size, leaves no object behind.
+    let failing: Vec<Result<Bytes, RemoteError>> = vec![
+        Ok(Bytes::from(vec![1u8; 300_000])),
+        Err(RemoteError::new(
+            ErrorKind::Permanent,
+            "src",
+            "disk read failed",
+        )),
+    ];
+    let e = r
+        .write(K_SMALL, Box::pin(futures::stream::iter(failing)), 600_000)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message, "disk read failed",
+        "the source's error is reported: {e}"
+    );
+    assert!(
+        !r.exists(K_SMALL).await.unwrap(),
+        "no partial object after a failed body"
+    );
+    let short = r.write(K_SMALL, body(&[7u8; 10], 4), 11).await.unwrap_err();
+    assert!(
+        short.message.contains("supplied 10 bytes, 11 expected"),
+        "{short}"
+    );
+    assert!(!r.exists(K_SMALL).await.unwrap(), "no short object");
+
     let escape = r.exists("files/../../etc/passwd").await.unwrap_err();
     assert_eq!(escape.kind, ErrorKind::Permanent);
 }

@@ -1,6 +1,8 @@
 //! DVC's HTTP remote protocol (dvc-format.md §6), e.g. DagsHub: object URL = remote URL + "/" +
 //! key; existence by GET (body dropped); upload by POST (or PUT with `method`) with a chunked
 //! `application/octet-stream` body; basic (preemptive) or custom-header auth. No listing.
+use std::sync::{Arc, Mutex};
+
 use futures::StreamExt;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER,
@@ -218,6 +220,55 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// Passes `body` through, ending it with an error if it yields more or fewer than `size` bytes;
+/// the error that ended it is also left in `failure` for the caller.
+fn exact_size(
+    body: ByteStream,
+    size: u64,
+    remote: &str,
+    key: &str,
+    failure: Arc<Mutex<Option<RemoteError>>>,
+) -> ByteStream {
+    let (remote, key) = (remote.to_string(), key.to_string());
+    let mismatch = move |got: u64| {
+        RemoteError::new(
+            ErrorKind::Permanent,
+            &remote,
+            format!("the upload of '{key}' supplied {got} bytes, {size} expected"),
+        )
+        .with_key(&key)
+    };
+    Box::pin(futures::stream::unfold(
+        (body, 0u64, false),
+        move |(mut body, got, done)| {
+            let mismatch = mismatch.clone();
+            let failure = failure.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let (item, got) = match body.next().await {
+                    Some(Ok(chunk)) => {
+                        let got = got + chunk.len() as u64;
+                        if got > size {
+                            (Err(mismatch(got)), got)
+                        } else {
+                            return Some((Ok(chunk), (body, got, false)));
+                        }
+                    }
+                    Some(Err(e)) => (Err(e), got),
+                    None if got != size => (Err(mismatch(got)), got),
+                    None => return None,
+                };
+                if let (Err(e), Ok(mut slot)) = (&item, failure.lock()) {
+                    *slot = Some(e.clone());
+                }
+                Some((item, (body, got, true)))
+            }
+        },
+    ))
+}
+
 async fn read_limited(resp: Response) -> String {
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
@@ -322,15 +373,25 @@ impl Remote for HttpRemote {
         Ok(Box::pin(stream))
     }
 
-    /// One POST (or PUT) to the object's final URL with a chunked body, as DVC sends it.
-    async fn write(&self, key: &str, body: ByteStream, _size: u64) -> Result<(), RemoteError> {
+    /// One POST (or PUT) to the object's final URL with a chunked body, as DVC sends it. A body
+    /// that fails or ends short aborts the request before its final chunk, so the server never
+    /// sees a complete upload.
+    async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError> {
         check_key(&self.name, key)?;
         let method = self.upload_method.clone();
+        let body_error = Arc::new(Mutex::new(None));
+        let body = exact_size(body, size, &self.name, key, body_error.clone());
         let req = self
             .request(method.clone(), key)
             .header(CONTENT_TYPE, "application/octet-stream")
             .body(reqwest::Body::wrap_stream(body));
-        let resp = self.send(req, &method, key).await?;
+        let sent = self.send(req, &method, key).await;
+        // The source's own failure (unreadable file, wrong size) is the error to report, not
+        // the aborted request it caused.
+        if let Some(err) = body_error.lock().ok().and_then(|mut slot| slot.take()) {
+            return Err(err);
+        }
+        let resp = sent?;
         if resp.status().is_success() {
             Ok(())
         } else {

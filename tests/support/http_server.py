@@ -77,15 +77,24 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             out = bytearray()
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                line = self.rfile.readline()
+                if not line:  # the client gave up before the last chunk: not an upload
+                    raise ConnectionResetError("chunked body ended early")
+                size = int(line.split(b";")[0].strip() or b"0", 16)
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     return bytes(out)
-                out += self.rfile.read(size)
+                chunk = self.rfile.read(size)
+                if len(chunk) < size:
+                    raise ConnectionResetError("chunked body ended early")
+                out += chunk
                 self.rfile.readline()
         n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
+        data = self.rfile.read(n) if n else b""
+        if len(data) < n:
+            raise ConnectionResetError("body shorter than Content-Length")
+        return data
 
     def answer(self, status, body=b"", headers=None, head=False):
         self.send_response(status)
