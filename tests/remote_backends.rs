@@ -340,6 +340,14 @@ async fn s3_multipart_streams_and_sends_no_checksum_headers() {
         "multipart object round-trips"
     );
     let reads = proxy.text();
+    proxy.clear();
+    assert!(r.exists(K_BIG).await.unwrap());
+    assert_eq!(r.list("files/").await.unwrap().len(), 2);
+    let checks = proxy.text();
+    assert!(
+        checks.contains("head /") && checks.contains("list-type=2"),
+        "HEAD and ListObjectsV2"
+    );
     assert!(
         !reads.contains("head /"),
         "a read is one GET, no HEAD (B2 bills both)"
@@ -353,10 +361,9 @@ async fn s3_multipart_streams_and_sends_no_checksum_headers() {
     assert!(wire.contains("?uploads"), "multipart upload started");
     assert_eq!(wire.matches("partnumber=").count(), 3, "three parts");
     for banned in ["x-amz-checksum", "x-amz-sdk-checksum-algorithm"] {
-        assert!(
-            !wire.contains(banned) && !single.contains(banned),
-            "{banned} sent (B2 rejects it)"
-        );
+        for text in [&single, &reads, &checks, &wire] {
+            assert!(!text.contains(banned), "{banned} sent (B2 rejects it)");
+        }
     }
     assert!(
         wire.contains("authorization: aws4-hmac-sha256"),
@@ -679,4 +686,33 @@ async fn s3_slowdown_500s_and_cut_bodies() {
         got != object,
         "corrupted bytes arrive; the caller's md5 check rejects them"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_timeout_is_transient() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = HttpServer::start(dir.path(), "", "");
+    let http = remote::open(&spec(
+        "dh",
+        &server.url("store"),
+        &[("read_timeout", "0.3")],
+    ))
+    .unwrap();
+    put(http.as_ref(), K_SMALL, b"x").await;
+    server.control(r#"{"slow": 1.5}"#);
+    let e = http.exists(K_SMALL).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Transient, "{e}");
+    assert!(e.to_string().contains("timed out"), "{e}");
+
+    let proxy = HttpServer::s3_proxy(&common::s3_endpoint());
+    let mut s3 = s3_spec(
+        &common::unique_prefix("timeout"),
+        proxy.url("").trim_end_matches('/'),
+        &common::s3_secret(),
+    );
+    s3.options.insert("read_timeout".into(), "0.3".into());
+    let s3 = remote::open(&s3).unwrap();
+    proxy.control(r#"{"slow": 1.5}"#);
+    let e = s3.exists(K_SMALL).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Transient, "{e}");
 }
