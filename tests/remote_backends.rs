@@ -78,6 +78,14 @@ async fn get(remote: &dyn Remote, key: &str) -> Result<Vec<u8>, RemoteError> {
     Ok(out)
 }
 
+/// Deletes everything under the remote's prefix: the SeaweedFS is shared and long-running.
+async fn empty(remote: &dyn Remote) {
+    for key in remote.list("").await.unwrap() {
+        remote.delete(&key).await.unwrap();
+    }
+    assert_eq!(remote.list("").await.unwrap(), Vec::<String>::new());
+}
+
 const K_SMALL: &str = "files/md5/b1/946ac92492d2347c6235b4d2611184";
 const K_EMPTY: &str = "files/md5/d4/1d8cd98f00b204e9800998ecf8427e";
 const K_BIG: &str = "files/md5/b2/0000000000000000000000000000aa";
@@ -203,8 +211,10 @@ async fn s3_conformance() {
         &prefix,
         &common::s3_endpoint(),
         &common::s3_secret(),
-    ));
-    conformance(remote.unwrap()).await;
+    ))
+    .unwrap();
+    conformance(remote.clone()).await;
+    empty(remote.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -369,6 +379,7 @@ async fn s3_multipart_streams_and_sends_no_checksum_headers() {
         wire.contains("authorization: aws4-hmac-sha256"),
         "SigV4 signed"
     );
+    empty(r.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -655,6 +666,8 @@ async fn s3_b2_cap_is_quota_even_on_a_bare_head_403() {
         get(r.as_ref(), K_BIG).await.unwrap_err().kind,
         ErrorKind::Quota
     );
+    proxy.control(r#"{"reset": true}"#);
+    empty(r.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -686,6 +699,8 @@ async fn s3_slowdown_500s_and_cut_bodies() {
         got != object,
         "corrupted bytes arrive; the caller's md5 check rejects them"
     );
+    proxy.control(r#"{"reset": true}"#);
+    empty(r.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
