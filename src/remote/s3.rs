@@ -151,7 +151,15 @@ impl S3Remote {
                     .push_str(" and listing is refused too: the credentials were rejected");
                 err
             }
-            Err(_) => err,
+            // The LIST failed for another reason (e.g. the connection): report that instead.
+            Err(list_err) => {
+                let list_err = self.error("LIST", key, &list_err);
+                if list_err.kind.is_retryable() {
+                    list_err
+                } else {
+                    err
+                }
+            }
         }
     }
 }
