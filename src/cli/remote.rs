@@ -352,7 +352,11 @@ fn list(ctx: &Ctx, levels: &Levels, dvc_dir: Option<&Path>, a: ListArgs) -> anyh
     let doc = levels.read(a.level.chosen())?;
     let default = doc.get("core", "remote");
     let ferry_file = match dvc_dir {
-        Some(dir) if ctx.verbose > 0 => Some(FerryFile::open(dir)?),
+        Some(dir) if ctx.verbose > 0 => {
+            // Refuses a broken file (or one holding secrets) before showing anything from it.
+            ferry::FerrySettings::load(dir)?;
+            Some(FerryFile::open(dir)?)
+        }
         _ => None,
     };
     let mut text = String::new();

@@ -201,6 +201,16 @@ impl Config {
     /// The named remote's spec: options merged over all levels, a relative local URL made
     /// absolute, then `FERRY_REMOTE_<NAME>_<KEY>` environment variables applied on top.
     pub fn remote(&self, name: &str) -> Result<RemoteSpec, ConfigError> {
+        self.remote_with_env(name, std::env::vars())
+    }
+
+    /// [`Config::remote`] with the environment given explicitly (tests, or a caller that
+    /// filtered it).
+    pub fn remote_with_env(
+        &self,
+        name: &str,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<RemoteSpec, ConfigError> {
         let name = name.to_lowercase();
         let keys = self
             .merged
@@ -212,7 +222,7 @@ impl Config {
             .map(|(k, v)| (k.clone(), v.as_str().to_string()))
             .collect();
         let names = self.remote_names();
-        for (key, value) in env::overrides(&name, &names, std::env::vars()) {
+        for (key, value) in env::overrides(&name, &names, vars) {
             let value = if paths::is_remote_path_key(&key) {
                 let cwd = std::env::current_dir().unwrap_or_default();
                 paths::resolve(&cwd, &value)
