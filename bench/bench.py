@@ -5,6 +5,8 @@ For every case (dataset x remote) and repetition, each tool gets a fresh git rep
 pointing at an empty prefix, and then the timed steps:
   add        <tool> add DATASET     cold object cache and state (page cache warm: data just copied in)
   status     <tool> status (x2)     nothing changed
+  status_cold <tool> status         after deleting .dvc/tmp and the site cache: every file is hashed
+                                    again without being copied (the hashing part of `add`, isolated)
   push       <tool> push            into the empty prefix
   (untimed)  rm -rf cache, workspace data, .dvc/tmp and the site cache dir   == a fresh clone
   pull       <tool> pull            into the empty cache and workspace
@@ -32,7 +34,7 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STEPS = ["add", "status", "push", "pull", "push_noop"]
+STEPS = ["add", "status", "status_cold", "push", "pull", "push_noop"]
 TOOLS = ["dvc", "ferry"]
 FLOORS = ["s5cmd", "rclone"]
 TCK = os.sysconf("SC_CLK_TCK")
@@ -152,7 +154,7 @@ def md5_ceiling(quick, python):
     procs = [subprocess.Popen([python, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(n)]
     together = sum(float(p.communicate()[0]) for p in procs)
     return {"per_core_Bps": one, "cores": n, "ceiling_Bps": one * n, "all_cores_measured_Bps": together,
-            "method": f"python hashlib.md5 over a {size // MIB} MiB buffer, best of 3"}
+            "method": f"python hashlib.md5 over a {size // MIB} MiB buffer, best of 3, at start and end of the run"}
 
 
 def sh(cmd):
@@ -281,7 +283,7 @@ class Bench:
 
         def step(name, argv, fallback=None):
             """Timed when selected; when the tool fails, `fallback` (dvc) prepares the state untimed."""
-            label = "status" if name.startswith("status") else name
+            label = "status" if name in ("status1", "status2") else name
             if label in want:
                 r = self.runner.timed(f"{tag}-{name}", [exe] + argv, repo, env)
                 ok = self.record(ds, remote, tool, rep, label, dict(r, sub=name), note)
@@ -301,6 +303,10 @@ class Bench:
         if "status" in want:
             step("status1", ["status"])
             step("status2", ["status"])
+        if "status_cold" in want:
+            shutil.rmtree(os.path.join(repo, ".dvc", "tmp"), ignore_errors=True)
+            shutil.rmtree(site, ignore_errors=True)
+            step("status_cold", ["status"])
         if want & {"push", "pull", "push_noop"}:
             step("push", ["push"], ["push"])
         if "pull" in want:
@@ -473,9 +479,9 @@ def targets(summary, ceiling, sizes):
     add("many push: ferry/s5cmd-up ≤ 1.1×", ratio(w("many", "push", "ferry"), w("many", "push", "s5cmd")), "<=", 1.1)
     add("many pull: ferry/s5cmd-down ≤ 1.2×", ratio(w("many", "pull", "ferry"), w("many", "pull", "s5cmd")), "<=", 1.2)
     for ds in ("big", "mixed"):
-        wall = w(ds, "add", "ferry")
+        wall = w(ds, "status_cold", "ferry")
         frac = (sizes[ds][0] / wall) / ceiling["ceiling_Bps"] if wall and ds in sizes else None
-        add(f"{ds} add: hashing ≥ 85% of the md5 ceiling (bytes / add wall)", frac, ">=", 0.85)
+        add(f"{ds} add: hashing ≥ 85% of the md5 ceiling (bytes / cold-state status wall)", frac, ">=", 0.85)
         floors = [v for v in (w(ds, "push", f) for f in FLOORS) if v]
         add(f"{ds} push: ferry / fastest raw client ≤ 1.1×",
             ratio(w(ds, "push", "ferry"), min(floors) if floors else None), "<=", 1.1)
@@ -529,19 +535,24 @@ def report(bench, info, ceiling, sizes, args):
              f"**{ceiling['ceiling_Bps'] / MB:.0f} MB/s** ({ceiling['method']}; all cores hashing at once measured "
              f"{ceiling['all_cores_measured_Bps'] / MB:.0f} MB/s on this shared machine).")
     L.append("")
-    L.append("| dataset | bytes | dvc add MB/s | ferry add MB/s | ferry / ceiling |")
-    L.append("|---|---|---|---|---|")
+    L.append("| dataset | bytes | step | dvc MB/s | ferry MB/s | ferry / ceiling | ferry CPU s |")
+    L.append("|---|---|---|---|---|---|---|")
     for ds in ("big", "mixed", "many"):
         if ds not in sizes:
             continue
         b = sizes[ds][0]
-        rate = lambda tool: (b / cell(summary, (ds, "s3", "add", tool)) / MB) if cell(summary, (ds, "s3", "add", tool)) else None
-        fr = rate("ferry")
-        L.append(f"| {ds} | {b / MB:.0f} MB | {fmt(rate('dvc'), 0)} | {fmt(fr, 0)} | "
-                 f"{fmt(fr * MB / ceiling['ceiling_Bps'] * 100 if fr else None, 0)}% |")
+        for step in ("add", "status_cold"):
+            rate = lambda tool: (b / cell(summary, (ds, "s3", step, tool)) / MB) if cell(summary, (ds, "s3", step, tool)) else None
+            fr = rate("ferry")
+            if rate("dvc") is None and fr is None:
+                continue
+            L.append(f"| {ds} | {b / MB:.0f} MB | {step} | {fmt(rate('dvc'), 0)} | {fmt(fr, 0)} | "
+                     f"{fmt(fr * MB / ceiling['ceiling_Bps'] * 100 if fr else None, 0)}% "
+                     f"| {fmt(cell(summary, (ds, 's3', step, 'ferry'), 'cpu_s'))} |")
     L.append("")
-    L.append("The rate is dataset bytes / `add` wall time: it includes copying every byte into the cache, "
-             "so it is a lower bound on the hashing part alone.")
+    L.append("Rate = dataset bytes / wall time. `add` also copies every byte into the cache, so its rate is a lower "
+             "bound on hashing. `status_cold` runs with the hash state deleted, so it hashes every file again "
+             "without copying it: that is the hashing part, and the target uses it.")
     L.append("")
     L.append("## Issue 5 targets")
     L.append("")
@@ -638,6 +649,7 @@ def main():
     info = machine_info(a)
     log(f"machine: {info['cores']} cores, load {' '.join(info['load_at_start'])}; work fs: {a.fs_note}")
     ceiling = md5_ceiling(a.quick, a.python or sys.executable)
+    ceiling["at_start_per_core_Bps"] = ceiling["per_core_Bps"]
     log(f"md5 ceiling: {ceiling['per_core_Bps'] / MB:.0f} MB/s per core x {ceiling['cores']} = {ceiling['ceiling_Bps'] / MB:.0f} MB/s")
     subprocess.run([sys.executable, os.path.join(HERE, "gen_data.py"), "--out", a.data, "--scale", str(a.scale)]
                    + a.datasets, check=True)
@@ -648,6 +660,10 @@ def main():
     except KeyboardInterrupt:
         log("interrupted: reporting what was measured so far")
     info["load_at_end"] = open("/proc/loadavg").read().split()[:3]
+    again = md5_ceiling(a.quick, a.python or sys.executable)
+    ceiling["at_end_per_core_Bps"] = again["per_core_Bps"]
+    if again["per_core_Bps"] > ceiling["per_core_Bps"]:  # the less disturbed measurement is the ceiling
+        ceiling.update(again)
     tgt = report(bench, info, ceiling, sizes, a)
     log(f"results: {os.path.join(a.out, 'results.md')} and results.json")
     failed = [r for r in bench.records if r["rc"] != 0]
