@@ -578,8 +578,11 @@ def report(bench, info, ceiling, sizes, args):
         L.append("")
     L.append("## Details (every tool, all runs)")
     L.append("")
-    L.append("| dataset | remote | step | tool | ok/runs | wall median | wall min–max | user+sys | peak RSS MiB | server CPU | other CPU | rate |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("idle CPU = cores × wall − tool − server − other: CPU time nobody used during the step, i.e. time spent "
+             "waiting (round trips, disk, serialisation). A step with little idle CPU is bound by whoever burns the CPU.")
+    L.append("")
+    L.append("| dataset | remote | step | tool | ok/runs | wall median | wall min–max | user+sys | peak RSS MiB | server CPU | other CPU | idle CPU | rate |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for ds, remote in cases:
         for step in STEPS:
             for tool in TOOLS + FLOORS:
@@ -590,9 +593,13 @@ def report(bench, info, ceiling, sizes, args):
                 rate = ""
                 if s.get("wall_s") and step in ("add", "push", "pull") and b:
                     rate = f"{b / MIB / s['wall_s']:.0f} MiB/s, {n / s['wall_s']:.0f} files/s"
+                idle = None
+                if s.get("wall_s"):
+                    idle = max(0.0, info["cores"] * s["wall_s"] - s["cpu_s"] - s["server_cpu_s"] - s["other_cpu_s"])
                 L.append(f"| {ds} | {remote} | {step} | {tool} | {s['ok']}/{s['runs']} | {fmt(s.get('wall_s'))} "
                          f"| {fmt(s.get('wall_min_s'))}–{fmt(s.get('wall_max_s'))} | {fmt(s.get('cpu_s'))} "
-                         f"| {fmt(s.get('maxrss_mib'), 0)} | {fmt(s.get('server_cpu_s'))} | {fmt(s.get('other_cpu_s'))} | {rate} |")
+                         f"| {fmt(s.get('maxrss_mib'), 0)} | {fmt(s.get('server_cpu_s'))} | {fmt(s.get('other_cpu_s'))} "
+                         f"| {fmt(idle)} | {rate} |")
     L.append("")
     if bench.verified:
         bad = {k: v for k, v in bench.verified.items() if v != "identical"}
@@ -615,22 +622,22 @@ def report(bench, info, ceiling, sizes, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--datasets", default="many,big,mixed")
-    ap.add_argument("--steps", default=",".join(STEPS))
-    ap.add_argument("--remotes", default="s3,local")
-    ap.add_argument("--tools", default=",".join(TOOLS))
-    ap.add_argument("--floors", default=",".join(FLOORS))
-    ap.add_argument("--verify", choices=["first", "all", "none"], default="first")
-    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply file counts (many, mixed) and sizes (big)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: scale 0.01, 1 rep, 300 s timeout")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions per case (default 3)")
+    ap.add_argument("--datasets", default="many,big,mixed", help="comma list (default many,big,mixed)")
+    ap.add_argument("--steps", default=",".join(STEPS), help=f"steps to time (default {','.join(STEPS)})")
+    ap.add_argument("--remotes", default="s3,local", help="s3 and/or local (local: many only)")
+    ap.add_argument("--tools", default=",".join(TOOLS), help="dvc and/or ferry")
+    ap.add_argument("--floors", default=",".join(FLOORS), help="raw S3 clients: s5cmd and/or rclone (empty: none)")
+    ap.add_argument("--verify", choices=["first", "all", "none"], default="first", help="diff -r pulled trees in rep 1 (default), all reps or never")
+    ap.add_argument("--timeout", type=float, default=1800, help="per-command timeout in seconds")
     ap.add_argument("--keep", action="store_true", help="keep work dirs and remote objects")
     # wiring, set by bench/run
     for k in ("root", "out", "work", "data", "dvc", "ferry", "s5cmd", "rclone", "weed", "python", "fs-note"):
-        ap.add_argument(f"--{k}", default="")
-    ap.add_argument("--weed-pid", type=int, default=0)
-    ap.add_argument("--sw-master", default="", help="SeaweedFS master URL, to vacuum deleted objects")
+        ap.add_argument(f"--{k}", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--weed-pid", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--sw-master", default="", help=argparse.SUPPRESS)
     a = ap.parse_args()
     for k in ("datasets", "steps", "remotes", "tools", "floors"):
         setattr(a, k, [x for x in getattr(a, k).split(",") if x])
