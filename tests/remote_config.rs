@@ -391,6 +391,8 @@ fn secrets_are_never_printed() {
         vec!["-vvv", "remote", "modify", "s", "jobs", "-1"],
         vec!["-vvv", "remote", "rename", "s", "h"],
         vec!["-vvv", "remote", "default"],
+        vec!["remote", "add", "u", "https://bob:s3cr3t-pass@h.org/x"],
+        vec!["-vvv", "remote", "list", "-v"],
     ];
     let mut warned = String::new();
     for args in &steps {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Ctx;
 use crate::config::edit::Levels;
 use crate::config::ferry::{self, FerryFile};
-use crate::config::{ConfigError, Level, is_secret};
+use crate::config::{ConfigError, Level, is_secret, redact_url};
 use crate::error::{Exit, UserError};
 
 /// Set up and manage data remotes.
@@ -218,6 +218,13 @@ fn add(ctx: &Ctx, levels: &Levels, a: AddArgs) -> anyhow::Result<Exit> {
             }
             let url = levels.store_url(level, &ctx.cwd, &a.url)?;
             levels.add(level, &name, &url, a.default, a.force)?;
+            if redact_url(&url) != url && level != Level::Local {
+                ctx.out.warn(&format!(
+                    "the URL of '{name}' holds a password and was written to {}. Keep credentials out of it:\n    ferry remote add -f {}{name} <URL without user:password@>\n    ferry remote modify --local {name} user <user>\n    ferry remote modify --local {name} password <password>",
+                    levels.path(level)?.display(),
+                    level.flag()
+                ));
+            }
         }
         Preset::B2 { bucket_path } => {
             let Some(region) = a.region else {
@@ -361,7 +368,8 @@ fn list(ctx: &Ctx, levels: &Levels, dvc_dir: Option<&Path>, a: ListArgs) -> anyh
     };
     let mut text = String::new();
     for (name, section) in doc.remotes() {
-        let url = section.get("url").map(|v| v.as_str()).unwrap_or_default();
+        // A password inside the URL is never shown (the only place dvc's bytes differ).
+        let url = redact_url(section.get("url").map(|v| v.as_str()).unwrap_or_default());
         let line = if Some(name.as_str()) == default {
             format!("{name}\t{url}\t(default)")
         } else {
@@ -632,6 +640,15 @@ fn default(ctx: &Ctx, levels: &Levels, a: DefaultArgs) -> anyhow::Result<Exit> {
 #[cfg(test)]
 mod tests {
     use super::render_line;
+
+    #[test]
+    fn urls_lose_their_password() {
+        use crate::config::redact_url;
+        assert_eq!(redact_url("https://u:p@h.org/x"), "https://u:***@h.org/x");
+        assert_eq!(redact_url("https://u@h.org/x:y@z"), "https://u@h.org/x:y@z");
+        assert_eq!(redact_url("s3://b/p"), "s3://b/p");
+        assert_eq!(redact_url("/tmp/a:b@c"), "/tmp/a:b@c");
+    }
 
     #[test]
     fn list_lines_match_rich() {

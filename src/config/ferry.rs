@@ -299,6 +299,27 @@ impl FerrySettings {
         }
     }
 
+    /// Remote names used in this file that the DVC config does not define (for `doctor`).
+    pub fn unknown_remotes(&self, config: &Config) -> Vec<String> {
+        let known = config.remote_names();
+        let mut out: Vec<String> = Vec::new();
+        let lists = self
+            .pull
+            .order
+            .iter()
+            .chain(self.push.remotes.iter())
+            .flatten();
+        for name in lists
+            .map(|n| n.to_lowercase())
+            .chain(self.remote.keys().cloned())
+        {
+            if !known.contains(&name) && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
     /// One remote's budget settings (defaults when it has none).
     pub fn remote(&self, name: &str) -> RemoteSettings {
         self.remote

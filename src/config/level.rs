@@ -87,7 +87,10 @@ pub fn system_dir() -> PathBuf {
 /// Reads one level's file as written (paths not resolved); a missing file is an empty doc.
 pub fn read_raw(path: &Path) -> Result<ConfigDoc, ConfigError> {
     let text = match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+        Ok(bytes) => String::from_utf8(bytes).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigDoc::default()),
         Err(source) => {
             return Err(ConfigError::Read {
@@ -96,7 +99,10 @@ pub fn read_raw(path: &Path) -> Result<ConfigDoc, ConfigError> {
             });
         }
     };
-    ConfigDoc::parse(&text).map_err(|e| ConfigError::Invalid(e.to_string()))
+    ConfigDoc::parse(&text).map_err(|e| ConfigError::Parse {
+        path: path.into(),
+        message: e.to_string(),
+    })
 }
 
 /// Reads one level's file with its relative paths made absolute (DVC's `load_one`).

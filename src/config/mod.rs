@@ -145,6 +145,26 @@ pub fn is_secret(key: &str) -> bool {
     SECRET_KEYS.contains(&key.to_lowercase().as_str())
 }
 
+/// `url` with the password of any `user:password@` part replaced by `***`, for printing.
+pub fn redact_url(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let authority = &url[start..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..start],
+            &authority[..colon],
+            &url[start + at..]
+        ),
+        _ => url.to_string(),
+    }
+}
+
 /// One parsed config file (kept for callers that read a single file).
 pub type ConfigFile = ConfigDoc;
 
