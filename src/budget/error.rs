@@ -22,9 +22,6 @@ pub enum LedgerError {
     /// `FERRY_NOW` is not an instant.
     #[error("FERRY_NOW='{value}' is not an RFC 3339 instant: {reason}")]
     BadClock { value: String, reason: String },
-    /// `budget_reset` names no known time zone.
-    #[error("unknown budget_reset time zone '{name}': {reason}")]
-    UnknownZone { name: String, reason: String },
     /// Date arithmetic left jiff's supported range (only for absurd clocks).
     #[error("cannot compute the budget day window: {0}")]
     Time(String),
@@ -59,16 +56,13 @@ impl Hint for LedgerError {
             LedgerError::BadClock { .. } => {
                 Some("unset FERRY_NOW or give it like 2026-11-27T23:30:00Z".into())
             }
-            LedgerError::UnknownZone { .. } => Some(
-                "set budget_reset to an IANA time zone such as UTC or America/Los_Angeles".into(),
-            ),
             LedgerError::Time(_) => None,
         }
     }
 
     fn exit(&self) -> Exit {
         match self {
-            LedgerError::UnknownZone { .. } | LedgerError::BadClock { .. } => Exit::Config,
+            LedgerError::BadClock { .. } => Exit::Config,
             _ => Exit::Failed,
         }
     }

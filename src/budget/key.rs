@@ -6,6 +6,23 @@
 //! reduced form is stored (for display) and hashed (for the file name).
 use md5::{Digest, Md5};
 
+use crate::remote::RemoteSpec;
+
+/// The URL a remote's budget is kept under; pass it to every [`Ledger`](super::Ledger) call.
+///
+/// It is the remote's URL, except that an `s3://` remote with an `endpointurl` (Backblaze B2,
+/// SeaweedFS, MinIO) becomes `<endpoint>/<bucket>/<path>`: the same `s3://bucket/path` on two
+/// services has two budgets.
+pub fn ledger_url(spec: &RemoteSpec) -> String {
+    match (
+        spec.url.strip_prefix("s3://"),
+        spec.options.get("endpointurl"),
+    ) {
+        (Some(rest), Some(endpoint)) => format!("{}/{rest}", endpoint.trim_end_matches('/')),
+        _ => spec.url.clone(),
+    }
+}
+
 /// The credential-free form of a remote URL that identifies its budget.
 ///
 /// Drops userinfo (`user:token@`), query and fragment, lowercases scheme and host, and trims
@@ -67,6 +84,26 @@ mod tests {
             "https://host:8443/x",
             "a non-default port is part of the identity"
         );
+    }
+
+    #[test]
+    fn an_s3_endpoint_is_part_of_the_budget_identity() {
+        let spec = |url: &str, endpoint: Option<&str>| RemoteSpec {
+            name: "r".into(),
+            url: url.into(),
+            options: endpoint
+                .map(|e| ("endpointurl".to_string(), e.to_string()))
+                .into_iter()
+                .collect(),
+        };
+        let b2 = ledger_url(&spec(
+            "s3://bkt/data",
+            Some("https://s3.us-west-004.backblazeb2.com/"),
+        ));
+        assert_eq!(b2, "https://s3.us-west-004.backblazeb2.com/bkt/data");
+        assert_eq!(ledger_url(&spec("s3://bkt/data", None)), "s3://bkt/data");
+        let http = spec("https://dagshub.com/u/r.dvc", Some("ignored"));
+        assert_eq!(ledger_url(&http), "https://dagshub.com/u/r.dvc");
     }
 
     #[test]

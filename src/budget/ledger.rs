@@ -330,7 +330,7 @@ mod tests {
     }
 
     fn la() -> TimeZone {
-        super::super::reset_zone(Some("America/Los_Angeles")).unwrap()
+        TimeZone::get("America/Los_Angeles").unwrap()
     }
 
     #[test]

@@ -7,10 +7,11 @@
 //! routing.
 //!
 //! * [`Ledger`]: the per-user store in the XDG state directory, one file per remote keyed by the
-//!   remote's URL ([`normalize_url`], credentials stripped, md5 of it as file name; the
-//!   normalised URL is kept inside for people reading the directory).
+//!   remote's URL ([`ledger_url`] of its spec, then [`normalize_url`]: credentials stripped, md5
+//!   of it as file name; the normalised URL is kept inside for people reading the directory).
 //! * [`Usage`]: use in the current window, [`Window`]: the calendar day in the remote's reset
-//!   zone ([`reset_zone`]), [`Meter`]: batched recording during transfers.
+//!   zone (`budget_reset`, parsed by `config::ferry`), [`Meter`]: batched recording during
+//!   transfers.
 //! * [`Budget`] / [`Remaining`]: the planner's arithmetic.
 //! * [`Clock`]: `FERRY_NOW` freezes time for tests of rollover and reset.
 //!
@@ -38,8 +39,8 @@ mod window;
 
 pub use clock::{Clock, NOW_ENV};
 pub use error::LedgerError;
-pub use key::normalize_url;
+pub use key::{ledger_url, normalize_url};
 pub use ledger::{Ledger, STATE_DIR_ENV, Usage};
 pub use meter::Meter;
 pub use plan::{Budget, Remaining};
-pub use window::{Window, reset_zone};
+pub use window::Window;

@@ -41,18 +41,6 @@ impl Window {
     }
 }
 
-/// Resolves a `budget_reset` setting (an IANA name such as `UTC` or `America/Los_Angeles`) to a
-/// zone; `None` means UTC, the zone Backblaze B2 resets in.
-pub fn reset_zone(name: Option<&str>) -> Result<TimeZone, LedgerError> {
-    match name.map(str::trim) {
-        None | Some("UTC") | Some("utc") => Ok(TimeZone::UTC),
-        Some(name) => TimeZone::get(name).map_err(|e| LedgerError::UnknownZone {
-            name: name.to_string(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,7 +60,7 @@ mod tests {
 
     #[test]
     fn los_angeles_window_follows_local_midnight_and_dst() {
-        let la = reset_zone(Some("America/Los_Angeles")).unwrap();
+        let la = TimeZone::get("America/Los_Angeles").unwrap();
         // 07:30 UTC on 27 Nov is 23:30 on 26 Nov in Los Angeles (PST, UTC-8).
         let w = Window::at(ts("2026-11-27T07:30:00Z"), &la).unwrap();
         assert_eq!(w.start, ts("2026-11-26T08:00:00Z"));
@@ -81,12 +69,5 @@ mod tests {
         let long = Window::at(ts("2026-11-01T12:00:00Z"), &la).unwrap();
         assert_eq!(long.start, ts("2026-11-01T07:00:00Z"));
         assert_eq!(long.end, ts("2026-11-02T08:00:00Z"));
-    }
-
-    #[test]
-    fn unknown_zone_is_an_error_naming_it() {
-        let err = reset_zone(Some("Mars/Olympus")).unwrap_err();
-        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
-        assert_eq!(reset_zone(None).unwrap(), TimeZone::UTC);
     }
 }

@@ -16,6 +16,7 @@ mod init;
 mod remote;
 mod remove;
 mod status;
+mod usage;
 
 /// Ferry: DVC-compatible data version control for data kept on several remotes at once.
 #[derive(Debug, Parser)]

@@ -99,6 +99,11 @@ Everything else is a DVC option, checked against the remote's URL type as DVC do
   ferry remote default backblaze
   ferry remote default --unset")]
     Default(DefaultArgs),
+    /// Show each remote's downloads today against its daily limits, and when they reset.
+    #[command(after_help = "Examples:
+  ferry remote usage
+  ferry remote usage --json")]
+    Usage(super::usage::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -189,6 +194,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         Sub::Remove(a) => remove(ctx, &levels, dvc_dir.as_deref(), a),
         Sub::Modify(a) => modify(ctx, &levels, dvc_dir.as_deref(), a),
         Sub::Default(a) => default(ctx, &levels, a),
+        Sub::Usage(a) => super::usage::run(ctx, a),
     }
 }
 
