@@ -69,6 +69,14 @@ def proc_ticks(pid):
         return 0
 
 
+def kill_group(pid):
+    """Ends a timed-out command and everything it started (it runs in its own session)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def first_error_line(text):
     lines = [l.strip() for l in text.splitlines() if l.strip()]
     for l in lines:
@@ -106,7 +114,7 @@ class Runner:
                                      stderr=subprocess.STDOUT, start_new_session=True)
             except OSError as e:
                 return {"rc": 127, "error": f"cannot start {cmd[0]}: {e}", "wall_s": None}
-            timer = threading.Timer(self.timeout, lambda: os.killpg(p.pid, signal.SIGKILL))
+            timer = threading.Timer(self.timeout, kill_group, (p.pid,))
             timer.start()
             _, status, ru = os.wait4(p.pid, 0)
             t1, w1, b1 = time.perf_counter(), proc_ticks(self.weed_pid), busy_ticks()
@@ -495,7 +503,7 @@ def targets(summary, ceiling, sizes):
     return t
 
 
-def report(bench, info, ceiling, sizes, args):
+def report(bench, info, ceiling, sizes, args, echo=True):
     summary = summarize(bench.records)
     tgt = targets(summary, ceiling, sizes)
     cases = sorted({(k[0], k[1]) for k in summary},
@@ -597,7 +605,7 @@ def report(bench, info, ceiling, sizes, args):
                 if s.get("wall_s"):
                     idle = max(0.0, info["cores"] * s["wall_s"] - s["cpu_s"] - s["server_cpu_s"] - s["other_cpu_s"])
                 L.append(f"| {ds} | {remote} | {step} | {tool} | {s['ok']}/{s['runs']} | {fmt(s.get('wall_s'))} "
-                         f"| {fmt(s.get('wall_min_s'))}–{fmt(s.get('wall_max_s'))} | {fmt(s.get('cpu_s'))} "
+                         f"| {fmt(s.get('wall_min_s')) + '–' + fmt(s.get('wall_max_s')) if s.get('wall_s') else '–'} | {fmt(s.get('cpu_s'))} "
                          f"| {fmt(s.get('maxrss_mib'), 0)} | {fmt(s.get('server_cpu_s'))} | {fmt(s.get('other_cpu_s'))} "
                          f"| {fmt(idle)} | {rate} |")
     L.append("")
@@ -616,7 +624,8 @@ def report(bench, info, ceiling, sizes, args):
             "summary": [dict(dataset=k[0], remote=k[1], step=k[2], tool=k[3], **s) for k, s in sorted(summary.items())],
             "targets": tgt, "verified": bench.verified, "runs": bench.records,
         }, f, indent=1)
-    print(md)
+    if echo:
+        print(md)
     return tgt
 
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Tests of the benchmark's bookkeeping (medians, ratios, target verdicts, failures, report files).
+
+No timing is asserted: the records are made up. Run: python3 bench/test_bench.py
+"""
+import json
+import os
+import sys
+import tempfile
+import types
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+CEILING = {"per_core_Bps": 800e6, "cores": 2, "ceiling_Bps": 1600e6, "all_cores_measured_Bps": 1500e6,
+           "method": "made up"}
+SIZES = {"many": (46_000_000, 10_000), "big": (1 << 30, 4), "mixed": (2_166_000_000, 2000)}
+
+
+def rec(ds, tool, step, wall, rc=0, remote="s3", rep=1, rss_kib=50_000, error=None):
+    r = {"dataset": ds, "remote": remote, "tool": tool, "rep": rep, "step": step, "rc": rc, "wall_s": wall,
+         "user_s": wall / 2, "sys_s": 0.1, "cpu_s": wall / 2 + 0.1, "maxrss_kib": rss_kib,
+         "server_cpu_s": 0.5, "other_cpu_s": 0.0}
+    if rc:
+        r["error"] = error or "ERROR: boom"
+    return r
+
+
+class Verdicts(unittest.TestCase):
+    def test_ratios_pick_medians_of_successful_runs(self):
+        rs = [rec("many", "dvc", "add", w, rep=i) for i, w in enumerate((2.4, 2.5, 9.0), 1)]
+        rs += [rec("many", "ferry", "add", w, rep=i) for i, w in enumerate((0.3, 0.2, 0.25), 1)]
+        rs.append(rec("many", "ferry", "add", 0.01, rc=1, rep=4))
+        s = bench.summarize(rs)
+        self.assertEqual(s[("many", "s3", "add", "dvc")]["wall_s"], 2.5)
+        self.assertEqual(s[("many", "s3", "add", "ferry")]["wall_s"], 0.25)
+        self.assertEqual(s[("many", "s3", "add", "ferry")]["ok"], 3)
+        self.assertEqual(s[("many", "s3", "add", "ferry")]["runs"], 4)
+        t = {x["target"].split(":")[0]: x for x in bench.targets(s, CEILING, SIZES)}
+        self.assertEqual(t["many add"]["verdict"], "met")          # 2.5 / 0.25 = 10 >= 8
+        self.assertAlmostEqual(t["many add"]["value"], 10.0)
+
+    def test_missed_and_floor_ratios(self):
+        rs = [rec("many", "ferry", "push", 6.0), rec("many", "s5cmd", "push", 4.0),
+              rec("big", "ferry", "push", 7.0), rec("big", "s5cmd", "push", 7.0), rec("big", "rclone", "push", 6.0),
+              rec("big", "ferry", "status_cold", (1 << 30) / 1500e6)]
+        t = {x["target"].split(":")[0]: x for x in bench.targets(bench.summarize(rs), CEILING, SIZES)}
+        self.assertEqual(t["many push"]["verdict"], "missed")      # 6 / 4 = 1.5 > 1.1
+        self.assertEqual(t["big push"]["verdict"], "missed")       # vs the fastest raw client: 7 / 6
+        self.assertAlmostEqual(t["big push"]["value"], 7 / 6, places=3)
+        self.assertEqual(t["big add"]["verdict"], "met")           # 1500 / 1600 MB/s = 94 %
+
+    def test_failed_ferry_step_is_na_with_its_error(self):
+        rs = [rec("big", "dvc", "pull", 3.0), rec("big", "ferry", "pull", 0.01, rc=254,
+                                                 error="error: unrecognized subcommand 'pull'")]
+        t = {x["target"].split(":")[0]: x for x in bench.targets(bench.summarize(rs), CEILING, SIZES)}
+        self.assertEqual(t["big pull"]["verdict"], "n/a")
+        self.assertIn("unrecognized subcommand 'pull'", t["big pull"]["why"])
+
+    def test_rss_target_uses_the_worst_ferry_step(self):
+        rs = [rec("many", "ferry", "add", 1.0, rss_kib=30_000), rec("big", "ferry", "push", 1.0, rss_kib=200_000)]
+        t = [x for x in bench.targets(bench.summarize(rs), CEILING, SIZES) if x["target"].startswith("peak RSS")][0]
+        self.assertEqual(t["verdict"], "missed")
+        self.assertIn("big/s3 push", t["target"])
+
+
+class Report(unittest.TestCase):
+    def test_writes_markdown_and_json_even_with_failures(self):
+        with tempfile.TemporaryDirectory() as out:
+            args = types.SimpleNamespace(out=out, scale=0.1, reps=1)
+            b = types.SimpleNamespace(records=[rec("many", "dvc", "add", 2.0),
+                                               rec("many", "ferry", "add", 0.01, rc=1)],
+                                      s3={"bucket": "b"}, s3_prefix="bench/x", verified={"many/s3/dvc/r1": "identical"})
+            info = {"date_utc": "2026-01-01T00:00:00Z", "cores": 2, "cpu": "cpu", "memory": "1 GiB", "os": "os",
+                    "kernel": "k", "load_at_start": ["0", "0", "0"], "work_fs": "fs", "ferry_commit": "abc",
+                    "versions": {"ferry": "f", "dvc": "3.67.1", "s5cmd": "s", "rclone": "r", "seaweedfs": "w"}}
+            bench.report(b, info, CEILING, {"many": SIZES["many"]}, args, echo=False)
+            with open(os.path.join(out, "results.md")) as f:
+                md = f.read()
+            self.assertIn("| many | s3 | add | 2.00 | failed |", md)
+            self.assertIn("ERROR: boom", md)
+            with open(os.path.join(out, "results.json")) as f:
+                data = json.load(f)
+            self.assertEqual(len(data["runs"]), 2)
+            self.assertTrue(any(t["verdict"] == "n/a" for t in data["targets"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
