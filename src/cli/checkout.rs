@@ -29,9 +29,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
 /// What a checkout of several outputs did, for `checkout` and `pull` to report.
 #[derive(Debug, Default)]
 pub struct Summary {
-    /// Outputs created.
+    /// Files written where no output was.
     pub added: usize,
-    /// Outputs replaced.
+    /// Files written over different content.
     pub modified: usize,
     /// Outputs whose data is missing from the cache.
     pub missing: Vec<String>,
@@ -77,12 +77,12 @@ pub fn checkout_all(
             out.rel.clone()
         };
         match checkout_out(&odb, out, &links, force, &mut state) {
-            Ok(Change::Added) => {
-                summary.added += 1;
+            Ok(Change::Added(n)) => {
+                summary.added += n;
                 ctx.out.line(&format!("A{tab}{shown}"));
             }
-            Ok(Change::Modified) => {
-                summary.modified += 1;
+            Ok(Change::Modified(n)) => {
+                summary.modified += n;
                 ctx.out.line(&format!("M{tab}{shown}"));
             }
             Ok(Change::Unchanged) => {}

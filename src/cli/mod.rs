@@ -11,11 +11,14 @@ use crate::ui::Printer;
 mod add;
 mod checkout;
 mod commit;
+mod fetch;
 mod gc;
 mod init;
+mod push;
 mod remote;
 mod remove;
 mod status;
+mod transfer;
 mod usage;
 
 /// Ferry: DVC-compatible data version control for data kept on several remotes at once.
@@ -59,6 +62,12 @@ pub enum Command {
     Remove(remove::Args),
     /// Remove unused cache objects.
     Gc(gc::Args),
+    /// Upload tracked data to remotes.
+    Push(push::Args),
+    /// Download tracked data into the cache.
+    Fetch(fetch::Args),
+    /// Download tracked data and check it out.
+    Pull(fetch::PullArgs),
     /// Set up and manage data remotes.
     Remote(remote::Args),
 }
@@ -116,6 +125,9 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Commit(args) => commit::run(&ctx, args),
         Command::Remove(args) => remove::run(&ctx, args),
         Command::Gc(args) => gc::run(&ctx, args),
+        Command::Push(args) => push::run(&ctx, args),
+        Command::Fetch(args) => fetch::run_fetch(&ctx, args),
+        Command::Pull(args) => fetch::run_pull(&ctx, args),
         Command::Remote(args) => remote::run(&ctx, args),
     }
 }

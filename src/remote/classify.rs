@@ -43,7 +43,7 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// A URL fit for messages: no userinfo, no query string, no fragment (either may hold tokens).
-pub(crate) fn display_url(raw: &str) -> String {
+pub fn display_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut u) => {
             let _ = u.set_username("");

@@ -310,7 +310,7 @@ impl Remote for HttpRemote {
         }
     }
 
-    async fn list(&self, _prefix: &str) -> Result<Vec<String>, RemoteError> {
+    async fn list_sized(&self, _prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
         Err(RemoteError::new(
             ErrorKind::Unsupported,
             &self.name,

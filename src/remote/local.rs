@@ -109,7 +109,7 @@ fn is_temp_name(name: &str) -> bool {
 }
 
 /// Every file under `dir` (recursively) as a key relative to `root`, skipping temp files.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) -> io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -128,7 +128,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect();
-            out.push(key.join("/"));
+            out.push((key.join("/"), entry.metadata()?.len()));
         }
     }
     Ok(())
@@ -157,7 +157,7 @@ impl Remote for LocalRemote {
         }
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
         if prefix.split('/').any(|seg| seg == "..") || prefix.starts_with('/') {
             return Err(RemoteError::new(
                 ErrorKind::Permanent,
@@ -185,9 +185,9 @@ impl Remote for LocalRemote {
             )
         })?
         .map_err(|e| self.io_error(prefix, "cannot list", &e))?;
-        let mut keys: Vec<String> = found
+        let mut keys: Vec<(String, u64)> = found
             .into_iter()
-            .filter(|k| k.starts_with(&prefix_owned))
+            .filter(|(k, _)| k.starts_with(&prefix_owned))
             .collect();
         keys.sort_unstable();
         Ok(keys)

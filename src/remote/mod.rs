@@ -18,6 +18,7 @@ mod options;
 mod retry;
 mod s3;
 
+pub use classify::display_url;
 pub use http::HttpRemote;
 pub use local::LocalRemote;
 pub use retry::{Retry, RetryPolicy, with_retry};
@@ -142,8 +143,13 @@ pub trait Remote: Send + Sync {
     fn capabilities(&self) -> Capabilities;
     /// Whether `key` exists. `Ok(false)` only for a definite "not found".
     async fn exists(&self, key: &str) -> Result<bool, RemoteError>;
-    /// Every key under `prefix` (recursive). Only when `capabilities().list`.
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError>;
+    /// Every key under `prefix` (recursive) with its size in bytes, sorted by key. Only when
+    /// `capabilities().list`. Sizes let the router plan budgets before downloading.
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError>;
+    /// Every key under `prefix` (recursive), sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
+        Ok(self.list_sized(prefix).await?.into_iter().map(|(k, _)| k).collect())
+    }
     /// Streams the object's bytes.
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError>;
     /// Stores `size` bytes from `body` under `key`; the object appears whole or not at all

@@ -118,8 +118,8 @@ impl<R: Remote> Remote for Retry<R> {
         with_retry(&self.policy, || self.inner.exists(key)).await
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
-        with_retry(&self.policy, || self.inner.list(prefix)).await
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
+        with_retry(&self.policy, || self.inner.list_sized(prefix)).await
     }
 
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
@@ -150,8 +150,8 @@ impl<R: Remote + ?Sized> Remote for Arc<R> {
         (**self).exists(key).await
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
-        (**self).list(prefix).await
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
+        (**self).list_sized(prefix).await
     }
 
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {

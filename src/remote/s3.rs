@@ -323,7 +323,7 @@ impl Remote for S3Remote {
     }
 
     /// ListObjectsV2 pages (1,000 keys each) of every key starting with `prefix`.
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
         let path = if prefix.is_empty() { "/" } else { prefix };
         let mut lister = self
             .op
@@ -338,7 +338,7 @@ impl Remote for S3Remote {
             .map_err(|e| self.error("LIST", prefix, &e))?
         {
             if entry.metadata().is_file() && entry.path().starts_with(prefix) {
-                keys.push(entry.path().to_string());
+                keys.push((entry.path().to_string(), entry.metadata().content_length()));
             }
         }
         keys.sort_unstable();

@@ -51,10 +51,10 @@ impl LinkType {
 pub enum Change {
     /// Already matched.
     Unchanged,
-    /// Created where nothing was.
-    Added,
-    /// Replaced different content.
-    Modified,
+    /// Created where nothing was; the number of files written.
+    Added(usize),
+    /// Replaced different content; the number of files written.
+    Modified(usize),
 }
 
 /// Why an output could not be checked out.
@@ -105,8 +105,8 @@ pub fn checkout_out(
         return Ok(Change::Unchanged);
     }
     let existed = !matches!(current, Current::Missing);
-    if recorded.is_dir() {
-        checkout_dir(odb, out, &recorded, current, links, force, state)?;
+    let written = if recorded.is_dir() {
+        checkout_dir(odb, out, &recorded, current, links, force, state)?
     } else {
         if !odb.contains(&recorded) {
             return Err(CheckoutError::MissingCache(out.rel.clone()));
@@ -126,12 +126,9 @@ pub fn checkout_out(
             _ => {}
         }
         place(odb, &recorded, &out.path, links, out.isexec, state)?;
-    }
-    Ok(if existed {
-        Change::Modified
-    } else {
-        Change::Added
-    })
+        1
+    };
+    Ok(if existed { Change::Modified(written) } else { Change::Added(written) })
 }
 
 fn saved(odb: &Odb, md5: &str, legacy: bool) -> bool {
@@ -149,7 +146,7 @@ fn checkout_dir(
     links: &[LinkType],
     force: bool,
     state: &mut State,
-) -> Result<(), CheckoutError> {
+) -> Result<usize, CheckoutError> {
     if !odb.contains(recorded) {
         return Err(CheckoutError::MissingCache(out.rel.clone()));
     }
@@ -212,11 +209,12 @@ fn checkout_dir(
             Ok((dest, fp, e.md5.clone()))
         })
         .collect();
+    let written = placed.len();
     for r in placed {
         let (dest, fp, md5) = r?;
         state.remember(&dest, fp, &md5, legacy);
     }
-    Ok(())
+    Ok(written)
 }
 
 fn place(

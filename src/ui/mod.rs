@@ -1,5 +1,6 @@
 //! Output for people: results on stdout, `WARNING:`/`ERROR:`/`hint:` on stderr, logs via tracing.
 pub mod json;
+pub mod progress;
 
 use std::io::{IsTerminal, Write};
 
@@ -77,4 +78,21 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// A byte count for people, in decimal units as storage providers bill them (`1.5 GB`).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// DVC's plural for counts in summaries: `1 file`, `2 files`.
+pub fn files(n: usize) -> String {
+    if n == 1 { "1 file".to_string() } else { format!("{n} files") }
 }

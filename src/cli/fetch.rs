@@ -1,0 +1,223 @@
+//! `ferry fetch` and `ferry pull`: download what outputs need, routing each object over the
+//! remotes in order (with budgets), then (pull) check the data out.
+use super::Ctx;
+use super::checkout::checkout_all;
+use super::transfer::{open_all, runtime, settings, table};
+use crate::budget::Ledger;
+use crate::error::{Exit, UserError};
+use crate::repo::{Repo, index};
+use crate::transfer::fetch::{FetchReport, Plan, fetch, plan};
+use crate::transfer::router::{Lane, Router};
+use crate::ui::progress::TransferProgress;
+use crate::ui::{files, human_bytes};
+
+/// Options shared by fetch and pull.
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// Limit to these .dvc files, outputs or stages.
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    /// Use only this remote (no fallback).
+    #[arg(short, long, value_name = "NAME")]
+    remote: Option<String>,
+    /// Use only the first remote of the order (the default remote).
+    #[arg(long)]
+    no_fallback: bool,
+    /// Print the plan (objects and bytes per remote, budgets before and after); download nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Concurrent downloads per remote.
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// Download tracked data into the cache, from the first remote that can serve each object.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ferry fetch                 # all remotes in pull order, with fallback\n  ferry fetch -r dagshub      # one remote, as dvc fetch -r\n  ferry fetch --dry-run       # the plan and the budgets, nothing downloaded")]
+pub struct Args {
+    #[command(flatten)]
+    fetch: FetchArgs,
+}
+
+/// Download tracked data and check it out in the workspace.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ferry pull                  # fallback per object over pull.order\n  ferry pull --dry-run        # what would come from where\n  ferry pull -r backblaze --force")]
+pub struct PullArgs {
+    #[command(flatten)]
+    fetch: FetchArgs,
+    /// Overwrite workspace changes that are not in the cache.
+    #[arg(short, long)]
+    force: bool,
+    /// Succeed even when some data is on no remote.
+    #[arg(long)]
+    allow_missing: bool,
+}
+
+/// `ferry fetch`.
+pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let repo = Repo::discover(&ctx.cwd)?;
+    match do_fetch(ctx, &repo, &args.fetch)? {
+        Fetched::Planned => Ok(Exit::Ok),
+        Fetched::Done(report) => {
+            if report.fetched.is_empty() && report.failed.is_empty() {
+                ctx.out.line("Everything is up to date.");
+            } else if !report.fetched.is_empty() {
+                ctx.out.line(&format!("{} fetched", files(report.fetched.len())));
+            }
+            fetch_failures(&report, false)
+        }
+    }
+}
+
+/// `ferry pull`.
+pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
+    let repo = Repo::discover(&ctx.cwd)?;
+    let report = match do_fetch(ctx, &repo, &args.fetch)? {
+        Fetched::Planned => return Ok(Exit::Ok),
+        Fetched::Done(report) => report,
+    };
+    let _lock = repo.lock()?;
+    let outs = index::collect(&repo, &ctx.cwd, &args.fetch.targets)?;
+    let summary = checkout_all(ctx, &repo, &outs, args.force)?;
+    let mut parts = Vec::new();
+    if !report.fetched.is_empty() {
+        parts.push(format!("{} fetched", files(report.fetched.len())));
+    }
+    if summary.added > 0 {
+        parts.push(format!("{} added", files(summary.added)));
+    }
+    if summary.modified > 0 {
+        parts.push(format!("{} modified", files(summary.modified)));
+    }
+    if parts.is_empty() && summary.missing.is_empty() && summary.unsaved.is_empty() {
+        ctx.out.line("Everything is up to date.");
+    } else if !parts.is_empty() {
+        let last = parts.pop().unwrap_or_default();
+        ctx.out.line(&if parts.is_empty() { last } else { format!("{} and {last}", parts.join(", ")) });
+    }
+    if !summary.unsaved.is_empty() {
+        return Err(UserError::failed(format!("failed to pull data from the cloud - Can't remove the following unsaved files without confirmation. Use `--force` to force.\n{}", summary.unsaved.join("\n")))
+            .with_hint("save them with `ferry add`, or pass --force to discard them")
+            .into());
+    }
+    if !summary.missing.is_empty() && !args.allow_missing {
+        fetch_failures(&report, true)?;
+        return Err(UserError::failed(format!("failed to pull data from the cloud - Checkout failed for following targets:\n{}\nIs your cache up to date?\n<https://error.dvc.org/missing-files>", summary.missing.join("\n")))
+            .with_hint("the data is on none of the remotes tried; push it from a machine that has it, or pass --allow-missing")
+            .into());
+    }
+    fetch_failures(&report, args.allow_missing)
+}
+
+enum Fetched {
+    Planned,
+    Done(FetchReport),
+}
+
+fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched> {
+    let settings = settings(repo)?;
+    let outs = index::collect(repo, &ctx.cwd, &args.targets)?;
+    let mut order = match &args.remote {
+        Some(r) => vec![r.to_lowercase()],
+        None => settings.pull_order(&repo.config),
+    };
+    if args.no_fallback {
+        order.truncate(1);
+    }
+    if order.is_empty() {
+        ctx.out.warn("No remote provided and no default remote set.");
+    }
+    let handles = open_all(repo, &settings, &order, args.jobs)?;
+    let ledger = match Ledger::open_default() {
+        Ok(l) => Some(l),
+        Err(e) => {
+            ctx.out.warn(&format!("download budgets are not tracked: {e}"));
+            None
+        }
+    };
+    let lanes: Vec<Lane> = handles.into_iter().map(|h| Lane::new(h, ledger.as_ref())).collect();
+    let mut router = Router::new(lanes);
+    let odb = repo.odb();
+    let rt = runtime()?;
+    if args.dry_run {
+        let plan = rt.block_on(plan(&odb, &outs, &mut router));
+        render_plan(ctx, &router, &plan);
+        return Ok(Fetched::Planned);
+    }
+    let progress = TransferProgress::new("fetching", ctx.out.is_quiet());
+    let report = rt.block_on(fetch(&odb, &outs, &mut router, &progress))?;
+    progress.finish();
+    if router.lanes.len() > 1 && (!report.fetched.is_empty() || !report.failed.is_empty()) {
+        render_lanes(ctx, &router);
+    }
+    for (out, e) in &report.bad_manifests {
+        ctx.out.error(&format!("'{out}': {e}"));
+    }
+    Ok(Fetched::Done(report))
+}
+
+fn budget_text(r: &crate::budget::Remaining) -> String {
+    if r.capped {
+        return "capped".into();
+    }
+    match (r.bytes, r.requests) {
+        (None, None) => "unlimited".into(),
+        (Some(b), None) => format!("{} left", human_bytes(b)),
+        (None, Some(q)) => format!("{q} requests left"),
+        (Some(b), Some(q)) => format!("{} / {q} requests left", human_bytes(b)),
+    }
+}
+
+fn render_lanes(ctx: &Ctx, router: &Router) {
+    let rows: Vec<Vec<String>> = router
+        .lanes
+        .iter()
+        .map(|lane| {
+            let s = lane.stats();
+            let fell: Vec<String> = s.fell_back.iter().map(|(why, n)| format!("{n} {why}")).collect();
+            vec![lane.handle.name.clone(), s.objects.to_string(), human_bytes(s.bytes), if fell.is_empty() { "-".into() } else { fell.join(", ") }]
+        })
+        .collect();
+    ctx.out.line(&table(&["remote", "objects", "bytes", "passed on (why)"], &rows));
+}
+
+fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
+    let rows: Vec<Vec<String>> = router
+        .lanes
+        .iter()
+        .zip(&plan.rows)
+        .map(|(lane, row)| vec![lane.handle.name.clone(), row.objects.to_string(), human_bytes(row.bytes), budget_text(&lane.budget_start), budget_text(&lane.budget_left())])
+        .collect();
+    ctx.out.line("Plan (dry run, nothing downloaded):");
+    ctx.out.line(&table(&["remote", "objects", "bytes", "budget before", "budget after"], &rows));
+    if !plan.unknown_dirs.is_empty() {
+        ctx.out.line(&format!("Directories whose file lists are not local yet (their files are not counted): {}", plan.unknown_dirs.join(", ")));
+    }
+    if !plan.unroutable.is_empty() {
+        ctx.out.line(&format!("{} on no usable remote:", files(plan.unroutable.len())));
+        for r in &plan.unroutable {
+            let why: Vec<String> = r.tried.iter().map(|(i, s)| format!("{}: {}", router.lanes[*i].handle.name, s.label())).collect();
+            ctx.out.line(&format!("  {} ({})", r.object.out, why.join("; ")));
+        }
+    }
+}
+
+/// Reports objects no remote supplied; an error unless `allow_missing`.
+fn fetch_failures(report: &FetchReport, allow_missing: bool) -> anyhow::Result<Exit> {
+    if report.failed.is_empty() {
+        return Ok(Exit::Ok);
+    }
+    let mut lines = Vec::new();
+    for r in &report.failed {
+        let why: Vec<String> = r.tried.iter().map(|(_, s)| s.label()).collect();
+        lines.push(format!("{}: {} ({})", r.object.hash, r.object.out, if why.is_empty() { "no remote configured".into() } else { why.join("; ") }));
+    }
+    let text = format!("Some of the cache files could not be downloaded from any remote:\n{}", lines.join("\n"));
+    if allow_missing {
+        eprintln!("WARNING: {text}");
+        return Ok(Exit::Ok);
+    }
+    Err(UserError::failed(format!("{text}\nfailed to fetch data from the cloud - {} failed to download", files(report.failed.len())))
+        .with_hint("check `ferry status -c -r NAME` for each remote; rerun to retry only what is missing")
+        .into())
+}

@@ -1,0 +1,41 @@
+//! Shared pieces of the transfer commands: the async runtime, opening the remotes of a command,
+//! and rendering per-remote tables.
+use crate::config::ferry::FerrySettings;
+use crate::repo::Repo;
+use crate::transfer::remotes::{self, Handle};
+
+/// A runtime for one command's network work.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Loads `.dvc/ferry.toml`.
+pub fn settings(repo: &Repo) -> anyhow::Result<FerrySettings> {
+    Ok(FerrySettings::load(&repo.dvc_dir)?)
+}
+
+/// Opens the named remotes, in order, skipping duplicates.
+pub fn open_all(repo: &Repo, settings: &FerrySettings, names: &[String], jobs: Option<usize>) -> anyhow::Result<Vec<Handle>> {
+    let mut seen = std::collections::HashSet::new();
+    names.iter().filter(|n| seen.insert(n.to_lowercase())).map(|n| remotes::open(&repo.config, settings, n, jobs)).collect()
+}
+
+/// Renders rows as a left-aligned text table with a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| -> String {
+        let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(row.clone()));
+    }
+    out
+}

@@ -1,0 +1,62 @@
+//! `status -c`: compare the local cache with one remote, object by object, as DVC reports it
+//! (`new` = only local, `deleted` = only remote, `missing` = neither).
+use std::collections::{BTreeMap, HashSet};
+
+use super::exists::present;
+use super::objects::of_out;
+use super::remotes::Handle;
+use crate::odb::Odb;
+use crate::remote::RemoteError;
+use crate::repo::out::Out;
+
+/// One object's state across cache and remote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CloudState {
+    /// Only in the local cache.
+    New,
+    /// Only on the remote.
+    Deleted,
+    /// Neither here nor there.
+    Missing,
+}
+
+impl CloudState {
+    /// DVC's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloudState::New => "new",
+            CloudState::Deleted => "deleted",
+            CloudState::Missing => "missing",
+        }
+    }
+}
+
+/// Path (as DVC names it: the output, or `output/relpath` for a directory's file) → state, for
+/// every object that is not on both sides.
+pub async fn compare(odb: &Odb, outs: &[&Out], remote: &Handle) -> Result<BTreeMap<String, CloudState>, RemoteError> {
+    let mut named: Vec<(String, crate::hash::HashInfo)> = Vec::new();
+    let mut seen = HashSet::new();
+    for out in outs.iter().filter(|o| o.cache) {
+        let Ok((objects, _)) = of_out(odb, out) else { continue };
+        for o in objects {
+            if seen.insert((o.out.clone(), o.hash.clone())) {
+                named.push((o.out.clone(), o.hash));
+            }
+        }
+    }
+    let keys: Vec<String> = named.iter().map(|(_, h)| crate::odb::key(h)).collect();
+    let there = present(remote.remote.as_ref(), &keys, remote.jobs).await?;
+    let mut result = BTreeMap::new();
+    for ((name, hash), key) in named.into_iter().zip(keys) {
+        let local = odb.contains(&hash);
+        let remote = there.contains_key(&key);
+        let state = match (local, remote) {
+            (true, false) => CloudState::New,
+            (false, true) => CloudState::Deleted,
+            (false, false) => CloudState::Missing,
+            (true, true) => continue,
+        };
+        result.insert(name, state);
+    }
+    Ok(result)
+}

@@ -1,0 +1,163 @@
+//! Moving one object: a download streams into a temp file in the cache while hashing and is
+//! renamed into place only when its md5 matches; an upload streams a cache file (or bytes read
+//! once for several remotes) to a remote, retried with a fresh body each time.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use md5::{Digest, Md5};
+use tokio::io::AsyncReadExt;
+
+use crate::hash::{self, HashInfo};
+use crate::odb::Odb;
+use crate::remote::{ByteStream, ErrorKind, Remote, RemoteError, RetryPolicy, with_retry};
+
+/// A download failed either on the remote's side (try elsewhere) or on ours (stop).
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// The remote failed; the router decides what next.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// Writing the local cache failed (disk full, permissions): no remote can fix that.
+    #[error("cannot write to the cache at '{path}': {source}")]
+    Local { path: PathBuf, source: std::io::Error },
+}
+
+/// Downloads `hash` from `remote` into `odb`, verified. Returns the bytes received.
+/// Transient failures (including a body cut short) are retried by `policy`.
+pub async fn download(remote: &dyn Remote, odb: &Odb, hash: &HashInfo, policy: &RetryPolicy) -> Result<u64, CopyError> {
+    let key = crate::odb::key(hash);
+    let local: std::sync::Mutex<Option<CopyError>> = std::sync::Mutex::new(None);
+    let result = with_retry(policy, || {
+        let key = key.clone();
+        let local = &local;
+        async move {
+            match download_once(remote, odb, hash, &key).await {
+                Ok(n) => Ok(n),
+                Err(CopyError::Remote(e)) => Err(e),
+                Err(e) => {
+                    if let Ok(mut slot) = local.lock() {
+                        *slot = Some(e);
+                    }
+                    Err(RemoteError::new(ErrorKind::Permanent, remote.name(), "local cache error"))
+                }
+            }
+        }
+    })
+    .await;
+    match (result, local.into_inner().ok().flatten()) {
+        (_, Some(e)) => Err(e),
+        (Ok(n), None) => Ok(n),
+        (Err(e), None) => Err(CopyError::Remote(e)),
+    }
+}
+
+async fn download_once(remote: &dyn Remote, odb: &Odb, hash: &HashInfo, key: &str) -> Result<u64, CopyError> {
+    let mut stream = remote.read(key).await?;
+    let tmp = odb.temp_for(hash).map_err(|source| CopyError::Local { path: odb.path(hash), source })?;
+    let guard = TempGuard(&tmp);
+    let local = |source| CopyError::Local { path: tmp.clone(), source };
+    let mut file = std::fs::File::create(&tmp).map_err(local)?;
+    let mut hasher = Md5::new();
+    let mut received = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        hasher.update(&chunk);
+        file.write_all(&chunk).map_err(local)?;
+        received += chunk.len() as u64;
+    }
+    drop(file);
+    let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);
+    let actual = if hash.legacy { hash::file_md5_dos2unix(&tmp).map_err(local)?.0 } else { hex::encode(hasher.finalize()) };
+    if actual != expected {
+        return Err(RemoteError::new(ErrorKind::Corrupt, remote.name(), format!("object {} arrived with md5 {actual}: the remote's copy is corrupt", hash.md5)).with_key(key).into());
+    }
+    odb.commit_temp(&tmp, hash).map_err(local)?;
+    guard.keep();
+    Ok(received)
+}
+
+/// Deletes a temp file unless told to keep it.
+struct TempGuard<'a>(&'a Path);
+
+impl TempGuard<'_> {
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for TempGuard<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
+    }
+}
+
+/// Where an upload's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// Read once into memory and shared by every target remote (small objects).
+    Bytes(Bytes),
+    /// Streamed from a cache file (large objects; each target reads it, from the page cache).
+    File(PathBuf, u64),
+}
+
+/// Objects up to this size are read once and shared by all target remotes.
+pub const SHARED_READ_MAX: u64 = 8 << 20;
+
+impl Payload {
+    /// Loads the cache file of `hash`: into memory when small, else as a path to stream.
+    pub async fn load(odb: &Odb, hash: &HashInfo) -> std::io::Result<Payload> {
+        let path = odb.path(hash);
+        let size = tokio::fs::metadata(&path).await?.len();
+        if size <= SHARED_READ_MAX {
+            Ok(Payload::Bytes(Bytes::from(tokio::fs::read(&path).await?)))
+        } else {
+            Ok(Payload::File(path, size))
+        }
+    }
+
+    /// Its length.
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::File(_, n) => *n,
+        }
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn stream(&self, remote: &str) -> ByteStream {
+        match self {
+            Payload::Bytes(b) => Box::pin(futures::stream::once(std::future::ready(Ok(b.clone())))),
+            Payload::File(path, _) => file_stream(path.clone(), remote.to_string()),
+        }
+    }
+}
+
+/// Streams a file in 1 MiB chunks.
+fn file_stream(path: PathBuf, remote: String) -> ByteStream {
+    let state = (None::<tokio::fs::File>, path, remote);
+    Box::pin(futures::stream::try_unfold(state, |(file, path, remote)| async move {
+        let mut file = match file {
+            Some(f) => f,
+            None => tokio::fs::File::open(&path).await.map_err(|e| RemoteError::new(ErrorKind::Permanent, &remote, format!("cannot read '{}': {e}", path.display())))?,
+        };
+        let mut buf = bytes::BytesMut::with_capacity(1 << 20);
+        while buf.len() < buf.capacity() {
+            let n = file.read_buf(&mut buf).await.map_err(|e| RemoteError::new(ErrorKind::Permanent, &remote, format!("cannot read '{}': {e}", path.display())))?;
+            if n == 0 {
+                break;
+            }
+        }
+        if buf.is_empty() { Ok(None) } else { Ok(Some((buf.freeze(), (Some(file), path, remote)))) }
+    }))
+}
+
+/// Uploads `payload` as `key`, retried with a fresh body per attempt.
+pub async fn upload(remote: &dyn Remote, key: &str, payload: &Payload, policy: &RetryPolicy) -> Result<(), RemoteError> {
+    with_retry(policy, || remote.write(key, payload.stream(remote.name()), payload.len())).await
+}

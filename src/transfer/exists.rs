@@ -1,0 +1,45 @@
+//! Which objects a remote holds. One LIST per key prefix (`files/md5/ab/`) beats one HEAD per
+//! object when many are checked (and on B2 a LIST is a Class C call, not a capped Class B one);
+//! remotes that cannot list are asked per object.
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::remote::{Remote, RemoteError};
+
+/// Above this many keys a listable remote is listed rather than asked per key.
+pub const LIST_THRESHOLD: usize = 16;
+
+/// The subset of `keys` present on `remote` with their sizes when the check revealed them,
+/// checking with up to `jobs` requests at once.
+pub async fn present(remote: &dyn Remote, keys: &[String], jobs: usize) -> Result<HashMap<String, Option<u64>>, RemoteError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    if remote.capabilities().list && keys.len() > LIST_THRESHOLD {
+        let prefixes: BTreeSet<String> = keys.iter().map(|k| prefix_of(k)).collect();
+        let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes).map(|p| async move { remote.list_sized(&p).await }).buffer_unordered(jobs.max(1)).try_collect().await?;
+        return Ok(listed.into_iter().flatten().filter(|(k, _)| wanted.contains(k.as_str())).map(|(k, n)| (k, Some(n))).collect());
+    }
+    let found: Vec<Option<String>> = futures::stream::iter(keys)
+        .map(|k| async move { remote.exists(k).await.map(|yes| yes.then(|| k.clone())) })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().map(|k| (k, None)).collect())
+}
+
+/// The listing prefix of a key: everything up to and including its last `/`.
+fn prefix_of(key: &str) -> String {
+    key.rfind('/').map(|i| key[..=i].to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prefixes() {
+        assert_eq!(super::prefix_of("files/md5/ab/cdef"), "files/md5/ab/");
+        assert_eq!(super::prefix_of("ab/cdef"), "ab/");
+    }
+}

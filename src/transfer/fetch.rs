@@ -1,0 +1,153 @@
+//! Fetching what outputs need into the cache over the router: manifests first (a directory's
+//! file list lives in its `.dir` object), then every missing object; and the `--dry-run` plan.
+use std::collections::HashMap;
+
+use super::copy::CopyError;
+use super::exists::{LIST_THRESHOLD, present};
+use super::objects::{dedup, of_out};
+use super::router::{FetchOutcome, Routed, Router};
+use super::{Object, Progress};
+use crate::odb::Odb;
+use crate::repo::out::Out;
+
+/// What a fetch did.
+#[derive(Debug, Default)]
+pub struct FetchReport {
+    /// Objects downloaded, with the lane that supplied each.
+    pub fetched: Vec<(Object, usize)>,
+    /// Objects no remote could supply.
+    pub failed: Vec<Routed>,
+    /// Directory outputs whose manifest could not be read (unsafe or malformed), with the error.
+    pub bad_manifests: Vec<(String, String)>,
+}
+
+impl FetchReport {
+    fn absorb(&mut self, o: FetchOutcome) {
+        self.fetched.extend(o.fetched);
+        self.failed.extend(o.failed);
+    }
+}
+
+/// The objects the outputs still lack locally (after their manifests are local).
+fn missing_objects(odb: &Odb, outs: &[Out], report: &mut FetchReport) -> Vec<(Object, Option<String>)> {
+    let mut wanted = Vec::new();
+    for out in outs.iter().filter(|o| o.cache) {
+        match of_out(odb, out) {
+            Ok((objects, _)) => wanted.extend(objects.into_iter().map(|o| (o, out.remote.clone()))),
+            Err(e) => report.bad_manifests.push((out.rel.clone(), e.to_string())),
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    wanted.into_iter().filter(|(o, _)| seen.insert(o.hash.clone()) && !odb.contains(&o.hash)).collect()
+}
+
+fn routed(router: &Router, objects: Vec<(Object, Option<String>)>) -> Vec<Routed> {
+    objects
+        .into_iter()
+        .map(|(object, remote)| {
+            let prefer = remote.and_then(|name| router.lanes.iter().position(|l| l.handle.name == name));
+            Routed { object, tried: Vec::new(), prefer }
+        })
+        .collect()
+}
+
+/// Lists the listable remotes once when many objects are wanted, so the router knows who holds
+/// what (and sizes, for budgets) before sending a single GET.
+async fn learn_holdings(router: &mut Router, objects: &[Routed], all_remotes: bool) {
+    if objects.len() <= LIST_THRESHOLD && !all_remotes {
+        return;
+    }
+    let keys: Vec<String> = objects.iter().map(|r| r.object.key()).collect();
+    for lane in &mut router.lanes {
+        if lane.disabled().is_some() || (!all_remotes && !lane.handle.remote.capabilities().list) {
+            continue;
+        }
+        match present(lane.handle.remote.as_ref(), &keys, lane.handle.jobs).await {
+            Ok(found) => lane.set_known(found),
+            Err(e) => tracing::info!("could not check what remote '{}' holds: {}", lane.handle.name, e.message),
+        }
+    }
+}
+
+/// Fetches everything `outs` need that the cache lacks.
+pub async fn fetch(odb: &Odb, outs: &[Out], router: &mut Router, progress: &dyn Progress) -> Result<FetchReport, CopyError> {
+    let mut report = FetchReport::default();
+    let manifests: Vec<(Object, Option<String>)> = outs
+        .iter()
+        .filter(|o| o.cache && o.is_dir())
+        .filter_map(|o| o.hash.clone().map(|h| (Object { hash: h, size: None, out: o.rel.clone() }, o.remote.clone())))
+        .filter(|(o, _)| !odb.contains(&o.hash))
+        .collect();
+    let manifests = dedup_routed(manifests);
+    progress.add_total(manifests.len() as u64, 0);
+    let first = routed(router, manifests);
+    report.absorb(router.fetch(odb, first, progress).await?);
+    let rest = routed(router, missing_objects(odb, outs, &mut report));
+    let known_bytes = rest.iter().filter_map(|r| r.object.size).sum();
+    progress.add_total(rest.len() as u64, known_bytes);
+    let mut rest = rest;
+    learn_holdings(router, &rest, false).await;
+    for r in &mut rest {
+        if r.object.size.is_none() {
+            r.object.size = router.lanes.iter().find_map(|l| l.known_size(&r.object.key()));
+        }
+    }
+    report.absorb(router.fetch(odb, rest, progress).await?);
+    Ok(report)
+}
+
+fn dedup_routed(objects: Vec<(Object, Option<String>)>) -> Vec<(Object, Option<String>)> {
+    let kept = dedup(objects.iter().map(|(o, _)| o.clone()).collect());
+    let remotes: HashMap<_, _> = objects.into_iter().map(|(o, r)| (o.hash, r)).collect();
+    kept.into_iter().map(|o| {
+        let r = remotes.get(&o.hash).cloned().flatten();
+        (o, r)
+    }).collect()
+}
+
+/// One remote's share of a plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanRow {
+    /// Objects it would supply.
+    pub objects: u64,
+    /// Bytes it would supply (known sizes).
+    pub bytes: u64,
+}
+
+/// The `--dry-run` plan: per lane what it would supply, and what no remote holds.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// One row per lane, in order.
+    pub rows: Vec<PlanRow>,
+    /// Objects no remote can supply, with each remote's reason.
+    pub unroutable: Vec<Routed>,
+    /// Directory outputs whose manifest is not local (their files are not counted).
+    pub unknown_dirs: Vec<String>,
+}
+
+/// Plans a fetch without downloading: asks every remote what it holds, then routes.
+pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
+    let mut report = FetchReport::default();
+    let mut plan = Plan { rows: vec![PlanRow::default(); router.lanes.len()], ..Default::default() };
+    for out in outs.iter().filter(|o| o.cache && o.is_dir()) {
+        if let Some(h) = &out.hash
+            && !odb.contains(h)
+        {
+            plan.unknown_dirs.push(out.rel.clone());
+        }
+    }
+    let mut objects = routed(router, missing_objects(odb, outs, &mut report));
+    learn_holdings(router, &objects, true).await;
+    for r in &mut objects {
+        let key = r.object.key();
+        match router.route(r) {
+            Some(i) => {
+                let size = router.lanes[i].known_size(&key).or(r.object.size).unwrap_or(0);
+                plan.rows[i].objects += 1;
+                plan.rows[i].bytes += size;
+            }
+            None => plan.unroutable.push(r.clone()),
+        }
+    }
+    plan
+}

@@ -1,0 +1,234 @@
+//! Pushing to one or many remotes at once: each remote is asked what it already holds, each
+//! local object is read once and sent to every remote that lacks it (each remote with its own
+//! concurrency and retries), and a directory's `.dir` goes only after all its files made it.
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+
+use super::copy::{Payload, upload};
+use super::exists::present;
+use super::objects::of_out;
+use super::remotes::Handle;
+use super::{Object, Progress};
+use crate::hash::HashInfo;
+use crate::odb::Odb;
+use crate::remote::{ErrorKind, RemoteError, RetryPolicy};
+use crate::repo::out::Out;
+
+/// What one remote got.
+#[derive(Debug, Default)]
+pub struct PushRow {
+    /// Objects uploaded.
+    pub uploaded: u64,
+    /// Bytes uploaded.
+    pub bytes: u64,
+    /// Objects it already held.
+    pub already: u64,
+    /// Objects that failed, with the error.
+    pub failed: Vec<(Object, RemoteError)>,
+    /// Set when the remote could not even be checked (then nothing was sent).
+    pub unreachable: Option<RemoteError>,
+}
+
+/// What a push did, per target remote.
+#[derive(Debug, Default)]
+pub struct PushReport {
+    /// One row per target, in the given order.
+    pub rows: Vec<(String, PushRow)>,
+    /// Objects missing from the local cache (DVC warns and carries on).
+    pub missing_local: Vec<Object>,
+}
+
+/// One target: a remote and the outputs that go to it.
+pub struct Target<'a> {
+    /// The remote.
+    pub handle: &'a Handle,
+    /// The outputs to push there.
+    pub outs: Vec<&'a Out>,
+}
+
+struct Need {
+    object: Object,
+    /// Target indexes lacking it.
+    targets: Vec<usize>,
+}
+
+/// Pushes each target's outputs to it. Never fails as a whole: failures are in the report.
+pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) -> PushReport {
+    let mut report = PushReport { rows: targets.iter().map(|t| (t.handle.name.clone(), PushRow::default())).collect(), ..Default::default() };
+    let mut missing_local: HashMap<HashInfo, Object> = HashMap::new();
+    // What each target should hold: files then dirs, only objects present locally.
+    let mut wanted: Vec<(Vec<Object>, Vec<(Object, Vec<Object>)>)> = Vec::new();
+    for t in targets {
+        let mut files: Vec<Object> = Vec::new();
+        let mut dirs: Vec<(Object, Vec<Object>)> = Vec::new();
+        let mut seen = HashSet::new();
+        for out in t.outs.iter().filter(|o| o.cache && o.push) {
+            let Ok((objects, complete)) = of_out(odb, out) else { continue };
+            let mut objects = objects.into_iter();
+            let (entries, dir) = if out.is_dir() {
+                let all: Vec<Object> = objects.by_ref().collect();
+                let (dir, entries) = all.split_last().map(|(d, e)| (Some(d.clone()), e.to_vec())).unwrap_or((None, Vec::new()));
+                (entries, dir)
+            } else {
+                (objects.collect(), None)
+            };
+            let mut present_entries = Vec::new();
+            for o in entries {
+                if !odb.contains(&o.hash) {
+                    missing_local.entry(o.hash.clone()).or_insert(o);
+                } else {
+                    if seen.insert(o.hash.clone()) {
+                        files.push(o.clone());
+                    }
+                    present_entries.push(o);
+                }
+            }
+            if let Some(d) = dir {
+                if !complete {
+                    missing_local.entry(d.hash.clone()).or_insert(d);
+                } else if seen.insert(d.hash.clone()) {
+                    dirs.push((d, present_entries));
+                }
+            }
+        }
+        wanted.push((files, dirs));
+    }
+    report.missing_local = missing_local.into_values().collect();
+
+    // Ask every target what it holds. A `.dir` on the remote vouches for its files (DVC uploads
+    // it last), which saves checking them one by one where the remote cannot list.
+    let mut needs: HashMap<HashInfo, Need> = HashMap::new();
+    let mut dir_needs: Vec<Vec<(Object, Vec<Object>)>> = Vec::new();
+    for (ti, (t, (files, dirs))) in targets.iter().zip(&wanted).enumerate() {
+        let remote = t.handle.remote.as_ref();
+        let dir_keys: Vec<String> = dirs.iter().map(|(d, _)| d.key()).collect();
+        let dirs_there = match present(remote, &dir_keys, t.handle.jobs).await {
+            Ok(p) => p,
+            Err(e) => {
+                report.rows[ti].1.unreachable = Some(e);
+                dir_needs.push(Vec::new());
+                continue;
+            }
+        };
+        let vouched: HashSet<&HashInfo> = dirs.iter().filter(|(d, _)| dirs_there.contains_key(&d.key())).flat_map(|(_, e)| e.iter().map(|o| &o.hash)).collect();
+        let to_check: Vec<&Object> = files.iter().filter(|o| !vouched.contains(&o.hash)).collect();
+        let keys: Vec<String> = to_check.iter().map(|o| o.key()).collect();
+        let there = match present(remote, &keys, t.handle.jobs).await {
+            Ok(p) => p,
+            Err(e) => {
+                report.rows[ti].1.unreachable = Some(e);
+                dir_needs.push(Vec::new());
+                continue;
+            }
+        };
+        let row = &mut report.rows[ti].1;
+        row.already += (files.len() - to_check.len()) as u64;
+        for o in to_check {
+            if there.contains_key(&o.key()) {
+                row.already += 1;
+            } else {
+                needs.entry(o.hash.clone()).or_insert_with(|| Need { object: o.clone(), targets: Vec::new() }).targets.push(ti);
+            }
+        }
+        let mut mine = Vec::new();
+        for (d, entries) in dirs {
+            if dirs_there.contains_key(&d.key()) {
+                row.already += 1;
+            } else {
+                mine.push((d.clone(), entries.clone()));
+            }
+        }
+        dir_needs.push(mine);
+    }
+    let total: u64 = needs.values().map(|n| n.targets.len() as u64).sum::<u64>() + dir_needs.iter().map(|d| d.len() as u64).sum::<u64>();
+    progress.add_total(total, 0);
+
+    let rows: Vec<Mutex<PushRow>> = report.rows.drain(..).map(|(_, r)| Mutex::new(r)).collect();
+    let semaphores: Vec<Semaphore> = targets.iter().map(|t| Semaphore::new(t.handle.jobs)).collect();
+    let failed_hashes: Vec<Mutex<HashSet<HashInfo>>> = targets.iter().map(|_| Mutex::new(HashSet::new())).collect();
+    let policy = RetryPolicy::default();
+    let width = targets.iter().map(|t| t.handle.jobs).max().unwrap_or(1);
+    let ctx = Ctx { odb, targets, rows: &rows, semaphores: &semaphores, failed: &failed_hashes, policy: &policy, progress };
+
+    futures::stream::iter(needs.into_values()).for_each_concurrent(width, |need| ctx.send(need.object, need.targets)).await;
+    // Directories last, and only where every file made it.
+    let dir_work: Vec<(Object, Vec<usize>)> = dir_needs
+        .into_iter()
+        .enumerate()
+        .flat_map(|(ti, dirs)| dirs.into_iter().map(move |(d, entries)| (ti, d, entries)))
+        .filter_map(|(ti, d, entries)| {
+            let broken = ctx.failed[ti].lock().map(|f| entries.iter().any(|e| f.contains(&e.hash))).unwrap_or(true);
+            if broken {
+                let e = RemoteError::new(ErrorKind::Permanent, &targets[ti].handle.name, "not uploaded because some of its files failed");
+                if let Ok(mut row) = ctx.rows[ti].lock() {
+                    row.failed.push((d, e));
+                }
+                progress.done(0);
+                None
+            } else {
+                Some((d, vec![ti]))
+            }
+        })
+        .collect();
+    futures::stream::iter(dir_work).for_each_concurrent(width, |(d, ts)| ctx.send(d, ts)).await;
+
+    report.rows = targets.iter().zip(rows).map(|(t, r)| (t.handle.name.clone(), r.into_inner().unwrap_or_default())).collect();
+    report
+}
+
+struct Ctx<'a> {
+    odb: &'a Odb,
+    targets: &'a [Target<'a>],
+    rows: &'a [Mutex<PushRow>],
+    semaphores: &'a [Semaphore],
+    failed: &'a [Mutex<HashSet<HashInfo>>],
+    policy: &'a RetryPolicy,
+    progress: &'a dyn Progress,
+}
+
+impl Ctx<'_> {
+    /// Reads `object` once and uploads it to every target in `to`, each under its own limit.
+    async fn send(&self, object: Object, to: Vec<usize>) {
+        let key = object.key();
+        let payload = match Payload::load(self.odb, &object.hash).await {
+            Ok(p) => p,
+            Err(e) => {
+                for ti in to {
+                    let err = RemoteError::new(ErrorKind::Permanent, &self.targets[ti].handle.name, format!("cannot read the cache file: {e}"));
+                    self.fail(ti, &object, err);
+                }
+                return;
+            }
+        };
+        let uploads = to.into_iter().map(|ti| {
+            let (payload, key, object) = (&payload, &key, &object);
+            async move {
+                let Ok(_permit) = self.semaphores[ti].acquire().await else { return };
+                match upload(self.targets[ti].handle.remote.as_ref(), key, payload, self.policy).await {
+                    Ok(()) => {
+                        if let Ok(mut row) = self.rows[ti].lock() {
+                            row.uploaded += 1;
+                            row.bytes += payload.len();
+                        }
+                        self.progress.done(payload.len());
+                    }
+                    Err(e) => self.fail(ti, object, e),
+                }
+            }
+        });
+        futures::future::join_all(uploads).await;
+    }
+
+    fn fail(&self, ti: usize, object: &Object, e: RemoteError) {
+        if let Ok(mut f) = self.failed[ti].lock() {
+            f.insert(object.hash.clone());
+        }
+        if let Ok(mut row) = self.rows[ti].lock() {
+            row.failed.push((object.clone(), e));
+        }
+        self.progress.done(0);
+    }
+}

@@ -1,0 +1,378 @@
+//! The router: for every object a fetch needs, the first remote in the order that is usable —
+//! not disabled in this run (capped, credentials refused, unreachable), believed to hold the
+//! object, and with budget left for it — exactly as DESIGN.md §3 tabulates:
+//!
+//! | outcome | action |
+//! |---|---|
+//! | ok | into the cache, ledger += bytes and one request |
+//! | not found | next remote for this object |
+//! | quota | remote capped until its reset (ledger), all its pending objects re-routed |
+//! | throttled / transient | retried with backoff by the copy; then next remote; 3 in a row disable the remote |
+//! | auth | remote disabled for this run, objects re-routed |
+//! | corrupt | copy discarded, next remote |
+//!
+//! Work runs in rounds: each round sends every pending object to its current choice, all
+//! remotes at once, each with its own concurrency; what fails is routed again. A remote that
+//! gets disabled mid-round hands back its queued objects without sending a request.
+//!
+//! It does not decide which objects are wanted, nor touch the workspace, nor know any protocol.
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use futures::StreamExt;
+
+use super::copy::{CopyError, download};
+use super::remotes::Handle;
+use super::{Object, Progress};
+use crate::budget::{Budget, Ledger, Meter, Remaining};
+use crate::odb::Odb;
+use crate::remote::{ErrorKind, RetryPolicy};
+
+/// Why an object moved on from a remote (or never went to it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Skip {
+    /// The remote does not have it.
+    NotFound,
+    /// The remote's cap is exhausted (reported now or earlier today).
+    Quota,
+    /// The remote refused our credentials.
+    Auth,
+    /// The remote kept failing or could not be reached.
+    Unreachable,
+    /// Taking it would exceed the remote's configured daily budget.
+    OverBudget,
+    /// The remote's copy did not match its md5.
+    Corrupt,
+    /// Another failure, with its message.
+    Failed(String),
+}
+
+impl Skip {
+    /// A short reason for reports.
+    pub fn label(&self) -> String {
+        match self {
+            Skip::NotFound => "not found".into(),
+            Skip::Quota => "cap reached".into(),
+            Skip::Auth => "credentials refused".into(),
+            Skip::Unreachable => "unreachable".into(),
+            Skip::OverBudget => "over budget".into(),
+            Skip::Corrupt => "corrupt copy".into(),
+            Skip::Failed(m) => m.clone(),
+        }
+    }
+}
+
+/// Disable a remote after this many transfers in a row failed with transient errors.
+const UNREACHABLE_AFTER: usize = 3;
+
+/// One remote in the order with its state for this run.
+pub struct Lane {
+    /// The remote.
+    pub handle: Handle,
+    budget: Mutex<Remaining>,
+    /// Budget left at the start of the run (for reports).
+    pub budget_start: Remaining,
+    disabled: Mutex<Option<Skip>>,
+    /// Keys known present (from a listing), with sizes; `None` when not checked.
+    known: Option<HashMap<String, Option<u64>>>,
+    transient_streak: AtomicUsize,
+    meter: Option<Meter>,
+    ledger: Option<(Ledger, jiff::tz::TimeZone)>,
+    stats: Mutex<LaneStats>,
+}
+
+/// What one remote did in a run.
+#[derive(Debug, Clone, Default)]
+pub struct LaneStats {
+    /// Objects it supplied.
+    pub objects: u64,
+    /// Bytes it supplied.
+    pub bytes: u64,
+    /// Objects that went elsewhere after this remote, by reason.
+    pub fell_back: BTreeMap<String, u64>,
+}
+
+impl Lane {
+    /// A lane for `handle`, with its budget from the ledger (capped remotes start disabled).
+    pub fn new(handle: Handle, ledger: Option<&Ledger>) -> Self {
+        let tz = Some(handle.settings.budget_reset.tz.clone());
+        let budget = Budget { limit_bytes: handle.settings.daily_download_limit.map(|b| b.0), limit_requests: handle.settings.daily_request_limit };
+        let (remaining, disabled, meter, ledger) = match (ledger, tz) {
+            (Some(l), Some(tz)) => {
+                let usage = l.usage(&handle.url, &tz).ok();
+                let remaining = usage.as_ref().map(|u| budget.remaining(u)).unwrap_or_else(|| unlimited(&budget));
+                let disabled = usage.and_then(|u| u.capped_until).map(|_| Skip::Quota);
+                (remaining, disabled, Some(l.meter(&handle.url, &tz)), Some((l.clone(), tz)))
+            }
+            _ => (unlimited(&budget), None, None, None),
+        };
+        Self {
+            handle,
+            budget: Mutex::new(remaining),
+            budget_start: remaining,
+            disabled: Mutex::new(disabled),
+            known: None,
+            transient_streak: AtomicUsize::new(0),
+            meter,
+            ledger,
+            stats: Mutex::new(LaneStats::default()),
+        }
+    }
+
+    /// Records what a listing found on this remote.
+    pub fn set_known(&mut self, known: HashMap<String, Option<u64>>) {
+        self.known = Some(known);
+    }
+
+    /// The size a listing reported for `key`, if any.
+    pub fn known_size(&self, key: &str) -> Option<u64> {
+        self.known.as_ref()?.get(key).copied().flatten()
+    }
+
+    /// Whether this lane is out of the run, and why.
+    pub fn disabled(&self) -> Option<Skip> {
+        self.disabled.lock().ok()?.clone()
+    }
+
+    fn disable(&self, why: Skip) {
+        if let Ok(mut d) = self.disabled.lock()
+            && d.is_none()
+        {
+            *d = Some(why);
+        }
+    }
+
+    /// Budget left now (after what this run planned).
+    pub fn budget_left(&self) -> Remaining {
+        self.budget.lock().map(|b| *b).unwrap_or(self.budget_start)
+    }
+
+    /// This lane's statistics so far.
+    pub fn stats(&self) -> LaneStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn note_fell_back(&self, why: &Skip) {
+        if let Ok(mut s) = self.stats.lock() {
+            *s.fell_back.entry(why.label()).or_default() += 1;
+        }
+    }
+
+    fn flush(&self) {
+        if let Some(m) = &self.meter
+            && let Err(e) = m.flush()
+        {
+            tracing::warn!("could not record usage of remote '{}': {e}", self.handle.name);
+        }
+    }
+}
+
+fn unlimited(budget: &Budget) -> Remaining {
+    Remaining { bytes: budget.limit_bytes, requests: budget.limit_requests, capped: false }
+}
+
+/// An object being routed, with the remotes it has left behind.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// The object.
+    pub object: Object,
+    /// `(lane index, reason)` for every remote passed over.
+    pub tried: Vec<(usize, Skip)>,
+    /// A lane to try before the order (the output's own `remote:`).
+    pub prefer: Option<usize>,
+}
+
+/// The result of a routed fetch.
+#[derive(Debug, Default)]
+pub struct FetchOutcome {
+    /// Objects now in the cache, with the lane that supplied each.
+    pub fetched: Vec<(Object, usize)>,
+    /// Objects no remote could supply, with each remote's reason.
+    pub failed: Vec<Routed>,
+}
+
+/// Routes downloads over an ordered list of remotes.
+pub struct Router {
+    /// The remotes in pull order.
+    pub lanes: Vec<Lane>,
+    policy: RetryPolicy,
+}
+
+impl Router {
+    /// A router over `lanes` in order.
+    pub fn new(lanes: Vec<Lane>) -> Self {
+        Self { lanes, policy: RetryPolicy::default() }
+    }
+
+    /// The next usable lane for `r`, recording why earlier ones were passed over, and
+    /// reserving budget on the chosen one. `None` when no remote is left.
+    pub fn route(&self, r: &mut Routed) -> Option<usize> {
+        let key = r.object.key();
+        let order = r.prefer.into_iter().chain((0..self.lanes.len()).filter(|i| Some(*i) != r.prefer));
+        for i in order {
+            let lane = &self.lanes[i];
+            if r.tried.iter().any(|(t, _)| *t == i) {
+                continue;
+            }
+            if let Some(why) = lane.disabled() {
+                r.tried.push((i, why));
+                continue;
+            }
+            if let Some(known) = &lane.known
+                && !known.contains_key(&key)
+            {
+                r.tried.push((i, Skip::NotFound));
+                continue;
+            }
+            let size = lane.known_size(&key).or(r.object.size).unwrap_or(0);
+            let reserved = lane.budget.lock().map(|mut b| b.reserve(size, 1)).unwrap_or(false);
+            if !reserved {
+                r.tried.push((i, Skip::OverBudget));
+                continue;
+            }
+            return Some(i);
+        }
+        None
+    }
+
+    /// Fetches `objects` into `odb`, routing each one. Stops early only on a local error
+    /// (the cache cannot be written), which is returned.
+    pub async fn fetch(&self, odb: &Odb, objects: Vec<Routed>, progress: &dyn Progress) -> Result<FetchOutcome, CopyError> {
+        let mut outcome = FetchOutcome::default();
+        let mut pending = objects;
+        let abort = AtomicBool::new(false);
+        let local_error: Mutex<Option<CopyError>> = Mutex::new(None);
+        while !pending.is_empty() {
+            let mut batches: Vec<Vec<Routed>> = (0..self.lanes.len()).map(|_| Vec::new()).collect();
+            for mut r in pending.drain(..) {
+                match self.route(&mut r) {
+                    Some(i) => batches[i].push(r),
+                    None => {
+                        progress.done(0);
+                        outcome.failed.push(r);
+                    }
+                }
+            }
+            if batches.iter().all(Vec::is_empty) {
+                break;
+            }
+            let runs = self.lanes.iter().enumerate().zip(batches).map(|((i, lane), batch)| self.run_lane(i, lane, batch, odb, progress, &abort, &local_error));
+            for (done, again) in futures::future::join_all(runs).await {
+                outcome.fetched.extend(done);
+                pending.extend(again);
+            }
+            if abort.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        for lane in &self.lanes {
+            lane.flush();
+        }
+        if let Some(e) = local_error.lock().ok().and_then(|mut e| e.take()) {
+            return Err(e);
+        }
+        Ok(outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_lane(
+        &self,
+        index: usize,
+        lane: &Lane,
+        batch: Vec<Routed>,
+        odb: &Odb,
+        progress: &dyn Progress,
+        abort: &AtomicBool,
+        local_error: &Mutex<Option<CopyError>>,
+    ) -> (Vec<(Object, usize)>, Vec<Routed>) {
+        let results: Vec<Result<(Object, usize), Routed>> = futures::stream::iter(batch)
+            .map(|mut r| async move {
+                if abort.load(Ordering::Relaxed) {
+                    return Err(r);
+                }
+                if let Some(why) = lane.disabled() {
+                    r.tried.push((index, why));
+                    return Err(r);
+                }
+                match download(lane.handle.remote.as_ref(), odb, &r.object.hash, &self.policy).await {
+                    Ok(bytes) => {
+                        lane.transient_streak.store(0, Ordering::Relaxed);
+                        if let Some(m) = &lane.meter {
+                            m.add(bytes, 1);
+                        }
+                        if let Ok(mut s) = lane.stats.lock() {
+                            s.objects += 1;
+                            s.bytes += bytes;
+                        }
+                        for (i, why) in &r.tried {
+                            self.lanes[*i].note_fell_back(why);
+                        }
+                        progress.done(bytes);
+                        Ok((r.object, index))
+                    }
+                    Err(CopyError::Remote(e)) => {
+                        if let Some(m) = &lane.meter {
+                            m.add(0, u64::from(e.attempts.max(1)));
+                        }
+                        let why = self.classify(lane, &e);
+                        tracing::info!(remote = %lane.handle.name, "{}: {}", r.object.out, e.message);
+                        r.tried.push((index, why));
+                        Err(r)
+                    }
+                    Err(local) => {
+                        abort.store(true, Ordering::Relaxed);
+                        if let Ok(mut slot) = local_error.lock() {
+                            slot.get_or_insert(local);
+                        }
+                        Err(r)
+                    }
+                }
+            })
+            .buffer_unordered(lane.handle.jobs)
+            .collect()
+            .await;
+        let mut done = Vec::new();
+        let mut again = Vec::new();
+        for r in results {
+            match r {
+                Ok(d) => done.push(d),
+                Err(r) => again.push(r),
+            }
+        }
+        (done, again)
+    }
+
+    /// Maps a remote failure to the router's action (see the module table).
+    fn classify(&self, lane: &Lane, e: &crate::remote::RemoteError) -> Skip {
+        match e.kind {
+            ErrorKind::NotFound => {
+                lane.transient_streak.store(0, Ordering::Relaxed);
+                Skip::NotFound
+            }
+            ErrorKind::Quota => {
+                lane.disable(Skip::Quota);
+                if let Some((ledger, tz)) = &lane.ledger
+                    && let Err(err) = ledger.mark_capped(&lane.handle.url, tz)
+                {
+                    tracing::warn!("could not record the cap of remote '{}': {err}", lane.handle.name);
+                }
+                Skip::Quota
+            }
+            ErrorKind::Auth => {
+                lane.disable(Skip::Auth);
+                Skip::Auth
+            }
+            ErrorKind::Corrupt => Skip::Corrupt,
+            ErrorKind::Transient | ErrorKind::Throttled => {
+                if lane.transient_streak.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_AFTER {
+                    lane.disable(Skip::Unreachable);
+                    Skip::Unreachable
+                } else {
+                    Skip::Failed(e.message.clone())
+                }
+            }
+            ErrorKind::Unsupported | ErrorKind::Permanent => Skip::Failed(e.message.clone()),
+        }
+    }
+}
