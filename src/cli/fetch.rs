@@ -33,7 +33,9 @@ pub struct FetchArgs {
 
 /// Download tracked data into the cache, from the first remote that can serve each object.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  ferry fetch                 # all remotes in pull order, with fallback\n  ferry fetch -r dagshub      # one remote, as dvc fetch -r\n  ferry fetch --dry-run       # the plan and the budgets, nothing downloaded")]
+#[command(
+    after_help = "Examples:\n  ferry fetch                 # all remotes in pull order, with fallback\n  ferry fetch -r dagshub      # one remote, as dvc fetch -r\n  ferry fetch --dry-run       # the plan and the budgets, nothing downloaded"
+)]
 pub struct Args {
     #[command(flatten)]
     fetch: FetchArgs,
@@ -41,7 +43,9 @@ pub struct Args {
 
 /// Download tracked data and check it out in the workspace.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  ferry pull                  # fallback per object over pull.order\n  ferry pull --dry-run        # what would come from where\n  ferry pull -r backblaze --force")]
+#[command(
+    after_help = "Examples:\n  ferry pull                  # fallback per object over pull.order\n  ferry pull --dry-run        # what would come from where\n  ferry pull -r backblaze --force"
+)]
 pub struct PullArgs {
     #[command(flatten)]
     fetch: FetchArgs,
@@ -62,7 +66,8 @@ pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             if report.fetched.is_empty() && report.failed.is_empty() {
                 ctx.out.line("Everything is up to date.");
             } else if !report.fetched.is_empty() {
-                ctx.out.line(&format!("{} fetched", files(report.fetched.len())));
+                ctx.out
+                    .line(&format!("{} fetched", files(report.fetched.len())));
             }
             fetch_failures(&report, false)
         }
@@ -93,7 +98,11 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
         ctx.out.line("Everything is up to date.");
     } else if !parts.is_empty() {
         let last = parts.pop().unwrap_or_default();
-        ctx.out.line(&if parts.is_empty() { last } else { format!("{} and {last}", parts.join(", ")) });
+        ctx.out.line(&if parts.is_empty() {
+            last
+        } else {
+            format!("{} and {last}", parts.join(", "))
+        });
     }
     if !summary.unsaved.is_empty() {
         return Err(UserError::failed(format!("failed to pull data from the cloud - Can't remove the following unsaved files without confirmation. Use `--force` to force.\n{}", summary.unsaved.join("\n")))
@@ -125,17 +134,22 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched>
         order.truncate(1);
     }
     if order.is_empty() {
-        ctx.out.warn("No remote provided and no default remote set.");
+        ctx.out
+            .warn("No remote provided and no default remote set.");
     }
     let handles = open_all(repo, &settings, &order, args.jobs)?;
     let ledger = match Ledger::open_default() {
         Ok(l) => Some(l),
         Err(e) => {
-            ctx.out.warn(&format!("download budgets are not tracked: {e}"));
+            ctx.out
+                .warn(&format!("download budgets are not tracked: {e}"));
             None
         }
     };
-    let lanes: Vec<Lane> = handles.into_iter().map(|h| Lane::new(h, ledger.as_ref())).collect();
+    let lanes: Vec<Lane> = handles
+        .into_iter()
+        .map(|h| Lane::new(h, ledger.as_ref()))
+        .collect();
     let mut router = Router::new(lanes);
     let odb = repo.odb();
     let rt = runtime()?;
@@ -174,11 +188,27 @@ fn render_lanes(ctx: &Ctx, router: &Router) {
         .iter()
         .map(|lane| {
             let s = lane.stats();
-            let fell: Vec<String> = s.fell_back.iter().map(|(why, n)| format!("{n} {why}")).collect();
-            vec![lane.handle.name.clone(), s.objects.to_string(), human_bytes(s.bytes), if fell.is_empty() { "-".into() } else { fell.join(", ") }]
+            let fell: Vec<String> = s
+                .fell_back
+                .iter()
+                .map(|(why, n)| format!("{n} {why}"))
+                .collect();
+            vec![
+                lane.handle.name.clone(),
+                s.objects.to_string(),
+                human_bytes(s.bytes),
+                if fell.is_empty() {
+                    "-".into()
+                } else {
+                    fell.join(", ")
+                },
+            ]
         })
         .collect();
-    ctx.out.line(&table(&["remote", "objects", "bytes", "passed on (why)"], &rows));
+    ctx.out.line(&table(
+        &["remote", "objects", "bytes", "passed on (why)"],
+        &rows,
+    ));
 }
 
 fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
@@ -186,18 +216,46 @@ fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
         .lanes
         .iter()
         .zip(&plan.rows)
-        .map(|(lane, row)| vec![lane.handle.name.clone(), row.objects.to_string(), human_bytes(row.bytes), budget_text(&lane.budget_start), budget_text(&lane.budget_left())])
+        .map(|(lane, row)| {
+            vec![
+                lane.handle.name.clone(),
+                row.objects.to_string(),
+                human_bytes(row.bytes),
+                budget_text(&lane.budget_start),
+                budget_text(&lane.budget_left()),
+            ]
+        })
         .collect();
     ctx.out.line("Plan (dry run, nothing downloaded):");
-    ctx.out.line(&table(&["remote", "objects", "bytes", "budget before", "budget after"], &rows));
+    ctx.out.line(&table(
+        &[
+            "remote",
+            "objects",
+            "bytes",
+            "budget before",
+            "budget after",
+        ],
+        &rows,
+    ));
     if !plan.unknown_dirs.is_empty() {
-        ctx.out.line(&format!("Directories whose file lists are not local yet (their files are not counted): {}", plan.unknown_dirs.join(", ")));
+        ctx.out.line(&format!(
+            "Directories whose file lists are not local yet (their files are not counted): {}",
+            plan.unknown_dirs.join(", ")
+        ));
     }
     if !plan.unroutable.is_empty() {
-        ctx.out.line(&format!("{} on no usable remote:", files(plan.unroutable.len())));
+        ctx.out.line(&format!(
+            "{} on no usable remote:",
+            files(plan.unroutable.len())
+        ));
         for r in &plan.unroutable {
-            let why: Vec<String> = r.tried.iter().map(|(i, s)| format!("{}: {}", router.lanes[*i].handle.name, s.label())).collect();
-            ctx.out.line(&format!("  {} ({})", r.object.out, why.join("; ")));
+            let why: Vec<String> = r
+                .tried
+                .iter()
+                .map(|(i, s)| format!("{}: {}", router.lanes[*i].handle.name, s.label()))
+                .collect();
+            ctx.out
+                .line(&format!("  {} ({})", r.object.out, why.join("; ")));
         }
     }
 }
@@ -210,14 +268,31 @@ fn fetch_failures(report: &FetchReport, allow_missing: bool) -> anyhow::Result<E
     let mut lines = Vec::new();
     for r in &report.failed {
         let why: Vec<String> = r.tried.iter().map(|(_, s)| s.label()).collect();
-        lines.push(format!("{}: {} ({})", r.object.hash, r.object.out, if why.is_empty() { "no remote configured".into() } else { why.join("; ") }));
+        lines.push(format!(
+            "{}: {} ({})",
+            r.object.hash,
+            r.object.out,
+            if why.is_empty() {
+                "no remote configured".into()
+            } else {
+                why.join("; ")
+            }
+        ));
     }
-    let text = format!("Some of the cache files could not be downloaded from any remote:\n{}", lines.join("\n"));
+    let text = format!(
+        "Some of the cache files could not be downloaded from any remote:\n{}",
+        lines.join("\n")
+    );
     if allow_missing {
         eprintln!("WARNING: {text}");
         return Ok(Exit::Ok);
     }
-    Err(UserError::failed(format!("{text}\nfailed to fetch data from the cloud - {} failed to download", files(report.failed.len())))
-        .with_hint("check `ferry status -c -r NAME` for each remote; rerun to retry only what is missing")
-        .into())
+    Err(UserError::failed(format!(
+        "{text}\nfailed to fetch data from the cloud - {} failed to download",
+        files(report.failed.len())
+    ))
+    .with_hint(
+        "check `ferry status -c -r NAME` for each remote; rerun to retry only what is missing",
+    )
+    .into())
 }

@@ -11,7 +11,9 @@ use crate::ui::{files, human_bytes};
 
 /// Upload tracked data to remotes.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  ferry push                   # the default remote (or push.remotes in .dvc/ferry.toml)\n  ferry push -r dagshub data.dvc\n  ferry push --all-remotes     # every configured remote, one report row each")]
+#[command(
+    after_help = "Examples:\n  ferry push                   # the default remote (or push.remotes in .dvc/ferry.toml)\n  ferry push -r dagshub data.dvc\n  ferry push --all-remotes     # every configured remote, one report row each"
+)]
 pub struct Args {
     /// Limit to these .dvc files, outputs or stages.
     #[arg(value_name = "TARGET")]
@@ -47,7 +49,13 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let default_targets = settings.push_remotes(&repo.config);
     let targets: Vec<Target> = handles
         .iter()
-        .map(|h| Target { handle: h, outs: outs.iter().filter(|o| goes_to(o, &h.name, &args, &default_targets)).collect() })
+        .map(|h| Target {
+            handle: h,
+            outs: outs
+                .iter()
+                .filter(|o| goes_to(o, &h.name, &args, &default_targets))
+                .collect(),
+        })
         .filter(|t| !t.outs.is_empty() || args.all_remotes || args.remote.is_some())
         .collect();
     let progress = TransferProgress::new("pushing", ctx.out.is_quiet());
@@ -68,16 +76,26 @@ fn goes_to(out: &Out, remote: &str, args: &Args, defaults: &[String]) -> bool {
 
 fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit> {
     if !report.missing_local.is_empty() {
-        let list: Vec<String> = report.missing_local.iter().map(|o| o.hash.to_string()).collect();
+        let list: Vec<String> = report
+            .missing_local
+            .iter()
+            .map(|o| o.hash.to_string())
+            .collect();
         ctx.out.warn(&format!("Some of the cache files do not exist neither locally nor on remote. Missing cache files:\n{}", list.join("\n")));
     }
     let mut failed_remotes = Vec::new();
     for (name, row) in &report.rows {
         for (object, e) in &row.failed {
-            ctx.out.error(&format!("failed to transfer '{}' to remote '{name}' - {}", object.hash.md5, e.message));
+            ctx.out.error(&format!(
+                "failed to transfer '{}' to remote '{name}' - {}",
+                object.hash.md5, e.message
+            ));
         }
         if let Some(e) = &row.unreachable {
-            ctx.out.error(&format!("remote '{name}' could not be checked - {}", e.message));
+            ctx.out.error(&format!(
+                "remote '{name}' could not be checked - {}",
+                e.message
+            ));
         }
         if !row.failed.is_empty() || row.unreachable.is_some() {
             failed_remotes.push(name.clone());
@@ -88,24 +106,50 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
             .rows
             .iter()
             .map(|(name, r)| {
-                let status = if r.unreachable.is_some() { "unreachable".to_string() } else if r.failed.is_empty() { "ok".to_string() } else { format!("{} failed", r.failed.len()) };
-                vec![name.clone(), r.uploaded.to_string(), human_bytes(r.bytes), r.already.to_string(), status]
+                let status = if r.unreachable.is_some() {
+                    "unreachable".to_string()
+                } else if r.failed.is_empty() {
+                    "ok".to_string()
+                } else {
+                    format!("{} failed", r.failed.len())
+                };
+                vec![
+                    name.clone(),
+                    r.uploaded.to_string(),
+                    human_bytes(r.bytes),
+                    r.already.to_string(),
+                    status,
+                ]
             })
             .collect();
-        ctx.out.line(&table(&["remote", "pushed", "bytes", "already there", "status"], &rows));
+        ctx.out.line(&table(
+            &["remote", "pushed", "bytes", "already there", "status"],
+            &rows,
+        ));
     } else if let Some((_, row)) = report.rows.first() {
         if row.uploaded == 0 && row.failed.is_empty() && row.unreachable.is_none() {
             ctx.out.line("Everything is up to date.");
         } else if row.uploaded > 0 {
-            ctx.out.line(&format!("{} pushed", files(row.uploaded as usize)));
+            ctx.out
+                .line(&format!("{} pushed", files(row.uploaded as usize)));
         }
     }
     if failed_remotes.is_empty() {
         return Ok(Exit::Ok);
     }
     let n: usize = report.rows.iter().map(|(_, r)| r.failed.len()).sum();
-    let hint = report.rows.iter().find_map(|(_, r)| r.unreachable.as_ref().or(r.failed.first().map(|(_, e)| e))).and_then(|e| crate::error::Hint::hint(e));
-    let mut err = UserError::failed(format!("failed to push data to the cloud - {} failed to upload (remotes: {})", files(n), failed_remotes.join(", ")));
-    err.hint = hint.or(Some("rerun `ferry push`: what was uploaded is kept and only the rest is sent".into()));
+    let hint = report
+        .rows
+        .iter()
+        .find_map(|(_, r)| r.unreachable.as_ref().or(r.failed.first().map(|(_, e)| e)))
+        .and_then(crate::error::Hint::hint);
+    let mut err = UserError::failed(format!(
+        "failed to push data to the cloud - {} failed to upload (remotes: {})",
+        files(n),
+        failed_remotes.join(", ")
+    ));
+    err.hint = hint.or(Some(
+        "rerun `ferry push`: what was uploaded is kept and only the rest is sent".into(),
+    ));
     Err(err.into())
 }

@@ -18,11 +18,23 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Compare the cache with a remote instead of the workspace.
+    #[arg(short, long)]
+    cloud: bool,
+    /// The remote to compare with (implies --cloud).
+    #[arg(short, long, value_name = "NAME")]
+    remote: Option<String>,
+    /// Concurrent existence checks.
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
+    if args.cloud || args.remote.is_some() {
+        return cloud(ctx, &repo, &outs, &args);
+    }
     let odb = repo.odb();
     let mut state = repo.state();
     let mut changed: BTreeMap<String, Vec<(String, OutStatus)>> = BTreeMap::new();
@@ -71,6 +83,56 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         ctx.out.raw(&text);
     }
     Ok(if ctx.out.is_quiet() && !changed.is_empty() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
+
+/// `status -c` / `status -r NAME`: objects not on both the cache and the remote.
+fn cloud(
+    ctx: &Ctx,
+    repo: &Repo,
+    outs: &[crate::repo::out::Out],
+    args: &Args,
+) -> anyhow::Result<Exit> {
+    let settings = super::transfer::settings(repo)?;
+    let name =
+        crate::transfer::remotes::default_name(&repo.config, args.remote.as_deref(), &repo.root)?;
+    let handle = crate::transfer::remotes::open(&repo.config, &settings, &name, args.jobs)?;
+    let selected: Vec<&crate::repo::out::Out> = outs
+        .iter()
+        .filter(|o| args.remote.is_none() || o.remote.as_ref().is_none_or(|r| *r == name))
+        .collect();
+    let diff = super::transfer::runtime()?.block_on(crate::transfer::cloud_status::compare(
+        &repo.odb(),
+        &selected,
+        &handle,
+    ))?;
+    if args.json {
+        let obj: serde_json::Map<String, serde_json::Value> = diff
+            .iter()
+            .map(|(p, s)| (p.clone(), s.as_str().into()))
+            .collect();
+        ctx.out
+            .line(&crate::ui::json::dumps(&serde_json::Value::Object(obj)));
+    } else if outs.is_empty() {
+        ctx.out.line("There are no data or pipelines tracked in this project yet.\nSee <https://dvc.org/doc/start> to get started!");
+    } else if diff.is_empty() {
+        ctx.out
+            .line(&format!("Cache and remote '{name}' are in sync."));
+    } else {
+        let indent = if args.cloud { "\t" } else { "" };
+        let mut text = String::new();
+        for (path, state) in &diff {
+            text.push_str(&format!(
+                "{indent}{:<20}{path}\n",
+                format!("{}:", state.as_str())
+            ));
+        }
+        ctx.out.raw(&text);
+    }
+    Ok(if ctx.out.is_quiet() && !diff.is_empty() {
         Exit::Failed
     } else {
         Exit::Ok

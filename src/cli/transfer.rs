@@ -6,7 +6,9 @@ use crate::transfer::remotes::{self, Handle};
 
 /// A runtime for one command's network work.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Loads `.dvc/ferry.toml`.
@@ -15,9 +17,18 @@ pub fn settings(repo: &Repo) -> anyhow::Result<FerrySettings> {
 }
 
 /// Opens the named remotes, in order, skipping duplicates.
-pub fn open_all(repo: &Repo, settings: &FerrySettings, names: &[String], jobs: Option<usize>) -> anyhow::Result<Vec<Handle>> {
+pub fn open_all(
+    repo: &Repo,
+    settings: &FerrySettings,
+    names: &[String],
+    jobs: Option<usize>,
+) -> anyhow::Result<Vec<Handle>> {
     let mut seen = std::collections::HashSet::new();
-    names.iter().filter(|n| seen.insert(n.to_lowercase())).map(|n| remotes::open(&repo.config, settings, n, jobs)).collect()
+    names
+        .iter()
+        .filter(|n| seen.insert(n.to_lowercase()))
+        .map(|n| remotes::open(&repo.config, settings, n, jobs))
+        .collect()
 }
 
 /// Renders rows as a left-aligned text table with a header.
@@ -29,7 +40,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: Vec<String>| -> String {
-        let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
         padded.join("  ").trim_end().to_string()
     };
     let mut out = line(header.iter().map(|h| h.to_string()).collect());

@@ -148,7 +148,12 @@ pub trait Remote: Send + Sync {
     async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError>;
     /// Every key under `prefix` (recursive), sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
-        Ok(self.list_sized(prefix).await?.into_iter().map(|(k, _)| k).collect())
+        Ok(self
+            .list_sized(prefix)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
     }
     /// Streams the object's bytes.
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError>;

@@ -128,7 +128,11 @@ pub fn checkout_out(
         place(odb, &recorded, &out.path, links, out.isexec, state)?;
         1
     };
-    Ok(if existed { Change::Modified(written) } else { Change::Added(written) })
+    Ok(if existed {
+        Change::Modified(written)
+    } else {
+        Change::Added(written)
+    })
 }
 
 fn saved(odb: &Odb, md5: &str, legacy: bool) -> bool {

@@ -33,11 +33,17 @@ impl CloudState {
 
 /// Path (as DVC names it: the output, or `output/relpath` for a directory's file) → state, for
 /// every object that is not on both sides.
-pub async fn compare(odb: &Odb, outs: &[&Out], remote: &Handle) -> Result<BTreeMap<String, CloudState>, RemoteError> {
+pub async fn compare(
+    odb: &Odb,
+    outs: &[&Out],
+    remote: &Handle,
+) -> Result<BTreeMap<String, CloudState>, RemoteError> {
     let mut named: Vec<(String, crate::hash::HashInfo)> = Vec::new();
     let mut seen = HashSet::new();
     for out in outs.iter().filter(|o| o.cache) {
-        let Ok((objects, _)) = of_out(odb, out) else { continue };
+        let Ok((objects, _)) = of_out(odb, out) else {
+            continue;
+        };
         for o in objects {
             if seen.insert((o.out.clone(), o.hash.clone())) {
                 named.push((o.out.clone(), o.hash));

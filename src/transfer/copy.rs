@@ -21,12 +21,20 @@ pub enum CopyError {
     Remote(#[from] RemoteError),
     /// Writing the local cache failed (disk full, permissions): no remote can fix that.
     #[error("cannot write to the cache at '{path}': {source}")]
-    Local { path: PathBuf, source: std::io::Error },
+    Local {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Downloads `hash` from `remote` into `odb`, verified. Returns the bytes received.
 /// Transient failures (including a body cut short) are retried by `policy`.
-pub async fn download(remote: &dyn Remote, odb: &Odb, hash: &HashInfo, policy: &RetryPolicy) -> Result<u64, CopyError> {
+pub async fn download(
+    remote: &dyn Remote,
+    odb: &Odb,
+    hash: &HashInfo,
+    policy: &RetryPolicy,
+) -> Result<u64, CopyError> {
     let key = crate::odb::key(hash);
     let local: std::sync::Mutex<Option<CopyError>> = std::sync::Mutex::new(None);
     let result = with_retry(policy, || {
@@ -40,7 +48,11 @@ pub async fn download(remote: &dyn Remote, odb: &Odb, hash: &HashInfo, policy: &
                     if let Ok(mut slot) = local.lock() {
                         *slot = Some(e);
                     }
-                    Err(RemoteError::new(ErrorKind::Permanent, remote.name(), "local cache error"))
+                    Err(RemoteError::new(
+                        ErrorKind::Permanent,
+                        remote.name(),
+                        "local cache error",
+                    ))
                 }
             }
         }
@@ -53,11 +65,22 @@ pub async fn download(remote: &dyn Remote, odb: &Odb, hash: &HashInfo, policy: &
     }
 }
 
-async fn download_once(remote: &dyn Remote, odb: &Odb, hash: &HashInfo, key: &str) -> Result<u64, CopyError> {
+async fn download_once(
+    remote: &dyn Remote,
+    odb: &Odb,
+    hash: &HashInfo,
+    key: &str,
+) -> Result<u64, CopyError> {
     let mut stream = remote.read(key).await?;
-    let tmp = odb.temp_for(hash).map_err(|source| CopyError::Local { path: odb.path(hash), source })?;
+    let tmp = odb.temp_for(hash).map_err(|source| CopyError::Local {
+        path: odb.path(hash),
+        source,
+    })?;
     let guard = TempGuard(&tmp);
-    let local = |source| CopyError::Local { path: tmp.clone(), source };
+    let local = |source| CopyError::Local {
+        path: tmp.clone(),
+        source,
+    };
     let mut file = std::fs::File::create(&tmp).map_err(local)?;
     let mut hasher = Md5::new();
     let mut received = 0u64;
@@ -69,9 +92,22 @@ async fn download_once(remote: &dyn Remote, odb: &Odb, hash: &HashInfo, key: &st
     }
     drop(file);
     let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);
-    let actual = if hash.legacy { hash::file_md5_dos2unix(&tmp).map_err(local)?.0 } else { hex::encode(hasher.finalize()) };
+    let actual = if hash.legacy {
+        hash::file_md5_dos2unix(&tmp).map_err(local)?.0
+    } else {
+        hex::encode(hasher.finalize())
+    };
     if actual != expected {
-        return Err(RemoteError::new(ErrorKind::Corrupt, remote.name(), format!("object {} arrived with md5 {actual}: the remote's copy is corrupt", hash.md5)).with_key(key).into());
+        return Err(RemoteError::new(
+            ErrorKind::Corrupt,
+            remote.name(),
+            format!(
+                "object {} arrived with md5 {actual}: the remote's copy is corrupt",
+                hash.md5
+            ),
+        )
+        .with_key(key)
+        .into());
     }
     odb.commit_temp(&tmp, hash).map_err(local)?;
     guard.keep();
@@ -141,23 +177,50 @@ impl Payload {
 /// Streams a file in 1 MiB chunks.
 fn file_stream(path: PathBuf, remote: String) -> ByteStream {
     let state = (None::<tokio::fs::File>, path, remote);
-    Box::pin(futures::stream::try_unfold(state, |(file, path, remote)| async move {
-        let mut file = match file {
-            Some(f) => f,
-            None => tokio::fs::File::open(&path).await.map_err(|e| RemoteError::new(ErrorKind::Permanent, &remote, format!("cannot read '{}': {e}", path.display())))?,
-        };
-        let mut buf = bytes::BytesMut::with_capacity(1 << 20);
-        while buf.len() < buf.capacity() {
-            let n = file.read_buf(&mut buf).await.map_err(|e| RemoteError::new(ErrorKind::Permanent, &remote, format!("cannot read '{}': {e}", path.display())))?;
-            if n == 0 {
-                break;
+    Box::pin(futures::stream::try_unfold(
+        state,
+        |(file, path, remote)| async move {
+            let mut file = match file {
+                Some(f) => f,
+                None => tokio::fs::File::open(&path).await.map_err(|e| {
+                    RemoteError::new(
+                        ErrorKind::Permanent,
+                        &remote,
+                        format!("cannot read '{}': {e}", path.display()),
+                    )
+                })?,
+            };
+            let mut buf = bytes::BytesMut::with_capacity(1 << 20);
+            while buf.len() < buf.capacity() {
+                let n = file.read_buf(&mut buf).await.map_err(|e| {
+                    RemoteError::new(
+                        ErrorKind::Permanent,
+                        &remote,
+                        format!("cannot read '{}': {e}", path.display()),
+                    )
+                })?;
+                if n == 0 {
+                    break;
+                }
             }
-        }
-        if buf.is_empty() { Ok(None) } else { Ok(Some((buf.freeze(), (Some(file), path, remote)))) }
-    }))
+            if buf.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some((buf.freeze(), (Some(file), path, remote))))
+            }
+        },
+    ))
 }
 
 /// Uploads `payload` as `key`, retried with a fresh body per attempt.
-pub async fn upload(remote: &dyn Remote, key: &str, payload: &Payload, policy: &RetryPolicy) -> Result<(), RemoteError> {
-    with_retry(policy, || remote.write(key, payload.stream(remote.name()), payload.len())).await
+pub async fn upload(
+    remote: &dyn Remote,
+    key: &str,
+    payload: &Payload,
+    policy: &RetryPolicy,
+) -> Result<(), RemoteError> {
+    with_retry(policy, || {
+        remote.write(key, payload.stream(remote.name()), payload.len())
+    })
+    .await
 }

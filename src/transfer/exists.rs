@@ -12,15 +12,28 @@ pub const LIST_THRESHOLD: usize = 16;
 
 /// The subset of `keys` present on `remote` with their sizes when the check revealed them,
 /// checking with up to `jobs` requests at once.
-pub async fn present(remote: &dyn Remote, keys: &[String], jobs: usize) -> Result<HashMap<String, Option<u64>>, RemoteError> {
+pub async fn present(
+    remote: &dyn Remote,
+    keys: &[String],
+    jobs: usize,
+) -> Result<HashMap<String, Option<u64>>, RemoteError> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
     if remote.capabilities().list && keys.len() > LIST_THRESHOLD {
         let prefixes: BTreeSet<String> = keys.iter().map(|k| prefix_of(k)).collect();
         let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
-        let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes).map(|p| async move { remote.list_sized(&p).await }).buffer_unordered(jobs.max(1)).try_collect().await?;
-        return Ok(listed.into_iter().flatten().filter(|(k, _)| wanted.contains(k.as_str())).map(|(k, n)| (k, Some(n))).collect());
+        let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes)
+            .map(|p| async move { remote.list_sized(&p).await })
+            .buffer_unordered(jobs.max(1))
+            .try_collect()
+            .await?;
+        return Ok(listed
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| wanted.contains(k.as_str()))
+            .map(|(k, n)| (k, Some(n)))
+            .collect());
     }
     let found: Vec<Option<String>> = futures::stream::iter(keys)
         .map(|k| async move { remote.exists(k).await.map(|yes| yes.then(|| k.clone())) })
@@ -32,7 +45,9 @@ pub async fn present(remote: &dyn Remote, keys: &[String], jobs: usize) -> Resul
 
 /// The listing prefix of a key: everything up to and including its last `/`.
 fn prefix_of(key: &str) -> String {
-    key.rfind('/').map(|i| key[..=i].to_string()).unwrap_or_default()
+    key.rfind('/')
+        .map(|i| key[..=i].to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

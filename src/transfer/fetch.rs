@@ -29,7 +29,11 @@ impl FetchReport {
 }
 
 /// The objects the outputs still lack locally (after their manifests are local).
-fn missing_objects(odb: &Odb, outs: &[Out], report: &mut FetchReport) -> Vec<(Object, Option<String>)> {
+fn missing_objects(
+    odb: &Odb,
+    outs: &[Out],
+    report: &mut FetchReport,
+) -> Vec<(Object, Option<String>)> {
     let mut wanted = Vec::new();
     for out in outs.iter().filter(|o| o.cache) {
         match of_out(odb, out) {
@@ -38,15 +42,23 @@ fn missing_objects(odb: &Odb, outs: &[Out], report: &mut FetchReport) -> Vec<(Ob
         }
     }
     let mut seen = std::collections::HashSet::new();
-    wanted.into_iter().filter(|(o, _)| seen.insert(o.hash.clone()) && !odb.contains(&o.hash)).collect()
+    wanted
+        .into_iter()
+        .filter(|(o, _)| seen.insert(o.hash.clone()) && !odb.contains(&o.hash))
+        .collect()
 }
 
 fn routed(router: &Router, objects: Vec<(Object, Option<String>)>) -> Vec<Routed> {
     objects
         .into_iter()
         .map(|(object, remote)| {
-            let prefer = remote.and_then(|name| router.lanes.iter().position(|l| l.handle.name == name));
-            Routed { object, tried: Vec::new(), prefer }
+            let prefer =
+                remote.and_then(|name| router.lanes.iter().position(|l| l.handle.name == name));
+            Routed {
+                object,
+                tried: Vec::new(),
+                prefer,
+            }
         })
         .collect()
 }
@@ -64,18 +76,38 @@ async fn learn_holdings(router: &mut Router, objects: &[Routed], all_remotes: bo
         }
         match present(lane.handle.remote.as_ref(), &keys, lane.handle.jobs).await {
             Ok(found) => lane.set_known(found),
-            Err(e) => tracing::info!("could not check what remote '{}' holds: {}", lane.handle.name, e.message),
+            Err(e) => tracing::info!(
+                "could not check what remote '{}' holds: {}",
+                lane.handle.name,
+                e.message
+            ),
         }
     }
 }
 
 /// Fetches everything `outs` need that the cache lacks.
-pub async fn fetch(odb: &Odb, outs: &[Out], router: &mut Router, progress: &dyn Progress) -> Result<FetchReport, CopyError> {
+pub async fn fetch(
+    odb: &Odb,
+    outs: &[Out],
+    router: &mut Router,
+    progress: &dyn Progress,
+) -> Result<FetchReport, CopyError> {
     let mut report = FetchReport::default();
     let manifests: Vec<(Object, Option<String>)> = outs
         .iter()
         .filter(|o| o.cache && o.is_dir())
-        .filter_map(|o| o.hash.clone().map(|h| (Object { hash: h, size: None, out: o.rel.clone() }, o.remote.clone())))
+        .filter_map(|o| {
+            o.hash.clone().map(|h| {
+                (
+                    Object {
+                        hash: h,
+                        size: None,
+                        out: o.rel.clone(),
+                    },
+                    o.remote.clone(),
+                )
+            })
+        })
         .filter(|(o, _)| !odb.contains(&o.hash))
         .collect();
     let manifests = dedup_routed(manifests);
@@ -89,7 +121,10 @@ pub async fn fetch(odb: &Odb, outs: &[Out], router: &mut Router, progress: &dyn 
     learn_holdings(router, &rest, false).await;
     for r in &mut rest {
         if r.object.size.is_none() {
-            r.object.size = router.lanes.iter().find_map(|l| l.known_size(&r.object.key()));
+            r.object.size = router
+                .lanes
+                .iter()
+                .find_map(|l| l.known_size(&r.object.key()));
         }
     }
     report.absorb(router.fetch(odb, rest, progress).await?);
@@ -99,10 +134,12 @@ pub async fn fetch(odb: &Odb, outs: &[Out], router: &mut Router, progress: &dyn 
 fn dedup_routed(objects: Vec<(Object, Option<String>)>) -> Vec<(Object, Option<String>)> {
     let kept = dedup(objects.iter().map(|(o, _)| o.clone()).collect());
     let remotes: HashMap<_, _> = objects.into_iter().map(|(o, r)| (o.hash, r)).collect();
-    kept.into_iter().map(|o| {
-        let r = remotes.get(&o.hash).cloned().flatten();
-        (o, r)
-    }).collect()
+    kept.into_iter()
+        .map(|o| {
+            let r = remotes.get(&o.hash).cloned().flatten();
+            (o, r)
+        })
+        .collect()
 }
 
 /// One remote's share of a plan.
@@ -128,7 +165,10 @@ pub struct Plan {
 /// Plans a fetch without downloading: asks every remote what it holds, then routes.
 pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
     let mut report = FetchReport::default();
-    let mut plan = Plan { rows: vec![PlanRow::default(); router.lanes.len()], ..Default::default() };
+    let mut plan = Plan {
+        rows: vec![PlanRow::default(); router.lanes.len()],
+        ..Default::default()
+    };
     for out in outs.iter().filter(|o| o.cache && o.is_dir()) {
         if let Some(h) = &out.hash
             && !odb.contains(h)
@@ -142,7 +182,10 @@ pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
         let key = r.object.key();
         match router.route(r) {
             Some(i) => {
-                let size = router.lanes[i].known_size(&key).or(r.object.size).unwrap_or(0);
+                let size = router.lanes[i]
+                    .known_size(&key)
+                    .or(r.object.size)
+                    .unwrap_or(0);
                 plan.rows[i].objects += 1;
                 plan.rows[i].bytes += size;
             }

@@ -9,18 +9,38 @@ use super::Object;
 /// The objects of one output that are knowable from the local cache. For a directory whose
 /// manifest is not in the cache only the `.dir` itself is returned (`complete = false`).
 pub fn of_out(odb: &Odb, out: &Out) -> Result<(Vec<Object>, bool), OdbError> {
-    let Some(hash) = out.hash.clone() else { return Ok((Vec::new(), true)) };
+    let Some(hash) = out.hash.clone() else {
+        return Ok((Vec::new(), true));
+    };
     if !hash.is_dir() {
-        return Ok((vec![Object { hash, size: out.size, out: out.rel.clone() }], true));
+        return Ok((
+            vec![Object {
+                hash,
+                size: out.size,
+                out: out.rel.clone(),
+            }],
+            true,
+        ));
     }
-    let dir = Object { hash: hash.clone(), size: None, out: out.rel.clone() };
+    let dir = Object {
+        hash: hash.clone(),
+        size: None,
+        out: out.rel.clone(),
+    };
     if !odb.contains(&hash) {
         return Ok((vec![dir], false));
     }
     let mut objects: Vec<Object> = odb
         .read_manifest(&hash)?
         .into_iter()
-        .map(|e| Object { hash: HashInfo { md5: e.md5, legacy: hash.legacy }, size: None, out: format!("{}/{}", out.rel, e.relpath) })
+        .map(|e| Object {
+            hash: HashInfo {
+                md5: e.md5,
+                legacy: hash.legacy,
+            },
+            size: None,
+            out: format!("{}/{}", out.rel, e.relpath),
+        })
         .collect();
     objects.push(dir);
     Ok((objects, true))
@@ -29,5 +49,8 @@ pub fn of_out(odb: &Odb, out: &Out) -> Result<(Vec<Object>, bool), OdbError> {
 /// Removes repeated objects (two outputs sharing a file), keeping the first.
 pub fn dedup(objects: Vec<Object>) -> Vec<Object> {
     let mut seen = std::collections::HashSet::new();
-    objects.into_iter().filter(|o| seen.insert(o.hash.clone())).collect()
+    objects
+        .into_iter()
+        .filter(|o| seen.insert(o.hash.clone()))
+        .collect()
 }

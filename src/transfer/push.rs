@@ -49,6 +49,9 @@ pub struct Target<'a> {
     pub outs: Vec<&'a Out>,
 }
 
+/// A `.dir` object and the files it lists.
+type DirObjects = (Object, Vec<Object>);
+
 struct Need {
     object: Object,
     /// Target indexes lacking it.
@@ -57,20 +60,31 @@ struct Need {
 
 /// Pushes each target's outputs to it. Never fails as a whole: failures are in the report.
 pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) -> PushReport {
-    let mut report = PushReport { rows: targets.iter().map(|t| (t.handle.name.clone(), PushRow::default())).collect(), ..Default::default() };
+    let mut report = PushReport {
+        rows: targets
+            .iter()
+            .map(|t| (t.handle.name.clone(), PushRow::default()))
+            .collect(),
+        ..Default::default()
+    };
     let mut missing_local: HashMap<HashInfo, Object> = HashMap::new();
     // What each target should hold: files then dirs, only objects present locally.
-    let mut wanted: Vec<(Vec<Object>, Vec<(Object, Vec<Object>)>)> = Vec::new();
+    let mut wanted: Vec<(Vec<Object>, Vec<DirObjects>)> = Vec::new();
     for t in targets {
         let mut files: Vec<Object> = Vec::new();
         let mut dirs: Vec<(Object, Vec<Object>)> = Vec::new();
         let mut seen = HashSet::new();
         for out in t.outs.iter().filter(|o| o.cache && o.push) {
-            let Ok((objects, complete)) = of_out(odb, out) else { continue };
+            let Ok((objects, complete)) = of_out(odb, out) else {
+                continue;
+            };
             let mut objects = objects.into_iter();
             let (entries, dir) = if out.is_dir() {
                 let all: Vec<Object> = objects.by_ref().collect();
-                let (dir, entries) = all.split_last().map(|(d, e)| (Some(d.clone()), e.to_vec())).unwrap_or((None, Vec::new()));
+                let (dir, entries) = all
+                    .split_last()
+                    .map(|(d, e)| (Some(d.clone()), e.to_vec()))
+                    .unwrap_or((None, Vec::new()));
                 (entries, dir)
             } else {
                 (objects.collect(), None)
@@ -113,8 +127,15 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
                 continue;
             }
         };
-        let vouched: HashSet<&HashInfo> = dirs.iter().filter(|(d, _)| dirs_there.contains_key(&d.key())).flat_map(|(_, e)| e.iter().map(|o| &o.hash)).collect();
-        let to_check: Vec<&Object> = files.iter().filter(|o| !vouched.contains(&o.hash)).collect();
+        let vouched: HashSet<&HashInfo> = dirs
+            .iter()
+            .filter(|(d, _)| dirs_there.contains_key(&d.key()))
+            .flat_map(|(_, e)| e.iter().map(|o| &o.hash))
+            .collect();
+        let to_check: Vec<&Object> = files
+            .iter()
+            .filter(|o| !vouched.contains(&o.hash))
+            .collect();
         let keys: Vec<String> = to_check.iter().map(|o| o.key()).collect();
         let there = match present(remote, &keys, t.handle.jobs).await {
             Ok(p) => p,
@@ -130,7 +151,14 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             if there.contains_key(&o.key()) {
                 row.already += 1;
             } else {
-                needs.entry(o.hash.clone()).or_insert_with(|| Need { object: o.clone(), targets: Vec::new() }).targets.push(ti);
+                needs
+                    .entry(o.hash.clone())
+                    .or_insert_with(|| Need {
+                        object: o.clone(),
+                        targets: Vec::new(),
+                    })
+                    .targets
+                    .push(ti);
             }
         }
         let mut mine = Vec::new();
@@ -143,26 +171,48 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         }
         dir_needs.push(mine);
     }
-    let total: u64 = needs.values().map(|n| n.targets.len() as u64).sum::<u64>() + dir_needs.iter().map(|d| d.len() as u64).sum::<u64>();
+    let total: u64 = needs.values().map(|n| n.targets.len() as u64).sum::<u64>()
+        + dir_needs.iter().map(|d| d.len() as u64).sum::<u64>();
     progress.add_total(total, 0);
 
     let rows: Vec<Mutex<PushRow>> = report.rows.drain(..).map(|(_, r)| Mutex::new(r)).collect();
-    let semaphores: Vec<Semaphore> = targets.iter().map(|t| Semaphore::new(t.handle.jobs)).collect();
-    let failed_hashes: Vec<Mutex<HashSet<HashInfo>>> = targets.iter().map(|_| Mutex::new(HashSet::new())).collect();
+    let semaphores: Vec<Semaphore> = targets
+        .iter()
+        .map(|t| Semaphore::new(t.handle.jobs))
+        .collect();
+    let failed_hashes: Vec<Mutex<HashSet<HashInfo>>> =
+        targets.iter().map(|_| Mutex::new(HashSet::new())).collect();
     let policy = RetryPolicy::default();
     let width = targets.iter().map(|t| t.handle.jobs).max().unwrap_or(1);
-    let ctx = Ctx { odb, targets, rows: &rows, semaphores: &semaphores, failed: &failed_hashes, policy: &policy, progress };
+    let ctx = Ctx {
+        odb,
+        targets,
+        rows: &rows,
+        semaphores: &semaphores,
+        failed: &failed_hashes,
+        policy: &policy,
+        progress,
+    };
 
-    futures::stream::iter(needs.into_values()).for_each_concurrent(width, |need| ctx.send(need.object, need.targets)).await;
+    futures::stream::iter(needs.into_values())
+        .for_each_concurrent(width, |need| ctx.send(need.object, need.targets))
+        .await;
     // Directories last, and only where every file made it.
     let dir_work: Vec<(Object, Vec<usize>)> = dir_needs
         .into_iter()
         .enumerate()
         .flat_map(|(ti, dirs)| dirs.into_iter().map(move |(d, entries)| (ti, d, entries)))
         .filter_map(|(ti, d, entries)| {
-            let broken = ctx.failed[ti].lock().map(|f| entries.iter().any(|e| f.contains(&e.hash))).unwrap_or(true);
+            let broken = ctx.failed[ti]
+                .lock()
+                .map(|f| entries.iter().any(|e| f.contains(&e.hash)))
+                .unwrap_or(true);
             if broken {
-                let e = RemoteError::new(ErrorKind::Permanent, &targets[ti].handle.name, "not uploaded because some of its files failed");
+                let e = RemoteError::new(
+                    ErrorKind::Permanent,
+                    &targets[ti].handle.name,
+                    "not uploaded because some of its files failed",
+                );
                 if let Ok(mut row) = ctx.rows[ti].lock() {
                     row.failed.push((d, e));
                 }
@@ -173,9 +223,15 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             }
         })
         .collect();
-    futures::stream::iter(dir_work).for_each_concurrent(width, |(d, ts)| ctx.send(d, ts)).await;
+    futures::stream::iter(dir_work)
+        .for_each_concurrent(width, |(d, ts)| ctx.send(d, ts))
+        .await;
 
-    report.rows = targets.iter().zip(rows).map(|(t, r)| (t.handle.name.clone(), r.into_inner().unwrap_or_default())).collect();
+    report.rows = targets
+        .iter()
+        .zip(rows)
+        .map(|(t, r)| (t.handle.name.clone(), r.into_inner().unwrap_or_default()))
+        .collect();
     report
 }
 
@@ -197,7 +253,11 @@ impl Ctx<'_> {
             Ok(p) => p,
             Err(e) => {
                 for ti in to {
-                    let err = RemoteError::new(ErrorKind::Permanent, &self.targets[ti].handle.name, format!("cannot read the cache file: {e}"));
+                    let err = RemoteError::new(
+                        ErrorKind::Permanent,
+                        &self.targets[ti].handle.name,
+                        format!("cannot read the cache file: {e}"),
+                    );
                     self.fail(ti, &object, err);
                 }
                 return;
@@ -206,8 +266,17 @@ impl Ctx<'_> {
         let uploads = to.into_iter().map(|ti| {
             let (payload, key, object) = (&payload, &key, &object);
             async move {
-                let Ok(_permit) = self.semaphores[ti].acquire().await else { return };
-                match upload(self.targets[ti].handle.remote.as_ref(), key, payload, self.policy).await {
+                let Ok(_permit) = self.semaphores[ti].acquire().await else {
+                    return;
+                };
+                match upload(
+                    self.targets[ti].handle.remote.as_ref(),
+                    key,
+                    payload,
+                    self.policy,
+                )
+                .await
+                {
                     Ok(()) => {
                         if let Ok(mut row) = self.rows[ti].lock() {
                             row.uploaded += 1;

@@ -10,8 +10,10 @@ use crate::remote::{self, Remote, RemoteSpec};
 pub struct Handle {
     /// The remote's name.
     pub name: String,
-    /// Its URL (without credentials) for messages and as the budget ledger's key.
+    /// Its URL (without credentials) for messages.
     pub url: String,
+    /// The key of its budget in the ledger (endpoint + bucket for S3).
+    pub ledger_key: String,
     /// The backend.
     pub remote: Arc<dyn Remote>,
     /// Concurrent transfers against it.
@@ -23,20 +25,52 @@ pub struct Handle {
 /// Default concurrency: DVC uses 4 × cores; object stores answer many small requests in
 /// parallel far better, so network remotes get at least 32.
 fn default_jobs(spec: &RemoteSpec) -> usize {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    if spec.url.contains("://") && !spec.url.starts_with("file://") { (4 * cores).max(32) } else { 4 * cores }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    if spec.url.contains("://") && !spec.url.starts_with("file://") {
+        (4 * cores).max(32)
+    } else {
+        4 * cores
+    }
 }
 
 /// Opens remote `name`; `jobs` (from `-j`) overrides the remote's `jobs` option.
-pub fn open(config: &Config, settings: &FerrySettings, name: &str, jobs: Option<usize>) -> anyhow::Result<Handle> {
+pub fn open(
+    config: &Config,
+    settings: &FerrySettings,
+    name: &str,
+    jobs: Option<usize>,
+) -> anyhow::Result<Handle> {
     let spec = config.remote(name)?;
-    let remote = remote::open(&spec).map_err(|e| UserError::config(e.to_string()).with_hint(format!("check `ferry remote list` and the options of remote '{}'", spec.name)).with_exit(Exit::Config))?;
-    let jobs = jobs.or_else(|| spec.options.get("jobs").and_then(|j| j.parse().ok())).unwrap_or_else(|| default_jobs(&spec)).max(1);
-    Ok(Handle { url: remote::display_url(&spec.url), name: spec.name.clone(), remote, jobs, settings: settings.remote(&spec.name) })
+    let remote = remote::open(&spec).map_err(|e| {
+        UserError::config(e.to_string())
+            .with_hint(format!(
+                "check `ferry remote list` and the options of remote '{}'",
+                spec.name
+            ))
+            .with_exit(Exit::Config)
+    })?;
+    let jobs = jobs
+        .or_else(|| spec.options.get("jobs").and_then(|j| j.parse().ok()))
+        .unwrap_or_else(|| default_jobs(&spec))
+        .max(1);
+    Ok(Handle {
+        url: remote::display_url(&spec.url),
+        ledger_key: crate::budget::ledger_url(&spec),
+        name: spec.name.clone(),
+        remote,
+        jobs,
+        settings: settings.remote(&spec.name),
+    })
 }
 
 /// The remote a single-remote command uses: `-r`, else `core.remote`, else an error like DVC's.
-pub fn default_name(config: &Config, explicit: Option<&str>, root: &std::path::Path) -> anyhow::Result<String> {
+pub fn default_name(
+    config: &Config,
+    explicit: Option<&str>,
+    root: &std::path::Path,
+) -> anyhow::Result<String> {
     if let Some(r) = explicit {
         return Ok(r.to_lowercase());
     }

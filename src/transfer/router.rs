@@ -97,13 +97,24 @@ impl Lane {
     /// A lane for `handle`, with its budget from the ledger (capped remotes start disabled).
     pub fn new(handle: Handle, ledger: Option<&Ledger>) -> Self {
         let tz = Some(handle.settings.budget_reset.tz.clone());
-        let budget = Budget { limit_bytes: handle.settings.daily_download_limit.map(|b| b.0), limit_requests: handle.settings.daily_request_limit };
+        let budget = Budget {
+            limit_bytes: handle.settings.daily_download_limit.map(|b| b.0),
+            limit_requests: handle.settings.daily_request_limit,
+        };
         let (remaining, disabled, meter, ledger) = match (ledger, tz) {
             (Some(l), Some(tz)) => {
-                let usage = l.usage(&handle.url, &tz).ok();
-                let remaining = usage.as_ref().map(|u| budget.remaining(u)).unwrap_or_else(|| unlimited(&budget));
+                let usage = l.usage(&handle.ledger_key, &tz).ok();
+                let remaining = usage
+                    .as_ref()
+                    .map(|u| budget.remaining(u))
+                    .unwrap_or_else(|| unlimited(&budget));
                 let disabled = usage.and_then(|u| u.capped_until).map(|_| Skip::Quota);
-                (remaining, disabled, Some(l.meter(&handle.url, &tz)), Some((l.clone(), tz)))
+                (
+                    remaining,
+                    disabled,
+                    Some(l.meter(&handle.ledger_key, &tz)),
+                    Some((l.clone(), tz)),
+                )
             }
             _ => (unlimited(&budget), None, None, None),
         };
@@ -163,13 +174,20 @@ impl Lane {
         if let Some(m) = &self.meter
             && let Err(e) = m.flush()
         {
-            tracing::warn!("could not record usage of remote '{}': {e}", self.handle.name);
+            tracing::warn!(
+                "could not record usage of remote '{}': {e}",
+                self.handle.name
+            );
         }
     }
 }
 
 fn unlimited(budget: &Budget) -> Remaining {
-    Remaining { bytes: budget.limit_bytes, requests: budget.limit_requests, capped: false }
+    Remaining {
+        bytes: budget.limit_bytes,
+        requests: budget.limit_requests,
+        capped: false,
+    }
 }
 
 /// An object being routed, with the remotes it has left behind.
@@ -202,14 +220,20 @@ pub struct Router {
 impl Router {
     /// A router over `lanes` in order.
     pub fn new(lanes: Vec<Lane>) -> Self {
-        Self { lanes, policy: RetryPolicy::default() }
+        Self {
+            lanes,
+            policy: RetryPolicy::default(),
+        }
     }
 
     /// The next usable lane for `r`, recording why earlier ones were passed over, and
     /// reserving budget on the chosen one. `None` when no remote is left.
     pub fn route(&self, r: &mut Routed) -> Option<usize> {
         let key = r.object.key();
-        let order = r.prefer.into_iter().chain((0..self.lanes.len()).filter(|i| Some(*i) != r.prefer));
+        let order = r
+            .prefer
+            .into_iter()
+            .chain((0..self.lanes.len()).filter(|i| Some(*i) != r.prefer));
         for i in order {
             let lane = &self.lanes[i];
             if r.tried.iter().any(|(t, _)| *t == i) {
@@ -226,7 +250,11 @@ impl Router {
                 continue;
             }
             let size = lane.known_size(&key).or(r.object.size).unwrap_or(0);
-            let reserved = lane.budget.lock().map(|mut b| b.reserve(size, 1)).unwrap_or(false);
+            let reserved = lane
+                .budget
+                .lock()
+                .map(|mut b| b.reserve(size, 1))
+                .unwrap_or(false);
             if !reserved {
                 r.tried.push((i, Skip::OverBudget));
                 continue;
@@ -238,7 +266,12 @@ impl Router {
 
     /// Fetches `objects` into `odb`, routing each one. Stops early only on a local error
     /// (the cache cannot be written), which is returned.
-    pub async fn fetch(&self, odb: &Odb, objects: Vec<Routed>, progress: &dyn Progress) -> Result<FetchOutcome, CopyError> {
+    pub async fn fetch(
+        &self,
+        odb: &Odb,
+        objects: Vec<Routed>,
+        progress: &dyn Progress,
+    ) -> Result<FetchOutcome, CopyError> {
         let mut outcome = FetchOutcome::default();
         let mut pending = objects;
         let abort = AtomicBool::new(false);
@@ -257,7 +290,14 @@ impl Router {
             if batches.iter().all(Vec::is_empty) {
                 break;
             }
-            let runs = self.lanes.iter().enumerate().zip(batches).map(|((i, lane), batch)| self.run_lane(i, lane, batch, odb, progress, &abort, &local_error));
+            let runs = self
+                .lanes
+                .iter()
+                .enumerate()
+                .zip(batches)
+                .map(|((i, lane), batch)| {
+                    self.run_lane(i, lane, batch, odb, progress, &abort, &local_error)
+                });
             for (done, again) in futures::future::join_all(runs).await {
                 outcome.fetched.extend(done);
                 pending.extend(again);
@@ -353,9 +393,12 @@ impl Router {
             ErrorKind::Quota => {
                 lane.disable(Skip::Quota);
                 if let Some((ledger, tz)) = &lane.ledger
-                    && let Err(err) = ledger.mark_capped(&lane.handle.url, tz)
+                    && let Err(err) = ledger.mark_capped(&lane.handle.ledger_key, tz)
                 {
-                    tracing::warn!("could not record the cap of remote '{}': {err}", lane.handle.name);
+                    tracing::warn!(
+                        "could not record the cap of remote '{}': {err}",
+                        lane.handle.name
+                    );
                 }
                 Skip::Quota
             }

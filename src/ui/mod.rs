@@ -89,10 +89,18 @@ pub fn human_bytes(n: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// DVC's plural for counts in summaries: `1 file`, `2 files`.
 pub fn files(n: usize) -> String {
-    if n == 1 { "1 file".to_string() } else { format!("{n} files") }
+    if n == 1 {
+        "1 file".to_string()
+    } else {
+        format!("{n} files")
+    }
 }

@@ -30,14 +30,24 @@ impl TransferProgress {
         let bar = (!quiet && tty).then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} objects, {binary_bytes_per_sec}, ETA {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {pos}/{len} objects, {binary_bytes_per_sec}, ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             bar.set_message(verb);
             bar
         });
-        Self { verb, bar, plain: !quiet && !tty, total: AtomicU64::new(0), done: AtomicU64::new(0), bytes: AtomicU64::new(0), last_line: Mutex::new(Instant::now()) }
+        Self {
+            verb,
+            bar,
+            plain: !quiet && !tty,
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            last_line: Mutex::new(Instant::now()),
+        }
     }
 
     /// Removes the bar.
@@ -66,7 +76,12 @@ impl Progress for TransferProgress {
             && last.elapsed() >= PLAIN_EVERY
         {
             *last = Instant::now();
-            eprintln!("{}: {done}/{} objects, {}", self.verb, self.total.load(Ordering::Relaxed), super::human_bytes(moved));
+            eprintln!(
+                "{}: {done}/{} objects, {}",
+                self.verb,
+                self.total.load(Ordering::Relaxed),
+                super::human_bytes(moved)
+            );
         }
     }
 }
