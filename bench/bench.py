@@ -89,8 +89,9 @@ def first_error_line(text):
 class Runner:
     """Runs commands untimed (setup) or timed (a measured step), logging every output."""
 
-    def __init__(self, logdir, weed_pid, timeout):
+    def __init__(self, logdir, weed_pid, timeout, nice=0):
         self.logdir = logdir
+        self.nice = nice
         self.weed_pid = weed_pid
         self.timeout = timeout
         os.makedirs(logdir, exist_ok=True)
@@ -105,6 +106,8 @@ class Runner:
     def timed(self, tag, cmd, cwd, env):
         """One measured step. Returns a dict of measurements (rc != 0 marks a failure)."""
         logpath = os.path.join(self.logdir, tag + ".log")
+        if self.nice:
+            cmd = ["nice", "-n", str(self.nice)] + list(cmd)
         os.sync()
         load = os.getloadavg()[0]
         with open(logpath, "wb") as out:
@@ -206,7 +209,7 @@ class Bench:
         self.s3 = {k: os.environ.get(f"FERRY_TEST_S3_{k.upper()}", "") for k in ("endpoint", "bucket", "key", "secret")}
         self.run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{random.randrange(16**4):04x}"
         self.s3_prefix = f"bench/{self.run_id}"
-        self.runner = Runner(os.path.join(args.out, "logs"), args.weed_pid, args.timeout)
+        self.runner = Runner(os.path.join(args.out, "logs"), args.weed_pid, args.timeout, args.nice)
         self.base_env = {k: v for k, v in os.environ.items()
                          if not k.startswith(("FERRY_LOG", "AWS_ACCESS", "AWS_SECRET", "AWS_SESSION"))}
         self.client_env = dict(self.base_env, AWS_ACCESS_KEY_ID=self.s3["key"],
@@ -514,6 +517,8 @@ def report(bench, info, ceiling, sizes, args, echo=True):
     L.append(f"Machine: {info['cores']} × {info['cpu']}, {info['memory']} RAM, {info['os']}, kernel {info['kernel']}; "
              f"load at start {' '.join(info['load_at_start'])}.  ")
     L.append(f"Work fs: {info['work_fs']}.  ")
+    if args.nice:
+        L.append(f"Timed commands ran at niceness {args.nice}; the SeaweedFS server at its own.  ")
     L.append(f"Scale {args.scale}, {args.reps} repetition(s), medians over successful runs; ferry {info['versions']['ferry']} "
              f"(commit {info['ferry_commit']}), {info['versions']['dvc'] and 'dvc ' + info['versions']['dvc']}, "
              f"s5cmd {info['versions']['s5cmd']}, {info['versions']['rclone']}, SeaweedFS {info['versions']['seaweedfs']}.")
@@ -642,6 +647,8 @@ def main():
     ap.add_argument("--verify", choices=["first", "all", "none"], default="first", help="diff -r pulled trees in rep 1 (default), all reps or never")
     ap.add_argument("--timeout", type=float, default=1800, help="per-command timeout in seconds")
     ap.add_argument("--keep", action="store_true", help="keep work dirs and remote objects")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="niceness of every timed command (e.g. -10 on a busy shared machine; the server keeps its own)")
     # wiring, set by bench/run
     for k in ("root", "out", "work", "data", "dvc", "ferry", "s5cmd", "rclone", "weed", "python", "fs-note"):
         ap.add_argument(f"--{k}", default="", help=argparse.SUPPRESS)

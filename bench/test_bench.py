@@ -68,7 +68,7 @@ class Verdicts(unittest.TestCase):
 class Report(unittest.TestCase):
     def test_writes_markdown_and_json_even_with_failures(self):
         with tempfile.TemporaryDirectory() as out:
-            args = types.SimpleNamespace(out=out, scale=0.1, reps=1)
+            args = types.SimpleNamespace(out=out, scale=0.1, reps=1, nice=0)
             b = types.SimpleNamespace(records=[rec("many", "dvc", "add", 2.0),
                                                rec("many", "ferry", "add", 0.01, rc=1)],
                                       s3={"bucket": "b"}, s3_prefix="bench/x", verified={"many/s3/dvc/r1": "identical"})
