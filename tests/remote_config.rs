@@ -742,3 +742,64 @@ fn every_remote_command_has_examples_in_its_help() {
     }
     assert!(ok(ferry(dir.path()).args(["remote", "--help"])).contains("Examples:"));
 }
+
+#[test]
+fn value_quoting_matches_dvc_and_reads_back() {
+    let values = [
+        "a#b",
+        "a,b",
+        " a",
+        "a ",
+        "'x'",
+        "\"x\"",
+        "a'b",
+        "a b",
+        "x#y'z\"",
+        "",
+        "a=b;c",
+        "x\"y'z",
+        "tab\tin",
+        "[x]",
+        "a\\b",
+        "p#a,s s\"w",
+        "a'''b\"",
+        "multi\nline",
+    ];
+    let mut steps: Vec<(&str, Vec<&str>)> =
+        vec![("", vec!["remote", "add", "h", "https://x.org/a"])];
+    for v in values {
+        steps.push(("", vec!["remote", "modify", "h", "user", v]));
+    }
+    let steps: Vec<(&str, &[&str])> = steps.iter().map(|(s, a)| (*s, a.as_slice())).collect();
+    compare(&steps);
+    // Each value survives a round trip through the other tool.
+    for v in values {
+        let d = Repo::new();
+        assert!(
+            d.dvc(&["remote", "add", "h", "https://x.org/a"])
+                .status
+                .success()
+        );
+        assert!(
+            d.dvc(&["remote", "modify", "h", "user", v])
+                .status
+                .success()
+        );
+        let config = ferry::config::Config::load(&d.path().join(".dvc")).unwrap();
+        let spec = config.remote_with_env("h", std::iter::empty()).unwrap();
+        assert_eq!(spec.options["user"], v, "ferry reading dvc's {v:?}");
+        let f = Repo::new();
+        ok(f.levels
+            .apply(&mut ferry(f.path()))
+            .args(["remote", "add", "h", "https://x.org/a"]));
+        ok(f.levels
+            .apply(&mut ferry(f.path()))
+            .args(["remote", "modify", "h", "user", v]));
+        let got = f.dvc(&["config", "remote.h.user"]);
+        assert_eq!(
+            text(&got.stdout),
+            format!("{v}\n"),
+            "dvc reading ferry's {v:?}"
+        );
+    }
+}

@@ -375,13 +375,24 @@ fn list(ctx: &Ctx, levels: &Levels, dvc_dir: Option<&Path>, a: ListArgs) -> anyh
     let mut text = String::new();
     for (name, section) in doc.remotes() {
         // A password inside the URL is never shown (the only place dvc's bytes differ).
-        let url = redact_url(section.get("url").map(|v| v.as_str()).unwrap_or_default());
+        let url = match section.get("url") {
+            Some(v) => redact_url(v.as_str()),
+            // dvc crashes here; this level only holds options (e.g. secrets) of the remote.
+            None => "(no url at this level)".to_string(),
+        };
         let line = if Some(name.as_str()) == default {
             format!("{name}\t{url}\t(default)")
         } else {
             format!("{name}\t{url}")
         };
-        text.push_str(&render_line(&line, console_width()));
+        let rendered = render_line(&line, console_width());
+        if Some(name.as_str()) == default && ctx.out.is_tty() {
+            // dvc shows the default remote in green on a terminal.
+            let body = rendered.trim_end_matches('\n');
+            text.push_str(&format!("{}\n", console::style(body).green()));
+        } else {
+            text.push_str(&rendered);
+        }
         if let Some(ff) = &ferry_file {
             for (k, v) in section.iter().filter(|(k, _)| *k != "url") {
                 if is_secret(k) {

@@ -310,13 +310,11 @@ fn unquote(s: &str) -> &str {
 fn multiline(raw: &str, lines: &[&str], next: usize) -> Result<(String, usize), ()> {
     let quot = &raw[..3];
     let rest = &raw[3..];
-    if let Some(end) = rest.find(quot) {
-        let after = rest[end + 3..].trim_start();
-        return if after.is_empty() || after.starts_with('#') {
-            Ok((rest[..end].to_string(), next))
-        } else {
-            Err(())
-        };
+    if let Some(end) = closing(rest, quot) {
+        return Ok((rest[..end].to_string(), next));
+    }
+    if rest.contains(quot) {
+        return Err(());
     }
     let mut value = rest.to_string();
     let mut i = next;
@@ -324,17 +322,23 @@ fn multiline(raw: &str, lines: &[&str], next: usize) -> Result<(String, usize), 
         let line = lines[i];
         i += 1;
         value.push('\n');
-        if let Some(end) = line.find(quot) {
-            let after = line[end + 3..].trim_start();
-            if !(after.is_empty() || after.starts_with('#')) {
-                return Err(());
-            }
+        if line.contains(quot) {
+            let end = closing(line, quot).ok_or(())?;
             value.push_str(&line[..end]);
             return Ok((value, i));
         }
         value.push_str(line);
     }
     Err(())
+}
+
+/// configobj's `^(.*?)'''\s*(#.*)?$`: the first closing triple quote followed only by
+/// whitespace and an optional comment.
+fn closing(s: &str, quot: &str) -> Option<usize> {
+    s.match_indices(quot).map(|(i, _)| i).find(|&i| {
+        let after = s[i + 3..].trim_start();
+        after.is_empty() || after.starts_with('#')
+    })
 }
 
 /// configobj's `_handle_value` with `list_values=True`: unquotes, drops an inline comment, and

@@ -261,7 +261,9 @@ fn remote_schema(url: &str) -> Result<Vec<(&'static str, Check)>, String> {
         return Ok([LOCAL_COMMON, REMOTE_COMMON].concat());
     } else {
         match scheme.as_str() {
-            "s3" => S3,
+            // `b2://` is Ferry's own spelling of S3 on Backblaze (dvc refuses it; `ferry remote
+            // add` writes the s3:// form), so a hand-written one can still be modified.
+            "s3" | "b2" => S3,
             "gs" => GS,
             "ssh" => SSH,
             "hdfs" => HDFS,
