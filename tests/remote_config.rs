@@ -645,6 +645,11 @@ fn ferry_settings_go_to_ferry_toml() {
     assert_eq!(out.status.code(), Some(251));
     assert!(text(&out.stderr).contains("secret"), "{}", all_output(&out));
     assert!(!all_output(&out).contains("oops"));
+    // ... and nothing is half done while it is there.
+    let before = r.file(".dvc/config");
+    let out = r.ferry(&["remote", "rename", "a", "b"]);
+    assert_eq!(out.status.code(), Some(251), "{}", all_output(&out));
+    assert_eq!(r.file(".dvc/config"), before);
 }
 
 #[test]

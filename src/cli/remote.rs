@@ -523,6 +523,8 @@ fn rename(
     let old = a.name.to_lowercase();
     let level = a.level.write_level();
     let holders = holders(levels, &old)?;
+    // A broken ferry.toml is refused before any DVC file changes, so nothing is half renamed.
+    let ferry_file = open_checked(dvc_dir)?;
     levels.rename(level, &old, &a.new)?;
     for (l, path) in holders {
         if l != level {
@@ -533,12 +535,18 @@ fn rename(
             ));
         }
     }
-    if let Some(dir) = dvc_dir {
-        let mut ff = FerryFile::open(dir)?;
+    if let Some(mut ff) = ferry_file {
         ff.rename_remote(&old, &a.new.to_lowercase());
         ff.save()?;
     }
     Ok(Exit::Ok)
+}
+
+/// `ferry.toml` opened for editing after checking it loads (None outside a repository).
+fn open_checked(dvc_dir: Option<&Path>) -> anyhow::Result<Option<FerryFile>> {
+    let Some(dir) = dvc_dir else { return Ok(None) };
+    ferry::FerrySettings::load(dir)?;
+    Ok(Some(FerryFile::open(dir)?))
 }
 
 /// The levels whose file has a section for `name`.
@@ -560,6 +568,7 @@ fn remove(
     a: RemoveArgs,
 ) -> anyhow::Result<Exit> {
     let name = a.name.to_lowercase();
+    let ferry_file = open_checked(dvc_dir)?;
     let removed = levels.remove(a.level.write_level(), &name)?;
     for path in &removed.also_from {
         ctx.out.warn(&format!(
@@ -567,10 +576,9 @@ fn remove(
             path.display()
         ));
     }
-    if let Some(dir) = dvc_dir
+    if let Some(mut ff) = ferry_file
         && !levels.read(None)?.remotes().contains_key(&name)
     {
-        let mut ff = FerryFile::open(dir)?;
         ff.remove_remote(&name);
         ff.save()?;
     }
@@ -605,6 +613,7 @@ fn modify(
         if !levels.read(None)?.remotes().contains_key(&name) {
             return Err(ConfigError::UnknownRemote(name).into());
         }
+        ferry::FerrySettings::load(dir)?;
         let mut ff = FerryFile::open(dir)?;
         ff.set_remote_key(&name, &a.option, value)?;
         ff.save()?;

@@ -179,7 +179,15 @@ pub struct Config {
 impl Config {
     /// Loads all four levels for the repository whose DVC dir is `dvc_dir`.
     pub fn load(dvc_dir: &Path) -> Result<Self, ConfigError> {
-        let merged = edit::Levels::new(Some(dvc_dir.to_path_buf())).read(None)?;
+        let mut merged = edit::Levels::new(Some(dvc_dir.to_path_buf())).read(None)?;
+        // DVC's schema lowercases these (`Lower`), so `Remote = Origin` names remote `origin`.
+        if let Some(core) = merged.plain.get_mut("core") {
+            for key in ["remote", "machine"] {
+                if let Some(Value::Str(v)) = core.get_mut(key) {
+                    *v = v.to_lowercase();
+                }
+            }
+        }
         Ok(Config {
             merged,
             dvc_dir: dvc_dir.to_path_buf(),
