@@ -62,14 +62,14 @@ pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     match do_fetch(ctx, &repo, &args.fetch)? {
         Fetched::Planned => Ok(Exit::Ok),
-        Fetched::Done(report) => {
+        Fetched::Done(report, names) => {
             if report.fetched.is_empty() && report.failed.is_empty() {
                 ctx.out.line("Everything is up to date.");
             } else if !report.fetched.is_empty() {
                 ctx.out
                     .line(&format!("{} fetched", files(report.fetched.len())));
             }
-            fetch_failures(&report, false)
+            fetch_failures(&report, &names, false)
         }
     }
 }
@@ -77,9 +77,9 @@ pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
 /// `ferry pull`.
 pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
-    let report = match do_fetch(ctx, &repo, &args.fetch)? {
+    let (report, names) = match do_fetch(ctx, &repo, &args.fetch)? {
         Fetched::Planned => return Ok(Exit::Ok),
-        Fetched::Done(report) => report,
+        Fetched::Done(report, names) => (report, names),
     };
     let _lock = repo.lock()?;
     let outs = index::collect(&repo, &ctx.cwd, &args.fetch.targets)?;
@@ -110,17 +110,18 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
             .into());
     }
     if !summary.missing.is_empty() && !args.allow_missing {
-        fetch_failures(&report, true)?;
+        fetch_failures(&report, &names, true)?;
         return Err(UserError::failed(format!("failed to pull data from the cloud - Checkout failed for following targets:\n{}\nIs your cache up to date?\n<https://error.dvc.org/missing-files>", summary.missing.join("\n")))
             .with_hint("the data is on none of the remotes tried; push it from a machine that has it, or pass --allow-missing")
             .into());
     }
-    fetch_failures(&report, args.allow_missing)
+    fetch_failures(&report, &names, args.allow_missing)
 }
 
 enum Fetched {
     Planned,
-    Done(FetchReport),
+    /// What the fetch did, and the names of the remotes in the order the router used.
+    Done(FetchReport, Vec<String>),
 }
 
 fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched> {
@@ -167,7 +168,8 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched>
     for (out, e) in &report.bad_manifests {
         ctx.out.error(&format!("'{out}': {e}"));
     }
-    Ok(Fetched::Done(report))
+    let names = router.lanes.iter().map(|l| l.handle.name.clone()).collect();
+    Ok(Fetched::Done(report, names))
 }
 
 fn budget_text(r: &crate::budget::Remaining) -> String {
@@ -252,7 +254,7 @@ fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
             let why: Vec<String> = r
                 .tried
                 .iter()
-                .map(|(i, s)| format!("{}: {}", router.lanes[*i].handle.name, s.label()))
+                .map(|(i, s)| format!("{}: {}", router.lanes[*i].handle.name, s.detail()))
                 .collect();
             ctx.out
                 .line(&format!("  {} ({})", r.object.out, why.join("; ")));
@@ -260,14 +262,23 @@ fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
     }
 }
 
-/// Reports objects no remote supplied; an error unless `allow_missing`.
-fn fetch_failures(report: &FetchReport, allow_missing: bool) -> anyhow::Result<Exit> {
+/// Reports objects no remote supplied, each with every remote's reason (`names` are the
+/// router's lanes); an error unless `allow_missing`.
+fn fetch_failures(
+    report: &FetchReport,
+    names: &[String],
+    allow_missing: bool,
+) -> anyhow::Result<Exit> {
     if report.failed.is_empty() {
         return Ok(Exit::Ok);
     }
     let mut lines = Vec::new();
     for r in &report.failed {
-        let why: Vec<String> = r.tried.iter().map(|(_, s)| s.label()).collect();
+        let why: Vec<String> = r
+            .tried
+            .iter()
+            .map(|(i, s)| format!("{}: {}", names[*i], s.detail()))
+            .collect();
         lines.push(format!(
             "{}: {} ({})",
             r.object.hash,

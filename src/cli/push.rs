@@ -2,6 +2,7 @@
 use super::Ctx;
 use super::transfer::{open_all, runtime, settings, table};
 use crate::error::{Exit, UserError};
+use crate::remote::ErrorKind;
 use crate::repo::out::Out;
 use crate::repo::{Repo, index};
 use crate::transfer::push::{PushReport, Target, push};
@@ -106,8 +107,12 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
             .rows
             .iter()
             .map(|(name, r)| {
-                let status = if r.unreachable.is_some() {
-                    "unreachable".to_string()
+                let status = if let Some(e) = &r.unreachable {
+                    match e.kind {
+                        ErrorKind::Auth => "credentials refused".to_string(),
+                        ErrorKind::Quota => "capped".to_string(),
+                        _ => "unreachable".to_string(),
+                    }
                 } else if r.failed.is_empty() {
                     "ok".to_string()
                 } else {
@@ -138,18 +143,37 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
         return Ok(Exit::Ok);
     }
     let n: usize = report.rows.iter().map(|(_, r)| r.failed.len()).sum();
-    let hint = report
+    let per_remote: Vec<String> = report
         .rows
         .iter()
-        .find_map(|(_, r)| r.unreachable.as_ref().or(r.failed.first().map(|(_, e)| e)))
-        .and_then(crate::error::Hint::hint);
+        .filter_map(|(name, r)| {
+            if r.unreachable.is_some() {
+                Some(format!("{name} (could not be checked, nothing sent)"))
+            } else if !r.failed.is_empty() {
+                Some(format!("{name} ({} failed)", files(r.failed.len())))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let mut hints: Vec<String> = Vec::new();
+    for (_, r) in &report.rows {
+        let first = r.unreachable.as_ref().or(r.failed.first().map(|(_, e)| e));
+        if let Some(h) = first.and_then(crate::error::Hint::hint)
+            && !hints.contains(&h)
+        {
+            hints.push(h);
+        }
+    }
     let mut err = UserError::failed(format!(
-        "failed to push data to the cloud - {} failed to upload (remotes: {})",
+        "failed to push data to the cloud - {} failed to upload; failed remotes: {}",
         files(n),
-        failed_remotes.join(", ")
+        per_remote.join(", ")
     ));
-    err.hint = hint.or(Some(
-        "rerun `ferry push`: what was uploaded is kept and only the rest is sent".into(),
-    ));
+    err.hint = Some(if hints.is_empty() {
+        "rerun `ferry push`: what was uploaded is kept and only the rest is sent".into()
+    } else {
+        hints.join("; ")
+    });
     Err(err.into())
 }

@@ -44,21 +44,33 @@ pub enum Skip {
     OverBudget,
     /// The remote's copy did not match its md5.
     Corrupt,
+    /// Throttled or transient failures outlasted the retries, with the last message.
+    Retries(String),
     /// Another failure, with its message.
     Failed(String),
 }
 
 impl Skip {
-    /// A short reason for reports.
-    pub fn label(&self) -> String {
+    /// A short reason for the per-remote summary rows ("3 not found, 1 cap reached").
+    pub fn label(&self) -> &'static str {
         match self {
-            Skip::NotFound => "not found".into(),
-            Skip::Quota => "cap reached".into(),
-            Skip::Auth => "credentials refused".into(),
-            Skip::Unreachable => "unreachable".into(),
-            Skip::OverBudget => "over budget".into(),
-            Skip::Corrupt => "corrupt copy".into(),
-            Skip::Failed(m) => m.clone(),
+            Skip::NotFound => "not found",
+            Skip::Quota => "cap reached",
+            Skip::Auth => "credentials refused",
+            Skip::Unreachable => "unreachable",
+            Skip::OverBudget => "over budget",
+            Skip::Corrupt => "corrupt copy",
+            Skip::Retries(_) => "retries exhausted",
+            Skip::Failed(_) => "failed",
+        }
+    }
+
+    /// The reason with the server's message where there is one, for listing an object no
+    /// remote could supply.
+    pub fn detail(&self) -> String {
+        match self {
+            Skip::Retries(m) | Skip::Failed(m) => format!("{} ({m})", self.label()),
+            _ => self.label().to_string(),
         }
     }
 }
@@ -166,7 +178,7 @@ impl Lane {
 
     fn note_fell_back(&self, why: &Skip) {
         if let Ok(mut s) = self.stats.lock() {
-            *s.fell_back.entry(why.label()).or_default() += 1;
+            *s.fell_back.entry(why.label().to_string()).or_default() += 1;
         }
     }
 
@@ -412,7 +424,7 @@ impl Router {
                     lane.disable(Skip::Unreachable);
                     Skip::Unreachable
                 } else {
-                    Skip::Failed(e.message.clone())
+                    Skip::Retries(e.message.clone())
                 }
             }
             ErrorKind::Unsupported | ErrorKind::Permanent => Skip::Failed(e.message.clone()),
