@@ -262,8 +262,13 @@ impl FerrySettings {
                 }
             }
         }
-        let mut settings: FerrySettings =
-            toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut settings: FerrySettings = toml::from_str(text).map_err(|e| {
+            let key = e.span().and_then(|s| key_at(text, s.start));
+            match key {
+                Some(key) => invalid(format!("key '{key}': {e}")),
+                None => invalid(e.to_string()),
+            }
+        })?;
         settings.remote = std::mem::take(&mut settings.remote)
             .into_iter()
             .map(|(k, v)| (k.to_lowercase(), v))
@@ -332,6 +337,34 @@ impl FerrySettings {
     pub fn min_copies(&self) -> u32 {
         self.redundancy.min_copies.unwrap_or(1)
     }
+}
+
+/// The dotted key (e.g. `remote.b2.daily_download_limit`) whose key or value covers byte `pos`
+/// of `text`, so an error can name the key and not only the line.
+fn key_at(text: &str, pos: usize) -> Option<String> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    find_key(doc.as_table(), pos).map(|path| path.join("."))
+}
+
+fn find_key(table: &dyn toml_edit::TableLike, pos: usize) -> Option<Vec<String>> {
+    let covers = |span: Option<std::ops::Range<usize>>| span.is_some_and(|s| s.contains(&pos));
+    for (name, _) in table.iter() {
+        let Some((key, item)) = table.get_key_value(name) else {
+            continue;
+        };
+        if covers(key.span()) {
+            return Some(vec![name.to_string()]);
+        }
+        let inner = match item.as_table_like() {
+            Some(t) => find_key(t, pos),
+            None => covers(item.span()).then(Vec::new),
+        };
+        if let Some(mut rest) = inner {
+            rest.insert(0, name.to_string());
+            return Some(rest);
+        }
+    }
+    None
 }
 
 /// Checks a value for a per-remote Ferry key before it is written.
@@ -581,7 +614,10 @@ mod tests {
             "{e}"
         );
         let e = FerrySettings::parse("[remote.b]\nbudget_reset = \"Mars/Base\"\n", p).unwrap_err();
-        assert!(e.to_string().contains("budget_reset"), "{e}");
+        assert!(e.to_string().contains("key 'remote.b.budget_reset'"), "{e}");
+        let e =
+            FerrySettings::parse("[pull]\norder = [\"a\"]\n[remote.b]\nmax = 1\n", p).unwrap_err();
+        assert!(e.to_string().contains("key 'remote.b.max'"), "{e}");
         let e = FerrySettings::parse("[remote.b]\npassword = \"x\"\n", p).unwrap_err();
         assert!(matches!(e, FerryError::Secret { .. }), "{e}");
     }
