@@ -11,6 +11,7 @@ use crate::ui::Printer;
 mod add;
 mod checkout;
 mod commit;
+mod completions;
 mod fetch;
 mod gc;
 mod init;
@@ -23,7 +24,21 @@ mod usage;
 
 /// Ferry: DVC-compatible data version control for data kept on several remotes at once.
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "ferry",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:
+  git init && ferry init
+  ferry remote add -d backblaze b2://my-bucket/data --region us-west-004
+  ferry remote add dagshub dagshub://alice/proj --token-env DAGSHUB_TOKEN
+  ferry push --all-remotes          # every remote gets every object
+  ferry pull                        # per object from the first remote that can serve it
+
+Exit codes: 0 ok, 1 failed, 251 config, 252 Ctrl-C, 253 not a repo, 254 usage, 255 unexpected."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -70,6 +85,8 @@ pub enum Command {
     Pull(fetch::PullArgs),
     /// Set up and manage data remotes.
     Remote(remote::Args),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(completions::Args),
 }
 
 /// What every command gets: the resolved global options and the printer.
@@ -93,6 +110,7 @@ pub fn main() -> ExitCode {
         }
     };
     crate::ui::init_logging(cli.global.verbose, cli.global.quiet);
+    exit_on_interrupt();
     let out = Printer::new(cli.global.quiet);
     match run(cli, out.clone()) {
         Ok(exit) => ExitCode::from(exit as u8),
@@ -105,6 +123,25 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit as u8)
         }
     }
+}
+
+/// Ctrl-C ends the process with DVC's exit code 252 and a message, instead of a bare death by
+/// SIGINT (130 in a shell). Nothing is lost that a kill would not lose: objects and files are
+/// written by temp file + rename, and locks are released by the kernel.
+fn exit_on_interrupt() {
+    let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(|| {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        else {
+            return;
+        };
+        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+            eprintln!("ERROR: interrupted by the user");
+            eprintln!("hint: rerun the same command; what was finished is kept");
+            std::process::exit(Exit::Interrupted as i32);
+        }
+    });
 }
 
 fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
@@ -129,6 +166,7 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Fetch(args) => fetch::run_fetch(&ctx, args),
         Command::Pull(args) => fetch::run_pull(&ctx, args),
         Command::Remote(args) => remote::run(&ctx, args),
+        Command::Completions(args) => completions::run(&ctx, args),
     }
 }
 

@@ -1,0 +1,81 @@
+//! `ferry completions bash|zsh|fish`: shell completion scripts generated from the same clap
+//! definitions as the parser, so they never drift from the real flags.
+use clap::CommandFactory;
+
+use super::{Cli, Ctx};
+use crate::error::Exit;
+
+/// The shells Ferry writes completions for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// Print a shell completion script.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ferry completions bash > ~/.local/share/bash-completion/completions/ferry
+  ferry completions zsh > ~/.zfunc/_ferry        # with `fpath+=~/.zfunc` before compinit
+  ferry completions fish > ~/.config/fish/completions/ferry.fish
+  source <(ferry completions bash)                # just this shell")]
+pub struct Args {
+    /// The shell to complete in.
+    shell: Shell,
+}
+
+/// Writes the script for the chosen shell to stdout.
+pub fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let shell = match args.shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "ferry", &mut std::io::stdout());
+    Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Help that teaches: every command and subcommand, `ferry` itself included, ends its
+    /// `--help` with examples.
+    #[test]
+    fn every_command_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let has = cmd
+                .get_after_help()
+                .is_some_and(|h| h.to_string().contains("Examples:"));
+            if !has && cmd.get_name() != "help" {
+                missing.push(path.to_string());
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "ferry", &mut missing);
+        assert!(missing.is_empty(), "no Examples in --help of: {missing:?}");
+    }
+
+    #[test]
+    fn scripts_name_every_subcommand() {
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ferry", &mut buf);
+            let script = String::from_utf8(buf).unwrap();
+            for sub in ["pull", "push", "remote", "completions", "usage"] {
+                assert!(script.contains(sub), "{shell:?} script lacks {sub}");
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The README's first command, `scripts/demo`, run end to end with the binary under test: the
+//! pull must really fall back (Backblaze's budget runs out, DagsHub serves the rest), Bob's
+//! workspace must end up byte-identical to Alice's, and the user's own state must be untouched.
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{run, text};
+
+fn demo(play_env: &Path) -> Command {
+    let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo"));
+    cmd.env("FERRY", assert_cmd::cargo::cargo_bin("ferry"))
+        // The demo must use its own ledger and config, whatever the caller's environment says.
+        .env("FERRY_STATE_DIR", play_env.join("user-state"))
+        .env("XDG_STATE_HOME", play_env.join("user-xdg-state"))
+        .env("HOME", play_env.join("home"))
+        .env("TMPDIR", play_env.join("tmp"))
+        .env_remove("FERRY_NOW")
+        .env_remove("FERRY_LOG");
+    std::fs::create_dir_all(play_env.join("tmp")).unwrap();
+    std::fs::create_dir_all(play_env.join("home")).unwrap();
+    cmd
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The `objects` column of `remote`'s row in the table printed right after `bob$ ferry pull`.
+fn pull_row<'a>(stdout: &'a str, remote: &str) -> Vec<&'a str> {
+    let after = stdout
+        .split("bob$ ferry pull\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `ferry pull` step in:\n{stdout}"));
+    after
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find(|l| l.split_whitespace().next() == Some(remote))
+        .unwrap_or_else(|| panic!("no row for {remote} in the pull summary:\n{after}"))
+        .split_whitespace()
+        .collect()
+}
+
+#[test]
+fn the_pull_falls_back_and_bob_gets_every_byte() {
+    let env = tempfile::tempdir().unwrap();
+    let play = env.path().join("play");
+    let out = run(demo(env.path()).arg("--keep").arg(&play));
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed ({}):\n{stdout}\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+
+    // The summary has one row per remote and both served objects.
+    let backblaze = pull_row(&stdout, "backblaze");
+    let dagshub = pull_row(&stdout, "dagshub");
+    let served = |row: &[&str]| row[1].parse::<u32>().unwrap();
+    assert!(
+        served(&backblaze) > 0,
+        "backblaze served nothing: {backblaze:?}"
+    );
+    assert!(served(&dagshub) > 0, "dagshub served nothing: {dagshub:?}");
+    assert!(
+        backblaze.join(" ").contains("over budget"),
+        "the fallback reason is not shown: {backblaze:?}"
+    );
+    // 24 images + model + the directory's manifest.
+    assert_eq!(served(&backblaze) + served(&dagshub), 26);
+
+    // Bob's workspace is Alice's, byte for byte.
+    for dir in ["data/images", "models"] {
+        let alice = play.join("alice").join(dir);
+        let bob = play.join("bob").join(dir);
+        let names = files(&alice);
+        assert_eq!(names, files(&bob), "{dir} differs");
+        assert!(!names.is_empty());
+        for name in names {
+            assert_eq!(
+                std::fs::read(alice.join(&name)).unwrap(),
+                std::fs::read(bob.join(&name)).unwrap(),
+                "{dir}/{} differs",
+                name.display()
+            );
+        }
+    }
+    assert_eq!(files(&play.join("bob/data/images")).len(), 24);
+    assert!(stdout.contains("Data and pipelines are up to date."));
+    // `remote usage` shows the budget spent.
+    assert!(stdout.contains("3.0 MB of 3.0 MB"), "{stdout}");
+
+    // The ledger is the demo's own; the caller's state directories were never written.
+    assert!(play.join("state/budget").is_dir());
+    for untouched in [
+        "user-state",
+        "user-xdg-state",
+        "home/.local",
+        "home/.config",
+    ] {
+        assert!(
+            !env.path().join(untouched).exists(),
+            "the demo wrote {untouched}"
+        );
+    }
+}
+
+#[test]
+fn without_keep_the_playground_is_removed() {
+    let env = tempfile::tempdir().unwrap();
+    let out = run(&mut demo(env.path()));
+    assert!(
+        out.status.success(),
+        "demo failed:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(env.path().join("tmp")).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(!env.path().join("user-state").exists());
+}
+
+#[test]
+fn a_failing_step_stops_the_demo_with_its_exit_code() {
+    let env = tempfile::tempdir().unwrap();
+    let out = run(demo(env.path()).env("FERRY", "/bin/false"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("`ferry init` exited with 1"),
+        "{}",
+        text(&out.stderr)
+    );
+}
