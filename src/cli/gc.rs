@@ -9,7 +9,7 @@ use crate::repo::{Repo, index};
 /// Remove unused objects from the local cache.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  ferry gc --workspace --dry    # list what would go\n  ferry gc -w -f"
+    after_help = "Examples:\n  ferry gc --workspace --dry    # list what would go\n  ferry gc -w -f\n  ferry gc -w --cloud -r backblaze --dry   # what would go from a remote (min_copies kept)"
 )]
 pub struct Args {
     /// Keep only what the current workspace's outputs use.
@@ -21,6 +21,15 @@ pub struct Args {
     /// Do not ask for confirmation (accepted for DVC compatibility; ferry never prompts).
     #[arg(short, long)]
     force: bool,
+    /// Also delete unused objects from a remote, keeping redundancy.min_copies copies.
+    #[arg(short, long)]
+    cloud: bool,
+    /// The remote to clean with --cloud (default: the default remote).
+    #[arg(short, long, value_name = "NAME", requires = "cloud")]
+    remote: Option<String>,
+    /// Concurrent requests per remote (with --cloud).
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
@@ -33,8 +42,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let _lock = repo.lock()?;
     let odb = repo.odb();
+    let outs = index::collect(&repo, &ctx.cwd, &[])?;
     let mut used: HashSet<HashInfo> = HashSet::new();
-    for out in index::collect(&repo, &ctx.cwd, &[])? {
+    for out in outs.clone() {
         let Some(hash) = out.hash else { continue };
         if hash.is_dir()
             && let Ok(entries) = odb.read_manifest(&hash)
@@ -74,6 +84,16 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             ctx.out
                 .line(&format!("{verb} {n} objects from {kind} cache."));
         }
+    }
+    if args.cloud {
+        return super::redundancy::gc_cloud(
+            ctx,
+            &repo,
+            &outs,
+            args.remote.as_deref(),
+            args.dry,
+            args.jobs,
+        );
     }
     Ok(Exit::Ok)
 }

@@ -16,9 +16,11 @@ mod fetch;
 mod gc;
 mod init;
 mod push;
+mod redundancy;
 mod remote;
 mod remove;
 mod status;
+mod sync;
 mod transfer;
 mod usage;
 
@@ -87,6 +89,8 @@ pub enum Command {
     Remote(remote::Args),
     /// Print a shell completion script (bash, zsh, fish).
     Completions(completions::Args),
+    /// Copy what each remote lacks from the cache or from the other remotes.
+    Sync(sync::Args),
 }
 
 /// What every command gets: the resolved global options and the printer.
@@ -167,6 +171,7 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Pull(args) => fetch::run_pull(&ctx, args),
         Command::Remote(args) => remote::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
+        Command::Sync(args) => sync::run(&ctx, args),
     }
 }
 
@@ -193,6 +198,9 @@ fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<crate::config::ferry::FerryError>() {
             return (e.exit(), e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::transfer::wanted::HistoryError>() {
+            return (Exit::Failed, e.hint());
         }
     }
     (Exit::Failed, None)

@@ -9,7 +9,7 @@ use crate::repo::{Repo, index, out::Origin};
 /// Show changed, deleted and uncached outputs.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  ferry status\n  ferry status data.dvc --json\n  ferry status -q && echo clean"
+    after_help = "Examples:\n  ferry status\n  ferry status data.dvc --json\n  ferry status -q && echo clean\n  ferry status --remotes       # copies per remote, under-replicated objects"
 )]
 pub struct Args {
     /// Limit to these .dvc files, outputs or stages.
@@ -21,6 +21,10 @@ pub struct Args {
     /// Compare the cache with a remote instead of the workspace.
     #[arg(short, long)]
     cloud: bool,
+    /// Per configured remote: what it holds and lacks of the workspace's data, and the objects
+    /// on fewer remotes than redundancy.min_copies.
+    #[arg(long, conflicts_with_all = ["cloud", "remote"])]
+    remotes: bool,
     /// The remote to compare with (implies --cloud).
     #[arg(short, long, value_name = "NAME")]
     remote: Option<String>,
@@ -32,6 +36,9 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
+    if args.remotes {
+        return super::redundancy::status_remotes(ctx, &repo, &outs, args.json, args.jobs);
+    }
     if args.cloud || args.remote.is_some() {
         return cloud(ctx, &repo, &outs, &args);
     }

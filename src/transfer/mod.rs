@@ -1,6 +1,7 @@
 //! Moving objects between the local cache and remotes: what is wanted (`objects`), which remote
 //! holds what (`exists`), moving one object (`copy`), choosing a remote per object under budgets
-//! (`router`), and the commands' engines (`fetch`, `push`, `cloud_status`).
+//! (`router`), what every remote should hold (`wanted`), and the commands' engines (`fetch`,
+//! `push`, `cloud_status`, `sync`, `redundancy`).
 //!
 //! Backends know nothing of this module; this module knows nothing of HTTP or S3.
 pub mod cloud_status;
@@ -9,8 +10,11 @@ pub mod exists;
 pub mod fetch;
 pub mod objects;
 pub mod push;
+pub mod redundancy;
 pub mod remotes;
 pub mod router;
+pub mod sync;
+pub mod wanted;
 
 use crate::hash::HashInfo;
 

@@ -431,3 +431,49 @@ impl Router {
         }
     }
 }
+
+/// Bookkeeping for engines that move an object from a routed source somewhere other than the
+/// cache (`sync` streams remote to remote): they do the copy, the router keeps the books.
+impl Router {
+    /// Records that lane `index` supplied an object of `bytes` after the remotes in `passed`
+    /// were passed over.
+    pub fn supplied(&self, index: usize, bytes: u64, passed: &[(usize, Skip)]) {
+        let lane = &self.lanes[index];
+        lane.transient_streak.store(0, Ordering::Relaxed);
+        if let Some(m) = &lane.meter {
+            m.add(bytes, 1);
+        }
+        if let Ok(mut s) = lane.stats.lock() {
+            s.objects += 1;
+            s.bytes += bytes;
+        }
+        for (i, why) in passed {
+            self.lanes[*i].note_fell_back(why);
+        }
+    }
+
+    /// Records `bytes` read from lane `index` for an object that then went nowhere (the
+    /// destination failed): the budget was spent all the same.
+    pub fn spent(&self, index: usize, bytes: u64) {
+        if let Some(m) = &self.lanes[index].meter {
+            m.add(bytes, 1);
+        }
+    }
+
+    /// Records that lane `index` failed to supply an object with `e` after `bytes` arrived, and
+    /// returns why the object moves on (capping or disabling the lane as the module table says).
+    pub fn source_failed(&self, index: usize, bytes: u64, e: &crate::remote::RemoteError) -> Skip {
+        let lane = &self.lanes[index];
+        if let Some(m) = &lane.meter {
+            m.add(bytes, u64::from(e.attempts.max(1)));
+        }
+        self.classify(lane, e)
+    }
+
+    /// Writes every lane's usage to the ledger.
+    pub fn flush_usage(&self) {
+        for lane in &self.lanes {
+            lane.flush();
+        }
+    }
+}

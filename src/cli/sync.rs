@@ -1,0 +1,261 @@
+//! `ferry sync`: make every target remote hold every wanted object, copying from the local
+//! cache or, through the router and its budgets, from the other remotes.
+use super::Ctx;
+use super::redundancy::{all_remotes, manifest_router};
+use super::transfer::{open_all, runtime, settings, table};
+use crate::error::{Exit, UserError};
+use crate::repo::{Repo, index};
+use crate::transfer::sync::{PlanRow, TargetRow, learn_sources, plan, sync};
+use crate::transfer::wanted::{self, Root};
+use crate::ui::progress::TransferProgress;
+use crate::ui::{files, human_bytes};
+
+/// How many failed objects are named per remote before the rest are counted.
+const FAILURES_SHOWN: usize = 10;
+
+/// Copy what each remote lacks from the cache or from the other remotes.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  ferry sync                       # every remote gets everything the workspace records\n  ferry sync --to backblaze        # refill one remote (from the cache, else from the others)\n  ferry sync --from dagshub --to backblaze --dry-run\n  ferry sync --all-commits --keep-going"
+)]
+pub struct Args {
+    /// Limit to these .dvc files, outputs or stages.
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    /// Remotes to fill (repeat or comma-separate); default: every configured remote.
+    #[arg(long = "to", value_name = "NAME", value_delimiter = ',')]
+    to: Vec<String>,
+    /// Remotes to copy from when the cache lacks an object; default: all, in pull order.
+    #[arg(long = "from", value_name = "NAME", value_delimiter = ',')]
+    from: Vec<String>,
+    /// Carry on after a remote fails (default: stop at the first failing remote).
+    #[arg(long)]
+    keep_going: bool,
+    /// Print per remote what it lacks and where each object would come from; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also every output any commit's .dvc files and dvc.lock record.
+    #[arg(long)]
+    all_commits: bool,
+    /// Concurrent transfers per remote.
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+    let repo = Repo::discover(&ctx.cwd)?;
+    let settings = settings(&repo)?;
+    let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
+    let mut roots = wanted::of_outs(&outs);
+    if args.all_commits {
+        let (history, unreadable) = wanted::of_history(&repo.root)?;
+        for file in unreadable {
+            ctx.out.warn(&format!(
+                "skipping '{file}': not a valid .dvc file or dvc.lock"
+            ));
+        }
+        merge(&mut roots, history);
+    }
+    let all = all_remotes(&repo, &settings);
+    if all.is_empty() {
+        return Err(
+            UserError::failed("no remote is configured, so there is nothing to sync")
+                .with_hint("add remotes with `ferry remote add NAME URL`")
+                .into(),
+        );
+    }
+    let lower = |names: &[String]| names.iter().map(|n| n.to_lowercase()).collect::<Vec<_>>();
+    let target_names = if args.to.is_empty() {
+        all.clone()
+    } else {
+        lower(&args.to)
+    };
+    let source_names = if args.from.is_empty() {
+        all
+    } else {
+        lower(&args.from)
+    };
+    let targets = open_all(&repo, &settings, &target_names, args.jobs)?;
+    let mut router = manifest_router(ctx, &repo, &settings, &source_names, args.jobs)?;
+    let odb = repo.odb();
+    let rt = runtime()?;
+    if args.dry_run {
+        let wanted = wanted::expand(&odb, &roots);
+        rt.block_on(learn_sources(&mut router, &odb, &wanted, true));
+        let rows = rt.block_on(plan(&odb, &wanted, &targets, &router));
+        render_plan(ctx, &rows, &wanted.unknown_dirs);
+        return Ok(Exit::Ok);
+    }
+    let progress = TransferProgress::new("syncing", ctx.out.is_quiet());
+    rt.block_on(wanted::fetch_manifests(&odb, &roots, &router, &progress))?;
+    let wanted = wanted::expand(&odb, &roots);
+    rt.block_on(learn_sources(&mut router, &odb, &wanted, false));
+    let spool = repo.tmp_dir().join("ferry").join("spool");
+    let rows = rt.block_on(sync(
+        &odb,
+        &spool,
+        &wanted,
+        &targets,
+        &router,
+        args.keep_going,
+        &progress,
+    ))?;
+    progress.finish();
+    render(ctx, &rows)
+}
+
+/// Adds `more` roots whose hashes are not in `roots` yet.
+fn merge(roots: &mut Vec<Root>, more: Vec<Root>) {
+    let mut seen: std::collections::HashSet<_> = roots.iter().map(|r| r.hash.clone()).collect();
+    roots.extend(more.into_iter().filter(|r| seen.insert(r.hash.clone())));
+}
+
+fn sources_text(from: impl Iterator<Item = String>) -> String {
+    let parts: Vec<String> = from.collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn render(ctx: &Ctx, rows: &[TargetRow]) -> anyhow::Result<Exit> {
+    for row in rows {
+        if let Some(e) = &row.unreachable {
+            ctx.out.error(&format!(
+                "remote '{}' could not be checked - {}",
+                row.name, e.message
+            ));
+        }
+        for (o, why) in row.failed.iter().take(FAILURES_SHOWN) {
+            ctx.out.error(&format!(
+                "failed to sync '{}' ({}) to remote '{}' - {why}",
+                o.out, o.hash.md5, row.name
+            ));
+        }
+        if row.failed.len() > FAILURES_SHOWN {
+            ctx.out.error(&format!(
+                "... and {} more failed on remote '{}'",
+                row.failed.len() - FAILURES_SHOWN,
+                row.name
+            ));
+        }
+    }
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let status = if r.skipped {
+                "not attempted".to_string()
+            } else if r.unreachable.is_some() {
+                "unreachable".to_string()
+            } else if r.failed.is_empty() {
+                "ok".to_string()
+            } else {
+                format!("{} failed", r.failed.len())
+            };
+            vec![
+                r.name.clone(),
+                if r.skipped || r.unreachable.is_some() {
+                    "-".into()
+                } else {
+                    r.already.to_string()
+                },
+                r.copied.to_string(),
+                human_bytes(r.bytes),
+                sources_text(r.from.iter().map(|(s, n)| format!("{s} {n}"))),
+                status,
+            ]
+        })
+        .collect();
+    ctx.out.line(&table(
+        &["remote", "had", "copied", "bytes", "from", "status"],
+        &table_rows,
+    ));
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.is_failed())
+        .map(|r| r.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        return Ok(Exit::Ok);
+    }
+    let skipped: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.skipped)
+        .map(|r| r.name.as_str())
+        .collect();
+    let mut err = UserError::failed(format!(
+        "failed to sync remote{} {}",
+        if failed.len() == 1 { "" } else { "s" },
+        failed.join(", ")
+    ));
+    err.hint = Some(if skipped.is_empty() {
+        rows.iter()
+            .find_map(|r| r.unreachable.as_ref())
+            .and_then(crate::error::Hint::hint)
+            .unwrap_or_else(|| {
+                "rerun `ferry sync`: what was copied is kept and only the rest is sent".into()
+            })
+    } else {
+        format!(
+            "stopped at the first failing remote; {} not attempted: rerun with --keep-going to sync them anyway",
+            skipped.join(", ")
+        )
+    });
+    Err(err.into())
+}
+
+fn render_plan(ctx: &Ctx, rows: &[PlanRow], unknown_dirs: &[crate::transfer::Object]) {
+    ctx.out.line("Plan (dry run, nothing sent):");
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            if let Some(e) = &r.unreachable {
+                return vec![
+                    r.name.clone(),
+                    "-".into(),
+                    "-".into(),
+                    format!("cannot be checked: {}", e.message),
+                ];
+            }
+            let mut from: Vec<String> = r
+                .from
+                .iter()
+                .map(|(s, (n, b))| format!("{s} {n} ({})", human_bytes(*b)))
+                .collect();
+            if !r.nowhere.is_empty() {
+                from.push(format!("nowhere {}", r.nowhere.len()));
+            }
+            vec![
+                r.name.clone(),
+                r.objects.to_string(),
+                human_bytes(r.bytes),
+                sources_text(from.into_iter()),
+            ]
+        })
+        .collect();
+    ctx.out.line(&table(
+        &["remote", "lacks", "bytes", "would come from"],
+        &table_rows,
+    ));
+    if !unknown_dirs.is_empty() {
+        let names: Vec<&str> = unknown_dirs.iter().map(|o| o.out.as_str()).collect();
+        ctx.out.line(&format!(
+            "Directories whose file lists are not in the cache (their files are not counted; a real sync fetches the lists first): {}",
+            names.join(", ")
+        ));
+    }
+    for r in rows {
+        if r.nowhere.is_empty() {
+            continue;
+        }
+        ctx.out.line(&format!(
+            "{} that '{}' lacks on no usable source:",
+            files(r.nowhere.len()),
+            r.name
+        ));
+        for (o, why) in &r.nowhere {
+            ctx.out.line(&format!("  {} ({why})", o.out));
+        }
+    }
+}

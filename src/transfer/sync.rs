@@ -1,0 +1,651 @@
+//! `sync`: every target remote ends up holding every wanted object. For each target, what it
+//! lacks is sent from the local cache when the cache has it, else from another remote chosen
+//! by the router (so budgets, caps and fallback hold as for a pull), streamed remote to remote
+//! with its md5 checked on the way: the last chunk is held back until the hash is known, so a
+//! corrupt source never completes an object on the target. A directory's files go before its
+//! `.dir`. Targets are done one after the other; by default the first that fails stops the run.
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use md5::{Digest, Md5};
+
+use super::copy::{CopyError, Payload, download, upload};
+use super::exists::present;
+use super::remotes::Handle;
+use super::router::{Routed, Router, Skip};
+use super::wanted::Wanted;
+use super::{Object, Progress};
+use crate::hash::HashInfo;
+use crate::odb::Odb;
+use crate::remote::{ByteStream, ErrorKind, Remote, RemoteError, RetryPolicy};
+
+/// The name the reports give the local cache as a source.
+pub const LOCAL: &str = "local cache";
+
+/// What happened to one target remote.
+#[derive(Debug, Default)]
+pub struct TargetRow {
+    /// The remote's name.
+    pub name: String,
+    /// Wanted objects it already held.
+    pub already: u64,
+    /// Objects copied to it.
+    pub copied: u64,
+    /// Bytes copied to it.
+    pub bytes: u64,
+    /// Objects copied, by source (`local cache` or a remote's name).
+    pub from: BTreeMap<String, u64>,
+    /// Objects that could not be copied, with why.
+    pub failed: Vec<(Object, String)>,
+    /// Set when the target could not even be checked (then nothing was sent).
+    pub unreachable: Option<RemoteError>,
+    /// Not attempted: an earlier target failed and `--keep-going` was not given.
+    pub skipped: bool,
+}
+
+impl TargetRow {
+    /// Whether this target did not end up complete.
+    pub fn is_failed(&self) -> bool {
+        !self.failed.is_empty() || self.unreachable.is_some()
+    }
+}
+
+/// The source of one object for one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Local,
+    Lane(usize),
+}
+
+/// One object's outcome on a target: its source and bytes, or why it did not get there.
+type Sent = Result<(Source, u64), String>;
+
+/// Where a relay failed: reading the source (route on), writing the target (the target
+/// failed), or the local disk (stop).
+enum Side {
+    Source(RemoteError, u64),
+    Target(RemoteError, u64),
+    Local(CopyError),
+}
+
+/// Router lane indexes holding the target itself, so it is never its own source.
+fn excluded(router: &Router, target: &Handle) -> Vec<(usize, Skip)> {
+    router
+        .lanes
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.handle.name == target.name)
+        .map(|(i, _)| (i, Skip::Failed("is the target".into())))
+        .collect()
+}
+
+/// Tells the router which objects each listable source holds (one LIST per key prefix), and
+/// with `all` asks the others object by object too (for a plan).
+pub async fn learn_sources(router: &mut Router, odb: &Odb, wanted: &Wanted, all: bool) {
+    let keys: Vec<String> = wanted
+        .all()
+        .filter(|o| !odb.contains(&o.hash))
+        .map(Object::key)
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
+    for lane in &mut router.lanes {
+        if lane.disabled().is_some() || !(all || lane.handle.remote.capabilities().list) {
+            continue;
+        }
+        match present(lane.handle.remote.as_ref(), &keys, lane.handle.jobs).await {
+            Ok(found) => lane.set_known(found),
+            Err(e) => tracing::info!(
+                "could not check what remote '{}' holds: {}",
+                lane.handle.name,
+                e.message
+            ),
+        }
+    }
+}
+
+/// What each target lacks: `(files, dirs with their files)`, or the error checking it.
+async fn lacking(
+    target: &Handle,
+    wanted: &Wanted,
+    row: &mut TargetRow,
+) -> Result<(Vec<Object>, Vec<(Object, Vec<HashInfo>)>), RemoteError> {
+    let keys: Vec<String> = wanted.all().map(Object::key).collect();
+    let there = present(target.remote.as_ref(), &keys, target.jobs).await?;
+    let has = |o: &Object| there.contains_key(&o.key());
+    row.already = wanted.all().filter(|o| has(o)).count() as u64;
+    for o in wanted.unknown_dirs.iter().filter(|o| !has(o)) {
+        row.failed.push((
+            o.clone(),
+            "its file list (.dir) is in no source, so its files are unknown".into(),
+        ));
+    }
+    for (o, e) in wanted.bad_dirs.iter().filter(|(o, _)| !has(o)) {
+        row.failed.push((o.clone(), e.clone()));
+    }
+    let files = wanted.files.iter().filter(|o| !has(o)).cloned().collect();
+    let dirs = wanted
+        .dirs
+        .iter()
+        .filter(|(o, _)| !has(o))
+        .cloned()
+        .collect();
+    Ok((files, dirs))
+}
+
+/// Syncs `targets` in order. Returns one row per target; `Err` only when the local cache
+/// cannot be written (manifests, spool), which no remote can fix.
+pub async fn sync(
+    odb: &Odb,
+    spool: &Path,
+    wanted: &Wanted,
+    targets: &[Handle],
+    router: &Router,
+    keep_going: bool,
+    progress: &dyn Progress,
+) -> Result<Vec<TargetRow>, CopyError> {
+    let mut rows: Vec<TargetRow> = Vec::new();
+    let mut stop = false;
+    for target in targets {
+        let mut row = TargetRow {
+            name: target.name.clone(),
+            skipped: stop,
+            ..Default::default()
+        };
+        if !stop {
+            sync_one(odb, spool, wanted, target, router, &mut row, progress).await?;
+            stop = row.is_failed() && !keep_going;
+        }
+        rows.push(row);
+    }
+    router.flush_usage();
+    Ok(rows)
+}
+
+async fn sync_one(
+    odb: &Odb,
+    spool: &Path,
+    wanted: &Wanted,
+    target: &Handle,
+    router: &Router,
+    row: &mut TargetRow,
+    progress: &dyn Progress,
+) -> Result<(), CopyError> {
+    let (files, dirs) = match lacking(target, wanted, row).await {
+        Ok(l) => l,
+        Err(e) => {
+            row.unreachable = Some(e);
+            return Ok(());
+        }
+    };
+    progress.add_total(
+        (files.len() + dirs.len()) as u64,
+        files.iter().filter_map(|o| o.size).sum(),
+    );
+    let relay = Relay {
+        odb,
+        spool,
+        target,
+        router,
+        exclude: excluded(router, target),
+        policy: RetryPolicy::default(),
+        dead: Mutex::new(None),
+        local: Mutex::new(None),
+        progress,
+    };
+    let results: Vec<(Object, Sent)> = futures::stream::iter(files)
+        .map(|o| {
+            let relay = &relay;
+            async move {
+                let r = relay.send(&o).await;
+                (o, r)
+            }
+        })
+        .buffer_unordered(target.jobs)
+        .collect()
+        .await;
+    let mut failed_files: HashSet<HashInfo> = HashSet::new();
+    for (o, r) in results {
+        if r.is_err() {
+            failed_files.insert(o.hash.clone());
+        }
+        record(row, router, o, r);
+    }
+    let (ready, broken): (Vec<_>, Vec<_>) = dirs
+        .into_iter()
+        .partition(|(_, files)| files.iter().all(|h| !failed_files.contains(h)));
+    for (d, _) in broken {
+        progress.done(0);
+        row.failed
+            .push((d, "not sent because some of its files failed".into()));
+    }
+    let results: Vec<(Object, Sent)> = futures::stream::iter(ready)
+        .map(|(o, _)| {
+            let relay = &relay;
+            async move {
+                let r = relay.send(&o).await;
+                (o, r)
+            }
+        })
+        .buffer_unordered(target.jobs)
+        .collect()
+        .await;
+    for (o, r) in results {
+        record(row, router, o, r);
+    }
+    match relay.local.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn record(row: &mut TargetRow, router: &Router, o: Object, r: Sent) {
+    match r {
+        Ok((source, bytes)) => {
+            row.copied += 1;
+            row.bytes += bytes;
+            let name = match source {
+                Source::Local => LOCAL.to_string(),
+                Source::Lane(i) => router.lanes[i].handle.name.clone(),
+            };
+            *row.from.entry(name).or_default() += 1;
+        }
+        Err(why) => row.failed.push((o, why)),
+    }
+}
+
+/// Sends objects to one target.
+struct Relay<'a> {
+    odb: &'a Odb,
+    spool: &'a Path,
+    target: &'a Handle,
+    router: &'a Router,
+    exclude: Vec<(usize, Skip)>,
+    policy: RetryPolicy,
+    /// Set when the target refused us for good (credentials): the rest is not attempted.
+    dead: Mutex<Option<RemoteError>>,
+    /// The first local (cache or spool) error: it ends the run once this target is done.
+    local: Mutex<Option<CopyError>>,
+    progress: &'a dyn Progress,
+}
+
+impl Relay<'_> {
+    /// Sends `o` to the target; `Ok((source, bytes))` or why not.
+    async fn send(&self, o: &Object) -> Sent {
+        let result = self.send_inner(o).await;
+        self.progress
+            .done(result.as_ref().map(|(_, n)| *n).unwrap_or(0));
+        result
+    }
+
+    async fn send_inner(&self, o: &Object) -> Sent {
+        if let Some(e) = self.dead.lock().ok().and_then(|d| d.clone()) {
+            return Err(format!("not attempted: {}", e.message));
+        }
+        let key = o.key();
+        let target = self.target.remote.as_ref();
+        if self.odb.contains(&o.hash) {
+            let payload = Payload::load(self.odb, &o.hash)
+                .await
+                .map_err(|e| format!("cannot read the cache file: {e}"))?;
+            return match upload(target, &key, &payload, &self.policy).await {
+                Ok(()) => Ok((Source::Local, payload.len())),
+                Err(e) => Err(self.target_failed(e)),
+            };
+        }
+        let mut r = Routed {
+            object: o.clone(),
+            tried: self.exclude.clone(),
+            prefer: None,
+        };
+        loop {
+            let Some(i) = self.router.route(&mut r) else {
+                let why: Vec<String> = r
+                    .tried
+                    .iter()
+                    .filter(|(i, _)| !self.exclude.iter().any(|(x, _)| x == i))
+                    .map(|(i, s)| format!("{}: {}", self.router.lanes[*i].handle.name, s.label()))
+                    .collect();
+                return Err(if why.is_empty() {
+                    "not in the local cache and no other remote to copy it from".into()
+                } else {
+                    format!("no source could supply it ({})", why.join("; "))
+                });
+            };
+            let lane = &self.router.lanes[i];
+            let size = lane.known_size(&key).or(o.size);
+            match self.relay(lane.handle.remote.as_ref(), &o.hash, size).await {
+                Ok(bytes) => {
+                    let passed: Vec<(usize, Skip)> = r
+                        .tried
+                        .iter()
+                        .filter(|(i, _)| !self.exclude.iter().any(|(x, _)| x == i))
+                        .cloned()
+                        .collect();
+                    self.router.supplied(i, bytes, &passed);
+                    return Ok((Source::Lane(i), bytes));
+                }
+                Err(Side::Source(e, bytes)) => {
+                    tracing::info!(remote = %lane.handle.name, "{}: {}", o.out, e.message);
+                    let why = self.router.source_failed(i, bytes, &e);
+                    r.tried.push((i, why));
+                }
+                Err(Side::Target(e, bytes)) => {
+                    self.router.spent(i, bytes);
+                    return Err(self.target_failed(e));
+                }
+                Err(Side::Local(e)) => {
+                    let text = e.to_string();
+                    if let Ok(mut slot) = self.local.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    return Err(text);
+                }
+            }
+        }
+    }
+
+    fn target_failed(&self, e: RemoteError) -> String {
+        if e.kind == ErrorKind::Auth
+            && let Ok(mut d) = self.dead.lock()
+        {
+            d.get_or_insert(e.clone());
+        }
+        e.message
+    }
+
+    /// Copies `hash` from `source` to the target: streamed when its size is known (DVC 3
+    /// hashes), else spooled through a verified temp file (legacy hashes are of dos2unix'd
+    /// text, so they cannot be checked on the fly).
+    async fn relay(
+        &self,
+        source: &dyn Remote,
+        hash: &HashInfo,
+        size: Option<u64>,
+    ) -> Result<u64, Side> {
+        match size {
+            Some(size) if !hash.legacy => self.stream_with_retry(source, hash, size).await,
+            _ => self.spooled(source, hash).await,
+        }
+    }
+
+    async fn stream_with_retry(
+        &self,
+        source: &dyn Remote,
+        hash: &HashInfo,
+        size: u64,
+    ) -> Result<u64, Side> {
+        let mut read = 0;
+        let mut attempt = 1;
+        loop {
+            let (result, n) = stream_once(source, self.target.remote.as_ref(), hash, size).await;
+            read += n;
+            let e = match result {
+                Ok(()) => return Ok(size),
+                Err(Side::Source(e, _)) => Side::Source(e, read),
+                Err(Side::Target(e, _)) => Side::Target(e, read),
+                Err(local) => return Err(local),
+            };
+            let err = match &e {
+                Side::Source(err, _) | Side::Target(err, _) => err,
+                Side::Local(_) => return Err(e),
+            };
+            match self.policy.delay(attempt, err) {
+                Some(pause) => {
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                None => return Err(e),
+            }
+        }
+    }
+
+    async fn spooled(&self, source: &dyn Remote, hash: &HashInfo) -> Result<u64, Side> {
+        let spool = Odb::new(self.spool.to_path_buf());
+        let bytes = match download(source, &spool, hash, &self.policy).await {
+            Ok(n) => n,
+            Err(CopyError::Remote(e)) => return Err(Side::Source(e, 0)),
+            Err(local) => return Err(Side::Local(local)),
+        };
+        let path = spool.path(hash);
+        let result = match Payload::load(&spool, hash).await {
+            Ok(payload) => upload(
+                self.target.remote.as_ref(),
+                &crate::odb::key(hash),
+                &payload,
+                &self.policy,
+            )
+            .await
+            .map(|()| bytes)
+            .map_err(|e| Side::Target(e, bytes)),
+            Err(source) => Err(Side::Local(CopyError::Local {
+                path: path.clone(),
+                source,
+            })),
+        };
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+}
+
+/// One streamed copy: `(result, bytes read from the source)`.
+async fn stream_once(
+    source: &dyn Remote,
+    target: &dyn Remote,
+    hash: &HashInfo,
+    size: u64,
+) -> (Result<(), Side>, u64) {
+    let key = crate::odb::key(hash);
+    let stream = match source.read(&key).await {
+        Ok(s) => s,
+        Err(e) => return (Err(Side::Source(e, 0)), 0),
+    };
+    let check = Arc::new(Check::default());
+    let body = verified(stream, hash, size, source.name(), &key, check.clone());
+    let written = target.write(&key, body, size).await;
+    let read = check.read.load(Ordering::Relaxed);
+    let source_error = check.error.lock().ok().and_then(|mut e| e.take());
+    match (written, source_error) {
+        (Ok(()), None) => (Ok(()), read),
+        (_, Some(e)) => {
+            // The held-back last chunk never went out, so no backend completed the object;
+            // deleting anyway covers a backend that keeps partial uploads.
+            if e.kind == ErrorKind::Corrupt {
+                let _ = target.delete(&key).await;
+            }
+            (Err(Side::Source(e, read)), read)
+        }
+        (Err(e), None) => (Err(Side::Target(e, read)), read),
+    }
+}
+
+/// What the verifying stream learned: bytes read and the source's failure, if any.
+#[derive(Default)]
+struct Check {
+    read: AtomicU64,
+    error: Mutex<Option<RemoteError>>,
+}
+
+struct VerifyState {
+    inner: ByteStream,
+    held: Option<Bytes>,
+    hasher: Md5,
+    count: u64,
+    done: bool,
+    expected: String,
+    size: u64,
+    remote: String,
+    key: String,
+    check: Arc<Check>,
+}
+
+/// Wraps a source stream: hashes and counts it, and releases the last chunk only when the
+/// whole object arrived with the expected md5 and size; otherwise ends with a `Corrupt` error.
+fn verified(
+    inner: ByteStream,
+    hash: &HashInfo,
+    size: u64,
+    remote: &str,
+    key: &str,
+    check: Arc<Check>,
+) -> ByteStream {
+    let state = VerifyState {
+        inner,
+        held: None,
+        hasher: Md5::new(),
+        count: 0,
+        done: false,
+        expected: hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5).into(),
+        size,
+        remote: remote.into(),
+        key: key.into(),
+        check,
+    };
+    Box::pin(futures::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        loop {
+            match st.inner.next().await {
+                Some(Ok(chunk)) => {
+                    st.hasher.update(&chunk);
+                    st.count += chunk.len() as u64;
+                    st.check.read.store(st.count, Ordering::Relaxed);
+                    if let Some(prev) = st.held.replace(chunk) {
+                        return Some((Ok(prev), st));
+                    }
+                }
+                Some(Err(e)) => {
+                    st.done = true;
+                    if let Ok(mut slot) = st.check.error.lock() {
+                        slot.get_or_insert(e.clone());
+                    }
+                    return Some((Err(e), st));
+                }
+                None => {
+                    st.done = true;
+                    let actual = hex::encode(std::mem::take(&mut st.hasher).finalize());
+                    if actual == st.expected && st.count == st.size {
+                        let last = st.held.take()?;
+                        return Some((Ok(last), st));
+                    }
+                    let e = RemoteError::new(
+                        ErrorKind::Corrupt,
+                        &st.remote,
+                        format!(
+                            "object {} arrived with md5 {actual} ({} bytes, {} expected): the remote's copy is corrupt",
+                            st.expected, st.count, st.size
+                        ),
+                    )
+                    .with_key(&st.key);
+                    if let Ok(mut slot) = st.check.error.lock() {
+                        slot.get_or_insert(e.clone());
+                    }
+                    return Some((Err(e), st));
+                }
+            }
+        }
+    }))
+}
+
+/// One target's share of a `--dry-run`.
+#[derive(Debug, Default)]
+pub struct PlanRow {
+    /// The remote's name.
+    pub name: String,
+    /// Wanted objects it lacks.
+    pub objects: u64,
+    /// Their known bytes.
+    pub bytes: u64,
+    /// Where they would come from: source name → (objects, bytes).
+    pub from: BTreeMap<String, (u64, u64)>,
+    /// Lacking objects no source holds, with each source's reason.
+    pub nowhere: Vec<(Object, String)>,
+    /// Set when the target could not be checked.
+    pub unreachable: Option<RemoteError>,
+}
+
+/// Plans a sync without sending anything: per target, what it lacks and where each object
+/// would come from (budgets reserved as the run would, so a plan never overdraws one).
+pub async fn plan(odb: &Odb, wanted: &Wanted, targets: &[Handle], router: &Router) -> Vec<PlanRow> {
+    let mut rows = Vec::new();
+    for target in targets {
+        let mut row = PlanRow {
+            name: target.name.clone(),
+            ..Default::default()
+        };
+        let mut scratch = TargetRow::default();
+        let (files, dirs) = match lacking(target, wanted, &mut scratch).await {
+            Ok(l) => l,
+            Err(e) => {
+                row.unreachable = Some(e);
+                rows.push(row);
+                continue;
+            }
+        };
+        // A directory whose file list is not local yet is planned as its `.dir` alone: a real
+        // run fetches the list first.
+        let mut unknown = Vec::new();
+        for (o, why) in scratch.failed {
+            if wanted.unknown_dirs.contains(&o) {
+                unknown.push(o);
+            } else {
+                row.objects += 1;
+                row.nowhere.push((o, why));
+            }
+        }
+        let exclude = excluded(router, target);
+        for o in files
+            .iter()
+            .chain(dirs.iter().map(|(d, _)| d))
+            .chain(unknown.iter())
+        {
+            row.objects += 1;
+            if odb.contains(&o.hash) {
+                let n = local_size(odb, o);
+                row.bytes += n;
+                let e = row.from.entry(LOCAL.into()).or_default();
+                e.0 += 1;
+                e.1 += n;
+                continue;
+            }
+            let mut r = Routed {
+                object: o.clone(),
+                tried: exclude.clone(),
+                prefer: None,
+            };
+            match router.route(&mut r) {
+                Some(i) => {
+                    let lane = &router.lanes[i];
+                    let n = lane.known_size(&o.key()).or(o.size).unwrap_or(0);
+                    row.bytes += n;
+                    let e = row.from.entry(lane.handle.name.clone()).or_default();
+                    e.0 += 1;
+                    e.1 += n;
+                }
+                None => {
+                    let why: Vec<String> = r
+                        .tried
+                        .iter()
+                        .filter(|(i, _)| !exclude.iter().any(|(x, _)| x == i))
+                        .map(|(i, s)| format!("{}: {}", router.lanes[*i].handle.name, s.label()))
+                        .collect();
+                    row.nowhere.push((o.clone(), why.join("; ")));
+                }
+            }
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+fn local_size(odb: &Odb, o: &Object) -> u64 {
+    o.size
+        .or_else(|| std::fs::metadata(odb.path(&o.hash)).ok().map(|m| m.len()))
+        .unwrap_or(0)
+}

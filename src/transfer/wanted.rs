@@ -1,0 +1,303 @@
+//! The objects every remote should hold: what the workspace's `.dvc` files and `dvc.lock`
+//! record now and, for `--all-commits`, what they recorded in any commit of the git history;
+//! expanded through the directory manifests into files first, each directory's `.dir` after.
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_yaml_ng::Value;
+
+use super::router::{Routed, Router};
+use super::{Object, Progress};
+use crate::hash::HashInfo;
+use crate::odb::Odb;
+use crate::repo::dvcfile;
+use crate::repo::out::Out;
+
+/// One recorded output: a file's object or a directory's `.dir`.
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// The recorded hash.
+    pub hash: HashInfo,
+    /// The recorded size (the whole tree's for a directory).
+    pub size: Option<u64>,
+    /// Where it is recorded, for messages (`data/x`, or `data/x@1a2b3c4` from history).
+    pub name: String,
+}
+
+/// Reading the git history failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// `git` could not be run or refused (not a git repository, no commits).
+    #[error("cannot read the git history of '{root}': {message}")]
+    Git { root: PathBuf, message: String },
+}
+
+impl crate::error::Hint for HistoryError {
+    fn hint(&self) -> Option<String> {
+        Some("--all-commits needs a git repository with commits; drop it to sync only the workspace's outputs".into())
+    }
+}
+
+/// The cached outputs of the workspace, one root per distinct hash.
+pub fn of_outs(outs: &[Out]) -> Vec<Root> {
+    let mut seen = HashSet::new();
+    outs.iter()
+        .filter(|o| o.cache)
+        .filter_map(|o| {
+            let hash = o.hash.clone()?;
+            seen.insert(hash.clone()).then(|| Root {
+                hash,
+                size: o.size,
+                name: o.rel.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Every cached output recorded by a `.dvc` file or `dvc.lock` in any commit reachable from
+/// any ref, plus the files that could not be parsed (named `path@rev`), which are skipped.
+pub fn of_history(root: &Path) -> Result<(Vec<Root>, Vec<String>), HistoryError> {
+    let revs = git(root, &["log", "--all", "--format=%H"])?;
+    let mut blobs_seen = HashSet::new();
+    let mut hashes_seen = HashSet::new();
+    let mut roots = Vec::new();
+    let mut unreadable = Vec::new();
+    for rev in revs.lines().filter(|l| !l.is_empty()) {
+        let tree = git(root, &["ls-tree", "-r", rev])?;
+        for line in tree.lines() {
+            let Some((meta, path)) = line.split_once('\t') else {
+                continue;
+            };
+            let mut meta = meta.split_whitespace();
+            let (Some(_), Some("blob"), Some(oid)) = (meta.next(), meta.next(), meta.next()) else {
+                continue;
+            };
+            let name = path.rsplit('/').next().unwrap_or(path);
+            let is_lock = name == "dvc.lock";
+            if !(is_lock || name.ends_with(".dvc")) || !blobs_seen.insert(oid.to_string()) {
+                continue;
+            }
+            let short = &rev[..rev.len().min(7)];
+            let text = git(root, &["show", &format!("{rev}:{path}")])?;
+            let parsed = if is_lock {
+                outs_of_lock_text(&text)
+            } else {
+                dvcfile::parse(&text, Path::new(path))
+                    .map(|entries| {
+                        entries
+                            .into_iter()
+                            .filter(|e| e.cache)
+                            .filter_map(|e| Some((e.hash()?, e.size, e.path)))
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string())
+            };
+            let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            match parsed {
+                Ok(outs) => {
+                    for (hash, size, out_path) in outs {
+                        if hashes_seen.insert(hash.clone()) {
+                            let rel = if dir.is_empty() {
+                                out_path
+                            } else {
+                                format!("{dir}/{out_path}")
+                            };
+                            roots.push(Root {
+                                hash,
+                                size,
+                                name: format!("{rel}@{short}"),
+                            });
+                        }
+                    }
+                }
+                Err(_) => unreadable.push(format!("{path}@{short}")),
+            }
+        }
+    }
+    Ok((roots, unreadable))
+}
+
+type LockOut = (HashInfo, Option<u64>, String);
+
+/// The outs of a `dvc.lock` text (schema 2.0): hash, size and path of each.
+fn outs_of_lock_text(text: &str) -> Result<Vec<LockOut>, String> {
+    let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+    let mut outs = Vec::new();
+    let Some(stages) = doc.get("stages").and_then(Value::as_mapping) else {
+        return Ok(outs);
+    };
+    for stage in stages.values() {
+        for v in stage
+            .get("outs")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(path), Some(md5)) = (
+                v.get("path").and_then(Value::as_str),
+                v.get("md5").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let hash = HashInfo {
+                md5: md5.to_lowercase(),
+                legacy: v.get("hash").and_then(Value::as_str) != Some("md5"),
+            };
+            if !hash.is_valid() {
+                return Err(format!("bad md5 for '{path}'"));
+            }
+            outs.push((
+                hash,
+                v.get("size").and_then(Value::as_u64),
+                path.to_string(),
+            ));
+        }
+    }
+    Ok(outs)
+}
+
+fn git(root: &Path, args: &[&str]) -> Result<String, HistoryError> {
+    let failed = |message: String| HistoryError::Git {
+        root: root.to_path_buf(),
+        message,
+    };
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .map_err(|e| failed(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The wanted objects, expanded: files (deduplicated), then each directory's `.dir` with the
+/// files it lists; directories whose manifest is not in the cache are listed apart.
+#[derive(Debug, Default, Clone)]
+pub struct Wanted {
+    /// Single files and directories' files, each hash once.
+    pub files: Vec<Object>,
+    /// `.dir` objects with the hashes of their files.
+    pub dirs: Vec<(Object, Vec<HashInfo>)>,
+    /// `.dir` objects whose manifest is on no reachable source (their files are unknown).
+    pub unknown_dirs: Vec<Object>,
+    /// Directories whose manifest is in the cache but unreadable, with the error.
+    pub bad_dirs: Vec<(Object, String)>,
+}
+
+impl Wanted {
+    /// Every object, files first, then the `.dir`s (known or not).
+    pub fn all(&self) -> impl Iterator<Item = &Object> {
+        self.files
+            .iter()
+            .chain(self.dirs.iter().map(|(d, _)| d))
+            .chain(self.unknown_dirs.iter())
+            .chain(self.bad_dirs.iter().map(|(d, _)| d))
+    }
+
+    /// How many objects in all.
+    pub fn len(&self) -> usize {
+        self.files.len() + self.dirs.len() + self.unknown_dirs.len() + self.bad_dirs.len()
+    }
+
+    /// Whether nothing is wanted.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Expands `roots` through the manifests in the local cache.
+pub fn expand(odb: &Odb, roots: &[Root]) -> Wanted {
+    let mut wanted = Wanted::default();
+    let mut seen = HashSet::new();
+    for root in roots {
+        let object = Object {
+            hash: root.hash.clone(),
+            size: if root.hash.is_dir() { None } else { root.size },
+            out: root.name.clone(),
+        };
+        if !root.hash.is_dir() {
+            if seen.insert(root.hash.clone()) {
+                wanted.files.push(object);
+            }
+            continue;
+        }
+        if !odb.contains(&root.hash) {
+            wanted.unknown_dirs.push(object);
+            continue;
+        }
+        let entries = match odb.read_manifest(&root.hash) {
+            Ok(e) => e,
+            Err(e) => {
+                wanted.bad_dirs.push((object, e.to_string()));
+                continue;
+            }
+        };
+        let mut hashes = Vec::new();
+        for e in entries {
+            let hash = HashInfo {
+                md5: e.md5,
+                legacy: root.hash.legacy,
+            };
+            if seen.insert(hash.clone()) {
+                wanted.files.push(Object {
+                    hash: hash.clone(),
+                    size: None,
+                    out: format!("{}/{}", root.name, e.relpath),
+                });
+            }
+            hashes.push(hash);
+        }
+        wanted.dirs.push((object, hashes));
+    }
+    wanted
+}
+
+/// Brings the `.dir` manifests of `roots` that the cache lacks into it over the router (they
+/// are small), so their files become known. What no remote supplied stays unknown.
+pub async fn fetch_manifests(
+    odb: &Odb,
+    roots: &[Root],
+    router: &Router,
+    progress: &dyn Progress,
+) -> Result<(), super::copy::CopyError> {
+    let missing: Vec<Routed> = roots
+        .iter()
+        .filter(|r| r.hash.is_dir() && !odb.contains(&r.hash))
+        .map(|r| Routed {
+            object: Object {
+                hash: r.hash.clone(),
+                size: None,
+                out: r.name.clone(),
+            },
+            tried: Vec::new(),
+            prefer: None,
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    router.fetch(odb, missing, progress).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lock_outs_are_read_with_their_hash_kind() {
+        let text = "schema: '2.0'\nstages:\n  train:\n    cmd: x\n    outs:\n    - path: model.bin\n      hash: md5\n      md5: 0123456789abcdef0123456789abcdef\n      size: 5\n    - path: old\n      md5: 0123456789abcdef0123456789abcdef.dir\n";
+        let outs = super::outs_of_lock_text(text).unwrap();
+        assert_eq!(outs.len(), 2);
+        assert!(!outs[0].0.legacy);
+        assert_eq!(outs[0].1, Some(5));
+        assert!(outs[1].0.legacy && outs[1].0.is_dir());
+        assert!(
+            super::outs_of_lock_text("stages:\n  s:\n    outs:\n    - path: a\n      md5: nope\n")
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,493 @@
+//! `ferry sync`, `ferry status --remotes` and `ferry gc --cloud` end to end, against the real
+//! SeaweedFS, local-directory remotes and the DVC-protocol HTTP test server (with its faults).
+//! Every run has its own budget ledger (`FERRY_STATE_DIR`) and its own S3 prefix, emptied at
+//! the end.
+mod common;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use ferry::remote::{self, RemoteSpec};
+
+/// `ferry` in `dir` with a private ledger and no global/system DVC config.
+fn fy(dir: &Path) -> Command {
+    let state = dir.join(".test-state");
+    let mut cmd = ferry(dir);
+    cmd.env("FERRY_STATE_DIR", &state)
+        .env("DVC_GLOBAL_CONFIG_DIR", &state)
+        .env("DVC_SYSTEM_CONFIG_DIR", &state);
+    cmd
+}
+
+/// A DVC repo tracking `a.txt` (one file) and, when `n > 0`, `data/` (a directory of `n` files).
+fn repo(n: usize) -> tempfile::TempDir {
+    let dir = git_repo();
+    let d = dir.path();
+    ok(fy(d).arg("init"));
+    write(d, ".gitignore", ".test-state\n");
+    write(d, "a.txt", "alpha\n");
+    for i in 0..n {
+        write(
+            d,
+            &format!("data/f{i:02}.txt"),
+            format!("file number {i}\n"),
+        );
+    }
+    ok(fy(d).args(["add", "a.txt"]));
+    if n > 0 {
+        ok(fy(d).args(["add", "data"]));
+    }
+    dir
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(bytes))
+}
+
+/// The key of content `bytes` in a DVC 3 remote.
+fn key_of(bytes: &[u8]) -> String {
+    let h = md5_hex(bytes);
+    format!("files/md5/{}/{}", &h[..2], &h[2..])
+}
+
+/// Every object file under a local (or HTTP test server) remote root: key → bytes.
+fn objects_in(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let base = root.join("files/md5");
+    let Ok(dirs) = std::fs::read_dir(&base) else {
+        return out;
+    };
+    for d in dirs.flatten() {
+        for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let key = format!("files/md5/{}/{name}", d.file_name().to_string_lossy());
+            out.insert(key, std::fs::read(f.path()).unwrap());
+        }
+    }
+    out
+}
+
+/// The objects the repo's cache holds right after `repo()`: key → bytes.
+fn cache_objects(d: &Path) -> BTreeMap<String, Vec<u8>> {
+    objects_in(&d.join(".dvc/cache"))
+}
+
+fn add_local(d: &Path, name: &str, root: &Path) {
+    ok(fy(d).args(["remote", "add", name, &root.display().to_string()]));
+}
+
+fn add_http(d: &Path, name: &str, server: &HttpServer) {
+    ok(fy(d).args(["remote", "add", name, &server.url("")]));
+}
+
+/// An S3 remote on the shared SeaweedFS under a fresh prefix; returns the spec for cleanup.
+fn add_s3(d: &Path, name: &str, label: &str) -> RemoteSpec {
+    let url = format!("s3://{}/{}", s3_bucket(), unique_prefix(label));
+    ok(fy(d).args(["remote", "add", name, &url]));
+    ok(fy(d).args(["remote", "modify", name, "endpointurl", &s3_endpoint()]));
+    ok(fy(d).args([
+        "remote",
+        "modify",
+        "--local",
+        name,
+        "access_key_id",
+        &s3_key(),
+    ]));
+    ok(fy(d).args([
+        "remote",
+        "modify",
+        "--local",
+        name,
+        "secret_access_key",
+        &s3_secret(),
+    ]));
+    RemoteSpec {
+        name: name.into(),
+        url,
+        options: [
+            ("endpointurl".to_string(), s3_endpoint()),
+            ("access_key_id".to_string(), s3_key()),
+            ("secret_access_key".to_string(), s3_secret()),
+        ]
+        .into_iter()
+        .collect(),
+    }
+}
+
+/// Every key under an S3 remote with its bytes.
+fn s3_objects(spec: &RemoteSpec) -> BTreeMap<String, Vec<u8>> {
+    use futures::StreamExt;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let r = remote::open(spec).unwrap();
+        let mut out = BTreeMap::new();
+        for key in r.list("").await.unwrap() {
+            let mut bytes = Vec::new();
+            let mut s = r.read(&key).await.unwrap();
+            while let Some(chunk) = s.next().await {
+                bytes.extend_from_slice(&chunk.unwrap());
+            }
+            out.insert(key, bytes);
+        }
+        out
+    })
+}
+
+/// Empties an S3 remote's prefix (the SeaweedFS is shared and long-running).
+fn s3_empty(spec: &RemoteSpec) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let r = remote::open(spec).unwrap();
+        for key in r.list("").await.unwrap() {
+            r.delete(&key).await.unwrap();
+        }
+    });
+}
+
+/// The summary row of `remote` in a sync report, split into cells.
+fn row<'a>(stdout: &'a str, remote: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(remote))
+        .unwrap_or_else(|| panic!("no row for {remote} in:\n{stdout}"))
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+fn remote_dir(label: &str) -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::Builder::new().prefix(label).tempdir().unwrap();
+    let p = t.path().join("store");
+    (t, p)
+}
+
+#[test]
+fn sync_fills_two_remotes_from_the_cache_then_refills_one_from_the_other() {
+    let dir = repo(20);
+    let d = dir.path();
+    let expected = cache_objects(d);
+    assert_eq!(expected.len(), 22, "a.txt, 20 files, one .dir");
+    let s3 = add_s3(d, "seaweed", "sync-two");
+    let (_keep, local) = remote_dir("ferry-sync-local");
+    add_local(d, "mirror", &local);
+
+    let out = ok(fy(d).arg("sync"));
+    assert_eq!(
+        row(&out, "seaweed"),
+        [
+            "seaweed",
+            "0",
+            "22",
+            row(&out, "seaweed")[3],
+            "local cache 22",
+            "ok"
+        ]
+    );
+    assert_eq!(row(&out, "mirror")[2], "22");
+    assert_eq!(s3_objects(&s3), expected);
+    assert_eq!(objects_in(&local), expected);
+
+    // Nothing left to do: both report everything already there.
+    let out = ok(fy(d).arg("sync"));
+    assert_eq!(row(&out, "seaweed")[1..3], ["22", "0"]);
+    assert_eq!(row(&out, "mirror")[1..3], ["22", "0"]);
+
+    // The cache is gone and the local remote lost everything: it is refilled from S3, the
+    // directory's file list is learnt from S3 first, and the workspace is not touched.
+    std::fs::remove_dir_all(d.join(".dvc/cache")).unwrap();
+    std::fs::remove_dir_all(&local).unwrap();
+    std::fs::remove_file(d.join("a.txt")).unwrap();
+    let out = ok(fy(d).args(["sync", "--to", "mirror"]));
+    let r = row(&out, "mirror");
+    assert_eq!(r[1..3], ["0", "22"], "{out}");
+    assert_eq!(r[4], "local cache 1, seaweed 21", "{out}");
+    assert_eq!(objects_in(&local), expected);
+    assert!(
+        !d.join("a.txt").exists(),
+        "sync must not touch the workspace"
+    );
+    let cached = cache_objects(d);
+    assert_eq!(
+        cached.len(),
+        1,
+        "only the .dir manifest is fetched into the cache"
+    );
+    assert!(cached.keys().all(|k| k.ends_with(".dir")));
+    s3_empty(&s3);
+}
+
+#[test]
+fn first_failing_remote_stops_the_sync_unless_keep_going() {
+    let dir = repo(2);
+    let d = dir.path();
+    let (_t, http_root) = remote_dir("ferry-sync-http");
+    std::fs::create_dir_all(&http_root).unwrap();
+    let server = HttpServer::start(&http_root, "", "");
+    server.control(r#"{"auth_fail": true}"#);
+    add_http(d, "dagshub", &server);
+    let (_keep, local) = remote_dir("ferry-sync-local");
+    add_local(d, "mirror", &local);
+
+    let out = run(fy(d).args(["sync", "--to", "dagshub,mirror"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(row(&stdout, "dagshub").last(), Some(&"unreachable"));
+    assert_eq!(row(&stdout, "mirror").last(), Some(&"not attempted"));
+    assert!(stderr.contains("failed to sync remote dagshub"), "{stderr}");
+    assert!(stderr.contains("--keep-going"), "{stderr}");
+    assert!(
+        objects_in(&local).is_empty(),
+        "nothing may reach the remote after the failure"
+    );
+
+    let out = run(fy(d).args(["sync", "--to", "dagshub", "--to", "mirror", "--keep-going"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(row(&stdout, "dagshub").last(), Some(&"unreachable"));
+    assert_eq!(row(&stdout, "mirror").last(), Some(&"ok"));
+    assert!(
+        stderr.contains("failed to sync remote dagshub\n"),
+        "{stderr}"
+    );
+    assert_eq!(objects_in(&local), cache_objects(d));
+    assert!(objects_in(&http_root).is_empty());
+}
+
+#[test]
+fn dry_run_sends_nothing_then_the_real_run_sends_the_plan() {
+    let dir = repo(3);
+    let d = dir.path();
+    let (_t, http_root) = remote_dir("ferry-sync-http");
+    std::fs::create_dir_all(&http_root).unwrap();
+    let server = HttpServer::start(&http_root, "", "");
+    add_http(d, "dagshub", &server);
+
+    let out = ok(fy(d).args(["sync", "--dry-run"]));
+    assert!(out.starts_with("Plan (dry run, nothing sent):"), "{out}");
+    let r = row(&out, "dagshub");
+    assert_eq!(r[1], "5", "{out}");
+    assert!(r[3].starts_with("local cache 5 ("), "{out}");
+    let log = server.log();
+    assert!(!log.is_empty(), "the plan asks what the remote holds");
+    // dvc-http asks for existence with a GET whose body is dropped: only misses here.
+    assert!(
+        log.iter()
+            .all(|e| matches!(e.method.as_str(), "HEAD" | "GET") && e.status == 404),
+        "a dry run only asks: {log:?}"
+    );
+    assert!(objects_in(&http_root).is_empty());
+
+    let out = ok(fy(d).arg("sync"));
+    assert_eq!(row(&out, "dagshub")[2], "5");
+    assert_eq!(objects_in(&http_root), cache_objects(d));
+    let writes = server
+        .log()
+        .iter()
+        .filter(|e| e.method == "POST" || e.method == "PUT")
+        .count();
+    assert_eq!(writes, 5);
+}
+
+#[test]
+fn a_corrupt_source_is_reported_leaves_nothing_and_the_next_source_serves() {
+    let dir = repo(0);
+    let d = dir.path();
+    let (_t, http_root) = remote_dir("ferry-sync-http");
+    std::fs::create_dir_all(&http_root).unwrap();
+    let server = HttpServer::start(&http_root, "", "");
+    add_http(d, "dagshub", &server);
+    let (_k1, good) = remote_dir("ferry-sync-good");
+    add_local(d, "good", &good);
+    let (_k2, target) = remote_dir("ferry-sync-target");
+    add_local(d, "target", &target);
+    ok(fy(d).args(["sync", "--to", "dagshub,good", "a.txt"]));
+    std::fs::remove_dir_all(d.join(".dvc/cache")).unwrap();
+    server.control(r#"{"corrupt": true}"#);
+    let key = key_of(b"alpha\n");
+
+    let out = run(fy(d).args(["sync", "--to", "target", "--from", "dagshub", "a.txt"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("dagshub: corrupt copy"), "{stderr}");
+    assert!(!target.join(&key).exists(), "a corrupt copy must not land");
+
+    let out = ok(fy(d).args(["sync", "--to", "target", "--from", "dagshub,good", "a.txt"]));
+    assert_eq!(row(&out, "target")[4], "good 1", "{out}");
+    assert_eq!(std::fs::read(target.join(&key)).unwrap(), b"alpha\n");
+}
+
+#[test]
+fn all_commits_syncs_every_recorded_version() {
+    let dir = repo(0);
+    let d = dir.path();
+    let git = |args: &[&str]| ok(Command::new("git").current_dir(d).args(args));
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "v1"]);
+    write(d, "a.txt", "beta\n");
+    ok(fy(d).args(["add", "a.txt"]));
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "v2"]);
+    let (_k, local) = remote_dir("ferry-sync-hist");
+    add_local(d, "mirror", &local);
+
+    ok(fy(d).arg("sync"));
+    let held = objects_in(&local);
+    assert!(held.contains_key(&key_of(b"beta\n")));
+    assert!(!held.contains_key(&key_of(b"alpha\n")));
+
+    let out = ok(fy(d).args(["sync", "--all-commits"]));
+    assert_eq!(row(&out, "mirror")[2], "1", "{out}");
+    assert_eq!(objects_in(&local)[&key_of(b"alpha\n")], b"alpha\n");
+}
+
+fn min_copies(d: &Path, n: u32) {
+    write(
+        d,
+        ".dvc/ferry.toml",
+        format!("[redundancy]\nmin_copies = {n}\n"),
+    );
+}
+
+#[test]
+fn status_remotes_counts_each_remote_and_lists_thin_objects() {
+    let dir = repo(0);
+    let d = dir.path();
+    write(d, "b.txt", "bravo!\n");
+    ok(fy(d).args(["add", "b.txt"]));
+    min_copies(d, 2);
+    let s3 = add_s3(d, "seaweed", "status-remotes");
+    let (_k, local) = remote_dir("ferry-status-local");
+    add_local(d, "mirror", &local);
+    ok(fy(d).args(["sync", "--to", "seaweed"]));
+    ok(fy(d).args(["sync", "--to", "mirror", "a.txt.dvc"]));
+
+    let out = ok(fy(d).args(["status", "--remotes", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["min_copies"], 2);
+    assert_eq!(v["local_cache_counted"], false);
+    assert_eq!(v["wanted"]["objects"], 2);
+    assert_eq!(v["wanted"]["bytes"], 13);
+    let remotes = v["remotes"].as_array().unwrap();
+    let by_name = |n: &str| remotes.iter().find(|r| r["name"] == n).unwrap().clone();
+    assert_eq!(
+        by_name("seaweed")["present"],
+        serde_json::json!({"objects": 2, "bytes": 13})
+    );
+    assert_eq!(
+        by_name("seaweed")["missing"],
+        serde_json::json!({"objects": 0, "bytes": 0})
+    );
+    assert_eq!(
+        by_name("mirror")["present"],
+        serde_json::json!({"objects": 1, "bytes": 6})
+    );
+    assert_eq!(
+        by_name("mirror")["missing"],
+        serde_json::json!({"objects": 1, "bytes": 7})
+    );
+    assert_eq!(
+        v["under_replicated"],
+        serde_json::json!([{"path": "b.txt", "md5": md5_hex(b"bravo!\n"), "remotes": ["seaweed"]}])
+    );
+
+    let out = ok(fy(d).args(["status", "--remotes"]));
+    assert!(
+        out.contains("the local cache is not counted as a copy; redundancy.min_copies = 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "  b.txt ({}): only on seaweed",
+            md5_hex(b"bravo!\n")
+        )),
+        "{out}"
+    );
+    assert_eq!(row(&out, "mirror").last(), Some(&"incomplete"));
+    assert_eq!(row(&out, "seaweed").last(), Some(&"complete"));
+
+    ok(fy(d).arg("sync"));
+    let out = ok(fy(d).args(["status", "--remotes"]));
+    assert!(
+        out.contains("Every object is on at least 2 remotes."),
+        "{out}"
+    );
+    s3_empty(&s3);
+}
+
+#[test]
+fn gc_cloud_deletes_unused_objects_but_keeps_min_copies() {
+    let dir = repo(0);
+    let d = dir.path();
+    write(d, "old1.txt", "old one\n");
+    write(d, "old2.txt", "old two\n");
+    ok(fy(d).args(["add", "old1.txt", "old2.txt"]));
+    min_copies(d, 2);
+    let (_k, base) = remote_dir("ferry-gc");
+    let (r, s, t) = (base.join("r"), base.join("s"), base.join("t"));
+    add_local(d, "r", &r);
+    add_local(d, "s", &s);
+    add_local(d, "t", &t);
+    ok(fy(d).args(["sync", "--to", "r,s,t", "old1.txt.dvc"]));
+    ok(fy(d).args(["sync", "--to", "r,s", "old2.txt.dvc"]));
+    ok(fy(d).args(["sync", "--to", "r", "a.txt.dvc"]));
+    std::fs::remove_file(d.join("old1.txt.dvc")).unwrap();
+    std::fs::remove_file(d.join("old2.txt.dvc")).unwrap();
+    let (k1, k2, ka) = (
+        key_of(b"old one\n"),
+        key_of(b"old two\n"),
+        key_of(b"alpha\n"),
+    );
+
+    let out = ok(fy(d).args(["gc", "-w", "--cloud", "-r", "r", "--dry"]));
+    assert!(
+        out.contains(&format!("Would remove {k1} from remote 'r'")),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("Would remove {k2} from remote")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("  {k2}: held by r, s")), "{out}");
+    assert!(
+        out.contains("deleting would leave fewer than 2 copies"),
+        "{out}"
+    );
+    assert!(r.join(&k1).exists(), "--dry deletes nothing");
+
+    let out = ok(fy(d).args(["gc", "-w", "--cloud", "-r", "r", "-f"]));
+    assert!(out.contains("Removed 1 objects from remote 'r'."), "{out}");
+    assert!(!r.join(&k1).exists());
+    assert!(r.join(&k2).exists(), "under-replicated: kept");
+    assert!(r.join(&ka).exists(), "used: kept");
+    assert!(
+        s.join(&k1).exists() && t.join(&k1).exists(),
+        "other remotes untouched"
+    );
+}
+
+#[test]
+fn gc_cloud_on_an_http_remote_says_it_cannot_be_listed() {
+    let dir = repo(0);
+    let d = dir.path();
+    let (_t, http_root) = remote_dir("ferry-gc-http");
+    std::fs::create_dir_all(&http_root).unwrap();
+    let server = HttpServer::start(&http_root, "", "");
+    add_http(d, "dagshub", &server);
+    let out = run(fy(d).args(["gc", "-w", "--cloud", "-r", "dagshub"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot be listed"), "{stderr}");
+    assert!(
+        stderr.contains("gc --cloud is not possible there"),
+        "{stderr}"
+    );
+    assert!(server.log().iter().all(|e| e.method != "DELETE"));
+}
