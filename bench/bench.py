@@ -12,7 +12,9 @@ pointing at an empty prefix, and then the timed steps:
   pull       <tool> pull            into the empty cache and workspace
   push_noop  <tool> push            nothing to do
 The raw S3 clients (s5cmd, rclone) copy the same tree up ("push") and down ("pull") as the floor.
-The order of the tools rotates with each repetition, so no tool always runs first or last.
+The players take turns step by step (dvc add, ferry add, dvc status, ferry status, ... s5cmd up
+right after the tools' push), so each comparison is made within seconds on the same machine state;
+the order rotates with each repetition, so no tool always goes first.
 Every timed command runs after an untimed `sync`; the runner measures wall time, the tool's
 user+sys CPU and peak RSS (wait4 rusage), the SeaweedFS server's CPU (/proc/PID/stat) and the CPU
 everything else on the machine burned meanwhile (/proc/stat). A failing command never aborts the
@@ -37,6 +39,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 STEPS = ["add", "status", "status_cold", "push", "pull", "push_noop"]
 TOOLS = ["dvc", "ferry"]
 FLOORS = ["s5cmd", "rclone"]
+# the phases every player goes through together (tools and raw clients take turns at each one)
+PHASES = ["setup", "add", "status", "status_cold", "push", "pull", "push_noop", "done"]
 TCK = os.sysconf("SC_CLK_TCK")
 MB = 1e6
 MIB = 1 << 20
@@ -268,7 +272,9 @@ class Bench:
         run(["git", "commit", "-qm", "init"], repo, env)
         return notes
 
-    def run_tool(self, tool, ds, remote, rep):
+    def tool_session(self, tool, ds, remote, rep):
+        """One tool's turn at a case, as a generator that yields after each phase of PHASES, so the
+        driver can interleave the tools step by step (dvc add, ferry add, dvc status, ferry status...)."""
         w = os.path.join(self.a.work, "runs", f"{ds}-{remote}", f"{tool}-r{rep}")
         repo = os.path.join(w, "repo")
         shutil.rmtree(w, ignore_errors=True)
@@ -285,6 +291,7 @@ class Bench:
         except (RuntimeError, subprocess.SubprocessError) as e:
             self.record(ds, remote, tool, rep, "setup", {"rc": 1, "error": str(e)[:300], "wall_s": None})
             shutil.rmtree(w, ignore_errors=True)
+            yield from PHASES
             return
         note = "; ".join(notes) or None
         subprocess.run(["cp", "-a", os.path.join(self.a.data, ds), os.path.join(repo, ds)], check=True)
@@ -306,34 +313,41 @@ class Bench:
                     f"({'ok' if p.returncode == 0 else 'failed too'})")
             return ok
 
-        later = want - {"add"}
-        if "add" in want or later:
-            step("add", ["add", ds], ["add", ds])
-            self.runner.quiet(["git", "add", "-A"], repo, env, check=False)
-            self.runner.quiet(["git", "commit", "-qm", f"add {ds}"], repo, env, check=False)
+        yield "setup"
+        step("add", ["add", ds], ["add", ds])
+        self.runner.quiet(["git", "add", "-A"], repo, env, check=False)
+        self.runner.quiet(["git", "commit", "-qm", f"add {ds}"], repo, env, check=False)
+        yield "add"
         if "status" in want:
             step("status1", ["status"])
             step("status2", ["status"])
+        yield "status"
         if "status_cold" in want:
             shutil.rmtree(os.path.join(repo, ".dvc", "tmp"), ignore_errors=True)
             shutil.rmtree(site, ignore_errors=True)
             step("status_cold", ["status"])
+        yield "status_cold"
         if want & {"push", "pull", "push_noop"}:
             step("push", ["push"], ["push"])
+        yield "push"
         if "pull" in want:
             for p in (os.path.join(repo, ".dvc", "cache"), os.path.join(repo, ds),
                       os.path.join(repo, ".dvc", "tmp"), site):
                 shutil.rmtree(p, ignore_errors=True)
             if step("pull", ["pull"]):
                 self.verify(ds, remote, tool, rep, os.path.join(repo, ds))
+        yield "pull"
         if "push_noop" in want:
             step("push_noop", ["push"])
+        yield "push_noop"
         if not self.a.keep:
             shutil.rmtree(w, ignore_errors=True)
+        yield "done"
 
     # -- raw S3 clients: the floor --------------------------------------------------------------
 
-    def run_floor(self, client, ds, rep):
+    def floor_session(self, client, ds, rep):
+        """A raw client copying the same tree up (its `push`) and down (its `pull`), phase by phase."""
         w = os.path.join(self.a.work, "runs", f"{ds}-s3", f"{client}-r{rep}")
         shutil.rmtree(w, ignore_errors=True)
         dl = os.path.join(w, "dl")
@@ -351,15 +365,17 @@ class Bench:
             down = base + ["copy", f"sw:{key}", dl, "--transfers", "8", "--checkers", "16",
                            "--multi-thread-streams", "4"]
         tag = f"{ds}-s3-{client}-r{rep}"
-        for name, argv in (("push", up), ("pull", down)):
-            if name in self.a.steps:
-                r = self.runner.timed(f"{tag}-{name}", argv, w, self.client_env)
-                if self.record(ds, "s3", client, rep, name, r) and name == "pull":
+        for phase in PHASES:
+            argv = {"push": up, "pull": down}.get(phase)
+            if argv and phase in self.a.steps:
+                r = self.runner.timed(f"{tag}-{phase}", argv, w, self.client_env)
+                if self.record(ds, "s3", client, rep, phase, r) and phase == "pull":
                     self.verify(ds, "s3", client, rep, dl)
-            else:
+            elif argv and "pull" in self.a.steps:
                 self.runner.quiet(argv, w, self.client_env, check=False)
-        if not self.a.keep:
-            shutil.rmtree(w, ignore_errors=True)
+            if phase == "done" and not self.a.keep:
+                shutil.rmtree(w, ignore_errors=True)
+            yield phase
 
     def drop_prefix(self, ds):
         """Deletes this run's objects of one dataset (untimed) so a full run does not fill the disk."""
@@ -388,11 +404,12 @@ class Bench:
             log(f"== {ds} on {remote}: {self.a.reps} repetition(s) of {', '.join(players)}")
             for rep in range(1, self.a.reps + 1):
                 k = (rep - 1) % len(players)
-                for who in players[k:] + players[:k]:
-                    if who in TOOLS:
-                        self.run_tool(who, ds, remote, rep)
-                    else:
-                        self.run_floor(who, ds, rep)
+                turns = [self.tool_session(who, ds, remote, rep) if who in TOOLS else self.floor_session(who, ds, rep)
+                         for who in players[k:] + players[:k]]
+                for phase in PHASES:   # step by step: each player takes its turn at this phase
+                    for t in turns:
+                        got = next(t, None)
+                        assert got == phase, (got, phase)
             if remote == "s3" and not self.a.keep:
                 self.drop_prefix(ds)
 
