@@ -421,6 +421,14 @@ fn secrets_are_never_printed() {
             .unwrap()
             .contains("secret_access_key = s3cr3t-key")
     );
+    let levels = ferry::config::edit::Levels::new(Some(r.path().join(".dvc")));
+    assert_eq!(
+        levels.secrets_at(ferry::config::Level::Repo).unwrap(),
+        vec![
+            ("s".to_string(), "secret_access_key".to_string()),
+            ("u".to_string(), "url".to_string())
+        ]
+    );
     let verbose = text(&r.ferry(&["remote", "list", "-v"]).stdout);
     assert!(verbose.contains("password = (secret, hidden)"), "{verbose}");
 }
@@ -520,6 +528,23 @@ fn environment_overrides_any_remote_key() {
     let spec = config
         .remote_with_env("dags-hub", std::iter::empty())
         .unwrap();
+    assert_eq!(spec.options["password"], "from-file");
+
+    // remote://base/path inherits the base's URL and options under its own (as dvc does).
+    assert!(
+        r.dvc(&["remote", "add", "imgs", "remote://dags-hub/sub/dir"])
+            .status
+            .success()
+    );
+    assert!(
+        r.dvc(&["remote", "modify", "imgs", "user", "alice"])
+            .status
+            .success()
+    );
+    let config = ferry::config::Config::load(&r.path().join(".dvc")).unwrap();
+    let spec = config.remote_with_env("imgs", std::iter::empty()).unwrap();
+    assert_eq!(spec.url, "https://dagshub.com/a/b.dvc/sub/dir");
+    assert_eq!(spec.options["user"], "alice");
     assert_eq!(spec.options["password"], "from-file");
 }
 

@@ -113,6 +113,22 @@ impl Levels {
         Ok(Some(path))
     }
 
+    /// The `(remote, option)` pairs holding a credential at `level`, a `url` with a password
+    /// included (for `doctor`: secrets in the tracked `.dvc/config`).
+    pub fn secrets_at(&self, level: Level) -> Result<Vec<(String, String)>, ConfigError> {
+        let doc = self.read_one(level)?;
+        let mut out = Vec::new();
+        for (name, keys) in doc.remotes() {
+            for (k, v) in keys {
+                let url_secret = k == "url" && super::redact_url(v.as_str()) != v.as_str();
+                if super::is_secret(k) || url_secret {
+                    out.push((name.clone(), k.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// How a URL typed in `cwd` is stored at `level` (relative paths become relative to the
     /// config file's directory).
     pub fn store_url(&self, level: Level, cwd: &Path, url: &str) -> Result<String, ConfigError> {

@@ -239,18 +239,29 @@ impl Config {
         name: &str,
         vars: impl Iterator<Item = (String, String)>,
     ) -> Result<RemoteSpec, ConfigError> {
-        let name = name.to_lowercase();
+        let vars: Vec<(String, String)> = vars.collect();
+        self.spec(&name.to_lowercase(), &vars, 0)
+    }
+
+    /// One remote's spec; a `remote://base/sub/path` URL takes `base`'s URL joined with the
+    /// path and `base`'s options under its own (DVC's `_resolve_remote_refs`).
+    fn spec(
+        &self,
+        name: &str,
+        vars: &[(String, String)],
+        depth: usize,
+    ) -> Result<RemoteSpec, ConfigError> {
         let keys = self
             .merged
             .remotes()
-            .get(&name)
-            .ok_or_else(|| ConfigError::UnknownRemote(name.clone()))?;
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownRemote(name.to_string()))?;
         let mut options: std::collections::BTreeMap<String, String> = keys
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().to_string()))
             .collect();
         let names = self.remote_names();
-        for (key, value) in env::overrides(&name, &names, vars) {
+        for (key, value) in env::overrides(name, &names, vars.iter().cloned()) {
             let value = if paths::is_remote_path_key(&key) {
                 let cwd = std::env::current_dir().unwrap_or_default();
                 paths::resolve(&cwd, &value)
@@ -262,7 +273,28 @@ impl Config {
         }
         let url = options
             .remove("url")
-            .ok_or_else(|| ConfigError::MissingUrl(name.clone()))?;
-        Ok(RemoteSpec { name, url, options })
+            .ok_or_else(|| ConfigError::MissingUrl(name.to_string()))?;
+        let Some(reference) = url.strip_prefix("remote://") else {
+            return Ok(RemoteSpec {
+                name: name.to_string(),
+                url,
+                options,
+            });
+        };
+        // Eight levels of remotes referencing remotes is plenty; more means a cycle.
+        if depth >= 8 {
+            return Err(ConfigError::Invalid(format!(
+                "remote '{name}': remote:// references loop ({url})"
+            )));
+        }
+        let (base_name, sub) = reference.split_once('/').unwrap_or((reference, ""));
+        let base = self.spec(&base_name.to_lowercase(), vars, depth + 1)?;
+        let mut merged = base.options;
+        merged.extend(options);
+        Ok(RemoteSpec {
+            name: name.to_string(),
+            url: format!("{}/{}", base.url, sub.trim_start_matches('/')),
+            options: merged,
+        })
     }
 }
