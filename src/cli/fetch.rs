@@ -7,7 +7,7 @@ use crate::budget::Ledger;
 use crate::error::{Exit, UserError};
 use crate::repo::{Repo, index};
 use crate::transfer::fetch::{FetchReport, Plan, fetch, plan};
-use crate::transfer::router::{Lane, Router};
+use crate::transfer::router::{Lane, Router, Skip};
 use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
 
@@ -69,7 +69,7 @@ pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
                 ctx.out
                     .line(&format!("{} fetched", files(report.fetched.len())));
             }
-            fetch_failures(&report, &names, false)
+            fetch_failures(&report, &names, false, "fetch")
         }
     }
 }
@@ -109,13 +109,22 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
             .with_hint("save them with `ferry add`, or pass --force to discard them")
             .into());
     }
+    // Data that is simply on no remote is DVC's checkout failure (or, with --allow-missing, a
+    // warning); a remote that refused, failed or served corrupt bytes is a failed download.
+    let refused = report
+        .failed
+        .iter()
+        .any(|r| r.tried.iter().any(|(_, why)| *why != Skip::NotFound));
+    if refused {
+        fetch_failures(&report, &names, false, "pull")?;
+    }
     if !summary.missing.is_empty() && !args.allow_missing {
-        fetch_failures(&report, &names, true)?;
+        fetch_failures(&report, &names, true, "pull")?;
         return Err(UserError::failed(format!("failed to pull data from the cloud - Checkout failed for following targets:\n{}\nIs your cache up to date?\n<https://error.dvc.org/missing-files>", summary.missing.join("\n")))
-            .with_hint("the data is on none of the remotes tried; push it from a machine that has it, or pass --allow-missing")
+            .with_hint(failure_hint(&report, &names))
             .into());
     }
-    fetch_failures(&report, &names, args.allow_missing)
+    fetch_failures(&report, &names, args.allow_missing, "pull")
 }
 
 enum Fetched {
@@ -262,12 +271,43 @@ fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
     }
 }
 
+/// The most actionable next step for objects no remote supplied, naming the remote at fault:
+/// refused credentials first, then corrupt copies, then failing remotes, else plain absence.
+fn failure_hint(report: &FetchReport, names: &[String]) -> String {
+    let culprit = |want: fn(&Skip) -> bool| {
+        report
+            .failed
+            .iter()
+            .flat_map(|r| &r.tried)
+            .find(|(_, why)| want(why))
+            .and_then(|(i, _)| names.get(*i))
+    };
+    if let Some(n) = culprit(|w| *w == Skip::Auth) {
+        format!(
+            "remote '{n}' rejected the credentials: check `ferry remote modify {n} --local user …`/`password …` (HTTP) or `access_key_id`/`secret_access_key` (S3)"
+        )
+    } else if let Some(n) = culprit(|w| *w == Skip::Corrupt) {
+        format!(
+            "remote '{n}' holds copies whose md5 does not match their name; they were discarded: push good copies from a machine that has the data"
+        )
+    } else if let Some(n) =
+        culprit(|w| matches!(w, Skip::Unreachable | Skip::Retries(_) | Skip::Failed(_)))
+    {
+        format!(
+            "remote '{n}' failed or could not be reached; rerun the command: what was downloaded is kept"
+        )
+    } else {
+        "the data is on none of the remotes tried; push it from a machine that has it, or pass --allow-missing".into()
+    }
+}
+
 /// Reports objects no remote supplied, each with every remote's reason (`names` are the
-/// router's lanes); an error unless `allow_missing`.
+/// router's lanes); an error of command `verb` unless `allow_missing`.
 fn fetch_failures(
     report: &FetchReport,
     names: &[String],
     allow_missing: bool,
+    verb: &str,
 ) -> anyhow::Result<Exit> {
     if report.failed.is_empty() {
         return Ok(Exit::Ok);
@@ -299,11 +339,9 @@ fn fetch_failures(
         return Ok(Exit::Ok);
     }
     Err(UserError::failed(format!(
-        "{text}\nfailed to fetch data from the cloud - {} failed to download",
+        "{text}\nfailed to {verb} data from the cloud - {} failed to download",
         files(report.failed.len())
     ))
-    .with_hint(
-        "check `ferry status -c -r NAME` for each remote; rerun to retry only what is missing",
-    )
+    .with_hint(failure_hint(report, names))
     .into())
 }

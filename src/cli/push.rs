@@ -62,7 +62,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let progress = TransferProgress::new("pushing", ctx.out.is_quiet());
     let report = runtime()?.block_on(push(&repo.odb(), &targets, &progress));
     progress.finish();
-    render(ctx, &report, targets.len() > 1)
+    // A table when the user asked for several remotes; DVC's one-line summary when several
+    // remotes only come from outputs' own `remote:` (DVC pushes those too, and sums them).
+    let fan_out = targets.len() > 1 && (args.all_remotes || default_targets.len() > 1);
+    render(ctx, &report, fan_out)
 }
 
 /// DVC's rule: `-r X` pushes only outs without a `remote:` or with `remote: X`; a plain push
@@ -131,12 +134,13 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
             &["remote", "pushed", "bytes", "already there", "status"],
             &rows,
         ));
-    } else if let Some((_, row)) = report.rows.first() {
-        if row.uploaded == 0 && row.failed.is_empty() && row.unreachable.is_none() {
-            ctx.out.line("Everything is up to date.");
-        } else if row.uploaded > 0 {
+    } else {
+        let uploaded: u64 = report.rows.iter().map(|(_, r)| r.uploaded).sum();
+        if uploaded > 0 {
             ctx.out
-                .line(&format!("{} pushed", files(row.uploaded as usize)));
+                .line(&format!("{} pushed", files(uploaded as usize)));
+        } else if failed_remotes.is_empty() {
+            ctx.out.line("Everything is up to date.");
         }
     }
     if failed_remotes.is_empty() {
@@ -165,9 +169,13 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
             hints.push(h);
         }
     }
+    let what = if n > 0 {
+        format!("{} failed to upload", files(n))
+    } else {
+        "nothing could be uploaded".to_string()
+    };
     let mut err = UserError::failed(format!(
-        "failed to push data to the cloud - {} failed to upload; failed remotes: {}",
-        files(n),
+        "failed to push data to the cloud - {what}; failed remotes: {}",
         per_remote.join(", ")
     ));
     err.hint = Some(if hints.is_empty() {

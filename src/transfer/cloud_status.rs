@@ -2,11 +2,12 @@
 //! (`new` = only local, `deleted` = only remote, `missing` = neither).
 use std::collections::{BTreeMap, HashSet};
 
+use super::copy::{CopyError, download};
 use super::exists::present;
 use super::objects::of_out;
 use super::remotes::Handle;
 use crate::odb::Odb;
-use crate::remote::RemoteError;
+use crate::remote::{ErrorKind, RemoteError, RetryPolicy};
 use crate::repo::out::Out;
 
 /// One object's state across cache and remote.
@@ -32,12 +33,14 @@ impl CloudState {
 }
 
 /// Path (as DVC names it: the output, or `output/relpath` for a directory's file) → state, for
-/// every object that is not on both sides.
+/// every object that is not on both sides. Like DVC, a directory's manifest missing from the
+/// cache is first downloaded (verified) from the remote, so its files can be compared too.
 pub async fn compare(
     odb: &Odb,
     outs: &[&Out],
     remote: &Handle,
 ) -> Result<BTreeMap<String, CloudState>, RemoteError> {
+    fetch_manifests(odb, outs, remote).await?;
     let mut named: Vec<(String, crate::hash::HashInfo)> = Vec::new();
     let mut seen = HashSet::new();
     for out in outs.iter().filter(|o| o.cache) {
@@ -65,4 +68,34 @@ pub async fn compare(
         result.insert(name, state);
     }
     Ok(result)
+}
+
+/// Downloads the `.dir` manifests of `outs` that the cache lacks. One the remote does not hold
+/// (or holds corrupt) stays absent and shows as missing; a cache that cannot be written only
+/// costs the detail of that directory's files.
+async fn fetch_manifests(odb: &Odb, outs: &[&Out], remote: &Handle) -> Result<(), RemoteError> {
+    let policy = RetryPolicy::default();
+    let wanted: HashSet<&crate::hash::HashInfo> = outs
+        .iter()
+        .filter(|o| o.cache && o.is_dir())
+        .filter_map(|o| o.hash.as_ref())
+        .filter(|h| !odb.contains(h))
+        .collect();
+    for hash in wanted {
+        match download(remote.remote.as_ref(), odb, hash, &policy).await {
+            Ok(_) => {}
+            Err(CopyError::Remote(e))
+                if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Corrupt) =>
+            {
+                tracing::info!(
+                    "manifest {hash} not read from remote '{}': {}",
+                    remote.name,
+                    e.message
+                );
+            }
+            Err(CopyError::Remote(e)) => return Err(e),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+    Ok(())
 }

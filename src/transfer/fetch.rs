@@ -114,7 +114,17 @@ pub async fn fetch(
     progress.add_total(manifests.len() as u64, 0);
     let first = routed(router, manifests);
     report.absorb(router.fetch(odb, first, progress).await?);
-    let rest = routed(router, missing_objects(odb, outs, &mut report));
+    // A manifest that failed above is not tried (nor reported) a second time.
+    let failed: std::collections::HashSet<_> = report
+        .failed
+        .iter()
+        .map(|r| r.object.hash.clone())
+        .collect();
+    let rest: Vec<_> = missing_objects(odb, outs, &mut report)
+        .into_iter()
+        .filter(|(o, _)| !failed.contains(&o.hash))
+        .collect();
+    let rest = routed(router, rest);
     let known_bytes = rest.iter().filter_map(|r| r.object.size).sum();
     progress.add_total(rest.len() as u64, known_bytes);
     let mut rest = rest;

@@ -42,7 +42,14 @@ pub fn open(
     name: &str,
     jobs: Option<usize>,
 ) -> anyhow::Result<Handle> {
-    let spec = config.remote(name)?;
+    let spec = config.remote(name).map_err(|e| match e {
+        // DVC's transfer commands fail with exit 1 here, not with a config error.
+        crate::config::ConfigError::UnknownRemote(name) => anyhow::Error::from(
+            UserError::failed(format!("config file error: remote '{name}' doesn't exist"))
+                .with_hint("list the configured remotes with `ferry remote list`, or add it with `ferry remote add NAME URL`"),
+        ),
+        e => e.into(),
+    })?;
     let remote = remote::open(&spec).map_err(|e| {
         UserError::config(e.to_string())
             .with_hint(format!(

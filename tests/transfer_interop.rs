@@ -1,0 +1,602 @@
+//! Transfers end to end against the real servers and the real pinned dvc (issue 3, items 3 and 5):
+//! `dvc push` → `ferry pull` and `ferry push` → `dvc pull` on a local directory, SeaweedFS's S3
+//! and the DVC-protocol HTTP test server (POST and PUT); `status -c` agreement; DVC's summary
+//! lines and exit codes; legacy root-layout remotes; per-output `remote:`/`push: false`;
+//! `dvc.lock` outs; corrupt and dying remotes; wrong credentials; secrets; env overrides.
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+use tempfile::TempDir;
+
+/// The HTTP test server's basic-auth password; must never be printed.
+const HTTP_PASSWORD: &str = "hunter2-HttpSecretPw";
+const HTTP_USER: &str = "bob";
+/// A name needing YAML quoting, gitignore escaping and UTF-8.
+const AWKWARD: &str = "we ird é [x]#!.txt";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Local,
+    S3,
+    Http,
+    HttpPut,
+}
+
+/// One remote named `store` of some kind, with what it takes to configure and inspect it.
+struct Store {
+    kind: Kind,
+    /// The local remote's directory, or the HTTP server's root.
+    dir: TempDir,
+    server: Option<HttpServer>,
+    /// The S3 prefix inside the test bucket.
+    prefix: String,
+}
+
+impl Store {
+    fn new(kind: Kind) -> Store {
+        let dir = tempfile::Builder::new()
+            .prefix("ferry-remote-")
+            .tempdir()
+            .unwrap();
+        let server = matches!(kind, Kind::Http | Kind::HttpPut)
+            .then(|| HttpServer::start(dir.path(), HTTP_USER, HTTP_PASSWORD));
+        Store {
+            kind,
+            dir,
+            server,
+            prefix: unique_prefix("interop"),
+        }
+    }
+
+    fn url(&self) -> String {
+        match self.kind {
+            Kind::Local => self.dir.path().display().to_string(),
+            Kind::S3 => format!("s3://{}/{}", s3_bucket(), self.prefix),
+            Kind::Http | Kind::HttpPut => self.server.as_ref().unwrap().url("store"),
+        }
+    }
+
+    /// The tracked part of the remote's config (no secrets).
+    fn section(&self, name: &str) -> String {
+        let mut s = format!("['remote \"{name}\"']\n    url = {}\n", self.url());
+        match self.kind {
+            Kind::S3 => s.push_str(&format!("    endpointurl = {}\n", s3_endpoint())),
+            Kind::HttpPut => s.push_str("    method = PUT\n"),
+            _ => {}
+        }
+        s
+    }
+
+    /// The `config.local` part: credentials, with the secret unless `with_secret` is false.
+    fn local_section(&self, name: &str, secret: Option<&str>) -> String {
+        match self.kind {
+            Kind::Local => String::new(),
+            Kind::S3 => {
+                let mut s = format!("['remote \"{name}\"']\n    access_key_id = {}\n", s3_key());
+                if let Some(secret) = secret {
+                    s.push_str(&format!("    secret_access_key = {secret}\n"));
+                }
+                s
+            }
+            Kind::Http | Kind::HttpPut => {
+                let mut s =
+                    format!("['remote \"{name}\"']\n    auth = basic\n    user = {HTTP_USER}\n");
+                if let Some(secret) = secret {
+                    s.push_str(&format!("    password = {secret}\n"));
+                }
+                s
+            }
+        }
+    }
+
+    /// The secret this kind uses (None for a local directory).
+    fn secret(&self) -> Option<String> {
+        match self.kind {
+            Kind::Local => None,
+            Kind::S3 => Some(s3_secret()),
+            Kind::Http | Kind::HttpPut => Some(HTTP_PASSWORD.into()),
+        }
+    }
+
+    /// Makes `store` the repo's default remote, credentials in `config.local`.
+    fn configure(&self, repo: &Path) {
+        self.configure_with(repo, self.secret().as_deref());
+    }
+
+    fn configure_with(&self, repo: &Path, secret: Option<&str>) {
+        write(
+            repo,
+            ".dvc/config",
+            format!("[core]\n    remote = store\n{}", self.section("store")),
+        );
+        let local = self.local_section("store", secret);
+        if !local.is_empty() {
+            write(repo, ".dvc/config.local", local);
+        }
+    }
+
+    /// Every object key on the remote (relative to its root).
+    fn keys(&self) -> BTreeSet<String> {
+        match self.kind {
+            Kind::Local => files_under(self.dir.path()),
+            Kind::Http | Kind::HttpPut => files_under(&self.dir.path().join("store")),
+            Kind::S3 => block_on(self.s3().list("")).unwrap().into_iter().collect(),
+        }
+    }
+
+    fn s3(&self) -> std::sync::Arc<dyn ferry::remote::Remote> {
+        let spec = ferry::remote::RemoteSpec {
+            name: "store".into(),
+            url: self.url(),
+            options: [
+                ("endpointurl", s3_endpoint()),
+                ("access_key_id", s3_key()),
+                ("secret_access_key", s3_secret()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        };
+        ferry::remote::open(&spec).unwrap()
+    }
+}
+
+impl Drop for Store {
+    /// The SeaweedFS is shared and long-running: leave the prefix empty.
+    fn drop(&mut self) {
+        if self.kind == Kind::S3 {
+            let remote = self.s3();
+            block_on(async {
+                for key in remote.list("").await.unwrap_or_default() {
+                    let _ = remote.delete(&key).await;
+                }
+            });
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Files under `root` (recursive, `/`-separated, relative), skipping `.git`.
+fn files_under(root: &Path) -> BTreeSet<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if e.file_name() == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap();
+                out.insert(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// The cache's object keys as a DVC 3 remote lays them out (`files/md5/xx/…`).
+fn cache_keys(repo: &Path) -> BTreeSet<String> {
+    files_under(&repo.join(".dvc/cache"))
+        .into_iter()
+        .filter(|k| k.starts_with("files/md5/"))
+        .collect()
+}
+
+/// Temp files (`.xxx.tmp`) anywhere in the repository, cache included.
+fn temp_files(repo: &Path) -> Vec<String> {
+    files_under(repo)
+        .into_iter()
+        .filter(|p| {
+            let name = p.rsplit('/').next().unwrap_or(p);
+            name.starts_with('.') && name.ends_with(".tmp")
+        })
+        .collect()
+}
+
+/// The tracked data: a nested directory with an empty file, a binary file, an awkward name.
+fn write_data(root: &Path) {
+    write(root, "data/one.txt", "one\n");
+    write(root, "data/sub/two.txt", "two\n");
+    write(root, "data/sub/empty", "");
+    let bin: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
+    write(root, "single.bin", bin);
+    write(root, AWKWARD, "awkward\r\nbytes\n");
+}
+
+/// The workspace bytes of the tracked data.
+fn data_bytes(repo: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for rel in files_under(&repo.join("data")) {
+        let p = format!("data/{rel}");
+        out.insert(p.clone(), std::fs::read(repo.join(&p)).unwrap());
+    }
+    for rel in ["single.bin", AWKWARD] {
+        if let Ok(b) = std::fs::read(repo.join(rel)) {
+            out.insert(rel.to_string(), b);
+        }
+    }
+    out
+}
+
+fn commit(repo: &Path, msg: &str) {
+    ok(Command::new("git").current_dir(repo).args(["add", "-A"]));
+    ok(Command::new("git").current_dir(repo).args([
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@127.0.0.1",
+        "commit",
+        "-q",
+        "-m",
+        msg,
+    ]));
+}
+
+/// A fresh `git clone` of `src` with its (untracked) `config.local` copied over.
+fn clone(src: &Path) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("ferry-clone-")
+        .tempdir()
+        .unwrap();
+    ok(Command::new("git")
+        .args(["clone", "-q"])
+        .arg(src)
+        .arg(dir.path()));
+    let local = src.join(".dvc/config.local");
+    if local.exists() {
+        std::fs::copy(local, dir.path().join(".dvc/config.local")).unwrap();
+    }
+    dir
+}
+
+/// A committed DVC repository holding the data, added by `tool` ("dvc" or "ferry"), with
+/// `store` as its default remote.
+fn repo_with_data(store: &Store, tool: &str) -> TempDir {
+    let repo = git_repo();
+    let r = repo.path();
+    ok(dvc(r).args(["init", "-q"]));
+    write_data(r);
+    let mut add = if tool == "dvc" { dvc(r) } else { ferry(r) };
+    ok(add.args(["add", "-q", "data", "single.bin", AWKWARD]));
+    store.configure(r);
+    commit(r, "data");
+    repo
+}
+
+/// The last non-empty stdout line.
+fn last_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    text(&o.stdout)
+}
+
+fn stderr(o: &Output) -> String {
+    text(&o.stderr)
+}
+
+/// `status -c --json` of a tool, parsed.
+fn cloud_json(cmd: &mut Command, extra: &[&str]) -> BTreeMap<String, String> {
+    let out = ok(cmd.args(["status", "-c", "--json"]).args(extra));
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Asserts dvc and ferry report the same `status -c` (and `-r NAME` when given) and returns it.
+fn status_agrees(repo: &Path, extra: &[&str]) -> BTreeMap<String, String> {
+    let f = cloud_json(&mut ferry(repo), extra);
+    let d = cloud_json(&mut dvc(repo), extra);
+    assert_eq!(
+        f,
+        d,
+        "ferry vs dvc `status -c {extra:?}` in {}",
+        repo.display()
+    );
+    f
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round trips
+
+/// dvc push → ferry pull in a fresh clone; ferry push → dvc pull in a fresh clone; same keys.
+fn roundtrip(kind: Kind) {
+    let store = Store::new(kind);
+    let a = repo_with_data(&store, "dvc");
+    let a = a.path();
+    let pushed = ok(dvc(a).arg("push"));
+    assert_eq!(last_line(&pushed), "6 files pushed", "{pushed}");
+    let keys = store.keys();
+    assert_eq!(keys, cache_keys(a), "dvc's keys are the cache's layout");
+    assert!(keys.iter().all(|k| k.starts_with("files/md5/")), "{keys:?}");
+    assert!(status_agrees(a, &[]).is_empty());
+    assert_eq!(
+        ok(ferry(a).args(["status", "-c"])).trim(),
+        "Cache and remote 'store' are in sync."
+    );
+
+    // ferry pull in a fresh clone restores identical bytes.
+    let b = clone(a);
+    let b = b.path();
+    let out = ok(ferry(b).arg("pull"));
+    assert_eq!(
+        last_line(&out),
+        "6 files fetched and 5 files added",
+        "{out}"
+    );
+    assert_eq!(data_bytes(b), data_bytes(a));
+    assert_eq!(cache_keys(b), keys);
+    assert!(temp_files(b).is_empty(), "{:?}", temp_files(b));
+    assert_eq!(
+        last_line(&ok(ferry(b).arg("pull"))),
+        "Everything is up to date."
+    );
+
+    // ferry push of changed data; dvc sees the remote in sync and pulls it.
+    write(b, "data/three.txt", "three\n");
+    write(b, "single.bin", "replaced\n");
+    ok(ferry(b).args(["add", "-q", "data", "single.bin"]));
+    commit(b, "more");
+    let pushed = ok(ferry(b).arg("push"));
+    assert_eq!(last_line(&pushed), "3 files pushed", "{pushed}");
+    assert_eq!(store.keys(), cache_keys(b), "ferry writes DVC's layout");
+    assert_eq!(
+        last_line(&ok(ferry(b).arg("push"))),
+        "Everything is up to date."
+    );
+    assert_eq!(
+        last_line(&ok(dvc(b).arg("push"))),
+        "Everything is up to date."
+    );
+    assert!(status_agrees(b, &[]).is_empty());
+
+    let c = clone(b);
+    let c = c.path();
+    let dvc_out = ok(dvc(c).arg("pull"));
+    assert_eq!(data_bytes(c), data_bytes(b));
+    let d = clone(b);
+    let d = d.path();
+    let ferry_out = ok(ferry(d).arg("pull"));
+    assert_eq!(data_bytes(d), data_bytes(b));
+    assert_eq!(last_line(&ferry_out), last_line(&dvc_out), "same summary");
+
+    if let Some(server) = &store.server {
+        let uploads: BTreeSet<String> = server
+            .log()
+            .into_iter()
+            .filter(|r| r.method == "POST" || r.method == "PUT")
+            .map(|r| r.method)
+            .collect();
+        let want = if kind == Kind::HttpPut { "PUT" } else { "POST" };
+        assert_eq!(uploads, BTreeSet::from([want.to_string()]));
+    }
+}
+
+#[test]
+fn roundtrip_local() {
+    roundtrip(Kind::Local);
+}
+
+#[test]
+fn roundtrip_s3() {
+    roundtrip(Kind::S3);
+}
+
+#[test]
+fn roundtrip_http_post() {
+    roundtrip(Kind::Http);
+}
+
+#[test]
+fn roundtrip_http_put() {
+    roundtrip(Kind::HttpPut);
+}
+
+// ---------------------------------------------------------------------------------------------
+// status -c
+
+/// Both tools agree before, during and after pushes, and on a clone with an empty cache.
+fn status_cloud(kind: Kind) {
+    let store = Store::new(kind);
+    let a = repo_with_data(&store, "ferry");
+    let a = a.path();
+    let all_new = status_agrees(a, &[]);
+    assert_eq!(all_new.len(), 6, "{all_new:?}");
+    assert!(all_new.values().all(|s| s == "new"), "{all_new:?}");
+
+    ok(ferry(a).args(["push", "single.bin.dvc"]));
+    let partial = status_agrees(a, &[]);
+    assert!(!partial.contains_key("single.bin") && partial.len() == 5);
+    ok(dvc(a).args(["push", "data.dvc"]));
+    assert_eq!(status_agrees(a, &[]).keys().collect::<Vec<_>>(), [AWKWARD]);
+    ok(ferry(a).arg("push"));
+    assert!(status_agrees(a, &[]).is_empty());
+    assert!(status_agrees(a, &["-r", "store"]).is_empty());
+    for tool in [ferry(a), dvc(a)] {
+        let mut tool = tool;
+        assert_eq!(
+            ok(tool.args(["status", "-c"])).trim(),
+            "Cache and remote 'store' are in sync."
+        );
+    }
+
+    // An empty cache: dvc reads the directory's manifest from the remote; so must ferry.
+    let b = clone(a);
+    let b = b.path();
+    let f = cloud_json(&mut ferry(b), &[]);
+    let _ = std::fs::remove_dir_all(b.join(".dvc/cache"));
+    let d = cloud_json(&mut dvc(b), &[]);
+    assert_eq!(f, d, "empty cache");
+    assert!(f.contains_key("data/sub/two.txt"), "{f:?}");
+    assert!(f.values().all(|s| s == "deleted"), "{f:?}");
+}
+
+#[test]
+fn status_cloud_local() {
+    status_cloud(Kind::Local);
+}
+
+#[test]
+fn status_cloud_s3() {
+    status_cloud(Kind::S3);
+}
+
+#[test]
+fn status_cloud_http() {
+    status_cloud(Kind::Http);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary lines and exit codes
+
+#[test]
+fn summaries_and_exit_codes_match_dvc() {
+    let store = Store::new(Kind::Local);
+    let a = repo_with_data(&store, "dvc");
+    let a = a.path();
+    // Unknown -r: DVC fails the command (exit 1), it is not a config error (251).
+    for cmd in [&["push"][..], &["pull"], &["fetch"], &["status", "-c"]] {
+        let f = run(ferry(a).args(cmd).args(["-r", "nonexist"]));
+        let d = run(dvc(a).args(cmd).args(["-r", "nonexist"]));
+        assert_eq!(f.status.code(), d.status.code(), "{cmd:?}: {}", stderr(&f));
+        assert_eq!(f.status.code(), Some(1));
+        assert!(
+            stderr(&f).contains("remote 'nonexist' doesn't exist"),
+            "{}",
+            stderr(&f)
+        );
+    }
+
+    // Only single.bin reaches the remote: a clone misses the rest.
+    let pushed = ok(ferry(a).args(["push", "single.bin.dvc"]));
+    assert_eq!(last_line(&pushed), "1 file pushed");
+    let b = clone(a);
+    let b = b.path();
+    let c = clone(a);
+    let c = c.path();
+    let f = run(ferry(b).arg("pull"));
+    let d = run(dvc(c).arg("pull"));
+    assert_eq!(f.status.code(), Some(1), "{}", stderr(&f));
+    assert_eq!(d.status.code(), Some(1), "{}", stderr(&d));
+    assert_eq!(last_line(&stdout(&f)), last_line(&stdout(&d)));
+    assert_eq!(last_line(&stdout(&f)), "1 file fetched and 1 file added");
+    let err = stderr(&f);
+    assert!(
+        err.contains(
+            "ERROR: failed to pull data from the cloud - Checkout failed for following targets:"
+        ) && err.contains("\ndata\n")
+            && err.contains(AWKWARD),
+        "{err}"
+    );
+    assert!(!err.contains("\nsingle.bin\n"), "{err}");
+    let f = run(ferry(b).args(["pull", "--allow-missing"]));
+    let d = run(dvc(c).args(["pull", "--allow-missing"]));
+    assert_eq!(f.status.code(), Some(0), "{}", stderr(&f));
+    assert_eq!(d.status.code(), Some(0), "{}", stderr(&d));
+
+    // The rest arrives; a second run has nothing to do.
+    let pushed = ok(ferry(a).arg("push"));
+    assert_eq!(last_line(&pushed), "5 files pushed");
+    assert_eq!(
+        last_line(&ok(ferry(a).arg("push"))),
+        "Everything is up to date."
+    );
+    let out = ok(ferry(b).arg("fetch"));
+    assert_eq!(last_line(&out), "5 files fetched");
+    let out = ok(ferry(b).arg("pull"));
+    assert_eq!(last_line(&out), "4 files added");
+    assert_eq!(
+        last_line(&ok(ferry(b).arg("pull"))),
+        "Everything is up to date."
+    );
+    assert_eq!(
+        last_line(&ok(ferry(b).arg("fetch"))),
+        "Everything is up to date."
+    );
+    assert_eq!(data_bytes(b), data_bytes(a));
+
+    // No default remote: push and status -c fail like DVC; a pull with nothing to do is fine.
+    ok(dvc(b).args(["remote", "default", "--unset"]));
+    for cmd in [&["push"][..], &["status", "-c"]] {
+        let f = run(ferry(b).args(cmd));
+        let d = run(dvc(b).args(cmd));
+        assert_eq!(f.status.code(), d.status.code(), "{cmd:?}");
+        assert_eq!(f.status.code(), Some(1));
+        assert!(
+            stderr(&f).contains("config file error: no remote specified in"),
+            "{}",
+            stderr(&f)
+        );
+    }
+    // (Ferry's pull order falls back to the configured remotes: DESIGN.md §3.)
+    let f = run(ferry(b).arg("pull"));
+    assert_eq!(f.status.code(), Some(0), "{}", stderr(&f));
+    assert_eq!(last_line(&stdout(&f)), "Everything is up to date.");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy 2.x outputs and the root layout
+
+fn legacy_fixture() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-legacy.tar");
+    ok(Command::new("tar")
+        .arg("xf")
+        .arg(tar)
+        .arg("-C")
+        .arg(dir.path()));
+    dir
+}
+
+#[test]
+fn legacy_outputs_pull_from_and_push_to_the_root_layout() {
+    let fx = legacy_fixture();
+    let repo = fx.path().join("repo");
+    let remote_keys = files_under(&fx.path().join("remote"));
+    assert!(remote_keys.iter().all(|k| !k.starts_with("files/")));
+    std::fs::remove_dir_all(repo.join(".dvc/cache")).unwrap();
+    std::fs::remove_dir_all(repo.join("d")).unwrap();
+    std::fs::remove_file(repo.join("crlf.txt")).unwrap();
+
+    let out = ok(ferry(&repo).arg("pull"));
+    assert_eq!(last_line(&out), "6 files fetched and 5 files added");
+    assert_eq!(
+        std::fs::read(repo.join("crlf.txt")).unwrap(),
+        b"line1\r\nline2\r\n"
+    );
+    assert_eq!(std::fs::read(repo.join("d/b.bin")).unwrap(), b"bin\0\r\n");
+    assert_eq!(files_under(&repo.join(".dvc/cache")), remote_keys);
+    assert!(temp_files(&repo).is_empty());
+    assert!(ok(dvc(&repo).arg("status")).contains("up to date"));
+    assert!(status_agrees(&repo, &[]).is_empty());
+
+    // ferry push of legacy outs writes the root layout, as dvc 3 does.
+    let fresh = tempfile::tempdir().unwrap();
+    ok(dvc(&repo)
+        .args(["remote", "add", "fresh"])
+        .arg(fresh.path()));
+    let out = ok(ferry(&repo).args(["push", "-r", "fresh"]));
+    assert_eq!(last_line(&out), "6 files pushed");
+    assert_eq!(files_under(fresh.path()), remote_keys);
+    assert!(status_agrees(&repo, &["-r", "fresh"]).is_empty());
+}
