@@ -491,3 +491,110 @@ fn gc_cloud_on_an_http_remote_says_it_cannot_be_listed() {
     );
     assert!(server.log().iter().all(|e| e.method != "DELETE"));
 }
+
+/// The S3 remote `name` behind the fault proxy, sharing `spec`'s bucket and prefix.
+fn add_s3_via(d: &Path, name: &str, spec: &RemoteSpec, proxy: &HttpServer) {
+    ok(fy(d).args(["remote", "add", name, &spec.url]));
+    ok(fy(d).args(["remote", "modify", name, "endpointurl", &proxy.url("")]));
+    ok(fy(d).args([
+        "remote",
+        "modify",
+        "--local",
+        name,
+        "access_key_id",
+        &s3_key(),
+    ]));
+    ok(fy(d).args([
+        "remote",
+        "modify",
+        "--local",
+        name,
+        "secret_access_key",
+        &s3_secret(),
+    ]));
+}
+
+fn usage_of(d: &Path, remote: &str) -> serde_json::Value {
+    let out = ok(fy(d).args(["remote", "usage", "--json"]));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    rows.into_iter().find(|r| r["name"] == remote).unwrap()
+}
+
+#[test]
+fn a_capped_source_is_passed_over_at_once_and_budgets_are_recorded() {
+    let dir = repo(20);
+    let d = dir.path();
+    let expected = cache_objects(d);
+    let direct = add_s3(d, "seaweed", "sync-cap");
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    add_s3_via(d, "backblaze", &direct, &proxy);
+    let (_t, http_root) = remote_dir("ferry-sync-http");
+    std::fs::create_dir_all(&http_root).unwrap();
+    let server = HttpServer::start(&http_root, "", "");
+    add_http(d, "dagshub", &server);
+    let (_k, local) = remote_dir("ferry-sync-mirror");
+    add_local(d, "mirror", &local);
+    ok(fy(d).args(["sync", "--to", "seaweed,dagshub"]));
+    std::fs::remove_dir_all(d.join(".dvc/cache")).unwrap();
+
+    // B2's cap answer on the first download: backblaze is never asked for another object.
+    proxy.control(r#"{"cap": true, "clear_log": true}"#);
+    let out = ok(fy(d).args(["sync", "--to", "mirror", "--from", "backblaze,dagshub"]));
+    assert_eq!(row(&out, "mirror")[4], "local cache 1, dagshub 21", "{out}");
+    assert_eq!(objects_in(&local), expected);
+    let gets: Vec<_> = proxy
+        .log()
+        .into_iter()
+        .filter(|e| e.method == "GET" && !e.path.contains("list-type="))
+        .collect();
+    assert_eq!(gets.len(), 1, "one capped answer, then no more: {gets:?}");
+    assert_eq!(gets[0].status, 403);
+    assert!(usage_of(d, "backblaze")["capped_until"].is_string());
+    let data_bytes: u64 = expected.values().map(|v| v.len() as u64).sum();
+    assert_eq!(
+        usage_of(d, "dagshub")["bytes"],
+        data_bytes,
+        "every byte came from dagshub: the .dir into the cache, the rest streamed"
+    );
+
+    // The next sync that day does not even try the capped remote.
+    std::fs::remove_dir_all(&local).unwrap();
+    std::fs::remove_dir_all(d.join(".dvc/cache")).unwrap();
+    proxy.control(r#"{"clear_log": true}"#);
+    let out = ok(fy(d).args(["sync", "--to", "mirror", "--from", "backblaze,dagshub"]));
+    assert_eq!(row(&out, "mirror")[4], "local cache 1, dagshub 21", "{out}");
+    assert!(proxy.log().is_empty(), "{:?}", proxy.log());
+    s3_empty(&direct);
+}
+
+#[test]
+fn a_source_budget_holds_and_the_overflow_comes_from_the_next_source() {
+    let dir = repo(0);
+    let d = dir.path();
+    for i in 0..10 {
+        let name = format!("n{i}.txt");
+        write(d, &name, format!("twenty bytes, no. {i}\n"));
+        ok(fy(d).args(["add", &name]));
+    }
+    let (_k, base) = remote_dir("ferry-sync-budget");
+    add_local(d, "a", &base.join("a"));
+    add_local(d, "b", &base.join("b"));
+    add_local(d, "mirror", &base.join("mirror"));
+    ok(fy(d).args(["sync", "--to", "a,b"]));
+    std::fs::remove_dir_all(d.join(".dvc/cache")).unwrap();
+    ok(fy(d).args(["remote", "modify", "a", "daily_download_limit", "100B"]));
+
+    let out = ok(fy(d).args(["sync", "--to", "mirror", "--from", "a,b"]));
+    let from = row(&out, "mirror")[4].to_string();
+    let count = |name: &str| -> u64 {
+        from.split(", ")
+            .find_map(|p| p.strip_prefix(&format!("{name} ")))
+            .map(|n| n.parse().unwrap())
+            .unwrap_or(0)
+    };
+    assert_eq!(count("a") + count("b"), 11, "{out}");
+    let used = usage_of(d, "a")["bytes"].as_u64().unwrap();
+    assert!(used <= 100, "a's budget is 100 B, {used} used");
+    assert!(used > 80, "a is used until no 20-byte object fits: {used}");
+    assert_eq!(objects_in(&base.join("mirror")).len(), 11);
+}

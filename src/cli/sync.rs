@@ -5,7 +5,9 @@ use super::redundancy::{all_remotes, manifest_router};
 use super::transfer::{open_all, runtime, settings, table};
 use crate::error::{Exit, UserError};
 use crate::repo::{Repo, index};
-use crate::transfer::sync::{PlanRow, TargetRow, learn_sources, plan, sync};
+use std::collections::BTreeMap;
+
+use crate::transfer::sync::{LOCAL, PlanRow, TargetRow, learn_sources, plan, sync};
 use crate::transfer::wanted::{self, Root};
 use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
@@ -31,7 +33,8 @@ pub struct Args {
     /// Carry on after a remote fails (default: stop at the first failing remote).
     #[arg(long)]
     keep_going: bool,
-    /// Print per remote what it lacks and where each object would come from; send nothing.
+    /// Print per remote what it lacks and where it would come from (each object with -v);
+    /// send nothing.
     #[arg(long)]
     dry_run: bool,
     /// Also every output any commit's .dvc files and dvc.lock record.
@@ -110,6 +113,12 @@ fn merge(roots: &mut Vec<Root>, more: Vec<Root>) {
     roots.extend(more.into_iter().filter(|r| seen.insert(r.hash.clone())));
 }
 
+/// Sources with the local cache first, then the remotes by name.
+fn local_first<T>(from: &BTreeMap<String, T>) -> impl Iterator<Item = (&String, &T)> {
+    let local = from.iter().filter(|(s, _)| s.as_str() == LOCAL);
+    local.chain(from.iter().filter(|(s, _)| s.as_str() != LOCAL))
+}
+
 fn sources_text(from: impl Iterator<Item = String>) -> String {
     let parts: Vec<String> = from.collect();
     if parts.is_empty() {
@@ -162,7 +171,7 @@ fn render(ctx: &Ctx, rows: &[TargetRow]) -> anyhow::Result<Exit> {
                 },
                 r.copied.to_string(),
                 human_bytes(r.bytes),
-                sources_text(r.from.iter().map(|(s, n)| format!("{s} {n}"))),
+                sources_text(local_first(&r.from).map(|(s, n)| format!("{s} {n}"))),
                 status,
             ]
         })
@@ -218,9 +227,7 @@ fn render_plan(ctx: &Ctx, rows: &[PlanRow], unknown_dirs: &[crate::transfer::Obj
                     format!("cannot be checked: {}", e.message),
                 ];
             }
-            let mut from: Vec<String> = r
-                .from
-                .iter()
+            let mut from: Vec<String> = local_first(&r.from)
                 .map(|(s, (n, b))| format!("{s} {n} ({})", human_bytes(*b)))
                 .collect();
             if !r.nowhere.is_empty() {
@@ -244,6 +251,15 @@ fn render_plan(ctx: &Ctx, rows: &[PlanRow], unknown_dirs: &[crate::transfer::Obj
             "Directories whose file lists are not in the cache (their files are not counted; a real sync fetches the lists first): {}",
             names.join(", ")
         ));
+    }
+    if ctx.verbose > 0 {
+        for r in rows.iter().filter(|r| !r.items.is_empty()) {
+            ctx.out.line(&format!("'{}' would get:", r.name));
+            for (o, source) in &r.items {
+                ctx.out
+                    .line(&format!("  {} ({}) from {source}", o.out, o.hash.md5));
+            }
+        }
     }
     for r in rows {
         if r.nowhere.is_empty() {

@@ -564,6 +564,8 @@ pub struct PlanRow {
     pub bytes: u64,
     /// Where they would come from: source name → (objects, bytes).
     pub from: BTreeMap<String, (u64, u64)>,
+    /// Each lacking object a source was found for, with that source's name.
+    pub items: Vec<(Object, String)>,
     /// Lacking objects no source holds, with each source's reason.
     pub nowhere: Vec<(Object, String)>,
     /// Set when the target could not be checked.
@@ -612,6 +614,7 @@ pub async fn plan(odb: &Odb, wanted: &Wanted, targets: &[Handle], router: &Route
                 let e = row.from.entry(LOCAL.into()).or_default();
                 e.0 += 1;
                 e.1 += n;
+                row.items.push((o.clone(), LOCAL.into()));
                 continue;
             }
             let mut r = Routed {
@@ -627,6 +630,7 @@ pub async fn plan(odb: &Odb, wanted: &Wanted, targets: &[Handle], router: &Route
                     let e = row.from.entry(lane.handle.name.clone()).or_default();
                     e.0 += 1;
                     e.1 += n;
+                    row.items.push((o.clone(), lane.handle.name.clone()));
                 }
                 None => {
                     let why: Vec<String> = r
@@ -648,4 +652,82 @@ fn local_size(odb: &Odb, o: &Object) -> u64 {
     o.size
         .or_else(|| std::fs::metadata(odb.path(&o.hash)).ok().map(|m| m.len()))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use futures::StreamExt;
+
+    use super::*;
+
+    fn chunks(parts: &[&'static [u8]]) -> ByteStream {
+        let items: Vec<Result<Bytes, RemoteError>> =
+            parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
+        Box::pin(futures::stream::iter(items))
+    }
+
+    async fn drain(s: ByteStream) -> (Vec<u8>, Option<RemoteError>) {
+        let mut s = s;
+        let mut got = Vec::new();
+        while let Some(item) = s.next().await {
+            match item {
+                Ok(b) => got.extend_from_slice(&b),
+                Err(e) => return (got, Some(e)),
+            }
+        }
+        (got, None)
+    }
+
+    #[tokio::test]
+    async fn a_good_object_streams_whole() {
+        let hash = HashInfo::md5(crate::hash::md5_bytes(b"hello world"));
+        let check = Arc::new(Check::default());
+        let s = verified(
+            chunks(&[b"hello", b" ", b"world"]),
+            &hash,
+            11,
+            "r",
+            "k",
+            check.clone(),
+        );
+        let (got, err) = drain(s).await;
+        assert_eq!(got, b"hello world");
+        assert!(err.is_none());
+        assert_eq!(check.read.load(Ordering::Relaxed), 11);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_object_never_completes() {
+        let hash = HashInfo::md5(crate::hash::md5_bytes(b"hello world"));
+        let check = Arc::new(Check::default());
+        let s = verified(
+            chunks(&[b"hello", b" ", b"wOrld"]),
+            &hash,
+            11,
+            "r",
+            "k",
+            check.clone(),
+        );
+        let (got, err) = drain(s).await;
+        assert_eq!(got, b"hello ", "the last chunk is held back");
+        assert_eq!(err.map(|e| e.kind), Some(ErrorKind::Corrupt));
+        assert!(check.error.lock().unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_short_object_is_corrupt_too() {
+        let hash = HashInfo::md5(crate::hash::md5_bytes(b"hello"));
+        let s = verified(
+            chunks(&[b"hello"]),
+            &hash,
+            6,
+            "r",
+            "k",
+            Arc::new(Check::default()),
+        );
+        let (got, err) = drain(s).await;
+        assert!(got.is_empty());
+        assert_eq!(err.map(|e| e.kind), Some(ErrorKind::Corrupt));
+    }
 }

@@ -282,6 +282,7 @@ pub async fn fetch_manifests(
     if missing.is_empty() {
         return Ok(());
     }
+    progress.add_total(missing.len() as u64, 0);
     router.fetch(odb, missing, progress).await.map(|_| ())
 }
 
