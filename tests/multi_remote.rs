@@ -11,8 +11,10 @@ use std::process::{Command, Output};
 use common::*;
 use md5::{Digest, Md5};
 
-/// The day every test runs on (budgets count per UTC day).
+/// The day every test runs on (budgets count per UTC day), its reset, and a moment after it.
 const DAY: &str = "2026-11-27T15:00:00Z";
+const RESET: &str = "2026-11-28T00:00:00Z";
+const NEXT_DAY: &str = "2026-11-28T00:00:01Z";
 
 /// Deterministic bytes: object `i` of `len` bytes, different for every `i`.
 fn blob(i: usize, len: usize) -> Vec<u8> {
@@ -173,6 +175,25 @@ impl Project {
     fn ok_at(&self, dir: &Path, now: &str, args: &[&str]) -> String {
         ok(self.ferry(dir, args).env("FERRY_NOW", now))
     }
+
+    fn run_at(&self, dir: &Path, now: &str, args: &[&str]) -> Output {
+        run(self.ferry(dir, args).env("FERRY_NOW", now))
+    }
+
+    /// Size of every object key the project has (files and the manifest), from a full remote.
+    fn sizes(&self, full: &Path) -> BTreeMap<String, u64> {
+        let mut out: BTreeMap<String, u64> = self
+            .files
+            .iter()
+            .map(|(_, b)| (key_of(b), b.len() as u64))
+            .collect();
+        let dir = self.dir_key();
+        out.insert(
+            dir.clone(),
+            std::fs::metadata(full.join(&dir)).unwrap().len(),
+        );
+        out
+    }
 }
 
 /// Every file under `root`, relative, sorted (empty when `root` does not exist).
@@ -240,16 +261,14 @@ fn out_text(o: &Output) -> String {
     )
 }
 
-/// Object GETs in a server log (no listings), as keys relative to `root_path` (e.g. "/store/").
-fn gets(log: &[LoggedRequest], root_path: &str) -> Vec<(String, u16)> {
+/// Object GETs in a server log (no listings), as object keys (`files/md5/…`) with statuses.
+fn gets(log: &[LoggedRequest]) -> Vec<(String, u16)> {
     log.iter()
         .filter(|l| l.method == "GET" && !l.path.contains("list-type="))
         .map(|l| {
             let path = l.path.split('?').next().unwrap();
-            (
-                path.strip_prefix(root_path).unwrap_or(path).to_string(),
-                l.status,
-            )
+            let key = path.find("files/md5/").map_or(path, |i| &path[i..]);
+            (key.to_string(), l.status)
         })
         .collect()
 }
@@ -342,7 +361,7 @@ fn fallback_per_object_after_404s_on_an_http_remote() {
     assert_eq!(row(&stdout, "dh")[1], "3", "{stdout}");
     assert_eq!(row(&stdout, "dh")[3], "4 not found", "{stdout}");
     assert_eq!(row(&stdout, "full")[1], "4", "{stdout}");
-    let mut seen = gets(&server.log(), "/store/");
+    let mut seen = gets(&server.log());
     seen.sort();
     let mut expected: Vec<(String, u16)> = keys
         .iter()
@@ -728,5 +747,260 @@ fn push_failing_remotes_do_not_stop_the_others() {
     assert!(
         files_under(root.path()).is_empty(),
         "nothing stored without credentials"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Caps and budgets (S3 behind the fault proxy first, a full local remote second)
+// ---------------------------------------------------------------------------------------------
+
+/// A project pushed to `s3` (through `proxy`, first in the order) and `disk` (second, full).
+/// `s3_settings` are `remote modify s3 KEY VALUE` pairs (limits, jobs), committed.
+fn s3_then_disk(
+    p: &Project,
+    proxy: &HttpServer,
+    s3: &S3Prefix,
+    disk: &Path,
+    s3_settings: &[(&str, &str)],
+) {
+    add_s3(
+        p,
+        p.src(),
+        "s3",
+        s3,
+        proxy.url("").trim_end_matches('/'),
+        true,
+    );
+    p.ok(
+        p.src(),
+        &["remote", "add", "disk", &disk.display().to_string()],
+    );
+    for (k, v) in s3_settings {
+        p.ok(p.src(), &["remote", "modify", "s3", k, v]);
+    }
+    p.ok(p.src(), &["push", "--all-remotes"]);
+    p.commit();
+}
+
+/// A clone with the S3 credentials (they live in the untracked `config.local`).
+fn s3_clone(p: &mut Project) -> PathBuf {
+    let clone = p.clone();
+    set_s3_credentials(p, &clone, "s3");
+    clone
+}
+
+/// The bytes the proxy served with 200 GETs, by the objects' sizes.
+fn served_bytes(log: &[LoggedRequest], sizes: &BTreeMap<String, u64>) -> u64 {
+    gets(log)
+        .iter()
+        .filter(|(_, status)| *status == 200)
+        .map(|(k, _)| sizes[k])
+        .sum()
+}
+
+/// B2's cap answer part-way through a pull: the remote is marked capped at once (its queued
+/// objects go to the next remote without another request), the ledger keeps the mark, the next
+/// run that day sends it nothing at all, and after the reset it serves again.
+#[test]
+fn cap_mid_run_reroutes_at_once_and_holds_until_the_reset() {
+    let mut p = Project::new(20, 20_000);
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    let s3 = S3Prefix::new("cap");
+    let disk = local_remote();
+    // One download at a time on s3, so "after the first cap answer" is well defined.
+    s3_then_disk(&p, &proxy, &s3, disk.path(), &[("jobs", "1")]);
+    let sizes = p.sizes(disk.path());
+    let dir_len = sizes[&p.dir_key()];
+
+    // The manifest and 5 files (101,5xx bytes) pass 100,000; the next GET gets the cap answer.
+    proxy.control(r#"{"cap_after_bytes": 100000, "clear_log": true}"#);
+    let clone = s3_clone(&mut p);
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        row(&stdout, "s3"),
+        vec![
+            "s3",
+            "6",
+            &ferry::ui::human_bytes(dir_len + 100_000),
+            "15 cap reached"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(row(&stdout, "disk")[1], "15", "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("WARNING: remote 's3' reports its download cap is exhausted"),
+        "{stderr}"
+    );
+    let seen = gets(&proxy.log());
+    let statuses: Vec<u16> = seen.iter().map(|(_, s)| *s).collect();
+    assert_eq!(
+        statuses,
+        [vec![200; 6], vec![403]].concat(),
+        "nothing after the first cap answer: {seen:?}"
+    );
+    let usage = p.usage(&clone, DAY);
+    assert_eq!(usage["s3"]["capped_until"], RESET);
+    assert_eq!(usage["s3"]["bytes"], dir_len + 100_000);
+    assert_eq!(usage["s3"]["requests"], 7, "the refused GET counts too");
+
+    // Same day, another clone: s3 is skipped without a single request (not even a LIST).
+    proxy.control(r#"{"clear_log": true}"#);
+    let clone = s3_clone(&mut p);
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    assert!(proxy.log().is_empty(), "{:?}", proxy.log());
+    let stdout = text(&out.stdout);
+    assert_eq!(row(&stdout, "s3")[1], "0", "{stdout}");
+    assert_eq!(row(&stdout, "s3")[3], "21 cap reached", "{stdout}");
+    assert!(
+        text(&out.stderr).contains("reported its download cap earlier today"),
+        "{}",
+        out_text(&out)
+    );
+
+    // After the reset (and B2 lifting the cap) s3 serves everything again.
+    proxy.control(r#"{"reset": true, "clear_log": true}"#);
+    let clone = s3_clone(&mut p);
+    let out = p.run_at(&clone, NEXT_DAY, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    assert_eq!(row(&text(&out.stdout), "s3")[1], "21", "{}", out_text(&out));
+    assert_eq!(gets(&proxy.log()).len(), 21);
+    let usage = p.usage(&clone, NEXT_DAY);
+    assert_eq!(usage["s3"]["capped_until"], serde_json::Value::Null);
+    assert_eq!(usage["s3"]["bytes"], p.data_bytes() + dir_len);
+}
+
+/// `daily_download_limit` below the data: the first remote serves as much as fits and not a
+/// byte more (the ledger and the proxy agree), the rest comes from the second; the next pull
+/// that day gets only what is left of the budget. The limit is set so that forgetting the
+/// manifest's bytes (its size is only known once listed or fetched) would let one file too many
+/// through.
+#[test]
+fn download_limit_keeps_the_first_remote_under_it() {
+    let mut p = Project::new(20, 10_000);
+    let dir_key = p.dir_key();
+    let dir_len = std::fs::metadata(p.src().join(".dvc/cache").join(&dir_key))
+        .unwrap()
+        .len();
+    let limit = 60_000 + dir_len / 2;
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    let s3 = S3Prefix::new("budget");
+    let disk = local_remote();
+    s3_then_disk(
+        &p,
+        &proxy,
+        &s3,
+        disk.path(),
+        &[("daily_download_limit", &limit.to_string())],
+    );
+    let sizes = p.sizes(disk.path());
+
+    proxy.control(r#"{"clear_log": true}"#);
+    let clone = s3_clone(&mut p);
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        row(&stdout, "s3")[1],
+        "6",
+        "the manifest and 5 files: {stdout}"
+    );
+    assert_eq!(row(&stdout, "s3")[3], "15 over budget", "{stdout}");
+    assert_eq!(row(&stdout, "disk")[1], "15", "{stdout}");
+    let served = served_bytes(&proxy.log(), &sizes);
+    assert_eq!(served, dir_len + 50_000);
+    let usage = p.usage(&clone, DAY);
+    assert_eq!(usage["s3"]["bytes"], served);
+    assert_eq!(usage["s3"]["bytes_limit"], limit);
+
+    // What is left (under one file) still takes the manifest; no file fits.
+    proxy.control(r#"{"clear_log": true}"#);
+    let clone = s3_clone(&mut p);
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let served2 = served_bytes(&proxy.log(), &sizes);
+    assert_eq!(served2, dir_len);
+    assert_eq!(p.usage(&clone, DAY)["s3"]["bytes"], served + served2);
+    assert!(served + served2 <= limit);
+}
+
+/// `daily_request_limit`: the first remote gets exactly that many GETs, the rest go on.
+#[test]
+fn request_limit_keeps_the_first_remote_under_it() {
+    let mut p = Project::new(20, 1_000);
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    let s3 = S3Prefix::new("requests");
+    let disk = local_remote();
+    s3_then_disk(
+        &p,
+        &proxy,
+        &s3,
+        disk.path(),
+        &[("daily_request_limit", "8")],
+    );
+    proxy.control(r#"{"clear_log": true}"#);
+    let clone = s3_clone(&mut p);
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(row(&stdout, "s3")[1], "8", "{stdout}");
+    assert_eq!(row(&stdout, "s3")[3], "13 over budget", "{stdout}");
+    assert_eq!(gets(&proxy.log()).len(), 8);
+    assert_eq!(p.usage(&clone, DAY)["s3"]["requests"], 8);
+}
+
+/// Two pulls at once on two clones share one budget: together they stay under the limit, and
+/// the ledger counts exactly what the proxy served to both.
+#[test]
+fn two_pulls_at_once_share_the_budget() {
+    let mut p = Project::new(30, 10_000);
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    let s3 = S3Prefix::new("concurrent");
+    let disk = local_remote();
+    s3_then_disk(
+        &p,
+        &proxy,
+        &s3,
+        disk.path(),
+        &[("daily_download_limit", "125kB")],
+    );
+    let sizes = p.sizes(disk.path());
+    proxy.control(r#"{"clear_log": true}"#);
+    let (one, two) = (s3_clone(&mut p), s3_clone(&mut p));
+    let children: Vec<std::process::Child> = [&one, &two]
+        .iter()
+        .map(|c| {
+            p.ferry(c, &["pull"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    }
+    p.assert_workspace(&one);
+    p.assert_workspace(&two);
+    let served = served_bytes(&proxy.log(), &sizes);
+    let usage = p.usage(&one, DAY);
+    assert_eq!(usage["s3"]["bytes"], served, "no count lost");
+    assert!(
+        served <= 125_000,
+        "{served} bytes served over a 125 kB limit"
+    );
+    assert!(
+        served >= 100_000,
+        "the budget was used, not wasted: {served}"
     );
 }

@@ -9,11 +9,11 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use super::LedgerError;
 use super::clock::Clock;
 use super::key::{file_stem, normalize_url};
 use super::meter::Meter;
 use super::window::Window;
+use super::{Budget, LedgerError};
 
 /// Overrides the per-user state directory (the ledger lives in `$FERRY_STATE_DIR/budget`); used by
 /// tests and by anyone who wants the ledger somewhere else.
@@ -158,6 +158,40 @@ impl Ledger {
         self.mark_capped_at(url, tz, self.clock.now())
     }
 
+    /// Claims, in one locked read-modify-write, the longest prefix of `costs` (bytes, requests
+    /// per object, in the order they should be tried) that fits `budget` on top of what every
+    /// process has used or claimed today; records it as used and returns how many objects it
+    /// covers. A capped remote grants nothing. This is what keeps two `ferry pull`s running at
+    /// once under one limit: each takes its share before downloading, never after.
+    pub fn claim(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        budget: &Budget,
+        costs: &[(u64, u64)],
+    ) -> Result<usize, LedgerError> {
+        self.claim_at(url, tz, budget, costs, self.clock.now())
+    }
+
+    /// Gives back claimed bytes and requests that were not used (an object that failed, or
+    /// went elsewhere), never going below zero.
+    pub fn release(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        bytes: u64,
+        requests: u64,
+    ) -> Result<Usage, LedgerError> {
+        if bytes == 0 && requests == 0 {
+            return self.usage(url, tz);
+        }
+        self.update(url, tz, self.clock.now(), |entry, _| {
+            entry.bytes = entry.bytes.saturating_sub(bytes);
+            entry.requests = entry.requests.saturating_sub(requests);
+        })
+        .map(|entry| entry.usage())
+    }
+
     /// A batching counter for one remote, shareable across tasks (see [`Meter`]).
     pub fn meter(&self, url: &str, tz: &TimeZone) -> Meter {
         Meter::new(self.clone(), url, tz.clone())
@@ -188,6 +222,35 @@ impl Ledger {
             entry.requests = entry.requests.saturating_add(requests);
         })
         .map(|entry| entry.usage())
+    }
+
+    pub(crate) fn claim_at(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        budget: &Budget,
+        costs: &[(u64, u64)],
+        now: Timestamp,
+    ) -> Result<usize, LedgerError> {
+        if costs.is_empty() {
+            return Ok(0);
+        }
+        let mut granted = 0;
+        self.update(url, tz, now, |entry, _| {
+            let mut left = budget.remaining(&entry.usage());
+            granted = costs
+                .iter()
+                .take_while(|(bytes, requests)| left.reserve(*bytes, *requests))
+                .count();
+            let (bytes, requests) = costs[..granted]
+                .iter()
+                .fold((0u64, 0u64), |(b, r), (cb, cr)| {
+                    (b.saturating_add(*cb), r.saturating_add(*cr))
+                });
+            entry.bytes = entry.bytes.saturating_add(bytes);
+            entry.requests = entry.requests.saturating_add(requests);
+        })?;
+        Ok(granted)
     }
 
     pub(crate) fn mark_capped_at(
@@ -410,6 +473,72 @@ mod tests {
             ts("2026-11-27T23:00:00Z"),
         );
         assert_eq!(other.unwrap().capped_until, None);
+    }
+
+    #[test]
+    fn claims_take_what_fits_in_order_and_releases_give_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path());
+        let utc = TimeZone::UTC;
+        let now = ts("2026-11-27T10:00:00Z");
+        let budget = Budget {
+            limit_bytes: Some(1_000),
+            limit_requests: Some(5),
+        };
+        ledger.record_at(B2, &utc, 100, 1, now).unwrap();
+        let n = ledger
+            .claim_at(B2, &utc, &budget, &[(500, 1), (300, 1), (200, 1)], now)
+            .unwrap();
+        assert_eq!(n, 2, "800 of the 900 left; the third would pass the limit");
+        let u = ledger.usage_at(B2, &utc, now).unwrap();
+        assert_eq!((u.bytes, u.requests), (900, 3));
+        let n = ledger
+            .claim_at(B2, &utc, &budget, &[(50, 1), (50, 1), (0, 1)], now)
+            .unwrap();
+        assert_eq!(n, 2, "requests run out before bytes");
+        ledger.release(B2, &utc, 300, 1).unwrap();
+        let u = ledger.usage_at(B2, &utc, now).unwrap();
+        assert_eq!((u.bytes, u.requests), (700, 4));
+        ledger.mark_capped_at(B2, &utc, now).unwrap();
+        let n = ledger.claim_at(B2, &utc, &budget, &[(1, 1)], now).unwrap();
+        assert_eq!(n, 0, "a capped remote grants nothing");
+        let unlimited = ledger
+            .claim_at(
+                B2,
+                &utc,
+                &Budget::default(),
+                &[(1, 1)],
+                ts("2026-11-28T01:00:00Z"),
+            )
+            .unwrap();
+        assert_eq!(unlimited, 1, "the cap ends at the reset");
+    }
+
+    #[test]
+    fn concurrent_claims_never_pass_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget {
+            limit_bytes: Some(10_000),
+            limit_requests: None,
+        };
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let ledger = Ledger::open(dir.path());
+                std::thread::spawn(move || {
+                    (0..10)
+                        .map(|_| {
+                            ledger
+                                .claim(B2, &TimeZone::UTC, &budget, &[(300, 1)])
+                                .unwrap()
+                        })
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        let granted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(granted, 33, "10,000 / 300");
+        let u = Ledger::open(dir.path()).usage(B2, &TimeZone::UTC).unwrap();
+        assert_eq!(u.bytes, 9_900);
     }
 
     #[test]

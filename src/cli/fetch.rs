@@ -4,6 +4,7 @@ use super::Ctx;
 use super::checkout::checkout_all;
 use super::transfer::{open_all, runtime, settings, table};
 use crate::budget::Ledger;
+use crate::error::Hint;
 use crate::error::{Exit, UserError};
 use crate::repo::{Repo, index};
 use crate::transfer::fetch::{FetchReport, Plan, fetch, plan};
@@ -174,6 +175,7 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched>
     if router.lanes.len() > 1 && (!report.fetched.is_empty() || !report.failed.is_empty()) {
         render_lanes(ctx, &router);
     }
+    warn_lanes(ctx, &router, &report);
     for (out, e) in &report.bad_manifests {
         ctx.out.error(&format!("'{out}': {e}"));
     }
@@ -220,6 +222,45 @@ fn render_lanes(ctx: &Ctx, router: &Router) {
         &["remote", "objects", "bytes", "passed on (why)"],
         &rows,
     ));
+}
+
+/// Says why a remote was left out (credentials, cap, unreachable) and what to do, and which
+/// remote holds corrupt copies: the reasons behind the rows of the summary.
+fn warn_lanes(ctx: &Ctx, router: &Router, report: &FetchReport) {
+    for (i, lane) in router.lanes.iter().enumerate() {
+        let name = &lane.handle.name;
+        let stats = lane.stats();
+        let passed_over = stats.fell_back.values().sum::<u64>() > 0
+            || report
+                .failed
+                .iter()
+                .any(|r| r.tried.iter().any(|(t, _)| *t == i));
+        if let Some(e) = lane.cause() {
+            let what = match lane.disabled() {
+                Some(Skip::Auth) => "refused our credentials",
+                Some(Skip::Quota) => "reports its download cap is exhausted",
+                _ => "kept failing",
+            };
+            let mut text = format!(
+                "remote '{name}' {what} ({}); its objects were taken from the other remotes",
+                e.message
+            );
+            if let Some(hint) = e.hint() {
+                text.push_str(&format!("\n{hint}"));
+            }
+            ctx.out.warn(&text);
+        } else if let Some(until) = lane.capped_until().filter(|_| passed_over) {
+            ctx.out.warn(&format!(
+                "remote '{name}' reported its download cap earlier today; skipped without a request until its reset at {until}"
+            ));
+        }
+        if !stats.corrupt.is_empty() {
+            ctx.out.warn(&format!(
+                "remote '{name}' holds corrupt copies (discarded, md5 mismatch) of: {}; push them again from a good copy",
+                stats.corrupt.join(", ")
+            ));
+        }
+    }
 }
 
 fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {

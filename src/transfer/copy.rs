@@ -35,11 +35,23 @@ pub async fn download(
     hash: &HashInfo,
     policy: &RetryPolicy,
 ) -> Result<u64, CopyError> {
+    download_counted(remote, odb, hash, policy).await.0
+}
+
+/// [`download`], also saying how many GETs it sent (retries included), which budgets count.
+pub async fn download_counted(
+    remote: &dyn Remote,
+    odb: &Odb,
+    hash: &HashInfo,
+    policy: &RetryPolicy,
+) -> (Result<u64, CopyError>, u32) {
     let key = crate::odb::key(hash);
     let local: std::sync::Mutex<Option<CopyError>> = std::sync::Mutex::new(None);
+    let attempts = std::sync::atomic::AtomicU32::new(0);
     let result = with_retry(policy, || {
         let key = key.clone();
         let local = &local;
+        attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         async move {
             match download_once(remote, odb, hash, &key).await {
                 Ok(n) => Ok(n),
@@ -58,11 +70,12 @@ pub async fn download(
         }
     })
     .await;
-    match (result, local.into_inner().ok().flatten()) {
+    let result = match (result, local.into_inner().ok().flatten()) {
         (_, Some(e)) => Err(e),
         (Ok(n), None) => Ok(n),
         (Err(e), None) => Err(CopyError::Remote(e)),
-    }
+    };
+    (result, attempts.into_inner())
 }
 
 async fn download_once(

@@ -21,19 +21,7 @@ pub async fn present(
         return Ok(HashMap::new());
     }
     if remote.capabilities().list && keys.len() > LIST_THRESHOLD {
-        let prefixes: BTreeSet<String> = keys.iter().map(|k| prefix_of(k)).collect();
-        let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
-        let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes)
-            .map(|p| async move { remote.list_sized(&p).await })
-            .buffer_unordered(jobs.max(1))
-            .try_collect()
-            .await?;
-        return Ok(listed
-            .into_iter()
-            .flatten()
-            .filter(|(k, _)| wanted.contains(k.as_str()))
-            .map(|(k, n)| (k, Some(n)))
-            .collect());
+        return listed(remote, keys, jobs).await;
     }
     let found: Vec<Option<String>> = futures::stream::iter(keys)
         .map(|k| async move { remote.exists(k).await.map(|yes| yes.then(|| k.clone())) })
@@ -41,6 +29,28 @@ pub async fn present(
         .try_collect()
         .await?;
     Ok(found.into_iter().flatten().map(|k| (k, None)).collect())
+}
+
+/// The subset of `keys` present on a listable `remote`, with sizes, by one LIST per key prefix
+/// (never a HEAD: on B2 a HEAD is a capped Class B call), up to `jobs` at once.
+pub async fn listed(
+    remote: &dyn Remote,
+    keys: &[String],
+    jobs: usize,
+) -> Result<HashMap<String, Option<u64>>, RemoteError> {
+    let prefixes: BTreeSet<String> = keys.iter().map(|k| prefix_of(k)).collect();
+    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes)
+        .map(|p| async move { remote.list_sized(&p).await })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await?;
+    Ok(listed
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| wanted.contains(k.as_str()))
+        .map(|(k, n)| (k, Some(n)))
+        .collect())
 }
 
 /// The listing prefix of a key: everything up to and including its last `/`.

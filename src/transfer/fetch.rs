@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::copy::CopyError;
-use super::exists::{LIST_THRESHOLD, present};
+use super::exists::{LIST_THRESHOLD, listed};
 use super::objects::{dedup, of_out};
 use super::router::{FetchOutcome, Routed, Router};
 use super::{Object, Progress};
@@ -63,21 +63,23 @@ fn routed(router: &Router, objects: Vec<(Object, Option<String>)>) -> Vec<Routed
         .collect()
 }
 
-/// Lists the listable remotes once when many objects are wanted, so the router knows who holds
-/// what (and sizes, for budgets) before sending a single GET.
-async fn learn_holdings(router: &mut Router, objects: &[Routed], all_remotes: bool) {
-    if objects.len() <= LIST_THRESHOLD && !all_remotes {
-        return;
-    }
+/// Lists the listable remotes before sending a single GET, so the router knows who holds what
+/// and how big it is: when many objects are wanted (one LIST beats many GETs), when a remote has
+/// a byte limit (the planner needs sizes to stay under it), or for a plan (`plan`). Remotes
+/// that cannot list are never probed here: a probe would be a GET of the object itself.
+async fn learn_holdings(router: &mut Router, objects: &[Routed], plan: bool) {
     let keys: Vec<String> = objects.iter().map(|r| r.object.key()).collect();
+    let many = objects.len() > LIST_THRESHOLD;
     for lane in &mut router.lanes {
-        if lane.disabled().is_some() || (!all_remotes && !lane.handle.remote.capabilities().list) {
+        lane.forget_known();
+        let wanted = many || plan || lane.limits_bytes();
+        if lane.disabled().is_some() || !lane.handle.remote.capabilities().list || !wanted {
             continue;
         }
-        match present(lane.handle.remote.as_ref(), &keys, lane.handle.jobs).await {
+        match listed(lane.handle.remote.as_ref(), &keys, lane.handle.jobs).await {
             Ok(found) => lane.set_known(found),
             Err(e) => tracing::info!(
-                "could not check what remote '{}' holds: {}",
+                "could not list what remote '{}' holds: {}",
                 lane.handle.name,
                 e.message
             ),
@@ -113,6 +115,7 @@ pub async fn fetch(
     let manifests = dedup_routed(manifests);
     progress.add_total(manifests.len() as u64, 0);
     let first = routed(router, manifests);
+    learn_holdings(router, &first, false).await;
     report.absorb(router.fetch(odb, first, progress).await?);
     // A manifest that failed above is not tried (nor reported) a second time.
     let failed: std::collections::HashSet<_> = report

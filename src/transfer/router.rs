@@ -22,12 +22,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::StreamExt;
 
-use super::copy::{CopyError, download};
+use super::copy::{CopyError, download_counted};
 use super::remotes::Handle;
 use super::{Object, Progress};
 use crate::budget::{Budget, Ledger, Meter, Remaining};
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, RetryPolicy};
+use crate::remote::{ErrorKind, RemoteError, RetryPolicy};
 
 /// Why an object moved on from a remote (or never went to it).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,15 +82,25 @@ const UNREACHABLE_AFTER: usize = 3;
 pub struct Lane {
     /// The remote.
     pub handle: Handle,
+    /// Its configured daily limits.
+    limits: Budget,
+    /// What this run may still plan on it: refreshed from the ledger every round (so other
+    /// processes' claims count), drawn down by [`Router::route`].
     budget: Mutex<Remaining>,
     /// Budget left at the start of the run (for reports).
     pub budget_start: Remaining,
+    /// The cap the ledger remembered at the start of the run, if any (skipped until then).
+    capped_until: Option<jiff::Timestamp>,
     disabled: Mutex<Option<Skip>>,
+    /// The error that disabled the lane in this run (for the warning and its hint).
+    cause: Mutex<Option<RemoteError>>,
     /// Keys known present (from a listing), with sizes; `None` when not checked.
     known: Option<HashMap<String, Option<u64>>>,
     transient_streak: AtomicUsize,
     meter: Option<Meter>,
     ledger: Option<(Ledger, jiff::tz::TimeZone)>,
+    /// Claimed in the ledger but not used (failed or skipped objects), given back each round.
+    unused: Mutex<(u64, u64)>,
     stats: Mutex<LaneStats>,
 }
 
@@ -103,42 +113,37 @@ pub struct LaneStats {
     pub bytes: u64,
     /// Objects that went elsewhere after this remote, by reason.
     pub fell_back: BTreeMap<String, u64>,
+    /// Objects whose copy on this remote failed its md5 check (by output path).
+    pub corrupt: Vec<String>,
 }
 
 impl Lane {
     /// A lane for `handle`, with its budget from the ledger (capped remotes start disabled).
     pub fn new(handle: Handle, ledger: Option<&Ledger>) -> Self {
-        let tz = Some(handle.settings.budget_reset.tz.clone());
-        let budget = Budget {
+        let tz = handle.settings.budget_reset.tz.clone();
+        let limits = Budget {
             limit_bytes: handle.settings.daily_download_limit.map(|b| b.0),
             limit_requests: handle.settings.daily_request_limit,
         };
-        let (remaining, disabled, meter, ledger) = match (ledger, tz) {
-            (Some(l), Some(tz)) => {
-                let usage = l.usage(&handle.ledger_key, &tz).ok();
-                let remaining = usage
-                    .as_ref()
-                    .map(|u| budget.remaining(u))
-                    .unwrap_or_else(|| unlimited(&budget));
-                let disabled = usage.and_then(|u| u.capped_until).map(|_| Skip::Quota);
-                (
-                    remaining,
-                    disabled,
-                    Some(l.meter(&handle.ledger_key, &tz)),
-                    Some((l.clone(), tz)),
-                )
-            }
-            _ => (unlimited(&budget), None, None, None),
-        };
+        let usage = ledger.and_then(|l| l.usage(&handle.ledger_key, &tz).ok());
+        let remaining = usage
+            .as_ref()
+            .map(|u| limits.remaining(u))
+            .unwrap_or_else(|| unlimited(&limits));
+        let capped_until = usage.and_then(|u| u.capped_until);
         Self {
+            meter: ledger.map(|l| l.meter(&handle.ledger_key, &tz)),
+            ledger: ledger.map(|l| (l.clone(), tz)),
             handle,
+            limits,
             budget: Mutex::new(remaining),
             budget_start: remaining,
-            disabled: Mutex::new(disabled),
+            capped_until,
+            disabled: Mutex::new(capped_until.map(|_| Skip::Quota)),
+            cause: Mutex::new(None),
             known: None,
             transient_streak: AtomicUsize::new(0),
-            meter,
-            ledger,
+            unused: Mutex::new((0, 0)),
             stats: Mutex::new(LaneStats::default()),
         }
     }
@@ -148,9 +153,24 @@ impl Lane {
         self.known = Some(known);
     }
 
+    /// Drops what an earlier listing found (it covered other keys).
+    pub fn forget_known(&mut self) {
+        self.known = None;
+    }
+
+    /// Whether a listing told the router what this remote holds.
+    pub fn listed(&self) -> bool {
+        self.known.is_some()
+    }
+
     /// The size a listing reported for `key`, if any.
     pub fn known_size(&self, key: &str) -> Option<u64> {
         self.known.as_ref()?.get(key).copied().flatten()
+    }
+
+    /// Whether this lane has a daily byte limit (the planner then wants object sizes first).
+    pub fn limits_bytes(&self) -> bool {
+        self.limits.limit_bytes.is_some()
     }
 
     /// Whether this lane is out of the run, and why.
@@ -158,11 +178,24 @@ impl Lane {
         self.disabled.lock().ok()?.clone()
     }
 
-    fn disable(&self, why: Skip) {
+    /// The error that took this lane out of the run, when one did (not a cap from the ledger).
+    pub fn cause(&self) -> Option<RemoteError> {
+        self.cause.lock().ok()?.clone()
+    }
+
+    /// When the ledger said at the start of the run that this remote is capped: until when.
+    pub fn capped_until(&self) -> Option<jiff::Timestamp> {
+        self.capped_until
+    }
+
+    fn disable(&self, why: Skip, cause: &RemoteError) {
         if let Ok(mut d) = self.disabled.lock()
             && d.is_none()
         {
             *d = Some(why);
+            if let Ok(mut c) = self.cause.lock() {
+                *c = Some(cause.clone());
+            }
         }
     }
 
@@ -182,7 +215,69 @@ impl Lane {
         }
     }
 
-    fn flush(&self) {
+    /// The bytes an object is planned to cost on this remote (0 when its size is unknown; the
+    /// real size is charged once it arrives).
+    fn cost(&self, object: &Object) -> u64 {
+        self.known_size(&object.key()).or(object.size).unwrap_or(0)
+    }
+
+    /// Whether the user configured a daily limit for this remote (then a 429 without
+    /// `Retry-After` is read as its daily quota running out, not a passing throttle).
+    fn claims_limit(&self) -> bool {
+        self.limits.limit_bytes.is_some() || self.limits.limit_requests.is_some()
+    }
+
+    /// Whether this lane's budget is shared with other processes through ledger claims.
+    fn claims(&self) -> bool {
+        self.ledger.is_some() && self.claims_limit()
+    }
+
+    /// Takes from the ledger as many of `batch` (in order) as fit today's limits, counting
+    /// every process's use; returns the objects that did not fit.
+    fn claim(&self, batch: &mut Vec<Routed>) -> Vec<Routed> {
+        let Some((ledger, tz)) = self.ledger.as_ref().filter(|_| self.claims()) else {
+            return Vec::new();
+        };
+        let costs: Vec<(u64, u64)> = batch.iter().map(|r| (self.cost(&r.object), 1)).collect();
+        match ledger.claim(&self.handle.ledger_key, tz, &self.limits, &costs) {
+            Ok(granted) => batch.split_off(granted),
+            Err(e) => {
+                tracing::warn!(
+                    "could not claim budget of remote '{}' ({e}); planning on this process's view",
+                    self.handle.name
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Squares what was planned for one object (`reserved` bytes and requests) with what it
+    /// really took (`used`): the planning view and the ledger both end up with `used`.
+    fn settle(&self, reserved: (u64, u64), used: (u64, u64)) {
+        if let Ok(mut b) = self.budget.lock() {
+            adjust(&mut b.bytes, reserved.0, used.0);
+            adjust(&mut b.requests, reserved.1, used.1);
+        }
+        let Some(meter) = &self.meter else {
+            return;
+        };
+        if self.claims() {
+            meter.add(
+                used.0.saturating_sub(reserved.0),
+                used.1.saturating_sub(reserved.1),
+            );
+            if let Ok(mut u) = self.unused.lock() {
+                u.0 += reserved.0.saturating_sub(used.0);
+                u.1 += reserved.1.saturating_sub(used.1);
+            }
+        } else {
+            meter.add(used.0, used.1);
+        }
+    }
+
+    /// Writes pending use to the ledger, gives back unused claims and, for a limited lane,
+    /// re-reads what is left today (other processes may have used some).
+    fn sync_ledger(&self) {
         if let Some(m) = &self.meter
             && let Err(e) = m.flush()
         {
@@ -191,6 +286,34 @@ impl Lane {
                 self.handle.name
             );
         }
+        let Some((ledger, tz)) = self.ledger.as_ref().filter(|_| self.claims()) else {
+            return;
+        };
+        let (bytes, requests) = self
+            .unused
+            .lock()
+            .map(|mut u| std::mem::take(&mut *u))
+            .unwrap_or_default();
+        let usage = match ledger.release(&self.handle.ledger_key, tz, bytes, requests) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(
+                    "could not update the budget of remote '{}': {e}",
+                    self.handle.name
+                );
+                return;
+            }
+        };
+        if let Ok(mut b) = self.budget.lock() {
+            *b = self.limits.remaining(&usage);
+        }
+    }
+}
+
+/// `left + reserved - used`, for an allowance that may be unlimited (`None`).
+fn adjust(left: &mut Option<u64>, reserved: u64, used: u64) {
+    if let Some(l) = left {
+        *l = l.saturating_add(reserved).saturating_sub(used);
     }
 }
 
@@ -299,7 +422,13 @@ impl Router {
                     }
                 }
             }
-            if batches.iter().all(Vec::is_empty) {
+            for (i, (lane, batch)) in self.lanes.iter().zip(&mut batches).enumerate() {
+                for mut r in lane.claim(batch) {
+                    r.tried.push((i, Skip::OverBudget));
+                    pending.push(r);
+                }
+            }
+            if batches.iter().all(Vec::is_empty) && pending.is_empty() {
                 break;
             }
             let runs = self
@@ -314,12 +443,12 @@ impl Router {
                 outcome.fetched.extend(done);
                 pending.extend(again);
             }
+            for lane in &self.lanes {
+                lane.sync_ledger();
+            }
             if abort.load(Ordering::Relaxed) {
                 break;
             }
-        }
-        for lane in &self.lanes {
-            lane.flush();
         }
         if let Some(e) = local_error.lock().ok().and_then(|mut e| e.take()) {
             return Err(e);
@@ -340,19 +469,28 @@ impl Router {
     ) -> (Vec<(Object, usize)>, Vec<Routed>) {
         let results: Vec<Result<(Object, usize), Routed>> = futures::stream::iter(batch)
             .map(|mut r| async move {
+                let reserved = (lane.cost(&r.object), 1);
                 if abort.load(Ordering::Relaxed) {
+                    lane.settle(reserved, (0, 0));
                     return Err(r);
                 }
                 if let Some(why) = lane.disabled() {
+                    lane.settle(reserved, (0, 0));
                     r.tried.push((index, why));
                     return Err(r);
                 }
-                match download(lane.handle.remote.as_ref(), odb, &r.object.hash, &self.policy).await {
+                let (result, attempts) = download_counted(
+                    lane.handle.remote.as_ref(),
+                    odb,
+                    &r.object.hash,
+                    &self.policy,
+                )
+                .await;
+                let attempts = u64::from(attempts.max(1));
+                match result {
                     Ok(bytes) => {
                         lane.transient_streak.store(0, Ordering::Relaxed);
-                        if let Some(m) = &lane.meter {
-                            m.add(bytes, 1);
-                        }
+                        lane.settle(reserved, (bytes, attempts));
                         if let Ok(mut s) = lane.stats.lock() {
                             s.objects += 1;
                             s.bytes += bytes;
@@ -364,15 +502,19 @@ impl Router {
                         Ok((r.object, index))
                     }
                     Err(CopyError::Remote(e)) => {
-                        if let Some(m) = &lane.meter {
-                            m.add(0, u64::from(e.attempts.max(1)));
-                        }
+                        lane.settle(reserved, (0, attempts));
                         let why = self.classify(lane, &e);
+                        if why == Skip::Corrupt
+                            && let Ok(mut s) = lane.stats.lock()
+                        {
+                            s.corrupt.push(r.object.out.clone());
+                        }
                         tracing::info!(remote = %lane.handle.name, "{}: {}", r.object.out, e.message);
                         r.tried.push((index, why));
                         Err(r)
                     }
                     Err(local) => {
+                        lane.settle(reserved, (0, attempts));
                         abort.store(true, Ordering::Relaxed);
                         if let Ok(mut slot) = local_error.lock() {
                             slot.get_or_insert(local);
@@ -396,38 +538,42 @@ impl Router {
     }
 
     /// Maps a remote failure to the router's action (see the module table).
-    fn classify(&self, lane: &Lane, e: &crate::remote::RemoteError) -> Skip {
+    fn classify(&self, lane: &Lane, e: &RemoteError) -> Skip {
+        let quota = e.kind == ErrorKind::Quota
+            || (e.kind == ErrorKind::Throttled && e.retry_after.is_none() && lane.claims_limit());
+        if quota {
+            lane.disable(Skip::Quota, e);
+            if let Some((ledger, tz)) = &lane.ledger
+                && let Err(err) = ledger.mark_capped(&lane.handle.ledger_key, tz)
+            {
+                tracing::warn!(
+                    "could not record the cap of remote '{}': {err}",
+                    lane.handle.name
+                );
+            }
+            return Skip::Quota;
+        }
         match e.kind {
             ErrorKind::NotFound => {
                 lane.transient_streak.store(0, Ordering::Relaxed);
                 Skip::NotFound
             }
-            ErrorKind::Quota => {
-                lane.disable(Skip::Quota);
-                if let Some((ledger, tz)) = &lane.ledger
-                    && let Err(err) = ledger.mark_capped(&lane.handle.ledger_key, tz)
-                {
-                    tracing::warn!(
-                        "could not record the cap of remote '{}': {err}",
-                        lane.handle.name
-                    );
-                }
-                Skip::Quota
-            }
             ErrorKind::Auth => {
-                lane.disable(Skip::Auth);
+                lane.disable(Skip::Auth, e);
                 Skip::Auth
             }
             ErrorKind::Corrupt => Skip::Corrupt,
             ErrorKind::Transient | ErrorKind::Throttled => {
                 if lane.transient_streak.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_AFTER {
-                    lane.disable(Skip::Unreachable);
+                    lane.disable(Skip::Unreachable, e);
                     Skip::Unreachable
                 } else {
                     Skip::Retries(e.message.clone())
                 }
             }
-            ErrorKind::Unsupported | ErrorKind::Permanent => Skip::Failed(e.message.clone()),
+            ErrorKind::Quota | ErrorKind::Unsupported | ErrorKind::Permanent => {
+                Skip::Failed(e.message.clone())
+            }
         }
     }
 }
