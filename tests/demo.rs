@@ -103,8 +103,9 @@ fn the_pull_falls_back_and_bob_gets_every_byte() {
     }
     assert_eq!(files(&play.join("bob/data/images")).len(), 24);
     assert!(stdout.contains("Data and pipelines are up to date."));
-    // `remote usage` shows the budget spent.
-    assert!(stdout.contains("3.0 MB of 3.0 MB"), "{stdout}");
+    // `remote usage` shows the budget spent, and not passed: the manifest and 14 images
+    // (2,800,000 bytes + the manifest) fit under 3 MB, a 15th image would not.
+    assert!(stdout.contains("2.8 MB of 3.0 MB"), "{stdout}");
 
     // The ledger is the demo's own; the caller's state directories were never written.
     assert!(play.join("state/budget").is_dir());

@@ -619,7 +619,7 @@ impl Router {
     /// Writes every lane's usage to the ledger.
     pub fn flush_usage(&self) {
         for lane in &self.lanes {
-            lane.flush();
+            lane.sync_ledger();
         }
     }
 }
