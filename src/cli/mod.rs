@@ -12,6 +12,7 @@ mod add;
 mod checkout;
 mod commit;
 mod completions;
+mod doctor;
 mod fetch;
 mod gc;
 mod init;
@@ -38,6 +39,7 @@ mod usage;
   ferry remote add dagshub dagshub://alice/proj --token-env DAGSHUB_TOKEN
   ferry push --all-remotes          # every remote gets every object
   ferry pull                        # per object from the first remote that can serve it
+  ferry doctor                      # is each remote reachable, are the credentials right?
 
 Exit codes: 0 ok, 1 failed, 251 config, 252 Ctrl-C, 253 not a repo, 254 usage, 255 unexpected."
 )]
@@ -87,6 +89,8 @@ pub enum Command {
     Pull(fetch::PullArgs),
     /// Set up and manage data remotes.
     Remote(remote::Args),
+    /// Check every remote (reachable, credentials, read/write, budget) and the repository setup.
+    Doctor(doctor::Args),
     /// Print a shell completion script (bash, zsh, fish).
     Completions(completions::Args),
     /// Copy what each remote lacks from the cache or from the other remotes.
@@ -170,6 +174,7 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Fetch(args) => fetch::run_fetch(&ctx, args),
         Command::Pull(args) => fetch::run_pull(&ctx, args),
         Command::Remote(args) => remote::run(&ctx, args),
+        Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
     }

@@ -163,14 +163,15 @@ fn format_bytes(n: u64) -> String {
     format!("{value:.1} {unit}")
 }
 
-fn at(t: Timestamp, zone: &TimeZone) -> String {
+/// `2026-11-28 00:00 UTC`: an instant in `zone`, to the minute (also used by `doctor`).
+pub(super) fn at(t: Timestamp, zone: &TimeZone) -> String {
     t.to_zoned(zone.clone())
         .strftime("%Y-%m-%d %H:%M %Z")
         .to_string()
 }
 
 /// `7h 12m` from `now` to `then` (rounded down to the minute).
-fn until(now: Timestamp, then: Timestamp) -> String {
+pub(super) fn until(now: Timestamp, then: Timestamp) -> String {
     let minutes = then
         .since(now)
         .and_then(|span| span.total(Unit::Minute))

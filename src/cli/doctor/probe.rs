@@ -1,0 +1,672 @@
+//! Probing remotes for `ferry doctor`: a few cheap requests per remote, all remotes at once,
+//! each answer mapped to a checklist line and, when something is wrong, the command that fixes
+//! it.
+//!
+//! The requests: one existence check and one read of a key that is not there (a healthy remote
+//! answers "not found"; refused credentials, a cap or no answer show up here), one listing of
+//! the `ferry-doctor/` prefix where the backend can list, and with `--write` one small probe
+//! object written, read back and deleted. The GET/HEAD calls are counted in the budget ledger
+//! like any other (B2 bills them as Class B).
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use serde_json::json;
+
+use super::{Check, Problem, RemoteReport, Status};
+use crate::budget::{Budget, Ledger, ledger_url};
+use crate::config::ferry::{FerrySettings, RemoteSettings};
+use crate::config::{Config, ConfigError};
+use crate::error::Hint;
+use crate::remote::{self, ErrorKind, Remote, RemoteError, RemoteSpec, display_url};
+use crate::ui::human_bytes;
+
+/// Where probe keys live on the remote, away from DVC's `files/md5/…` objects.
+const PREFIX: &str = "ferry-doctor/";
+/// How long one probe request may take before the remote counts as unreachable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+/// What the `--write` probe object holds.
+const PROBE_BODY: &[u8] = b"ferry doctor probe: safe to delete\n";
+
+/// Probes the named remotes concurrently; reports come back in the order of `names`.
+pub fn all(
+    config: &Config,
+    settings: &FerrySettings,
+    ledger: Option<&Ledger>,
+    names: &[String],
+    write: bool,
+) -> anyhow::Result<Vec<RemoteReport>> {
+    let rt = super::super::transfer::runtime()?;
+    let probes = names.iter().map(|name| {
+        let spec = config.remote(name);
+        let budget = settings.remote(name);
+        async move {
+            match spec {
+                Ok(spec) => probe(spec, budget, ledger, write).await,
+                Err(e) => unusable_config(name, &e),
+            }
+        }
+    });
+    Ok(rt.block_on(futures::future::join_all(probes)))
+}
+
+/// A remote whose config sections cannot even give a spec (e.g. no `url`).
+fn unusable_config(name: &str, e: &ConfigError) -> RemoteReport {
+    let mut check = Check::new("config", Status::Fail, e.to_string());
+    check.fix = e.hint();
+    RemoteReport {
+        name: name.to_string(),
+        backend: "unknown".into(),
+        url: String::new(),
+        endpoint: None,
+        problem: Some(Problem::Config),
+        checks: vec![check],
+        budget: None,
+    }
+}
+
+/// What a remote is, for people: the backend and where it points.
+struct Target {
+    name: String,
+    kind: Kind,
+    backend: String,
+    url: String,
+    endpoint: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Local,
+    S3,
+    Http,
+    Other,
+}
+
+impl Target {
+    fn of(spec: &RemoteSpec) -> Self {
+        let scheme = spec
+            .url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        let endpoint = spec
+            .options
+            .get("endpointurl")
+            .map(|e| display_url(e).trim_end_matches('/').to_string());
+        let b2 = scheme.as_deref() == Some("b2")
+            || endpoint
+                .as_deref()
+                .is_some_and(|e| e.contains("backblazeb2.com"));
+        let (kind, backend) = match scheme.as_deref() {
+            None | Some("file") => (Kind::Local, "local".to_string()),
+            Some("s3") | Some("b2") if b2 => (Kind::S3, "s3 (Backblaze B2)".to_string()),
+            Some("s3") | Some("b2") => (Kind::S3, "s3".to_string()),
+            Some("http") | Some("https") if spec.url.contains("dagshub.com") => {
+                (Kind::Http, "http (DagsHub)".to_string())
+            }
+            Some("http") | Some("https") => (Kind::Http, "http".to_string()),
+            Some(other) => (Kind::Other, other.to_string()),
+        };
+        Self {
+            name: spec.name.clone(),
+            kind,
+            backend,
+            url: display_url(&spec.url),
+            endpoint: endpoint.filter(|_| kind == Kind::S3),
+        }
+    }
+
+    /// How to give this remote working credentials.
+    fn credentials_fix(&self) -> String {
+        let n = &self.name;
+        let env = env_name(n);
+        match self.kind {
+            Kind::S3 => {
+                let key = if self.backend.contains("B2") {
+                    "  # a B2 application key, not the master key"
+                } else {
+                    ""
+                };
+                format!(
+                    "ferry remote modify --local {n} access_key_id <key id>{key}\n\
+                     ferry remote modify --local {n} secret_access_key <secret key>\n\
+                     # in CI: export FERRY_REMOTE_{env}_ACCESS_KEY_ID=… FERRY_REMOTE_{env}_SECRET_ACCESS_KEY=…"
+                )
+            }
+            Kind::Http => {
+                let token = if self.backend.contains("DagsHub") {
+                    "  # a token from https://dagshub.com/user/settings/tokens"
+                } else {
+                    ""
+                };
+                format!(
+                    "ferry remote modify --local {n} auth basic\n\
+                     ferry remote modify --local {n} user <user>\n\
+                     ferry remote modify --local {n} password <token>{token}\n\
+                     # in CI: export FERRY_REMOTE_{env}_USER=… FERRY_REMOTE_{env}_PASSWORD=…"
+                )
+            }
+            Kind::Local | Kind::Other => format!(
+                "ls -ld {}   # the directory must be readable (and writable to push) by you",
+                self.url
+            ),
+        }
+    }
+
+    /// How to point the remote at the right place when nothing answers.
+    fn address_fix(&self) -> String {
+        let n = &self.name;
+        match (self.kind, &self.endpoint) {
+            (Kind::S3, Some(_)) => format!(
+                "ferry remote modify {n} endpointurl https://…   # if the endpoint is wrong\n\
+                 ferry doctor -r {n}   # again, once the network or the server is back"
+            ),
+            (Kind::Http, _) => format!(
+                "ferry remote modify {n} url https://…   # if the address is wrong\n\
+                 ferry doctor -r {n}   # again, once the network or the server is back"
+            ),
+            _ => format!("ferry doctor -r {n}   # again, once the network (or proxy) is back"),
+        }
+    }
+}
+
+/// A remote name as it appears in `FERRY_REMOTE_<NAME>_<KEY>` (as the config's env overrides).
+fn env_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The checklist being built for one remote.
+struct Findings {
+    checks: Vec<Check>,
+    problem: Option<Problem>,
+    /// GET/HEAD calls sent (for the ledger).
+    requests: u64,
+    /// The server said its cap is exhausted.
+    capped_now: bool,
+}
+
+impl Findings {
+    fn push(&mut self, check: Check) {
+        self.checks.push(check);
+    }
+
+    /// Records a failed check and the remote's problem (the first one found is kept).
+    fn fail(&mut self, check: &'static str, problem: Problem, detail: String, fix: String) {
+        self.checks
+            .push(Check::new(check, Status::Fail, detail).fix(fix));
+        self.problem.get_or_insert(problem);
+    }
+
+    fn skip_rest(&mut self, from: &[&'static str], why: &str) {
+        for c in from {
+            self.checks
+                .push(Check::skip(c, format!("{c}: not tried ({why})")));
+        }
+    }
+}
+
+/// Bounds one request, so a host that never answers costs [`PROBE_TIMEOUT`], not minutes.
+async fn timed<T>(
+    name: &str,
+    f: impl Future<Output = Result<T, RemoteError>>,
+) -> Result<T, RemoteError> {
+    match tokio::time::timeout(PROBE_TIMEOUT, f).await {
+        Ok(r) => r,
+        Err(_) => Err(RemoteError::new(
+            ErrorKind::Transient,
+            name,
+            format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+        )),
+    }
+}
+
+async fn probe(
+    spec: RemoteSpec,
+    settings: RemoteSettings,
+    ledger: Option<&Ledger>,
+    write: bool,
+) -> RemoteReport {
+    let target = Target::of(&spec);
+    let mut f = Findings {
+        checks: Vec::new(),
+        problem: None,
+        requests: 0,
+        capped_now: false,
+    };
+    match remote::open(&spec) {
+        Ok(remote) => probe_remote(&target, remote.as_ref(), write, &mut f).await,
+        Err(e) => f.fail(
+            "config",
+            Problem::Config,
+            format!("cannot be set up: {}", e.message),
+            format!(
+                "ferry remote list -v   # the options of '{0}'\nferry remote modify {0} <option> <value>",
+                target.name
+            ),
+        ),
+    }
+    let budget = budget(&spec, &settings, ledger, &target, &mut f);
+    RemoteReport {
+        name: target.name,
+        backend: target.backend,
+        url: target.url,
+        endpoint: target.endpoint,
+        problem: f.problem,
+        checks: f.checks,
+        budget,
+    }
+}
+
+async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut Findings) {
+    let name = target.name.as_str();
+    let absent = format!("{PREFIX}absent-{:016x}", rand::random::<u64>());
+
+    // Reachable and credentials: an existence check of a key that is not there.
+    f.requests += 1;
+    match timed(name, remote.exists(&absent)).await {
+        Ok(_) => {
+            f.push(Check::ok("reachable", reachable_text(target)));
+            f.push(credentials_ok(target));
+        }
+        Err(e) => match e.kind {
+            ErrorKind::Transient | ErrorKind::Throttled => {
+                // The server never saw it (or refused to serve it): nothing billed.
+                f.requests -= 1;
+                f.fail(
+                    "reachable",
+                    Problem::Unreachable,
+                    format!("unreachable: {}", e.message),
+                    target.address_fix(),
+                );
+                f.skip_rest(&["credentials", "list", "read", "write"], "unreachable");
+                return;
+            }
+            ErrorKind::Auth => {
+                f.push(Check::ok("reachable", "reachable"));
+                f.fail(
+                    "credentials",
+                    Problem::CredentialsRefused,
+                    format!("credentials refused: {}", e.message),
+                    target.credentials_fix(),
+                );
+                f.skip_rest(&["list", "read", "write"], "credentials refused");
+                return;
+            }
+            ErrorKind::Quota => {
+                f.push(Check::ok("reachable", "reachable"));
+                f.push(Check::ok(
+                    "credentials",
+                    "credentials accepted (the server answers with its cap)",
+                ));
+                f.capped_now = true;
+            }
+            _ => {
+                f.fail(
+                    "reachable",
+                    Problem::Failing,
+                    format!("cannot check objects: {}", e.message),
+                    target.credentials_fix(),
+                );
+                f.skip_rest(&["credentials", "list", "read", "write"], "no access");
+                return;
+            }
+        },
+    }
+
+    // List: what `fetch` uses to learn what a remote holds in one call per 1,000 keys.
+    if remote.capabilities().list {
+        match timed(name, remote.list_sized(PREFIX)).await {
+            Ok(_) => f.push(Check::ok("list", "can list")),
+            Err(e) => list_failed(target, e, f),
+        }
+    } else {
+        f.push(Check::skip(
+            "list",
+            "list: not possible on HTTP remotes (objects are checked one by one)",
+        ));
+    }
+
+    // Read: a missing object must answer a clean "not found".
+    if f.capped_now {
+        f.fail(
+            "read",
+            Problem::Capped,
+            "cannot read: the server says its download cap is exceeded".into(),
+            cap_fix(name),
+        );
+    } else {
+        f.requests += 1;
+        match timed(name, remote.read(&absent)).await {
+            Err(e) if e.kind == ErrorKind::NotFound => f.push(Check::ok(
+                "read",
+                "can read (a missing object answers \"not found\")",
+            )),
+            Ok(_) => f.push(Check::ok("read", "can read")),
+            Err(e) => access_failed("read", target, e, f),
+        }
+    }
+
+    if !write {
+        f.push(Check::skip(
+            "write",
+            format!("write: not tried (add --write to write and delete a probe under {PREFIX})"),
+        ));
+        return;
+    }
+    if !remote.capabilities().write {
+        f.push(Check::skip("write", "write: this backend is read-only"));
+        return;
+    }
+    write_probe(target, remote, f).await;
+}
+
+/// `--write`: a small object written, read back (unless capped) and deleted.
+async fn write_probe(target: &Target, remote: &dyn Remote, f: &mut Findings) {
+    let name = target.name.as_str();
+    let key = format!("{PREFIX}probe-{:016x}", rand::random::<u64>());
+    let body: remote::ByteStream =
+        Box::pin(futures::stream::iter([Ok(Bytes::from_static(PROBE_BODY))]));
+    if let Err(e) = timed(name, remote.write(&key, body, PROBE_BODY.len() as u64)).await {
+        return access_failed("write", target, e, f);
+    }
+    if !f.capped_now {
+        f.requests += 1;
+        let back = timed(name, async {
+            let stream = remote.read(&key).await?;
+            stream.try_collect::<Vec<Bytes>>().await
+        })
+        .await;
+        match back {
+            Ok(chunks) if chunks.concat() == PROBE_BODY => {}
+            Ok(_) => {
+                return f.fail(
+                    "write",
+                    Problem::Failing,
+                    format!("the probe {key} read back differs from what was written"),
+                    format!(
+                        "ferry doctor -r {name} --write   # again; if it persists, the remote corrupts data"
+                    ),
+                );
+            }
+            Err(e) => return access_failed("write", target, e, f),
+        }
+    }
+    if !remote.capabilities().delete {
+        f.push(
+            Check::new(
+                "write",
+                Status::Warn,
+                format!("can write; this backend cannot delete, so the probe {key} stays"),
+            )
+            .fix(format!("delete {key} by hand from the remote's web page")),
+        );
+        return;
+    }
+    match timed(name, remote.delete(&key)).await {
+        Ok(()) => f.push(Check::ok(
+            "write",
+            format!("can write, read back and delete (probe under {PREFIX})"),
+        )),
+        Err(e) => f.push(
+            Check::new(
+                "write",
+                Status::Warn,
+                format!(
+                    "can write, but deleting the probe {key} failed: {}",
+                    e.message
+                ),
+            )
+            .fix(format!(
+                "delete {key} by hand; or check the credentials' delete permission"
+            )),
+        ),
+    }
+}
+
+fn reachable_text(target: &Target) -> String {
+    match target.kind {
+        Kind::Local if !std::path::Path::new(&target.url).exists() => {
+            "reachable (the directory does not exist yet; the first push creates it)".into()
+        }
+        _ => "reachable".into(),
+    }
+}
+
+fn credentials_ok(target: &Target) -> Check {
+    match target.kind {
+        Kind::Local => Check::skip("credentials", "credentials: none needed (local directory)"),
+        _ => Check::ok("credentials", "credentials accepted"),
+    }
+}
+
+fn cap_fix(name: &str) -> String {
+    format!(
+        "ferry pull   # nothing to fix: pulls take the other remotes until '{name}' resets (see `ferry remote usage`)"
+    )
+}
+
+/// A failed listing: missing bucket, credentials without list permission, or no answer.
+fn list_failed(target: &Target, e: RemoteError, f: &mut Findings) {
+    let n = &target.name;
+    match e.kind {
+        ErrorKind::NotFound => f.fail(
+            "list",
+            Problem::Config,
+            format!("the bucket or path does not exist: {}", e.message),
+            format!(
+                "ferry remote modify {n} url s3://<existing bucket>/<path>   # or create the bucket"
+            ),
+        ),
+        ErrorKind::Auth => f.fail(
+            "list",
+            Problem::CredentialsRefused,
+            format!("these credentials may not list: {}", e.message),
+            format!(
+                "# give the key list permission (B2: listFiles, S3: s3:ListBucket), or use another:\n{}",
+                target.credentials_fix()
+            ),
+        ),
+        ErrorKind::Quota => f.push(Check::ok("list", "can list")),
+        _ => access_failed("list", target, e, f),
+    }
+}
+
+/// A failed read or write, by class.
+fn access_failed(check: &'static str, target: &Target, e: RemoteError, f: &mut Findings) {
+    match e.kind {
+        ErrorKind::Auth => f.fail(
+            check,
+            Problem::CredentialsRefused,
+            format!("these credentials may not {check}: {}", e.message),
+            target.credentials_fix(),
+        ),
+        ErrorKind::Quota => {
+            f.capped_now = true;
+            f.fail(
+                check,
+                Problem::Capped,
+                format!("cannot {check}: the server says its download cap is exceeded"),
+                cap_fix(&target.name),
+            );
+        }
+        ErrorKind::Transient | ErrorKind::Throttled => f.fail(
+            check,
+            Problem::Unreachable,
+            format!("cannot {check}: {}", e.message),
+            target.address_fix(),
+        ),
+        _ => f.fail(
+            check,
+            Problem::Failing,
+            format!("cannot {check}: {}", e.message),
+            format!(
+                "ferry remote list -v   # check the options of '{}'",
+                target.name
+            ),
+        ),
+    }
+}
+
+/// Today's use against the limits from the ledger and `ferry.toml`, and a cap in force. A cap
+/// the probe just met is written to the ledger, so the next pull skips the remote at once.
+fn budget(
+    spec: &RemoteSpec,
+    settings: &RemoteSettings,
+    ledger: Option<&Ledger>,
+    target: &Target,
+    f: &mut Findings,
+) -> Option<serde_json::Value> {
+    let Some(ledger) = ledger else {
+        f.push(Check::skip("budget", "budget: not tracked (no ledger)"));
+        return None;
+    };
+    let key = ledger_url(spec);
+    let tz = &settings.budget_reset.tz;
+    let n = &target.name;
+    if f.requests > 0
+        && let Err(e) = ledger.record(&key, tz, 0, f.requests)
+    {
+        tracing::warn!("could not record doctor's requests to '{n}': {e}");
+    }
+    if f.capped_now
+        && let Err(e) = ledger.mark_capped(&key, tz)
+    {
+        tracing::warn!("could not record the cap of '{n}': {e}");
+    }
+    let usage = match ledger.usage(&key, tz) {
+        Ok(u) => u,
+        Err(e) => {
+            f.push(Check::new(
+                "budget",
+                Status::Warn,
+                format!("budget: cannot read the ledger: {e}"),
+            ));
+            return None;
+        }
+    };
+    let limits = Budget {
+        limit_bytes: settings.daily_download_limit.map(|b| b.0),
+        limit_requests: settings.daily_request_limit,
+    };
+    let left = limits.remaining(&usage);
+    let now = ledger.now();
+    let zone = &settings.budget_reset;
+    let resets = format!(
+        "resets {} (in {})",
+        super::super::usage::at(usage.resets_at, &zone.tz),
+        super::super::usage::until(now, usage.resets_at)
+    );
+    let mut parts = Vec::new();
+    match (limits.limit_bytes, left.bytes) {
+        (Some(limit), Some(rest)) => parts.push(format!(
+            "{} of {} downloaded today, {} left",
+            human_bytes(usage.bytes),
+            human_bytes(limit),
+            human_bytes(rest)
+        )),
+        _ => parts.push(format!(
+            "{} downloaded today (no limit)",
+            human_bytes(usage.bytes)
+        )),
+    }
+    match (limits.limit_requests, left.requests) {
+        (Some(limit), Some(rest)) => parts.push(format!(
+            "{} of {limit} requests, {rest} left",
+            usage.requests
+        )),
+        _ => parts.push(format!(
+            "{} (no limit)",
+            plural(usage.requests, "request", "requests")
+        )),
+    }
+    let text = format!("budget: {}; {resets}", parts.join("; "));
+    let spent = left.bytes == Some(0) || left.requests == Some(0);
+    if let Some(until) = usage.capped_until {
+        f.fail(
+            "budget",
+            Problem::Capped,
+            format!(
+                "capped until {} (in {}): the server reported its cap, pulls skip '{n}' until then; {}",
+                super::super::usage::at(until, &zone.tz),
+                super::super::usage::until(now, until),
+                parts.join("; ")
+            ),
+            cap_fix(n),
+        );
+    } else if spent {
+        f.push(
+            Check::new(
+                "budget",
+                Status::Warn,
+                format!("{text}; pulls take the other remotes until then"),
+            )
+            .fix(format!(
+                "ferry remote modify {n} daily_download_limit <more, e.g. 2GB>   # or wait for the reset"
+            )),
+        );
+    } else {
+        f.push(Check::ok("budget", text));
+    }
+    Some(json!({
+        "bytes": usage.bytes,
+        "bytes_limit": limits.limit_bytes,
+        "requests": usage.requests,
+        "requests_limit": limits.limit_requests,
+        "reset_zone": zone.name,
+        "resets_at": usage.resets_at.to_string(),
+        "capped_until": usage.capped_until.map(|t| t.to_string()),
+    }))
+}
+
+/// `1 request`, `3 requests`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(url: &str, options: &[(&str, &str)]) -> RemoteSpec {
+        RemoteSpec {
+            name: "r".into(),
+            url: url.into(),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn backends_are_named_for_people() {
+        let b2 = Target::of(&spec(
+            "s3://bkt/data",
+            &[("endpointurl", "https://s3.us-west-004.backblazeb2.com")],
+        ));
+        assert_eq!(b2.backend, "s3 (Backblaze B2)");
+        assert!(b2.credentials_fix().contains("not the master key"));
+        let dagshub = Target::of(&spec("https://alice:tok@dagshub.com/alice/proj.dvc", &[]));
+        assert_eq!(dagshub.backend, "http (DagsHub)");
+        assert_eq!(dagshub.url, "https://dagshub.com/alice/proj.dvc");
+        assert!(dagshub.credentials_fix().contains("password <token>"));
+        assert_eq!(Target::of(&spec("/mnt/x", &[])).backend, "local");
+    }
+
+    #[test]
+    fn env_names_match_the_config_overrides() {
+        assert_eq!(env_name("b2-eu.backup"), "B2_EU_BACKUP");
+    }
+}
