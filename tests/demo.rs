@@ -107,6 +107,18 @@ fn the_pull_falls_back_and_bob_gets_every_byte() {
     // (2,800,000 bytes + the manifest) fit under 3 MB, a 15th image would not.
     assert!(stdout.contains("2.8 MB of 3.0 MB"), "{stdout}");
 
+    // Both remotes hold everything, and doctor sees Backblaze's budget spent for today.
+    assert!(
+        stdout.contains("Every object is on at least 2 remotes."),
+        "{stdout}"
+    );
+    let doctor = stdout.split("bob$ ferry doctor\n").nth(1).unwrap();
+    assert!(
+        doctor.contains("warn  budget: 3.0 MB of 3.0 MB downloaded today, 0 B left"),
+        "{doctor}"
+    );
+    assert!(!doctor.contains("FAIL"), "{doctor}");
+
     // The ledger is the demo's own; the caller's state directories were never written.
     assert!(play.join("state/budget").is_dir());
     for untouched in [
