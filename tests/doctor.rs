@@ -24,7 +24,7 @@ struct Repo {
 impl Repo {
     fn new() -> Self {
         let dir = common::git_repo();
-        ok(&mut ferry(dir.path()).args(["init", "-q"]));
+        ok(ferry(dir.path()).args(["init", "-q"]));
         Self {
             dir,
             state: tempfile::tempdir().unwrap(),
