@@ -138,6 +138,17 @@ fn s3_objects(spec: &RemoteSpec) -> BTreeMap<String, Vec<u8>> {
     })
 }
 
+/// Deletes `keys` from an S3 remote.
+fn s3_delete(spec: &RemoteSpec, keys: &[String]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let r = remote::open(spec).unwrap();
+        for key in keys {
+            r.delete(key).await.unwrap();
+        }
+    });
+}
+
 /// Empties an S3 remote's prefix (the SeaweedFS is shared and long-running).
 fn s3_empty(spec: &RemoteSpec) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -471,6 +482,13 @@ fn gc_cloud_deletes_unused_objects_but_keeps_min_copies() {
         s.join(&k1).exists() && t.join(&k1).exists(),
         "other remotes untouched"
     );
+
+    // min_copies = 0 is DVC's gc: every unused object goes, used ones stay.
+    min_copies(d, 0);
+    let out = ok(fy(d).args(["gc", "-w", "--cloud", "-r", "r"]));
+    assert!(out.contains("Removed 1 objects from remote 'r'."), "{out}");
+    assert!(!r.join(&k2).exists());
+    assert!(r.join(&ka).exists());
 }
 
 #[test]
@@ -564,6 +582,25 @@ fn a_capped_source_is_passed_over_at_once_and_budgets_are_recorded() {
     let out = ok(fy(d).args(["sync", "--to", "mirror", "--from", "backblaze,dagshub"]));
     assert_eq!(row(&out, "mirror")[4], "local cache 1, dagshub 21", "{out}");
     assert!(proxy.log().is_empty(), "{:?}", proxy.log());
+
+    // Objects lost from the capped remote: sync refills it all the same (uploads and LISTs are
+    // not capped), and `status --remotes` then shows every remote complete.
+    let lost = [
+        key_of(b"alpha\n"),
+        key_of(b"file number 3\n"),
+        key_of(b"file number 7\n"),
+    ];
+    s3_delete(&direct, &lost);
+    let out = ok(fy(d).args(["sync", "--to", "backblaze"]));
+    assert_eq!(row(&out, "backblaze")[1..3], ["19", "3"], "{out}");
+    assert_eq!(row(&out, "backblaze")[4], "dagshub 3", "{out}");
+    assert_eq!(s3_objects(&direct), expected);
+    let out = ok(fy(d).args(["status", "--remotes", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for r in v["remotes"].as_array().unwrap() {
+        assert_eq!(r["missing"]["objects"], 0, "{out}");
+        assert_eq!(r["present"]["objects"], 22, "{out}");
+    }
     s3_empty(&direct);
 }
 

@@ -2,9 +2,9 @@
 //! fewer than `redundancy.min_copies` remotes, and which unused objects `gc --cloud` may delete
 //! from a remote without leaving fewer than `min_copies` copies. Only remotes count as copies;
 //! the local cache of one machine is not a copy anyone else can rely on.
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use super::Object;
 use super::exists::present;
@@ -12,7 +12,7 @@ use super::remotes::Handle;
 use super::wanted::Wanted;
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, RemoteError};
+use crate::remote::{ErrorKind, Remote, RemoteError};
 
 /// A number of objects and their known bytes.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,36 @@ pub struct Replication {
     pub thin: Vec<Thin>,
 }
 
+/// Which of `keys` `remote` holds. A listable remote is always listed, one LIST per key prefix,
+/// however few the keys: a listing gives sizes (so objects can be streamed and budgets planned),
+/// and on B2 a LIST is a Class C call that the download cap does not block, where a capped HEAD
+/// answers a bare 403. Other remotes are asked per key.
+pub async fn held(
+    remote: &dyn Remote,
+    keys: &[String],
+    jobs: usize,
+) -> Result<HashMap<String, Option<u64>>, RemoteError> {
+    if keys.is_empty() || !remote.capabilities().list {
+        return present(remote, keys, jobs).await;
+    }
+    let prefixes: BTreeSet<&str> = keys
+        .iter()
+        .map(|k| k.rfind('/').map(|i| &k[..=i]).unwrap_or(""))
+        .collect();
+    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes)
+        .map(|p| remote.list_sized(p))
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await?;
+    Ok(listed
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| wanted.contains(k.as_str()))
+        .map(|(k, n)| (k, Some(n)))
+        .collect())
+}
+
 /// Which of `keys` each remote holds (with sizes where a listing told them); a remote that
 /// cannot be checked maps to its error.
 async fn holdings(
@@ -72,7 +102,7 @@ async fn holdings(
     keys: &[String],
 ) -> Vec<Result<HashMap<String, Option<u64>>, RemoteError>> {
     futures::stream::iter(handles)
-        .map(|h| present(h.remote.as_ref(), keys, h.jobs))
+        .map(|h| held(h.remote.as_ref(), keys, h.jobs))
         .buffered(handles.len().max(1))
         .collect()
         .await

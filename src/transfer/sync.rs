@@ -14,7 +14,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 
 use super::copy::{CopyError, Payload, download, upload};
-use super::exists::present;
+use super::redundancy::held;
 use super::remotes::Handle;
 use super::router::{Routed, Router, Skip};
 use super::wanted::Wanted;
@@ -98,7 +98,7 @@ pub async fn learn_sources(router: &mut Router, odb: &Odb, wanted: &Wanted, all:
         if lane.disabled().is_some() || !(all || lane.handle.remote.capabilities().list) {
             continue;
         }
-        match present(lane.handle.remote.as_ref(), &keys, lane.handle.jobs).await {
+        match held(lane.handle.remote.as_ref(), &keys, lane.handle.jobs).await {
             Ok(found) => lane.set_known(found),
             Err(e) => tracing::info!(
                 "could not check what remote '{}' holds: {}",
@@ -116,7 +116,7 @@ async fn lacking(
     row: &mut TargetRow,
 ) -> Result<(Vec<Object>, Vec<(Object, Vec<HashInfo>)>), RemoteError> {
     let keys: Vec<String> = wanted.all().map(Object::key).collect();
-    let there = present(target.remote.as_ref(), &keys, target.jobs).await?;
+    let there = held(target.remote.as_ref(), &keys, target.jobs).await?;
     let has = |o: &Object| there.contains_key(&o.key());
     row.already = wanted.all().filter(|o| has(o)).count() as u64;
     for o in wanted.unknown_dirs.iter().filter(|o| !has(o)) {
