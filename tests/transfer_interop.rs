@@ -128,6 +128,10 @@ impl Store {
         }
     }
 
+    fn http(&self) -> &HttpServer {
+        self.server.as_ref().unwrap()
+    }
+
     fn s3(&self) -> std::sync::Arc<dyn ferry::remote::Remote> {
         let spec = ferry::remote::RemoteSpec {
             name: "store".into(),
@@ -599,4 +603,347 @@ fn legacy_outputs_pull_from_and_push_to_the_root_layout() {
     assert_eq!(last_line(&out), "6 files pushed");
     assert_eq!(files_under(fresh.path()), remote_keys);
     assert!(status_agrees(&repo, &["-r", "fresh"]).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-output `remote:` and `push: false`; dvc.lock outs
+
+/// Appends `line` to the single out entry of `file` (a `.dvc` file as `dvc add` wrote it).
+fn add_out_key(repo: &Path, file: &str, line: &str) {
+    let mut text = read(repo, file);
+    text.push_str(&format!("  {line}\n"));
+    write(repo, file, text);
+}
+
+fn two_remote_config(repo: &Path, r1: &Path, r2: &Path) {
+    write(
+        repo,
+        ".dvc/config",
+        format!(
+            "[core]\n    remote = r1\n['remote \"r1\"']\n    url = {}\n['remote \"r2\"']\n    url = {}\n",
+            r1.display(),
+            r2.display()
+        ),
+    );
+}
+
+#[test]
+fn per_output_remote_and_push_false_behave_as_in_dvc() {
+    let dvc_side = git_repo();
+    let d = dvc_side.path();
+    ok(dvc(d).args(["init", "-q"]));
+    for f in ["a.txt", "b.txt", "c.txt"] {
+        write(d, f, format!("{f}\n"));
+    }
+    ok(dvc(d).args(["add", "-q", "a.txt", "b.txt", "c.txt"]));
+    add_out_key(d, "b.txt.dvc", "remote: r2");
+    add_out_key(d, "c.txt.dvc", "push: false");
+    // The same repository twice, each with its own pair of local remotes.
+    let ferry_side = tempfile::tempdir().unwrap();
+    let f = ferry_side.path().join("repo");
+    ok(Command::new("cp").arg("-a").arg(d).arg(&f));
+    let remotes = tempfile::tempdir().unwrap();
+    let [d1, d2, f1, f2] = ["d1", "d2", "f1", "f2"].map(|n| remotes.path().join(n));
+    two_remote_config(d, &d1, &d2);
+    two_remote_config(&f, &f1, &f2);
+
+    for extra in [&[][..], &["-r", "r1"], &["-r", "r2"]] {
+        status_agrees(d, extra);
+    }
+    let dout = ok(dvc(d).arg("push"));
+    let fout = ok(ferry(&f).arg("push"));
+    assert_eq!(last_line(&fout), last_line(&dout));
+    assert_eq!(last_line(&fout), "2 files pushed");
+    assert_eq!(files_under(&f1), files_under(&d1));
+    assert_eq!(files_under(&f2), files_under(&d2));
+    assert_eq!(files_under(&f2).len(), 1, "only b.txt goes to r2");
+    for extra in [&[][..], &["-r", "r1"], &["-r", "r2"]] {
+        status_agrees(d, extra);
+        status_agrees(&f, extra);
+    }
+    // `-r r2` takes the outs without a remote of their own too, never the push: false one.
+    let dout = ok(dvc(d).args(["push", "-r", "r2"]));
+    let fout = ok(ferry(&f).args(["push", "-r", "r2"]));
+    assert_eq!(last_line(&fout), last_line(&dout));
+    assert_eq!(files_under(&f2), files_under(&d2));
+    assert_eq!(files_under(&f2).len(), 2);
+
+    // Pulling in fresh clones: the `remote: r2` out comes from r2; the unpushed one is missing.
+    commit(&f, "outs");
+    let c1 = clone(&f);
+    let c2 = clone(&f);
+    let fo = run(ferry(c1.path()).arg("pull"));
+    let dv = run(dvc(c2.path()).arg("pull"));
+    assert_eq!(fo.status.code(), dv.status.code(), "{}", stderr(&fo));
+    assert_eq!(fo.status.code(), Some(1));
+    for c in [c1.path(), c2.path()] {
+        assert_eq!(read(c, "a.txt"), "a.txt\n");
+        assert_eq!(read(c, "b.txt"), "b.txt\n");
+        assert!(!c.join("c.txt").exists());
+    }
+    assert!(stderr(&fo).contains("Checkout failed for following targets:\nc.txt"));
+}
+
+#[test]
+fn dvc_lock_outs_are_pushed_and_pulled() {
+    let store = Store::new(Kind::Local);
+    let repo = git_repo();
+    let r = repo.path();
+    ok(dvc(r).args(["init", "-q"]));
+    ok(dvc(r).args([
+        "stage",
+        "add",
+        "-q",
+        "-n",
+        "gen",
+        "-o",
+        "out.txt",
+        "-o",
+        "outdir",
+        "echo generated > out.txt && mkdir -p outdir && echo x > outdir/x.txt",
+    ]));
+    ok(dvc(r).args(["repro", "-q"]));
+    store.configure(r);
+    commit(r, "stage");
+    let out = ok(ferry(r).arg("push"));
+    assert_eq!(last_line(&out), "3 files pushed");
+    assert_eq!(store.keys(), cache_keys(r));
+    assert!(status_agrees(r, &[]).is_empty());
+    let c1 = clone(r);
+    let c2 = clone(r);
+    let dv = ok(dvc(c1.path()).arg("pull"));
+    let fo = ok(ferry(c2.path()).arg("pull"));
+    assert_eq!(last_line(&fo), last_line(&dv));
+    for c in [c1.path(), c2.path()] {
+        assert_eq!(read(c, "out.txt"), "generated\n");
+        assert_eq!(read(c, "outdir/x.txt"), "x\n");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults: corrupt objects, remotes dying mid-transfer
+
+/// The md5 recorded for `out` in `<out>.dvc`.
+fn recorded_md5(repo: &Path, out: &str) -> String {
+    let text = read(repo, &format!("{out}.dvc"));
+    let line = text
+        .lines()
+        .find_map(|l| l.trim_start_matches("- ").strip_prefix("md5: "))
+        .unwrap();
+    line.trim().to_string()
+}
+
+fn key_of(md5: &str) -> String {
+    format!("files/md5/{}/{}", &md5[..2], &md5[2..])
+}
+
+#[test]
+fn corrupt_remote_objects_never_enter_cache_or_workspace() {
+    // Local remote: one object's bytes overwritten (same length).
+    let store = Store::new(Kind::Local);
+    let a = repo_with_data(&store, "ferry");
+    let a = a.path();
+    ok(ferry(a).arg("push"));
+    let key = key_of(&recorded_md5(a, "single.bin"));
+    let path = store.dir.path().join(&key);
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, vec![b'X'; len]).unwrap();
+    let b = clone(a);
+    let b = b.path();
+    let out = run(ferry(b).arg("pull"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("corrupt") && err.contains("'store'"), "{err}");
+    assert!(!cache_keys(b).contains(&key), "corrupt object cached");
+    assert!(!b.join("single.bin").exists(), "corrupt object checked out");
+    assert_eq!(read(b, "data/sub/two.txt"), "two\n", "the rest is restored");
+    assert!(temp_files(b).is_empty(), "{:?}", temp_files(b));
+
+    // HTTP remote serving every body with a flipped byte: nothing lands, then a clean rerun.
+    let store = Store::new(Kind::Http);
+    let a = repo_with_data(&store, "ferry");
+    let a = a.path();
+    ok(ferry(a).arg("push"));
+    let b = clone(a);
+    let b = b.path();
+    store.http().control(r#"{"corrupt": true}"#);
+    let out = run(ferry(b).arg("pull"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("corrupt") && err.contains("'store'"), "{err}");
+    assert!(cache_keys(b).is_empty(), "{:?}", cache_keys(b));
+    assert!(data_bytes(b).is_empty());
+    assert!(temp_files(b).is_empty(), "{:?}", temp_files(b));
+    let out = run(ferry(b).arg("fetch"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("corrupt"), "{}", stderr(&out));
+    store.http().control(r#"{"reset": true}"#);
+    let out = ok(ferry(b).arg("pull"));
+    assert_eq!(last_line(&out), "6 files fetched and 5 files added");
+    assert_eq!(data_bytes(b), data_bytes(a));
+}
+
+#[test]
+fn a_remote_dying_mid_transfer_keeps_finished_work_and_a_rerun_completes() {
+    let mut store = Store::new(Kind::Http);
+    let a = repo_with_data(&store, "ferry");
+    let a = a.path();
+    ok(ferry(a).arg("push"));
+    let b = clone(a);
+    let b = b.path();
+    // Every body is cut after 100 bytes: only the small single file survives (the manifest and
+    // single.bin are longer).
+    store.http().control(r#"{"die_after": 100}"#);
+    let out = run(ferry(b).arg("pull"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("'store'"), "{err}");
+    assert_eq!(
+        cache_keys(b),
+        BTreeSet::from([key_of(&recorded_md5(a, AWKWARD))])
+    );
+    assert_eq!(read(b, AWKWARD), "awkward\r\nbytes\n");
+    assert!(!b.join("single.bin").exists() && !b.join("data").exists());
+    assert!(temp_files(b).is_empty(), "{:?}", temp_files(b));
+
+    // The server goes away altogether: a clear failure, nothing half-written.
+    let port = store.http().port;
+    drop(store.server.take());
+    let out = run(ferry(b).arg("pull"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("'store'"), "{err}");
+    assert!(temp_files(b).is_empty(), "{:?}", temp_files(b));
+
+    // Back on the same port: the rerun fetches only what is missing.
+    store.server = Some(HttpServer::start_with(
+        store.dir.path(),
+        &[
+            "--port",
+            &port.to_string(),
+            "--user",
+            HTTP_USER,
+            "--password",
+            HTTP_PASSWORD,
+        ],
+    ));
+    let out = ok(ferry(b).arg("pull"));
+    assert_eq!(last_line(&out), "5 files fetched and 4 files added");
+    assert_eq!(data_bytes(b), data_bytes(a));
+    assert!(temp_files(b).is_empty(), "{:?}", temp_files(b));
+    let gets = store
+        .http()
+        .log()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&recorded_md5(a, AWKWARD)[2..]))
+        .count();
+    assert_eq!(
+        gets, 0,
+        "the object kept from the first run is not downloaded again"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials: wrong ones, secrets never printed, environment overrides
+
+const WRONG_SECRET: &str = "Wr0ngSecretValue-xyz";
+
+fn all_output(o: &Output) -> String {
+    format!("{}{}", stdout(o), stderr(o))
+}
+
+/// Asserts no secret (nor HTTP basic-auth token made from it) appears in `text`.
+fn no_secrets(text: &str, secrets: &[&str]) {
+    use base64::Engine;
+    for s in secrets {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{HTTP_USER}:{s}"));
+        assert!(!text.contains(s), "secret {s:?} printed:\n{text}");
+        assert!(
+            !text.contains(&token),
+            "basic token of {s:?} printed:\n{text}"
+        );
+    }
+}
+
+fn wrong_credentials(kind: Kind) {
+    let store = Store::new(kind);
+    let a = repo_with_data(&store, "ferry");
+    let a = a.path();
+    ok(ferry(a).arg("push"));
+    let real = store.secret().unwrap();
+    store.configure_with(a, Some(WRONG_SECRET));
+    let b = clone(a);
+    let b = b.path();
+    let runs = [
+        (a, vec!["push", "-vvv"]),
+        (a, vec!["status", "-c", "-vvv"]),
+        (b, vec!["fetch", "-vvv"]),
+        (b, vec!["pull", "-vvv"]),
+    ];
+    for (dir, args) in runs {
+        let out = run(ferry(dir).args(&args));
+        let all = all_output(&out);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {all}");
+        assert!(all.contains("'store'"), "{args:?} names the remote: {all}");
+        assert!(
+            all.contains("ferry remote modify store --local"),
+            "{args:?} says how to fix it: {all}"
+        );
+        assert!(
+            !all.contains("missing-files"),
+            "{args:?}: not 'missing': {all}"
+        );
+        no_secrets(&all, &[WRONG_SECRET, &real]);
+    }
+    // Every crate's logs, not only Ferry's: still no secret, good or bad.
+    for (dir, cmd) in [(a, "push"), (b, "pull")] {
+        let out = run(ferry(dir).arg(cmd).env("FERRY_LOG", "trace"));
+        no_secrets(&all_output(&out), &[WRONG_SECRET, &real]);
+    }
+    assert!(cache_keys(b).is_empty());
+}
+
+#[test]
+fn wrong_credentials_s3() {
+    wrong_credentials(Kind::S3);
+}
+
+#[test]
+fn wrong_credentials_http() {
+    wrong_credentials(Kind::Http);
+}
+
+/// `FERRY_REMOTE_STORE_<KEY>` supplies the secret `config.local` lacks, for push and pull.
+fn env_override(kind: Kind, var: &str) {
+    let store = Store::new(kind);
+    let a = repo_with_data(&store, "ferry");
+    let a = a.path();
+    store.configure_with(a, None);
+    let secret = store.secret().unwrap();
+    let out = run(ferry(a).arg("push"));
+    assert_ne!(out.status.code(), Some(0), "{}", all_output(&out));
+    let out = run(ferry(a)
+        .arg("push")
+        .env(var, &secret)
+        .env("FERRY_LOG", "trace"));
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_eq!(last_line(&stdout(&out)), "6 files pushed");
+    no_secrets(&all_output(&out), &[&secret]);
+    let b = clone(a);
+    let b = b.path();
+    let out = run(ferry(b).args(["pull", "-vvv"]).env(var, &secret));
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    no_secrets(&all_output(&out), &[&secret]);
+    assert_eq!(data_bytes(b), data_bytes(a));
+}
+
+#[test]
+fn env_overrides_supply_credentials_s3() {
+    env_override(Kind::S3, "FERRY_REMOTE_STORE_SECRET_ACCESS_KEY");
+}
+
+#[test]
+fn env_overrides_supply_credentials_http() {
+    env_override(Kind::Http, "FERRY_REMOTE_STORE_PASSWORD");
 }

@@ -106,26 +106,18 @@ fn cloud(
     let settings = super::transfer::settings(repo)?;
     let name =
         crate::transfer::remotes::default_name(&repo.config, args.remote.as_deref(), &repo.root)?;
-    // DVC's rule: `push: false` outs are not compared; an out with its own `remote:` is compared
-    // with that remote, and skipped under `-r` naming another one.
-    let mut groups: BTreeMap<String, Vec<&crate::repo::out::Out>> = BTreeMap::new();
-    for out in outs.iter().filter(|o| o.push) {
-        match (&out.remote, &args.remote) {
-            (Some(own), Some(_)) if *own != name => {}
-            (Some(own), None) => groups.entry(own.clone()).or_default().push(out),
-            _ => groups.entry(name.clone()).or_default().push(out),
-        }
-    }
-    let rt = super::transfer::runtime()?;
-    let mut diff = BTreeMap::new();
-    for (remote, selected) in &groups {
-        let handle = crate::transfer::remotes::open(&repo.config, &settings, remote, args.jobs)?;
-        diff.extend(rt.block_on(crate::transfer::cloud_status::compare(
-            &repo.odb(),
-            selected,
-            &handle,
-        ))?);
-    }
+    // DVC compares only outs that go to the remote by default: `push: false` outs and outs with
+    // their own `remote:` are left out (`status --remotes` shows every remote's holdings).
+    let selected: Vec<&crate::repo::out::Out> = outs
+        .iter()
+        .filter(|o| o.push && o.remote.is_none())
+        .collect();
+    let handle = crate::transfer::remotes::open(&repo.config, &settings, &name, args.jobs)?;
+    let diff = super::transfer::runtime()?.block_on(crate::transfer::cloud_status::compare(
+        &repo.odb(),
+        &selected,
+        &handle,
+    ))?;
     if args.json {
         let obj: serde_json::Map<String, serde_json::Value> = diff
             .iter()

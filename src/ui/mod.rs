@@ -70,8 +70,13 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("ferry={level}")));
+    // The S3 signer debug-logs its credential providers with the secret key in them: never
+    // shown, whatever FERRY_LOG asks for.
+    if let Ok(d) = "reqsign_core=off".parse() {
+        filter = filter.add_directive(d);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
