@@ -803,13 +803,17 @@ fn value_quoting_matches_dvc_and_reads_back() {
     let steps: Vec<(&str, &[&str])> = steps.iter().map(|(s, a)| (*s, a.as_slice())).collect();
     compare(&steps);
     // Each value survives a round trip through the other tool.
+    let d = Repo::new();
+    let f = Repo::new();
+    assert!(
+        d.dvc(&["remote", "add", "h", "https://x.org/a"])
+            .status
+            .success()
+    );
+    ok(f.levels
+        .apply(&mut ferry(f.path()))
+        .args(["remote", "add", "h", "https://x.org/a"]));
     for v in values {
-        let d = Repo::new();
-        assert!(
-            d.dvc(&["remote", "add", "h", "https://x.org/a"])
-                .status
-                .success()
-        );
         assert!(
             d.dvc(&["remote", "modify", "h", "user", v])
                 .status
@@ -818,10 +822,6 @@ fn value_quoting_matches_dvc_and_reads_back() {
         let config = ferry::config::Config::load(&d.path().join(".dvc")).unwrap();
         let spec = config.remote_with_env("h", std::iter::empty()).unwrap();
         assert_eq!(spec.options["user"], v, "ferry reading dvc's {v:?}");
-        let f = Repo::new();
-        ok(f.levels
-            .apply(&mut ferry(f.path()))
-            .args(["remote", "add", "h", "https://x.org/a"]));
         ok(f.levels
             .apply(&mut ferry(f.path()))
             .args(["remote", "modify", "h", "user", v]));
