@@ -1004,3 +1004,196 @@ fn two_pulls_at_once_share_the_budget() {
         "the budget was used, not wasted: {served}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Faults on the first remote (HTTP test server), a full local remote second
+// ---------------------------------------------------------------------------------------------
+
+/// A project pushed to the HTTP server `dh` (first; basic auth when `user` is not empty) and to
+/// `disk` (second, full); `dh_settings` are `remote modify dh KEY VALUE` pairs, committed.
+fn http_then_disk(
+    p: &Project,
+    server: &HttpServer,
+    user: &str,
+    disk: &Path,
+    dh_settings: &[(&str, &str)],
+) {
+    p.ok(
+        p.src(),
+        &["remote", "add", "-d", "dh", &server.url("store")],
+    );
+    if !user.is_empty() {
+        p.ok(p.src(), &["remote", "modify", "dh", "auth", "basic"]);
+        p.ok(p.src(), &["remote", "modify", "dh", "user", user]);
+        p.ok(
+            p.src(),
+            &["remote", "modify", "--local", "dh", "password", "right"],
+        );
+    }
+    p.ok(
+        p.src(),
+        &["remote", "add", "disk", &disk.display().to_string()],
+    );
+    for (k, v) in dh_settings {
+        p.ok(p.src(), &["remote", "modify", "dh", k, v]);
+    }
+    p.ok(p.src(), &["push", "--all-remotes"]);
+    p.commit();
+    server.control(r#"{"clear_log": true}"#);
+}
+
+/// Credentials refused by the first remote: one request tells, everything comes from the
+/// second, and the warning names the remote and how to fix its credentials (no secret shown).
+#[test]
+fn refused_credentials_fall_back_with_a_clear_warning() {
+    let mut p = Project::new(8, 2_000);
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "alice", "right");
+    let disk = local_remote();
+    http_then_disk(&p, &server, "alice", disk.path(), &[]);
+    let clone = p.clone();
+    p.ok(
+        &clone,
+        &[
+            "remote",
+            "modify",
+            "--local",
+            "dh",
+            "password",
+            "expired-t0ken",
+        ],
+    );
+
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        row(&stdout, "dh"),
+        vec!["dh", "0", "0 B", "9 credentials refused"],
+        "{stdout}"
+    );
+    assert_eq!(row(&stdout, "disk")[1], "9", "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("WARNING: remote 'dh' refused our credentials"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ferry remote modify dh --local password"),
+        "how to fix it: {stderr}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains("expired-t0ken"));
+    let statuses: Vec<u16> = server.log().iter().map(|l| l.status).collect();
+    assert_eq!(statuses, vec![401], "one refused request, then no more");
+}
+
+/// 500s and a 429 with `Retry-After` on the first remote are retried there and served by it;
+/// the ledger counts every GET, retries included.
+#[test]
+fn transient_errors_are_retried_then_served() {
+    let mut p = Project::new(5, 2_000);
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "", "");
+    let disk = local_remote();
+    http_then_disk(&p, &server, "", disk.path(), &[]);
+    server.control(r#"{"fail_500": 2, "throttle": 1, "retry_after": 0}"#);
+    let clone = p.clone();
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        row(&stdout, "dh")[1..],
+        [
+            "6",
+            &ferry::ui::human_bytes(
+                10_000
+                    + std::fs::metadata(disk.path().join(p.dir_key()))
+                        .unwrap()
+                        .len()
+            ),
+            "-"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(row(&stdout, "disk")[1], "0", "{stdout}");
+    let seen = gets(&server.log());
+    let mut statuses: Vec<u16> = seen.iter().map(|(_, s)| *s).collect();
+    statuses.sort();
+    assert_eq!(statuses, [vec![200; 6], vec![429], vec![500; 2]].concat());
+    let ok: std::collections::BTreeSet<&String> = seen
+        .iter()
+        .filter(|(_, s)| *s == 200)
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(ok.len(), 6, "each object served once");
+    assert_eq!(p.usage(&clone, DAY)["dh"]["requests"], 9);
+}
+
+/// A 429 without `Retry-After` from a remote the user gave a daily limit is its quota running
+/// out: capped until the reset, everything else from the next remote.
+#[test]
+fn a_429_without_retry_after_on_a_limited_remote_is_its_quota() {
+    let mut p = Project::new(5, 2_000);
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "", "");
+    let disk = local_remote();
+    http_then_disk(
+        &p,
+        &server,
+        "",
+        disk.path(),
+        &[("daily_request_limit", "1000")],
+    );
+    server.control(r#"{"throttle": 1000, "retry_after": null}"#);
+    let clone = p.clone();
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(row(&stdout, "dh")[3], "6 cap reached", "{stdout}");
+    let usage = p.usage(&clone, DAY);
+    assert_eq!(usage["dh"]["capped_until"], RESET);
+    let keys: std::collections::BTreeSet<String> =
+        gets(&server.log()).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys.len(), 1, "only the first object was tried there");
+}
+
+/// A corrupt copy on the first remote is discarded (never reaches the cache or workspace) and
+/// the object comes from the second; the warning names the remote and the file.
+#[test]
+fn a_corrupt_copy_is_discarded_and_served_by_the_next_remote() {
+    let mut p = Project::new(4, 3_000);
+    let (a, b) = (local_remote(), local_remote());
+    p.ok(
+        p.src(),
+        &["remote", "add", "-d", "a", &a.path().display().to_string()],
+    );
+    p.ok(
+        p.src(),
+        &["remote", "add", "b", &b.path().display().to_string()],
+    );
+    p.ok(p.src(), &["push", "--all-remotes"]);
+    p.commit();
+    let bad = a.path().join(&p.keys()[2]);
+    let mut bytes = std::fs::read(&bad).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&bad, bytes).unwrap();
+
+    let clone = p.clone();
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(row(&stdout, "a")[1], "4", "{stdout}");
+    assert_eq!(row(&stdout, "a")[3], "1 corrupt copy", "{stdout}");
+    assert_eq!(row(&stdout, "b")[1], "1", "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("remote 'a' holds corrupt copies") && stderr.contains("data/f002"),
+        "{stderr}"
+    );
+    let cached = clone.join(".dvc/cache").join(&p.keys()[2]);
+    assert!(std::fs::read(cached).unwrap() == p.files[2].1);
+}

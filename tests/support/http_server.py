@@ -21,7 +21,7 @@ Control (never authenticated, never logged):
       fail_500: int      the next N object requests -> 500
       throttle: int      the next N object requests -> 429 with Retry-After: retry_after
       slowdown: int      the next N object requests -> 503 SlowDown (S3 XML) with Retry-After
-      retry_after: num   seconds sent with 429/503 (default 1)
+      retry_after: num   seconds sent with 429/503 (default 1); null sends no Retry-After
       truncate: bool     GET bodies stop half-way (Content-Length says the full size), connection closed
       die_after: int     GET bodies stop after this many bytes, connection closed
       corrupt: bool      GET bodies have their first byte flipped (same length)
@@ -63,6 +63,13 @@ LOCK = threading.Lock()
 STATE = dict(NO_FAULTS)
 LOG = []
 ARGS = None
+
+
+def retry_after_header(state):
+    """The Retry-After header of a throttling answer; none when retry_after is null."""
+    if state["retry_after"] is None:
+        return {}
+    return {"Retry-After": str(state["retry_after"])}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -157,10 +164,10 @@ class Handler(BaseHTTPRequestHandler):
                 return 500, b"Internal Server Error (injected)", {}
             if s["throttle"] > 0:
                 s["throttle"] -= 1
-                return 429, b"Too Many Requests (injected)", {"Retry-After": str(s["retry_after"])}
+                return 429, b"Too Many Requests (injected)", retry_after_header(s)
             if s["slowdown"] > 0:
                 s["slowdown"] -= 1
-                return 503, SLOWDOWN_BODY, {"Retry-After": str(s["retry_after"])}
+                return 503, SLOWDOWN_BODY, retry_after_header(s)
             capped = s["cap"] or (
                 s["cap_after_bytes"] is not None and s["served"] >= s["cap_after_bytes"])
             if capped and self.command in ("GET", "HEAD") and not self.is_list():
