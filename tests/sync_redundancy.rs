@@ -635,3 +635,50 @@ fn a_source_budget_holds_and_the_overflow_comes_from_the_next_source() {
     assert!(used > 80, "a is used until no 20-byte object fits: {used}");
     assert_eq!(objects_in(&base.join("mirror")).len(), 11);
 }
+
+#[test]
+fn sync_keeps_pinned_outputs_on_their_remote_and_push_false_outputs_home() {
+    let dir = repo(0);
+    let d = dir.path();
+    write(d, "b.txt", "private\n");
+    write(d, "c.txt", "common\n");
+    ok(fy(d).args(["add", "b.txt", "c.txt"]));
+    let dvc_a = read(d, "a.txt.dvc");
+    write(d, "a.txt.dvc", format!("{dvc_a}  remote: mirror\n"));
+    let dvc_b = read(d, "b.txt.dvc");
+    write(d, "b.txt.dvc", format!("{dvc_b}  push: false\n"));
+    let (_k, base) = remote_dir("ferry-sync-pinned");
+    add_local(d, "mirror", &base.join("mirror"));
+    add_local(d, "other", &base.join("other"));
+
+    let out = ok(fy(d).arg("sync"));
+    assert_eq!(row(&out, "mirror")[2], "2", "{out}");
+    assert_eq!(row(&out, "other")[2], "1", "{out}");
+    let (ka, kb, kc) = (
+        key_of(b"alpha\n"),
+        key_of(b"private\n"),
+        key_of(b"common\n"),
+    );
+    let mirror = objects_in(&base.join("mirror"));
+    let other = objects_in(&base.join("other"));
+    assert_eq!(mirror.keys().cloned().collect::<Vec<_>>(), {
+        let mut v = vec![ka.clone(), kc.clone()];
+        v.sort();
+        v
+    });
+    assert_eq!(other.keys().cloned().collect::<Vec<_>>(), vec![kc.clone()]);
+    assert!(!mirror.contains_key(&kb) && !other.contains_key(&kb));
+
+    // status --remotes counts each remote against what belongs on it, and still reports the
+    // object that is on no remote at all.
+    let out = ok(fy(d).args(["status", "--remotes", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for r in v["remotes"].as_array().unwrap() {
+        assert_eq!(r["missing"]["objects"], 0, "{out}");
+    }
+    assert_eq!(v["remotes"][0]["present"]["objects"], 2, "{out}");
+    assert_eq!(
+        v["under_replicated"],
+        serde_json::json!([{"path": "b.txt", "md5": md5_hex(b"private\n"), "remotes": []}])
+    );
+}

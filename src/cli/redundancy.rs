@@ -13,7 +13,7 @@ use crate::repo::Repo;
 use crate::repo::out::Out;
 use crate::transfer::redundancy::{Replication, delete, plan_gc, replication};
 use crate::transfer::router::{Lane, Router};
-use crate::transfer::wanted::{self, Wanted};
+use crate::transfer::wanted::{self, Root, Wanted};
 use crate::transfer::{NoProgress, remotes};
 use crate::ui::human_bytes;
 
@@ -53,15 +53,15 @@ pub fn manifest_router(
     ))
 }
 
-/// The wanted set of `outs`, with directory manifests fetched from the remotes in pull order
-/// when the cache lacks them.
-fn wanted_of(
+/// The roots of `outs`, with the directory manifests the cache lacks fetched from the remotes
+/// in pull order, so expanding them finds their files.
+fn roots_of(
     ctx: &Ctx,
     repo: &Repo,
     settings: &FerrySettings,
     outs: &[Out],
     jobs: Option<usize>,
-) -> anyhow::Result<Wanted> {
+) -> anyhow::Result<Vec<Root>> {
     let roots = wanted::of_outs(outs);
     let odb = repo.odb();
     if roots
@@ -78,7 +78,7 @@ fn wanted_of(
         runtime()?.block_on(wanted::fetch_manifests(&odb, &roots, &router, &NoProgress))?;
         router.flush_usage();
     }
-    Ok(wanted::expand(&odb, &roots))
+    Ok(roots)
 }
 
 /// `ferry status --remotes [--json]`.
@@ -96,14 +96,17 @@ pub fn status_remotes(
             .with_hint("add remotes with `ferry remote add NAME URL`")
             .into());
     }
-    let wanted = wanted_of(ctx, repo, &settings, outs, jobs)?;
-    let handles = open_all(repo, &settings, &names, jobs)?;
-    let report = runtime()?.block_on(replication(
-        &repo.odb(),
-        &wanted,
-        &handles,
-        settings.min_copies(),
-    ));
+    let roots = roots_of(ctx, repo, &settings, outs, jobs)?;
+    let odb = repo.odb();
+    let wanted = wanted::expand(&odb, &roots);
+    let handles: Vec<_> = open_all(repo, &settings, &names, jobs)?
+        .into_iter()
+        .map(|h| {
+            let belongs = wanted::expand(&odb, &wanted::for_remote(&roots, &h.name));
+            (h, belongs)
+        })
+        .collect();
+    let report = runtime()?.block_on(replication(&odb, &wanted, &handles, settings.min_copies()));
     if json {
         ctx.out
             .line(&crate::ui::json::dumps(&to_json(&report, &wanted)));
@@ -233,7 +236,7 @@ pub fn gc_cloud(
 ) -> anyhow::Result<Exit> {
     let settings = settings(repo)?;
     let name = remotes::default_name(&repo.config, remote, &repo.root)?;
-    let wanted = wanted_of(ctx, repo, &settings, outs, jobs)?;
+    let wanted = wanted::expand(&repo.odb(), &roots_of(ctx, repo, &settings, outs, jobs)?);
     if let Some(o) = wanted
         .unknown_dirs
         .iter()

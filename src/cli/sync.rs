@@ -78,26 +78,33 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     } else {
         lower(&args.from)
     };
-    let targets = open_all(&repo, &settings, &target_names, args.jobs)?;
+    let handles = open_all(&repo, &settings, &target_names, args.jobs)?;
     let mut router = manifest_router(ctx, &repo, &settings, &source_names, args.jobs)?;
     let odb = repo.odb();
     let rt = runtime()?;
+    let progress = TransferProgress::new("syncing", ctx.out.is_quiet());
+    if !args.dry_run {
+        rt.block_on(wanted::fetch_manifests(&odb, &roots, &router, &progress))?;
+    }
+    let all = wanted::expand(&odb, &roots);
+    let targets: Vec<_> = handles
+        .into_iter()
+        .map(|h| {
+            let w = wanted::expand(&odb, &wanted::for_remote(&roots, &h.name));
+            (h, w)
+        })
+        .collect();
+    rt.block_on(learn_sources(&mut router, &odb, &all, args.dry_run));
     if args.dry_run {
-        let wanted = wanted::expand(&odb, &roots);
-        rt.block_on(learn_sources(&mut router, &odb, &wanted, true));
-        let rows = rt.block_on(plan(&odb, &wanted, &targets, &router));
-        render_plan(ctx, &rows, &wanted.unknown_dirs);
+        progress.finish();
+        let rows = rt.block_on(plan(&odb, &targets, &router));
+        render_plan(ctx, &rows, &all.unknown_dirs);
         return Ok(Exit::Ok);
     }
-    let progress = TransferProgress::new("syncing", ctx.out.is_quiet());
-    rt.block_on(wanted::fetch_manifests(&odb, &roots, &router, &progress))?;
-    let wanted = wanted::expand(&odb, &roots);
-    rt.block_on(learn_sources(&mut router, &odb, &wanted, false));
     let spool = repo.tmp_dir().join("ferry").join("spool");
     let rows = rt.block_on(sync(
         &odb,
         &spool,
-        &wanted,
         &targets,
         &router,
         args.keep_going,

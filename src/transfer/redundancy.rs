@@ -108,16 +108,17 @@ async fn holdings(
         .await
 }
 
-/// Counts the copies of every wanted object on every remote in `handles`.
+/// Counts the copies of every wanted object on every remote in `handles`; each remote's present
+/// and missing counts are of what belongs on it (`handles[i].1`, as `sync` would fill it).
 pub async fn replication(
     odb: &Odb,
     wanted: &Wanted,
-    handles: &[Handle],
+    handles: &[(Handle, Wanted)],
     min_copies: u32,
 ) -> Replication {
     let objects: Vec<&Object> = wanted.all().collect();
     let keys: Vec<String> = objects.iter().map(|o| o.key()).collect();
-    let refs: Vec<&Handle> = handles.iter().collect();
+    let refs: Vec<&Handle> = handles.iter().map(|(h, _)| h).collect();
     let held = holdings(&refs, &keys).await;
     let size_of = |o: &Object, key: &str| -> Option<u64> {
         o.size
@@ -141,23 +142,26 @@ pub async fn replication(
     for size in &sizes {
         report.wanted.add(*size);
     }
-    for (h, found) in handles.iter().zip(&held) {
+    let size_by_key: HashMap<&String, Option<u64>> =
+        keys.iter().zip(sizes.iter().copied()).collect();
+    for ((h, belongs), found) in handles.iter().zip(&held) {
         let mut row = RemoteCopies {
             name: h.name.clone(),
             present: Count::default(),
             missing: Count::default(),
             error: found.as_ref().err().cloned(),
         };
-        for (key, size) in keys.iter().zip(&sizes) {
+        for key in belongs.all().map(Object::key) {
+            let size = size_by_key.get(&key).copied().flatten();
             match found {
-                Ok(f) if f.contains_key(key) => row.present.add(*size),
-                _ => row.missing.add(*size),
+                Ok(f) if f.contains_key(&key) => row.present.add(size),
+                _ => row.missing.add(size),
             }
         }
         report.remotes.push(row);
     }
     for (o, key) in objects.iter().zip(&keys) {
-        let holders: Vec<String> = handles
+        let holders: Vec<String> = refs
             .iter()
             .zip(&held)
             .filter(|(_, f)| f.as_ref().is_ok_and(|f| f.contains_key(key)))

@@ -138,20 +138,19 @@ async fn lacking(
     Ok((files, dirs))
 }
 
-/// Syncs `targets` in order. Returns one row per target; `Err` only when the local cache
-/// cannot be written (manifests, spool), which no remote can fix.
+/// Syncs each target, in order, with what it should hold (`targets[i].1`). Returns one row per
+/// target; `Err` only when the local cache cannot be written (spool), which no remote can fix.
 pub async fn sync(
     odb: &Odb,
     spool: &Path,
-    wanted: &Wanted,
-    targets: &[Handle],
+    targets: &[(Handle, Wanted)],
     router: &Router,
     keep_going: bool,
     progress: &dyn Progress,
 ) -> Result<Vec<TargetRow>, CopyError> {
     let mut rows: Vec<TargetRow> = Vec::new();
     let mut stop = false;
-    for target in targets {
+    for (target, wanted) in targets {
         let mut row = TargetRow {
             name: target.name.clone(),
             skipped: stop,
@@ -574,9 +573,9 @@ pub struct PlanRow {
 
 /// Plans a sync without sending anything: per target, what it lacks and where each object
 /// would come from (budgets reserved as the run would, so a plan never overdraws one).
-pub async fn plan(odb: &Odb, wanted: &Wanted, targets: &[Handle], router: &Router) -> Vec<PlanRow> {
+pub async fn plan(odb: &Odb, targets: &[(Handle, Wanted)], router: &Router) -> Vec<PlanRow> {
     let mut rows = Vec::new();
-    for target in targets {
+    for (target, wanted) in targets {
         let mut row = PlanRow {
             name: target.name.clone(),
             ..Default::default()

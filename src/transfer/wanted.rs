@@ -23,6 +23,20 @@ pub struct Root {
     pub size: Option<u64>,
     /// Where it is recorded, for messages (`data/x`, or `data/x@1a2b3c4` from history).
     pub name: String,
+    /// The output's own `remote:`: then it belongs on that remote only.
+    pub remote: Option<String>,
+    /// `push: false` outputs never go to any remote.
+    pub push: bool,
+}
+
+/// The roots that belong on remote `name`: pushable, and not pinned to another remote (DVC's
+/// rule for `push`, so a sync never spreads data its owner kept to one remote or to none).
+pub fn for_remote(roots: &[Root], name: &str) -> Vec<Root> {
+    roots
+        .iter()
+        .filter(|r| r.push && r.remote.as_deref().is_none_or(|own| own == name))
+        .cloned()
+        .collect()
 }
 
 /// Reading the git history failed.
@@ -50,6 +64,8 @@ pub fn of_outs(outs: &[Out]) -> Vec<Root> {
                 hash,
                 size: o.size,
                 name: o.rel.clone(),
+                remote: o.remote.clone(),
+                push: o.push,
             })
         })
         .collect()
@@ -88,7 +104,15 @@ pub fn of_history(root: &Path) -> Result<(Vec<Root>, Vec<String>), HistoryError>
                         entries
                             .into_iter()
                             .filter(|e| e.cache)
-                            .filter_map(|e| Some((e.hash()?, e.size, e.path)))
+                            .filter_map(|e| {
+                                Some(Recorded {
+                                    hash: e.hash()?,
+                                    size: e.size,
+                                    path: e.path,
+                                    remote: e.remote,
+                                    push: e.push,
+                                })
+                            })
                             .collect()
                     })
                     .map_err(|e| e.to_string())
@@ -96,17 +120,19 @@ pub fn of_history(root: &Path) -> Result<(Vec<Root>, Vec<String>), HistoryError>
             let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
             match parsed {
                 Ok(outs) => {
-                    for (hash, size, out_path) in outs {
-                        if hashes_seen.insert(hash.clone()) {
+                    for out in outs {
+                        if hashes_seen.insert(out.hash.clone()) {
                             let rel = if dir.is_empty() {
-                                out_path
+                                out.path
                             } else {
-                                format!("{dir}/{out_path}")
+                                format!("{dir}/{}", out.path)
                             };
                             roots.push(Root {
-                                hash,
-                                size,
+                                hash: out.hash,
+                                size: out.size,
                                 name: format!("{rel}@{short}"),
+                                remote: out.remote,
+                                push: out.push,
                             });
                         }
                     }
@@ -118,10 +144,17 @@ pub fn of_history(root: &Path) -> Result<(Vec<Root>, Vec<String>), HistoryError>
     Ok((roots, unreadable))
 }
 
-type LockOut = (HashInfo, Option<u64>, String);
+/// One cached output as a file in history records it.
+struct Recorded {
+    hash: HashInfo,
+    size: Option<u64>,
+    path: String,
+    remote: Option<String>,
+    push: bool,
+}
 
-/// The outs of a `dvc.lock` text (schema 2.0): hash, size and path of each.
-fn outs_of_lock_text(text: &str) -> Result<Vec<LockOut>, String> {
+/// The outs of a `dvc.lock` text (schema 2.0).
+fn outs_of_lock_text(text: &str) -> Result<Vec<Recorded>, String> {
     let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
     let mut outs = Vec::new();
     let Some(stages) = doc.get("stages").and_then(Value::as_mapping) else {
@@ -147,11 +180,13 @@ fn outs_of_lock_text(text: &str) -> Result<Vec<LockOut>, String> {
             if !hash.is_valid() {
                 return Err(format!("bad md5 for '{path}'"));
             }
-            outs.push((
+            outs.push(Recorded {
                 hash,
-                v.get("size").and_then(Value::as_u64),
-                path.to_string(),
-            ));
+                size: v.get("size").and_then(Value::as_u64),
+                path: path.to_string(),
+                remote: None,
+                push: true,
+            });
         }
     }
     Ok(outs)
@@ -293,9 +328,10 @@ mod tests {
         let text = "schema: '2.0'\nstages:\n  train:\n    cmd: x\n    outs:\n    - path: model.bin\n      hash: md5\n      md5: 0123456789abcdef0123456789abcdef\n      size: 5\n    - path: old\n      md5: 0123456789abcdef0123456789abcdef.dir\n";
         let outs = super::outs_of_lock_text(text).unwrap();
         assert_eq!(outs.len(), 2);
-        assert!(!outs[0].0.legacy);
-        assert_eq!(outs[0].1, Some(5));
-        assert!(outs[1].0.legacy && outs[1].0.is_dir());
+        assert!(!outs[0].hash.legacy);
+        assert_eq!(outs[0].size, Some(5));
+        assert_eq!(outs[0].path, "model.bin");
+        assert!(outs[1].hash.legacy && outs[1].hash.is_dir());
         assert!(
             super::outs_of_lock_text("stages:\n  s:\n    outs:\n    - path: a\n      md5: nope\n")
                 .is_err()
