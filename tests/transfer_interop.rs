@@ -539,6 +539,30 @@ fn summaries_and_exit_codes_match_dvc() {
     );
     assert_eq!(data_bytes(b), data_bytes(a));
 
+    // An object gone from the cache but on the remote: no warning (DVC warns only about objects
+    // "neither locally nor on remote"); pushing to an empty remote: the warning, exit 0.
+    let md5 = recorded_md5(b, "single.bin");
+    std::fs::remove_file(b.join(".dvc/cache").join(key_of(&md5))).unwrap();
+    for mut tool in [ferry(b), dvc(b)] {
+        let out = run(tool.arg("push"));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(last_line(&stdout(&out)), "Everything is up to date.");
+        assert!(!stderr(&out).contains("WARNING"), "{}", stderr(&out));
+    }
+    let other = tempfile::tempdir().unwrap();
+    ok(dvc(b).args(["remote", "add", "other"]).arg(other.path()));
+    let out = run(ferry(b).args(["push", "-r", "other"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(last_line(&stdout(&out)), "5 files pushed");
+    assert!(
+        stderr(&out).contains(&format!(
+            "WARNING: Some of the cache files do not exist neither locally nor on remote. Missing cache files:\nmd5: {md5}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(last_line(&ok(ferry(b).arg("fetch"))), "1 file fetched");
+
     // No default remote: push and status -c fail like DVC; a pull with nothing to do is fine.
     ok(dvc(b).args(["remote", "default", "--unset"]));
     for cmd in [&["push"][..], &["status", "-c"]] {
@@ -817,17 +841,7 @@ fn a_remote_dying_mid_transfer_keeps_finished_work_and_a_rerun_completes() {
     assert!(temp_files(b).is_empty(), "{:?}", temp_files(b));
 
     // Back on the same port: the rerun fetches only what is missing.
-    store.server = Some(HttpServer::start_with(
-        store.dir.path(),
-        &[
-            "--port",
-            &port.to_string(),
-            "--user",
-            HTTP_USER,
-            "--password",
-            HTTP_PASSWORD,
-        ],
-    ));
+    restart_http(&mut store, port);
     let out = ok(ferry(b).arg("pull"));
     assert_eq!(last_line(&out), "5 files fetched and 4 files added");
     assert_eq!(data_bytes(b), data_bytes(a));
@@ -842,6 +856,50 @@ fn a_remote_dying_mid_transfer_keeps_finished_work_and_a_rerun_completes() {
         gets, 0,
         "the object kept from the first run is not downloaded again"
     );
+}
+
+/// Restarts the store's HTTP server on its old port (its config keeps working).
+fn restart_http(store: &mut Store, port: u16) {
+    store.server = Some(HttpServer::start_with(
+        store.dir.path(),
+        &[
+            "--port",
+            &port.to_string(),
+            "--user",
+            HTTP_USER,
+            "--password",
+            HTTP_PASSWORD,
+        ],
+    ));
+}
+
+#[test]
+fn push_rides_out_500s_and_a_dead_remote_fails_clearly_then_finishes() {
+    let mut store = Store::new(Kind::Http);
+    let a = repo_with_data(&store, "ferry");
+    let a = a.path();
+    // Transient 500s on the existence checks and uploads are retried, as DVC retries reads.
+    store.http().control(r#"{"fail_500": 3}"#);
+    let out = ok(ferry(a).arg("push"));
+    assert_eq!(last_line(&out), "6 files pushed");
+    store.http().control(r#"{"fail_500": 2}"#);
+    assert!(cloud_json(&mut ferry(a), &[]).is_empty());
+
+    write(a, "data/new.txt", "new\n");
+    ok(ferry(a).args(["add", "-q", "data"]));
+    let port = store.http().port;
+    drop(store.server.take());
+    let out = run(ferry(a).arg("push"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("failed to push data to the cloud") && err.contains("'store'"),
+        "{err}"
+    );
+    restart_http(&mut store, port);
+    let out = ok(ferry(a).arg("push"));
+    assert_eq!(last_line(&out), "2 files pushed");
+    assert_eq!(store.keys(), cache_keys(a));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 //! Which objects a remote holds. One LIST per key prefix (`files/md5/ab/`) beats one HEAD per
 //! object when many are checked (and on B2 a LIST is a Class C call, not a capped Class B one);
-//! remotes that cannot list are asked per object.
+//! remotes that cannot list are asked per object. Each request is retried on transient
+//! failures (as DVC retries its reads), so one 500 does not fail a whole push or status.
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::remote::{Remote, RemoteError};
+use crate::remote::{Remote, RemoteError, RetryPolicy, with_retry};
 
 /// Above this many keys a listable remote is listed rather than asked per key.
 pub const LIST_THRESHOLD: usize = 16;
@@ -23,8 +24,13 @@ pub async fn present(
     if remote.capabilities().list && keys.len() > LIST_THRESHOLD {
         return listed(remote, keys, jobs).await;
     }
+    let policy = &RetryPolicy::default();
     let found: Vec<Option<String>> = futures::stream::iter(keys)
-        .map(|k| async move { remote.exists(k).await.map(|yes| yes.then(|| k.clone())) })
+        .map(|k| async move {
+            with_retry(policy, || remote.exists(k))
+                .await
+                .map(|yes| yes.then(|| k.clone()))
+        })
         .buffer_unordered(jobs.max(1))
         .try_collect()
         .await?;
@@ -40,8 +46,9 @@ pub async fn listed(
 ) -> Result<HashMap<String, Option<u64>>, RemoteError> {
     let prefixes: BTreeSet<String> = keys.iter().map(|k| prefix_of(k)).collect();
     let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let policy = &RetryPolicy::default();
     let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes)
-        .map(|p| async move { remote.list_sized(&p).await })
+        .map(|p| async move { with_retry(policy, || remote.list_sized(&p)).await })
         .buffer_unordered(jobs.max(1))
         .try_collect()
         .await?;

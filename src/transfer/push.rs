@@ -110,7 +110,17 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         }
         wanted.push((files, dirs));
     }
-    report.missing_local = missing_local.into_values().collect();
+    // DVC warns only about objects that are "neither locally nor on remote".
+    let mut missing_local: Vec<Object> = missing_local.into_values().collect();
+    if !missing_local.is_empty() {
+        let keys: Vec<String> = missing_local.iter().map(Object::key).collect();
+        for t in targets {
+            if let Ok(there) = present(t.handle.remote.as_ref(), &keys, t.handle.jobs).await {
+                missing_local.retain(|o| !there.contains_key(&o.key()));
+            }
+        }
+    }
+    report.missing_local = missing_local;
 
     // Ask every target what it holds. A `.dir` on the remote vouches for its files (DVC uploads
     // it last), which saves checking them one by one where the remote cannot list.
