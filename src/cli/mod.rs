@@ -125,9 +125,11 @@ pub fn main() -> ExitCode {
         Err(err) => {
             let (exit, hint) = classify(&err);
             out.error(&format!("{err:#}"));
-            if let Some(hint) = hint {
-                out.hint(&hint);
-            }
+            // Every error ends with a hint, even one no module had advice for.
+            out.hint(
+                &hint
+                    .unwrap_or_else(|| "rerun with -v for more detail (-vv for debug logs)".into()),
+            );
             ExitCode::from(exit as u8)
         }
     }

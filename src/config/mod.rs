@@ -115,8 +115,19 @@ impl Hint for ConfigError {
                 "see the options of each remote type at https://dvc.org/doc/command-reference/remote/modify"
                     .into(),
             ),
+            ConfigError::Invalid(msg) if msg.starts_with("Unsupported URL type") => Some(
+                "use a local path or an s3://, b2://, http(s)://, gs://, azure://, ssh:// … URL (as DVC)"
+                    .into(),
+            ),
+            ConfigError::Invalid(_) => Some(
+                "fix the value it names with `ferry remote modify NAME OPTION VALUE` (see `ferry remote list -v`)"
+                    .into(),
+            ),
+            ConfigError::Read { path, .. } | ConfigError::Write { path, .. } => Some(format!(
+                "check that you may read and write '{}' (`ls -l`)",
+                path.display()
+            )),
             ConfigError::Ferry(e) => e.hint(),
-            ConfigError::Read { .. } | ConfigError::Write { .. } | ConfigError::Invalid(_) => None,
         }
     }
     fn exit(&self) -> Exit {

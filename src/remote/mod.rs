@@ -170,16 +170,29 @@ impl Hint for RemoteError {
         match self.kind {
             ErrorKind::Auth => Some(format!(
                 "check the credentials of remote '{name}', e.g. `ferry remote modify {name} --local \
-                 password …` (HTTP) or `… access_key_id`/`secret_access_key` (S3)"
+                 password …` (HTTP) or `… access_key_id`/`secret_access_key` (S3); \
+                 `ferry doctor -r {name}` tests them"
             )),
             ErrorKind::Quota => Some(format!(
                 "remote '{name}' reports its download cap is exhausted; pull from another remote or \
                  wait for its reset"
             )),
             ErrorKind::Transient | ErrorKind::Throttled => Some(format!(
-                "remote '{name}' may be down or overloaded; rerun later, the work done is kept"
+                "remote '{name}' may be down or overloaded; rerun later, the work done is kept \
+                 (`ferry doctor -r {name}` checks it)"
             )),
-            _ => None,
+            ErrorKind::NotFound => Some(format!(
+                "remote '{name}' does not hold it; push it from a machine that has the data \
+                 (`ferry push -r {name}`), or pull from another remote"
+            )),
+            ErrorKind::Corrupt => Some(format!(
+                "remote '{name}' holds a damaged copy; the download was discarded. Push a good \
+                 copy from a machine that has the data: `ferry push -r {name}`"
+            )),
+            ErrorKind::Unsupported | ErrorKind::Permanent => Some(format!(
+                "check the options of remote '{name}' with `ferry remote list -v`; \
+                 `ferry doctor -r {name}` tests it"
+            )),
         }
     }
 }
