@@ -171,3 +171,34 @@ fn a_failing_step_stops_the_demo_with_its_exit_code() {
         text(&out.stderr)
     );
 }
+
+/// `ferry completions bash` is a script bash accepts, completing ferry's subcommands; the other
+/// shells get theirs, and a closed pipe is no error.
+#[test]
+fn completions_work_in_bash_and_survive_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let ferry = assert_cmd::cargo::cargo_bin("ferry");
+    let script = common::ok(common::ferry(dir.path()).args(["completions", "bash"]));
+    std::fs::write(dir.path().join("ferry.bash"), &script).unwrap();
+    let words = common::ok(Command::new("bash").current_dir(dir.path()).args([
+        "-c",
+        "source ./ferry.bash; COMP_WORDS=(ferry do); COMP_CWORD=1; COMP_LINE='ferry do'; \
+         COMP_POINT=8; _ferry ferry do ferry; printf '%s\\n' \"${COMPREPLY[@]}\"",
+    ]));
+    assert_eq!(words.trim(), "doctor", "{words}");
+    for shell in ["zsh", "fish"] {
+        let script = common::ok(common::ferry(dir.path()).args(["completions", shell]));
+        assert!(
+            script.contains("doctor") && script.contains("all-remotes"),
+            "{shell}"
+        );
+    }
+    let piped = common::ok(Command::new("bash").args([
+        "-c",
+        &format!(
+            "set -o pipefail; '{}' completions fish | head -c 10",
+            ferry.display()
+        ),
+    ]));
+    assert_eq!(piped.len(), 10);
+}

@@ -1,5 +1,7 @@
 //! `ferry completions bash|zsh|fish`: shell completion scripts generated from the same clap
 //! definitions as the parser, so they never drift from the real flags.
+use std::io::Write;
+
 use clap::CommandFactory;
 
 use super::{Cli, Ctx};
@@ -32,9 +34,13 @@ pub fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         Shell::Zsh => clap_complete::Shell::Zsh,
         Shell::Fish => clap_complete::Shell::Fish,
     };
-    let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "ferry", &mut std::io::stdout());
-    Ok(Exit::Ok)
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "ferry", &mut script);
+    // `ferry completions bash | head` closes the pipe early: that is not an error.
+    match std::io::stdout().lock().write_all(&script) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(Exit::Ok),
+    }
 }
 
 #[cfg(test)]
