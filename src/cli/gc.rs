@@ -1,4 +1,5 @@
-//! `ferry gc --workspace`: delete cache objects no workspace output uses.
+//! `ferry gc --workspace [--cloud]`: delete cache objects no workspace output uses (and, with
+//! `--cloud`, a remote's, keeping `redundancy.min_copies` remote copies).
 use std::collections::HashSet;
 
 use super::Ctx;
@@ -40,6 +41,15 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             .into());
     }
     let repo = Repo::discover(&ctx.cwd)?;
+    let cloud = if args.cloud {
+        Some(super::redundancy::cloud_target(
+            &repo,
+            args.remote.as_deref(),
+            args.jobs,
+        )?)
+    } else {
+        None
+    };
     let _lock = repo.lock()?;
     let odb = repo.odb();
     let outs = index::collect(&repo, &ctx.cwd, &[])?;
@@ -85,15 +95,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
                 .line(&format!("{verb} {n} objects from {kind} cache."));
         }
     }
-    if args.cloud {
-        return super::redundancy::gc_cloud(
-            ctx,
-            &repo,
-            &outs,
-            args.remote.as_deref(),
-            args.dry,
-            args.jobs,
-        );
+    if let Some(target) = cloud {
+        return super::redundancy::gc_cloud(ctx, &repo, &outs, target, args.dry, args.jobs);
     }
     Ok(Exit::Ok)
 }

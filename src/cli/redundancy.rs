@@ -11,7 +11,8 @@ use crate::config::ferry::FerrySettings;
 use crate::error::{Exit, UserError};
 use crate::repo::Repo;
 use crate::repo::out::Out;
-use crate::transfer::redundancy::{Replication, delete, plan_gc, replication};
+use crate::transfer::redundancy::{Replication, check_listable, delete, plan_gc, replication};
+use crate::transfer::remotes::Handle;
 use crate::transfer::router::{Lane, Router};
 use crate::transfer::wanted::{self, Root, Wanted};
 use crate::transfer::{NoProgress, remotes};
@@ -224,18 +225,35 @@ fn to_json(report: &Replication, wanted: &Wanted) -> serde_json::Value {
     })
 }
 
+/// The remote `gc --cloud` cleans (`-r`, else the default remote), opened and checked to be
+/// listable before anything is deleted anywhere.
+pub fn cloud_target(
+    repo: &Repo,
+    remote: Option<&str>,
+    jobs: Option<usize>,
+) -> anyhow::Result<Handle> {
+    let settings = settings(repo)?;
+    let name = remotes::default_name(&repo.config, remote, &repo.root)?;
+    let target = remotes::open(&repo.config, &settings, &name, jobs)?;
+    check_listable(&target).map_err(|e| {
+        UserError::failed(e.message)
+            .with_hint("gc --cloud needs a remote that can be listed (S3 or a local directory)")
+    })?;
+    Ok(target)
+}
+
 /// `ferry gc -w --cloud [-r R]`: delete the remote's objects no workspace output uses, keeping
 /// any whose deletion would leave fewer than `min_copies` copies on the configured remotes.
 pub fn gc_cloud(
     ctx: &Ctx,
     repo: &Repo,
     outs: &[Out],
-    remote: Option<&str>,
+    target: Handle,
     dry: bool,
     jobs: Option<usize>,
 ) -> anyhow::Result<Exit> {
     let settings = settings(repo)?;
-    let name = remotes::default_name(&repo.config, remote, &repo.root)?;
+    let name = target.name.clone();
     let wanted = wanted::expand(&repo.odb(), &roots_of(ctx, repo, &settings, outs, jobs)?);
     if let Some(o) = wanted
         .unknown_dirs
@@ -251,21 +269,10 @@ pub fn gc_cloud(
         .into());
     }
     let used: HashSet<_> = wanted.all().map(|o| o.hash.clone()).collect();
-    let target = remotes::open(&repo.config, &settings, &name, jobs)?;
     let others = open_all(repo, &settings, &all_remotes(repo, &settings), jobs)?;
     let min_copies = settings.min_copies();
     let rt = runtime()?;
-    let plan = rt
-        .block_on(plan_gc(&target, &others, &used, min_copies))
-        .map_err(|e| {
-            if e.kind == crate::remote::ErrorKind::Unsupported {
-                anyhow::Error::from(UserError::failed(e.message).with_hint(
-                    "gc --cloud needs a remote that can be listed (S3 or a local directory)",
-                ))
-            } else {
-                e.into()
-            }
-        })?;
+    let plan = rt.block_on(plan_gc(&target, &others, &used, min_copies))?;
     for e in &plan.unchecked {
         ctx.out.warn(&format!(
             "remote '{}' could not be checked, so it counts as holding none of the unused objects - {}",

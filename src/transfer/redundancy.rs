@@ -189,6 +189,22 @@ pub struct GcPlan {
     pub unchecked: Vec<RemoteError>,
 }
 
+/// `gc --cloud` finds unused objects by listing: a remote that cannot be listed (HTTP) is
+/// refused with an `Unsupported` error saying so.
+pub fn check_listable(target: &Handle) -> Result<(), RemoteError> {
+    if target.remote.capabilities().list {
+        return Ok(());
+    }
+    Err(RemoteError::new(
+        ErrorKind::Unsupported,
+        &target.name,
+        format!(
+            "remote '{}' ({}) cannot be listed, so its unused objects cannot be found: gc --cloud is not possible there",
+            target.name, target.url
+        ),
+    ))
+}
+
 /// Plans `gc --cloud` on `target`: every object it holds that `used` does not name is unused;
 /// an unused object is deleted only if at least `min_copies` other remotes hold it.
 pub async fn plan_gc(
@@ -197,16 +213,7 @@ pub async fn plan_gc(
     used: &HashSet<HashInfo>,
     min_copies: u32,
 ) -> Result<GcPlan, RemoteError> {
-    if !target.remote.capabilities().list {
-        return Err(RemoteError::new(
-            ErrorKind::Unsupported,
-            &target.name,
-            format!(
-                "remote '{}' ({}) cannot be listed, so its unused objects cannot be found: gc --cloud is not possible there",
-                target.name, target.url
-            ),
-        ));
-    }
+    check_listable(target)?;
     let unused: Vec<(HashInfo, u64)> = target
         .remote
         .list_sized("")
