@@ -601,6 +601,25 @@ fn a_capped_source_is_passed_over_at_once_and_budgets_are_recorded() {
         assert_eq!(r["missing"]["objects"], 0, "{out}");
         assert_eq!(r["present"]["objects"], 22, "{out}");
     }
+
+    // After the daily reset (a day later on the budget clock) the cap is over: backblaze is
+    // the first source again.
+    proxy.control(r#"{"reset": true, "clear_log": true}"#);
+    std::fs::remove_dir_all(&local).unwrap();
+    let tomorrow = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string();
+    let out = ok(fy(d).env("FERRY_NOW", &tomorrow).args([
+        "sync",
+        "--to",
+        "mirror",
+        "--from",
+        "backblaze,dagshub",
+    ]));
+    assert_eq!(
+        row(&out, "mirror")[4],
+        "local cache 1, backblaze 21",
+        "{out}"
+    );
+    assert_eq!(objects_in(&local), expected);
     s3_empty(&direct);
 }
 
