@@ -570,3 +570,42 @@ fn catches_sigint(pid: u32) -> bool {
         })
         .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
 }
+
+/// B2 once its cap is hit, through the fault proxy in front of SeaweedFS: a bare 403 on HEAD
+/// and B2's cap XML on GET. Doctor must call that "capped" — not "credentials refused" — and
+/// still find out that uploads work (`--write`).
+#[test]
+fn a_b2_style_cap_on_s3_is_not_mistaken_for_bad_credentials() {
+    let proxy = HttpServer::s3_proxy(&common::s3_endpoint());
+    let repo = Repo::new();
+    repo.add_s3_at(
+        &format!(
+            "s3://{}/{}",
+            common::s3_bucket(),
+            common::unique_prefix("doctor-cap")
+        ),
+        proxy.url("").trim_end_matches('/'),
+        &common::s3_secret(),
+    );
+    proxy.control(r#"{"cap": true}"#);
+    let (code, stdout, stderr) = repo.doctor(&["--write"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let b = block(&stdout, S3_REMOTE);
+    assert!(
+        b.contains("ok    credentials accepted (the server answers with its cap)"),
+        "{b}"
+    );
+    assert!(b.contains("ok    can list"), "{b}");
+    assert!(
+        b.contains("FAIL  cannot read: the server says its download cap is exceeded"),
+        "{b}"
+    );
+    assert!(
+        b.contains("ok    can write and delete (probe under ferry-doctor/; not read back: capped)"),
+        "{b}"
+    );
+    assert!(b.contains("FAIL  capped until "), "{b}");
+    let (_, json) = repo.doctor_json(&[]);
+    assert_eq!(problem(&json, S3_REMOTE), "capped");
+    proxy.control(r#"{"reset": true}"#);
+}

@@ -411,6 +411,10 @@ async fn write_probe(target: &Target, remote: &dyn Remote, f: &mut Findings) {
         return;
     }
     match timed(name, remote.delete(&key)).await {
+        Ok(()) if f.capped_now => f.push(Check::ok(
+            "write",
+            format!("can write and delete (probe under {PREFIX}; not read back: capped)"),
+        )),
         Ok(()) => f.push(Check::ok(
             "write",
             format!("can write, read back and delete (probe under {PREFIX})"),
