@@ -17,6 +17,8 @@ const HTTP_PASSWORD: &str = "hunter2-HttpSecretPw";
 const HTTP_USER: &str = "bob";
 /// A name needing YAML quoting, gitignore escaping and UTF-8.
 const AWKWARD: &str = "we ird é [x]#!.txt";
+/// md5 of `data/one.txt` ("one\n").
+const ONE_TXT_MD5: &str = "5bbf5a52328e7439ae6e719dfe712200";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -543,6 +545,7 @@ fn summaries_and_exit_codes_match_dvc() {
     // "neither locally nor on remote"); pushing to an empty remote: the warning, exit 0.
     let md5 = recorded_md5(b, "single.bin");
     std::fs::remove_file(b.join(".dvc/cache").join(key_of(&md5))).unwrap();
+    std::fs::remove_file(b.join(".dvc/cache").join(key_of(ONE_TXT_MD5))).unwrap();
     for mut tool in [ferry(b), dvc(b)] {
         let out = run(tool.arg("push"));
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -553,15 +556,23 @@ fn summaries_and_exit_codes_match_dvc() {
     ok(dvc(b).args(["remote", "add", "other"]).arg(other.path()));
     let out = run(ferry(b).args(["push", "-r", "other"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(last_line(&stdout(&out)), "5 files pushed");
+    // The directory's other files go, its `.dir` does not (its file list would lie).
+    assert_eq!(last_line(&stdout(&out)), "3 files pushed");
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains(&format!(
-            "WARNING: Some of the cache files do not exist neither locally nor on remote. Missing cache files:\nmd5: {md5}"
-        )),
-        "{}",
-        stderr(&out)
+        err.contains(
+            "WARNING: Some of the cache files do not exist neither locally nor on remote. Missing cache files:\n"
+        ) && err.contains(&format!("md5: {md5}"))
+            && err.contains(&format!("md5: {ONE_TXT_MD5}")),
+        "{err}"
     );
-    assert_eq!(last_line(&ok(ferry(b).arg("fetch"))), "1 file fetched");
+    let on_other = files_under(other.path());
+    assert_eq!(on_other.len(), 3, "{on_other:?}");
+    assert!(
+        on_other.iter().all(|k| !k.ends_with(".dir")),
+        "{on_other:?}"
+    );
+    assert_eq!(last_line(&ok(ferry(b).arg("fetch"))), "2 files fetched");
 
     // No default remote: push and status -c fail like DVC; a pull with nothing to do is fine.
     ok(dvc(b).args(["remote", "default", "--unset"]));

@@ -89,37 +89,47 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             } else {
                 (objects.collect(), None)
             };
-            let mut present_entries = Vec::new();
-            for o in entries {
+            for o in &entries {
                 if !odb.contains(&o.hash) {
-                    missing_local.entry(o.hash.clone()).or_insert(o);
-                } else {
-                    if seen.insert(o.hash.clone()) {
-                        files.push(o.clone());
-                    }
-                    present_entries.push(o);
+                    missing_local
+                        .entry(o.hash.clone())
+                        .or_insert_with(|| o.clone());
+                } else if seen.insert(o.hash.clone()) {
+                    files.push(o.clone());
                 }
             }
             if let Some(d) = dir {
                 if !complete {
                     missing_local.entry(d.hash.clone()).or_insert(d);
                 } else if seen.insert(d.hash.clone()) {
-                    dirs.push((d, present_entries));
+                    dirs.push((d, entries));
                 }
             }
         }
         wanted.push((files, dirs));
     }
-    // DVC warns only about objects that are "neither locally nor on remote".
+    // Per target, the objects missing locally that it lacks too: DVC warns only about objects
+    // "neither locally nor on remote", and never uploads a `.dir` whose files would be absent.
     let mut missing_local: Vec<Object> = missing_local.into_values().collect();
-    if !missing_local.is_empty() {
-        let keys: Vec<String> = missing_local.iter().map(Object::key).collect();
-        for t in targets {
-            if let Ok(there) = present(t.handle.remote.as_ref(), &keys, t.handle.jobs).await {
-                missing_local.retain(|o| !there.contains_key(&o.key()));
-            }
-        }
+    let keys: Vec<String> = missing_local.iter().map(Object::key).collect();
+    let mut absent: Vec<HashSet<HashInfo>> = Vec::new();
+    for t in targets {
+        let there = if keys.is_empty() {
+            HashMap::new()
+        } else {
+            present(t.handle.remote.as_ref(), &keys, t.handle.jobs)
+                .await
+                .unwrap_or_default()
+        };
+        absent.push(
+            missing_local
+                .iter()
+                .filter(|o| !there.contains_key(&o.key()))
+                .map(|o| o.hash.clone())
+                .collect(),
+        );
     }
+    missing_local.retain(|o| absent.iter().all(|a| a.contains(&o.hash)));
     report.missing_local = missing_local;
 
     // Ask every target what it holds. A `.dir` on the remote vouches for its files (DVC uploads
@@ -213,6 +223,10 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         .enumerate()
         .flat_map(|(ti, dirs)| dirs.into_iter().map(move |(d, entries)| (ti, d, entries)))
         .filter_map(|(ti, d, entries)| {
+            if entries.iter().any(|e| absent[ti].contains(&e.hash)) {
+                progress.done(0);
+                return None;
+            }
             let broken = ctx.failed[ti]
                 .lock()
                 .map(|f| entries.iter().any(|e| f.contains(&e.hash)))
