@@ -508,9 +508,15 @@ fn dash_r_checks_one_remote_and_refuses_unknown_names() {
         &dir.path().display().to_string(),
     ]);
 
-    let (code, stdout, _) = repo.doctor(&["-r", "store"]);
+    let (code, stdout, _) = repo.doctor(&["-r", "store", "--write"]);
     assert_eq!(code, 0, "{stdout}");
     assert!(!stdout.contains(HTTP_REMOTE), "{stdout}");
+    assert!(
+        block(&stdout, "store").contains("ok    can write, read back and delete"),
+        "{stdout}"
+    );
+    // The directory remote is left as it was: no probe, no empty ferry-doctor/.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
     let (code, stdout, _) = repo.doctor(&[]);
     assert_eq!(code, 251, "{stdout}");

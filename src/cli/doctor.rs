@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::budget::Ledger;
-use crate::config::ferry::{FerryError, FerrySettings};
+use crate::config::ferry::FerrySettings;
 use crate::error::{Exit, UserError};
 use crate::repo::Repo;
 
@@ -307,11 +307,6 @@ fn render_checks(out: &mut String, checks: &[Check]) {
             }
         }
     }
-}
-
-/// The hint of a `ferry.toml` error as a fix line (the error's own advice).
-fn ferry_fix(e: &FerryError) -> Option<String> {
-    crate::error::Hint::hint(e)
 }
 
 #[cfg(test)]

@@ -410,7 +410,12 @@ async fn write_probe(target: &Target, remote: &dyn Remote, f: &mut Findings) {
         );
         return;
     }
-    match timed(name, remote.delete(&key)).await {
+    let deleted = timed(name, remote.delete(&key)).await;
+    if deleted.is_ok() && target.kind == Kind::Local {
+        // A directory remote keeps the emptied `ferry-doctor/` directory; only an empty one goes.
+        let _ = std::fs::remove_dir(std::path::Path::new(&target.url).join(PREFIX));
+    }
+    match deleted {
         Ok(()) if f.capped_now => f.push(Check::ok(
             "write",
             format!("can write and delete (probe under {PREFIX}; not read back: capped)"),

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Check, Places, Status, ferry_fix};
+use super::{Check, Places, Status};
 use crate::config::ferry::{FerryError, FerrySettings};
 use crate::config::level::read_raw;
 use crate::config::{is_secret, redact_url};
@@ -22,7 +22,7 @@ pub fn checks(
     let mut out = vec![tracked_secrets(repo, settings_error, &git, places)];
     if let Some(e) = settings_error.filter(|e| !matches!(e, FerryError::Secret { .. })) {
         let mut c = Check::new("ferry_toml", Status::Fail, e.to_string());
-        c.fix = ferry_fix(e);
+        c.fix = crate::error::Hint::hint(e);
         out.push(c);
     }
     out.push(config_local_ignored(&git, places));
