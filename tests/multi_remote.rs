@@ -1197,3 +1197,97 @@ fn a_corrupt_copy_is_discarded_and_served_by_the_next_remote() {
     let cached = clone.join(".dvc/cache").join(&p.keys()[2]);
     assert!(std::fs::read(cached).unwrap() == p.files[2].1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// --dry-run
+// ---------------------------------------------------------------------------------------------
+
+/// `pull --dry-run` on a fresh clone prints objects and bytes per remote with each budget
+/// before and after, sends no GET for any data file (only listings and the directory's
+/// manifest, read into memory), writes nothing to the cache or workspace, and the real pull
+/// then does what the plan said.
+#[test]
+fn dry_run_plans_without_downloading_data() {
+    let mut p = Project::new(20, 10_000);
+    let dir_key = p.dir_key();
+    let dir_len = std::fs::metadata(p.src().join(".dvc/cache").join(&dir_key))
+        .unwrap()
+        .len();
+    let limit = 60_000 + dir_len / 2;
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    let s3 = S3Prefix::new("dryrun");
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "", "");
+    add_s3(
+        &p,
+        p.src(),
+        "s3",
+        &s3,
+        proxy.url("").trim_end_matches('/'),
+        true,
+    );
+    p.ok(p.src(), &["remote", "add", "dh", &server.url("store")]);
+    p.ok(
+        p.src(),
+        &[
+            "remote",
+            "modify",
+            "s3",
+            "daily_download_limit",
+            &limit.to_string(),
+        ],
+    );
+    p.ok(p.src(), &["push", "--all-remotes"]);
+    p.commit();
+    proxy.control(r#"{"clear_log": true}"#);
+    server.control(r#"{"clear_log": true}"#);
+
+    let clone = s3_clone(&mut p);
+    let out = p.run(&clone, &["pull", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let stdout = text(&out.stdout);
+    let human = ferry::ui::human_bytes;
+    let left = |n: u64| format!("{} left", human(n));
+    assert_eq!(
+        row(&stdout, "s3"),
+        vec![
+            "s3".to_string(),
+            "6".into(),
+            human(dir_len + 50_000),
+            left(limit),
+            left(limit - dir_len - 50_000),
+        ],
+        "the manifest and the 5 files that fit: {stdout}"
+    );
+    assert_eq!(
+        row(&stdout, "dh"),
+        vec!["dh", "15", &human(150_000), "unlimited", "unlimited"],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Not checked (cannot list without downloading): dh"),
+        "{stdout}"
+    );
+    assert_eq!(
+        gets(&proxy.log()),
+        vec![(dir_key.clone(), 200)],
+        "listings and the manifest only"
+    );
+    assert!(server.log().is_empty(), "{:?}", server.log());
+    assert!(p.cached(&clone).is_empty(), "{:?}", p.cached(&clone));
+    assert!(!clone.join("data").exists());
+    let usage = p.usage(&clone, DAY);
+    assert_eq!(
+        usage["s3"]["bytes"], dir_len,
+        "the manifest read is counted"
+    );
+
+    // The pull does what the plan said.
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(row(&stdout, "s3")[1], "6", "{stdout}");
+    assert_eq!(row(&stdout, "dh")[1], "15", "{stdout}");
+    assert!(p.usage(&clone, DAY)["s3"]["bytes"].as_u64().unwrap() <= limit);
+}

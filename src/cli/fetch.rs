@@ -278,7 +278,8 @@ fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
             ]
         })
         .collect();
-    ctx.out.line("Plan (dry run, nothing downloaded):");
+    ctx.out
+        .line("Plan (dry run: no data downloaded, nothing written to the cache):");
     ctx.out.line(&table(
         &[
             "remote",
@@ -289,9 +290,27 @@ fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
         ],
         &rows,
     ));
+    if plan.manifests_read > 0 {
+        ctx.out.line(&format!(
+            "Read {} directory file list(s) from the remotes to plan their files (counted above).",
+            plan.manifests_read
+        ));
+    }
+    let unchecked: Vec<&str> = router
+        .lanes
+        .iter()
+        .filter(|l| !l.listed() && l.disabled().is_none())
+        .map(|l| l.handle.name.as_str())
+        .collect();
+    if !unchecked.is_empty() {
+        ctx.out.line(&format!(
+            "Not checked (cannot list without downloading): {}; assumed to hold what is planned there.",
+            unchecked.join(", ")
+        ));
+    }
     if !plan.unknown_dirs.is_empty() {
         ctx.out.line(&format!(
-            "Directories whose file lists are not local yet (their files are not counted): {}",
+            "Directories whose file list no remote supplied (their files are not counted): {}",
             plan.unknown_dirs.join(", ")
         ));
     }

@@ -7,8 +7,13 @@ use super::exists::{LIST_THRESHOLD, listed};
 use super::objects::{dedup, of_out};
 use super::router::{FetchOutcome, Routed, Router};
 use super::{Object, Progress};
+use crate::hash::HashInfo;
 use crate::odb::Odb;
+use crate::odb::manifest::{self, Entry};
+use crate::remote::{ErrorKind, Remote, RemoteError, RetryPolicy, with_retry};
 use crate::repo::out::Out;
+use futures::StreamExt;
+use md5::{Digest, Md5};
 
 /// What a fetch did.
 #[derive(Debug, Default)]
@@ -171,28 +176,94 @@ pub struct Plan {
     pub rows: Vec<PlanRow>,
     /// Objects no remote can supply, with each remote's reason.
     pub unroutable: Vec<Routed>,
-    /// Directory outputs whose manifest is not local (their files are not counted).
+    /// Directory outputs whose file list could not be read (their files are not counted).
     pub unknown_dirs: Vec<String>,
+    /// Manifests read from remotes (into memory) to plan their directories' files.
+    pub manifests_read: u64,
 }
 
-/// Plans a fetch without downloading: asks every remote what it holds, then routes.
+/// Plans a fetch without downloading data or writing the cache: lists what the listable remotes
+/// hold, reads the `.dir` manifests the cache lacks into memory (a directory's files cannot be
+/// planned without its file list; each is one small GET, counted in the ledger), then routes.
 pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
     let mut report = FetchReport::default();
     let mut plan = Plan {
         rows: vec![PlanRow::default(); router.lanes.len()],
         ..Default::default()
     };
-    for out in outs.iter().filter(|o| o.cache && o.is_dir()) {
-        if let Some(h) = &out.hash
-            && !odb.contains(h)
-        {
-            plan.unknown_dirs.push(out.rel.clone());
+    let dirs: Vec<(Object, Option<String>)> = outs
+        .iter()
+        .filter(|o| o.cache && o.is_dir())
+        .filter_map(|o| {
+            let hash = o.hash.clone().filter(|h| !odb.contains(h))?;
+            let object = Object {
+                hash,
+                size: None,
+                out: o.rel.clone(),
+            };
+            Some((object, o.remote.clone()))
+        })
+        .collect();
+    let dirs = routed(router, dedup_routed(dirs));
+    learn_holdings(router, &dirs, true).await;
+    let mut remote_manifests: HashMap<HashInfo, Vec<Entry>> = HashMap::new();
+    for mut r in dirs {
+        while let Some(i) = router.route(&mut r) {
+            let lane = &router.lanes[i];
+            match read_manifest(lane.handle.remote.as_ref(), &r.object.hash).await {
+                Ok((entries, bytes)) => {
+                    router.spent(i, bytes);
+                    plan.rows[i].objects += 1;
+                    plan.rows[i].bytes += bytes;
+                    plan.manifests_read += 1;
+                    remote_manifests.insert(r.object.hash.clone(), entries);
+                    break;
+                }
+                Err(e) => {
+                    let why = router.source_failed(i, 0, &e);
+                    r.tried.push((i, why));
+                }
+            }
+        }
+        if !remote_manifests.contains_key(&r.object.hash) {
+            plan.unknown_dirs.push(r.object.out.clone());
+            plan.unroutable.push(r);
         }
     }
-    let mut objects = routed(router, missing_objects(odb, outs, &mut report));
+    // The manifests' GETs are real use: recorded now, and the budgets re-read before planning.
+    router.flush_usage();
+    let mut wanted = missing_objects(odb, outs, &mut report);
+    wanted.retain(|(o, _)| !o.hash.is_dir() || odb.contains(&o.hash));
+    let mut seen: std::collections::HashSet<HashInfo> =
+        wanted.iter().map(|(o, _)| o.hash.clone()).collect();
+    for out in outs.iter().filter(|o| o.cache) {
+        let Some(entries) = out.hash.as_ref().and_then(|h| remote_manifests.get(h)) else {
+            continue;
+        };
+        let legacy = out.hash.as_ref().is_some_and(|h| h.legacy);
+        for e in entries {
+            let hash = HashInfo {
+                md5: e.md5.clone(),
+                legacy,
+            };
+            if !odb.contains(&hash) && seen.insert(hash.clone()) {
+                let object = Object {
+                    hash,
+                    size: None,
+                    out: format!("{}/{}", out.rel, e.relpath),
+                };
+                wanted.push((object, out.remote.clone()));
+            }
+        }
+    }
+    let mut objects = routed(router, wanted);
     learn_holdings(router, &objects, true).await;
     for r in &mut objects {
         let key = r.object.key();
+        // An object's size is the same everywhere: a listing of any remote tells it.
+        if r.object.size.is_none() {
+            r.object.size = router.lanes.iter().find_map(|l| l.known_size(&key));
+        }
         match router.route(r) {
             Some(i) => {
                 let size = router.lanes[i]
@@ -206,4 +277,38 @@ pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
         }
     }
     plan
+}
+
+/// Reads the `.dir` manifest `hash` from `remote` into memory, checked against its md5 and
+/// parsed; returns its entries and size. The cache is never written.
+async fn read_manifest(
+    remote: &dyn Remote,
+    hash: &HashInfo,
+) -> Result<(Vec<Entry>, u64), RemoteError> {
+    let key = crate::odb::key(hash);
+    let bytes = with_retry(&RetryPolicy::default(), || async {
+        let mut stream = remote.read(&key).await?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        Ok(bytes)
+    })
+    .await?;
+    let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);
+    if hex::encode(Md5::digest(&bytes)) != expected {
+        return Err(RemoteError::new(
+            ErrorKind::Corrupt,
+            remote.name(),
+            format!(
+                "manifest {} does not match its md5: the remote's copy is corrupt",
+                hash.md5
+            ),
+        )
+        .with_key(&key));
+    }
+    let entries = manifest::parse(&bytes).map_err(|e| {
+        RemoteError::new(ErrorKind::Permanent, remote.name(), e.to_string()).with_key(&key)
+    })?;
+    Ok((entries, bytes.len() as u64))
 }
