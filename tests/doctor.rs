@@ -615,3 +615,36 @@ fn a_b2_style_cap_on_s3_is_not_mistaken_for_bad_credentials() {
     assert_eq!(problem(&json, S3_REMOTE), "capped");
     proxy.control(r#"{"reset": true}"#);
 }
+
+/// A bucket that does not exist is a configuration problem with its fix, not "failing".
+/// (No `--write` here: SeaweedFS would create the bucket on the first PUT.)
+#[test]
+fn a_missing_bucket_is_a_configuration_problem() {
+    let repo = Repo::new();
+    let bucket = format!("ferry-missing-{}", std::process::id());
+    repo.add_s3_at(
+        &format!("s3://{bucket}/data"),
+        &common::s3_endpoint(),
+        &common::s3_secret(),
+    );
+    let (code, stdout, stderr) = repo.doctor(&[]);
+    assert_eq!(code, 251, "{stdout}\n{stderr}");
+    let b = block(&stdout, S3_REMOTE);
+    assert!(b.contains("FAIL  the bucket does not exist: "), "{b}");
+    assert!(
+        b.contains(&format!(
+            "fix: ferry remote modify {S3_REMOTE} url s3://<existing bucket>/<path>"
+        )),
+        "{b}"
+    );
+    assert!(
+        b.contains("--    read: not tried (the bucket does not exist)"),
+        "{b}"
+    );
+    assert!(
+        stderr.contains(&format!("remote '{S3_REMOTE}' misconfigured")),
+        "{stderr}"
+    );
+    let (_, json) = repo.doctor_json(&[]);
+    assert_eq!(problem(&json, S3_REMOTE), "config");
+}

@@ -124,7 +124,7 @@ pub enum Problem {
 impl Problem {
     fn label(self) -> &'static str {
         match self {
-            Problem::Config => "cannot be set up",
+            Problem::Config => "misconfigured",
             Problem::CredentialsRefused => "credentials refused",
             Problem::Unreachable => "unreachable",
             Problem::Capped => "capped",

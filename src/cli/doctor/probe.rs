@@ -334,6 +334,11 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
         ));
     }
 
+    if f.problem == Some(Problem::Config) {
+        f.skip_rest(&["read", "write"], "the bucket does not exist");
+        return;
+    }
+
     // Read: a missing object must answer a clean "not found".
     if f.capped_now {
         f.fail(
@@ -464,16 +469,8 @@ fn cap_fix(name: &str) -> String {
 
 /// A failed listing: missing bucket, credentials without list permission, or no answer.
 fn list_failed(target: &Target, e: RemoteError, f: &mut Findings) {
-    let n = &target.name;
     match e.kind {
-        ErrorKind::NotFound => f.fail(
-            "list",
-            Problem::Config,
-            format!("the bucket or path does not exist: {}", e.message),
-            format!(
-                "ferry remote modify {n} url s3://<existing bucket>/<path>   # or create the bucket"
-            ),
-        ),
+        ErrorKind::NotFound => no_bucket("list", target, e, f),
         ErrorKind::Auth => f.fail(
             "list",
             Problem::CredentialsRefused,
@@ -488,8 +485,24 @@ fn list_failed(target: &Target, e: RemoteError, f: &mut Findings) {
     }
 }
 
+/// The bucket (or the remote's directory) is not there: the URL is wrong or it was never made.
+fn no_bucket(check: &'static str, target: &Target, e: RemoteError, f: &mut Findings) {
+    let n = &target.name;
+    f.fail(
+        check,
+        Problem::Config,
+        format!("the bucket does not exist: {}", e.message),
+        format!(
+            "ferry remote modify {n} url s3://<existing bucket>/<path>   # or create the bucket"
+        ),
+    );
+}
+
 /// A failed read or write, by class.
 fn access_failed(check: &'static str, target: &Target, e: RemoteError, f: &mut Findings) {
+    if e.message.contains("NoSuchBucket") {
+        return no_bucket(check, target, e, f);
+    }
     match e.kind {
         ErrorKind::Auth => f.fail(
             check,
