@@ -1291,3 +1291,49 @@ fn dry_run_plans_without_downloading_data() {
     assert_eq!(row(&stdout, "dh")[1], "15", "{stdout}");
     assert!(p.usage(&clone, DAY)["s3"]["bytes"].as_u64().unwrap() <= limit);
 }
+
+/// A first remote nobody answers at: its objects are retried, then it is taken out of the run
+/// and everything comes from the second, with a warning naming it.
+#[test]
+fn an_unreachable_first_remote_hands_everything_to_the_next() {
+    let mut p = Project::new(6, 1_000);
+    let disk = local_remote();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    p.ok(
+        p.src(),
+        &[
+            "remote",
+            "add",
+            "-d",
+            "gone",
+            &format!("http://127.0.0.1:{dead}/store"),
+        ],
+    );
+    p.ok(
+        p.src(),
+        &["remote", "add", "disk", &disk.path().display().to_string()],
+    );
+    p.ok(p.src(), &["push", "-r", "disk"]);
+    p.commit();
+    let clone = p.clone();
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(row(&stdout, "gone")[1], "0", "{stdout}");
+    assert_eq!(row(&stdout, "disk")[1], "7", "{stdout}");
+    let why = row(&stdout, "gone")[3].to_string();
+    assert!(
+        why.contains("retries exhausted") || why.contains("unreachable"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("remote 'gone'"),
+        "{}",
+        out_text(&out)
+    );
+}

@@ -1,19 +1,30 @@
 //! The router: for every object a fetch needs, the first remote in the order that is usable —
 //! not disabled in this run (capped, credentials refused, unreachable), believed to hold the
-//! object, and with budget left for it — exactly as DESIGN.md §3 tabulates:
+//! object (a listing, when there is one, says), and with budget left for it — as DESIGN.md §3
+//! tabulates:
 //!
-//! | outcome | action |
-//! |---|---|
-//! | ok | into the cache, ledger += bytes and one request |
-//! | not found | next remote for this object |
-//! | quota | remote capped until its reset (ledger), all its pending objects re-routed |
-//! | throttled / transient | retried with backoff by the copy; then next remote; 3 in a row disable the remote |
-//! | auth | remote disabled for this run, objects re-routed |
-//! | corrupt | copy discarded, next remote |
+//! | outcome | recognised by | action |
+//! |---|---|---|
+//! | ok | bytes arrive, md5 matches | into the cache; ledger += bytes and every GET sent (retries too) |
+//! | not found | 404 (or absent from a listing: no GET at all) | next remote for this object |
+//! | quota | 403 with cap text; 429 without `Retry-After` from a remote with a configured daily limit | remote capped until its reset (ledger), all its queued objects re-routed without a request |
+//! | throttled / transient | 429/503 with `Retry-After`, 5xx, resets, cut bodies | retried with backoff by the copy; then next remote; 3 objects in a row disable the remote |
+//! | auth | 401, 403 without cap text | remote disabled for this run, objects re-routed, warning with the fix |
+//! | corrupt | md5 mismatch | copy discarded, remote reported as holding a corrupt copy, next remote |
+//! | over budget | planned use would pass `daily_download_limit`/`daily_request_limit` | next remote |
 //!
 //! Work runs in rounds: each round sends every pending object to its current choice, all
-//! remotes at once, each with its own concurrency; what fails is routed again. A remote that
-//! gets disabled mid-round hands back its queued objects without sending a request.
+//! remotes at once, each with its own concurrency; what fails is routed again next round. A
+//! remote that gets disabled mid-round hands back its queued objects without sending a request.
+//!
+//! **Budgets across processes.** Before a round starts, a limited remote's share of it is
+//! claimed in the ledger in one locked step ([`Ledger::claim`]), on top of what every process has
+//! used or claimed today; what does not fit goes to the next remote. After each object the claim
+//! is squared with what really happened (bytes received, GETs sent), unused claims are given back
+//! at the end of the round and the remaining budget is re-read. So two `ferry pull`s at once never
+//! pass a limit together. Limits: an object whose size is unknown until it arrives (an unlistable
+//! remote) is charged on arrival, and retries are counted but not planned, so either can pass a
+//! limit by what is in flight.
 //!
 //! It does not decide which objects are wanted, nor touch the workspace, nor know any protocol.
 use std::collections::{BTreeMap, HashMap};
