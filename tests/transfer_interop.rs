@@ -277,7 +277,8 @@ fn clone(src: &Path) -> TempDir {
 fn repo_with_data(store: &Store, tool: &str) -> TempDir {
     let repo = git_repo();
     let r = repo.path();
-    ok(dvc(r).args(["init", "-q"]));
+    // `ferry init` writes what `dvc init` writes (tests/init.rs) and saves a dvc start-up.
+    ok(ferry(r).args(["init", "-q"]));
     write_data(r);
     let mut add = if tool == "dvc" { dvc(r) } else { ferry(r) };
     ok(add.args(["add", "-q", "data", "single.bin", AWKWARD]));
