@@ -63,20 +63,27 @@ pub fn md5_bytes(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
 
+thread_local! {
+    /// One read buffer per hashing thread: allocating (and zeroing) 1 MiB per file would cost
+    /// more than hashing a small file.
+    static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; CHUNK]);
+}
+
 /// Plain MD5 of a file's bytes and its size (DVC 3 `hash: md5`).
 pub fn file_md5(path: &Path) -> io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Md5::new();
-    let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;
-    loop {
-        let n = read_full(&mut file, &mut buf)?;
-        if n == 0 {
-            break;
+    BUF.with_borrow_mut(|buf| -> io::Result<()> {
+        loop {
+            let n = read_full(&mut file, buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
         }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
+    })?;
     Ok((hex_digest(hasher), size))
 }
 
@@ -85,21 +92,22 @@ pub fn file_md5(path: &Path) -> io::Result<(String, u64)> {
 pub fn file_md5_dos2unix(path: &Path) -> io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Md5::new();
-    let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;
-    loop {
-        let n = read_full(&mut file, &mut buf)?;
-        if n == 0 {
-            break;
+    BUF.with_borrow_mut(|buf| -> io::Result<()> {
+        loop {
+            let n = read_full(&mut file, buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            size += n as u64;
+            let chunk = &buf[..n];
+            if is_text_block(&chunk[..n.min(512)]) {
+                hasher.update(dos2unix(chunk));
+            } else {
+                hasher.update(chunk);
+            }
         }
-        size += n as u64;
-        let chunk = &buf[..n];
-        if is_text_block(&chunk[..n.min(512)]) {
-            hasher.update(dos2unix(chunk));
-        } else {
-            hasher.update(chunk);
-        }
-    }
+    })?;
     Ok((hex_digest(hasher), size))
 }
 

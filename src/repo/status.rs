@@ -43,12 +43,10 @@ pub fn cache_complete(odb: &Odb, hash: &HashInfo) -> bool {
         return true;
     }
     match odb.read_manifest(hash) {
-        Ok(entries) => entries.iter().all(|e| {
-            odb.contains(&HashInfo {
-                md5: e.md5.clone(),
-                legacy: hash.legacy,
-            })
-        }),
+        Ok(entries) => odb.contains_all(entries.into_iter().map(|e| HashInfo {
+            md5: e.md5,
+            legacy: hash.legacy,
+        })),
         Err(_) => false,
     }
 }

@@ -96,7 +96,7 @@ pub fn current(path: &Path, legacy: bool, state: &mut State) -> Result<Current, 
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let isexec = meta.permissions().mode() & 0o100 != 0;
-        let mut files = hash_files(vec![(name, path.to_path_buf(), meta)], legacy, state)?;
+        let mut files = hash_files(vec![(name, path.to_path_buf(), Some(meta))], legacy, state)?;
         let file = files
             .pop()
             .ok_or_else(|| io(std::io::Error::other("file vanished")))?;
@@ -127,7 +127,8 @@ pub fn current(path: &Path, legacy: bool, state: &mut State) -> Result<Current, 
 }
 
 /// Lists a directory's files (following `.dvcignore`, skipping `.git`, `.dvc`, `.hg`).
-fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, Metadata)>, WorkspaceError> {
+/// Only names are collected here; the stats happen in parallel while hashing.
+fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, Option<Metadata>)>, WorkspaceError> {
     let walker = ignore::WalkBuilder::new(dir)
         .standard_filters(false)
         .parents(true)
@@ -152,35 +153,41 @@ fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, Metadata)>, WorkspaceErr
                 path.parent().unwrap_or(dir).to_path_buf(),
             ));
         }
-        let meta = std::fs::metadata(path).map_err(|source| WorkspaceError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if !meta.is_file() {
-            continue;
-        }
         let rel = path
             .strip_prefix(dir)
             .map(super::index::to_posix)
             .unwrap_or_default();
-        out.push((rel, path.to_path_buf(), meta));
+        out.push((rel, path.to_path_buf(), None));
     }
     Ok(out)
 }
 
+/// A hashed file, its fingerprint, and whether the hash is new to the state cache.
+type Hashed = (FileInfo, Fingerprint, bool);
+
 /// Hashes files in parallel, skipping those the state cache already knows.
 fn hash_files(
-    files: Vec<(String, PathBuf, Metadata)>,
+    files: Vec<(String, PathBuf, Option<Metadata>)>,
     legacy: bool,
     state: &mut State,
 ) -> Result<Vec<FileInfo>, WorkspaceError> {
     let reader = state.reader();
-    let results: Vec<Result<(FileInfo, Fingerprint, bool), WorkspaceError>> = files
+    let results: Vec<Result<Option<Hashed>, WorkspaceError>> = files
         .into_par_iter()
         .map(|(rel, path, meta)| {
+            let meta = match meta {
+                Some(m) => m,
+                None => std::fs::metadata(&path).map_err(|source| WorkspaceError::Io {
+                    path: path.clone(),
+                    source,
+                })?,
+            };
+            if !meta.is_file() {
+                return Ok(None);
+            }
             let fp = Fingerprint::of(&meta);
             if let Some(md5) = reader.get(&path, fp, legacy) {
-                return Ok((
+                return Ok(Some((
                     FileInfo {
                         rel,
                         path,
@@ -189,7 +196,7 @@ fn hash_files(
                     },
                     fp,
                     false,
-                ));
+                )));
             }
             let hashed = if legacy {
                 hash::file_md5_dos2unix(&path)
@@ -200,7 +207,7 @@ fn hash_files(
                 path: path.clone(),
                 source,
             })?;
-            Ok((
+            Ok(Some((
                 FileInfo {
                     rel,
                     path,
@@ -209,13 +216,15 @@ fn hash_files(
                 },
                 fp,
                 true,
-            ))
+            )))
         })
         .collect();
     drop(reader);
     let mut out = Vec::with_capacity(results.len());
     for r in results {
-        let (info, fp, fresh) = r?;
+        let Some((info, fp, fresh)) = r? else {
+            continue;
+        };
         if fresh {
             state.remember(&info.path, fp, &info.md5, legacy);
         }

@@ -85,7 +85,7 @@ async fn download_once(
     key: &str,
 ) -> Result<u64, CopyError> {
     let mut stream = remote.read(key).await?;
-    let tmp = odb.temp_for(hash).map_err(|source| CopyError::Local {
+    let (tmp, mut file) = odb.create_temp(hash).map_err(|source| CopyError::Local {
         path: odb.path(hash),
         source,
     })?;
@@ -94,7 +94,6 @@ async fn download_once(
         path: tmp.clone(),
         source,
     };
-    let mut file = std::fs::File::create(&tmp).map_err(local)?;
     let mut hasher = Md5::new();
     let mut received = 0u64;
     while let Some(chunk) = stream.next().await {
