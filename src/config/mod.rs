@@ -10,7 +10,7 @@ use crate::remote::RemoteSpec;
 
 pub mod configobj;
 pub mod edit;
-mod env;
+pub mod env;
 pub mod ferry;
 pub mod level;
 pub mod paths;

@@ -119,7 +119,7 @@ impl Target {
     /// How to give this remote working credentials.
     fn credentials_fix(&self) -> String {
         let n = &self.name;
-        let env = env_name(n);
+        let env = crate::config::env::env_part(n);
         match self.kind {
             Kind::S3 => {
                 let key = if self.backend.contains("B2") {
@@ -168,19 +168,6 @@ impl Target {
             _ => format!("ferry doctor -r {n}   # again, once the network (or proxy) is back"),
         }
     }
-}
-
-/// A remote name as it appears in `FERRY_REMOTE_<NAME>_<KEY>` (as the config's env overrides).
-fn env_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// The checklist being built for one remote.
@@ -688,7 +675,25 @@ mod tests {
     }
 
     #[test]
-    fn env_names_match_the_config_overrides() {
-        assert_eq!(env_name("b2-eu.backup"), "B2_EU_BACKUP");
+    fn ci_variables_in_fixes_are_the_ones_the_config_reads() {
+        let fix = Target::of(&RemoteSpec {
+            name: "b2-eu".into(),
+            url: "s3://bkt/x".into(),
+            options: Default::default(),
+        })
+        .credentials_fix();
+        assert!(
+            fix.contains("FERRY_REMOTE_B2_EU_SECRET_ACCESS_KEY"),
+            "{fix}"
+        );
+        let vars = [(
+            "FERRY_REMOTE_B2_EU_SECRET_ACCESS_KEY".to_string(),
+            "s".to_string(),
+        )];
+        let names = ["b2-eu".to_string()];
+        assert_eq!(
+            crate::config::env::overrides("b2-eu", &names, vars.into_iter()),
+            vec![("secret_access_key".to_string(), "s".to_string())]
+        );
     }
 }
