@@ -202,3 +202,27 @@ fn completions_work_in_bash_and_survive_a_closed_pipe() {
     ]));
     assert_eq!(piped.len(), 10);
 }
+
+/// The README opens with exactly the two commands a newcomer needs — the demo and the whole test
+/// suite — and CI runs that same test command.
+#[test]
+fn readme_opens_with_the_demo_and_the_test_command_ci_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("```bash\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim())
+        .collect();
+    assert_eq!(commands, ["scripts/demo", "scripts/test"], "{block}");
+    assert!(readme.find("```bash").unwrap() < readme.find("## ").unwrap());
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == "exec scripts/test"),
+        ".ci/run: {ci}"
+    );
+}
