@@ -456,3 +456,78 @@ fn the_repository_lock_is_shared_with_dvc() {
     assert!(!a.path().join("f.dvc").exists());
     ok(ferry(a.path()).args(["add", "f"]));
 }
+
+#[test]
+fn dvcignore_is_respected_like_dvc() {
+    let (a, b) = init_both();
+    for root in [a.path(), b.path()] {
+        std::fs::write(root.join(".dvcignore"), "*.tmp\nsub/skip/\n").unwrap();
+        write(root, "dd/keep.txt", "keep\n");
+        write(root, "dd/drop.tmp", "drop\n");
+        write(root, "dd/sub/skip/x", "x\n");
+        write(root, "dd/sub/y", "y\n");
+        write(root, "dd/.hidden", "h\n");
+    }
+    ok(ferry(a.path()).args(["add", "dd"]));
+    ok(dvc(b.path()).args(["add", "-q", "dd"]));
+    assert_eq!(read(a.path(), "dd.dvc"), read(b.path(), "dd.dvc"));
+    // Ignored files never affect status.
+    write(a.path(), "dd/more.tmp", "more\n");
+    assert!(ok(ferry(a.path()).arg("status")).contains("up to date"));
+    // A .dvcignore inside a tracked directory is refused, as dvc refuses it.
+    write(a.path(), "dd/sub/.dvcignore", "y\n");
+    let out = run(ferry(a.path()).args(["add", "dd"]));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains(".dvcignore file should not be in collected dir path"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn status_reports_not_in_cache_like_dvc() {
+    let (a, b) = init_both();
+    for (root, is_ferry) in [(a.path(), true), (b.path(), false)] {
+        write(root, "d/x", "x\n");
+        write(root, "d/y", "y\n");
+        if is_ferry {
+            ok(ferry(root).args(["add", "d"]));
+        } else {
+            ok(dvc(root).args(["add", "-q", "d"]));
+        }
+        // Drop one file's object from the cache.
+        let md5 = "009520053b00386d1173f3988c55d192";
+        std::fs::remove_file(root.join(format!(
+            ".dvc/cache/files/md5/{}/{}",
+            &md5[..2],
+            &md5[2..]
+        )))
+        .unwrap();
+    }
+    for root in [a.path(), b.path()] {
+        let ours: serde_json::Value =
+            serde_json::from_str(&ok(ferry(root).args(["status", "--json"]))).unwrap();
+        let theirs: serde_json::Value =
+            serde_json::from_str(&ok(dvc(root).args(["status", "--json"]))).unwrap();
+        assert_eq!(ours, theirs);
+        assert_eq!(ours["d.dvc"][0]["changed outs"]["d"], "not in cache");
+    }
+}
+
+#[test]
+fn a_path_inside_a_tracked_directory_selects_its_output() {
+    let a = git_repo();
+    ok(ferry(a.path()).arg("init"));
+    write(a.path(), "data/sub/f", "f\n");
+    write(a.path(), "other", "o\n");
+    ok(ferry(a.path()).args(["add", "data", "other"]));
+    std::fs::remove_dir_all(a.path().join("data")).unwrap();
+    std::fs::remove_file(a.path().join("other")).unwrap();
+    ok(ferry(a.path()).args(["checkout", "data/sub"]));
+    assert_eq!(read(a.path(), "data/sub/f"), "f\n");
+    assert!(
+        !a.path().join("other").exists(),
+        "only the named output is restored"
+    );
+}

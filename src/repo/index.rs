@@ -169,7 +169,8 @@ pub fn outs_of_lockfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
 }
 
 /// Every out of the repository, or only those selected by `targets` (paths relative to `cwd`:
-/// a `.dvc` file, an output path, a `dvc.lock` stage name, or a directory containing them).
+/// a `.dvc` file, an output path, a path inside a tracked directory (which selects the whole
+/// output), a `dvc.lock` stage name, or a directory containing outputs).
 pub fn collect(repo: &Repo, cwd: &Path, targets: &[String]) -> anyhow::Result<Vec<Out>> {
     let mut all = Vec::new();
     for file in declaring_files(repo) {
@@ -190,7 +191,7 @@ pub fn collect(repo: &Repo, cwd: &Path, targets: &[String]) -> anyhow::Result<Ve
             .filter(|o| {
                 let decl = repo.root.join(o.origin.file());
                 let stage = matches!(&o.origin, Origin::Lock { stage, .. } if stage == target);
-                decl == abs || o.path == abs || o.path.starts_with(&abs) || stage
+                decl == abs || o.path.starts_with(&abs) || abs.starts_with(&o.path) || stage
             })
             .collect();
         if matches.is_empty() {
