@@ -93,12 +93,23 @@ def first_error_line(text):
 class Runner:
     """Runs commands untimed (setup) or timed (a measured step), logging every output."""
 
-    def __init__(self, logdir, weed_pid, timeout, nice=0):
+    def __init__(self, logdir, weed_pid, timeout, nice=0, weed_pidfile=""):
         self.logdir = logdir
         self.nice = nice
         self.weed_pid = weed_pid
+        self.weed_pidfile = weed_pidfile
         self.timeout = timeout
         os.makedirs(logdir, exist_ok=True)
+
+    def refresh_weed_pid(self):
+        """Follows the shared server across restarts by others: re-reads its PID file when the PID is gone."""
+        if self.weed_pid and os.path.exists(f"/proc/{self.weed_pid}"):
+            return
+        try:
+            with open(self.weed_pidfile) as f:
+                self.weed_pid = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            pass
 
     def quiet(self, cmd, cwd, env, check=True):
         p = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -112,6 +123,7 @@ class Runner:
         logpath = os.path.join(self.logdir, tag + ".log")
         if self.nice:
             cmd = ["nice", "-n", str(self.nice)] + list(cmd)
+        self.refresh_weed_pid()
         os.sync()
         load = os.getloadavg()[0]
         with open(logpath, "wb") as out:
@@ -195,6 +207,7 @@ def machine_info(args):
         "load_at_start": open("/proc/loadavg").read().split()[:3],
         "busy_processes_at_start": busy,
         "work_fs": args.fs_note,
+        "server": args.server_note,
         "work_dir": args.work,
         "ferry_commit": sh(f"git -C {args.root} rev-parse --short HEAD"),
         "versions": {
@@ -218,7 +231,7 @@ class Bench:
         self.s3 = {k: os.environ.get(f"FERRY_TEST_S3_{k.upper()}", "") for k in ("endpoint", "bucket", "key", "secret")}
         self.run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{random.randrange(16**4):04x}"
         self.s3_prefix = f"bench/{self.run_id}"
-        self.runner = Runner(os.path.join(args.out, "logs"), args.weed_pid, args.timeout, args.nice)
+        self.runner = Runner(os.path.join(args.out, "logs"), args.weed_pid, args.timeout, args.nice, args.weed_pidfile)
         self.base_env = {k: v for k, v in os.environ.items()
                          if not k.startswith(("FERRY_LOG", "AWS_ACCESS", "AWS_SECRET", "AWS_SESSION"))}
         self.client_env = dict(self.base_env, AWS_ACCESS_KEY_ID=self.s3["key"],
@@ -543,6 +556,7 @@ def report(bench, info, ceiling, sizes, args, echo=True):
     L.append(f"Machine: {info['cores']} × {info['cpu']}, {info['memory']} RAM, {info['os']}, kernel {info['kernel']}; "
              f"load at start {' '.join(info['load_at_start'])}.  ")
     L.append(f"Work fs: {info['work_fs']}.  ")
+    L.append(f"Server: {info.get('server', '')}.  ")
     if args.nice:
         L.append(f"Timed commands ran at niceness {args.nice}; the SeaweedFS server at its own.  ")
     L.append(f"Scale {args.scale}, {args.reps} repetition(s), medians over successful runs; ferry {info['versions']['ferry']} "
@@ -681,9 +695,10 @@ def main():
     ap.add_argument("--nice", type=int, default=0,
                     help="niceness of every timed command (e.g. -10 on a busy shared machine; the server keeps its own)")
     # wiring, set by bench/run
-    for k in ("root", "out", "work", "data", "dvc", "ferry", "s5cmd", "rclone", "weed", "python", "fs-note"):
+    for k in ("root", "out", "work", "data", "dvc", "ferry", "s5cmd", "rclone", "weed", "python", "fs-note", "server-note"):
         ap.add_argument(f"--{k}", default="", help=argparse.SUPPRESS)
     ap.add_argument("--weed-pid", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--weed-pidfile", default="", help=argparse.SUPPRESS)
     ap.add_argument("--sw-master", default="", help=argparse.SUPPRESS)
     a = ap.parse_args()
     for k in ("datasets", "steps", "remotes", "tools", "floors"):
