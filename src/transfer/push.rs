@@ -204,11 +204,13 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         targets.iter().map(|_| Mutex::new(HashSet::new())).collect();
     let policy = RetryPolicy::default();
     let width = targets.iter().map(|t| t.handle.jobs).max().unwrap_or(1);
+    let memory = Semaphore::new(MEMORY_BUDGET_MIB as usize);
     let ctx = Ctx {
         odb,
         targets,
         rows: &rows,
         semaphores: &semaphores,
+        memory: &memory,
         failed: &failed_hashes,
         policy: &policy,
         progress,
@@ -259,11 +261,29 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     report
 }
 
+/// Upload buffers in flight are kept under this many MiB, so memory stays flat whatever the
+/// number and size of objects: a small object is held once in memory for all its targets; a
+/// large one is streamed through a multipart upload, which buffers its part being filled plus
+/// the parts in flight (measured ~50 MiB of RSS per upload), so large objects go one at a time.
+const MEMORY_BUDGET_MIB: u32 = 64;
+
+/// The MiB of [`MEMORY_BUDGET_MIB`] an object of `size` bytes sent to `targets` remotes takes.
+fn buffer_mib(size: u64, targets: usize) -> u32 {
+    let mib = if size <= super::copy::SHARED_READ_MAX {
+        size.div_ceil(1 << 20)
+    } else {
+        u64::from(MEMORY_BUDGET_MIB) * targets as u64
+    };
+    mib.clamp(1, u64::from(MEMORY_BUDGET_MIB)) as u32
+}
+
 struct Ctx<'a> {
     odb: &'a Odb,
     targets: &'a [Target<'a>],
     rows: &'a [Mutex<PushRow>],
     semaphores: &'a [Semaphore],
+    /// MiB of upload buffers in flight (see [`MEMORY_BUDGET_MIB`]).
+    memory: &'a Semaphore,
     failed: &'a [Mutex<HashSet<HashInfo>>],
     policy: &'a RetryPolicy,
     progress: &'a dyn Progress,
@@ -273,6 +293,13 @@ impl Ctx<'_> {
     /// Reads `object` once and uploads it to every target in `to`, each under its own limit.
     async fn send(&self, object: Object, to: Vec<usize>) {
         let key = object.key();
+        let size = tokio::fs::metadata(self.odb.path(&object.hash))
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let Ok(_memory) = self.memory.acquire_many(buffer_mib(size, to.len())).await else {
+            return;
+        };
         let payload = match Payload::load(self.odb, &object.hash).await {
             Ok(p) => p,
             Err(e) => {
