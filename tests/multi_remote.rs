@@ -1337,3 +1337,36 @@ fn an_unreachable_first_remote_hands_everything_to_the_next() {
         out_text(&out)
     );
 }
+
+/// A byte limit on a remote that cannot list (HTTP): the sizes come from the other remote's
+/// listing (an object is the same size everywhere), so the planner keeps it under the limit.
+#[test]
+fn download_limit_on_an_unlistable_remote_uses_sizes_from_the_other() {
+    let mut p = Project::new(6, 10_000);
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "", "");
+    let disk = local_remote();
+    http_then_disk(
+        &p,
+        &server,
+        "",
+        disk.path(),
+        &[("daily_download_limit", "35kB")],
+    );
+    let sizes = p.sizes(disk.path());
+    let dir_len = sizes[&p.dir_key()];
+    let clone = p.clone();
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        row(&stdout, "dh")[1],
+        "4",
+        "the manifest and 3 files: {stdout}"
+    );
+    assert_eq!(row(&stdout, "dh")[3], "3 over budget", "{stdout}");
+    let served = served_bytes(&server.log(), &sizes);
+    assert_eq!(served, dir_len + 30_000);
+    assert_eq!(p.usage(&clone, DAY)["dh"]["bytes"], served);
+}

@@ -69,15 +69,18 @@ fn routed(router: &Router, objects: Vec<(Object, Option<String>)>) -> Vec<Routed
 }
 
 /// Lists the listable remotes before sending a single GET, so the router knows who holds what
-/// and how big it is: when many objects are wanted (one LIST beats many GETs), when a remote has
-/// a byte limit (the planner needs sizes to stay under it), or for a plan (`plan`). Remotes
+/// and how big it is: when many objects are wanted (one LIST beats many GETs), when any remote
+/// has a byte limit (the planner needs sizes to stay under it), or for a plan (`plan`). Remotes
 /// that cannot list are never probed here: a probe would be a GET of the object itself.
 async fn learn_holdings(router: &mut Router, objects: &[Routed], plan: bool) {
     let keys: Vec<String> = objects.iter().map(|r| r.object.key()).collect();
     let many = objects.len() > LIST_THRESHOLD;
+    // An object's size is the same on every remote, so any listing gives a limited remote's
+    // planner the sizes it needs, even when that remote itself cannot list.
+    let sizes_needed = router.lanes.iter().any(|l| l.limits_bytes());
     for lane in &mut router.lanes {
         lane.forget_known();
-        let wanted = many || plan || lane.limits_bytes();
+        let wanted = many || plan || sizes_needed;
         if lane.disabled().is_some() || !lane.handle.remote.capabilities().list || !wanted {
             continue;
         }
@@ -89,6 +92,15 @@ async fn learn_holdings(router: &mut Router, objects: &[Routed], plan: bool) {
                 e.message
             ),
         }
+    }
+}
+
+/// Gives objects of unknown size the size any listing reported (an object's size is the same
+/// on every remote), so budgets of remotes that cannot list are planned too.
+fn fill_sizes(router: &Router, objects: &mut [Routed]) {
+    for r in objects.iter_mut().filter(|r| r.object.size.is_none()) {
+        let key = r.object.key();
+        r.object.size = router.lanes.iter().find_map(|l| l.known_size(&key));
     }
 }
 
@@ -119,8 +131,9 @@ pub async fn fetch(
         .collect();
     let manifests = dedup_routed(manifests);
     progress.add_total(manifests.len() as u64, 0);
-    let first = routed(router, manifests);
+    let mut first = routed(router, manifests);
     learn_holdings(router, &first, false).await;
+    fill_sizes(router, &mut first);
     report.absorb(router.fetch(odb, first, progress).await?);
     // A manifest that failed above is not tried (nor reported) a second time.
     let failed: std::collections::HashSet<_> = report
@@ -137,14 +150,7 @@ pub async fn fetch(
     progress.add_total(rest.len() as u64, known_bytes);
     let mut rest = rest;
     learn_holdings(router, &rest, false).await;
-    for r in &mut rest {
-        if r.object.size.is_none() {
-            r.object.size = router
-                .lanes
-                .iter()
-                .find_map(|l| l.known_size(&r.object.key()));
-        }
-    }
+    fill_sizes(router, &mut rest);
     report.absorb(router.fetch(odb, rest, progress).await?);
     Ok(report)
 }
@@ -258,12 +264,9 @@ pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
     }
     let mut objects = routed(router, wanted);
     learn_holdings(router, &objects, true).await;
+    fill_sizes(router, &mut objects);
     for r in &mut objects {
         let key = r.object.key();
-        // An object's size is the same everywhere: a listing of any remote tells it.
-        if r.object.size.is_none() {
-            r.object.size = router.lanes.iter().find_map(|l| l.known_size(&key));
-        }
         match router.route(r) {
             Some(i) => {
                 let size = router.lanes[i]

@@ -490,6 +490,14 @@ impl Router {
                     r.tried.push((index, why));
                     return Err(r);
                 }
+                // A size learnt only on arrival was charged then: once that used the byte
+                // budget up, objects of unknown size stop going to this remote.
+                if reserved.0 == 0 && r.object.size.is_none() && lane.budget_left().bytes == Some(0)
+                {
+                    lane.settle(reserved, (0, 0));
+                    r.tried.push((index, Skip::OverBudget));
+                    return Err(r);
+                }
                 let (result, attempts) = download_counted(
                     lane.handle.remote.as_ref(),
                     odb,
