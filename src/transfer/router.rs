@@ -13,15 +13,16 @@
 //! | corrupt | md5 mismatch | copy discarded, remote reported as holding a corrupt copy, next remote |
 //! | over budget | planned use would pass `daily_download_limit`/`daily_request_limit` | next remote |
 //!
-//! Work runs in rounds: each round sends every pending object to its current choice, all
-//! remotes at once, each with its own concurrency; what fails is routed again next round. A
-//! remote that gets disabled mid-round hands back its queued objects without sending a request.
+//! Every pending object goes to its current choice as a batch per remote, all remotes at once,
+//! each with its own concurrency. When a remote's batch ends, what it handed back (failed, or
+//! still queued when the remote was disabled: those without sending a request) is routed again
+//! and started on the next remote at once, while the other remotes keep going.
 //!
-//! **Budgets across processes.** Before a round starts, a limited remote's share of it is
+//! **Budgets across processes.** Before a batch starts, a limited remote's share of it is
 //! claimed in the ledger in one locked step ([`Ledger::claim`]), on top of what every process has
 //! used or claimed today; what does not fit goes to the next remote. After each object the claim
 //! is squared with what really happened (bytes received, GETs sent), unused claims are given back
-//! at the end of the round and the remaining budget is re-read. So two `ferry pull`s at once never
+//! when the batch ends and the remaining budget is re-read. So two `ferry pull`s at once never
 //! pass a limit together. Limits: an object whose size is unknown until it arrives (an unlistable
 //! remote) is charged on arrival, and retries are counted but not planned, so either can pass a
 //! limit by what is in flight.
@@ -32,6 +33,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use super::copy::{CopyError, download_counted};
 use super::remotes::Handle;
@@ -95,7 +97,7 @@ pub struct Lane {
     pub handle: Handle,
     /// Its configured daily limits.
     limits: Budget,
-    /// What this run may still plan on it: refreshed from the ledger every round (so other
+    /// What this run may still plan on it: refreshed from the ledger after each batch (so other
     /// processes' claims count), drawn down by [`Router::route`].
     budget: Mutex<Remaining>,
     /// Budget left at the start of the run (for reports).
@@ -110,8 +112,11 @@ pub struct Lane {
     transient_streak: AtomicUsize,
     meter: Option<Meter>,
     ledger: Option<(Ledger, jiff::tz::TimeZone)>,
-    /// Claimed in the ledger but not used (failed or skipped objects), given back each round.
+    /// Claimed in the ledger but not used (failed or skipped objects), given back after each
+    /// batch.
     unused: Mutex<(u64, u64)>,
+    /// Transfers in flight against this remote, at most its `jobs`.
+    permits: tokio::sync::Semaphore,
     stats: Mutex<LaneStats>,
 }
 
@@ -142,6 +147,7 @@ impl Lane {
             .map(|u| limits.remaining(u))
             .unwrap_or_else(|| unlimited(&limits));
         let capped_until = usage.and_then(|u| u.capped_until);
+        let jobs = handle.jobs.max(1);
         Self {
             meter: ledger.map(|l| l.meter(&handle.ledger_key, &tz)),
             ledger: ledger.map(|l| (l.clone(), tz)),
@@ -155,6 +161,7 @@ impl Lane {
             known: None,
             transient_streak: AtomicUsize::new(0),
             unused: Mutex::new((0, 0)),
+            permits: tokio::sync::Semaphore::new(jobs),
             stats: Mutex::new(LaneStats::default()),
         }
     }
@@ -422,44 +429,48 @@ impl Router {
         let mut pending = objects;
         let abort = AtomicBool::new(false);
         let local_error: Mutex<Option<CopyError>> = Mutex::new(None);
-        while !pending.is_empty() {
-            let mut batches: Vec<Vec<Routed>> = (0..self.lanes.len()).map(|_| Vec::new()).collect();
-            for mut r in pending.drain(..) {
-                match self.route(&mut r) {
-                    Some(i) => batches[i].push(r),
-                    None => {
-                        progress.done(0);
-                        outcome.failed.push(r);
+        let mut running = FuturesUnordered::new();
+        loop {
+            // Route what is pending and start it on its remote while the others keep going.
+            while !pending.is_empty() && !abort.load(Ordering::Relaxed) {
+                let mut batches: Vec<Vec<Routed>> =
+                    (0..self.lanes.len()).map(|_| Vec::new()).collect();
+                for mut r in pending.drain(..) {
+                    match self.route(&mut r) {
+                        Some(i) => batches[i].push(r),
+                        None => {
+                            progress.done(0);
+                            outcome.failed.push(r);
+                        }
+                    }
+                }
+                for (i, (lane, mut batch)) in self.lanes.iter().zip(batches).enumerate() {
+                    for mut r in lane.claim(&mut batch) {
+                        r.tried.push((i, Skip::OverBudget));
+                        pending.push(r);
+                    }
+                    if !batch.is_empty() {
+                        running.push(self.run_lane(
+                            i,
+                            lane,
+                            batch,
+                            odb,
+                            progress,
+                            &abort,
+                            &local_error,
+                        ));
                     }
                 }
             }
-            for (i, (lane, batch)) in self.lanes.iter().zip(&mut batches).enumerate() {
-                for mut r in lane.claim(batch) {
-                    r.tried.push((i, Skip::OverBudget));
-                    pending.push(r);
-                }
-            }
-            if batches.iter().all(Vec::is_empty) && pending.is_empty() {
+            let Some((index, done, again)) = running.next().await else {
                 break;
-            }
-            let runs = self
-                .lanes
-                .iter()
-                .enumerate()
-                .zip(batches)
-                .map(|((i, lane), batch)| {
-                    self.run_lane(i, lane, batch, odb, progress, &abort, &local_error)
-                });
-            for (done, again) in futures::future::join_all(runs).await {
-                outcome.fetched.extend(done);
-                pending.extend(again);
-            }
-            for lane in &self.lanes {
-                lane.sync_ledger();
-            }
-            if abort.load(Ordering::Relaxed) {
-                break;
-            }
+            };
+            outcome.fetched.extend(done);
+            self.lanes[index].sync_ledger();
+            pending.extend(again);
+        }
+        for lane in &self.lanes {
+            lane.sync_ledger();
         }
         if let Some(e) = local_error.lock().ok().and_then(|mut e| e.take()) {
             return Err(e);
@@ -477,10 +488,12 @@ impl Router {
         progress: &dyn Progress,
         abort: &AtomicBool,
         local_error: &Mutex<Option<CopyError>>,
-    ) -> (Vec<(Object, usize)>, Vec<Routed>) {
+    ) -> (usize, Vec<(Object, usize)>, Vec<Routed>) {
         let results: Vec<Result<(Object, usize), Routed>> = futures::stream::iter(batch)
             .map(|mut r| async move {
                 let reserved = (lane.cost(&r.object), 1);
+                // Several batches of one remote may run at once; together they keep to its jobs.
+                let _permit = lane.permits.acquire().await;
                 if abort.load(Ordering::Relaxed) {
                     lane.settle(reserved, (0, 0));
                     return Err(r);
@@ -553,7 +566,7 @@ impl Router {
                 Err(r) => again.push(r),
             }
         }
-        (done, again)
+        (index, done, again)
     }
 
     /// Maps a remote failure to the router's action (see the module table).
