@@ -41,12 +41,13 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The `objects` column of `remote`'s row in the table printed right after `bob$ ferry pull`.
-fn pull_row<'a>(stdout: &'a str, remote: &str) -> Vec<&'a str> {
+/// The cells of `remote`'s row in the table printed right after `bob$ ferry pull` (or
+/// `bob$ ferry pull --dry-run` with `step` = `"pull --dry-run"`).
+fn row<'a>(stdout: &'a str, step: &str, remote: &str) -> Vec<&'a str> {
     let after = stdout
-        .split("bob$ ferry pull\n")
+        .split(&format!("bob$ ferry {step}\n"))
         .nth(1)
-        .unwrap_or_else(|| panic!("no `ferry pull` step in:\n{stdout}"));
+        .unwrap_or_else(|| panic!("no `ferry {step}` step in:\n{stdout}"));
     after
         .lines()
         .take_while(|l| !l.is_empty())
@@ -70,9 +71,16 @@ fn the_pull_falls_back_and_bob_gets_every_byte() {
     );
 
     // The summary has one row per remote and both served objects.
-    let backblaze = pull_row(&stdout, "backblaze");
-    let dagshub = pull_row(&stdout, "dagshub");
+    let backblaze = row(&stdout, "pull", "backblaze");
+    let dagshub = row(&stdout, "pull", "dagshub");
     let served = |row: &[&str]| row[1].parse::<u32>().unwrap();
+    // The dry run already showed the split, before a byte was downloaded.
+    let planned = row(&stdout, "pull --dry-run", "dagshub");
+    assert!(
+        served(&planned) > 0,
+        "the plan sends nothing to dagshub: {planned:?}"
+    );
+    assert!(served(&row(&stdout, "pull --dry-run", "backblaze")) > 0);
     assert!(
         served(&backblaze) > 0,
         "backblaze served nothing: {backblaze:?}"
