@@ -21,6 +21,7 @@ pub struct TransferProgress {
     done: AtomicU64,
     bytes: AtomicU64,
     last_line: Mutex<Instant>,
+    started: Instant,
 }
 
 impl TransferProgress {
@@ -28,15 +29,15 @@ impl TransferProgress {
     pub fn new(verb: &'static str, quiet: bool) -> Self {
         let tty = std::io::stderr().is_terminal();
         let bar = (!quiet && tty).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {pos}/{len} objects, {binary_bytes_per_sec}, ETA {eta}",
+                    "{prefix} [{bar:30}] {pos}/{len} objects, {msg}, ETA {eta}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             );
-            bar.set_message(verb);
+            bar.set_prefix(verb);
             bar
         });
         Self {
@@ -47,6 +48,7 @@ impl TransferProgress {
             done: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             last_line: Mutex::new(Instant::now()),
+            started: Instant::now(),
         }
     }
 
@@ -61,8 +63,13 @@ impl TransferProgress {
 impl Progress for TransferProgress {
     fn add_total(&self, objects: u64, _bytes: u64) {
         let total = self.total.fetch_add(objects, Ordering::Relaxed) + objects;
-        if let Some(bar) = &self.bar {
+        if let Some(bar) = &self.bar
+            && total > 0
+        {
             bar.set_length(total);
+            if bar.is_hidden() {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
         }
     }
 
@@ -70,6 +77,12 @@ impl Progress for TransferProgress {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let moved = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if let Some(bar) = &self.bar {
+            let secs = self.started.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "{} ({}/s)",
+                super::human_bytes(moved),
+                super::human_bytes((moved as f64 / secs) as u64)
+            ));
             bar.inc(1);
         } else if self.plain
             && let Ok(mut last) = self.last_line.lock()
