@@ -1370,3 +1370,38 @@ fn download_limit_on_an_unlistable_remote_uses_sizes_from_the_other() {
     assert_eq!(served, dir_len + 30_000);
     assert_eq!(p.usage(&clone, DAY)["dh"]["bytes"], served);
 }
+
+/// B2 caps downloads, not uploads: a push to a capped S3 remote (its HEADs answer a bare 403)
+/// checks what it holds by LIST instead and uploads, alongside the other remote.
+#[test]
+fn push_to_a_capped_remote_lists_instead_of_heads_and_uploads() {
+    let p = Project::new(4, 1_000);
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    let s3 = S3Prefix::new("capped-push");
+    let disk = local_remote();
+    add_s3(
+        &p,
+        p.src(),
+        "s3",
+        &s3,
+        proxy.url("").trim_end_matches('/'),
+        true,
+    );
+    p.ok(
+        p.src(),
+        &["remote", "add", "disk", &disk.path().display().to_string()],
+    );
+    proxy.control(r#"{"cap": true, "clear_log": true}"#);
+    let out = p.run(p.src(), &["push", "--all-remotes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let stdout = text(&out.stdout);
+    assert_eq!(row(&stdout, "s3")[1], "5", "{stdout}");
+    assert_eq!(row(&stdout, "s3")[4], "ok", "{stdout}");
+    let mut all = p.keys();
+    all.push(p.dir_key());
+    all.sort();
+    assert_eq!(s3.keys(), all);
+    assert_eq!(files_under(disk.path()), all);
+    let object_gets = gets(&proxy.log());
+    assert!(object_gets.is_empty(), "no object read: {object_gets:?}");
+}

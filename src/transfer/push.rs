@@ -8,13 +8,13 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::copy::{Payload, upload};
-use super::exists::present;
+use super::exists::{listed, present};
 use super::objects::of_out;
 use super::remotes::Handle;
 use super::{Object, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, RemoteError, RetryPolicy};
+use crate::remote::{ErrorKind, Remote, RemoteError, RetryPolicy};
 use crate::repo::out::Out;
 
 /// What one remote got.
@@ -117,7 +117,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         let there = if keys.is_empty() {
             HashMap::new()
         } else {
-            present(t.handle.remote.as_ref(), &keys, t.handle.jobs)
+            holdings(t.handle.remote.as_ref(), &keys, t.handle.jobs)
                 .await
                 .unwrap_or_default()
         };
@@ -139,7 +139,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     for (ti, (t, (files, dirs))) in targets.iter().zip(&wanted).enumerate() {
         let remote = t.handle.remote.as_ref();
         let dir_keys: Vec<String> = dirs.iter().map(|(d, _)| d.key()).collect();
-        let dirs_there = match present(remote, &dir_keys, t.handle.jobs).await {
+        let dirs_there = match holdings(remote, &dir_keys, t.handle.jobs).await {
             Ok(p) => p,
             Err(e) => {
                 report.rows[ti].1.unreachable = Some(e);
@@ -157,7 +157,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             .filter(|o| !vouched.contains(&o.hash))
             .collect();
         let keys: Vec<String> = to_check.iter().map(|o| o.key()).collect();
-        let there = match present(remote, &keys, t.handle.jobs).await {
+        let there = match holdings(remote, &keys, t.handle.jobs).await {
             Ok(p) => p,
             Err(e) => {
                 report.rows[ti].1.unreachable = Some(e);
@@ -275,6 +275,22 @@ fn buffer_mib(size: u64, targets: usize) -> u32 {
         u64::from(MEMORY_BUDGET_MIB) * targets as u64
     };
     mib.clamp(1, u64::from(MEMORY_BUDGET_MIB)) as u32
+}
+
+/// What `remote` holds of `keys`. A remote whose download cap is exhausted still takes uploads
+/// (B2 caps reads, not writes) but refuses the HEADs of an existence check; one that can list is
+/// then asked by LIST instead (B2 bills it as Class C, outside the cap).
+async fn holdings(
+    remote: &dyn Remote,
+    keys: &[String],
+    jobs: usize,
+) -> Result<HashMap<String, Option<u64>>, RemoteError> {
+    match present(remote, keys, jobs).await {
+        Err(e) if e.kind == ErrorKind::Quota && remote.capabilities().list => {
+            listed(remote, keys, jobs).await
+        }
+        other => other,
+    }
 }
 
 struct Ctx<'a> {
