@@ -1405,3 +1405,38 @@ fn push_to_a_capped_remote_lists_instead_of_heads_and_uploads() {
     let object_gets = gets(&proxy.log());
     assert!(object_gets.is_empty(), "no object read: {object_gets:?}");
 }
+
+/// Retries are GETs too: with the request budget fully planned, a failing object is not retried
+/// on the limited remote (that would pass the limit) but served by the next one.
+#[test]
+fn retries_stay_within_the_request_limit() {
+    let mut p = Project::new(20, 1_000);
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    let s3 = S3Prefix::new("retry-budget");
+    let disk = local_remote();
+    s3_then_disk(
+        &p,
+        &proxy,
+        &s3,
+        disk.path(),
+        &[("daily_request_limit", "8")],
+    );
+    let clone = s3_clone(&mut p);
+    // The manifest is already local (an earlier, interrupted pull), so the 8 requests are all
+    // planned for files; every body is then cut short (a transient failure worth retrying).
+    copy_keys(disk.path(), &clone.join(".dvc/cache"), &[p.dir_key()]);
+    proxy.control(r#"{"truncate": true, "clear_log": true}"#);
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let seen = gets(&proxy.log());
+    assert!(
+        !seen.is_empty() && seen.len() <= 8,
+        "{} GETs for a limit of 8: {seen:?}",
+        seen.len()
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(row(&stdout, "s3")[1], "0", "{stdout}");
+    assert_eq!(row(&stdout, "disk")[1], "20", "{stdout}");
+    assert_eq!(p.usage(&clone, DAY)["s3"]["requests"], seen.len());
+}

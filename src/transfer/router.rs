@@ -23,9 +23,10 @@
 //! used or claimed today; what does not fit goes to the next remote. After each object the claim
 //! is squared with what really happened (bytes received, GETs sent), unused claims are given back
 //! when the batch ends and the remaining budget is re-read. So two `ferry pull`s at once never
-//! pass a limit together. Limits: an object whose size is unknown until it arrives (an unlistable
-//! remote) is charged on arrival, and retries are counted but not planned, so either can pass a
-//! limit by what is in flight.
+//! pass a limit together. Retries are GETs too: an object is retried only as far as the request
+//! budget has room. Limits: an object whose size no listing told is charged on arrival, and
+//! room for retries is shared by the transfers in flight, so either can pass a limit by what is
+//! in flight.
 //!
 //! It does not decide which objects are wanted, nor touch the workspace, nor know any protocol.
 use std::collections::{BTreeMap, HashMap};
@@ -267,6 +268,17 @@ impl Lane {
                 Vec::new()
             }
         }
+    }
+
+    /// `base`, with no more retries than the remote's request budget has room for: a retry is
+    /// a GET like any other, and once the budget is spent the next remote serves the object.
+    fn retry_policy(&self, base: &RetryPolicy) -> RetryPolicy {
+        let mut policy = base.clone();
+        if let Some(left) = self.budget_left().requests {
+            let room = u32::try_from(left).unwrap_or(u32::MAX).saturating_add(1);
+            policy.max_attempts = policy.max_attempts.min(room);
+        }
+        policy
     }
 
     /// Squares what was planned for one object (`reserved` bytes and requests) with what it
@@ -511,13 +523,10 @@ impl Router {
                     r.tried.push((index, Skip::OverBudget));
                     return Err(r);
                 }
-                let (result, attempts) = download_counted(
-                    lane.handle.remote.as_ref(),
-                    odb,
-                    &r.object.hash,
-                    &self.policy,
-                )
-                .await;
+                let policy = lane.retry_policy(&self.policy);
+                let (result, attempts) =
+                    download_counted(lane.handle.remote.as_ref(), odb, &r.object.hash, &policy)
+                        .await;
                 let attempts = u64::from(attempts.max(1));
                 match result {
                     Ok(bytes) => {
