@@ -307,6 +307,16 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = dispatch
 
 
+def exit_with_parent():
+    """Stops the server when the test process that started it dies without stopping it (a
+    killed test run must not leave servers behind)."""
+    parent = os.getppid()
+    while True:
+        time.sleep(1)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -323,6 +333,7 @@ def main():
         os.makedirs(ARGS.root, exist_ok=True)
     server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     server.daemon_threads = True
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     print(f"PORT {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
