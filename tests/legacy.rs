@@ -4,18 +4,6 @@
 mod common;
 use common::*;
 
-/// Unpacks the fixture; returns the temp dir holding `repo/` and `remote/`.
-pub fn legacy_fixture() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let tar = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-legacy.tar");
-    ok(std::process::Command::new("tar")
-        .arg("xf")
-        .arg(tar)
-        .arg("-C")
-        .arg(dir.path()));
-    dir
-}
-
 #[test]
 fn legacy_outputs_are_clean_and_check_out_from_the_root_layout() {
     let fx = legacy_fixture();

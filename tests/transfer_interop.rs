@@ -609,17 +609,6 @@ fn summaries_and_exit_codes_match_dvc() {
 // ---------------------------------------------------------------------------------------------
 // Legacy 2.x outputs and the root layout
 
-fn legacy_fixture() -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let tar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-legacy.tar");
-    ok(Command::new("tar")
-        .arg("xf")
-        .arg(tar)
-        .arg("-C")
-        .arg(dir.path()));
-    dir
-}
-
 #[test]
 fn legacy_outputs_pull_from_and_push_to_the_root_layout() {
     let fx = legacy_fixture();

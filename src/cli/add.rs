@@ -1,5 +1,5 @@
 //! `ferry add`: track files and directories, as `dvc add` does.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::Ctx;
 use crate::error::Exit;
@@ -46,7 +46,10 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     if to_stage.is_empty() {
         return Ok(Exit::Ok);
     }
-    let shown: Vec<String> = to_stage.iter().map(|p| relative_to(p, &ctx.cwd)).collect();
+    let shown: Vec<String> = to_stage
+        .iter()
+        .map(|p| crate::config::paths::relative_to(p, &ctx.cwd))
+        .collect();
     if repo.config.get_bool("core", "autostage") {
         let _ = std::process::Command::new("git")
             .current_dir(&ctx.cwd)
@@ -61,22 +64,4 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         ));
     }
     Ok(Exit::Ok)
-}
-
-/// `path` relative to `base` (with `..` where needed), as DVC prints paths.
-pub fn relative_to(path: &Path, base: &Path) -> String {
-    let p: Vec<_> = path.components().collect();
-    let b: Vec<_> = base.components().collect();
-    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), b.len() - common).collect();
-    parts.extend(
-        p[common..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    if parts.is_empty() {
-        ".".into()
-    } else {
-        parts.join("/")
-    }
 }

@@ -98,7 +98,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 /// `os.path.relpath(path, start)` for two normalized absolute paths, with `/` separators.
-fn relative_to(path: &Path, start: &Path) -> String {
+pub fn relative_to(path: &Path, start: &Path) -> String {
     let start = normalize(start);
     let p: Vec<_> = path.components().collect();
     let s: Vec<_> = start.components().collect();

@@ -71,25 +71,16 @@ thread_local! {
 
 /// Plain MD5 of a file's bytes and its size (DVC 3 `hash: md5`).
 pub fn file_md5(path: &Path) -> io::Result<(String, u64)> {
-    let mut file = File::open(path)?;
-    let mut hasher = Md5::new();
-    let mut size = 0u64;
-    BUF.with_borrow_mut(|buf| -> io::Result<()> {
-        loop {
-            let n = read_full(&mut file, buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-        }
-    })?;
-    Ok((hex_digest(hasher), size))
+    hash_file(path, false)
 }
 
 /// MD5 under DVC 3's `md5-dos2unix` rule, for legacy outputs: each 1 MiB chunk whose first
 /// 512 bytes look like text has its `\r\n` turned into `\n` before hashing.
 pub fn file_md5_dos2unix(path: &Path) -> io::Result<(String, u64)> {
+    hash_file(path, true)
+}
+
+fn hash_file(path: &Path, dos2unix_text: bool) -> io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Md5::new();
     let mut size = 0u64;
@@ -101,7 +92,7 @@ pub fn file_md5_dos2unix(path: &Path) -> io::Result<(String, u64)> {
             }
             size += n as u64;
             let chunk = &buf[..n];
-            if is_text_block(&chunk[..n.min(512)]) {
+            if dos2unix_text && is_text_block(&chunk[..n.min(512)]) {
                 hasher.update(dos2unix(chunk));
             } else {
                 hasher.update(chunk);

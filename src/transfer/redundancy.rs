@@ -2,9 +2,9 @@
 //! fewer than `redundancy.min_copies` remotes, and which unused objects `gc --cloud` may delete
 //! from a remote without leaving fewer than `min_copies` copies. Only remotes count as copies;
 //! the local cache of one machine is not a copy anyone else can rely on.
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use super::Object;
 use super::exists::present;
@@ -77,22 +77,7 @@ pub async fn held(
     if keys.is_empty() || !remote.capabilities().list {
         return present(remote, keys, jobs).await;
     }
-    let prefixes: BTreeSet<&str> = keys
-        .iter()
-        .map(|k| k.rfind('/').map(|i| &k[..=i]).unwrap_or(""))
-        .collect();
-    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
-    let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes)
-        .map(|p| remote.list_sized(p))
-        .buffer_unordered(jobs.max(1))
-        .try_collect()
-        .await?;
-    Ok(listed
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| wanted.contains(k.as_str()))
-        .map(|(k, n)| (k, Some(n)))
-        .collect())
+    super::exists::listed(remote, keys, jobs).await
 }
 
 /// Which of `keys` each remote holds (with sizes where a listing told them); a remote that

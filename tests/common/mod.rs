@@ -237,3 +237,17 @@ impl Drop for HttpServer {
         let _ = self.child.wait();
     }
 }
+
+/// Unpacks the legacy fixture: a repository made once with dvc 2.58.2 (`repo/`: a CRLF text file
+/// and a directory, no `hash:` keys) and the local remote it pushed to in the root layout
+/// (`remote/`). Returns the temp dir holding both.
+pub fn legacy_fixture() -> TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-legacy.tar");
+    ok(Command::new("tar")
+        .arg("xf")
+        .arg(tar)
+        .arg("-C")
+        .arg(dir.path()));
+    dir
+}
