@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
-use md5::{Digest, Md5};
 
 /// The day every test runs on (budgets count per UTC day), its reset, and a moment after it.
 const DAY: &str = "2026-11-27T15:00:00Z";
@@ -28,16 +27,6 @@ fn blob(i: usize, len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    hex::encode(Md5::digest(bytes))
-}
-
-/// The DVC 3 key of an object with these bytes.
-fn key_of(bytes: &[u8]) -> String {
-    let h = md5_hex(bytes);
-    format!("files/md5/{}/{}", &h[..2], &h[2..])
 }
 
 /// A project: a git repo with `data/` (a directory output of `files`) committed, the remotes

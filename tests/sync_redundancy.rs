@@ -41,17 +41,6 @@ fn repo(n: usize) -> tempfile::TempDir {
     dir
 }
 
-fn md5_hex(bytes: &[u8]) -> String {
-    use md5::{Digest, Md5};
-    hex::encode(Md5::digest(bytes))
-}
-
-/// The key of content `bytes` in a DVC 3 remote.
-fn key_of(bytes: &[u8]) -> String {
-    let h = md5_hex(bytes);
-    format!("files/md5/{}/{}", &h[..2], &h[2..])
-}
-
 /// Every object file under a local (or HTTP test server) remote root: key → bytes.
 fn objects_in(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();

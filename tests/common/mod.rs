@@ -251,3 +251,15 @@ pub fn legacy_fixture() -> TempDir {
         .arg(dir.path()));
     dir
 }
+
+/// The md5 of `bytes`, as lowercase hex.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(bytes))
+}
+
+/// The DVC 3 key (`files/md5/xx/…`) of an object with these bytes.
+pub fn key_of(bytes: &[u8]) -> String {
+    let h = md5_hex(bytes);
+    format!("files/md5/{}/{}", &h[..2], &h[2..])
+}
