@@ -436,17 +436,23 @@ fn the_repository_lock_is_shared_with_dvc() {
     let a = git_repo();
     ok(ferry(a.path()).arg("init"));
     write(a.path(), "f", "x");
-    // Hold the lock the way dvc does (flock on .dvc/tmp/lock) from a helper process.
-    let mut holder = std::process::Command::new("flock")
-        .arg("-o")
-        .arg(a.path().join(".dvc/tmp/lock"))
-        .args(["sleep", "30"])
-        .spawn()
+    // Hold the lock the way dvc's zc.lockfile does: flock on .dvc/tmp/lock holding " <pid>\n".
+    let mut holder = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(a.path().join(".dvc/tmp/lock"))
+        .or_else(|_| std::fs::File::create(a.path().join(".dvc/tmp/lock")))
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    holder.lock().unwrap();
+    use std::io::Write;
+    writeln!(holder, " {}", std::process::id()).unwrap();
     let out = run(ferry(a.path()).args(["add", "f"]));
-    holder.kill().unwrap();
-    let _ = holder.wait();
+    assert!(
+        text(&out.stderr).contains(&format!("process {}", std::process::id())),
+        "{}",
+        text(&out.stderr)
+    );
+    drop(holder);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("Unable to acquire lock"),
