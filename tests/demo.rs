@@ -92,6 +92,12 @@ fn the_pull_falls_back_and_bob_gets_every_byte() {
     );
     // 24 images + model + the directory's manifest.
     assert_eq!(served(&backblaze) + served(&dagshub), 26);
+    // The plan is what the pull then did, remote by remote (objects and bytes).
+    for remote in ["backblaze", "dagshub"] {
+        let plan = row(&stdout, "pull --dry-run", remote);
+        let done = row(&stdout, "pull", remote);
+        assert_eq!(plan[1..3], done[1..3], "plan {plan:?} vs pull {done:?}");
+    }
 
     // Bob's workspace is Alice's, byte for byte.
     for dir in ["data/images", "models"] {

@@ -238,26 +238,39 @@ pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
     }
     // The manifests' GETs are real use: recorded now, and the budgets re-read before planning.
     router.flush_usage();
-    let mut wanted = missing_objects(odb, outs, &mut report);
-    wanted.retain(|(o, _)| !o.hash.is_dir() || odb.contains(&o.hash));
-    let mut seen: std::collections::HashSet<HashInfo> =
-        wanted.iter().map(|(o, _)| o.hash.clone()).collect();
+    // The same objects in the same order as a real fetch routes them (output by output, a
+    // directory's files in manifest order), so the plan is what the pull will do.
+    let mut wanted = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for out in outs.iter().filter(|o| o.cache) {
-        let Some(entries) = out.hash.as_ref().and_then(|h| remote_manifests.get(h)) else {
-            continue;
+        let objects: Vec<Object> = match out.hash.as_ref().and_then(|h| remote_manifests.get(h)) {
+            Some(entries) => {
+                let legacy = out.hash.as_ref().is_some_and(|h| h.legacy);
+                entries
+                    .iter()
+                    .map(|e| Object {
+                        hash: HashInfo {
+                            md5: e.md5.clone(),
+                            legacy,
+                        },
+                        size: None,
+                        out: format!("{}/{}", out.rel, e.relpath),
+                    })
+                    .collect()
+            }
+            None => match of_out(odb, out) {
+                Ok((objects, _)) => objects
+                    .into_iter()
+                    .filter(|o| !o.hash.is_dir() || odb.contains(&o.hash))
+                    .collect(),
+                Err(e) => {
+                    report.bad_manifests.push((out.rel.clone(), e.to_string()));
+                    Vec::new()
+                }
+            },
         };
-        let legacy = out.hash.as_ref().is_some_and(|h| h.legacy);
-        for e in entries {
-            let hash = HashInfo {
-                md5: e.md5.clone(),
-                legacy,
-            };
-            if !odb.contains(&hash) && seen.insert(hash.clone()) {
-                let object = Object {
-                    hash,
-                    size: None,
-                    out: format!("{}/{}", out.rel, e.relpath),
-                };
+        for object in objects {
+            if !odb.contains(&object.hash) && seen.insert(object.hash.clone()) {
                 wanted.push((object, out.remote.clone()));
             }
         }
