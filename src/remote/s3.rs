@@ -14,7 +14,7 @@ use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RemoteSpec
 
 /// Objects larger than this go up as a multipart upload in parts of this size; memory held per
 /// upload stays below `MULTIPART_CHUNK * MULTIPART_CONCURRENCY`. (B2's minimum part is 5 MB.)
-pub const MULTIPART_CHUNK: usize = 16 << 20;
+pub const MULTIPART_CHUNK: usize = 8 << 20;
 /// Parts of one object uploaded at once.
 const MULTIPART_CONCURRENCY: usize = 2;
 
