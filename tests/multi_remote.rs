@@ -228,19 +228,6 @@ fn copy_keys(from: &Path, to: &Path, keys: &[String]) {
     }
 }
 
-/// The summary table row of `remote` in `stdout` (`remote objects bytes passed-on…`), split on
-/// runs of two or more spaces.
-fn row<'a>(stdout: &'a str, remote: &str) -> Vec<&'a str> {
-    stdout
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(remote))
-        .unwrap_or_else(|| panic!("no row for {remote} in:\n{stdout}"))
-        .split("  ")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect()
-}
-
 fn out_text(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",

@@ -149,18 +149,6 @@ fn s3_empty(spec: &RemoteSpec) {
     });
 }
 
-/// The summary row of `remote` in a sync report, split into cells.
-fn row<'a>(stdout: &'a str, remote: &str) -> Vec<&'a str> {
-    stdout
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(remote))
-        .unwrap_or_else(|| panic!("no row for {remote} in:\n{stdout}"))
-        .split("  ")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect()
-}
-
 fn remote_dir(label: &str) -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::Builder::new().prefix(label).tempdir().unwrap();
     let p = t.path().join("store");

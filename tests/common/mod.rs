@@ -263,3 +263,16 @@ pub fn key_of(bytes: &[u8]) -> String {
     let h = md5_hex(bytes);
     format!("files/md5/{}/{}", &h[..2], &h[2..])
 }
+
+/// The row of a report table whose first cell is `remote`, split into cells (columns are
+/// separated by at least two spaces).
+pub fn row<'a>(stdout: &'a str, remote: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(remote))
+        .unwrap_or_else(|| panic!("no row for {remote} in:\n{stdout}"))
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
