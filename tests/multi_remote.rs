@@ -471,18 +471,7 @@ impl S3Prefix {
 
     /// The library's view of the prefix, straight to SeaweedFS (no proxy).
     fn remote(&self) -> std::sync::Arc<dyn ferry::remote::Remote> {
-        let spec = ferry::remote::RemoteSpec {
-            name: "check".into(),
-            url: self.url(),
-            options: [
-                ("endpointurl".to_string(), s3_endpoint()),
-                ("access_key_id".to_string(), s3_key()),
-                ("secret_access_key".to_string(), s3_secret()),
-            ]
-            .into_iter()
-            .collect(),
-        };
-        ferry::remote::open(&spec).unwrap()
+        ferry::remote::open(&s3_spec("check", self.url())).unwrap()
     }
 
     fn keys(&self) -> Vec<String> {

@@ -95,17 +95,7 @@ fn add_s3(d: &Path, name: &str, label: &str) -> RemoteSpec {
         "secret_access_key",
         &s3_secret(),
     ]));
-    RemoteSpec {
-        name: name.into(),
-        url,
-        options: [
-            ("endpointurl".to_string(), s3_endpoint()),
-            ("access_key_id".to_string(), s3_key()),
-            ("secret_access_key".to_string(), s3_secret()),
-        ]
-        .into_iter()
-        .collect(),
-    }
+    s3_spec(name, url)
 }
 
 /// Every key under an S3 remote with its bytes.

@@ -276,3 +276,18 @@ pub fn row<'a>(stdout: &'a str, remote: &str) -> Vec<&'a str> {
         .filter(|c| !c.is_empty())
         .collect()
 }
+
+/// The spec of remote `name` at `url` on the shared SeaweedFS, with the test credentials.
+pub fn s3_spec(name: &str, url: String) -> ferry::remote::RemoteSpec {
+    ferry::remote::RemoteSpec {
+        name: name.into(),
+        url,
+        options: [
+            ("endpointurl".to_string(), s3_endpoint()),
+            ("access_key_id".to_string(), s3_key()),
+            ("secret_access_key".to_string(), s3_secret()),
+        ]
+        .into_iter()
+        .collect(),
+    }
+}
