@@ -41,3 +41,14 @@ ensure_test_venv() {
     "$VENV/bin/pip" install -q --disable-pip-version-check "${PIP_PINS[@]}"
   fi
 }
+
+# libfaketime, for the pass of the unit tests under a shifted clock (Debian's package `faketime`).
+ensure_faketime() {
+  command -v faketime >/dev/null 2>&1 && return 0
+  log "installing faketime (Debian package)"
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get install -y -q faketime >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q faketime >/dev/null; } \
+    || die "cannot install faketime; install the Debian package 'faketime' and rerun"
+}

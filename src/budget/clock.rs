@@ -9,12 +9,16 @@ use super::LedgerError;
 pub const NOW_ENV: &str = "FERRY_NOW";
 
 /// A source of the current instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Clock {
     /// The system clock.
     System,
     /// Always the same instant (tests, `FERRY_NOW`).
     Fixed(Timestamp),
+    /// An instant a unit test moves by hand, shared by every clone (a reset in the middle of a
+    /// transfer).
+    #[cfg(test)]
+    Manual(std::sync::Arc<std::sync::Mutex<Timestamp>>),
 }
 
 impl Clock {
@@ -39,6 +43,8 @@ impl Clock {
         match self {
             Clock::System => Timestamp::now(),
             Clock::Fixed(t) => *t,
+            #[cfg(test)]
+            Clock::Manual(t) => *t.lock().unwrap_or_else(|p| p.into_inner()),
         }
     }
 }

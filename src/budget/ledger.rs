@@ -38,6 +38,18 @@ pub struct Usage {
     pub resets_at: Timestamp,
 }
 
+/// What [`Ledger::claim`] granted, and the day window it was taken in. The window travels with
+/// the claim so that giving back what was not used ([`Ledger::release`]) lands in the day the
+/// bytes were claimed from, even when the download straddles the reset: a release after the
+/// reset must not lower the new day's count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// How many of the asked objects (a prefix, in order) fit.
+    pub granted: usize,
+    /// The window the claim was recorded in.
+    pub window: Window,
+}
+
 /// The per-user budget ledger. Cheap to clone; every method opens the files it needs, so handles
 /// in several threads or processes see each other's writes.
 #[derive(Debug, Clone)]
@@ -85,6 +97,13 @@ impl Entry {
             entry.capped_until = None;
         }
         entry
+    }
+
+    fn window(&self) -> Window {
+        Window {
+            start: self.window_start,
+            end: self.window_end,
+        }
     }
 
     fn usage(&self) -> Usage {
@@ -169,27 +188,56 @@ impl Ledger {
         tz: &TimeZone,
         budget: &Budget,
         costs: &[(u64, u64)],
-    ) -> Result<usize, LedgerError> {
+    ) -> Result<Claim, LedgerError> {
         self.claim_at(url, tz, budget, costs, self.clock.now())
     }
 
-    /// Gives back claimed bytes and requests that were not used (an object that failed, or
-    /// went elsewhere), never going below zero.
+    /// Gives back bytes and requests claimed in `window` that were not used (an object that
+    /// failed, went elsewhere, or was interrupted), never going below zero. Once that window has
+    /// ended the give-back is dropped: the new day's count never included the claim. Returns the
+    /// use in the current window.
     pub fn release(
         &self,
         url: &str,
         tz: &TimeZone,
+        window: Window,
         bytes: u64,
         requests: u64,
     ) -> Result<Usage, LedgerError> {
-        if bytes == 0 && requests == 0 {
-            return self.usage(url, tz);
+        if bytes > 0 || requests > 0 {
+            self.update_in(url, window, |entry| {
+                entry.bytes = entry.bytes.saturating_sub(bytes);
+                entry.requests = entry.requests.saturating_sub(requests);
+            })?;
         }
-        self.update(url, tz, self.clock.now(), |entry, _| {
-            entry.bytes = entry.bytes.saturating_sub(bytes);
-            entry.requests = entry.requests.saturating_sub(requests);
+        self.usage(url, tz)
+    }
+
+    /// Adds use that happened in `window` (a [`Meter`] flushing counts gathered before a reset):
+    /// into the current window as [`Ledger::record`] does while `window` is current, else into
+    /// that window only if the stored file still holds it (otherwise that day is over and its
+    /// counts no longer limit anything).
+    pub(crate) fn record_in(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        window: Window,
+        bytes: u64,
+        requests: u64,
+    ) -> Result<(), LedgerError> {
+        let now = self.clock.now();
+        if window.is_current(now) {
+            return self.record_at(url, tz, bytes, requests, now).map(|_| ());
+        }
+        self.update_in(url, window, |entry| {
+            entry.bytes = entry.bytes.saturating_add(bytes);
+            entry.requests = entry.requests.saturating_add(requests);
         })
-        .map(|entry| entry.usage())
+    }
+
+    /// The window `now` falls in for `tz`, by this ledger's clock.
+    pub fn window(&self, tz: &TimeZone) -> Result<Window, LedgerError> {
+        Window::at(self.clock.now(), tz)
     }
 
     /// A batching counter for one remote, shareable across tasks (see [`Meter`]).
@@ -231,12 +279,13 @@ impl Ledger {
         budget: &Budget,
         costs: &[(u64, u64)],
         now: Timestamp,
-    ) -> Result<usize, LedgerError> {
+    ) -> Result<Claim, LedgerError> {
+        let window = Window::at(now, tz)?;
         if costs.is_empty() {
-            return Ok(0);
+            return Ok(Claim { granted: 0, window });
         }
         let mut granted = 0;
-        self.update(url, tz, now, |entry, _| {
+        let entry = self.update(url, tz, now, |entry, _| {
             let mut left = budget.remaining(&entry.usage());
             granted = costs
                 .iter()
@@ -250,7 +299,10 @@ impl Ledger {
             entry.bytes = entry.bytes.saturating_add(bytes);
             entry.requests = entry.requests.saturating_add(requests);
         })?;
-        Ok(granted)
+        Ok(Claim {
+            granted,
+            window: entry.window(),
+        })
     }
 
     pub(crate) fn mark_capped_at(
@@ -288,6 +340,30 @@ impl Ledger {
         change(&mut entry, window);
         self.write(&path, &entry)?;
         Ok(entry)
+    }
+
+    /// Lock, read, and change the stored entry only if it still holds `window`; a file that has
+    /// moved on to a later window (or holds none) is left as it is.
+    fn update_in(
+        &self,
+        url: &str,
+        window: Window,
+        change: impl FnOnce(&mut Entry),
+    ) -> Result<(), LedgerError> {
+        let url = normalize_url(url);
+        let path = self.data_path(&url);
+        if !self.dir.exists() {
+            return Ok(());
+        }
+        let _lock = lock(&path.with_extension("lock"))?;
+        let Some(mut entry) = self.load(&path, &url) else {
+            return Ok(());
+        };
+        if entry.window() != window {
+            return Ok(());
+        }
+        change(&mut entry);
+        self.write(&path, &entry)
     }
 
     fn data_path(&self, normalized_url: &str) -> PathBuf {
@@ -392,6 +468,11 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A ledger in `dir` on a clock frozen at a weekday noon, so no test depends on today.
+    fn at_noon(dir: &Path) -> Ledger {
+        Ledger::open(dir).with_clock(Clock::Fixed(ts("2026-11-27T12:00:00Z")))
+    }
+
     fn la() -> TimeZone {
         TimeZone::get("America/Los_Angeles").unwrap()
     }
@@ -486,22 +567,26 @@ mod tests {
             limit_requests: Some(5),
         };
         ledger.record_at(B2, &utc, 100, 1, now).unwrap();
-        let n = ledger
+        let claim = ledger
             .claim_at(B2, &utc, &budget, &[(500, 1), (300, 1), (200, 1)], now)
             .unwrap();
-        assert_eq!(n, 2, "800 of the 900 left; the third would pass the limit");
+        assert_eq!(
+            claim.granted, 2,
+            "800 of the 900 left; the third would pass the limit"
+        );
         let u = ledger.usage_at(B2, &utc, now).unwrap();
         assert_eq!((u.bytes, u.requests), (900, 3));
         let n = ledger
             .claim_at(B2, &utc, &budget, &[(50, 1), (50, 1), (0, 1)], now)
             .unwrap();
-        assert_eq!(n, 2, "requests run out before bytes");
-        ledger.release(B2, &utc, 300, 1).unwrap();
+        assert_eq!(n.granted, 2, "requests run out before bytes");
+        let ledger = ledger.with_clock(Clock::Fixed(now));
+        ledger.release(B2, &utc, claim.window, 300, 1).unwrap();
         let u = ledger.usage_at(B2, &utc, now).unwrap();
         assert_eq!((u.bytes, u.requests), (700, 4));
         ledger.mark_capped_at(B2, &utc, now).unwrap();
         let n = ledger.claim_at(B2, &utc, &budget, &[(1, 1)], now).unwrap();
-        assert_eq!(n, 0, "a capped remote grants nothing");
+        assert_eq!(n.granted, 0, "a capped remote grants nothing");
         let unlimited = ledger
             .claim_at(
                 B2,
@@ -511,7 +596,7 @@ mod tests {
                 ts("2026-11-28T01:00:00Z"),
             )
             .unwrap();
-        assert_eq!(unlimited, 1, "the cap ends at the reset");
+        assert_eq!(unlimited.granted, 1, "the cap ends at the reset");
     }
 
     #[test]
@@ -523,13 +608,14 @@ mod tests {
         };
         let threads: Vec<_> = (0..8)
             .map(|_| {
-                let ledger = Ledger::open(dir.path());
+                let ledger = at_noon(dir.path());
                 std::thread::spawn(move || {
                     (0..10)
                         .map(|_| {
                             ledger
                                 .claim(B2, &TimeZone::UTC, &budget, &[(300, 1)])
                                 .unwrap()
+                                .granted
                         })
                         .sum::<usize>()
                 })
@@ -537,7 +623,7 @@ mod tests {
             .collect();
         let granted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
         assert_eq!(granted, 33, "10,000 / 300");
-        let u = Ledger::open(dir.path()).usage(B2, &TimeZone::UTC).unwrap();
+        let u = at_noon(dir.path()).usage(B2, &TimeZone::UTC).unwrap();
         assert_eq!(u.bytes, 9_900);
     }
 
@@ -556,7 +642,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let threads: Vec<_> = (0..8)
             .map(|_| {
-                let ledger = Ledger::open(dir.path());
+                let ledger = at_noon(dir.path());
                 std::thread::spawn(move || {
                     for _ in 0..25 {
                         ledger.record(B2, &TimeZone::UTC, 1_000, 1).unwrap();
@@ -567,14 +653,14 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let u = Ledger::open(dir.path()).usage(B2, &TimeZone::UTC).unwrap();
+        let u = at_noon(dir.path()).usage(B2, &TimeZone::UTC).unwrap();
         assert_eq!((u.bytes, u.requests), (200_000, 200));
     }
 
     #[test]
     fn meters_shared_by_threads_flush_everything_by_drop() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path());
+        let ledger = at_noon(dir.path());
         let meter = std::sync::Arc::new(ledger.meter(B2, &TimeZone::UTC));
         let threads: Vec<_> = (0..4)
             .map(|_| {
@@ -599,7 +685,7 @@ mod tests {
     #[test]
     fn a_damaged_file_counts_as_empty_and_is_moved_aside_on_write() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path());
+        let ledger = at_noon(dir.path());
         let utc = TimeZone::UTC;
         ledger.record(B2, &utc, 50, 1).unwrap();
         let path = ledger.data_path(&normalize_url(B2));
@@ -619,7 +705,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("not-a-dir");
         std::fs::write(&blocker, b"").unwrap();
-        let ledger = Ledger::open(blocker.join("budget"));
+        let ledger = at_noon(&blocker.join("budget"));
         let err = ledger.record(B2, &TimeZone::UTC, 1, 1).unwrap_err();
         assert!(matches!(err, LedgerError::Io { .. }), "{err}");
         assert_eq!(ledger.usage(B2, &TimeZone::UTC).unwrap().bytes, 0);
@@ -628,7 +714,7 @@ mod tests {
     #[test]
     fn the_file_keeps_the_url_without_credentials() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path());
+        let ledger = at_noon(dir.path());
         let url = "https://alice:tok3n-s3cret@dagshub.com/alice/data.dvc";
         ledger.record(url, &TimeZone::UTC, 1, 1).unwrap();
         ledger.mark_capped(url, &TimeZone::UTC).unwrap();
@@ -664,5 +750,65 @@ mod tests {
         let u = day2.usage(B2, &TimeZone::UTC).unwrap();
         assert_eq!((u.bytes, u.capped_until), (0, None));
         assert_eq!(day1.usage(B2, &TimeZone::UTC).unwrap().bytes, 10);
+    }
+
+    #[test]
+    fn a_claim_released_after_the_reset_gives_back_to_its_own_day_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget {
+            limit_bytes: Some(1_000),
+            limit_requests: None,
+        };
+        for (tz, before, after) in [
+            (TimeZone::UTC, "2026-11-27T23:59:59Z", "2026-11-28T00:00:01Z"),
+            // 23:59:59 PST is 07:59:59 UTC; the LA reset is 08:00 UTC.
+            (la(), "2026-11-28T07:59:59Z", "2026-11-28T08:00:01Z"),
+        ] {
+            let url = format!("s3://bucket/{}", tz.iana_name().unwrap_or("x"));
+            let late = Ledger::open(dir.path()).with_clock(Clock::Fixed(ts(before)));
+            let claim = late.claim(&url, &tz, &budget, &[(600, 1)]).unwrap();
+            assert_eq!(claim.granted, 1);
+            let next_day = late.clone().with_clock(Clock::Fixed(ts(after)));
+            next_day.record(&url, &tz, 400, 1).unwrap();
+            let u = next_day.release(&url, &tz, claim.window, 600, 1).unwrap();
+            assert_eq!(
+                (u.bytes, u.requests),
+                (400, 1),
+                "the new day keeps its own use ({tz:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_release_in_the_same_window_gives_back_and_a_fresh_file_takes_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = at_noon(dir.path());
+        let utc = TimeZone::UTC;
+        let window = ledger.window(&utc).unwrap();
+        let u = ledger.release(B2, &utc, window, 10, 1).unwrap();
+        assert_eq!((u.bytes, u.requests), (0, 0), "nothing to give back from");
+        let budget = Budget {
+            limit_bytes: Some(100),
+            limit_requests: None,
+        };
+        let claim = ledger.claim(B2, &utc, &budget, &[(80, 1)]).unwrap();
+        assert_eq!(claim.window, window);
+        let u = ledger.release(B2, &utc, claim.window, 30, 0).unwrap();
+        assert_eq!((u.bytes, u.requests), (50, 1));
+    }
+
+    #[test]
+    fn a_meter_charges_counts_made_before_the_reset_to_the_old_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let utc = TimeZone::UTC;
+        let now = std::sync::Arc::new(Mutex::new(ts("2026-11-27T23:59:59Z")));
+        let ledger = Ledger::open(dir.path()).with_clock(Clock::Manual(now.clone()));
+        let meter = ledger.meter(B2, &utc);
+        meter.add(500, 1);
+        *now.lock().unwrap() = ts("2026-11-28T00:00:01Z");
+        meter.add(7, 1);
+        drop(meter);
+        let u = ledger.usage(B2, &utc).unwrap();
+        assert_eq!((u.bytes, u.requests), (7, 1), "only the new day's counts");
     }
 }

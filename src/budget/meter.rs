@@ -1,11 +1,12 @@
 //! Batching in front of the ledger, so a pull of many small objects does not take a file lock
 //! per object.
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::tz::TimeZone;
 
 use super::key::normalize_url;
-use super::{Ledger, LedgerError};
+use super::{Ledger, LedgerError, Window};
 
 /// Pending bytes that trigger a write to the ledger. A crash loses at most this much
 /// accounting, well under any daily cap worth configuring.
@@ -14,19 +15,29 @@ const FLUSH_BYTES: u64 = 8 * 1024 * 1024;
 const FLUSH_REQUESTS: u64 = 32;
 
 /// Counts one remote's downloads in memory and writes them to the [`Ledger`] every
-/// [`FLUSH_BYTES`] / [`FLUSH_REQUESTS`], on [`Meter::flush`] and when dropped.
+/// [`FLUSH_BYTES`] / [`FLUSH_REQUESTS`], on [`Meter::flush`], when the day window changes and
+/// when dropped.
 ///
-/// `add` is lock-free (atomics), so one `Arc<Meter>` can be shared by every transfer task of a
-/// remote. A flush does a small blocking file write (a few milliseconds at most).
+/// Pending counts remember the window they were made in, so a transfer running across the
+/// reset charges the bytes of before midnight to the old day and the rest to the new one. One
+/// `Arc<Meter>` can be shared by every transfer task of a remote: `add` holds a small mutex for
+/// a few additions, and a flush does a small blocking file write (a few milliseconds at most).
 #[derive(Debug)]
 pub struct Meter {
     ledger: Ledger,
     /// Normalised, so warnings never show credentials.
     url: String,
     tz: TimeZone,
-    bytes: AtomicU64,
-    requests: AtomicU64,
+    pending: Mutex<Pending>,
     warned: AtomicBool,
+}
+
+/// Counts not yet written, and the window they belong to (`None` until the first count).
+#[derive(Debug, Default)]
+struct Pending {
+    window: Option<Window>,
+    bytes: u64,
+    requests: u64,
 }
 
 impl Meter {
@@ -35,8 +46,7 @@ impl Meter {
             ledger,
             url: normalize_url(url),
             tz,
-            bytes: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
+            pending: Mutex::new(Pending::default()),
             warned: AtomicBool::new(false),
         }
     }
@@ -45,11 +55,27 @@ impl Meter {
     /// cannot be written the counts stay pending for the next flush and a warning is logged once,
     /// because losing budget accounting must not fail a download that succeeded.
     pub fn add(&self, bytes: u64, requests: u64) {
-        let pending_bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let pending_requests = self.requests.fetch_add(requests, Ordering::Relaxed) + requests;
-        if (pending_bytes >= FLUSH_BYTES || pending_requests >= FLUSH_REQUESTS)
-            && let Err(e) = self.flush()
-        {
+        if bytes == 0 && requests == 0 {
+            return;
+        }
+        let window = match self.ledger.window(&self.tz) {
+            Ok(w) => w,
+            Err(e) => return self.warn(&e),
+        };
+        let due = {
+            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let stale = p.window.is_some_and(|w| w != window);
+            if stale && let Err(e) = self.write(&mut p) {
+                self.warn(&e);
+            }
+            if p.window.is_none() || stale {
+                p.window = Some(window);
+            }
+            p.bytes = p.bytes.saturating_add(bytes);
+            p.requests = p.requests.saturating_add(requests);
+            p.bytes >= FLUSH_BYTES || p.requests >= FLUSH_REQUESTS
+        };
+        if due && let Err(e) = self.flush() {
             self.warn(&e);
         }
     }
@@ -57,19 +83,23 @@ impl Meter {
     /// Writes the pending counts to the ledger now (e.g. at the end of a pull, to report
     /// errors). On failure the counts stay pending.
     pub fn flush(&self) -> Result<(), LedgerError> {
-        let bytes = self.bytes.swap(0, Ordering::Relaxed);
-        let requests = self.requests.swap(0, Ordering::Relaxed);
-        if bytes == 0 && requests == 0 {
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        self.write(&mut p)
+    }
+
+    /// Writes `p` into its window and empties it; on failure it keeps the counts.
+    fn write(&self, p: &mut Pending) -> Result<(), LedgerError> {
+        let Some(window) = p.window else {
+            return Ok(());
+        };
+        if p.bytes == 0 && p.requests == 0 {
             return Ok(());
         }
-        match self.ledger.record(&self.url, &self.tz, bytes, requests) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                self.bytes.fetch_add(bytes, Ordering::Relaxed);
-                self.requests.fetch_add(requests, Ordering::Relaxed);
-                Err(e)
-            }
-        }
+        self.ledger
+            .record_in(&self.url, &self.tz, window, p.bytes, p.requests)?;
+        p.bytes = 0;
+        p.requests = 0;
+        Ok(())
     }
 
     fn warn(&self, e: &LedgerError) {

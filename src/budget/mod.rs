@@ -40,7 +40,7 @@ mod window;
 pub use clock::{Clock, NOW_ENV};
 pub use error::LedgerError;
 pub use key::{ledger_url, normalize_url};
-pub use ledger::{Ledger, STATE_DIR_ENV, Usage};
+pub use ledger::{Claim, Ledger, STATE_DIR_ENV, Usage};
 pub use meter::Meter;
 pub use plan::{Budget, Remaining};
 pub use window::Window;

@@ -39,7 +39,7 @@ use futures::stream::FuturesUnordered;
 use super::copy::{CopyError, download_counted};
 use super::remotes::Handle;
 use super::{Object, Progress};
-use crate::budget::{Budget, Ledger, Meter, Remaining};
+use crate::budget::{Budget, Ledger, Meter, Remaining, Window};
 use crate::odb::Odb;
 use crate::remote::{ErrorKind, RemoteError, RetryPolicy};
 
@@ -113,9 +113,9 @@ pub struct Lane {
     transient_streak: AtomicUsize,
     meter: Option<Meter>,
     ledger: Option<(Ledger, jiff::tz::TimeZone)>,
-    /// Claimed in the ledger but not used (failed or skipped objects), given back after each
-    /// batch.
-    unused: Mutex<(u64, u64)>,
+    /// Claimed in the ledger but not used (failed or skipped objects), by the window each claim
+    /// was taken in, given back to that window after each batch.
+    unused: Mutex<BTreeMap<jiff::Timestamp, (Window, u64, u64)>>,
     /// Transfers in flight against this remote, at most its `jobs`.
     permits: tokio::sync::Semaphore,
     stats: Mutex<LaneStats>,
@@ -161,7 +161,7 @@ impl Lane {
             cause: Mutex::new(None),
             known: None,
             transient_streak: AtomicUsize::new(0),
-            unused: Mutex::new((0, 0)),
+            unused: Mutex::new(BTreeMap::new()),
             permits: tokio::sync::Semaphore::new(jobs),
             stats: Mutex::new(LaneStats::default()),
         }
@@ -252,20 +252,21 @@ impl Lane {
     }
 
     /// Takes from the ledger as many of `batch` (in order) as fit today's limits, counting
-    /// every process's use; returns the objects that did not fit.
-    fn claim(&self, batch: &mut Vec<Routed>) -> Vec<Routed> {
+    /// every process's use; returns the objects that did not fit and the window the rest were
+    /// claimed in (`None` when nothing was claimed: no limit, or no ledger).
+    fn claim(&self, batch: &mut Vec<Routed>) -> (Vec<Routed>, Option<Window>) {
         let Some((ledger, tz)) = self.ledger.as_ref().filter(|_| self.claims()) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
         let costs: Vec<(u64, u64)> = batch.iter().map(|r| (self.cost(&r.object), 1)).collect();
         match ledger.claim(&self.handle.ledger_key, tz, &self.limits, &costs) {
-            Ok(granted) => batch.split_off(granted),
+            Ok(claim) => (batch.split_off(claim.granted), Some(claim.window)),
             Err(e) => {
                 tracing::warn!(
                     "could not claim budget of remote '{}' ({e}); planning on this process's view",
                     self.handle.name
                 );
-                Vec::new()
+                (Vec::new(), None)
             }
         }
     }
@@ -281,9 +282,10 @@ impl Lane {
         policy
     }
 
-    /// Squares what was planned for one object (`reserved` bytes and requests) with what it
-    /// really took (`used`): the planning view and the ledger both end up with `used`.
-    fn settle(&self, reserved: (u64, u64), used: (u64, u64)) {
+    /// Squares what was planned for one object (`reserved` bytes and requests, claimed in
+    /// `claimed_in`) with what it really took (`used`): the planning view and the ledger both
+    /// end up with `used`.
+    fn settle(&self, reserved: (u64, u64), used: (u64, u64), claimed_in: Option<Window>) {
         if let Ok(mut b) = self.budget.lock() {
             adjust(&mut b.bytes, reserved.0, used.0);
             adjust(&mut b.requests, reserved.1, used.1);
@@ -291,14 +293,15 @@ impl Lane {
         let Some(meter) = &self.meter else {
             return;
         };
-        if self.claims() {
+        if let Some(window) = claimed_in {
             meter.add(
                 used.0.saturating_sub(reserved.0),
                 used.1.saturating_sub(reserved.1),
             );
             if let Ok(mut u) = self.unused.lock() {
-                u.0 += reserved.0.saturating_sub(used.0);
-                u.1 += reserved.1.saturating_sub(used.1);
+                let slot = u.entry(window.start).or_insert((window, 0, 0));
+                slot.1 += reserved.0.saturating_sub(used.0);
+                slot.2 += reserved.1.saturating_sub(used.1);
             }
         } else {
             meter.add(used.0, used.1);
@@ -319,12 +322,20 @@ impl Lane {
         let Some((ledger, tz)) = self.ledger.as_ref().filter(|_| self.claims()) else {
             return;
         };
-        let (bytes, requests) = self
+        let unused = self
             .unused
             .lock()
             .map(|mut u| std::mem::take(&mut *u))
             .unwrap_or_default();
-        let usage = match ledger.release(&self.handle.ledger_key, tz, bytes, requests) {
+        for (window, bytes, requests) in unused.into_values() {
+            if let Err(e) = ledger.release(&self.handle.ledger_key, tz, window, bytes, requests) {
+                tracing::warn!(
+                    "could not give back unused budget of remote '{}': {e}",
+                    self.handle.name
+                );
+            }
+        }
+        let usage = match ledger.usage(&self.handle.ledger_key, tz) {
             Ok(u) => u,
             Err(e) => {
                 tracing::warn!(
@@ -457,7 +468,8 @@ impl Router {
                     }
                 }
                 for (i, (lane, mut batch)) in self.lanes.iter().zip(batches).enumerate() {
-                    for mut r in lane.claim(&mut batch) {
+                    let (over, claimed_in) = lane.claim(&mut batch);
+                    for mut r in over {
                         r.tried.push((i, Skip::OverBudget));
                         pending.push(r);
                     }
@@ -466,6 +478,7 @@ impl Router {
                             i,
                             lane,
                             batch,
+                            claimed_in,
                             odb,
                             progress,
                             &abort,
@@ -496,6 +509,7 @@ impl Router {
         index: usize,
         lane: &Lane,
         batch: Vec<Routed>,
+        claimed_in: Option<Window>,
         odb: &Odb,
         progress: &dyn Progress,
         abort: &AtomicBool,
@@ -507,11 +521,11 @@ impl Router {
                 // Several batches of one remote may run at once; together they keep to its jobs.
                 let _permit = lane.permits.acquire().await;
                 if abort.load(Ordering::Relaxed) {
-                    lane.settle(reserved, (0, 0));
+                    lane.settle(reserved, (0, 0), claimed_in);
                     return Err(r);
                 }
                 if let Some(why) = lane.disabled() {
-                    lane.settle(reserved, (0, 0));
+                    lane.settle(reserved, (0, 0), claimed_in);
                     r.tried.push((index, why));
                     return Err(r);
                 }
@@ -519,7 +533,7 @@ impl Router {
                 // budget up, objects of unknown size stop going to this remote.
                 if reserved.0 == 0 && r.object.size.is_none() && lane.budget_left().bytes == Some(0)
                 {
-                    lane.settle(reserved, (0, 0));
+                    lane.settle(reserved, (0, 0), claimed_in);
                     r.tried.push((index, Skip::OverBudget));
                     return Err(r);
                 }
@@ -531,7 +545,7 @@ impl Router {
                 match result {
                     Ok(bytes) => {
                         lane.transient_streak.store(0, Ordering::Relaxed);
-                        lane.settle(reserved, (bytes, attempts));
+                        lane.settle(reserved, (bytes, attempts), claimed_in);
                         if let Ok(mut s) = lane.stats.lock() {
                             s.objects += 1;
                             s.bytes += bytes;
@@ -543,7 +557,7 @@ impl Router {
                         Ok((r.object, index))
                     }
                     Err(CopyError::Remote(e)) => {
-                        lane.settle(reserved, (0, attempts));
+                        lane.settle(reserved, (0, attempts), claimed_in);
                         let why = self.classify(lane, &e);
                         if why == Skip::Corrupt
                             && let Ok(mut s) = lane.stats.lock()
@@ -555,7 +569,7 @@ impl Router {
                         Err(r)
                     }
                     Err(local) => {
-                        lane.settle(reserved, (0, attempts));
+                        lane.settle(reserved, (0, attempts), claimed_in);
                         abort.store(true, Ordering::Relaxed);
                         if let Ok(mut slot) = local_error.lock() {
                             slot.get_or_insert(local);
