@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod hash;
+pub mod interrupt;
 pub mod odb;
 pub mod remote;
 pub mod repo;
