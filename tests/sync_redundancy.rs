@@ -10,11 +10,17 @@ use std::process::Command;
 use common::*;
 use ferry::remote::{self, RemoteSpec};
 
-/// `ferry` in `dir` with a private ledger and no global/system DVC config.
+/// The budget day every test runs on, and the day after (the caps seen on `DAY` are over).
+const DAY: &str = "2026-11-27T15:00:00Z";
+const NEXT_DAY: &str = "2026-11-28T15:00:00Z";
+
+/// `ferry` in `dir` with a private ledger, on the budget clock of `DAY`, and no global/system
+/// DVC config.
 fn fy(dir: &Path) -> Command {
     let state = dir.join(".test-state");
     let mut cmd = ferry(dir);
     cmd.env("FERRY_STATE_DIR", &state)
+        .env("FERRY_NOW", DAY)
         .env("DVC_GLOBAL_CONFIG_DIR", &state)
         .env("DVC_SYSTEM_CONFIG_DIR", &state);
     cmd
@@ -573,8 +579,7 @@ fn a_capped_source_is_passed_over_at_once_and_budgets_are_recorded() {
     // the first source again.
     proxy.control(r#"{"reset": true, "clear_log": true}"#);
     std::fs::remove_dir_all(&local).unwrap();
-    let tomorrow = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string();
-    let out = ok(fy(d).env("FERRY_NOW", &tomorrow).args([
+    let out = ok(fy(d).env("FERRY_NOW", NEXT_DAY).args([
         "sync",
         "--to",
         "mirror",
