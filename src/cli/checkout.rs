@@ -66,6 +66,7 @@ pub fn checkout_all(
     force: bool,
 ) -> anyhow::Result<Summary> {
     let odb = repo.odb();
+    let bounds = repo.bounds();
     let links = repo.link_types();
     let mut state = repo.state();
     let mut summary = Summary::default();
@@ -76,7 +77,7 @@ pub fn checkout_all(
         } else {
             out.rel.clone()
         };
-        match checkout_out(&odb, out, &links, force, &mut state) {
+        match checkout_out(&odb, &bounds, out, &links, force, &mut state) {
             Ok(Change::Added(n)) => {
                 summary.added += n;
                 ctx.out.line(&format!("A{tab}{shown}"));

@@ -18,7 +18,9 @@ pub enum ManifestError {
     #[error("malformed directory manifest: {0}")]
     Malformed(String),
     /// A path that would leave the directory or is otherwise unsafe to create.
-    #[error("directory manifest has an unsafe path '{0}' (absolute, '..', empty or NUL component)")]
+    #[error(
+        "directory manifest has an unsafe path '{0}' (absolute, '..', empty, NUL, .git or .dvc component)"
+    )]
     UnsafePath(String),
 }
 
@@ -98,14 +100,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, ManifestError> {
     Ok(entries)
 }
 
-/// Refuses absolute paths, `..`, `.`, empty components, backslashes-as-separators and NUL.
+/// Refuses absolute paths, `..`, `.`, empty components, NUL, and `.git`/`.dvc` components
+/// (Ferry never lists those when adding, so a manifest holding one was made to plant a git hook
+/// or a DVC config; dvc does not check this).
 pub fn check_relpath(relpath: &str) -> Result<(), ManifestError> {
     let bad = relpath.is_empty()
         || relpath.starts_with('/')
         || relpath.contains('\0')
         || relpath
             .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..");
+            .any(|c| matches!(c, "" | "." | ".." | ".git" | ".dvc"));
     if bad {
         Err(ManifestError::UnsafePath(relpath.to_string()))
     } else {
@@ -168,6 +172,8 @@ mod tests {
             "",
             "a/./b",
             "x\0y",
+            ".git/hooks/pre-commit",
+            "sub/.dvc/config",
         ] {
             let json = format!(
                 r#"[{{"md5": "00000000000000000000000000000000", "relpath": {}}}]"#,

@@ -4,14 +4,67 @@ use std::fs::{self, Permissions};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
+
 use rayon::prelude::*;
 
+use crate::error::describe_io;
 use crate::hash::HashInfo;
 use crate::hash::state::{Fingerprint, State};
 use crate::odb::{self, Odb};
 
 use super::out::Out;
+use super::safepath::{self, Bounds, SafePathError};
 use super::workspace::{self, Current, FileInfo};
+
+/// Temp files Ferry is writing in the workspace right now, so a Ctrl-C can remove them on the
+/// way out ([`remove_workspace_temps`]) instead of leaving `.XXXX.tmp` files among the data.
+static IN_FLIGHT: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+/// A workspace temp file (named by [`odb::temp_name`]) registered for cleanup: removed when
+/// dropped (a no-op once it has been renamed into place) and by [`remove_workspace_temps`].
+#[derive(Debug)]
+pub struct WorkspaceTemp(PathBuf);
+
+impl WorkspaceTemp {
+    /// Picks a fresh temp path in `dir` and registers it before anything is created there.
+    pub fn new_in(dir: &Path) -> Self {
+        let path = dir.join(odb::temp_name());
+        IN_FLIGHT
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(HashSet::new)
+            .insert(path.clone());
+        Self(path)
+    }
+
+    /// The temp path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkspaceTemp {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+        if let Some(set) = IN_FLIGHT
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            set.remove(&self.0);
+        }
+    }
+}
+
+/// Removes every workspace temp file still being written; called on Ctrl-C just before exit.
+pub fn remove_workspace_temps() {
+    let guard = IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner);
+    for path in guard.iter().flatten() {
+        let _ = fs::remove_file(path);
+    }
+}
 
 /// How a workspace file is made from a cache object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +125,17 @@ pub enum CheckoutError {
     /// Filesystem failure.
     #[error("{0}")]
     Io(String),
+    /// Writing a workspace file failed; a full disk is named as such.
+    #[error("cannot write '{}': {}", path.display(), describe_io(source))]
+    Write {
+        /// The workspace file.
+        path: PathBuf,
+        /// The last error met (of the link types tried).
+        source: std::io::Error,
+    },
+    /// The safe-path rule refused a path (a symlinked directory on the way).
+    #[error(transparent)]
+    Unsafe(#[from] SafePathError),
     /// A malformed or unsafe manifest in the cache.
     #[error(transparent)]
     Odb(#[from] crate::odb::OdbError),
@@ -80,9 +144,26 @@ pub enum CheckoutError {
     Workspace(#[from] workspace::WorkspaceError),
 }
 
-/// Restores one output. Files already matching are left alone.
+impl crate::error::Hint for CheckoutError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            CheckoutError::Write { source, .. } if describe_io(source).contains("space") => Some(
+                "free some disk space (or set cache.type to reflink/hardlink to avoid copies), then rerun: finished files are kept"
+                    .into(),
+            ),
+            CheckoutError::Unsafe(e) => crate::error::Hint::hint(e),
+            CheckoutError::Workspace(e) => crate::error::Hint::hint(e),
+            _ => None,
+        }
+    }
+}
+
+/// Restores one output. Files already matching are left alone. An out that is a symlink Ferry
+/// may not read through (to a directory, or outside the repository) is unsaved content: with
+/// `force` the link itself is removed, never what it points to.
 pub fn checkout_out(
     odb: &Odb,
+    bounds: &Bounds,
     out: &Out,
     links: &[LinkType],
     force: bool,
@@ -92,7 +173,20 @@ pub fn checkout_out(
         .hash
         .clone()
         .ok_or_else(|| CheckoutError::NoHash(out.rel.clone()))?;
-    let current = workspace::current(&out.path, recorded.legacy, state)?;
+    if fs::symlink_metadata(&out.path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = fs::metadata(&out.path);
+        let followable = target.as_ref().is_ok_and(|m| m.is_file())
+            && bounds.check_link(&out.path).is_ok();
+        if !followable {
+            if !force && target.is_ok() {
+                return Err(CheckoutError::Unsaved(out.path.clone()));
+            }
+            fs::remove_file(&out.path).map_err(|e| {
+                CheckoutError::Io(format!("cannot remove the link '{}': {e}", out.path.display()))
+            })?;
+        }
+    }
+    let current = workspace::current(bounds, &out.path, recorded.legacy, state)?;
     if current.hash(recorded.legacy).as_ref() == Some(&recorded)
         && !recorded.is_dir() == matches!(current, Current::File { .. })
     {
@@ -179,6 +273,19 @@ fn checkout_dir(
         .iter()
         .map(|e| (e.relpath.as_str(), e.md5.as_str()))
         .collect();
+    // Temp files an interrupted run left behind are Ferry's own, not unsaved changes.
+    let (leftovers, existing): (Vec<FileInfo>, Vec<FileInfo>) =
+        existing.into_iter().partition(|f| {
+            !wanted.contains_key(f.rel.as_str())
+                && f.path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(odb::is_temp_name)
+        });
+    for f in &leftovers {
+        fs::remove_file(&f.path)
+            .map_err(|e| CheckoutError::Io(format!("cannot remove '{}': {e}", f.path.display())))?;
+    }
     let stale: Vec<&FileInfo> = existing
         .iter()
         .filter(|f| wanted.get(f.rel.as_str()) != Some(&f.md5.as_str()))
@@ -201,6 +308,7 @@ fn checkout_dir(
         .iter()
         .filter(|e| !have.contains(e.relpath.as_str()))
         .collect();
+    safepath::check_tree_parents(&out.path, todo.iter().map(|e| e.relpath.as_str()))?;
     let placed: Vec<Result<(PathBuf, Fingerprint, String), CheckoutError>> = todo
         .par_iter()
         .map(|e| {
@@ -234,7 +342,8 @@ fn place(
     Ok(())
 }
 
-/// Makes `dest` from the cache object by the first link type that works, atomically.
+/// Makes `dest` from the cache object by the first link type that works, atomically. The temp
+/// file is registered ([`WorkspaceTemp`]) so an interrupted run does not leave it behind.
 fn link(
     odb: &Odb,
     hash: &HashInfo,
@@ -242,42 +351,47 @@ fn link(
     links: &[LinkType],
     isexec: bool,
 ) -> Result<Fingerprint, CheckoutError> {
+    let write = |source: std::io::Error| CheckoutError::Write {
+        path: dest.to_path_buf(),
+        source,
+    };
     let io = |what: &str, e: std::io::Error| {
-        CheckoutError::Io(format!("cannot {what} '{}': {e}", dest.display()))
+        CheckoutError::Io(format!("cannot {what} '{}': {}", dest.display(), describe_io(&e)))
     };
     let parent = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| io("create the parent of", e))?;
     let src = odb.path(hash);
-    let tmp = parent.join(odb::temp_name());
-    let mut made = false;
+    let temp = WorkspaceTemp::new_in(parent);
+    let tmp = temp.path();
+    let mut last = None;
     for kind in links {
-        let ok = match kind {
-            LinkType::Reflink => odb::reflink(&src, &tmp).is_ok(),
-            LinkType::Hardlink => fs::hard_link(&src, &tmp).is_ok(),
-            LinkType::Symlink => std::os::unix::fs::symlink(&src, &tmp).is_ok(),
-            LinkType::Copy => fs::copy(&src, &tmp).is_ok(),
+        let made = match kind {
+            LinkType::Reflink => odb::reflink(&src, tmp),
+            LinkType::Hardlink => fs::hard_link(&src, tmp),
+            LinkType::Symlink => std::os::unix::fs::symlink(&src, tmp),
+            LinkType::Copy => fs::copy(&src, tmp).map(|_| ()),
         };
-        if ok {
-            if matches!(kind, LinkType::Reflink | LinkType::Copy) {
-                let mode = if isexec { 0o744 } else { 0o644 };
-                fs::set_permissions(&tmp, Permissions::from_mode(mode))
-                    .map_err(|e| io("set the mode of", e))?;
+        match made {
+            Ok(()) => {
+                if matches!(kind, LinkType::Reflink | LinkType::Copy) {
+                    let mode = if isexec { 0o744 } else { 0o644 };
+                    fs::set_permissions(tmp, Permissions::from_mode(mode))
+                        .map_err(|e| io("set the mode of", e))?;
+                }
+                last = None;
+                break;
             }
-            made = true;
-            break;
+            Err(e) => {
+                let _ = fs::remove_file(tmp);
+                last = Some(e);
+            }
         }
-        let _ = fs::remove_file(&tmp);
     }
-    if !made {
-        return Err(CheckoutError::Io(format!(
-            "cannot link or copy the cache object for '{}'",
-            dest.display()
-        )));
+    if let Some(e) = last {
+        return Err(write(e));
     }
-    if let Err(e) = fs::rename(&tmp, dest) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io("write", e));
-    }
+    fs::rename(tmp, dest).map_err(write)?;
+    drop(temp);
     let meta = fs::metadata(dest).map_err(|e| io("stat", e))?;
     Ok(Fingerprint::of(&meta))
 }

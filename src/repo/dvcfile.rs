@@ -74,6 +74,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<OutEntry>, DvcFileError> {
         path: path.to_path_buf(),
         message,
     };
+    super::yaml::check_depth(text).map_err(invalid)?;
     let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?;
     let map = match &doc {
         Value::Mapping(m) => m,
