@@ -137,8 +137,8 @@ pub fn main() -> ExitCode {
 
 /// Ctrl-C ends the process with DVC's exit code 252 and a message, instead of a bare death by
 /// SIGINT (130 in a shell). Nothing is lost that a kill would not lose: objects and files are
-/// written by temp file + rename, and locks are released by the kernel. The workspace temp files
-/// of a checkout in progress are removed first, so none is left among the data.
+/// written by temp file + rename, and locks are released by the kernel. A checkout in progress
+/// stops starting files and its temp files are removed first, so none is left among the data.
 fn exit_on_interrupt() {
     let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(|| {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -148,7 +148,7 @@ fn exit_on_interrupt() {
             return;
         };
         if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-            crate::repo::checkout::remove_workspace_temps();
+            crate::repo::checkout::on_interrupt();
             eprintln!("ERROR: interrupted by the user");
             eprintln!("hint: rerun the same command; what was finished is kept");
             std::process::exit(Exit::Interrupted as i32);
@@ -206,7 +206,7 @@ fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
             return (e.exit(), e.hint());
         }
         if let Some(e) = cause.downcast_ref::<crate::repo::checkout::CheckoutError>() {
-            return (Exit::Failed, e.hint());
+            return (e.exit(), e.hint());
         }
         if let Some(e) = cause.downcast_ref::<crate::repo::dvcfile::DvcFileError>() {
             return (e.exit(), e.hint());

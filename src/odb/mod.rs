@@ -343,7 +343,12 @@ mod tests {
     #[test]
     fn temp_names_are_recognised() {
         assert!(is_temp_name(&temp_name()));
-        for other in [".abc.tmp", "x.tmp", ".aaaaaaaaaaaaaaaaaaaaaa.tmpx", ".aaaaaaaaaaaaaaaaaaa.a.tmp"] {
+        for other in [
+            ".abc.tmp",
+            "x.tmp",
+            ".aaaaaaaaaaaaaaaaaaaaaa.tmpx",
+            ".aaaaaaaaaaaaaaaaaaa.a.tmp",
+        ] {
             assert!(!is_temp_name(other), "{other}");
         }
     }

@@ -177,7 +177,11 @@ pub fn add_path(
             _ => dvcfile::render_new(&name, &rec),
         };
         write_atomic(&dvcfile_path, text.as_bytes()).map_err(|e| {
-            anyhow::anyhow!("cannot write '{}': {}", dvcfile_path.display(), describe_io(&e))
+            anyhow::anyhow!(
+                "cannot write '{}': {}",
+                dvcfile_path.display(),
+                describe_io(&e)
+            )
         })?;
         added.dvcfile = Some(dvcfile_path);
     }
@@ -192,7 +196,7 @@ pub fn add_path(
 /// Ctrl-C.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = super::checkout::WorkspaceTemp::new_in(dir);
+    let temp = super::checkout::WorkspaceTemp::new_in(dir)?;
     std::fs::write(temp.path(), bytes)?;
     std::fs::rename(temp.path(), path)
 }

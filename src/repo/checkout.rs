@@ -5,7 +5,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use std::collections::HashSet;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -18,25 +20,40 @@ use super::out::Out;
 use super::safepath::{self, Bounds, SafePathError};
 use super::workspace::{self, Current, FileInfo};
 
-/// Temp files Ferry is writing in the workspace right now, so a Ctrl-C can remove them on the
-/// way out ([`remove_workspace_temps`]) instead of leaving `.XXXX.tmp` files among the data.
+/// Temp files Ferry is writing in the workspace right now, so a Ctrl-C can clean them up on the
+/// way out ([`on_interrupt`]) instead of leaving `.XXXX.tmp` files among the data.
 static IN_FLIGHT: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
 
+/// Set by Ctrl-C: no new workspace file is started after it.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// How long Ctrl-C waits for the files being written to finish (or give up) before it removes
+/// what is left and exits.
+const GRACE: Duration = Duration::from_secs(3);
+
+fn in_flight() -> MutexGuard<'static, Option<HashSet<PathBuf>>> {
+    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// A workspace temp file (named by [`odb::temp_name`]) registered for cleanup: removed when
-/// dropped (a no-op once it has been renamed into place) and by [`remove_workspace_temps`].
+/// dropped (a no-op once it has been renamed into place) and by [`on_interrupt`].
 #[derive(Debug)]
 pub struct WorkspaceTemp(PathBuf);
 
 impl WorkspaceTemp {
     /// Picks a fresh temp path in `dir` and registers it before anything is created there.
-    pub fn new_in(dir: &Path) -> Self {
+    /// Fails once Ctrl-C was pressed, so nothing new is started while the process winds down
+    /// (registering first, then checking, leaves no window for an unregistered file).
+    pub fn new_in(dir: &Path) -> std::io::Result<Self> {
         let path = dir.join(odb::temp_name());
-        IN_FLIGHT
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        in_flight()
             .get_or_insert_with(HashSet::new)
             .insert(path.clone());
-        Self(path)
+        let temp = Self(path);
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
+        }
+        Ok(temp)
     }
 
     /// The temp path.
@@ -48,21 +65,29 @@ impl WorkspaceTemp {
 impl Drop for WorkspaceTemp {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.0);
-        if let Some(set) = IN_FLIGHT
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_mut()
-        {
+        if let Some(set) = in_flight().as_mut() {
             set.remove(&self.0);
         }
     }
 }
 
-/// Removes every workspace temp file still being written; called on Ctrl-C just before exit.
-pub fn remove_workspace_temps() {
-    let guard = IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner);
-    for path in guard.iter().flatten() {
-        let _ = fs::remove_file(path);
+/// Called on Ctrl-C before the process exits: stops new workspace files from being started,
+/// lets the ones being written finish (each is complete or removed) for up to [`GRACE`], then
+/// removes whatever temp file is still registered. The lock is kept, so none can start after.
+pub fn on_interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    loop {
+        let guard = in_flight();
+        if guard.as_ref().is_none_or(HashSet::is_empty) || start.elapsed() > GRACE {
+            for path in guard.iter().flatten() {
+                let _ = fs::remove_file(path);
+            }
+            std::mem::forget(guard);
+            return;
+        }
+        drop(guard);
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -156,6 +181,16 @@ impl crate::error::Hint for CheckoutError {
             _ => None,
         }
     }
+    fn exit(&self) -> crate::error::Exit {
+        match self {
+            CheckoutError::Write { source, .. }
+                if source.kind() == std::io::ErrorKind::Interrupted =>
+            {
+                crate::error::Exit::Interrupted
+            }
+            _ => crate::error::Exit::Failed,
+        }
+    }
 }
 
 /// Restores one output. Files already matching are left alone. An out that is a symlink Ferry
@@ -175,14 +210,17 @@ pub fn checkout_out(
         .ok_or_else(|| CheckoutError::NoHash(out.rel.clone()))?;
     if fs::symlink_metadata(&out.path).is_ok_and(|m| m.file_type().is_symlink()) {
         let target = fs::metadata(&out.path);
-        let followable = target.as_ref().is_ok_and(|m| m.is_file())
-            && bounds.check_link(&out.path).is_ok();
+        let followable =
+            target.as_ref().is_ok_and(|m| m.is_file()) && bounds.check_link(&out.path).is_ok();
         if !followable {
             if !force && target.is_ok() {
                 return Err(CheckoutError::Unsaved(out.path.clone()));
             }
             fs::remove_file(&out.path).map_err(|e| {
-                CheckoutError::Io(format!("cannot remove the link '{}': {e}", out.path.display()))
+                CheckoutError::Io(format!(
+                    "cannot remove the link '{}': {e}",
+                    out.path.display()
+                ))
             })?;
         }
     }
@@ -356,12 +394,16 @@ fn link(
         source,
     };
     let io = |what: &str, e: std::io::Error| {
-        CheckoutError::Io(format!("cannot {what} '{}': {}", dest.display(), describe_io(&e)))
+        CheckoutError::Io(format!(
+            "cannot {what} '{}': {}",
+            dest.display(),
+            describe_io(&e)
+        ))
     };
     let parent = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| io("create the parent of", e))?;
     let src = odb.path(hash);
-    let temp = WorkspaceTemp::new_in(parent);
+    let temp = WorkspaceTemp::new_in(parent).map_err(write)?;
     let tmp = temp.path();
     let mut last = None;
     for kind in links {

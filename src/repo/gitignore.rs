@@ -42,8 +42,13 @@ pub fn ignore(root: &Path, out: &Path) -> anyhow::Result<Option<std::path::PathB
     }
     text.push_str(&entry);
     text.push('\n');
-    super::add::write_atomic(&file, text.as_bytes())
-        .map_err(|e| anyhow::anyhow!("cannot write '{}': {}", file.display(), crate::error::describe_io(&e)))?;
+    super::add::write_atomic(&file, text.as_bytes()).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write '{}': {}",
+            file.display(),
+            crate::error::describe_io(&e)
+        )
+    })?;
     Ok(Some(file))
 }
 

@@ -105,7 +105,9 @@ impl Repo {
         }
         let cache = self.dvc_dir.join("cache");
         if self.config.get("cache", "dir").is_none()
-            && cache.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink())
+            && cache
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
             && git_tracks(&self.root, ".dvc/cache")
         {
             return Err(safepath::SafePathError::SymlinkedMetadata(cache));

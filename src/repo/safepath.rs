@@ -91,8 +91,10 @@ impl crate::error::Hint for SafePathError {
                 "rename the file to a UTF-8 name (DVC's files can only record UTF-8 paths)".into()
             }
             SafePathError::Io { .. } => return None,
-            _ => "replace the symbolic link with a real file or directory (or remove it), then rerun"
-                .into(),
+            _ => {
+                "replace the symbolic link with a real file or directory (or remove it), then rerun"
+                    .into()
+            }
         })
     }
 }
@@ -146,7 +148,12 @@ impl Bounds {
 fn lstat(path: &Path) -> Result<Option<std::fs::Metadata>, SafePathError> {
     match std::fs::symlink_metadata(path) {
         Ok(m) => Ok(Some(m)),
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
             Ok(None)
         }
         Err(source) => Err(SafePathError::Io {
@@ -249,9 +256,8 @@ pub fn reserved(rel: &str) -> Option<&'static str> {
 /// The UTF-8 form of a file name or relative path, or the refusal naming it with its bytes
 /// escaped (`\xff.bin`).
 pub fn utf8(name: &OsStr) -> Result<&str, SafePathError> {
-    name.to_str().ok_or_else(|| {
-        SafePathError::NotUtf8(name.as_encoded_bytes().escape_ascii().to_string())
-    })
+    name.to_str()
+        .ok_or_else(|| SafePathError::NotUtf8(name.as_encoded_bytes().escape_ascii().to_string()))
 }
 
 #[cfg(test)]

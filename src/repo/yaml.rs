@@ -422,7 +422,11 @@ pub fn check_depth(text: &str) -> Result<(), String> {
             match c {
                 b'#' if j == 0 || matches!(line[j - 1], b' ' | b'\t') => break,
                 b'\'' | b'"' if flow > 0 || value_start => {
-                    quote = if c == b'"' { Quote::Double } else { Quote::Single };
+                    quote = if c == b'"' {
+                        Quote::Double
+                    } else {
+                        Quote::Single
+                    };
                     value_start = false;
                 }
                 b'[' | b'{' if flow > 0 || value_start => flow += 1,
@@ -462,7 +466,13 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused_and_real_files_pass() {
-        assert!(check_depth(&format!("outs:\n- path: a\n  meta: {}", "[".repeat(100_000))).is_err());
+        assert!(
+            check_depth(&format!(
+                "outs:\n- path: a\n  meta: {}",
+                "[".repeat(100_000)
+            ))
+            .is_err()
+        );
         assert!(check_depth(&"{a: ".repeat(300)).is_err());
         let mut block = String::new();
         for i in 0..300 {
