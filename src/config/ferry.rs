@@ -646,4 +646,20 @@ mod tests {
         assert_eq!(s.pull.order, Some(vec!["b".to_string()]));
         assert!(s.remote.is_empty());
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn parse_never_panics(text in crate::fuzz::text()) {
+            let _ = FerrySettings::parse(&text, Path::new("ferry.toml"));
+        }
+
+        #[test]
+        fn parse_never_panics_near_valid_settings(text in crate::fuzz::mutated(&[
+            "[pull]\norder = [\"backblaze\", \"dagshub\"]\n[push]\nremotes = [\"backblaze\"]\n[remote.backblaze]\ndaily_download_limit = \"1GB\"\ndaily_request_limit = 2500\nbudget_reset = \"Europe/Berlin\"\n[redundancy]\nmin_copies = 2\n",
+        ])) {
+            let _ = FerrySettings::parse(&text, Path::new("ferry.toml"));
+        }
+    }
 }

@@ -182,4 +182,34 @@ mod tests {
             assert!(parse(json.as_bytes()).is_err(), "{bad:?} accepted");
         }
     }
+
+    #[test]
+    fn deep_json_is_refused_by_serde_jsons_recursion_limit() {
+        let deep = "[".repeat(100_000);
+        assert!(matches!(
+            parse(deep.as_bytes()),
+            Err(ManifestError::Malformed(_))
+        ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn parse_never_panics(text in crate::fuzz::text()) {
+            let _ = parse(text.as_bytes());
+        }
+
+        #[test]
+        fn parse_never_panics_near_valid_manifests(text in crate::fuzz::mutated(&[
+            r#"[{"md5": "7fc56270e7a70fa81a5935b72eacbe29", "relpath": "a.txt"}, {"md5": "9d5ed678fe57bcca610140957afab571", "relpath": "a/b.txt"}]"#,
+            r#"[{"md5": "00000000000000000000000000000000", "relpath": "\u00e9/\ud83d\ude00"}]"#,
+        ])) {
+            if let Ok(entries) = parse(text.as_bytes()) {
+                for e in entries {
+                    proptest::prop_assert!(check_relpath(&e.relpath).is_ok());
+                }
+            }
+        }
+    }
 }

@@ -142,7 +142,14 @@ pub fn outs_of_lockfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
     let path = repo.root.join(file);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read '{}'", path.display()))?;
-    super::yaml::check_depth(&text).map_err(|message| DvcFileError::Invalid {
+    outs_of_lock_text(repo, file, &text)
+}
+
+/// The outs of `dvc.lock` text read from `file` (relative to the root), checked by the
+/// safe-path rule.
+fn outs_of_lock_text(repo: &Repo, file: &str, text: &str) -> anyhow::Result<Vec<Out>> {
+    let path = repo.root.join(file);
+    super::yaml::check_depth(text).map_err(|message| DvcFileError::Invalid {
         path: path.clone(),
         message,
     })?;
@@ -150,7 +157,7 @@ pub fn outs_of_lockfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
         path: path.clone(),
         message,
     };
-    let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?;
     let mut outs = Vec::new();
     let Some(stages) = doc.get("stages").and_then(Value::as_mapping) else {
         return Ok(outs);
@@ -257,4 +264,45 @@ pub fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> Repo {
+        Repo {
+            root: PathBuf::from("/nonexistent-ferry-root"),
+            dvc_dir: PathBuf::from("/nonexistent-ferry-root/.dvc"),
+            config: crate::config::Config::default(),
+        }
+    }
+
+    #[test]
+    fn lock_outs_under_git_are_refused() {
+        let text = "schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n    - path: .git/hooks/pre-commit\n      md5: 0cc175b9c0f1b6a831c399e269772661\n";
+        let err = outs_of_lock_text(&repo(), "dvc.lock", text).unwrap_err();
+        assert!(err.to_string().contains(".git/hooks/pre-commit"), "{err}");
+        let ok = text.replace(".git/hooks/", "");
+        assert_eq!(
+            outs_of_lock_text(&repo(), "dvc.lock", &ok).unwrap().len(),
+            1
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn lock_reader_never_panics(text in crate::fuzz::text()) {
+            let _ = outs_of_lock_text(&repo(), "sub/dvc.lock", &text);
+        }
+
+        #[test]
+        fn lock_reader_never_panics_near_valid_locks(text in crate::fuzz::mutated(&[
+            "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    deps:\n    - path: data\n      hash: md5\n      md5: 83d36553a910a84c55e99b18af88174f.dir\n    outs:\n    - path: model.pt\n      hash: md5\n      md5: 0cc175b9c0f1b6a831c399e269772661\n      size: 2\n      isexec: true\n    - path: ../up\n      md5: 0cc175b9c0f1b6a831c399e269772661\n",
+        ])) {
+            let _ = outs_of_lock_text(&repo(), "sub/dvc.lock", &text);
+        }
+    }
 }

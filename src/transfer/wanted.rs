@@ -338,4 +338,13 @@ mod tests {
                 .is_err()
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn lock_text_never_panics(text in crate::fuzz::text()) {
+            let _ = super::outs_of_lock_text(&text);
+        }
+    }
 }
