@@ -100,6 +100,7 @@ impl Repo {
             tmp.join("lock"),
             tmp.join("ferry"),
             tmp.join("ferry").join("state.redb"),
+            tmp.join("ferry").join("spool"),
         ] {
             safepath::check_metadata(&self.root, &path)?;
         }

@@ -4,7 +4,7 @@ use crate::hash::state::State;
 use crate::odb::Odb;
 
 use super::out::Out;
-use super::safepath::Bounds;
+use super::safepath::{Bounds, SafePathError};
 use super::workspace::{self, Current, WorkspaceError};
 
 /// How an output differs from its record, as DVC names it.
@@ -65,7 +65,14 @@ pub fn out_status(
     if out.cache && !cache_complete(odb, recorded) {
         return Ok(OutStatus::NotInCache);
     }
-    let current = workspace::current(bounds, &out.path, recorded.legacy, state)?;
+    // A symlink Ferry will not read through (to a directory, or out of the repository) where
+    // the data should be is a change to report, not a reason to fail the whole status.
+    let current = match workspace::current(bounds, &out.path, recorded.legacy, state) {
+        Err(WorkspaceError::Unsafe(
+            SafePathError::LinkedDir(_) | SafePathError::LinkOutside { .. },
+        )) => return Ok(OutStatus::Modified),
+        other => other?,
+    };
     Ok(match current.hash(recorded.legacy) {
         None => OutStatus::Deleted,
         Some(h)

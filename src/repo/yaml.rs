@@ -355,10 +355,12 @@ impl Writer<'_> {
 pub const MAX_DEPTH: usize = 256;
 
 /// Refuses YAML nested deeper than [`MAX_DEPTH`] in one linear pass, before the text reaches
-/// serde_yaml_ng: its parser takes seconds on 50,000 nested `[` (35 s on 100,000) before its own
-/// limit rejects them. Counts flow brackets outside quoted scalars and comments plus block levels
+/// serde_yaml_ng: it stops at 128 levels itself, but only after its parser has gone through the
+/// whole nesting, which takes seconds on 50,000 nested `[` (35 s on 100,000). Counts flow brackets outside quoted scalars and comments plus block levels
 /// (indentation and `- `/`? `/`: ` indicators); block scalars (`|`, `>`) are skipped. It may
-/// overcount a little, never undercount a flow collection, so a real DVC file is never refused.
+/// overcount a little, so a real DVC file is never refused. Called by every YAML reader: the
+/// `.dvc` parser and both `dvc.lock` readers (Ferry does not read `dvc.yaml`; a reader added for
+/// it must call this first). `.dir` manifests are JSON: serde_json stops at 128 levels itself.
 pub fn check_depth(text: &str) -> Result<(), String> {
     #[derive(PartialEq)]
     enum Quote {
@@ -421,7 +423,10 @@ pub fn check_depth(text: &str) -> Result<(), String> {
             }
             match c {
                 b'#' if j == 0 || matches!(line[j - 1], b' ' | b'\t') => break,
-                b'\'' | b'"' if flow > 0 || value_start => {
+                b'\'' | b'"'
+                    if value_start
+                        || (flow > 0 && (j == 0 || b" \t[{,:".contains(&line[j - 1]))) =>
+                {
                     quote = if c == b'"' {
                         Quote::Double
                     } else {
