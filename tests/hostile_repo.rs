@@ -345,8 +345,11 @@ fn a_leftover_temp_file_is_removed_not_called_an_unsaved_change() {
     ok(h.ferry().args(["add", "td"]));
     std::fs::remove_file(h.repo.join("td/b.txt")).unwrap();
     write(&h.repo, "td/.Ab3_-Cd4Ef5Gh6Ij7Kl8Mn.tmp", "half a copy");
+    write(&h.repo, ".Zz9_-Yy8Xx7Ww6Vv5Uu4Tt.tmp", "beside a file out");
+    h.cached("f", "f\n");
     ok(h.ferry().arg("checkout"));
     assert!(!h.repo.join("td/.Ab3_-Cd4Ef5Gh6Ij7Kl8Mn.tmp").exists());
+    assert!(!h.repo.join(".Zz9_-Yy8Xx7Ww6Vv5Uu4Tt.tmp").exists());
     assert_eq!(read(&h.repo, "td/b.txt"), "b\n");
 }
 

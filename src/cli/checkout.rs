@@ -70,6 +70,7 @@ pub fn checkout_all(
     let links = repo.link_types();
     let mut state = repo.state();
     let mut summary = Summary::default();
+    crate::repo::checkout::remove_leftover_temps(outs);
     let tab = if ctx.out.is_tty() { "\t" } else { "       " };
     for out in outs.iter().filter(|o| o.cache && o.hash.is_some()) {
         let shown = if out.is_dir() {

@@ -91,6 +91,29 @@ pub fn on_interrupt() {
     }
 }
 
+/// Removes the temp files an interrupted or killed run left beside single-file outs (inside a
+/// tracked directory they are removed while checking it out). Only Ferry's own names
+/// ([`odb::is_temp_name`]) are touched, and only plain files; the repository lock keeps another
+/// checkout from writing these directories meanwhile.
+pub fn remove_leftover_temps(outs: &[Out]) {
+    let parents: HashSet<&Path> = outs
+        .iter()
+        .filter(|o| !o.is_dir())
+        .filter_map(|o| o.path.parent())
+        .collect();
+    for dir in parents {
+        let Ok(listing) = fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in listing.flatten() {
+            let ours = entry.file_name().to_str().is_some_and(odb::is_temp_name);
+            if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// How a workspace file is made from a cache object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkType {
