@@ -217,6 +217,10 @@ fn symlinked_metadata_is_never_written_through() {
     write(&h.repo, "f", "f\n");
     refused(h.ferry().args(["add", "f"]), ".gitignore");
     assert_eq!(read(&h.base, "victim"), "precious\n");
+    assert!(
+        !h.repo.join("f.dvc").exists(),
+        "f.dvc written before the refusal"
+    );
 
     // .dvc/tmp -> outside: nothing is created there.
     let h = setup();
@@ -330,7 +334,7 @@ fn non_utf8_names_are_refused_not_merged() {
     }
     let stderr = refused(h.ferry().args(["add", "d"]), ".bin");
     assert!(
-        stderr.contains("\\xff.bin") || stderr.contains("\\xfe.bin"),
+        stderr.contains("d/\\xff.bin") || stderr.contains("d/\\xfe.bin"),
         "{stderr}"
     );
     assert!(!h.repo.join("d.dvc").exists());

@@ -80,6 +80,10 @@ pub fn add_path(
 ) -> anyhow::Result<Added> {
     let dvcfile_path = dvcfile_for(path);
     safepath::check_metadata(&repo.root, &dvcfile_path)?;
+    if git && let Some(parent) = path.parent() {
+        // refused before anything is cached or written, not halfway through
+        safepath::check_metadata(&repo.root, &parent.join(".gitignore"))?;
+    }
     let name = path
         .file_name()
         .map(|n| safepath::utf8(n).map(str::to_string))

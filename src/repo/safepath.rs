@@ -90,6 +90,10 @@ impl crate::error::Hint for SafePathError {
             SafePathError::NotUtf8(_) => {
                 "rename the file to a UTF-8 name (DVC's files can only record UTF-8 paths)".into()
             }
+            SafePathError::LinkOutside { .. } => {
+                "copy the file into the repository instead of linking to it (or remove the link), then rerun"
+                    .into()
+            }
             SafePathError::Io { .. } => return None,
             _ => {
                 "replace the symbolic link with a real file or directory (or remove it), then rerun"

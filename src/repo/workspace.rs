@@ -193,7 +193,10 @@ fn list_dir(
             ));
         }
         let rel = path.strip_prefix(dir).unwrap_or(path);
-        safepath::utf8(rel.as_os_str())?;
+        if rel.to_str().is_none() {
+            let shown = path.strip_prefix(&bounds.root).unwrap_or(path);
+            safepath::utf8(shown.as_os_str())?;
+        }
         if ft.is_symlink() {
             match std::fs::metadata(path) {
                 Ok(m) if m.is_dir() => continue,
