@@ -8,6 +8,7 @@ pub mod error;
 #[cfg(test)]
 mod fuzz;
 pub mod hash;
+pub mod interrupt;
 pub mod odb;
 pub mod remote;
 pub mod repo;

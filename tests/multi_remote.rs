@@ -1405,3 +1405,51 @@ fn retries_stay_within_the_request_limit() {
     assert_eq!(row(&stdout, "disk")[1], "20", "{stdout}");
     assert_eq!(p.usage(&clone, DAY)["s3"]["requests"], seen.len());
 }
+
+/// Ctrl-C in the middle of a budgeted pull gives back the claim of every object not
+/// downloaded: the ledger keeps no more than the server served (issue 10: it kept the whole
+/// claim, so the rerun was refused "over budget"), and the rerun finishes the job.
+#[test]
+fn an_interrupted_pull_keeps_only_what_was_downloaded() {
+    let size = 10_000;
+    let mut p = Project::new(40, size);
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "", "");
+    let disk = local_remote();
+    http_then_disk(
+        &p,
+        &server,
+        "",
+        disk.path(),
+        &[("daily_download_limit", "1MB"), ("jobs", "2")],
+    );
+    let clone = p.clone();
+    server.control(r#"{"slow": 0.3}"#);
+    let child = p
+        .ferry(&clone, &["pull", "--no-fallback"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while gets(&server.log()).len() < 4 && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    ok(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(252), "{}", out_text(&out));
+    let served: u64 = gets(&server.log())
+        .iter()
+        .filter(|(k, s)| *s == 200 && !k.ends_with(".dir"))
+        .count() as u64
+        * size as u64;
+    let used = p.usage(&clone, DAY)["dh"]["bytes"].as_u64().unwrap();
+    assert!(
+        used <= served + 2 * size as u64,
+        "ledger keeps {used} bytes after {served} were served (40 objects claimed: 400 kB)"
+    );
+    server.control(r#"{"reset": true}"#);
+    let out = p.run(&clone, &["pull", "--no-fallback"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+}

@@ -29,6 +29,7 @@
 //! ledger is this machine's estimate, the server's cap answer is the real limit, and the router
 //! treats that answer as "capped until the reset". Refusing to pull over a broken state file
 //! would cost users far more than one extra capped request.
+mod claims;
 mod clock;
 mod error;
 mod key;
@@ -37,6 +38,7 @@ mod meter;
 mod plan;
 mod window;
 
+pub use claims::Claims;
 pub use clock::{Clock, NOW_ENV};
 pub use error::LedgerError;
 pub use key::{ledger_url, normalize_url};

@@ -137,8 +137,10 @@ pub fn main() -> ExitCode {
 
 /// Ctrl-C ends the process with DVC's exit code 252 and a message, instead of a bare death by
 /// SIGINT (130 in a shell). Nothing is lost that a kill would not lose: objects and files are
-/// written by temp file + rename, and locks are released by the kernel. A checkout in progress
-/// stops starting files and its temp files are removed first, so none is left among the data.
+/// written by temp file + rename, and locks are released by the kernel; what a kill would leak
+/// (budget claimed for downloads that never happened) is undone first ([`crate::interrupt`]),
+/// then a checkout in progress stops starting files and its workspace temp files are removed
+/// ([`crate::repo::checkout::on_interrupt`]), so none is left among the data.
 fn exit_on_interrupt() {
     let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(|| {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -148,6 +150,7 @@ fn exit_on_interrupt() {
             return;
         };
         if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+            crate::interrupt::run_undos();
             crate::repo::checkout::on_interrupt();
             eprintln!("ERROR: interrupted by the user");
             eprintln!("hint: rerun the same command; what was finished is kept");

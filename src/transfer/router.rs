@@ -30,8 +30,8 @@
 //!
 //! It does not decide which objects are wanted, nor touch the workspace, nor know any protocol.
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -39,7 +39,7 @@ use futures::stream::FuturesUnordered;
 use super::copy::{CopyError, download_counted};
 use super::remotes::Handle;
 use super::{Object, Progress};
-use crate::budget::{Budget, Ledger, Meter, Remaining, Window};
+use crate::budget::{Budget, Claims, Ledger, Meter, Remaining, Window};
 use crate::odb::Odb;
 use crate::remote::{ErrorKind, RemoteError, RetryPolicy};
 
@@ -113,9 +113,10 @@ pub struct Lane {
     transient_streak: AtomicUsize,
     meter: Option<Meter>,
     ledger: Option<(Ledger, jiff::tz::TimeZone)>,
-    /// Claimed in the ledger but not used (failed or skipped objects), by the window each claim
-    /// was taken in, given back to that window after each batch.
-    unused: Mutex<BTreeMap<jiff::Timestamp, (Window, u64, u64)>>,
+    /// This run's claims on a limited remote's budget (`None` without a limit or a ledger):
+    /// settled object by object, unused parts given back after each batch, everything given
+    /// back on Ctrl-C.
+    claims: Option<Arc<Claims>>,
     /// Transfers in flight against this remote, at most its `jobs`.
     permits: tokio::sync::Semaphore,
     stats: Mutex<LaneStats>,
@@ -149,6 +150,10 @@ impl Lane {
             .unwrap_or_else(|| unlimited(&limits));
         let capped_until = usage.and_then(|u| u.capped_until);
         let jobs = handle.jobs.max(1);
+        let limited = limits.limit_bytes.is_some() || limits.limit_requests.is_some();
+        let claims = ledger
+            .filter(|_| limited)
+            .map(|l| Arc::new(Claims::new(l.clone(), &handle.ledger_key, tz.clone())));
         Self {
             meter: ledger.map(|l| l.meter(&handle.ledger_key, &tz)),
             ledger: ledger.map(|l| (l.clone(), tz)),
@@ -161,7 +166,7 @@ impl Lane {
             cause: Mutex::new(None),
             known: None,
             transient_streak: AtomicUsize::new(0),
-            unused: Mutex::new(BTreeMap::new()),
+            claims,
             permits: tokio::sync::Semaphore::new(jobs),
             stats: Mutex::new(LaneStats::default()),
         }
@@ -246,20 +251,15 @@ impl Lane {
         self.limits.limit_bytes.is_some() || self.limits.limit_requests.is_some()
     }
 
-    /// Whether this lane's budget is shared with other processes through ledger claims.
-    fn claims(&self) -> bool {
-        self.ledger.is_some() && self.claims_limit()
-    }
-
     /// Takes from the ledger as many of `batch` (in order) as fit today's limits, counting
     /// every process's use; returns the objects that did not fit and the window the rest were
     /// claimed in (`None` when nothing was claimed: no limit, or no ledger).
     fn claim(&self, batch: &mut Vec<Routed>) -> (Vec<Routed>, Option<Window>) {
-        let Some((ledger, tz)) = self.ledger.as_ref().filter(|_| self.claims()) else {
+        let Some(claims) = &self.claims else {
             return (Vec::new(), None);
         };
         let costs: Vec<(u64, u64)> = batch.iter().map(|r| (self.cost(&r.object), 1)).collect();
-        match ledger.claim(&self.handle.ledger_key, tz, &self.limits, &costs) {
+        match claims.claim(&self.limits, &costs) {
             Ok(claim) => (batch.split_off(claim.granted), Some(claim.window)),
             Err(e) => {
                 tracing::warn!(
@@ -293,16 +293,12 @@ impl Lane {
         let Some(meter) = &self.meter else {
             return;
         };
-        if let Some(window) = claimed_in {
+        if let (Some(window), Some(claims)) = (claimed_in, &self.claims) {
             meter.add(
                 used.0.saturating_sub(reserved.0),
                 used.1.saturating_sub(reserved.1),
             );
-            if let Ok(mut u) = self.unused.lock() {
-                let slot = u.entry(window.start).or_insert((window, 0, 0));
-                slot.1 += reserved.0.saturating_sub(used.0);
-                slot.2 += reserved.1.saturating_sub(used.1);
-            }
+            claims.settle(window, reserved, used);
         } else {
             meter.add(used.0, used.1);
         }
@@ -319,23 +315,10 @@ impl Lane {
                 self.handle.name
             );
         }
-        let Some((ledger, tz)) = self.ledger.as_ref().filter(|_| self.claims()) else {
+        let Some(claims) = &self.claims else {
             return;
         };
-        let unused = self
-            .unused
-            .lock()
-            .map(|mut u| std::mem::take(&mut *u))
-            .unwrap_or_default();
-        for (window, bytes, requests) in unused.into_values() {
-            if let Err(e) = ledger.release(&self.handle.ledger_key, tz, window, bytes, requests) {
-                tracing::warn!(
-                    "could not give back unused budget of remote '{}': {e}",
-                    self.handle.name
-                );
-            }
-        }
-        let usage = match ledger.usage(&self.handle.ledger_key, tz) {
+        let usage = match claims.give_back() {
             Ok(u) => u,
             Err(e) => {
                 tracing::warn!(
@@ -450,6 +433,17 @@ impl Router {
     ) -> Result<FetchOutcome, CopyError> {
         let mut outcome = FetchOutcome::default();
         let mut pending = objects;
+        // Interrupted, the claims not yet settled go back (module doc of `budget::claims`).
+        let _undo: Vec<_> = self
+            .lanes
+            .iter()
+            .filter_map(|lane| lane.claims.clone())
+            .map(|claims| {
+                crate::interrupt::on_interrupt(move || {
+                    let _ = claims.give_back_all();
+                })
+            })
+            .collect();
         let abort = AtomicBool::new(false);
         let local_error: Mutex<Option<CopyError>> = Mutex::new(None);
         let mut running = FuturesUnordered::new();
