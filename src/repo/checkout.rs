@@ -1,10 +1,9 @@
 //! Restoring outputs from the cache into the workspace, following `cache.type`, never leaving a
 //! partial file (temp + rename) and never dropping unsaved changes without `--force`.
+use std::collections::HashSet;
 use std::fs::{self, Permissions};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -310,6 +309,8 @@ fn checkout_dir(
         return Err(CheckoutError::MissingCache(out.rel.clone()));
     }
     let entries = odb.read_manifest(recorded)?;
+    // before anything in the directory is touched: no symlinked directory on the way to a file
+    safepath::check_tree_parents(&out.path, entries.iter().map(|e| e.relpath.as_str()))?;
     let legacy = recorded.legacy;
     if let Some(missing) = entries.iter().find(|e| !saved(odb, &e.md5, legacy)) {
         return Err(CheckoutError::MissingCache(format!(
@@ -369,7 +370,6 @@ fn checkout_dir(
         .iter()
         .filter(|e| !have.contains(e.relpath.as_str()))
         .collect();
-    safepath::check_tree_parents(&out.path, todo.iter().map(|e| e.relpath.as_str()))?;
     let placed: Vec<Result<(PathBuf, Fingerprint, String), CheckoutError>> = todo
         .par_iter()
         .map(|e| {
