@@ -173,12 +173,13 @@ pub enum CheckoutError {
     #[error("{0}")]
     Io(String),
     /// Writing a workspace file failed; a full disk is named as such.
-    #[error("cannot write '{}': {}", path.display(), describe_io(source))]
+    #[error("cannot write '{}': {}", path.display(), describe_io(error))]
     Write {
         /// The workspace file.
         path: PathBuf,
-        /// The last error met (of the link types tried).
-        source: std::io::Error,
+        /// The last error met (of the link types tried); not a `source`, as the message
+        /// already says it.
+        error: std::io::Error,
     },
     /// The safe-path rule refused a path (a symlinked directory on the way).
     #[error(transparent)]
@@ -194,7 +195,7 @@ pub enum CheckoutError {
 impl crate::error::Hint for CheckoutError {
     fn hint(&self) -> Option<String> {
         match self {
-            CheckoutError::Write { source, .. } if describe_io(source).contains("space") => Some(
+            CheckoutError::Write { error, .. } if describe_io(error).contains("space") => Some(
                 "free some disk space (or set cache.type to reflink/hardlink to avoid copies), then rerun: finished files are kept"
                     .into(),
             ),
@@ -205,8 +206,8 @@ impl crate::error::Hint for CheckoutError {
     }
     fn exit(&self) -> crate::error::Exit {
         match self {
-            CheckoutError::Write { source, .. }
-                if source.kind() == std::io::ErrorKind::Interrupted =>
+            CheckoutError::Write { error, .. }
+                if error.kind() == std::io::ErrorKind::Interrupted =>
             {
                 crate::error::Exit::Interrupted
             }
@@ -412,9 +413,9 @@ fn link(
     links: &[LinkType],
     isexec: bool,
 ) -> Result<Fingerprint, CheckoutError> {
-    let write = |source: std::io::Error| CheckoutError::Write {
+    let write = |error: std::io::Error| CheckoutError::Write {
         path: dest.to_path_buf(),
-        source,
+        error,
     };
     let io = |what: &str, e: std::io::Error| {
         CheckoutError::Io(format!(
