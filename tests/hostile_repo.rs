@@ -241,6 +241,13 @@ fn symlinked_metadata_is_never_written_through() {
     write(&h.repo, "f", "f\n");
     refused(h.ferry().args(["add", "f"]), ".dvc/cache");
     assert!(h.outside_files().is_empty(), "{:?}", h.outside_files());
+
+    // The same link made locally (not committed) is the user's own choice, kept as dvc keeps it.
+    let h = setup();
+    let _ = std::fs::remove_dir_all(h.repo.join(".dvc/cache"));
+    symlink(&h.outside, h.repo.join(".dvc/cache")).unwrap();
+    h.cached("f", "f\n");
+    assert_eq!(h.outside_files().len(), 1, "{:?}", h.outside_files());
 }
 
 /// The reserved outs: each is refused by status, fetch, checkout and pull before anything is

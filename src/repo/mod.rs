@@ -90,8 +90,8 @@ impl Repo {
     }
 
     /// Refuses `.dvc/tmp` (and the lock and state inside it) when any of it is a symlink, and a
-    /// `.dvc/cache` symlink committed to git when `cache.dir` is not configured: a cloned
-    /// repository must not make Ferry write outside it. A cache symlink the user made locally
+    /// `.dvc/cache` symlink committed to git that points out of the repository when `cache.dir`
+    /// is not configured: a cloned repository must not make Ferry write outside it. A cache symlink the user made locally
     /// (not in git) is their own choice and is kept, as dvc keeps it.
     fn check_metadata(&self) -> Result<(), safepath::SafePathError> {
         let tmp = self.tmp_dir();
@@ -105,13 +105,19 @@ impl Repo {
             safepath::check_metadata(&self.root, &path)?;
         }
         let cache = self.dvc_dir.join("cache");
+        // a link whose target is missing counts as escaping: fetch would create it
+        let escapes = || match (cache.canonicalize(), self.root.canonicalize()) {
+            (Ok(target), Ok(root)) => !target.starts_with(root),
+            _ => true,
+        };
         if self.config.get("cache", "dir").is_none()
             && cache
                 .symlink_metadata()
                 .is_ok_and(|m| m.file_type().is_symlink())
+            && escapes()
             && git_tracks(&self.root, ".dvc/cache")
         {
-            return Err(safepath::SafePathError::SymlinkedMetadata(cache));
+            return Err(safepath::SafePathError::CommittedCacheLink(cache));
         }
         Ok(())
     }

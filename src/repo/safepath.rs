@@ -44,6 +44,11 @@ pub enum SafePathError {
     /// Repository metadata that must be a plain file or directory is a symbolic link.
     #[error("refusing '{0}': it is a symbolic link, and Ferry never writes through one")]
     SymlinkedMetadata(PathBuf),
+    /// `.dvc/cache` is a symlink out of the repository that came with the clone (tracked by git).
+    #[error(
+        "refusing '{0}': it is a symbolic link out of the repository committed to git, not a cache you configured"
+    )]
+    CommittedCacheLink(PathBuf),
     /// A symbolic link that points outside the repository and the cache.
     #[error("refusing '{path}': it is a symbolic link to '{target}', outside the repository")]
     LinkOutside {
@@ -93,6 +98,9 @@ impl crate::error::Hint for SafePathError {
             SafePathError::LinkOutside { .. } => {
                 "copy the file into the repository instead of linking to it (or remove the link), then rerun"
                     .into()
+            }
+            SafePathError::CommittedCacheLink(_) => {
+                "if the cache really lives elsewhere, set it with `dvc cache dir --local PATH` (or cache.dir in .dvc/config.local) and `git rm --cached .dvc/cache`".into()
             }
             SafePathError::Io { .. } => return None,
             _ => {
