@@ -469,6 +469,46 @@ pub fn check_depth(text: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// Whatever serde_yaml_ng itself accepts (it stops at 128 levels) passes the pre-scan, in
+    /// every shape its emitter and hand-written files use.
+    #[test]
+    fn nothing_serde_accepts_is_refused() {
+        use serde_yaml_ng::{Mapping, Value};
+        type Wrap = fn(Value) -> Value;
+        let shapes: [(&str, Wrap); 3] = [
+            ("seq", |v| Value::Sequence(vec![v])),
+            ("map", |v| {
+                let mut m = Mapping::new();
+                m.insert("k".into(), v);
+                Value::Mapping(m)
+            }),
+            ("seq of map", |v| {
+                let mut m = Mapping::new();
+                m.insert("k".into(), v);
+                m.insert("other".into(), "x [y".into());
+                Value::Sequence(vec![Value::Mapping(m)])
+            }),
+        ];
+        let mut checked = 0;
+        for (name, wrap) in shapes {
+            for depth in [1, 10, 60, 120] {
+                let mut v = Value::String("leaf: '[{'".into());
+                for _ in 0..depth {
+                    v = wrap(v);
+                }
+                let block = serde_yaml_ng::to_string(&v).unwrap();
+                let flow = serde_json::to_string(&v).unwrap();
+                for text in [block, flow] {
+                    if serde_yaml_ng::from_str::<Value>(&text).is_ok() {
+                        assert!(check_depth(&text).is_ok(), "{name} at depth {depth}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked >= 20, "only {checked} texts were accepted by serde");
+    }
+
     #[test]
     fn deep_nesting_is_refused_and_real_files_pass() {
         assert!(
