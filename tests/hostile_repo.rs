@@ -478,3 +478,38 @@ fn deeply_nested_yaml_is_rejected_quickly() {
     );
     refused(h.ferry().arg("status"), "nested deeper than");
 }
+
+#[test]
+fn repository_config_files_are_never_written_through_a_symlink() {
+    let h = setup();
+    write(&h.base, "victim", "# my dotfile\n");
+    std::fs::remove_file(h.repo.join(".dvc/config")).unwrap();
+    symlink("../../victim", h.repo.join(".dvc/config")).unwrap();
+    refused(
+        h.ferry().args(["remote", "add", "r", "/tmp/ferry-nowhere"]),
+        ".dvc/config",
+    );
+    assert_eq!(read(&h.base, "victim"), "# my dotfile\n");
+
+    let h = setup();
+    ok(h.ferry().args(["remote", "add", "r", "/tmp/ferry-nowhere"]));
+    write(&h.base, "victim", "# my dotfile\n");
+    symlink("../../victim", h.repo.join(".dvc/config.local")).unwrap();
+    refused(
+        h.ferry()
+            .args(["remote", "add", "--local", "r2", "/tmp/ferry-nowhere"]),
+        "config.local",
+    );
+    assert_eq!(read(&h.base, "victim"), "# my dotfile\n");
+
+    let h = setup();
+    write(&h.base, "victim", "# my dotfile\n");
+    symlink("../../victim", h.repo.join(".dvc/ferry.toml")).unwrap();
+    ok(h.ferry().args(["remote", "add", "r", "/tmp/ferry-nowhere"]));
+    refused(
+        h.ferry()
+            .args(["remote", "modify", "r", "daily_download_limit", "1GB"]),
+        "ferry.toml",
+    );
+    assert_eq!(read(&h.base, "victim"), "# my dotfile\n");
+}

@@ -556,10 +556,12 @@ impl FerryFile {
             return Ok(false);
         }
         FerrySettings::parse(&text, &self.path)?;
-        std::fs::write(&self.path, text).map_err(|source| FerryError::Io {
+        let io = |source| FerryError::Io {
             path: self.path.clone(),
             source,
-        })?;
+        };
+        super::level::refuse_symlink(&self.path).map_err(io)?;
+        std::fs::write(&self.path, text).map_err(io)?;
         Ok(true)
     }
 }
