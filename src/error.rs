@@ -83,3 +83,32 @@ pub trait Hint {
         Exit::Failed
     }
 }
+
+/// An I/O error in words, naming the cause when it is one the user can act on: a full disk reads
+/// "no space left on device" (ENOSPC, or EDQUOT for a full quota) instead of a generic failure.
+pub fn describe_io(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(28) => "no space left on device".into(),
+        Some(122) => "disk quota exceeded".into(),
+        _ if e.kind() == std::io::ErrorKind::StorageFull => "no space left on device".into(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_named() {
+        assert_eq!(
+            describe_io(&std::io::Error::from_raw_os_error(28)),
+            "no space left on device"
+        );
+        assert_eq!(
+            describe_io(&std::io::Error::from(std::io::ErrorKind::StorageFull)),
+            "no space left on device"
+        );
+        assert!(describe_io(&std::io::Error::from_raw_os_error(2)).contains("No such file"));
+    }
+}

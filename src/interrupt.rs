@@ -3,8 +3,10 @@
 //! The Ctrl-C handler (`cli`) ends the process at once with exit code 252, so work in flight
 //! never reaches its own clean-up code. Code holding something a kill would leak in a harmful
 //! way — budget claimed for bytes not yet downloaded — registers an undo here for as long as it
-//! holds it; the handler runs every registered undo before it exits. Files need none: objects
-//! and workspace files are written by temp file + rename and locks are dropped by the kernel.
+//! holds it; the handler runs every registered undo before it exits. Objects need none (temp
+//! file + rename in the cache) and locks are dropped by the kernel; workspace temp files have
+//! their own wind-down, which must also stop new files from starting
+//! ([`crate::repo::checkout::on_interrupt`]).
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,6 +5,8 @@ pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod hash;
 pub mod interrupt;
 pub mod odb;

@@ -66,9 +66,11 @@ pub fn checkout_all(
     force: bool,
 ) -> anyhow::Result<Summary> {
     let odb = repo.odb();
+    let bounds = repo.bounds();
     let links = repo.link_types();
     let mut state = repo.state();
     let mut summary = Summary::default();
+    crate::repo::checkout::remove_leftover_temps(outs);
     let tab = if ctx.out.is_tty() { "\t" } else { "       " };
     for out in outs.iter().filter(|o| o.cache && o.hash.is_some()) {
         let shown = if out.is_dir() {
@@ -76,7 +78,7 @@ pub fn checkout_all(
         } else {
             out.rel.clone()
         };
-        match checkout_out(&odb, out, &links, force, &mut state) {
+        match checkout_out(&odb, &bounds, out, &links, force, &mut state) {
             Ok(Change::Added(n)) => {
                 summary.added += n;
                 ctx.out.line(&format!("A{tab}{shown}"));

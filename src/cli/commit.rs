@@ -22,6 +22,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let _lock = repo.lock()?;
     let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
     let odb = repo.odb();
+    let bounds = repo.bounds();
     let mut state = repo.state();
     for out in outs.iter().filter(|o| o.cache) {
         let Origin::DvcFile { file, .. } = &out.origin else {
@@ -29,7 +30,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
                 .with_hint("run `dvc commit` for pipeline stages")
                 .into());
         };
-        match out_status(&odb, out, &mut state)? {
+        match out_status(&odb, &bounds, out, &mut state)? {
             OutStatus::Deleted => {
                 return Err(UserError::failed(format!(
                     "failed to commit - output '{}' does not exist",

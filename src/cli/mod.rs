@@ -138,7 +138,9 @@ pub fn main() -> ExitCode {
 /// Ctrl-C ends the process with DVC's exit code 252 and a message, instead of a bare death by
 /// SIGINT (130 in a shell). Nothing is lost that a kill would not lose: objects and files are
 /// written by temp file + rename, and locks are released by the kernel; what a kill would leak
-/// (budget claimed for downloads that never happened) is undone first ([`crate::interrupt`]).
+/// (budget claimed for downloads that never happened) is undone first ([`crate::interrupt`]),
+/// then a checkout in progress stops starting files and its workspace temp files are removed
+/// ([`crate::repo::checkout::on_interrupt`]), so none is left among the data.
 fn exit_on_interrupt() {
     let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(|| {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -149,6 +151,7 @@ fn exit_on_interrupt() {
         };
         if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
             crate::interrupt::run_undos();
+            crate::repo::checkout::on_interrupt();
             eprintln!("ERROR: interrupted by the user");
             eprintln!("hint: rerun the same command; what was finished is kept");
             std::process::exit(Exit::Interrupted as i32);
@@ -197,6 +200,15 @@ fn classify(err: &anyhow::Error) -> (Exit, Option<String>) {
             return (e.exit(), e.hint());
         }
         if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
+            return (e.exit(), e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::repo::safepath::SafePathError>() {
+            return (e.exit(), e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::repo::workspace::WorkspaceError>() {
+            return (e.exit(), e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::repo::checkout::CheckoutError>() {
             return (e.exit(), e.hint());
         }
         if let Some(e) = cause.downcast_ref::<crate::repo::dvcfile::DvcFileError>() {

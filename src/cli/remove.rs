@@ -34,10 +34,12 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         let outs = index::outs_of_dvcfile(&repo, &rel)?;
         for out in &outs {
             if repo.uses_scm() {
-                gitignore::unignore(&out.path)?;
+                gitignore::unignore(&repo.root, &out.path)?;
             }
             if args.outs {
-                let _ = if out.path.is_dir() {
+                // lstat: a symlinked out is removed as a link, never through it
+                let is_dir = out.path.symlink_metadata().is_ok_and(|m| m.is_dir());
+                let _ = if is_dir {
                     std::fs::remove_dir_all(&out.path)
                 } else {
                     std::fs::remove_file(&out.path)

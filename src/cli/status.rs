@@ -43,10 +43,11 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         return cloud(ctx, &repo, &outs, &args);
     }
     let odb = repo.odb();
+    let bounds = repo.bounds();
     let mut state = repo.state();
     let mut changed: BTreeMap<String, Vec<(String, OutStatus)>> = BTreeMap::new();
     for out in &outs {
-        let status = out_status(&odb, out, &mut state)?;
+        let status = out_status(&odb, &bounds, out, &mut state)?;
         if status != OutStatus::Clean {
             let key = match &out.origin {
                 Origin::DvcFile { file, .. } => file.clone(),

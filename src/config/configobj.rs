@@ -521,4 +521,25 @@ mod tests {
         let e = ConfigDoc::parse("[core]\na = 1\na = 2\n").unwrap_err();
         assert_eq!(e.to_string(), "Duplicate keyword name at line 3.");
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn parse_never_panics(text in crate::fuzz::text()) {
+            if let Ok(doc) = ConfigDoc::parse(&text) {
+                let _ = doc.write();
+            }
+        }
+
+        #[test]
+        fn parse_never_panics_near_valid_configs(text in crate::fuzz::mutated(&[
+            "[core]\n    remote = r\n    autostage = true\n['remote \"r\"']\n    url = s3://b/p\n    endpointurl = http://127.0.0.1:8333\n",
+            "[cache]\n    type = \"reflink,copy\"\n    dir = '''../c'''\n# comment\n[remote \"h\"]\nurl = https://x/y # tail\n",
+        ])) {
+            if let Ok(doc) = ConfigDoc::parse(&text) {
+                let _ = doc.write();
+            }
+        }
+    }
 }

@@ -556,10 +556,12 @@ impl FerryFile {
             return Ok(false);
         }
         FerrySettings::parse(&text, &self.path)?;
-        std::fs::write(&self.path, text).map_err(|source| FerryError::Io {
+        let io = |source| FerryError::Io {
             path: self.path.clone(),
             source,
-        })?;
+        };
+        super::level::refuse_symlink(&self.path).map_err(io)?;
+        std::fs::write(&self.path, text).map_err(io)?;
         Ok(true)
     }
 }
@@ -645,5 +647,21 @@ mod tests {
         let s = FerrySettings::load(dir.path()).unwrap();
         assert_eq!(s.pull.order, Some(vec!["b".to_string()]));
         assert!(s.remote.is_empty());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn parse_never_panics(text in crate::fuzz::text()) {
+            let _ = FerrySettings::parse(&text, Path::new("ferry.toml"));
+        }
+
+        #[test]
+        fn parse_never_panics_near_valid_settings(text in crate::fuzz::mutated(&[
+            "[pull]\norder = [\"backblaze\", \"dagshub\"]\n[push]\nremotes = [\"backblaze\"]\n[remote.backblaze]\ndaily_download_limit = \"1GB\"\ndaily_request_limit = 2500\nbudget_reset = \"Europe/Berlin\"\n[redundancy]\nmin_copies = 2\n",
+        ])) {
+            let _ = FerrySettings::parse(&text, Path::new("ferry.toml"));
+        }
     }
 }

@@ -158,7 +158,10 @@ pub fn map_paths(doc: &mut ConfigDoc, f: impl Fn(&str) -> String) {
 }
 
 /// Writes a level's file the way DVC does, creating its directory. `config.local` is written
-/// with mode 0600 because it holds credentials.
+/// with mode 0600 because it holds credentials. The repository's own files (`.dvc/config`,
+/// `.dvc/config.local`) are never written through a symlink: a cloned repository could point
+/// them at `~/.bashrc` (dvc would overwrite it). Global and system files may be links (dotfile
+/// managers make them).
 pub fn write(level: Level, path: &Path, doc: &ConfigDoc) -> Result<(), ConfigError> {
     let mut doc = doc.clone();
     let dir = conf_dir(path);
@@ -173,12 +176,28 @@ pub fn write(level: Level, path: &Path, doc: &ConfigDoc) -> Result<(), ConfigErr
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
+    if matches!(level, Level::Repo | Level::Local) {
+        refuse_symlink(path).map_err(io)?;
+    }
     tracing::debug!("Writing '{}'.", path.display());
     if level == Level::Local {
         write_private(path, text.as_bytes()).map_err(io)
     } else {
         std::fs::write(path, text).map_err(io)
     }
+}
+
+/// Fails when `path` is a symbolic link (the repository's own files are never written through one).
+pub fn refuse_symlink(path: &Path) -> std::io::Result<()> {
+    if path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return Err(std::io::Error::other(
+            "it is a symbolic link, and Ferry never writes a repository file through one; replace it with a plain file",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

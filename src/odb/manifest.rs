@@ -18,7 +18,9 @@ pub enum ManifestError {
     #[error("malformed directory manifest: {0}")]
     Malformed(String),
     /// A path that would leave the directory or is otherwise unsafe to create.
-    #[error("directory manifest has an unsafe path '{0}' (absolute, '..', empty or NUL component)")]
+    #[error(
+        "directory manifest has an unsafe path '{0}' (absolute, '..', empty, NUL, .git or .dvc component)"
+    )]
     UnsafePath(String),
 }
 
@@ -98,14 +100,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, ManifestError> {
     Ok(entries)
 }
 
-/// Refuses absolute paths, `..`, `.`, empty components, backslashes-as-separators and NUL.
+/// Refuses absolute paths, `..`, `.`, empty components, NUL, and `.git`/`.dvc` components
+/// (Ferry never lists those when adding, so a manifest holding one was made to plant a git hook
+/// or a DVC config; dvc does not check this).
 pub fn check_relpath(relpath: &str) -> Result<(), ManifestError> {
     let bad = relpath.is_empty()
         || relpath.starts_with('/')
         || relpath.contains('\0')
         || relpath
             .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..");
+            .any(|c| matches!(c, "" | "." | ".." | ".git" | ".dvc"));
     if bad {
         Err(ManifestError::UnsafePath(relpath.to_string()))
     } else {
@@ -168,12 +172,44 @@ mod tests {
             "",
             "a/./b",
             "x\0y",
+            ".git/hooks/pre-commit",
+            "sub/.dvc/config",
         ] {
             let json = format!(
                 r#"[{{"md5": "00000000000000000000000000000000", "relpath": {}}}]"#,
                 serde_json::to_string(bad).unwrap()
             );
             assert!(parse(json.as_bytes()).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn deep_json_is_refused_by_serde_jsons_recursion_limit() {
+        let deep = "[".repeat(100_000);
+        assert!(matches!(
+            parse(deep.as_bytes()),
+            Err(ManifestError::Malformed(_))
+        ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn parse_never_panics(text in crate::fuzz::text()) {
+            let _ = parse(text.as_bytes());
+        }
+
+        #[test]
+        fn parse_never_panics_near_valid_manifests(text in crate::fuzz::mutated(&[
+            r#"[{"md5": "7fc56270e7a70fa81a5935b72eacbe29", "relpath": "a.txt"}, {"md5": "9d5ed678fe57bcca610140957afab571", "relpath": "a/b.txt"}]"#,
+            r#"[{"md5": "00000000000000000000000000000000", "relpath": "\u00e9/\ud83d\ude00"}]"#,
+        ])) {
+            if let Ok(entries) = parse(text.as_bytes()) {
+                for e in entries {
+                    proptest::prop_assert!(check_relpath(&e.relpath).is_ok());
+                }
+            }
         }
     }
 }

@@ -59,6 +59,19 @@ pub fn temp_name() -> String {
     format!(".{token}.tmp")
 }
 
+/// Whether `name` is one of [`temp_name`]'s names (`.` + 22 URL-safe characters + `.tmp`), so a
+/// leftover from an interrupted run is recognised as Ferry's own.
+pub fn is_temp_name(name: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(|token| {
+            token.len() == 22
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// The cache directory of a repository.
 #[derive(Debug, Clone)]
 pub struct Odb {
@@ -325,6 +338,19 @@ mod tests {
         assert_eq!(key(&legacy), "4f/cc82a88ee38e0aa16c17f512c685c9");
         assert_eq!(parse_key(&key(&legacy)), Some(legacy));
         assert_eq!(parse_key("files/md5/83/.abc.tmp"), None);
+    }
+
+    #[test]
+    fn temp_names_are_recognised() {
+        assert!(is_temp_name(&temp_name()));
+        for other in [
+            ".abc.tmp",
+            "x.tmp",
+            ".aaaaaaaaaaaaaaaaaaaaaa.tmpx",
+            ".aaaaaaaaaaaaaaaaaaa.a.tmp",
+        ] {
+            assert!(!is_temp_name(other), "{other}");
+        }
     }
 
     #[test]

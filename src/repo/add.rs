@@ -3,13 +3,14 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::error::UserError;
+use crate::error::{UserError, describe_io};
 use crate::hash::HashInfo;
 use crate::hash::state::State;
 use crate::odb::Odb;
 
 use super::Repo;
 use super::dvcfile::{self, OutEntry, Recorded};
+use super::safepath;
 use super::workspace::{self, Current};
 
 /// What recording one output changed on disk.
@@ -31,8 +32,10 @@ pub fn dvcfile_for(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Checks that `target` (relative to `cwd`) names something Ferry may track.
-pub fn resolve_target(repo: &Repo, cwd: &Path, target: &str) -> Result<PathBuf, UserError> {
+/// Checks that `target` (relative to `cwd`) names something Ferry may track: inside the
+/// repository, not reserved, not reached through a symlinked directory (dvc refuses that too),
+/// and, if it is itself a symlink, one to a file inside the repository or the cache.
+pub fn resolve_target(repo: &Repo, cwd: &Path, target: &str) -> anyhow::Result<PathBuf> {
     let abs = super::index::normalize(&cwd.join(target));
     let rel = abs.strip_prefix(&repo.root).map_err(|_| {
         UserError::failed(format!(
@@ -41,6 +44,7 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, target: &str) -> Result<PathBuf, 
         ))
         .with_hint("only paths inside the repository can be tracked")
     })?;
+    safepath::utf8(rel.as_os_str())?;
     let first = rel
         .components()
         .next()
@@ -48,13 +52,20 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, target: &str) -> Result<PathBuf, 
     if rel.as_os_str().is_empty() || matches!(first.as_deref(), Some(".dvc" | ".git")) {
         return Err(UserError::failed(format!(
             "'{target}' cannot be tracked: it is the repository itself or inside .dvc/.git"
-        )));
+        ))
+        .into());
     }
     if abs.extension().is_some_and(|e| e == "dvc") {
         return Err(UserError::failed(format!(
             "'{target}' is a .dvc file; name the data it tracks instead"
-        )));
+        ))
+        .into());
     }
+    let rel_posix = super::index::to_posix(rel);
+    if let Some(why) = safepath::reserved(&rel_posix) {
+        return Err(UserError::failed(format!("'{target}' cannot be tracked: {why}")).into());
+    }
+    safepath::check_parents(&repo.root, &abs)?;
     Ok(abs)
 }
 
@@ -68,10 +79,17 @@ pub fn add_path(
     git: bool,
 ) -> anyhow::Result<Added> {
     let dvcfile_path = dvcfile_for(path);
+    safepath::check_metadata(&repo.root, &dvcfile_path)?;
+    if git && let Some(parent) = path.parent() {
+        // refused before anything is cached or written, not halfway through
+        safepath::check_metadata(&repo.root, &parent.join(".gitignore"))?;
+    }
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| safepath::utf8(n).map(str::to_string))
+        .transpose()?
         .unwrap_or_default();
+    let bounds = repo.bounds();
     let existing = if dvcfile_path.exists() {
         Some(dvcfile::load(&dvcfile_path)?)
     } else {
@@ -85,14 +103,14 @@ pub fn add_path(
 
     let mut current = None;
     if let Some(h) = old_hash.as_ref().filter(|h| h.legacy) {
-        let legacy_now = workspace::current(path, true, state)?;
+        let legacy_now = workspace::current(&bounds, path, true, state)?;
         if legacy_now.hash(true).as_ref() == Some(h) {
             current = Some(legacy_now);
         }
     }
     let current = match current {
         Some(c) => c,
-        None => workspace::current(path, false, state)?,
+        None => workspace::current(&bounds, path, false, state)?,
     };
     let (hash, rec) = match &current {
         Current::Missing => {
@@ -110,7 +128,8 @@ pub fn add_path(
                         .is_some_and(|h| h.legacy && h.md5 == file.md5),
                 )
                 .unwrap_or_else(|| HashInfo::md5(file.md5.clone()));
-            odb.insert_file(&file.path, &hash)?;
+            odb.insert_file(&file.path, &hash)
+                .map_err(|e| cache_write(&file.path, &e))?;
             let rec = Recorded {
                 hash: hash.clone(),
                 size: file.size,
@@ -134,8 +153,10 @@ pub fn add_path(
                         legacy,
                     },
                 )
+                .map_err(|e| cache_write(&f.path, &e))
             })?;
-            odb.insert_bytes(manifest, hash)?;
+            odb.insert_bytes(manifest, hash)
+                .map_err(|e| cache_write(path, &e))?;
             let rec = Recorded {
                 hash: hash.clone(),
                 size: *size,
@@ -159,7 +180,13 @@ pub fn add_path(
                 .unwrap_or_else(|| dvcfile::render_new(&name, &rec)),
             _ => dvcfile::render_new(&name, &rec),
         };
-        write_atomic(&dvcfile_path, text.as_bytes())?;
+        write_atomic(&dvcfile_path, text.as_bytes()).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write '{}': {}",
+                dvcfile_path.display(),
+                describe_io(&e)
+            )
+        })?;
         added.dvcfile = Some(dvcfile_path);
     }
     if git {
@@ -168,12 +195,23 @@ pub fn add_path(
     Ok(added)
 }
 
-/// Writes a small file by temp + rename so readers never see half of it.
+/// Writes a small file by temp + rename so readers never see half of it; renaming over a
+/// symlink replaces the link, never its target. The temp file is removed on failure and on
+/// Ctrl-C.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(crate::odb::temp_name());
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    let temp = super::checkout::WorkspaceTemp::new_in(dir)?;
+    std::fs::write(temp.path(), bytes)?;
+    std::fs::rename(temp.path(), path)
+}
+
+/// Storing a workspace file in the cache failed: name the file and, when it is, the full disk.
+fn cache_write(path: &Path, e: &std::io::Error) -> anyhow::Error {
+    UserError::failed(format!(
+        "cannot store '{}' in the cache: {}",
+        path.display(),
+        describe_io(e)
+    ))
+    .with_hint("check that the cache directory (cache.dir) is writable and has free space, then rerun `ferry add`")
+    .into()
 }

@@ -1,17 +1,117 @@
 //! Restoring outputs from the cache into the workspace, following `cache.type`, never leaving a
 //! partial file (temp + rename) and never dropping unsaved changes without `--force`.
+use std::collections::HashSet;
 use std::fs::{self, Permissions};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::error::describe_io;
 use crate::hash::HashInfo;
 use crate::hash::state::{Fingerprint, State};
 use crate::odb::{self, Odb};
 
 use super::out::Out;
+use super::safepath::{self, Bounds, SafePathError};
 use super::workspace::{self, Current, FileInfo};
+
+/// Temp files Ferry is writing in the workspace right now, so a Ctrl-C can clean them up on the
+/// way out ([`on_interrupt`]) instead of leaving `.XXXX.tmp` files among the data.
+static IN_FLIGHT: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+/// Set by Ctrl-C: no new workspace file is started after it.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// How long Ctrl-C waits for the files being written to finish (or give up) before it removes
+/// what is left and exits.
+const GRACE: Duration = Duration::from_secs(3);
+
+fn in_flight() -> MutexGuard<'static, Option<HashSet<PathBuf>>> {
+    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A workspace temp file (named by [`odb::temp_name`]) registered for cleanup: removed when
+/// dropped (a no-op once it has been renamed into place) and by [`on_interrupt`].
+#[derive(Debug)]
+pub struct WorkspaceTemp(PathBuf);
+
+impl WorkspaceTemp {
+    /// Picks a fresh temp path in `dir` and registers it before anything is created there.
+    /// Fails once Ctrl-C was pressed, so nothing new is started while the process winds down
+    /// (registering first, then checking, leaves no window for an unregistered file).
+    pub fn new_in(dir: &Path) -> std::io::Result<Self> {
+        let path = dir.join(odb::temp_name());
+        in_flight()
+            .get_or_insert_with(HashSet::new)
+            .insert(path.clone());
+        let temp = Self(path);
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
+        }
+        Ok(temp)
+    }
+
+    /// The temp path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkspaceTemp {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+        if let Some(set) = in_flight().as_mut() {
+            set.remove(&self.0);
+        }
+    }
+}
+
+/// Called on Ctrl-C before the process exits: stops new workspace files from being started,
+/// lets the ones being written finish (each is complete or removed) for up to [`GRACE`], then
+/// removes whatever temp file is still registered. The lock is kept, so none can start after.
+pub fn on_interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    loop {
+        let guard = in_flight();
+        if guard.as_ref().is_none_or(HashSet::is_empty) || start.elapsed() > GRACE {
+            for path in guard.iter().flatten() {
+                let _ = fs::remove_file(path);
+            }
+            std::mem::forget(guard);
+            return;
+        }
+        drop(guard);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Removes the temp files an interrupted or killed run left beside single-file outs (inside a
+/// tracked directory they are removed while checking it out). Only Ferry's own names
+/// ([`odb::is_temp_name`]) are touched, and only plain files; the repository lock keeps another
+/// checkout from writing these directories meanwhile.
+pub fn remove_leftover_temps(outs: &[Out]) {
+    let parents: HashSet<&Path> = outs
+        .iter()
+        .filter(|o| !o.is_dir())
+        .filter_map(|o| o.path.parent())
+        .collect();
+    for dir in parents {
+        let Ok(listing) = fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in listing.flatten() {
+            let ours = entry.file_name().to_str().is_some_and(odb::is_temp_name);
+            if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
 
 /// How a workspace file is made from a cache object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +172,18 @@ pub enum CheckoutError {
     /// Filesystem failure.
     #[error("{0}")]
     Io(String),
+    /// Writing a workspace file failed; a full disk is named as such.
+    #[error("cannot write '{}': {}", path.display(), describe_io(error))]
+    Write {
+        /// The workspace file.
+        path: PathBuf,
+        /// The last error met (of the link types tried); not a `source`, as the message
+        /// already says it.
+        error: std::io::Error,
+    },
+    /// The safe-path rule refused a path (a symlinked directory on the way).
+    #[error(transparent)]
+    Unsafe(#[from] SafePathError),
     /// A malformed or unsafe manifest in the cache.
     #[error(transparent)]
     Odb(#[from] crate::odb::OdbError),
@@ -80,9 +192,36 @@ pub enum CheckoutError {
     Workspace(#[from] workspace::WorkspaceError),
 }
 
-/// Restores one output. Files already matching are left alone.
+impl crate::error::Hint for CheckoutError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            CheckoutError::Write { error, .. } if describe_io(error).contains("space") => Some(
+                "free some disk space (or set cache.type to reflink/hardlink to avoid copies), then rerun: finished files are kept"
+                    .into(),
+            ),
+            CheckoutError::Unsafe(e) => crate::error::Hint::hint(e),
+            CheckoutError::Workspace(e) => crate::error::Hint::hint(e),
+            _ => None,
+        }
+    }
+    fn exit(&self) -> crate::error::Exit {
+        match self {
+            CheckoutError::Write { error, .. }
+                if error.kind() == std::io::ErrorKind::Interrupted =>
+            {
+                crate::error::Exit::Interrupted
+            }
+            _ => crate::error::Exit::Failed,
+        }
+    }
+}
+
+/// Restores one output. Files already matching are left alone. An out that is a symlink Ferry
+/// may not read through (to a directory, or outside the repository) is unsaved content: with
+/// `force` the link itself is removed, never what it points to.
 pub fn checkout_out(
     odb: &Odb,
+    bounds: &Bounds,
     out: &Out,
     links: &[LinkType],
     force: bool,
@@ -92,7 +231,23 @@ pub fn checkout_out(
         .hash
         .clone()
         .ok_or_else(|| CheckoutError::NoHash(out.rel.clone()))?;
-    let current = workspace::current(&out.path, recorded.legacy, state)?;
+    if fs::symlink_metadata(&out.path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = fs::metadata(&out.path);
+        let followable =
+            target.as_ref().is_ok_and(|m| m.is_file()) && bounds.check_link(&out.path).is_ok();
+        if !followable {
+            if !force && target.is_ok() {
+                return Err(CheckoutError::Unsaved(out.path.clone()));
+            }
+            fs::remove_file(&out.path).map_err(|e| {
+                CheckoutError::Io(format!(
+                    "cannot remove the link '{}': {e}",
+                    out.path.display()
+                ))
+            })?;
+        }
+    }
+    let current = workspace::current(bounds, &out.path, recorded.legacy, state)?;
     if current.hash(recorded.legacy).as_ref() == Some(&recorded)
         && !recorded.is_dir() == matches!(current, Current::File { .. })
     {
@@ -155,6 +310,8 @@ fn checkout_dir(
         return Err(CheckoutError::MissingCache(out.rel.clone()));
     }
     let entries = odb.read_manifest(recorded)?;
+    // before anything in the directory is touched: no symlinked directory on the way to a file
+    safepath::check_tree_parents(&out.path, entries.iter().map(|e| e.relpath.as_str()))?;
     let legacy = recorded.legacy;
     if let Some(missing) = entries.iter().find(|e| !saved(odb, &e.md5, legacy)) {
         return Err(CheckoutError::MissingCache(format!(
@@ -179,6 +336,19 @@ fn checkout_dir(
         .iter()
         .map(|e| (e.relpath.as_str(), e.md5.as_str()))
         .collect();
+    // Temp files an interrupted run left behind are Ferry's own, not unsaved changes.
+    let (leftovers, existing): (Vec<FileInfo>, Vec<FileInfo>) =
+        existing.into_iter().partition(|f| {
+            !wanted.contains_key(f.rel.as_str())
+                && f.path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(odb::is_temp_name)
+        });
+    for f in &leftovers {
+        fs::remove_file(&f.path)
+            .map_err(|e| CheckoutError::Io(format!("cannot remove '{}': {e}", f.path.display())))?;
+    }
     let stale: Vec<&FileInfo> = existing
         .iter()
         .filter(|f| wanted.get(f.rel.as_str()) != Some(&f.md5.as_str()))
@@ -234,7 +404,8 @@ fn place(
     Ok(())
 }
 
-/// Makes `dest` from the cache object by the first link type that works, atomically.
+/// Makes `dest` from the cache object by the first link type that works, atomically. The temp
+/// file is registered ([`WorkspaceTemp`]) so an interrupted run does not leave it behind.
 fn link(
     odb: &Odb,
     hash: &HashInfo,
@@ -242,42 +413,51 @@ fn link(
     links: &[LinkType],
     isexec: bool,
 ) -> Result<Fingerprint, CheckoutError> {
+    let write = |error: std::io::Error| CheckoutError::Write {
+        path: dest.to_path_buf(),
+        error,
+    };
     let io = |what: &str, e: std::io::Error| {
-        CheckoutError::Io(format!("cannot {what} '{}': {e}", dest.display()))
+        CheckoutError::Io(format!(
+            "cannot {what} '{}': {}",
+            dest.display(),
+            describe_io(&e)
+        ))
     };
     let parent = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| io("create the parent of", e))?;
     let src = odb.path(hash);
-    let tmp = parent.join(odb::temp_name());
-    let mut made = false;
+    let temp = WorkspaceTemp::new_in(parent).map_err(write)?;
+    let tmp = temp.path();
+    let mut last = None;
     for kind in links {
-        let ok = match kind {
-            LinkType::Reflink => odb::reflink(&src, &tmp).is_ok(),
-            LinkType::Hardlink => fs::hard_link(&src, &tmp).is_ok(),
-            LinkType::Symlink => std::os::unix::fs::symlink(&src, &tmp).is_ok(),
-            LinkType::Copy => fs::copy(&src, &tmp).is_ok(),
+        let made = match kind {
+            LinkType::Reflink => odb::reflink(&src, tmp),
+            LinkType::Hardlink => fs::hard_link(&src, tmp),
+            LinkType::Symlink => std::os::unix::fs::symlink(&src, tmp),
+            LinkType::Copy => fs::copy(&src, tmp).map(|_| ()),
         };
-        if ok {
-            if matches!(kind, LinkType::Reflink | LinkType::Copy) {
-                let mode = if isexec { 0o744 } else { 0o644 };
-                fs::set_permissions(&tmp, Permissions::from_mode(mode))
-                    .map_err(|e| io("set the mode of", e))?;
+        match made {
+            Ok(()) => {
+                if matches!(kind, LinkType::Reflink | LinkType::Copy) {
+                    let mode = if isexec { 0o744 } else { 0o644 };
+                    fs::set_permissions(tmp, Permissions::from_mode(mode))
+                        .map_err(|e| io("set the mode of", e))?;
+                }
+                last = None;
+                break;
             }
-            made = true;
-            break;
+            Err(e) => {
+                let _ = fs::remove_file(tmp);
+                last = Some(e);
+            }
         }
-        let _ = fs::remove_file(&tmp);
     }
-    if !made {
-        return Err(CheckoutError::Io(format!(
-            "cannot link or copy the cache object for '{}'",
-            dest.display()
-        )));
+    if let Some(e) = last {
+        return Err(write(e));
     }
-    if let Err(e) = fs::rename(&tmp, dest) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io("write", e));
-    }
+    fs::rename(tmp, dest).map_err(write)?;
+    drop(temp);
     let meta = fs::metadata(dest).map_err(|e| io("stat", e))?;
     Ok(Fingerprint::of(&meta))
 }

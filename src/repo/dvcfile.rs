@@ -74,6 +74,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<OutEntry>, DvcFileError> {
         path: path.to_path_buf(),
         message,
     };
+    super::yaml::check_depth(text).map_err(invalid)?;
     let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?;
     let map = match &doc {
         Value::Mapping(m) => m,
@@ -367,6 +368,24 @@ mod tests {
             "[1, 2\n",
         ] {
             assert!(parse(bad, Path::new("x.dvc")).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn parse_never_panics(text in crate::fuzz::text()) {
+            let _ = parse(&text, Path::new("x.dvc"));
+        }
+
+        #[test]
+        fn parse_never_panics_near_valid_files(text in crate::fuzz::mutated(&[
+            "outs:\n- md5: 0cc175b9c0f1b6a831c399e269772661\n  size: 2\n  hash: md5\n  path: g\n",
+            "# c\nouts:\n- md5: 83d36553a910a84c55e99b18af88174f.dir\n  size: 28\n  nfiles: 4\n  path: 'data x'\n  meta: {a: [1, 2]}\n  isexec: true\n  cache: false\n  remote: r\n",
+        ])) {
+            let _ = parse(&text, Path::new("x.dvc"));
+            let _ = update_in_place(&text, 0, &rec("f3abb86bd34cf4d52698f14c0da1dc60", 3));
         }
     }
 }

@@ -19,16 +19,19 @@ pub fn entry_for(name: &str) -> String {
 }
 
 /// Makes git ignore `out` (absolute, inside `root`); returns the `.gitignore` it changed, if any.
-pub fn ignore(root: &Path, out: &Path) -> io::Result<Option<std::path::PathBuf>> {
+/// A `.gitignore` that is a symlink (or sits under a symlinked directory) is refused, never
+/// appended to through the link.
+pub fn ignore(root: &Path, out: &Path) -> anyhow::Result<Option<std::path::PathBuf>> {
     let (Some(parent), Some(name)) = (out.parent(), out.file_name()) else {
         return Ok(None);
     };
-    let entry = entry_for(&name.to_string_lossy());
+    let entry = entry_for(super::safepath::utf8(name)?);
     let file = parent.join(".gitignore");
+    super::safepath::check_metadata(root, &file)?;
     let existing = match std::fs::read_to_string(&file) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     if existing.lines().any(|l| l == entry) || git_ignores(root, out) {
         return Ok(None);
@@ -39,17 +42,25 @@ pub fn ignore(root: &Path, out: &Path) -> io::Result<Option<std::path::PathBuf>>
     }
     text.push_str(&entry);
     text.push('\n');
-    std::fs::write(&file, text)?;
+    super::add::write_atomic(&file, text.as_bytes()).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write '{}': {}",
+            file.display(),
+            crate::error::describe_io(&e)
+        )
+    })?;
     Ok(Some(file))
 }
 
-/// Removes the line for `out` from its `.gitignore`, deleting the file when it ends up empty.
-pub fn unignore(out: &Path) -> io::Result<()> {
+/// Removes the line for `out` (inside `root`) from its `.gitignore`, deleting the file when it
+/// ends up empty; a symlinked `.gitignore` is refused.
+pub fn unignore(root: &Path, out: &Path) -> anyhow::Result<()> {
     let (Some(parent), Some(name)) = (out.parent(), out.file_name()) else {
         return Ok(());
     };
-    let entry = entry_for(&name.to_string_lossy());
+    let entry = entry_for(super::safepath::utf8(name)?);
     let file = parent.join(".gitignore");
+    super::safepath::check_metadata(root, &file)?;
     let Ok(text) = std::fs::read_to_string(&file) else {
         return Ok(());
     };
@@ -58,10 +69,11 @@ pub fn unignore(out: &Path) -> io::Result<()> {
         return Ok(());
     }
     if kept.iter().all(|l| l.is_empty()) {
-        std::fs::remove_file(&file)
+        std::fs::remove_file(&file)?;
     } else {
-        std::fs::write(&file, kept.join("\n") + "\n")
+        super::add::write_atomic(&file, (kept.join("\n") + "\n").as_bytes())?;
     }
+    Ok(())
 }
 
 /// Whether git already ignores `path` through some other rule.

@@ -8,6 +8,7 @@ use serde_yaml_ng::Value;
 use super::Repo;
 use super::dvcfile::{self, DvcFileError};
 use super::out::{Origin, Out};
+use super::safepath::{self, SafePathError};
 use crate::hash::HashInfo;
 
 /// Every `.dvc` file and `dvc.lock` under the repository root, relative, sorted.
@@ -27,18 +28,27 @@ pub fn declaring_files(repo: &Repo) -> Vec<String> {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        let name = entry.file_name().to_string_lossy();
-        if (name.ends_with(".dvc") || name == "dvc.lock")
-            && let Ok(rel) = entry.path().strip_prefix(&repo.root)
-        {
-            files.push(to_posix(rel));
+        let name = entry.file_name().as_encoded_bytes();
+        if !(name.ends_with(b".dvc") || name == b"dvc.lock") {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(&repo.root) else {
+            continue;
+        };
+        match rel.to_str() {
+            Some(_) => files.push(to_posix(rel)),
+            None => tracing::warn!(
+                "skipping '{}': the file name is not valid UTF-8",
+                rel.display()
+            ),
         }
     }
     files.sort();
     files
 }
 
-/// `/`-separated form of a relative path.
+/// `/`-separated form of a relative path (lossy for names that are not UTF-8: callers that
+/// record or act on the result check [`super::safepath::utf8`] first).
 pub fn to_posix(rel: &Path) -> String {
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())
@@ -80,6 +90,19 @@ fn resolve(repo: &Repo, file: &str, def_path: &str) -> Result<(String, PathBuf),
     Ok((rel, abs))
 }
 
+/// The safe-path rule for a declared out, checked when its declaration is read (before any
+/// download): not a reserved path, and no symlinked directory on the way to it.
+fn check_out(repo: &Repo, file: &str, rel: &str, abs: &Path) -> Result<(), SafePathError> {
+    if let Some(why) = safepath::reserved(rel) {
+        return Err(SafePathError::Reserved {
+            file: file.to_string(),
+            path: rel.to_string(),
+            why,
+        });
+    }
+    safepath::check_parents(&repo.root, abs)
+}
+
 /// The outs of one `.dvc` file.
 pub fn outs_of_dvcfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
     let path = repo.root.join(file);
@@ -93,6 +116,7 @@ pub fn outs_of_dvcfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
                     path: path.clone(),
                     message,
                 })?;
+            check_out(repo, file, &rel, &abs)?;
             Ok(Out {
                 origin: Origin::DvcFile {
                     file: file.to_string(),
@@ -118,11 +142,22 @@ pub fn outs_of_lockfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
     let path = repo.root.join(file);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read '{}'", path.display()))?;
+    outs_of_lock_text(repo, file, &text)
+}
+
+/// The outs of `dvc.lock` text read from `file` (relative to the root), checked by the
+/// safe-path rule.
+fn outs_of_lock_text(repo: &Repo, file: &str, text: &str) -> anyhow::Result<Vec<Out>> {
+    let path = repo.root.join(file);
+    super::yaml::check_depth(text).map_err(|message| DvcFileError::Invalid {
+        path: path.clone(),
+        message,
+    })?;
     let invalid = |message: String| DvcFileError::Invalid {
         path: path.clone(),
         message,
     };
-    let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?;
     let mut outs = Vec::new();
     let Some(stages) = doc.get("stages").and_then(Value::as_mapping) else {
         return Ok(outs);
@@ -137,6 +172,7 @@ pub fn outs_of_lockfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
                 return Err(invalid(format!("stage '{stage_name}': an out has no path")).into());
             };
             let (rel, abs) = resolve(repo, file, def_path).map_err(&invalid)?;
+            check_out(repo, file, &rel, &abs)?;
             let legacy = v.get("hash").and_then(Value::as_str) != Some("md5");
             let hash = v.get("md5").and_then(Value::as_str).map(|m| HashInfo {
                 md5: m.to_lowercase(),
@@ -228,4 +264,45 @@ pub fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> Repo {
+        Repo {
+            root: PathBuf::from("/nonexistent-ferry-root"),
+            dvc_dir: PathBuf::from("/nonexistent-ferry-root/.dvc"),
+            config: crate::config::Config::default(),
+        }
+    }
+
+    #[test]
+    fn lock_outs_under_git_are_refused() {
+        let text = "schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n    - path: .git/hooks/pre-commit\n      md5: 0cc175b9c0f1b6a831c399e269772661\n";
+        let err = outs_of_lock_text(&repo(), "dvc.lock", text).unwrap_err();
+        assert!(err.to_string().contains(".git/hooks/pre-commit"), "{err}");
+        let ok = text.replace(".git/hooks/", "");
+        assert_eq!(
+            outs_of_lock_text(&repo(), "dvc.lock", &ok).unwrap().len(),
+            1
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn lock_reader_never_panics(text in crate::fuzz::text()) {
+            let _ = outs_of_lock_text(&repo(), "sub/dvc.lock", &text);
+        }
+
+        #[test]
+        fn lock_reader_never_panics_near_valid_locks(text in crate::fuzz::mutated(&[
+            "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    deps:\n    - path: data\n      hash: md5\n      md5: 83d36553a910a84c55e99b18af88174f.dir\n    outs:\n    - path: model.pt\n      hash: md5\n      md5: 0cc175b9c0f1b6a831c399e269772661\n      size: 2\n      isexec: true\n    - path: ../up\n      md5: 0cc175b9c0f1b6a831c399e269772661\n",
+        ])) {
+            let _ = outs_of_lock_text(&repo(), "sub/dvc.lock", &text);
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! `ferry` and `dvc` never write the same repository at once.
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,9 @@ pub struct RepoLock {
     _file: File,
 }
 
-/// Takes the lock, waiting a little; fails naming the process that holds it.
+/// Takes the lock, waiting a little; fails naming the process that holds it. The lock file is
+/// opened without following a symlink (`O_NOFOLLOW`), so a committed `.dvc/tmp/lock` link can
+/// never make Ferry truncate a file elsewhere.
 pub fn acquire(tmp_dir: &Path) -> Result<RepoLock, UserError> {
     let path = tmp_dir.join("lock");
     let io_err = |e: std::io::Error| {
@@ -31,6 +34,7 @@ pub fn acquire(tmp_dir: &Path) -> Result<RepoLock, UserError> {
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&path)
         .map_err(io_err)?;
     let start = Instant::now();

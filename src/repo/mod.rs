@@ -9,6 +9,7 @@ pub mod gitignore;
 pub mod index;
 pub mod lock;
 pub mod out;
+pub mod safepath;
 pub mod status;
 pub mod workspace;
 pub mod yaml;
@@ -25,6 +26,9 @@ pub enum RepoError {
     /// The configuration could not be loaded.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Repository metadata (`.dvc/tmp`, its lock, a committed `.dvc/cache`) is an unsafe symlink.
+    #[error(transparent)]
+    Unsafe(#[from] safepath::SafePathError),
 }
 
 impl Hint for RepoError {
@@ -34,12 +38,14 @@ impl Hint for RepoError {
                 Some("run `ferry init` in the root of your git repository, or pass `-C DIR`".into())
             }
             RepoError::Config(e) => e.hint(),
+            RepoError::Unsafe(e) => e.hint(),
         }
     }
     fn exit(&self) -> Exit {
         match self {
             RepoError::NotARepo(_) => Exit::NotARepo,
             RepoError::Config(_) => Exit::Config,
+            RepoError::Unsafe(_) => Exit::Failed,
         }
     }
 }
@@ -74,11 +80,51 @@ impl Repo {
     pub fn open(root: &Path) -> Result<Self, RepoError> {
         let dvc_dir = root.join(".dvc");
         let config = Config::load(&dvc_dir)?;
-        Ok(Self {
+        let repo = Self {
             root: root.to_path_buf(),
             dvc_dir,
             config,
-        })
+        };
+        repo.check_metadata()?;
+        Ok(repo)
+    }
+
+    /// Refuses `.dvc/tmp` (and the lock and state inside it) when any of it is a symlink, and a
+    /// `.dvc/cache` symlink committed to git that points out of the repository when `cache.dir`
+    /// is not configured: a cloned repository must not make Ferry write outside it. A cache symlink the user made locally
+    /// (not in git) is their own choice and is kept, as dvc keeps it.
+    fn check_metadata(&self) -> Result<(), safepath::SafePathError> {
+        let tmp = self.tmp_dir();
+        for path in [
+            tmp.clone(),
+            tmp.join("lock"),
+            tmp.join("ferry"),
+            tmp.join("ferry").join("state.redb"),
+            tmp.join("ferry").join("spool"),
+        ] {
+            safepath::check_metadata(&self.root, &path)?;
+        }
+        let cache = self.dvc_dir.join("cache");
+        // a link whose target is missing counts as escaping: fetch would create it
+        let escapes = || match (cache.canonicalize(), self.root.canonicalize()) {
+            (Ok(target), Ok(root)) => !target.starts_with(root),
+            _ => true,
+        };
+        if self.config.get("cache", "dir").is_none()
+            && cache
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+            && escapes()
+            && git_tracks(&self.root, ".dvc/cache")
+        {
+            return Err(safepath::SafePathError::CommittedCacheLink(cache));
+        }
+        Ok(())
+    }
+
+    /// The directories a followed symlink may point into (the workspace and the cache).
+    pub fn bounds(&self) -> safepath::Bounds {
+        safepath::Bounds::new(&self.root, &self.odb().root)
     }
 
     /// `.dvc/tmp`, where locks and Ferry's private state live.
@@ -114,4 +160,15 @@ impl Repo {
     pub fn uses_scm(&self) -> bool {
         !self.config.get_bool("core", "no_scm")
     }
+}
+
+/// Whether git tracks `rel` in the repository at `root` (false when git is not in use).
+fn git_tracks(root: &Path, rel: &str) -> bool {
+    std::process::Command::new("git")
+        .current_dir(root)
+        .args(["ls-files", "--error-unmatch", "--", rel])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }

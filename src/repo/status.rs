@@ -4,6 +4,7 @@ use crate::hash::state::State;
 use crate::odb::Odb;
 
 use super::out::Out;
+use super::safepath::{Bounds, SafePathError};
 use super::workspace::{self, Current, WorkspaceError};
 
 /// How an output differs from its record, as DVC names it.
@@ -52,14 +53,26 @@ pub fn cache_complete(odb: &Odb, hash: &HashInfo) -> bool {
 }
 
 /// The status of one output (DVC's order: cache first, then the workspace).
-pub fn out_status(odb: &Odb, out: &Out, state: &mut State) -> Result<OutStatus, WorkspaceError> {
+pub fn out_status(
+    odb: &Odb,
+    bounds: &Bounds,
+    out: &Out,
+    state: &mut State,
+) -> Result<OutStatus, WorkspaceError> {
     let Some(recorded) = &out.hash else {
         return Ok(OutStatus::New);
     };
     if out.cache && !cache_complete(odb, recorded) {
         return Ok(OutStatus::NotInCache);
     }
-    let current = workspace::current(&out.path, recorded.legacy, state)?;
+    // A symlink Ferry will not read through (to a directory, or out of the repository) where
+    // the data should be is a change to report, not a reason to fail the whole status.
+    let current = match workspace::current(bounds, &out.path, recorded.legacy, state) {
+        Err(WorkspaceError::Unsafe(
+            SafePathError::LinkedDir(_) | SafePathError::LinkOutside { .. },
+        )) => return Ok(OutStatus::Modified),
+        other => other?,
+    };
     Ok(match current.hash(recorded.legacy) {
         None => OutStatus::Deleted,
         Some(h)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use super::safepath::{self, Bounds, SafePathError};
 use crate::hash::state::{Fingerprint, State};
 use crate::hash::{self, HashInfo};
 use crate::odb::manifest::{self, Entry};
@@ -77,23 +78,56 @@ pub enum WorkspaceError {
     /// Walking the directory failed.
     #[error("cannot walk '{path}': {message}")]
     Walk { path: PathBuf, message: String },
+    /// A symlink or file name the safe-path rule refuses.
+    #[error(transparent)]
+    Unsafe(#[from] SafePathError),
 }
 
-/// Looks at `path` and hashes what is there, reusing and refreshing the state cache.
-pub fn current(path: &Path, legacy: bool, state: &mut State) -> Result<Current, WorkspaceError> {
+impl crate::error::Hint for WorkspaceError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            WorkspaceError::Unsafe(e) => e.hint(),
+            WorkspaceError::NestedDvcignore(_) => {
+                Some("move the .dvcignore to the repository root or remove it".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Looks at `path` and hashes what is there, reusing and refreshing the state cache. Symlinks
+/// follow the safe-path rule ([`super::safepath`]): a link to a file inside `bounds` is read
+/// through, a link to a directory or to a file outside is refused, a dangling one is missing.
+pub fn current(
+    bounds: &Bounds,
+    path: &Path,
+    legacy: bool,
+    state: &mut State,
+) -> Result<Current, WorkspaceError> {
     let io = |source| WorkspaceError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let meta = match std::fs::metadata(path) {
+    let missing = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(SafePathError::LinkedDir(path.to_path_buf()).into()),
+            Ok(m) => {
+                bounds.check_link(path)?;
+                m
+            }
+            Err(e) if missing(&e) => return Ok(Current::Missing),
+            Err(e) => return Err(io(e)),
+        },
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Current::Missing),
+        Err(e) if missing(&e) => return Ok(Current::Missing),
         Err(e) => return Err(io(e)),
     };
     if meta.is_file() {
         let name = path
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| safepath::utf8(n).map(str::to_string))
+            .transpose()?
             .unwrap_or_default();
         let isexec = meta.permissions().mode() & 0o100 != 0;
         let mut files = hash_files(vec![(name, path.to_path_buf(), Some(meta))], legacy, state)?;
@@ -102,7 +136,7 @@ pub fn current(path: &Path, legacy: bool, state: &mut State) -> Result<Current, 
             .ok_or_else(|| io(std::io::Error::other("file vanished")))?;
         return Ok(Current::File { file, isexec });
     }
-    let listed = list_dir(path)?;
+    let listed = list_dir(bounds, path)?;
     let mut files = hash_files(listed, legacy, state)?;
     files.sort_unstable_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
     let entries: Vec<Entry> = files
@@ -127,8 +161,13 @@ pub fn current(path: &Path, legacy: bool, state: &mut State) -> Result<Current, 
 }
 
 /// Lists a directory's files (following `.dvcignore`, skipping `.git`, `.dvc`, `.hg`).
-/// Only names are collected here; the stats happen in parallel while hashing.
-fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, Option<Metadata>)>, WorkspaceError> {
+/// Only names are collected here; the stats happen in parallel while hashing. A name that is not
+/// UTF-8 is refused (never mapped lossily, which could make two files one), and so is a symlink
+/// to a file outside `bounds`; a symlink to a directory is not walked.
+fn list_dir(
+    bounds: &Bounds,
+    dir: &Path,
+) -> Result<Vec<(String, PathBuf, Option<Metadata>)>, WorkspaceError> {
     let walker = ignore::WalkBuilder::new(dir)
         .standard_filters(false)
         .parents(true)
@@ -153,11 +192,19 @@ fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, Option<Metadata>)>, Work
                 path.parent().unwrap_or(dir).to_path_buf(),
             ));
         }
-        let rel = path
-            .strip_prefix(dir)
-            .map(super::index::to_posix)
-            .unwrap_or_default();
-        out.push((rel, path.to_path_buf(), None));
+        let rel = path.strip_prefix(dir).unwrap_or(path);
+        if rel.to_str().is_none() {
+            let shown = path.strip_prefix(&bounds.root).unwrap_or(path);
+            safepath::utf8(shown.as_os_str())?;
+        }
+        if ft.is_symlink() {
+            match std::fs::metadata(path) {
+                Ok(m) if m.is_dir() => continue,
+                Ok(_) => bounds.check_link(path)?,
+                Err(_) => {}
+            }
+        }
+        out.push((super::index::to_posix(rel), path.to_path_buf(), None));
     }
     Ok(out)
 }

@@ -350,9 +350,193 @@ impl Writer<'_> {
     }
 }
 
+/// The deepest nesting accepted in a `.dvc` file, `dvc.lock` or `dvc.yaml`; DVC's own files
+/// nest fewer than ten levels.
+pub const MAX_DEPTH: usize = 256;
+
+/// Refuses YAML nested deeper than [`MAX_DEPTH`] in one linear pass, before the text reaches
+/// serde_yaml_ng: it stops at 128 levels itself, but only after its parser has gone through the
+/// whole nesting, which takes seconds on 50,000 nested `[` (35 s on 100,000). Counts flow brackets outside quoted scalars and comments plus block levels
+/// (indentation and `- `/`? `/`: ` indicators); block scalars (`|`, `>`) are skipped. It may
+/// overcount a little, so a real DVC file is never refused. Called by every YAML reader: the
+/// `.dvc` parser and both `dvc.lock` readers (Ferry does not read `dvc.yaml`; a reader added for
+/// it must call this first). `.dir` manifests are JSON: serde_json stops at 128 levels itself.
+pub fn check_depth(text: &str) -> Result<(), String> {
+    #[derive(PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    let too_deep = || Err(format!("nested deeper than {MAX_DEPTH} levels"));
+    let mut flow = 0usize;
+    let mut quote = Quote::None;
+    let mut indents: Vec<usize> = Vec::new();
+    let mut block_scalar: Option<usize> = None;
+    for raw in text.split('\n') {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw).as_bytes();
+        let indent = raw.iter().take_while(|&&b| b == b' ').count();
+        let line = &raw[indent..];
+        let mut value_start = false;
+        if quote == Quote::None && flow == 0 {
+            if let Some(parent) = block_scalar {
+                if line.is_empty() || indent > parent {
+                    continue;
+                }
+                block_scalar = None;
+            }
+            if line.is_empty() || line[0] == b'#' {
+                continue;
+            }
+            while indents.last().is_some_and(|&i| i >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+            value_start = true;
+        }
+        let mut j = 0;
+        while j < line.len() {
+            let c = line[j];
+            let next_blank = line.get(j + 1).is_none_or(|b| matches!(b, b' ' | b'\t'));
+            match quote {
+                Quote::Single => {
+                    if c == b'\'' {
+                        if line.get(j + 1) == Some(&b'\'') {
+                            j += 1;
+                        } else {
+                            quote = Quote::None;
+                        }
+                    }
+                    j += 1;
+                    continue;
+                }
+                Quote::Double => {
+                    if c == b'\\' {
+                        j += 1;
+                    } else if c == b'"' {
+                        quote = Quote::None;
+                    }
+                    j += 1;
+                    continue;
+                }
+                Quote::None => {}
+            }
+            match c {
+                b'#' if j == 0 || matches!(line[j - 1], b' ' | b'\t') => break,
+                b'\'' | b'"'
+                    if value_start
+                        || (flow > 0 && (j == 0 || b" \t[{,:".contains(&line[j - 1]))) =>
+                {
+                    quote = if c == b'"' {
+                        Quote::Double
+                    } else {
+                        Quote::Single
+                    };
+                    value_start = false;
+                }
+                b'[' | b'{' if flow > 0 || value_start => flow += 1,
+                b']' | b'}' if flow > 0 => flow -= 1,
+                b'-' | b'?' if flow == 0 && value_start && next_blank => {
+                    indents.push(indent + j + 1);
+                }
+                b':' if flow == 0 && next_blank => value_start = true,
+                b'|' | b'>' if flow == 0 && value_start => {
+                    block_scalar = Some(indent);
+                    break;
+                }
+                b'&' | b'!' if value_start => {
+                    while j + 1 < line.len() && !matches!(line[j + 1], b' ' | b'\t') {
+                        j += 1;
+                    }
+                }
+                b' ' | b'\t' => {}
+                _ if flow == 0 => value_start = false,
+                _ => {}
+            }
+            if flow + indents.len() > MAX_DEPTH {
+                return too_deep();
+            }
+            j += 1;
+        }
+        if flow + indents.len() > MAX_DEPTH {
+            return too_deep();
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever serde_yaml_ng itself accepts (it stops at 128 levels) passes the pre-scan, in
+    /// every shape its emitter and hand-written files use.
+    #[test]
+    fn nothing_serde_accepts_is_refused() {
+        use serde_yaml_ng::{Mapping, Value};
+        type Wrap = fn(Value) -> Value;
+        let shapes: [(&str, Wrap); 3] = [
+            ("seq", |v| Value::Sequence(vec![v])),
+            ("map", |v| {
+                let mut m = Mapping::new();
+                m.insert("k".into(), v);
+                Value::Mapping(m)
+            }),
+            ("seq of map", |v| {
+                let mut m = Mapping::new();
+                m.insert("k".into(), v);
+                m.insert("other".into(), "x [y".into());
+                Value::Sequence(vec![Value::Mapping(m)])
+            }),
+        ];
+        let mut checked = 0;
+        for (name, wrap) in shapes {
+            for depth in [1, 10, 60, 120] {
+                let mut v = Value::String("leaf: '[{'".into());
+                for _ in 0..depth {
+                    v = wrap(v);
+                }
+                let block = serde_yaml_ng::to_string(&v).unwrap();
+                let flow = serde_json::to_string(&v).unwrap();
+                for text in [block, flow] {
+                    if serde_yaml_ng::from_str::<Value>(&text).is_ok() {
+                        assert!(check_depth(&text).is_ok(), "{name} at depth {depth}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked >= 20, "only {checked} texts were accepted by serde");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_and_real_files_pass() {
+        assert!(
+            check_depth(&format!(
+                "outs:\n- path: a\n  meta: {}",
+                "[".repeat(100_000)
+            ))
+            .is_err()
+        );
+        assert!(check_depth(&"{a: ".repeat(300)).is_err());
+        let mut block = String::new();
+        for i in 0..300 {
+            block.push_str(&format!("{}k{i}:\n", " ".repeat(i)));
+        }
+        assert!(check_depth(&block).is_err());
+        assert!(check_depth(&format!("{}x\n", "- ".repeat(300))).is_err());
+        for ok in [
+            "outs:\n- md5: 0cc175b9c0f1b6a831c399e269772661\n  size: 2\n  hash: md5\n  path: g\n",
+            &format!("outs:\n- path: '{}'\n", "[".repeat(1000)),
+            &format!("outs:\n- path: \"{}\"\n", "{".repeat(1000)),
+            &format!("outs:\n- path: a\n  desc: |\n    {}\n", "[".repeat(1000)),
+            &format!("# {}\nouts: []\n", "[".repeat(1000)),
+            &"- path: we[ir]d\n".repeat(1000),
+            "stages:\n  s:\n    cmd: echo [x\n    outs:\n    - path: a\n      meta: {a: [1, {b: 2}]}\n",
+        ] {
+            assert!(check_depth(ok).is_ok(), "{ok:.80}");
+        }
+    }
 
     fn path_line(v: &str) -> String {
         let mut s = String::from("  path:");

@@ -155,6 +155,7 @@ struct Recorded {
 
 /// The outs of a `dvc.lock` text (schema 2.0).
 fn outs_of_lock_text(text: &str) -> Result<Vec<Recorded>, String> {
+    crate::repo::yaml::check_depth(text)?;
     let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
     let mut outs = Vec::new();
     let Some(stages) = doc.get("stages").and_then(Value::as_mapping) else {
@@ -336,5 +337,14 @@ mod tests {
             super::outs_of_lock_text("stages:\n  s:\n    outs:\n    - path: a\n      md5: nope\n")
                 .is_err()
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz::config())]
+
+        #[test]
+        fn lock_text_never_panics(text in crate::fuzz::text()) {
+            let _ = super::outs_of_lock_text(&text);
+        }
     }
 }
