@@ -165,7 +165,11 @@ impl HttpServer {
             .filter(|p| Path::new(p).exists())
             .unwrap_or_else(|| "python3".into());
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/http_server.py");
+        // The server stands for another machine: under a shifted test clock (libfaketime, see
+        // scripts/test) it keeps the real one, as SeaweedFS does.
         let mut child = Command::new(python)
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME")
             .arg(script)
             .args(args)
             .stdout(std::process::Stdio::piped())
