@@ -54,7 +54,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let odb = repo.odb();
     let outs = index::collect(&repo, &ctx.cwd, &[])?;
     let mut used: HashSet<HashInfo> = HashSet::new();
-    for out in outs.clone() {
+    // `cache: false` outs (metrics, logs) keep nothing in the cache, as in dvc
+    for out in outs.iter().filter(|o| o.cache).cloned() {
         let Some(hash) = out.hash else { continue };
         if hash.is_dir()
             && let Ok(entries) = odb.read_manifest(&hash)

@@ -1,5 +1,6 @@
 //! Collecting the repository's outputs: every `.dvc` file (skipping git-ignored and
-//! `.dvcignore`d paths, as DVC's index does) and every `dvc.lock` stage output.
+//! `.dvcignore`d paths, as DVC's index does) and every `dvc.yaml` stage output (flags from
+//! `dvc.yaml`, hashes from its `dvc.lock`).
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -11,7 +12,7 @@ use super::out::{Origin, Out};
 use super::safepath::{self, SafePathError};
 use crate::hash::HashInfo;
 
-/// Every `.dvc` file and `dvc.lock` under the repository root, relative, sorted.
+/// Every `.dvc` file, `dvc.yaml` and `dvc.lock` under the repository root, relative, sorted.
 pub fn declaring_files(repo: &Repo) -> Vec<String> {
     let mut files = Vec::new();
     let walker = ignore::WalkBuilder::new(&repo.root)
@@ -29,7 +30,7 @@ pub fn declaring_files(repo: &Repo) -> Vec<String> {
             continue;
         }
         let name = entry.file_name().as_encoded_bytes();
-        if !(name.ends_with(b".dvc") || name == b"dvc.lock") {
+        if !(name.ends_with(b".dvc") || name == b"dvc.lock" || name == b"dvc.yaml") {
             continue;
         }
         let Ok(rel) = entry.path().strip_prefix(&repo.root) else {
@@ -208,12 +209,18 @@ fn outs_of_lock_text(repo: &Repo, file: &str, text: &str) -> anyhow::Result<Vec<
 /// a `.dvc` file, an output path, a path inside a tracked directory (which selects the whole
 /// output), a `dvc.lock` stage name, or a directory containing outputs).
 pub fn collect(repo: &Repo, cwd: &Path, targets: &[String]) -> anyhow::Result<Vec<Out>> {
+    let files = declaring_files(repo);
     let mut all = Vec::new();
-    for file in declaring_files(repo) {
-        if file.ends_with("dvc.lock") {
-            all.extend(outs_of_lockfile(repo, &file)?);
+    for file in &files {
+        if file.ends_with("dvc.yaml") {
+            all.extend(outs_of_pipeline(repo, file)?);
+        } else if file.ends_with("dvc.lock") {
+            // a lock beside its dvc.yaml is read with it; an orphan lock keeps its outs
+            if !files.contains(&super::pipeline::yaml_of(file)) {
+                all.extend(outs_of_lockfile(repo, file)?);
+            }
         } else {
-            all.extend(outs_of_dvcfile(repo, &file)?);
+            all.extend(outs_of_dvcfile(repo, file)?);
         }
     }
     if targets.is_empty() {
@@ -221,15 +228,8 @@ pub fn collect(repo: &Repo, cwd: &Path, targets: &[String]) -> anyhow::Result<Ve
     }
     let mut selected = Vec::new();
     for target in targets {
-        let abs = normalize(&cwd.join(target));
-        let matches: Vec<&Out> = all
-            .iter()
-            .filter(|o| {
-                let decl = repo.root.join(o.origin.file());
-                let stage = matches!(&o.origin, Origin::Lock { stage, .. } if stage == target);
-                decl == abs || o.path.starts_with(&abs) || abs.starts_with(&o.path) || stage
-            })
-            .collect();
+        let t = Target::parse(cwd, target);
+        let matches: Vec<&Out> = all.iter().filter(|o| t.selects(repo, o)).collect();
         if matches.is_empty() {
             return Err(crate::error::UserError::failed(format!(
                 "'{target}' does not exist as an output or a stage name in the project"
@@ -249,6 +249,63 @@ pub fn collect(repo: &Repo, cwd: &Path, targets: &[String]) -> anyhow::Result<Ve
         }
     }
     Ok(selected)
+}
+
+/// The stages and outs of one `dvc.yaml`, checked by the safe-path rule.
+pub fn outs_of_pipeline(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
+    let pipeline = super::pipeline::load(repo, file)?;
+    pipeline.outs(repo, &|rel, abs| Ok(check_out(repo, file, rel, abs)?))
+}
+
+/// A target as the user gave it: `path/dvc.yaml:stage`, `stage`, a `.dvc` file, a
+/// `dvc.yaml`, an output path or a directory holding outputs.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The target as typed, for messages.
+    pub text: String,
+    /// The absolute path it names.
+    pub abs: PathBuf,
+    /// With `file:stage`, the pipeline file and the stage name.
+    pub stage: Option<(PathBuf, String)>,
+}
+
+impl Target {
+    /// Reads `text` relative to `cwd` (a `dvc.yaml:stage` form names a pipeline's stage).
+    pub fn parse(cwd: &Path, text: &str) -> Target {
+        let stage = text.rsplit_once(':').and_then(|(file, stage)| {
+            (file.ends_with("dvc.yaml") && !stage.is_empty())
+                .then(|| (normalize(&cwd.join(file)), stage.to_string()))
+        });
+        Target {
+            text: text.to_string(),
+            abs: normalize(&cwd.join(text)),
+            stage,
+        }
+    }
+
+    /// Whether the target names the stage `name` of the pipeline whose lock is `lock_file`
+    /// (`stage`, `dvc.yaml`, `dvc.yaml:stage`).
+    pub fn names_stage(&self, repo: &Repo, lock_file: &str, name: &str) -> bool {
+        let yaml = repo.root.join(super::pipeline::yaml_of(lock_file));
+        match &self.stage {
+            Some((file, stage)) => *file == yaml && stage == name,
+            None => self.text == name || self.abs == yaml || self.abs == repo.root.join(lock_file),
+        }
+    }
+
+    /// Whether the target selects `out` (its stage, its declaring file, the out or a path
+    /// inside or above it).
+    pub fn selects(&self, repo: &Repo, out: &Out) -> bool {
+        match &out.origin {
+            Origin::Lock { file, stage } if self.names_stage(repo, file, stage) => true,
+            _ if self.stage.is_some() => false,
+            origin => {
+                repo.root.join(origin.file()) == self.abs
+                    || out.path.starts_with(&self.abs)
+                    || self.abs.starts_with(&out.path)
+            }
+        }
+    }
 }
 
 /// Resolves `.` and `..` lexically.

@@ -9,6 +9,7 @@ pub mod gitignore;
 pub mod index;
 pub mod lock;
 pub mod out;
+pub mod pipeline;
 pub mod safepath;
 pub mod status;
 pub mod workspace;

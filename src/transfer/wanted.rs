@@ -97,7 +97,18 @@ pub fn of_history(root: &Path) -> Result<(Vec<Root>, Vec<String>), HistoryError>
             let short = &rev[..rev.len().min(7)];
             let text = git(root, &["show", &format!("{rev}:{path}")])?;
             let parsed = if is_lock {
-                outs_of_lock_text(&text)
+                let yaml_path = crate::repo::pipeline::yaml_of(path);
+                let read = |rel: &str| git(root, &["show", &format!("{rev}:{rel}")]).ok();
+                let lock_dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                let flags = read(&yaml_path)
+                    .map(|yaml| crate::repo::pipeline::parse(&yaml, lock_dir, &read));
+                match flags {
+                    Some(Err(e)) => Err(e),
+                    Some(Ok(stages)) => {
+                        outs_of_lock_text(&text).map(|outs| with_flags(outs, &stages, lock_dir))
+                    }
+                    None => outs_of_lock_text(&text),
+                }
             } else {
                 dvcfile::parse(&text, Path::new(path))
                     .map(|entries| {
@@ -111,6 +122,7 @@ pub fn of_history(root: &Path) -> Result<(Vec<Root>, Vec<String>), HistoryError>
                                     path: e.path,
                                     remote: e.remote,
                                     push: e.push,
+                                    stage: String::new(),
                                 })
                             })
                             .collect()
@@ -151,6 +163,43 @@ struct Recorded {
     path: String,
     remote: Option<String>,
     push: bool,
+    stage: String,
+}
+
+/// Applies the flags `dvc.yaml` gives each lock out: `cache: false` outs are dropped, `push`
+/// and `remote` are taken over.
+fn with_flags(
+    outs: Vec<Recorded>,
+    stages: &[crate::repo::pipeline::Stage],
+    lock_dir: &str,
+) -> Vec<Recorded> {
+    outs.into_iter()
+        .filter_map(|mut o| {
+            let declared = stages
+                .iter()
+                .filter(|s| s.name == o.stage)
+                .flat_map(|s| s.outs.iter())
+                .find(|d| d.def_path == o.path);
+            if let Some(d) = declared {
+                if !d.cache {
+                    return None;
+                }
+                o.push = d.push;
+                o.remote = d.remote.clone();
+            }
+            // the name is shown relative to the lock's directory: keep the wdir part of it
+            if let Some(s) = stages.iter().find(|s| s.name == o.stage)
+                && let Ok(rel) = s.rel(&o.path)
+            {
+                let dir = lock_dir.trim_end_matches('/');
+                o.path = match rel.strip_prefix(dir) {
+                    Some(r) if !dir.is_empty() => r.trim_start_matches('/').to_string(),
+                    _ => rel,
+                };
+            }
+            Some(o)
+        })
+        .collect()
 }
 
 /// The outs of a `dvc.lock` text (schema 2.0).
@@ -161,7 +210,7 @@ fn outs_of_lock_text(text: &str) -> Result<Vec<Recorded>, String> {
     let Some(stages) = doc.get("stages").and_then(Value::as_mapping) else {
         return Ok(outs);
     };
-    for stage in stages.values() {
+    for (name, stage) in stages {
         for v in stage
             .get("outs")
             .and_then(Value::as_sequence)
@@ -187,6 +236,7 @@ fn outs_of_lock_text(text: &str) -> Result<Vec<Recorded>, String> {
                 path: path.to_string(),
                 remote: None,
                 push: true,
+                stage: name.as_str().unwrap_or_default().to_string(),
             });
         }
     }
