@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
                 )
                 .into());
             }
-            OutStatus::Modified | OutStatus::New if !args.force => {
+            OutStatus::Modified if !args.force => {
                 return Err(UserError::failed(format!("failed to commit - unable to commit changed stage: '{file}'. Use `-f|--force` to force."))
                     .with_hint("check the change with `ferry status`, then rerun with --force")
                     .into());

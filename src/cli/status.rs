@@ -1,10 +1,7 @@
 //! `ferry status`: what differs between the workspace, the cache and the records.
-use std::collections::BTreeMap;
-
 use super::Ctx;
 use crate::error::Exit;
-use crate::repo::status::{OutStatus, out_status};
-use crate::repo::{Repo, index, out::Origin};
+use crate::repo::{Repo, index};
 
 /// Show changed, deleted and uncached outputs.
 #[derive(Debug, clap::Args)]
@@ -35,59 +32,34 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
-    let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
-    if args.remotes {
-        return super::redundancy::status_remotes(ctx, &repo, &outs, args.json, args.jobs);
-    }
-    if args.cloud || args.remote.is_some() {
+    if args.remotes || args.cloud || args.remote.is_some() {
+        let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
+        if args.remotes {
+            return super::redundancy::status_remotes(ctx, &repo, &outs, args.json, args.jobs);
+        }
         return cloud(ctx, &repo, &outs, &args);
     }
-    let odb = repo.odb();
-    let bounds = repo.bounds();
     let mut state = repo.state();
-    let mut changed: BTreeMap<String, Vec<(String, OutStatus)>> = BTreeMap::new();
-    for out in &outs {
-        let status = out_status(&odb, &bounds, out, &mut state)?;
-        if status != OutStatus::Clean {
-            let key = match &out.origin {
-                Origin::DvcFile { file, .. } => file.clone(),
-                Origin::Lock { stage, .. } => stage.clone(),
-            };
-            changed
-                .entry(key)
-                .or_default()
-                .push((out.rel.clone(), status));
-        }
-    }
+    let report = crate::repo::stage_status::local(&repo, &ctx.cwd, &args.targets, &mut state)?;
     state.flush();
+    for stage in &report.frozen {
+        ctx.out.warn(&format!(
+            "stage: '{stage}' is frozen. Its dependencies are not going to be shown in the status output."
+        ));
+    }
+    let changed = report.stages;
     if args.json {
-        let obj: serde_json::Map<String, serde_json::Value> = changed
-            .iter()
-            .map(|(file, outs)| {
-                let inner: serde_json::Map<String, serde_json::Value> = outs
-                    .iter()
-                    .map(|(p, s)| (p.clone(), s.as_str().into()))
-                    .collect();
-                (file.clone(), serde_json::json!([{ "changed outs": inner }]))
-            })
-            .collect();
         ctx.out
-            .line(&crate::ui::json::dumps(&serde_json::Value::Object(obj)));
-    } else if outs.is_empty() && args.targets.is_empty() {
+            .line(&crate::ui::json::dumps(&serde_json::Value::Object(
+                changed.clone(),
+            )));
+    } else if !report.tracked && args.targets.is_empty() {
         ctx.out.line("There are no data or pipelines tracked in this project yet.\nSee <https://dvc.org/doc/start> to get started!");
     } else if changed.is_empty() {
         ctx.out.line("Data and pipelines are up to date.");
     } else {
         let mut text = String::new();
-        for (file, outs) in &changed {
-            text.push_str(&format!("{file}:\n\tchanged outs:\n"));
-            for (path, status) in outs {
-                text.push_str(&format!(
-                    "\t\t{:<20}{path}\n",
-                    format!("{}:", status.as_str())
-                ));
-            }
-        }
+        show(&mut text, &serde_json::Value::Object(changed.clone()), 0);
         ctx.out.raw(&text);
     }
     Ok(if ctx.out.is_quiet() && !changed.is_empty() {
@@ -95,6 +67,32 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     } else {
         Exit::Ok
     })
+}
+
+/// dvc's `CmdDataStatus._show`: strings as lines, `status:` padded to 20 before a path,
+/// nested mappings one tab deeper.
+fn show(text: &mut String, status: &serde_json::Value, indent: usize) {
+    let ind = "\t".repeat(indent);
+    match status {
+        serde_json::Value::String(s) => text.push_str(&format!("{ind}{s}\n")),
+        serde_json::Value::Array(items) => items.iter().for_each(|e| show(text, e, indent)),
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    serde_json::Value::String(s) => {
+                        text.push_str(&format!("{ind}{:<20}{key}\n", format!("{s}:")))
+                    }
+                    v if v.as_object().is_some_and(|m| m.is_empty())
+                        || v.as_array().is_some_and(|a| a.is_empty()) => {}
+                    v => {
+                        text.push_str(&format!("{ind}{key}:\n"));
+                        show(text, v, indent + 1);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `status -c` / `status -r NAME`: objects not on both the cache and the remote.

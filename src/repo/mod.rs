@@ -11,6 +11,7 @@ pub mod lock;
 pub mod out;
 pub mod pipeline;
 pub mod safepath;
+pub mod stage_status;
 pub mod status;
 pub mod workspace;
 pub mod yaml;

@@ -18,8 +18,6 @@ pub enum OutStatus {
     Deleted,
     /// The recorded object (or part of a directory) is missing from the cache.
     NotInCache,
-    /// The out has no recorded hash yet.
-    New,
 }
 
 impl OutStatus {
@@ -30,7 +28,6 @@ impl OutStatus {
             OutStatus::Modified => "modified",
             OutStatus::Deleted => "deleted",
             OutStatus::NotInCache => "not in cache",
-            OutStatus::New => "new",
         }
     }
 }
@@ -59,8 +56,13 @@ pub fn out_status(
     out: &Out,
     state: &mut State,
 ) -> Result<OutStatus, WorkspaceError> {
+    // never recorded (a stage that never ran): dvc calls it deleted when absent, else modified
     let Some(recorded) = &out.hash else {
-        return Ok(OutStatus::New);
+        return Ok(if out.path.exists() {
+            OutStatus::Modified
+        } else {
+            OutStatus::Deleted
+        });
     };
     if out.cache && !cache_complete(odb, recorded) {
         return Ok(OutStatus::NotInCache);
