@@ -95,6 +95,13 @@ pub enum Command {
     Completions(completions::Args),
     /// Copy what each remote lacks from the cache or from the other remotes.
     Sync(sync::Args),
+    /// Not in ferry: pipelines are reproduced by `dvc repro`.
+    #[command(hide = true, disable_help_flag = true)]
+    Repro {
+        /// Whatever was given, ignored.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
 }
 
 /// What every command gets: the resolved global options and the printer.
@@ -184,6 +191,12 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
+        Command::Repro { .. } => Err(UserError::failed("not in ferry: run `dvc repro`")
+            .with_hint(
+                "ferry reads and transfers what `dvc repro` records; running stages is left to dvc",
+            )
+            .with_exit(Exit::Usage)
+            .into()),
     }
 }
 

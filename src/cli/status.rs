@@ -109,7 +109,7 @@ fn cloud(
     // their own `remote:` are left out (`status --remotes` shows every remote's holdings).
     let selected: Vec<&crate::repo::out::Out> = outs
         .iter()
-        .filter(|o| o.push && o.remote.is_none())
+        .filter(|o| o.push && o.remote.is_none() && !o.imported)
         .collect();
     let handle = crate::transfer::remotes::open(&repo.config, &settings, &name, args.jobs)?;
     let diff = super::transfer::runtime()?.block_on(crate::transfer::cloud_status::compare(

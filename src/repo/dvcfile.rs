@@ -154,6 +154,16 @@ fn parse_out(v: &Value) -> Result<OutEntry, String> {
     })
 }
 
+/// Whether a `.dvc` file's text is a `dvc import` (a dep naming another repository with
+/// `repo:`), whose outs dvc never pushes nor compares with the project's remotes.
+pub fn is_repo_import(text: &str) -> bool {
+    serde_yaml_ng::from_str::<Value>(text).is_ok_and(|doc| {
+        doc.get("deps")
+            .and_then(Value::as_sequence)
+            .is_some_and(|deps| deps.iter().any(|d| d.get("repo").is_some()))
+    })
+}
+
 /// Reads and parses a `.dvc` file.
 pub fn load(path: &Path) -> Result<(String, Vec<OutEntry>), DvcFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| DvcFileError::Read {

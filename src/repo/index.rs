@@ -107,7 +107,8 @@ fn check_out(repo: &Repo, file: &str, rel: &str, abs: &Path) -> Result<(), SafeP
 /// The outs of one `.dvc` file.
 pub fn outs_of_dvcfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
     let path = repo.root.join(file);
-    let (_, entries) = dvcfile::load(&path)?;
+    let (text, entries) = dvcfile::load(&path)?;
+    let imported = dvcfile::is_repo_import(&text);
     entries
         .into_iter()
         .enumerate()
@@ -133,6 +134,7 @@ pub fn outs_of_dvcfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
                 cache: e.cache,
                 remote: e.remote,
                 push: e.push,
+                imported,
             })
         })
         .collect()
@@ -199,6 +201,7 @@ fn outs_of_lock_text(repo: &Repo, file: &str, text: &str) -> anyhow::Result<Vec<
                 cache: true,
                 remote: None,
                 push: true,
+                imported: false,
             });
         }
     }

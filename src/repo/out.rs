@@ -46,6 +46,9 @@ pub struct Out {
     pub remote: Option<String>,
     /// `push: false` outs are never pushed.
     pub push: bool,
+    /// An out of `dvc import` (a dep with `repo:`): its data belongs to the source repository,
+    /// so dvc leaves it out of push, `status -c` and `status --remotes`.
+    pub imported: bool,
 }
 
 impl Out {

@@ -237,6 +237,7 @@ impl Pipeline {
                     cache: o.cache,
                     remote: o.remote.clone(),
                     push: o.push,
+                    imported: false,
                 });
             }
         }

@@ -295,7 +295,8 @@ fn dvcfile_unit(repo: &Repo, file: &str) -> anyhow::Result<Unit> {
         decl: path,
         lock_file: None,
         name: None,
-        frozen: flag("frozen") || flag("locked"),
+        // dvc does not warn about a frozen `dvc import`: its deps are checked for updates
+        frozen: (flag("frozen") || flag("locked")) && !super::dvcfile::is_repo_import(&text),
         always_changed: flag("always_changed"),
         cmd_changed: false,
         deps,

@@ -74,7 +74,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         let mut files: Vec<Object> = Vec::new();
         let mut dirs: Vec<(Object, Vec<Object>)> = Vec::new();
         let mut seen = HashSet::new();
-        for out in t.outs.iter().filter(|o| o.cache && o.push) {
+        for out in t.outs.iter().filter(|o| o.cache && o.push && !o.imported) {
             let Ok((objects, complete)) = of_out(odb, out) else {
                 continue;
             };

@@ -57,7 +57,7 @@ impl crate::error::Hint for HistoryError {
 pub fn of_outs(outs: &[Out]) -> Vec<Root> {
     let mut seen = HashSet::new();
     outs.iter()
-        .filter(|o| o.cache)
+        .filter(|o| o.cache && !o.imported)
         .filter_map(|o| {
             let hash = o.hash.clone()?;
             seen.insert(hash.clone()).then(|| Root {
