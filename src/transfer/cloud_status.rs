@@ -48,7 +48,8 @@ pub async fn compare(
             continue;
         };
         for o in objects {
-            if seen.insert((o.out.clone(), o.hash.clone())) {
+            // one name per object, the first out's, as dvc's set of objects keeps it
+            if seen.insert(o.hash.clone()) {
                 named.push((o.out.clone(), o.hash));
             }
         }
