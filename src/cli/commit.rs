@@ -24,11 +24,40 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let odb = repo.odb();
     let bounds = repo.bounds();
     let mut state = repo.state();
+    // pipeline stages: each selected stage once, recorded in its dvc.lock as dvc does
+    let mut stages: Vec<(String, String)> = Vec::new();
+    for out in &outs {
+        if let Origin::Lock { file, stage } = &out.origin
+            && !stages.iter().any(|(f, s)| f == file && s == stage)
+        {
+            stages.push((file.clone(), stage.clone()));
+        }
+    }
+    for (lock_file, name) in &stages {
+        let yaml = crate::repo::pipeline::yaml_of(lock_file);
+        let target = format!("{yaml}:{name}");
+        let report = crate::repo::stage_status::local(
+            &repo,
+            &repo.root,
+            std::slice::from_ref(&target),
+            &mut state,
+        )?;
+        if report.stages.is_empty() {
+            continue;
+        }
+        if !args.force {
+            return Err(UserError::failed(format!("failed to commit - unable to commit changed stage: '{name}'. Use `-f|--force` to force."))
+                .with_hint("check the change with `ferry status`, then rerun with --force")
+                .into());
+        }
+        let pipeline = crate::repo::pipeline::load(&repo, &yaml)?;
+        if let Some(stage) = pipeline.stages.iter().find(|s| &s.name == name) {
+            crate::repo::lock_commit::commit_stage(&repo, &odb, &mut state, &pipeline, stage)?;
+        }
+    }
     for out in outs.iter().filter(|o| o.cache) {
         let Origin::DvcFile { file, .. } = &out.origin else {
-            return Err(UserError::failed(format!("'{}' is a pipeline output in {}; committing dvc.lock stages is not supported by ferry", out.rel, out.origin.file()))
-                .with_hint("run `dvc commit` for pipeline stages")
-                .into());
+            continue;
         };
         match out_status(&odb, &bounds, out, &mut state)? {
             OutStatus::Deleted => {

@@ -8,6 +8,7 @@ pub mod dvcfile;
 pub mod gitignore;
 pub mod index;
 pub mod lock;
+pub mod lock_commit;
 pub mod out;
 pub mod pipeline;
 pub mod safepath;
