@@ -96,7 +96,11 @@ pub enum Command {
     /// Copy what each remote lacks from the cache or from the other remotes.
     Sync(sync::Args),
     /// Not in ferry: pipelines are reproduced by `dvc repro`.
-    #[command(hide = true, disable_help_flag = true)]
+    #[command(
+        hide = true,
+        disable_help_flag = true,
+        after_help = "Examples:\n  dvc repro          # run the pipeline with dvc\n  ferry push         # then share what it produced"
+    )]
     Repro {
         /// Whatever was given, ignored.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
