@@ -398,3 +398,82 @@ fn repro_is_left_to_dvc() {
     assert_eq!(f.0, Some(254), "{f:?}");
     assert!(f.2.contains("dvc repro"), "{f:?}");
 }
+
+#[test]
+fn commit_records_changed_stages_in_dvc_lock_as_dvc() {
+    let a = project();
+    let b = a.twin();
+    for p in [&a, &b] {
+        let r = p.repo.path();
+        write(
+            r,
+            "params.yaml",
+            "prep:\n  ratio: 0.25\n  seed: 1\ntrain:\n  epochs: 1e-5\n",
+        );
+        write(r, "src/prep.sh", "echo changed\n");
+        write(r, "prepared/c.txt", "new\n");
+        write(r, "metrics.json", "{\"acc\": 2}\n");
+    }
+    let (ra, rb) = (a.repo.path(), b.repo.path());
+    let d = outcome(dvc(ra).arg("commit"));
+    let f = outcome(ferry(rb).arg("commit"));
+    assert_eq!(
+        (f.0, &f.1),
+        (d.0, &d.1),
+        "commit without -f\nferry: {f:?}\ndvc: {d:?}"
+    );
+    assert_eq!(read(rb, "dvc.lock"), read(ra, "dvc.lock"));
+    ok(dvc(ra).args(["commit", "-f"]));
+    ok(ferry(rb).args(["commit", "-f"]));
+    assert_eq!(
+        read(rb, "dvc.lock"),
+        read(ra, "dvc.lock"),
+        "dvc.lock after commit -f"
+    );
+    // every cached out is in ferry's cache (dvc adds run-cache entries ferry does not keep)
+    let cache = |r: &Path| files_under(&r.join(".dvc/cache/files"));
+    let (ca, cb) = (cache(ra), cache(rb));
+    assert!(cb.is_subset(&ca), "{cb:?} vs {ca:?}");
+    assert_eq!(
+        status_agrees(rb, &[]),
+        "Data and pipelines are up to date.\n"
+    );
+    status_agrees(ra, &[]);
+}
+
+#[test]
+fn imported_outs_are_not_pushed_nor_compared_with_the_remote() {
+    let source = git_repo();
+    let s = source.path();
+    let store = tempfile::tempdir().unwrap();
+    ok(dvc(s).args(["init", "-q"]));
+    ok(dvc(s)
+        .args(["remote", "add", "-q", "-d", "origin"])
+        .arg(store.path()));
+    write(s, "data/one.txt", "one\n");
+    write(s, "data/two.txt", "two\n");
+    ok(dvc(s).args(["add", "-q", "data"]));
+    ok(dvc(s).args(["push", "-q"]));
+    git(s, &["add", "-A"]);
+    git(s, &["commit", "-q", "-m", "data"]);
+    let a = project();
+    let r = a.repo.path();
+    ok(dvc(r)
+        .args(["import", "-q"])
+        .arg(s)
+        .args(["data", "-o", "imported"]));
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-q", "-m", "import"]);
+    let b = a.twin();
+    let d = outcome(dvc(r).arg("push"));
+    let f = outcome(ferry(b.repo.path()).arg("push"));
+    assert_eq!(f.0, d.0, "{f:?} vs {d:?}");
+    for name in ["r1", "r2"] {
+        assert_eq!(b.remote(name), a.remote(name), "remote {name} after push");
+    }
+    let json = |cmd: &mut Command| -> serde_json::Value {
+        serde_json::from_str(&ok(cmd.args(["status", "-c", "--json"]))).unwrap()
+    };
+    assert_eq!(json(&mut ferry(b.repo.path())), json(&mut dvc(r)));
+    status_agrees(b.repo.path(), &["imported.dvc"]);
+}
