@@ -497,10 +497,11 @@ fn load_vars(
         v.as_str()
             .is_some_and(|s| s.split(':').next() == Some("params.yaml"))
     });
-    if default && !names_default {
-        if let Some(text) = join_rel(dir, "params.yaml").ok().and_then(|p| read(&p)) {
-            merge(ctx, params_of("params.yaml", &text)?);
-        }
+    if default
+        && !names_default
+        && let Some(text) = join_rel(dir, "params.yaml").ok().and_then(|p| read(&p))
+    {
+        merge(ctx, params_of("params.yaml", &text)?);
     }
     for v in list {
         match v {

@@ -52,6 +52,9 @@ struct Dep {
     rec: Option<HashInfo>,
 }
 
+/// A params dep: shown path, absolute path, what it tracks, what the lock recorded.
+type Params = (String, PathBuf, ParamsDep, Option<Map<String, Json>>);
+
 /// One stage to look at.
 struct Unit {
     key: String,
@@ -62,7 +65,7 @@ struct Unit {
     always_changed: bool,
     cmd_changed: bool,
     deps: Vec<Dep>,
-    params: Vec<(String, PathBuf, ParamsDep, Option<Map<String, Json>>)>,
+    params: Vec<Params>,
     outs: Vec<Out>,
 }
 
