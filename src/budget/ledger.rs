@@ -760,7 +760,11 @@ mod tests {
             limit_requests: None,
         };
         for (tz, before, after) in [
-            (TimeZone::UTC, "2026-11-27T23:59:59Z", "2026-11-28T00:00:01Z"),
+            (
+                TimeZone::UTC,
+                "2026-11-27T23:59:59Z",
+                "2026-11-28T00:00:01Z",
+            ),
             // 23:59:59 PST is 07:59:59 UTC; the LA reset is 08:00 UTC.
             (la(), "2026-11-28T07:59:59Z", "2026-11-28T08:00:01Z"),
         ] {

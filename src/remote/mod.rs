@@ -11,6 +11,7 @@ use futures::Stream;
 
 use crate::error::Hint;
 
+mod body;
 mod classify;
 mod http;
 mod local;
@@ -18,6 +19,7 @@ mod options;
 mod retry;
 mod s3;
 
+pub use body::{MIN_PROGRESS, guard_progress};
 pub use classify::display_url;
 pub use http::HttpRemote;
 pub use local::LocalRemote;
@@ -119,6 +121,28 @@ impl RemoteError {
     }
 }
 
+/// What an existence check found. The size lets the caller refuse an answer that is not the
+/// object (a login page served with 200 for every URL has the page's length, not the object's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Definitely not there (404).
+    Absent,
+    /// There, with its size in bytes when the answer told it.
+    Present(Option<u64>),
+}
+
+impl Presence {
+    /// Whether this counts as holding an object of `expected` bytes (when known): a size that
+    /// the answer revealed must match it.
+    pub fn holds(self, expected: Option<u64>) -> bool {
+        match (self, expected) {
+            (Presence::Absent, _) => false,
+            (Presence::Present(Some(got)), Some(want)) => got == want,
+            (Presence::Present(_), _) => true,
+        }
+    }
+}
+
 /// A stream of object bytes; backends produce it on read and consume it on write.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, RemoteError>> + Send>>;
 
@@ -141,8 +165,13 @@ pub trait Remote: Send + Sync {
     fn name(&self) -> &str;
     /// What this backend supports.
     fn capabilities(&self) -> Capabilities;
+    /// Whether `key` exists and, when the answer says it, its size. `Absent` only for a
+    /// definite "not found".
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError>;
     /// Whether `key` exists. `Ok(false)` only for a definite "not found".
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError>;
+    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        Ok(self.stat(key).await? != Presence::Absent)
+    }
     /// Every key under `prefix` (recursive) with its size in bytes, sorted by key. Only when
     /// `capabilities().list`. Sizes let the router plan budgets before downloading.
     async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError>;

@@ -9,8 +9,11 @@ use opendal::{Buffer, HttpTransporter, OperationContext, Operator};
 use opendal_http_transport_reqwest::ReqwestTransport;
 
 use super::classify::{classify_status, excerpt, is_cap_text, parse_retry_after};
-use super::options::{get, http_client, invalid};
-use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RemoteSpec, check_key};
+use super::options::{get, http_client, invalid, read_timeout};
+use super::{
+    ByteStream, Capabilities, ErrorKind, Presence, Remote, RemoteError, RemoteSpec, check_key,
+    guard_progress,
+};
 
 /// Objects larger than this go up as a multipart upload in parts of this size; memory held per
 /// upload stays below `MULTIPART_CHUNK * MULTIPART_CONCURRENCY`. (B2's minimum part is 5 MB.)
@@ -24,6 +27,8 @@ pub struct S3Remote {
     op: Operator,
     /// `s3://bucket/prefix` (or `b2://…`), for messages.
     display: String,
+    /// How long a body may go without progress (`read_timeout`).
+    read_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for S3Remote {
@@ -123,6 +128,7 @@ impl S3Remote {
             name: spec.name.clone(),
             op,
             display,
+            read_timeout: read_timeout(spec)?,
         })
     }
 
@@ -303,11 +309,12 @@ impl Remote for S3Remote {
 
     /// One HEAD. A bare 403 is checked with a LIST before being called `Auth` (see
     /// [`S3Remote::refine_bare_head_403`]).
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         check_key(&self.name, key)?;
         match self.op.stat(key).await {
-            Ok(meta) => Ok(meta.is_file()),
-            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(false),
+            Ok(meta) if meta.is_file() => Ok(Presence::Present(Some(meta.content_length()))),
+            Ok(_) => Ok(Presence::Absent),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Presence::Absent),
             Err(e) => {
                 let err = self.error("HEAD", key, &e);
                 let bare_403 = response_status(&e.to_string()) == Some(403)
@@ -346,7 +353,8 @@ impl Remote for S3Remote {
     }
 
     /// One streamed GET. The first chunk is awaited here, so a missing object, refused
-    /// credentials or a cap surface as this call's error, not mid-stream.
+    /// credentials or a cap surface as this call's error, not mid-stream. A body that stalls
+    /// ends with a `Transient` error (see [`guard_progress`]).
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
         check_key(&self.name, key)?;
         let reader = self
@@ -362,14 +370,16 @@ impl Remote for S3Remote {
             Ok(first) => first,
             Err(e) => return Err(classify_io(&self.name, &self.display, key, &e)),
         };
-        let (name, display, key) = (self.name.clone(), self.display.clone(), key.to_string());
+        let what = format!("GET {}/{key}", self.display);
+        let (name, display, k) = (self.name.clone(), self.display.clone(), key.to_string());
         let rest = stream.map_err(move |e| {
-            let mut err = classify_io(&name, &display, &key, &e);
+            let mut err = classify_io(&name, &display, &k, &e);
             if !err.kind.is_retryable() {
                 err.kind = ErrorKind::Transient;
             }
             err
         });
+        let rest = guard_progress(Box::pin(rest), self.read_timeout, &self.name, key, what);
         Ok(Box::pin(futures::stream::iter(first.map(Ok)).chain(rest)))
     }
 

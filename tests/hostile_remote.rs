@@ -1,0 +1,282 @@
+//! A misbehaving server must never hang Ferry, lose data or leak a secret (issue 10, the remote
+//! half): a login page answering every URL, a body that trickles, a body that never ends,
+//! credentials written into a remote's URL, a multipart upload that fails half-way. Driven
+//! against the DVC-protocol HTTP test server (`tests/support/http_server.py`, also the
+//! fault-injecting proxy in front of the shared SeaweedFS) through the binary and the library.
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{HttpServer, ferry, key_of, md5_hex, ok, text, write};
+use ferry::hash::HashInfo;
+use ferry::odb::Odb;
+use ferry::remote::{self, ErrorKind, RemoteSpec, RetryPolicy};
+use ferry::transfer::copy::{CopyError, download};
+use tempfile::TempDir;
+
+/// Deterministic bytes of `len`.
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Runs `cmd`, killing it (by its own handle) if it has not finished within `limit`: a hang
+/// fails the test instead of the test run.
+fn run_within(cmd: &mut Command, limit: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{cmd:?} still running after {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    (out, start.elapsed())
+}
+
+/// Every file under `root` with its size.
+fn files(root: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let meta = e.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((e.path(), meta.len()));
+            }
+        }
+    }
+    out
+}
+
+/// A repository holding `data.bin` (`bytes`), with remote `web` (the default) at `url`, and
+/// its own budget ledger.
+struct Repo {
+    dir: TempDir,
+    state: TempDir,
+}
+
+impl Repo {
+    fn new(url: &str, bytes: &[u8]) -> Repo {
+        let dir = common::git_repo();
+        let r = dir.path();
+        ok(ferry(r).args(["init", "-q"]));
+        write(r, "data.bin", bytes);
+        ok(ferry(r).args(["add", "-q", "data.bin"]));
+        ok(ferry(r).args(["remote", "add", "-d", "web", url]));
+        Repo {
+            dir,
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn ferry(&self) -> Command {
+        let mut cmd = ferry(self.path());
+        cmd.env("FERRY_STATE_DIR", self.state.path());
+        cmd
+    }
+}
+
+fn http_spec(url: &str, options: &[(&str, &str)]) -> RemoteSpec {
+    RemoteSpec {
+        name: "web".into(),
+        url: url.into(),
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+/// Item 1: a server answering every GET (and POST) with 200 and a login page.
+#[test]
+fn a_login_page_is_not_the_object() {
+    let root = tempfile::tempdir().unwrap();
+    let server = HttpServer::start(root.path(), "", "");
+    let repo = Repo::new(&server.url("store"), &data(5000));
+    server.control(r#"{"html_page": true}"#);
+
+    let (out, _) = run_within(repo.ferry().arg("push"), Duration::from_secs(60));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success() && !stdout.contains("Everything is up to date"),
+        "a login page passed for the object:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("web page") && stderr.contains("login page"),
+        "the error says what the server answered:\n{stdout}\n{stderr}"
+    );
+    assert!(files(root.path()).is_empty(), "nothing was stored");
+
+    // The library answer: an error naming the remote, never "present".
+    let remote = remote::open(&http_spec(&server.url("store"), &[])).unwrap();
+    let err = block_on(remote.stat(&key_of(b"x"))).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
+    assert!(err.to_string().starts_with("remote 'web': GET "), "{err}");
+}
+
+/// Item 1: an object of the wrong size on the remote (a cut upload, another body) is not held:
+/// push uploads it again.
+#[test]
+fn an_object_of_the_wrong_size_is_uploaded_again() {
+    let root = tempfile::tempdir().unwrap();
+    let server = HttpServer::start(root.path(), "", "");
+    let bytes = data(5000);
+    let repo = Repo::new(&server.url("store"), &bytes);
+    let stored = root.path().join("store").join(key_of(&bytes));
+    write(root.path(), &format!("store/{}", key_of(&bytes)), b"<html>");
+
+    let out = ok(repo.ferry().arg("push"));
+    assert!(!out.contains("Everything is up to date"), "{out}");
+    assert_eq!(std::fs::read(&stored).unwrap(), bytes, "{out}");
+}
+
+/// Item 2: a body that trickles one byte a second is given up after the remote's
+/// `read_timeout` (2 s here), each attempt, so a download costs seconds, not hours.
+#[test]
+fn a_trickling_body_is_given_up_after_read_timeout() {
+    let root = tempfile::tempdir().unwrap();
+    let server = HttpServer::start(root.path(), "", "");
+    let bytes = data(5000);
+    write(root.path(), &format!("store/{}", key_of(&bytes)), &bytes);
+    server.control(r#"{"trickle": 1}"#);
+    let spec = http_spec(&server.url("store"), &[("read_timeout", "2")]);
+    let remote = remote::open(&spec).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let odb = Odb::new(cache.path().to_path_buf());
+    let hash = HashInfo::md5(md5_hex(&bytes));
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(100),
+        ..RetryPolicy::default()
+    };
+
+    let start = Instant::now();
+    let result = block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            download(remote.as_ref(), &odb, &hash, Some(5000), &policy),
+        )
+        .await
+    });
+    let took = start.elapsed();
+    let err = match result {
+        Err(_) => panic!("the trickle was still being read after 30 s"),
+        Ok(Ok(n)) => panic!("a trickle of 2 bytes/attempt completed ({n} bytes)"),
+        Ok(Err(CopyError::Remote(e))) => e,
+        Ok(Err(e)) => panic!("{e}"),
+    };
+    assert_eq!(err.kind, ErrorKind::Transient, "{err}");
+    assert!(
+        err.message.contains("stalled") && err.message.contains("read_timeout"),
+        "{err}"
+    );
+    assert_eq!(err.attempts, 2, "{err}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(10),
+        "two attempts of 2 s each took {took:?}"
+    );
+    assert!(files(cache.path()).is_empty(), "no temp file is left");
+    eprintln!("trickle (library): gave up after {took:?} (2 attempts, read_timeout 2 s)");
+
+    // The binary: `ferry pull` with `read_timeout = 2` gives up with every retry in well under
+    // a minute, and says why.
+    let repo = Repo::new(&server.url("store"), &bytes);
+    ok(repo
+        .ferry()
+        .args(["remote", "modify", "web", "read_timeout", "2"]));
+    std::fs::remove_dir_all(repo.path().join(".dvc/cache")).unwrap();
+    std::fs::remove_file(repo.path().join("data.bin")).unwrap();
+    let (out, took) = run_within(repo.ferry().args(["pull", "-v"]), Duration::from_secs(60));
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("stalled"), "{stderr}");
+    assert!(files(&repo.path().join(".dvc/cache")).is_empty());
+    eprintln!("trickle (ferry pull): gave up after {took:?}");
+}
+
+/// The bytes the HTTP test server has sent in object bodies.
+fn served(server: &HttpServer) -> u64 {
+    let state: serde_json::Value = serde_json::from_str(&server.control("{}")).unwrap();
+    state["served"].as_u64().unwrap()
+}
+
+/// Item 3: a chunked body that never ends is cut off as soon as it passes the object's size
+/// (from the `.dvc` file); the temp file is removed and the object refused as corrupt.
+#[test]
+fn an_endless_body_is_cut_at_the_object_size() {
+    let root = tempfile::tempdir().unwrap();
+    let server = HttpServer::start(root.path(), "", "");
+    let bytes = data(5000);
+    let repo = Repo::new(&server.url("store"), &bytes);
+    ok(repo.ferry().arg("push"));
+    std::fs::remove_dir_all(repo.path().join(".dvc/cache")).unwrap();
+    std::fs::remove_file(repo.path().join("data.bin")).unwrap();
+    server.control(r#"{"endless": true, "served": 0}"#);
+
+    let (out, took) = run_within(repo.ferry().arg("pull"), Duration::from_secs(60));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("corrupt copies (discarded: wrong md5 or longer than the object)"),
+        "the object is refused as too long:\n{stdout}\n{stderr}"
+    );
+    let cached = files(&repo.path().join(".dvc/cache"));
+    assert!(cached.is_empty(), "no object and no temp file: {cached:?}");
+    assert!(!repo.path().join("data.bin").exists());
+    let sent = served(&server);
+    assert!(
+        sent < 16 << 20,
+        "the server got to send {sent} bytes before Ferry hung up"
+    );
+    eprintln!("endless body: the server sent {sent} bytes in all; pull gave up after {took:?}");
+
+    // The library: the same refusal, and the temp file is gone.
+    let remote = remote::open(&http_spec(&server.url("store"), &[])).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let odb = Odb::new(cache.path().to_path_buf());
+    let hash = HashInfo::md5(md5_hex(&bytes));
+    let policy = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let err = match block_on(download(remote.as_ref(), &odb, &hash, Some(5000), &policy)) {
+        Err(CopyError::Remote(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
+    assert!(files(cache.path()).is_empty());
+}
