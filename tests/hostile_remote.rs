@@ -280,3 +280,111 @@ fn an_endless_body_is_cut_at_the_object_size() {
     assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
     assert!(files(cache.path()).is_empty());
 }
+
+/// Distinctive secrets, so a grep finds any copy of them.
+const S3_URL_SECRET: &str = "UrlSecret-hostile-5c9e1d";
+const HTTP_URL_PASSWORD: &str = "UrlPassword-hostile-7a3f02";
+
+/// Item 4: credentials written into remote URLs (`s3://KEY:SECRET@bucket/…`,
+/// `http://user:pass@host/…`) never show in any output, log, report or state file, and still
+/// work as credentials.
+#[test]
+fn secrets_in_urls_never_leak() {
+    use base64::Engine as _;
+    let root = tempfile::tempdir().unwrap();
+    let server = HttpServer::start(root.path(), "alice", HTTP_URL_PASSWORD);
+    let web = format!(
+        "http://alice:{HTTP_URL_PASSWORD}@127.0.0.1:{}/store",
+        server.port
+    );
+    let bytes = data(5000);
+    let repo = Repo::new(&web, &bytes);
+    let r = repo.path();
+    let bucket = common::s3_bucket();
+    let prefix = common::unique_prefix("hostile-secrets");
+    let endpoint = common::s3_endpoint();
+    let bad = format!(
+        "s3://{}:{S3_URL_SECRET}@{bucket}/{prefix}/bad",
+        common::s3_key()
+    );
+    let good = format!(
+        "s3://{}:{}@{bucket}/{prefix}/good",
+        common::s3_key(),
+        common::s3_secret()
+    );
+    for (name, url) in [("bad", &bad), ("good", &good)] {
+        ok(repo.ferry().args(["remote", "add", name, url]));
+        ok(repo
+            .ferry()
+            .args(["remote", "modify", name, "endpointurl", &endpoint]));
+    }
+
+    let mut outputs = Vec::new();
+    let mut run = |args: &[&str], trace: bool| {
+        let mut cmd = repo.ferry();
+        cmd.args(args).env("AWS_EC2_METADATA_DISABLED", "true");
+        if trace {
+            cmd.env("FERRY_LOG", "trace");
+        }
+        let (out, _) = run_within(&mut cmd, Duration::from_secs(120));
+        let both = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+        outputs.push((args.join(" "), both.clone()));
+        (out.status.success(), both)
+    };
+    assert!(run(&["push", "-r", "web", "-v"], true).0);
+    let (pushed, out) = run(&["push", "-r", "good", "-v"], false);
+    assert!(pushed, "credentials in an S3 URL are used: {out}");
+    assert!(!run(&["push", "-r", "bad", "-v"], true).0);
+    run(&["remote", "list"], false);
+    run(&["remote", "list", "-v"], false);
+    run(&["doctor"], false);
+    run(&["doctor", "--json"], false);
+    run(&["doctor", "--write", "-v"], true);
+    run(&["status", "-c", "-r", "bad"], false);
+    run(&["remote", "usage"], false);
+    run(&["remote", "usage", "--json"], false);
+    std::fs::remove_dir_all(r.join(".dvc/cache")).unwrap();
+    std::fs::remove_file(r.join("data.bin")).unwrap();
+    let (pulled, out) = run(&["pull", "-r", "bad", "-v"], true);
+    assert!(!pulled, "{out}");
+    assert!(run(&["fetch", "-r", "web", "-v"], true).0);
+    assert!(run(&["pull", "-r", "good", "-v"], true).0);
+    drop(run);
+
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("alice:{HTTP_URL_PASSWORD}"));
+    let secrets = [
+        S3_URL_SECRET.to_string(),
+        HTTP_URL_PASSWORD.to_string(),
+        common::s3_secret(),
+        basic,
+    ];
+    for (cmd, out) in &outputs {
+        for s in &secrets {
+            assert!(
+                !out.contains(s.as_str()),
+                "`ferry {cmd}` printed a secret:\n{out}"
+            );
+        }
+    }
+    // Every file Ferry keeps for itself: the ledger and its state, the per-remote indexes.
+    let mut kept = files(repo.state.path());
+    kept.extend(files(&r.join(".dvc/tmp")));
+    assert!(
+        files(repo.state.path())
+            .iter()
+            .any(|(p, _)| p.extension().is_some_and(|e| e == "json")),
+        "the ledger was written: {kept:?}"
+    );
+    for (path, _) in kept {
+        let content = std::fs::read(&path).unwrap();
+        let content = String::from_utf8_lossy(&content);
+        for s in &secrets {
+            assert!(
+                !content.contains(s.as_str()),
+                "{} holds a secret:\n{content}",
+                path.display()
+            );
+        }
+    }
+}

@@ -39,11 +39,11 @@ pub struct RemoteSpec {
 }
 
 impl fmt::Debug for RemoteSpec {
-    /// Never shows option values: they may be secrets.
+    /// Never shows option values or URL credentials: they may be secrets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteSpec")
             .field("name", &self.name)
-            .field("url", &self.url)
+            .field("url", &display_url(&self.url))
             .field("options", &self.options.keys().collect::<Vec<_>>())
             .finish()
     }

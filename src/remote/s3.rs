@@ -48,15 +48,21 @@ impl S3Remote {
     /// `acl`); credentials not given fall back to the standard AWS chain (env, profile files).
     /// `b2://` needs `region` and targets `https://s3.<region>.backblazeb2.com`.
     pub fn open(spec: &RemoteSpec) -> Result<Self, RemoteError> {
-        let (scheme, rest) = spec
-            .url
-            .split_once("://")
-            .ok_or_else(|| invalid(spec, format!("invalid S3 URL '{}'", spec.url)))?;
+        let (scheme, rest) = spec.url.split_once("://").ok_or_else(|| {
+            invalid(
+                spec,
+                format!("invalid S3 URL '{}'", super::display_url(&spec.url)),
+            )
+        })?;
         let scheme = scheme.to_ascii_lowercase();
+        let (url_key, url_secret, rest) = split_userinfo(rest);
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let prefix = prefix.trim_matches('/');
         if bucket.is_empty() {
-            return Err(invalid(spec, format!("no bucket in URL '{}'", spec.url)));
+            return Err(invalid(
+                spec,
+                format!("no bucket in URL '{}'", super::display_url(&spec.url)),
+            ));
         }
         let region = get(spec, "region").map(str::to_string);
         let endpoint = match (get(spec, "endpointurl"), scheme.as_str(), &region) {
@@ -85,10 +91,10 @@ impl S3Remote {
         if let Some(profile) = get(spec, "profile") {
             builder = builder.profile(profile);
         }
-        if let Some(v) = get(spec, "access_key_id") {
+        if let Some(v) = get(spec, "access_key_id").or(url_key) {
             builder = builder.access_key_id(v);
         }
-        if let Some(v) = get(spec, "secret_access_key") {
+        if let Some(v) = get(spec, "secret_access_key").or(url_secret) {
             builder = builder.secret_access_key(v);
         }
         if let Some(v) = get(spec, "session_token") {
@@ -167,6 +173,27 @@ impl S3Remote {
                 }
             }
         }
+    }
+}
+
+/// Splits credentials written into an S3 URL (`KEY:SECRET@bucket/prefix`, after the scheme)
+/// from the bucket and prefix. They are used like `access_key_id`/`secret_access_key` (which
+/// win when also set) and never shown: messages name only the bucket and prefix.
+fn split_userinfo(rest: &str) -> (Option<&str>, Option<&str>, &str) {
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rfind('@') {
+        Some(at) => {
+            let (key, secret) = match authority[..at].split_once(':') {
+                Some((k, s)) => (Some(k), Some(s)),
+                None => (Some(&authority[..at]), None),
+            };
+            (
+                key.filter(|v| !v.is_empty()),
+                secret.filter(|v| !v.is_empty()),
+                &rest[at + 1..],
+            )
+        }
+        None => (None, None, rest),
     }
 }
 
@@ -445,6 +472,16 @@ impl Remote for S3Remote {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_the_url_are_split_off() {
+        assert_eq!(
+            split_userinfo("KEY:SECRET@bucket/x/y"),
+            (Some("KEY"), Some("SECRET"), "bucket/x/y")
+        );
+        assert_eq!(split_userinfo("bucket/a@b"), (None, None, "bucket/a@b"));
+        assert_eq!(split_userinfo("KEY@bucket"), (Some("KEY"), None, "bucket"));
+    }
 
     #[test]
     fn reads_opendal_renderings() {
