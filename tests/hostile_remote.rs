@@ -349,7 +349,6 @@ fn secrets_in_urls_never_leak() {
     assert!(!pulled, "{out}");
     assert!(run(&["fetch", "-r", "web", "-v"], true).0);
     assert!(run(&["pull", "-r", "good", "-v"], true).0);
-    drop(run);
 
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("alice:{HTTP_URL_PASSWORD}"));
@@ -387,4 +386,130 @@ fn secrets_in_urls_never_leak() {
             );
         }
     }
+}
+
+/// Multipart uploads under `prefix` of the test bucket, as botocore sees them
+/// (`tests/support/s3_uploads.py`); `action` is `list`, `create KEY` or `abort-all`.
+fn s3_uploads(prefix: &str, action: &[&str]) -> serde_json::Value {
+    let python = std::env::var("FERRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/s3_uploads.py");
+    let out = ok(Command::new(python)
+        .arg(script)
+        .args(["--endpoint", &common::s3_endpoint()])
+        .args(["--bucket", &common::s3_bucket()])
+        .args(["--key", &common::s3_key()])
+        .args(["--secret", &common::s3_secret()])
+        .args(["--prefix", prefix])
+        .args(action));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Item 5: a multipart upload whose last part fails (S3 answers 500; OpenDAL only sees it when
+/// closing the writer) is aborted: no AbortMultipartUpload went out before, and the parts
+/// stayed stored (and billed on B2). `ferry doctor --write` reports uploads left incomplete.
+#[test]
+fn a_failed_multipart_upload_is_aborted() {
+    let proxy = HttpServer::s3_proxy(&common::s3_endpoint());
+    let prefix = common::unique_prefix("hostile-multipart");
+    let mut spec = common::s3_spec("seaweed", format!("s3://{}/{prefix}", common::s3_bucket()));
+    spec.options.insert(
+        "endpointurl".into(),
+        proxy.url("").trim_end_matches('/').into(),
+    );
+    let remote = remote::open(&spec).unwrap();
+    // 20 MiB: parts of 8, 8 and 4 MiB; the third goes out in `close`.
+    let bytes = data(20 << 20);
+    let key = key_of(&bytes);
+    proxy.control(r#"{"fail_part": 3}"#);
+    let body: remote::ByteStream = Box::pin(futures::stream::iter(
+        bytes
+            .chunks(1 << 20)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    ));
+    let err = block_on(remote.write(&key, body, bytes.len() as u64)).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Transient, "{err}");
+    let log = proxy.log();
+    assert!(
+        log.iter()
+            .any(|r| r.method == "PUT" && r.path.contains("partNumber=3") && r.status == 500),
+        "the part failed: {log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|r| r.method == "DELETE" && r.path.contains("uploadId=")),
+        "AbortMultipartUpload was sent: {log:?}"
+    );
+    let left = s3_uploads(&format!("{prefix}/"), &["list"]);
+    assert_eq!(left, serde_json::json!([]), "no incomplete upload is left");
+    assert!(!block_on(remote.exists(&key)).unwrap());
+
+    // Leftovers of a killed process (or another tool): doctor --write lists them, with a fix.
+    proxy.control(r#"{"reset": true}"#);
+    let leftover = format!("{prefix}/files/md5/aa/leftover");
+    s3_uploads(&format!("{prefix}/"), &["create", &leftover]);
+    let repo = common::git_repo();
+    ok(ferry(repo.path()).args(["init", "-q"]));
+    let state = tempfile::tempdir().unwrap();
+    let add = |args: &[&str]| {
+        ok(ferry(repo.path())
+            .env("FERRY_STATE_DIR", state.path())
+            .args(args))
+    };
+    add(&["remote", "add", "-d", "s3", &spec.url]);
+    add(&[
+        "remote",
+        "modify",
+        "s3",
+        "endpointurl",
+        &common::s3_endpoint(),
+    ]);
+    add(&[
+        "remote",
+        "modify",
+        "--local",
+        "s3",
+        "access_key_id",
+        &common::s3_key(),
+    ]);
+    add(&[
+        "remote",
+        "modify",
+        "--local",
+        "s3",
+        "secret_access_key",
+        &common::s3_secret(),
+    ]);
+    let doctor = |args: &[&str]| {
+        let (out, _) = run_within(
+            ferry(repo.path())
+                .env("FERRY_STATE_DIR", state.path())
+                .args(["doctor", "--write"])
+                .args(args),
+            Duration::from_secs(60),
+        );
+        text(&out.stdout)
+    };
+    let human = doctor(&[]);
+    assert!(
+        human.contains("1 incomplete multipart upload(s) under s3://")
+            && human.contains("aws s3api abort-multipart-upload")
+            && human.contains("files/md5/aa/leftover"),
+        "{human}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&doctor(&["--json"])).unwrap();
+    let check = json["remotes"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "incomplete_uploads")
+        .cloned()
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(check["status"], "warn", "{check}");
+    assert_eq!(
+        s3_uploads(&format!("{prefix}/"), &["abort-all"])["aborted"],
+        1
+    );
+    let clean = doctor(&[]);
+    assert!(clean.contains("no incomplete multipart uploads"), "{clean}");
 }

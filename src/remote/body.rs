@@ -97,7 +97,7 @@ mod tests {
         });
         let mut body = guard_progress(
             Box::pin(trickle),
-            Duration::from_secs(3),
+            Duration::from_millis(2500),
             "r",
             "k",
             "GET u".into(),
@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::Transient);
         assert!(err.message.contains("stalled"), "{err}");
         assert_eq!(got, 2);
-        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        assert_eq!(start.elapsed(), Duration::from_millis(2500));
         assert!(body.next().await.is_none());
     }
 

@@ -143,6 +143,18 @@ impl Presence {
     }
 }
 
+/// A multipart upload that was started and never completed nor aborted: its parts stay stored
+/// (and billed, on B2 and S3) until someone aborts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    /// The object key, relative to the remote's root.
+    pub key: String,
+    /// The server's id of the upload (what aborting it takes).
+    pub upload_id: String,
+    /// When it was started, as the server wrote it (ISO 8601).
+    pub initiated: String,
+}
+
 /// A stream of object bytes; backends produce it on read and consume it on write.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, RemoteError>> + Send>>;
 
@@ -191,6 +203,16 @@ pub trait Remote: Send + Sync {
     async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError>;
     /// Deletes `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), RemoteError>;
+    /// The multipart uploads under the remote's root that were never completed nor aborted
+    /// (S3 `ListMultipartUploads`, first 1,000), so `doctor` can report parts piling up.
+    /// `Unsupported` for backends without multipart uploads.
+    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
+        Err(RemoteError::new(
+            ErrorKind::Unsupported,
+            self.name(),
+            "this backend has no multipart uploads",
+        ))
+    }
 }
 
 impl Hint for RemoteError {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ByteStream, Capabilities, Presence, Remote, RemoteError};
+use super::{ByteStream, Capabilities, PendingUpload, Presence, Remote, RemoteError};
 
 /// How hard to retry one operation on one remote.
 #[derive(Debug, Clone)]
@@ -133,6 +133,10 @@ impl<R: Remote> Remote for Retry<R> {
     async fn delete(&self, key: &str) -> Result<(), RemoteError> {
         with_retry(&self.policy, || self.inner.delete(key)).await
     }
+
+    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
+        with_retry(&self.policy, || self.inner.pending_uploads()).await
+    }
 }
 
 /// Lets a shared backend (`Arc<dyn Remote>` from [`super::open`]) be wrapped, e.g. in [`Retry`].
@@ -164,6 +168,10 @@ impl<R: Remote + ?Sized> Remote for Arc<R> {
 
     async fn delete(&self, key: &str) -> Result<(), RemoteError> {
         (**self).delete(key).await
+    }
+
+    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
+        (**self).pending_uploads().await
     }
 }
 
