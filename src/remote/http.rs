@@ -447,7 +447,7 @@ impl Remote for HttpRemote {
         }
         let resp = sent?;
         if resp.status().is_success() {
-            self.refuse_web_page(&resp, &method, key)
+            Ok(())
         } else {
             Err(self.status_error(resp, &method, key).await)
         }
