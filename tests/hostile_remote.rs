@@ -513,3 +513,31 @@ fn a_failed_multipart_upload_is_aborted() {
     let clean = doctor(&[]);
     assert!(clean.contains("no incomplete multipart uploads"), "{clean}");
 }
+
+/// Item 1, where it would lose data: `gc --cloud` keeps an object when the only other copy has
+/// the wrong size (cut, or not the object): that copy does not count.
+#[test]
+fn gc_cloud_does_not_count_a_copy_of_the_wrong_size() {
+    let base = tempfile::tempdir().unwrap();
+    let (a, b) = (base.path().join("a"), base.path().join("b"));
+    let bytes = data(5000);
+    let repo = Repo::new(&a.display().to_string(), &bytes);
+    let r = repo.path();
+    ok(repo
+        .ferry()
+        .args(["remote", "add", "b", &b.display().to_string()]));
+    ok(repo.ferry().args(["push", "-r", "web"]));
+    ok(repo.ferry().args(["push", "-r", "b"]));
+    let key = key_of(&bytes);
+    std::fs::write(b.join(&key), &bytes[..100]).unwrap();
+    std::fs::remove_file(r.join("data.bin.dvc")).unwrap();
+
+    let out = ok(repo
+        .ferry()
+        .args(["gc", "-w", "--cloud", "-r", "web", "-f"]));
+    assert!(
+        a.join(&key).exists(),
+        "the last good copy was deleted:\n{out}"
+    );
+    assert!(out.contains(&format!("{key}: held by web")), "{out}");
+}

@@ -117,7 +117,7 @@ async fn lacking(
 ) -> Result<(Vec<Object>, Vec<(Object, Vec<HashInfo>)>), RemoteError> {
     let keys: Vec<String> = wanted.all().map(Object::key).collect();
     let there = held(target.remote.as_ref(), &keys, target.jobs).await?;
-    let has = |o: &Object| there.contains_key(&o.key());
+    let has = |o: &Object| super::exists::holds(&there, &o.key(), o.size);
     row.already = wanted.all().filter(|o| has(o)).count() as u64;
     for o in wanted.unknown_dirs.iter().filter(|o| !has(o)) {
         row.failed.push((
