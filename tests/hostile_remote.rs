@@ -278,7 +278,9 @@ fn an_endless_body_is_cut_at_the_object_size() {
         other => panic!("{other:?}"),
     };
     assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
+    assert!(err.message.contains("should be at most 5000 bytes"), "{err}");
     assert!(files(cache.path()).is_empty());
+    eprintln!("endless body (library): {err}");
 }
 
 /// Distinctive secrets, so a grep finds any copy of them.
