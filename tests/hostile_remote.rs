@@ -278,7 +278,10 @@ fn an_endless_body_is_cut_at_the_object_size() {
         other => panic!("{other:?}"),
     };
     assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
-    assert!(err.message.contains("should be at most 5000 bytes"), "{err}");
+    assert!(
+        err.message.contains("should be at most 5000 bytes"),
+        "{err}"
+    );
     assert!(files(cache.path()).is_empty());
     eprintln!("endless body (library): {err}");
 }
@@ -542,4 +545,51 @@ fn gc_cloud_does_not_count_a_copy_of_the_wrong_size() {
         "the last good copy was deleted:\n{out}"
     );
     assert!(out.contains(&format!("{key}: held by web")), "{out}");
+}
+
+/// Item 2 on S3: the same guard bounds a trickling GET through the fault proxy.
+#[test]
+fn a_trickling_s3_body_is_given_up_after_read_timeout() {
+    use futures::StreamExt;
+    let proxy = HttpServer::s3_proxy(&common::s3_endpoint());
+    let prefix = common::unique_prefix("hostile-trickle");
+    let mut spec = common::s3_spec("seaweed", format!("s3://{}/{prefix}", common::s3_bucket()));
+    spec.options.insert(
+        "endpointurl".into(),
+        proxy.url("").trim_end_matches('/').into(),
+    );
+    spec.options.insert("read_timeout".into(), "2".into());
+    let remote = remote::open(&spec).unwrap();
+    let bytes = data(5000);
+    let key = key_of(&bytes);
+    let body: remote::ByteStream = Box::pin(futures::stream::iter([Ok(
+        bytes::Bytes::copy_from_slice(&bytes),
+    )]));
+    block_on(remote.write(&key, body, bytes.len() as u64)).unwrap();
+    proxy.control(r#"{"trickle": 1}"#);
+
+    let start = Instant::now();
+    let result = block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let mut stream = remote.read(&key).await?;
+            let mut got = 0;
+            while let Some(chunk) = stream.next().await {
+                got += chunk?.len();
+            }
+            Ok::<usize, remote::RemoteError>(got)
+        })
+        .await
+    });
+    let took = start.elapsed();
+    proxy.control(r#"{"reset": true}"#);
+    block_on(remote.delete(&key)).unwrap();
+    let err = match result {
+        Err(_) => panic!("the trickle was still being read after 30 s"),
+        Ok(Ok(n)) => panic!("a trickle completed ({n} bytes)"),
+        Ok(Err(e)) => e,
+    };
+    assert_eq!(err.kind, ErrorKind::Transient, "{err}");
+    assert!(err.message.contains("stalled"), "{err}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    eprintln!("trickle (S3 read): gave up after {took:?}: {err}");
 }

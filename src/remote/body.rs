@@ -14,11 +14,12 @@ use super::{ByteStream, ErrorKind, RemoteError};
 
 /// The bytes a body must bring within each `read_timeout` (16 KiB: at DVC's default of 60 s,
 /// any link faster than 273 B/s keeps going).
-pub const MIN_PROGRESS: u64 = 16 * 1024;
+pub(crate) const MIN_PROGRESS: u64 = 16 * 1024;
 
 /// Ends `body` with a `Transient` error naming `remote`, `key` and `what` (e.g. `GET <url>`)
 /// when it brings fewer than [`MIN_PROGRESS`] bytes and does not end within `read_timeout`.
-pub fn guard_progress(
+/// The stream is fused: polled after its end it stays ended.
+pub(crate) fn guard_progress(
     body: ByteStream,
     read_timeout: Duration,
     remote: &str,
@@ -40,7 +41,7 @@ pub fn guard_progress(
         total: 0,
         done: false,
     };
-    Box::pin(futures::stream::unfold(state, move |mut w| {
+    let guarded = futures::stream::unfold(state, move |mut w| {
         let (remote, key, what) = (remote.clone(), key.clone(), what.clone());
         async move {
             if w.done {
@@ -81,7 +82,8 @@ pub fn guard_progress(
                 }
             }
         }
-    }))
+    });
+    Box::pin(guarded.fuse())
 }
 
 #[cfg(test)]
@@ -116,6 +118,7 @@ mod tests {
         assert_eq!(got, 2);
         assert_eq!(start.elapsed(), Duration::from_millis(2500));
         assert!(body.next().await.is_none());
+        assert!(body.next().await.is_none(), "fused");
     }
 
     #[tokio::test(start_paused = true)]

@@ -19,7 +19,7 @@ mod options;
 mod retry;
 mod s3;
 
-pub use body::{MIN_PROGRESS, guard_progress};
+pub(crate) use body::guard_progress;
 pub use classify::display_url;
 pub use http::HttpRemote;
 pub use local::LocalRemote;

@@ -512,25 +512,28 @@ impl Remote for S3Remote {
             .reader(key)
             .await
             .map_err(|e| self.error("GET", key, &e))?;
-        let mut stream = reader
+        let stream = reader
             .into_bytes_stream(..)
             .await
             .map_err(|e| self.error("GET", key, &e))?;
-        let first = match stream.try_next().await {
-            Ok(first) => first,
-            Err(e) => return Err(classify_io(&self.name, &self.display, key, &e)),
-        };
         let what = format!("GET {}/{key}", self.display);
         let (name, display, k) = (self.name.clone(), self.display.clone(), key.to_string());
-        let rest = stream.map_err(move |e| {
-            let mut err = classify_io(&name, &display, &k, &e);
-            if !err.kind.is_retryable() {
-                err.kind = ErrorKind::Transient;
-            }
-            err
+        let mut first_item = true;
+        // The first chunk's error keeps its class (not found, refused, capped); a later one is
+        // a body cut short, worth a retry.
+        let body = stream.map(move |item| {
+            let later = !std::mem::replace(&mut first_item, false);
+            item.map_err(|e| {
+                let mut err = classify_io(&name, &display, &k, &e);
+                if later && !err.kind.is_retryable() {
+                    err.kind = ErrorKind::Transient;
+                }
+                err
+            })
         });
-        let rest = guard_progress(Box::pin(rest), self.read_timeout, &self.name, key, what);
-        Ok(Box::pin(futures::stream::iter(first.map(Ok)).chain(rest)))
+        let mut body = guard_progress(Box::pin(body), self.read_timeout, &self.name, key, what);
+        let first = body.next().await.transpose()?;
+        Ok(Box::pin(futures::stream::iter(first.map(Ok)).chain(body)))
     }
 
     /// A single PUT below [`MULTIPART_CHUNK`], a multipart upload above it.
