@@ -42,7 +42,9 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
-/// A URL fit for messages: no userinfo, no query string, no fragment (either may hold tokens).
+/// A URL fit for messages, logs, reports and state files: no userinfo, no query string, no
+/// fragment (any of them may hold a token). The one helper every printed or stored URL goes
+/// through.
 pub fn display_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut u) => {
@@ -119,5 +121,10 @@ mod tests {
         );
         assert_eq!(strip_userinfo("http://u:p@h:1/x@y"), "http://h:1/x@y");
         assert_eq!(display_url("/local/path"), "/local/path");
+        assert_eq!(display_url("s3://KEY:SECRET@bucket/x"), "s3://bucket/x");
+        assert_eq!(
+            display_url("https://ghp_token@github.com/o/r"),
+            "https://github.com/o/r"
+        );
     }
 }
