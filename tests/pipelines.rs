@@ -476,4 +476,19 @@ fn imported_outs_are_not_pushed_nor_compared_with_the_remote() {
     };
     assert_eq!(json(&mut ferry(b.repo.path())), json(&mut dvc(r)));
     status_agrees(b.repo.path(), &["imported.dvc"]);
+    // a fresh clone pulls the import from the source repository's remote
+    let (cd, cf) = (a.clone(), a.clone());
+    let d = outcome(dvc(cd.path()).args(["pull", "imported.dvc"]));
+    let f = outcome(ferry(cf.path()).args(["pull", "imported.dvc"]));
+    assert_eq!(
+        (f.0, &f.1),
+        (d.0, &d.1),
+        "pull of the import\nferry: {f:?}\ndvc: {d:?}"
+    );
+    assert_eq!(
+        workspace(cf.path()),
+        workspace(cd.path()),
+        "files after pulling the import"
+    );
+    assert_eq!(read(cf.path(), "imported/one.txt"), "one\n");
 }

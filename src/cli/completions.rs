@@ -118,7 +118,10 @@ mod tests {
             .unwrap_or_default()
             .to_string();
         // hidden commands (`repro`, which only points to dvc) are not documented
-        for sub in Cli::command().get_subcommands().filter(|s| !s.is_hide_set()) {
+        for sub in Cli::command()
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+        {
             let entry = format!("ferry\\-{}(1)", sub.get_name().replace('-', "\\-"));
             assert!(section.contains(&entry), "{entry} missing:\n{section}");
         }

@@ -169,8 +169,10 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched>
         render_plan(ctx, &router, &plan);
         return Ok(Fetched::Planned);
     }
+    // imported outs come from their source repository's remotes, as in dvc
+    let (imported, outs): (Vec<_>, Vec<_>) = outs.into_iter().partition(|o| o.imported);
     let progress = TransferProgress::new("fetching", ctx.out.is_quiet());
-    let report = rt.block_on(fetch(&odb, &outs, &mut router, &progress))?;
+    let mut report = rt.block_on(fetch(&odb, &outs, &mut router, &progress))?;
     progress.finish();
     if router.lanes.len() > 1 && (!report.fetched.is_empty() || !report.failed.is_empty()) {
         render_lanes(ctx, &router);
@@ -179,8 +181,60 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched>
     for (out, e) in &report.bad_manifests {
         ctx.out.error(&format!("'{out}': {e}"));
     }
+    for (file, outs) in imported_by_file(&imported) {
+        // the source is cloned only when the cache lacks some of the import's data
+        if outs.iter().all(|o| {
+            o.hash
+                .as_ref()
+                .is_none_or(|h| crate::repo::status::cache_complete(&odb, h))
+        }) {
+            continue;
+        }
+        let Some(src) = std::fs::read_to_string(repo.root.join(&file))
+            .ok()
+            .and_then(|t| crate::repo::imports::source_of(&t))
+        else {
+            continue;
+        };
+        let source = crate::repo::imports::checkout(&repo.root, &file, &src)?;
+        let src_settings = super::transfer::settings(&source.repo)?;
+        let src_order = src_settings.pull_order(&source.repo.config);
+        let lanes = open_all(&source.repo, &src_settings, &src_order, args.jobs)?
+            .into_iter()
+            .map(|h| Lane::new(h, ledger.as_ref()))
+            .collect();
+        let mut src_router = Router::new(lanes);
+        let progress = TransferProgress::new("fetching", ctx.out.is_quiet());
+        let got = rt.block_on(fetch(&odb, &outs, &mut src_router, &progress))?;
+        progress.finish();
+        if !got.failed.is_empty() {
+            ctx.out.warn(&format!(
+                "{} of '{file}' could not be fetched from its source repository {}",
+                files(got.failed.len()),
+                src.url
+            ));
+        }
+        // dvc counts an import's files, not its `.dir`
+        report
+            .fetched
+            .extend(got.fetched.into_iter().filter(|(o, _)| !o.hash.is_dir()));
+        report.bad_manifests.extend(got.bad_manifests);
+    }
     let names = router.lanes.iter().map(|l| l.handle.name.clone()).collect();
     Ok(Fetched::Done(report, names))
+}
+
+/// Imported outs grouped by the `.dvc` file that declares them.
+fn imported_by_file(outs: &[crate::repo::out::Out]) -> Vec<(String, Vec<crate::repo::out::Out>)> {
+    let mut groups: Vec<(String, Vec<crate::repo::out::Out>)> = Vec::new();
+    for o in outs {
+        let file = o.origin.file().to_string();
+        match groups.iter_mut().find(|(f, _)| *f == file) {
+            Some((_, v)) => v.push(o.clone()),
+            None => groups.push((file, vec![o.clone()])),
+        }
+    }
+    groups
 }
 
 fn budget_text(r: &crate::budget::Remaining) -> String {

@@ -6,6 +6,7 @@ pub mod add;
 pub mod checkout;
 pub mod dvcfile;
 pub mod gitignore;
+pub mod imports;
 pub mod index;
 pub mod lock;
 pub mod lock_commit;

@@ -231,6 +231,30 @@ fn units(repo: &Repo) -> anyhow::Result<Vec<Unit>> {
             }
         } else if file.ends_with(".dvc") {
             units.push(dvcfile_unit(repo, file)?);
+        } else if !files.contains(&pipeline::yaml_of(file)) {
+            // a dvc.lock without its dvc.yaml: its outs, by stage (read and checked as always)
+            for out in index::outs_of_lockfile(repo, file)? {
+                let super::out::Origin::Lock { stage, .. } = &out.origin else {
+                    continue;
+                };
+                match units.iter_mut().find(|u| {
+                    u.lock_file.as_deref() == Some(file.as_str()) && u.name.as_ref() == Some(stage)
+                }) {
+                    Some(u) => u.outs.push(out),
+                    None => units.push(Unit {
+                        key: stage.clone(),
+                        decl: repo.root.join(file),
+                        lock_file: Some(file.clone()),
+                        name: Some(stage.clone()),
+                        frozen: false,
+                        always_changed: false,
+                        cmd_changed: false,
+                        deps: Vec::new(),
+                        params: Vec::new(),
+                        outs: vec![out],
+                    }),
+                }
+            }
         }
     }
     Ok(units)
