@@ -17,6 +17,7 @@ mod local;
 mod options;
 mod retry;
 mod s3;
+mod s3_wire;
 
 pub use classify::display_url;
 pub use http::HttpRemote;

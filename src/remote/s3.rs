@@ -10,6 +10,7 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 
 use super::classify::{classify_status, excerpt, is_cap_text, parse_retry_after};
 use super::options::{get, http_client, invalid};
+use super::s3_wire::SignedQueryTransport;
 use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RemoteSpec, check_key};
 
 /// Objects larger than this go up as a multipart upload in parts of this size; memory held per
@@ -105,7 +106,9 @@ impl S3Remote {
         if let Some(v) = get(spec, "acl") {
             builder = builder.default_acl(v);
         }
-        let transport = HttpTransporter::new(ReqwestTransport::new(http_client(spec)?));
+        let transport = HttpTransporter::new(SignedQueryTransport(ReqwestTransport::new(
+            http_client(spec)?,
+        )));
         let op = Operator::new(builder)
             .map_err(|e| {
                 invalid(
