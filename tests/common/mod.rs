@@ -107,6 +107,29 @@ pub fn s3_secret() -> String {
     std::env::var("FERRY_TEST_S3_SECRET").unwrap_or_else(|_| "ferrytestsecret0123456789".into())
 }
 
+/// A variable `scripts/test` exports for a server it started, or a panic saying so.
+fn started_by_scripts(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests with scripts/test, which starts the test servers")
+    })
+}
+
+/// The strict S3 server (moto with SigV4 checks on, `scripts/moto.sh`), in the same bucket name
+/// as SeaweedFS.
+pub fn moto_endpoint() -> String {
+    started_by_scripts("FERRY_TEST_MOTO_ENDPOINT")
+}
+
+/// The only access key moto accepts.
+pub fn moto_key() -> String {
+    started_by_scripts("FERRY_TEST_MOTO_KEY")
+}
+
+/// The secret of [`moto_key`].
+pub fn moto_secret() -> String {
+    started_by_scripts("FERRY_TEST_MOTO_SECRET")
+}
+
 /// A prefix no other test (or test run) uses: `<label>-<pid>-<nanos>`.
 pub fn unique_prefix(label: &str) -> String {
     let nanos = std::time::SystemTime::now()
