@@ -955,10 +955,10 @@ fn wrong_credentials(kind: Kind) {
     for (dir, args) in runs {
         let out = run(ferry(dir).args(&args));
         let all = all_output(&out);
-        assert_ne!(out.status.code(), Some(0), "{args:?}: {all}");
+        assert_eq!(out.status.code(), Some(251), "{args:?}: {all}");
         assert!(all.contains("'store'"), "{args:?} names the remote: {all}");
         assert!(
-            all.contains("ferry remote modify store --local"),
+            all.contains("ferry remote modify --local store"),
             "{args:?} says how to fix it: {all}"
         );
         assert!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::error::Hint;
+use crate::error::{Exit, Hint};
 
 mod classify;
 mod http;
@@ -92,6 +92,9 @@ pub struct RemoteError {
     pub retry_after: Option<Duration>,
     /// How many attempts were made before giving up (1 unless a retry wrapper tried again).
     pub attempts: u32,
+    /// The backend's own advice, naming its options (an S3 key pair, HTTP `user`/`password`,
+    /// `method PUT`); replaces the generic hint of the error's kind.
+    pub advice: Option<String>,
 }
 
 impl RemoteError {
@@ -104,7 +107,14 @@ impl RemoteError {
             message: message.into(),
             retry_after: None,
             attempts: 1,
+            advice: None,
         }
+    }
+
+    /// Attaches the backend's advice (see [`RemoteError::advice`]).
+    pub fn with_advice(mut self, advice: impl Into<String>) -> Self {
+        self.advice = Some(advice.into());
+        self
     }
 
     /// Attaches the server's `Retry-After`.
@@ -167,6 +177,9 @@ pub trait Remote: Send + Sync {
 
 impl Hint for RemoteError {
     fn hint(&self) -> Option<String> {
+        if let Some(advice) = &self.advice {
+            return Some(advice.clone());
+        }
         let name = &self.remote;
         match self.kind {
             ErrorKind::Auth => Some(format!(
@@ -194,6 +207,15 @@ impl Hint for RemoteError {
                 "check the options of remote '{name}' with `ferry remote list -v`; \
                  `ferry doctor -r {name}` tests it"
             )),
+        }
+    }
+
+    /// Refused credentials are a configuration problem (251), as the README promises; every
+    /// other remote failure fails the command (1).
+    fn exit(&self) -> Exit {
+        match self.kind {
+            ErrorKind::Auth => Exit::Config,
+            _ => Exit::Failed,
         }
     }
 }
