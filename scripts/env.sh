@@ -10,6 +10,7 @@ PIP_PINS=("dvc==3.67.1" "dvc-s3==3.3.0" "dvc-http==2.32.0" "dvc-webdav==3.0.1" "
 # one dvc-s3's aiobotocore pins.
 SERVER_VENV=$FERRY_TEST_ENV/servers-venv
 SERVER_PIP_PINS=("moto[server]==5.2.5" "wsgidav==4.4.0" "cheroot==11.1.2")
+export FERRY_TEST_WSGIDAV=$SERVER_VENV/bin/wsgidav
 
 export PIP_CACHE_DIR=$FERRY_TEST_ENV/pip-cache
 export DVC_NO_ANALYTICS=1 ITERATIVE_DO_NOT_TRACK=1 DVC_STUDIO_OFFLINE=1

@@ -1,6 +1,6 @@
 //! The backends against real servers: a local directory, SeaweedFS's signed S3 API
-//! (`scripts/seaweedfs.sh`), moto's strictly checked S3 API (`scripts/moto.sh`) and the
-//! DVC-protocol HTTP test server with injected faults.
+//! (`scripts/seaweedfs.sh`), moto's strictly checked S3 API (`scripts/moto.sh`), the
+//! DVC-protocol HTTP test server with injected faults, and WsgiDAV for `webdav://`.
 mod common;
 
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::HttpServer;
+use common::{HttpServer, WebDavServer};
 use ferry::remote::{
     self, ByteStream, ErrorKind, Remote, RemoteError, RemoteSpec, Retry, RetryPolicy, with_retry,
 };
@@ -331,6 +331,65 @@ async fn http_conformance() {
             .iter()
             .any(|r| r.method == "PUT" && r.status == 201)
     );
+}
+
+/// WsgiDAV answers 409 to a PUT into a missing collection: the backend makes them (MKCOL), lists
+/// with PROPFIND, and refuses nothing but wrong credentials.
+#[tokio::test(flavor = "multi_thread")]
+async fn webdav_conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = WebDavServer::start(dir.path(), "alice", "dav-s3cret");
+    let opts = [
+        ("user", "alice"),
+        ("password", "dav-s3cret"),
+        ("timeout", "30"),
+    ];
+    let r = remote::open(&spec("dav", &server.url("team/store"), &opts)).unwrap();
+    conformance(r.clone()).await;
+    assert!(dir.path().join("team/store").join(K_BIG).is_file());
+    assert_eq!(r.list("files/md5/zz").await.unwrap(), Vec::<String>::new());
+    empty(r.as_ref()).await;
+
+    let wrong = remote::open(&spec(
+        "dav",
+        &server.url("team/store"),
+        &[("user", "alice"), ("password", "wrong-dav-Pw9")],
+    ))
+    .unwrap();
+    for e in [
+        wrong.exists(K_SMALL).await.unwrap_err(),
+        wrong.list("files/").await.unwrap_err(),
+        wrong.write(K_SMALL, body(b"x", 1), 1).await.unwrap_err(),
+        get(wrong.as_ref(), K_SMALL).await.unwrap_err(),
+    ] {
+        assert_eq!(e.kind, ErrorKind::Auth, "{e}");
+        assert!(!format!("{e:?}").contains("wrong-dav-Pw9"), "{e:?}");
+    }
+
+    // The same server as a plain HTTP remote: POST is refused (405), and PUT into a missing
+    // collection too (409); both errors point at `method PUT` / webdav://.
+    let http_url = server.url("team/plain").replace("webdav://", "http://");
+    for (method, status) in [("POST", "405"), ("PUT", "409")] {
+        let plain = remote::open(&spec(
+            "plain",
+            &http_url,
+            &[
+                ("auth", "basic"),
+                ("user", "alice"),
+                ("password", "dav-s3cret"),
+                ("method", method),
+            ],
+        ))
+        .unwrap();
+        let e = plain.write(K_SMALL, body(b"x", 1), 1).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Permanent, "{e}");
+        assert!(e.message.contains(status), "{e}");
+        let hint = ferry::error::Hint::hint(&e).unwrap();
+        assert!(hint.contains("webdav://"), "{hint}");
+        if method == "POST" {
+            assert!(hint.contains("method PUT"), "{hint}");
+        }
+    }
 }
 
 /// A TCP relay in front of SeaweedFS that records every byte the client sends, so tests can

@@ -18,12 +18,14 @@ mod options;
 mod retry;
 mod s3;
 mod s3_wire;
+mod webdav;
 
 pub use classify::display_url;
 pub use http::HttpRemote;
 pub use local::LocalRemote;
 pub use retry::{Retry, RetryPolicy, with_retry};
 pub use s3::{MULTIPART_CHUNK, S3Remote};
+pub use webdav::WebDavRemote;
 
 /// A remote as configured: its name, URL and DVC options, merged over all config levels and
 /// the `FERRY_REMOTE_<NAME>_<KEY>` environment overrides.
@@ -221,8 +223,8 @@ impl Hint for RemoteError {
 }
 
 /// Opens the backend a remote's URL asks for: an absolute local path or `file://` URL,
-/// `s3://bucket/prefix`, `b2://bucket/prefix` (S3 at `https://s3.<region>.backblazeb2.com`) or
-/// `http(s)://…`. Each backend builds its client once here, so callers share one per remote.
+/// `s3://bucket/prefix`, `b2://bucket/prefix` (S3 at `https://s3.<region>.backblazeb2.com`),
+/// `http(s)://…` or `webdav(s)://…`. Each backend builds its client once here, so callers share one per remote.
 pub fn open(spec: &RemoteSpec) -> Result<Arc<dyn Remote>, RemoteError> {
     let url = spec.url.as_str();
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
@@ -230,12 +232,13 @@ pub fn open(spec: &RemoteSpec) -> Result<Arc<dyn Remote>, RemoteError> {
         None | Some("file") => Arc::new(LocalRemote::open(spec)?),
         Some("s3") | Some("b2") => Arc::new(S3Remote::open(spec)?),
         Some("http") | Some("https") => Arc::new(HttpRemote::open(spec)?),
+        Some("webdav") | Some("webdavs") => Arc::new(WebDavRemote::open(spec)?),
         Some(other) => {
             return Err(RemoteError::new(
                 ErrorKind::Unsupported,
                 &spec.name,
                 format!(
-                    "unsupported URL scheme '{other}://' (Ferry speaks local paths, s3://, b2://, http:// and https://)"
+                    "unsupported URL scheme '{other}://' (Ferry speaks local paths, s3://, b2://, http://, https://, webdav:// and webdavs://)"
                 ),
             ));
         }

@@ -271,7 +271,7 @@ fn classify_io(name: &str, display: &str, key: &str, e: &std::io::Error) -> Remo
 }
 
 /// The status in OpenDAL's rendered response context (`response: Parts { status: 403, … }`).
-fn response_status(rendered: &str) -> Option<u16> {
+pub(super) fn response_status(rendered: &str) -> Option<u16> {
     let after = &rendered[rendered.find("response: Parts")?..];
     let digits = after[after.find("status: ")? + 8..].get(..3)?;
     digits.parse().ok()

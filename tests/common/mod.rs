@@ -265,6 +265,100 @@ impl Drop for HttpServer {
     }
 }
 
+/// A real WebDAV server (WsgiDAV, pinned in `SERVER_PIP_PINS` of `scripts/env.sh`) on a free
+/// 127.0.0.1 port, serving `root` with basic auth; killed (by its own process handle) when
+/// dropped.
+pub struct WebDavServer {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+    _conf: TempDir,
+}
+
+impl WebDavServer {
+    /// Starts WsgiDAV over `root` with the one account `user`/`pass`.
+    pub fn start(root: &Path, user: &str, pass: &str) -> WebDavServer {
+        let bin = std::env::var_os("FERRY_TEST_WSGIDAV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-env/servers-venv/bin/wsgidav")
+            });
+        assert!(
+            bin.exists(),
+            "WsgiDAV not found at {}: run the tests with scripts/test",
+            bin.display()
+        );
+        let port = free_port();
+        let conf = tempfile::tempdir().expect("tempdir");
+        let config = serde_json::json!({
+            "host": "127.0.0.1",
+            "port": port,
+            "verbose": 1,
+            "logging": {"enable_loggers": []},
+            "provider_mapping": {"/": root.display().to_string()},
+            "http_authenticator": {
+                "domain_controller": null,
+                "accept_basic": true,
+                "accept_digest": false,
+                "default_to_digest": false,
+            },
+            "simple_dc": {"user_mapping": {"*": {user: {"password": pass}}}},
+            "dir_browser": {"enable": false},
+        });
+        let file = conf.path().join("wsgidav.json");
+        std::fs::write(&file, config.to_string()).expect("write WsgiDAV config");
+        let log = std::fs::File::create(conf.path().join("wsgidav.log")).expect("log file");
+        let child = Command::new(bin)
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME")
+            .arg("--config")
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start wsgidav");
+        let server = WebDavServer {
+            child,
+            port,
+            _conf: conf,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "WsgiDAV did not listen on port {port} within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// `webdav://127.0.0.1:<port>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "webdav://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
+    }
+}
+
+impl Drop for WebDavServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port nothing listens on now, on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// Unpacks the legacy fixture: a repository made once with dvc 2.58.2 (`repo/`: a CRLF text file
 /// and a directory, no `hash:` keys) and the local remote it pushed to in the root layout
 /// (`remote/`). Returns the temp dir holding both.
