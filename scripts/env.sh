@@ -85,6 +85,19 @@ stop_pid_file() {
   rm -f "$1"
 }
 
+# nginx, an HTTP remote in the conformance suite (Debian's nginx-light: it has the dav module).
+# The tests start and stop their own instances; the package's service is not used.
+ensure_nginx() {
+  [ -x /usr/sbin/nginx ] && return 0
+  log "installing nginx-light (Debian package)"
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null 2>&1 \
+         && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light >/dev/null; } \
+    || log "WARNING: cannot install nginx-light; the nginx conformance test will say SKIPPED"
+}
+
 # libfaketime, for the pass of the unit tests under a shifted clock (Debian's package `faketime`).
 ensure_faketime() {
   command -v faketime >/dev/null 2>&1 && return 0

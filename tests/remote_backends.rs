@@ -1,6 +1,7 @@
 //! The backends against real servers: a local directory, SeaweedFS's signed S3 API
 //! (`scripts/seaweedfs.sh`), moto's strictly checked S3 API (`scripts/moto.sh`), the
-//! DVC-protocol HTTP test server with injected faults, and WsgiDAV for `webdav://`.
+//! DVC-protocol HTTP test server with injected faults, nginx as an HTTP remote with
+//! `method = PUT`, and WsgiDAV for `webdav://`.
 mod common;
 
 use std::collections::BTreeMap;
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{HttpServer, WebDavServer};
+use common::{HttpServer, NginxServer, WebDavServer};
 use ferry::remote::{
     self, ByteStream, ErrorKind, Remote, RemoteError, RemoteSpec, Retry, RetryPolicy, with_retry,
 };
@@ -349,6 +350,16 @@ async fn webdav_conformance() {
     assert!(dir.path().join("team/store").join(K_BIG).is_file());
     assert_eq!(r.list("files/md5/zz").await.unwrap(), Vec::<String>::new());
     empty(r.as_ref()).await;
+    let certs = [
+        ("user", "alice"),
+        ("password", "dav-s3cret"),
+        ("cert_path", "/c.pem"),
+    ];
+    let refused = remote::open(&spec("dav", &server.url("x"), &certs))
+        .err()
+        .unwrap();
+    assert_eq!(refused.kind, ErrorKind::Permanent);
+    assert!(refused.message.contains("cert_path"), "{refused}");
 
     let wrong = remote::open(&spec(
         "dav",
@@ -389,6 +400,53 @@ async fn webdav_conformance() {
         if method == "POST" {
             assert!(hint.contains("method PUT"), "{hint}");
         }
+    }
+}
+
+/// nginx as teams configure it for DVC (`dav_methods PUT DELETE`, `create_full_put_path on`,
+/// `auth_basic`): the HTTP remote with `method = PUT` passes the suite; POST is refused with a
+/// hint at `method PUT`; a wrong password is `Auth`.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_conformance_on_nginx() {
+    let Some(bin) = NginxServer::binary() else {
+        eprintln!(
+            "SKIPPED: nginx is not installed (scripts/test installs the Debian package nginx-light)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = NginxServer::start(&bin, dir.path(), "alice", "nginx-s3cret");
+    let url = server.url("store");
+    let auth = |password: &'static str, method: &'static str| {
+        [
+            ("auth", "basic"),
+            ("user", "alice"),
+            ("password", password),
+            ("method", method),
+        ]
+    };
+    let r = remote::open(&spec("ngx", &url, &auth("nginx-s3cret", "PUT"))).unwrap();
+    conformance(r).await;
+    assert!(dir.path().join("store").join(K_BIG).is_file());
+
+    let post = remote::open(&spec("ngx", &url, &auth("nginx-s3cret", "POST"))).unwrap();
+    let e = post.write(K_SMALL, body(b"x", 1), 1).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Permanent, "{e}");
+    // nginx answers a POST to a missing file 404 (to an existing one 405): neither is "missing".
+    assert!(e.message.contains("HTTP 404"), "{e}");
+    let hint = ferry::error::Hint::hint(&e).unwrap();
+    assert!(
+        hint.contains("ferry remote modify ngx method PUT"),
+        "{hint}"
+    );
+
+    let wrong = remote::open(&spec("ngx", &url, &auth("wrong-ngx-Pw3", "PUT"))).unwrap();
+    for e in [
+        wrong.exists(K_BIG).await.unwrap_err(),
+        wrong.write(K_SMALL, body(b"x", 1), 1).await.unwrap_err(),
+    ] {
+        assert_eq!(e.kind, ErrorKind::Auth, "{e}");
+        assert!(!format!("{e:?}").contains("wrong-ngx-Pw3"), "{e:?}");
     }
 }
 

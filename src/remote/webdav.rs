@@ -1,6 +1,7 @@
 //! WebDAV remotes (`webdav://host/path` over HTTP, `webdavs://` over HTTPS), as dvc-webdav
 //! reads them: `user`/`password` (basic), `token` (bearer), `custom_auth_header` + `password`,
-//! `ssl_verify`, `timeout`.
+//! `ssl_verify`, `timeout`. Client certificates (`cert_path`, `key_path`) are refused with a
+//! clear error rather than ignored.
 //!
 //! Objects move as on an HTTP remote with `method = PUT` (streamed GET and PUT, one client per
 //! remote); WebDAV adds what plain HTTP lacks: PROPFIND for existence and listing, and MKCOL for
@@ -85,6 +86,13 @@ impl WebDavRemote {
             Some(port) => format!("{http_scheme}://{host}:{port}"),
             None => format!("{http_scheme}://{host}"),
         };
+        if get(spec, "cert_path").is_some() || get(spec, "key_path").is_some() {
+            return Err(invalid(
+                spec,
+                "client certificates (cert_path, key_path) are not supported by Ferry's WebDAV \
+                 remote yet; use user/password or token",
+            ));
+        }
         let user = get(spec, "user")
             .map(str::to_string)
             .or_else(|| Some(parsed.username().to_string()).filter(|u| !u.is_empty()));
