@@ -278,11 +278,12 @@ pub struct WebDavServer {
 impl WebDavServer {
     /// Starts WsgiDAV over `root` with the one account `user`/`pass`.
     pub fn start(root: &Path, user: &str, pass: &str) -> WebDavServer {
+        let env = std::env::var_os("FERRY_TEST_ENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-env"));
         let bin = std::env::var_os("FERRY_TEST_WSGIDAV")
             .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-env/servers-venv/bin/wsgidav")
-            });
+            .unwrap_or_else(|| env.join("servers-venv/bin/wsgidav"));
         assert!(
             bin.exists(),
             "WsgiDAV not found at {}: run the tests with scripts/test",
