@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{HttpServer, ferry, ok, run, text, write};
+use common::{HttpServer, NginxServer, ferry, ok, run, text, write};
 use tempfile::TempDir;
 
 /// A git + DVC repository with one tracked directory, and a private budget ledger.
@@ -263,4 +263,38 @@ fn a_real_fallback_is_reported_as_one() {
             && stderr.contains("its objects were taken from the other remotes"),
         "{stderr}"
     );
+}
+
+/// nginx refuses DVC's default POST upload: `doctor --write` says to switch to `method PUT`.
+#[test]
+fn doctor_write_suggests_method_put_on_nginx() {
+    let Some(bin) = NginxServer::binary() else {
+        eprintln!("SKIPPED: nginx is not installed (scripts/test installs nginx-light)");
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let server = NginxServer::start(&bin, store.path(), "alice", "ngx-pass-4Rt");
+    let repo = Repo::new();
+    repo.ok(&["remote", "add", "-d", "web", &server.url("store")]);
+    repo.ok(&["remote", "modify", "web", "auth", "basic"]);
+    repo.ok(&["remote", "modify", "--local", "web", "user", "alice"]);
+    repo.ok(&[
+        "remote",
+        "modify",
+        "--local",
+        "web",
+        "password",
+        "ngx-pass-4Rt",
+    ]);
+    let out = run(repo.ferry().args(["doctor", "--write"]));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("ferry remote modify web method PUT"),
+        "{stdout}"
+    );
+    repo.ok(&["remote", "modify", "web", "method", "PUT"]);
+    let out = run(repo.ferry().args(["doctor", "--write"]));
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    repo.ok(&["push"]);
 }
