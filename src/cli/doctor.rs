@@ -33,7 +33,8 @@ pub struct Args {
     /// Check only this remote.
     #[arg(short, long, value_name = "NAME")]
     remote: Option<String>,
-    /// Also write, read back and delete a small probe object under `ferry-doctor/`.
+    /// Also write, read back and delete a small probe object under `ferry-doctor/`, and list
+    /// multipart uploads left incomplete under the remote (S3).
     #[arg(long)]
     write: bool,
     /// Print the report as JSON.
@@ -70,7 +71,8 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     /// A stable name for scripts: `reachable`, `credentials`, `list`, `read`, `write`, `budget`,
-    /// `tracked_secrets`, `config_local_ignored`, `config_local_private`, `remote_names`, …
+    /// `incomplete_uploads`, `tracked_secrets`, `config_local_ignored`, `config_local_private`,
+    /// `remote_names`, …
     pub check: &'static str,
     /// How it came out.
     pub status: Status,

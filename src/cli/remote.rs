@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Ctx;
 use crate::config::edit::Levels;
 use crate::config::ferry::{self, FerryFile};
-use crate::config::{ConfigError, Level, is_secret, redact_url};
+use crate::config::{ConfigError, Level, is_secret, url_has_password};
 use crate::error::{Exit, UserError};
 
 /// Set up and manage data remotes.
@@ -224,7 +224,7 @@ fn add(ctx: &Ctx, levels: &Levels, a: AddArgs) -> anyhow::Result<Exit> {
             }
             let url = levels.store_url(level, &ctx.cwd, &a.url)?;
             levels.add(level, &name, &url, a.default, a.force)?;
-            if redact_url(&url) != url && level != Level::Local {
+            if url_has_password(&url) && level != Level::Local {
                 ctx.out.warn(&format!(
                     "the URL of '{name}' holds a password and was written to {}. Keep credentials out of it:\n    ferry remote add -f {}{name} <URL without user:password@>\n    ferry remote modify --local {name} user <user>\n    ferry remote modify --local {name} password <password>",
                     levels.path(level)?.display(),
@@ -374,9 +374,10 @@ fn list(ctx: &Ctx, levels: &Levels, dvc_dir: Option<&Path>, a: ListArgs) -> anyh
     };
     let mut text = String::new();
     for (name, section) in doc.remotes() {
-        // A password inside the URL is never shown (the only place dvc's bytes differ).
+        // Credentials and query strings inside the URL are never shown (the only place dvc's
+        // bytes differ).
         let url = match section.get("url") {
-            Some(v) => redact_url(v.as_str()),
+            Some(v) => crate::remote::display_url(v.as_str()),
             // dvc crashes here; this level only holds options (e.g. secrets) of the remote.
             None => "(no url at this level)".to_string(),
         };
@@ -668,12 +669,13 @@ mod tests {
     use super::render_line;
 
     #[test]
-    fn urls_lose_their_password() {
-        use crate::config::redact_url;
-        assert_eq!(redact_url("https://u:p@h.org/x"), "https://u:***@h.org/x");
-        assert_eq!(redact_url("https://u@h.org/x:y@z"), "https://u@h.org/x:y@z");
-        assert_eq!(redact_url("s3://b/p"), "s3://b/p");
-        assert_eq!(redact_url("/tmp/a:b@c"), "/tmp/a:b@c");
+    fn passwords_in_urls_are_found() {
+        use crate::config::url_has_password;
+        assert!(url_has_password("https://u:p@h.org/x"));
+        assert!(url_has_password("s3://KEY:SECRET@bucket/x"));
+        assert!(!url_has_password("https://u@h.org/x:y@z"));
+        assert!(!url_has_password("s3://b/p"));
+        assert!(!url_has_password("/tmp/a:b@c"));
     }
 
     #[test]

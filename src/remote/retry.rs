@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ByteStream, Capabilities, Remote, RemoteError};
+use super::{ByteStream, Capabilities, PendingUpload, Presence, Remote, RemoteError};
 
 /// How hard to retry one operation on one remote.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ fn gave_up(mut err: RemoteError, attempts: u32) -> RemoteError {
     err
 }
 
-/// A remote whose `exists`, `list`, `read` (opening the stream) and `delete` are retried by a
+/// A remote whose `stat` (and so `exists`), `list`, `read` (opening the stream) and `delete` are retried by a
 /// policy. `write` is passed through once: its body stream cannot be replayed, so the transfer
 /// engine retries writes itself with [`with_retry`], re-opening the source each time.
 pub struct Retry<R> {
@@ -114,8 +114,8 @@ impl<R: Remote> Remote for Retry<R> {
         self.inner.capabilities()
     }
 
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
-        with_retry(&self.policy, || self.inner.exists(key)).await
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
+        with_retry(&self.policy, || self.inner.stat(key)).await
     }
 
     async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
@@ -133,6 +133,10 @@ impl<R: Remote> Remote for Retry<R> {
     async fn delete(&self, key: &str) -> Result<(), RemoteError> {
         with_retry(&self.policy, || self.inner.delete(key)).await
     }
+
+    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
+        with_retry(&self.policy, || self.inner.pending_uploads()).await
+    }
 }
 
 /// Lets a shared backend (`Arc<dyn Remote>` from [`super::open`]) be wrapped, e.g. in [`Retry`].
@@ -146,8 +150,8 @@ impl<R: Remote + ?Sized> Remote for Arc<R> {
         (**self).capabilities()
     }
 
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
-        (**self).exists(key).await
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
+        (**self).stat(key).await
     }
 
     async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
@@ -164,6 +168,10 @@ impl<R: Remote + ?Sized> Remote for Arc<R> {
 
     async fn delete(&self, key: &str) -> Result<(), RemoteError> {
         (**self).delete(key).await
+    }
+
+    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
+        (**self).pending_uploads().await
     }
 }
 

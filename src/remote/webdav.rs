@@ -19,7 +19,8 @@ use super::classify::{classify_status, display_url, http_auth_advice};
 use super::options::{get, http_client, invalid};
 use super::s3::response_status;
 use super::{
-    ByteStream, Capabilities, ErrorKind, HttpRemote, Remote, RemoteError, RemoteSpec, check_key,
+    ByteStream, Capabilities, ErrorKind, HttpRemote, Presence, Remote, RemoteError, RemoteSpec,
+    check_key,
 };
 
 /// A WebDAV remote.
@@ -285,12 +286,14 @@ impl Remote for WebDavRemote {
         }
     }
 
-    /// One PROPFIND (depth 0): no body is sent back, unlike DVC's HTTP existence GET.
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+    /// One PROPFIND (depth 0): no body is sent back, unlike DVC's HTTP existence GET. A
+    /// collection at the key is not an object.
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         check_key(&self.name, key)?;
         match self.op.stat(key).await {
-            Ok(meta) => Ok(meta.is_file()),
-            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(false),
+            Ok(meta) if meta.is_file() => Ok(Presence::Present(Some(meta.content_length()))),
+            Ok(_) => Ok(Presence::Absent),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Presence::Absent),
             Err(e) => Err(self.error("PROPFIND", key, &e)),
         }
     }

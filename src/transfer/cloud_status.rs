@@ -82,7 +82,7 @@ async fn fetch_manifests(odb: &Odb, outs: &[&Out], remote: &Handle) -> Result<()
         .filter(|h| !odb.contains(h))
         .collect();
     for hash in wanted {
-        match download(remote.remote.as_ref(), odb, hash, &policy).await {
+        match download(remote.remote.as_ref(), odb, hash, None, &policy).await {
             Ok(_) => {}
             Err(CopyError::Remote(e))
                 if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Corrupt) =>

@@ -27,15 +27,22 @@ pub enum CopyError {
     },
 }
 
+/// A `.dir` manifest whose size nothing told is read up to this many bytes (a manifest of a
+/// million files is about 100 MB); a body past it is refused as corrupt.
+pub const MANIFEST_MAX: u64 = 1 << 30;
+
 /// Downloads `hash` from `remote` into `odb`, verified. Returns the bytes received.
-/// Transient failures (including a body cut short) are retried by `policy`.
+/// Transient failures (including a body cut short) are retried by `policy`. `size` is the
+/// object's size when a `.dvc` file, a `.dir` manifest or a listing told it: a body longer than
+/// that is cut off at once and refused as corrupt (see [`read_limit`]).
 pub async fn download(
     remote: &dyn Remote,
     odb: &Odb,
     hash: &HashInfo,
+    size: Option<u64>,
     policy: &RetryPolicy,
 ) -> Result<u64, CopyError> {
-    download_counted(remote, odb, hash, policy).await.0
+    download_counted(remote, odb, hash, size, policy).await.0
 }
 
 /// [`download`], also saying how many GETs it sent (retries included), which budgets count.
@@ -43,6 +50,7 @@ pub async fn download_counted(
     remote: &dyn Remote,
     odb: &Odb,
     hash: &HashInfo,
+    size: Option<u64>,
     policy: &RetryPolicy,
 ) -> (Result<u64, CopyError>, u32) {
     let key = crate::odb::key(hash);
@@ -53,7 +61,7 @@ pub async fn download_counted(
         let local = &local;
         attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         async move {
-            match download_once(remote, odb, hash, &key).await {
+            match download_once(remote, odb, hash, &key, size).await {
                 Ok(n) => Ok(n),
                 Err(CopyError::Remote(e)) => Err(e),
                 Err(e) => {
@@ -78,12 +86,34 @@ pub async fn download_counted(
     (result, attempts.into_inner())
 }
 
+/// The most bytes a download of `hash` may bring: its known size, else [`MANIFEST_MAX`] for a
+/// `.dir` manifest, else no limit (the backend still stops at the `Content-Length` the server
+/// declared).
+pub fn read_limit(hash: &HashInfo, size: Option<u64>) -> Option<u64> {
+    size.or_else(|| hash.is_dir().then_some(MANIFEST_MAX))
+}
+
+/// The error for a body that brought more than `limit` bytes: it is not the object.
+pub fn oversized(remote: &str, key: &str, object: &str, got: u64, limit: u64) -> RemoteError {
+    RemoteError::new(
+        ErrorKind::Corrupt,
+        remote,
+        format!(
+            "object {object} should be at most {limit} bytes but the remote sent {got} bytes \
+             (and more was coming); the download was stopped and discarded"
+        ),
+    )
+    .with_key(key)
+}
+
 async fn download_once(
     remote: &dyn Remote,
     odb: &Odb,
     hash: &HashInfo,
     key: &str,
+    size: Option<u64>,
 ) -> Result<u64, CopyError> {
+    let limit = read_limit(hash, size);
     let mut stream = remote.read(key).await?;
     let (tmp, mut file) = odb.create_temp(hash).map_err(|source| CopyError::Local {
         path: odb.path(hash),
@@ -98,9 +128,12 @@ async fn download_once(
     let mut received = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
+        received += chunk.len() as u64;
+        if let Some(limit) = limit.filter(|&l| received > l) {
+            return Err(oversized(remote.name(), key, &hash.md5, received, limit).into());
+        }
         hasher.update(&chunk);
         file.write_all(&chunk).map_err(local)?;
-        received += chunk.len() as u64;
     }
     drop(file);
     let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::remote::{Remote, RemoteError, RetryPolicy, with_retry};
+use crate::remote::{Presence, Remote, RemoteError, RetryPolicy, with_retry};
 
 /// Above this many keys a listable remote is listed rather than asked per key.
 pub const LIST_THRESHOLD: usize = 16;
@@ -25,16 +25,28 @@ pub async fn present(
         return listed(remote, keys, jobs).await;
     }
     let policy = &RetryPolicy::default();
-    let found: Vec<Option<String>> = futures::stream::iter(keys)
+    let found: Vec<Option<(String, Option<u64>)>> = futures::stream::iter(keys)
         .map(|k| async move {
-            with_retry(policy, || remote.exists(k))
+            with_retry(policy, || remote.stat(k))
                 .await
-                .map(|yes| yes.then(|| k.clone()))
+                .map(|p| match p {
+                    Presence::Absent => None,
+                    Presence::Present(size) => Some((k.clone(), size)),
+                })
         })
         .buffer_unordered(jobs.max(1))
         .try_collect()
         .await?;
-    Ok(found.into_iter().flatten().map(|k| (k, None)).collect())
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// Whether `found` (the answer of [`present`] or [`listed`]) holds `key` as an object of
+/// `expected` bytes: a size the remote revealed that differs is not the object (a web page, a
+/// truncated upload), so it counts as absent and gets uploaded again.
+pub fn holds(found: &HashMap<String, Option<u64>>, key: &str, expected: Option<u64>) -> bool {
+    found
+        .get(key)
+        .is_some_and(|size| Presence::Present(*size).holds(expected))
 }
 
 /// The subset of `keys` present on a listable `remote`, with sizes, by one LIST per key prefix
@@ -69,6 +81,23 @@ fn prefix_of(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_revealed_size_must_match() {
+        let found: HashMap<String, Option<u64>> = [("a".into(), Some(5)), ("b".into(), None)]
+            .into_iter()
+            .collect();
+        assert!(super::holds(&found, "a", Some(5)));
+        assert!(
+            !super::holds(&found, "a", Some(6)),
+            "a page of another length"
+        );
+        assert!(super::holds(&found, "a", None));
+        assert!(super::holds(&found, "b", Some(6)), "size not revealed");
+        assert!(!super::holds(&found, "c", None));
+    }
+
     #[test]
     fn prefixes() {
         assert_eq!(super::prefix_of("files/md5/ab/cdef"), "files/md5/ab/");

@@ -302,11 +302,22 @@ async fn read_manifest(
     hash: &HashInfo,
 ) -> Result<(Vec<Entry>, u64), RemoteError> {
     let key = crate::odb::key(hash);
+    let limit = super::copy::MANIFEST_MAX;
     let bytes = with_retry(&RetryPolicy::default(), || async {
         let mut stream = remote.read(&key).await?;
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
             bytes.extend_from_slice(&chunk?);
+            if bytes.len() as u64 > limit {
+                let got = bytes.len() as u64;
+                return Err(super::copy::oversized(
+                    remote.name(),
+                    &key,
+                    &hash.md5,
+                    got,
+                    limit,
+                ));
+            }
         }
         Ok(bytes)
     })

@@ -532,9 +532,15 @@ impl Router {
                     return Err(r);
                 }
                 let policy = lane.retry_policy(&self.policy);
-                let (result, attempts) =
-                    download_counted(lane.handle.remote.as_ref(), odb, &r.object.hash, &policy)
-                        .await;
+                let size = r.object.size.or(lane.known_size(&r.object.key()));
+                let (result, attempts) = download_counted(
+                    lane.handle.remote.as_ref(),
+                    odb,
+                    &r.object.hash,
+                    size,
+                    &policy,
+                )
+                .await;
                 let attempts = u64::from(attempts.max(1));
                 match result {
                     Ok(bytes) => {

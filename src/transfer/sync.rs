@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use md5::{Digest, Md5};
 
-use super::copy::{CopyError, Payload, download, upload};
+use super::copy::{CopyError, Payload, download, oversized, upload};
 use super::redundancy::held;
 use super::remotes::Handle;
 use super::router::{Routed, Router, Skip};
@@ -117,7 +117,7 @@ async fn lacking(
 ) -> Result<(Vec<Object>, Vec<(Object, Vec<HashInfo>)>), RemoteError> {
     let keys: Vec<String> = wanted.all().map(Object::key).collect();
     let there = held(target.remote.as_ref(), &keys, target.jobs).await?;
-    let has = |o: &Object| there.contains_key(&o.key());
+    let has = |o: &Object| super::exists::holds(&there, &o.key(), o.size);
     row.already = wanted.all().filter(|o| has(o)).count() as u64;
     for o in wanted.unknown_dirs.iter().filter(|o| !has(o)) {
         row.failed.push((
@@ -369,7 +369,7 @@ impl Relay<'_> {
     ) -> Result<u64, Side> {
         match size {
             Some(size) if !hash.legacy => self.stream_with_retry(source, hash, size).await,
-            _ => self.spooled(source, hash).await,
+            _ => self.spooled(source, hash, size).await,
         }
     }
 
@@ -404,9 +404,14 @@ impl Relay<'_> {
         }
     }
 
-    async fn spooled(&self, source: &dyn Remote, hash: &HashInfo) -> Result<u64, Side> {
+    async fn spooled(
+        &self,
+        source: &dyn Remote,
+        hash: &HashInfo,
+        size: Option<u64>,
+    ) -> Result<u64, Side> {
         let spool = Odb::new(self.spool.to_path_buf());
-        let bytes = match download(source, &spool, hash, &self.policy).await {
+        let bytes = match download(source, &spool, hash, size, &self.policy).await {
             Ok(n) => n,
             Err(CopyError::Remote(e)) => return Err(Side::Source(e, 0)),
             Err(local) => return Err(Side::Local(local)),
@@ -512,9 +517,18 @@ fn verified(
         loop {
             match st.inner.next().await {
                 Some(Ok(chunk)) => {
-                    st.hasher.update(&chunk);
                     st.count += chunk.len() as u64;
                     st.check.read.store(st.count, Ordering::Relaxed);
+                    if st.count > st.size {
+                        // Longer than the object: stop reading now, never relay the rest.
+                        st.done = true;
+                        let e = oversized(&st.remote, &st.key, &st.expected, st.count, st.size);
+                        if let Ok(mut slot) = st.check.error.lock() {
+                            slot.get_or_insert(e.clone());
+                        }
+                        return Some((Err(e), st));
+                    }
+                    st.hasher.update(&chunk);
                     if let Some(prev) = st.held.replace(chunk) {
                         return Some((Ok(prev), st));
                     }
