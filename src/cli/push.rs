@@ -174,10 +174,20 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
     } else {
         "nothing could be uploaded".to_string()
     };
+    // A remote that refused the credentials is a configuration problem (exit 251).
+    let refused = report.rows.iter().any(|(_, r)| {
+        r.unreachable
+            .iter()
+            .chain(r.failed.iter().map(|(_, e)| e))
+            .any(|e| e.kind == ErrorKind::Auth)
+    });
     let mut err = UserError::failed(format!(
         "failed to push data to the cloud - {what}; failed remotes: {}",
         per_remote.join(", ")
     ));
+    if refused {
+        err.exit = Exit::Config;
+    }
     err.hint = Some(if hints.is_empty() {
         "rerun `ferry push`: what was uploaded is kept and only the rest is sent".into()
     } else {
