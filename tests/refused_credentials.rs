@@ -298,3 +298,33 @@ fn doctor_write_suggests_method_put_on_nginx() {
     assert!(out.status.success(), "{}", text(&out.stdout));
     repo.ok(&["push"]);
 }
+
+/// A machine whose clock is a year off (libfaketime, installed by scripts/test) signs every S3
+/// request at the wrong time: SeaweedFS answers RequestTimeTooSkewed, and Ferry says the clock
+/// is the problem, not the keys (it used to say "the credentials were rejected").
+#[test]
+fn a_clock_far_from_the_servers_is_named_not_the_credentials() {
+    let repo = Repo::new();
+    repo.add_s3(
+        "sw",
+        &common::s3_endpoint(),
+        &common::s3_key(),
+        &common::s3_secret(),
+    );
+    let out = run(Command::new("faketime")
+        .args(["-f", "+400d"])
+        .arg(assert_cmd::cargo::cargo_bin("ferry"))
+        .arg("push")
+        .current_dir(repo.path())
+        .env("FERRY_STATE_DIR", repo.state.path())
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(251), "{stderr}");
+    assert!(stderr.contains("RequestTimeTooSkewed"), "{stderr}");
+    assert!(
+        stderr.contains("set this machine's clock right"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("credentials were rejected"), "{stderr}");
+    assert!(!stderr.contains(&common::s3_secret()), "{stderr}");
+}

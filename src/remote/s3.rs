@@ -244,6 +244,11 @@ impl S3Remote {
                 } else {
                     format!(" with {code}{}", code_meaning(&code))
                 };
+                if code == CLOCK_SKEW {
+                    err.message
+                        .push_str(&format!(" and listing is refused too{answer}"));
+                    return err.with_advice(CLOCK_ADVICE.to_string());
+                }
                 err.message.push_str(&format!(
                     " and listing is refused too{answer}: the credentials were rejected"
                 ));
@@ -349,6 +354,7 @@ fn classify_opendal(
                 _ if kind == ErrorKind::Quota => kind,
                 "InvalidAccessKeyId"
                 | "SignatureDoesNotMatch"
+                | CLOCK_SKEW
                 | "AccessDenied"
                 | "ExpiredToken"
                 | "InvalidToken"
@@ -388,12 +394,21 @@ fn classify_opendal(
     )
     .with_key(key)
     .with_retry_after(retry_after);
-    if kind == ErrorKind::Auth {
-        err.with_advice(s3_auth_advice(name))
-    } else {
-        err
+    match kind {
+        ErrorKind::Auth if code == CLOCK_SKEW => err.with_advice(CLOCK_ADVICE.to_string()),
+        ErrorKind::Auth => err.with_advice(s3_auth_advice(name)),
+        _ => err,
     }
 }
+
+/// The S3 answer to a request signed at a time more than 15 minutes from the server's clock:
+/// the keys may be right, the machine's clock is not (a CI runner or VM that lost its time).
+const CLOCK_SKEW: &str = "RequestTimeTooSkewed";
+
+/// What to do about [`CLOCK_SKEW`]: no credential change helps.
+const CLOCK_ADVICE: &str = "set this machine's clock right (it must be within 15 minutes of the \
+     server's; e.g. `timedatectl set-ntp true`, or check `date -u`): S3 refuses every request \
+     signed at the wrong time, whatever the keys";
 
 /// What an S3 error code says about the request, for the codes where the server's answer tells
 /// more than "refused": a wrong secret is not an unknown key.
@@ -404,6 +419,10 @@ fn code_meaning(code: &str) -> &'static str {
             " (the server knows the access key id, but the secret access key does not match it)"
         }
         "InvalidAccessKeyId" => " (the server does not know this access key id)",
+        CLOCK_SKEW => {
+            " (this machine's clock is more than 15 minutes from the server's, so every signed \
+             request is refused)"
+        }
         _ => "",
     }
 }
