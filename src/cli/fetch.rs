@@ -149,18 +149,11 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched>
             .warn("No remote provided and no default remote set.");
     }
     let handles = open_all(repo, &settings, &order, args.jobs)?;
-    let ledger = match Ledger::open_default() {
-        Ok(l) => Some(l),
-        Err(e) => {
-            ctx.out
-                .warn(&format!("download budgets are not tracked: {e}"));
-            None
-        }
-    };
-    let lanes: Vec<Lane> = handles
-        .into_iter()
-        .map(|h| Lane::new(h, ledger.as_ref()))
-        .collect();
+    if let Err(e) = Ledger::open_default() {
+        ctx.out
+            .warn(&format!("download budgets are not tracked: {e}"));
+    }
+    let lanes: Vec<Lane> = handles.into_iter().map(Lane::new).collect();
     let mut router = Router::new(lanes);
     let odb = repo.odb();
     let rt = runtime()?;

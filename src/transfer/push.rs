@@ -14,7 +14,7 @@ use super::remotes::Handle;
 use super::{Object, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, Remote, RemoteError, RetryPolicy};
+use crate::remote::{ErrorKind, Op, RemoteError, Stack};
 use crate::repo::out::Out;
 
 /// What one remote got.
@@ -117,9 +117,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         let there = if keys.is_empty() {
             HashMap::new()
         } else {
-            holdings(t.handle.remote.as_ref(), &keys, t.handle.jobs)
-                .await
-                .unwrap_or_default()
+            holdings(&t.handle.remote, &keys).await.unwrap_or_default()
         };
         absent.push(
             missing_local
@@ -137,9 +135,15 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     let mut needs: HashMap<HashInfo, Need> = HashMap::new();
     let mut dir_needs: Vec<Vec<(Object, Vec<Object>)>> = Vec::new();
     for (ti, (t, (files, dirs))) in targets.iter().zip(&wanted).enumerate() {
-        let remote = t.handle.remote.as_ref();
+        let remote = &t.handle.remote;
+        // A remote that cannot take uploads fails before anything is checked or sent.
+        if let Err(e) = remote.require(Op::Write) {
+            report.rows[ti].1.unreachable = Some(e);
+            dir_needs.push(Vec::new());
+            continue;
+        }
         let dir_keys: Vec<String> = dirs.iter().map(|(d, _)| d.key()).collect();
-        let dirs_there = match holdings(remote, &dir_keys, t.handle.jobs).await {
+        let dirs_there = match holdings(remote, &dir_keys).await {
             Ok(p) => p,
             Err(e) => {
                 report.rows[ti].1.unreachable = Some(e);
@@ -157,7 +161,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             .filter(|o| !vouched.contains(&o.hash))
             .collect();
         let keys: Vec<String> = to_check.iter().map(|o| o.key()).collect();
-        let there = match holdings(remote, &keys, t.handle.jobs).await {
+        let there = match holdings(remote, &keys).await {
             Ok(p) => p,
             Err(e) => {
                 report.rows[ti].1.unreachable = Some(e);
@@ -196,23 +200,21 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     progress.add_total(total, 0);
 
     let rows: Vec<Mutex<PushRow>> = report.rows.drain(..).map(|(_, r)| Mutex::new(r)).collect();
-    let semaphores: Vec<Semaphore> = targets
-        .iter()
-        .map(|t| Semaphore::new(t.handle.jobs))
-        .collect();
     let failed_hashes: Vec<Mutex<HashSet<HashInfo>>> =
         targets.iter().map(|_| Mutex::new(HashSet::new())).collect();
-    let policy = RetryPolicy::default();
-    let width = targets.iter().map(|t| t.handle.jobs).max().unwrap_or(1);
+    // Each remote's stack limits its uploads to its `jobs`; this only bounds the queue.
+    let width = targets
+        .iter()
+        .map(|t| t.handle.remote.jobs())
+        .max()
+        .unwrap_or(1);
     let memory = Semaphore::new(MEMORY_BUDGET_MIB as usize);
     let ctx = Ctx {
         odb,
         targets,
         rows: &rows,
-        semaphores: &semaphores,
         memory: &memory,
         failed: &failed_hashes,
-        policy: &policy,
         progress,
     };
 
@@ -283,13 +285,15 @@ fn buffer_mib(size: u64, targets: usize) -> u32 {
 /// (B2 caps reads, not writes) but refuses the HEADs of an existence check; one that can list is
 /// then asked by LIST instead (B2 bills it as Class C, outside the cap).
 async fn holdings(
-    remote: &dyn Remote,
+    remote: &Stack,
     keys: &[String],
-    jobs: usize,
 ) -> Result<HashMap<String, Option<u64>>, RemoteError> {
-    match present(remote, keys, jobs).await {
+    if remote.is_capped() && remote.capabilities().list && !keys.is_empty() {
+        return listed(remote, keys).await;
+    }
+    match present(remote, keys).await {
         Err(e) if e.kind == ErrorKind::Quota && remote.capabilities().list => {
-            listed(remote, keys, jobs).await
+            listed(remote, keys).await
         }
         other => other,
     }
@@ -299,11 +303,9 @@ struct Ctx<'a> {
     odb: &'a Odb,
     targets: &'a [Target<'a>],
     rows: &'a [Mutex<PushRow>],
-    semaphores: &'a [Semaphore],
     /// MiB of upload buffers in flight (see [`MEMORY_BUDGET_MIB`]).
     memory: &'a Semaphore,
     failed: &'a [Mutex<HashSet<HashInfo>>],
-    policy: &'a RetryPolicy,
     progress: &'a dyn Progress,
 }
 
@@ -335,17 +337,7 @@ impl Ctx<'_> {
         let uploads = to.into_iter().map(|ti| {
             let (payload, key, object) = (&payload, &key, &object);
             async move {
-                let Ok(_permit) = self.semaphores[ti].acquire().await else {
-                    return;
-                };
-                match upload(
-                    self.targets[ti].handle.remote.as_ref(),
-                    key,
-                    payload,
-                    self.policy,
-                )
-                .await
-                {
+                match upload(&self.targets[ti].handle.remote, key, payload).await {
                     Ok(()) => {
                         if let Ok(mut row) = self.rows[ti].lock() {
                             row.uploaded += 1;
