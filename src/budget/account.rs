@@ -25,11 +25,28 @@ pub struct Account {
 }
 
 /// What this process believes the remote has used today: the ledger's totals when last read
-/// (every process's use and claims) plus what this process charged since.
+/// (every process's use and claims), plus what this process charged since, plus what requests
+/// in flight have reserved (so concurrent requests cannot pass a limit together).
 #[derive(Debug, Clone, Copy, Default)]
 struct View {
     base: (u64, u64),
     since: (u64, u64),
+    inflight: (u64, u64),
+}
+
+impl View {
+    fn fits(&self, limits: &Budget, bytes: u64, requests: u64) -> bool {
+        let fits = |limit: Option<u64>, parts: [u64; 4]| {
+            limit.is_none_or(|l| parts.iter().fold(0u64, |a, b| a.saturating_add(*b)) <= l)
+        };
+        fits(
+            limits.limit_bytes,
+            [self.base.0, self.since.0, self.inflight.0, bytes],
+        ) && fits(
+            limits.limit_requests,
+            [self.base.1, self.since.1, self.inflight.1, requests],
+        )
+    }
 }
 
 impl Account {
@@ -45,7 +62,7 @@ impl Account {
             capped_until: usage.as_ref().and_then(|u| u.capped_until),
             view: Mutex::new(View {
                 base: usage.map(|u| (u.bytes, u.requests)).unwrap_or_default(),
-                since: (0, 0),
+                ..View::default()
             }),
             ledger: ledger.clone(),
             key: key.to_string(),
@@ -96,11 +113,26 @@ impl Account {
     /// by this process's view (conservative: claims still held count as used as well).
     pub fn room(&self, bytes: u64, requests: u64) -> bool {
         let v = *self.view.lock().unwrap_or_else(|p| p.into_inner());
-        let fits = |limit: Option<u64>, base: u64, since: u64, more: u64| {
-            limit.is_none_or(|l| base.saturating_add(since).saturating_add(more).le(&l))
-        };
-        fits(self.limits.limit_bytes, v.base.0, v.since.0, bytes)
-            && fits(self.limits.limit_requests, v.base.1, v.since.1, requests)
+        v.fits(&self.limits, bytes, requests)
+    }
+
+    /// Holds `bytes` and `requests` for one request about to be sent, if they fit; the caller
+    /// gives them back with [`Account::unreserve`] once the request's real cost is charged.
+    pub fn reserve(&self, bytes: u64, requests: u64) -> bool {
+        let mut v = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        if !v.fits(&self.limits, bytes, requests) {
+            return false;
+        }
+        v.inflight.0 = v.inflight.0.saturating_add(bytes);
+        v.inflight.1 = v.inflight.1.saturating_add(requests);
+        true
+    }
+
+    /// Gives back what [`Account::reserve`] held.
+    pub fn unreserve(&self, bytes: u64, requests: u64) {
+        let mut v = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        v.inflight.0 = v.inflight.0.saturating_sub(bytes);
+        v.inflight.1 = v.inflight.1.saturating_sub(requests);
     }
 
     /// Writes pending counts to the ledger and re-reads the day's use (other processes may have
@@ -109,10 +141,8 @@ impl Account {
         let mut v = self.view.lock().unwrap_or_else(|p| p.into_inner());
         self.meter.flush()?;
         let usage = self.ledger.usage(&self.key, &self.tz)?;
-        *v = View {
-            base: (usage.bytes, usage.requests),
-            since: (0, 0),
-        };
+        v.base = (usage.bytes, usage.requests);
+        v.since = (0, 0);
         Ok(usage)
     }
 
@@ -148,6 +178,11 @@ mod tests {
         );
         assert!(account.room(400, 1));
         assert!(!account.room(0, 2), "1 + 2 + 2 requests pass the limit");
+        assert!(account.reserve(300, 1));
+        assert!(!account.reserve(101, 0), "what is in flight counts");
+        account.unreserve(300, 1);
+        assert!(account.reserve(400, 1));
+        account.unreserve(400, 1);
         let u = account.refresh().unwrap();
         assert_eq!((u.bytes, u.requests), (600, 3));
         assert!(account.room(400, 1) && !account.room(401, 1));

@@ -9,10 +9,11 @@
 //!    (the retry budget: a retry is a request like any other);
 //! 3. **concurrency**: a semaphore of the remote's `jobs` permits, held for one attempt, shared
 //!    by every caller of the remote in the process;
-//! 4. **meter**: every GET/HEAD/LIST sent and every byte received, whether the attempt then
-//!    succeeded or not (cut, reset and corrupt bodies included), is charged to the remote's
-//!    [`Account`] and so to the ledger; uploads and deletes are not counted (B2 bills them as
-//!    free Class A calls, outside `daily_request_limit`);
+//! 4. **meter**: every GET and HEAD sent (object reads, existence checks, manifests) and every
+//!    byte received, whether the attempt then succeeded or not (cut, reset and corrupt bodies
+//!    included), is charged to the remote's [`Account`] and so to the ledger. Uploads and
+//!    deletes (B2 Class A, free) and LISTs (Class C, a cap of its own) are outside
+//!    `daily_request_limit`, which is B2's Class B, so they are not charged to it;
 //! 5. **capability**: an operation the backend does not declare (`list`, `write`, `delete`)
 //!    fails with an `Unsupported` error naming the remote before anything is sent.
 //!
@@ -32,10 +33,6 @@ use tokio::sync::Semaphore;
 
 use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RetryPolicy};
 use crate::budget::Account;
-
-/// S3 `ListObjectsV2` returns at most this many keys per request; a listing is charged one
-/// request per page.
-const LIST_PAGE: u64 = 1000;
 
 /// An operation, for capability checks and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +96,7 @@ pub struct StackConfig {
 pub struct Spent {
     /// Bytes received, of every attempt.
     pub bytes: u64,
-    /// Requests sent (GET/HEAD/LIST), retries included.
+    /// GET/HEAD requests sent, retries included.
     pub requests: u64,
 }
 
@@ -212,18 +209,13 @@ impl Stack {
         .await
     }
 
-    /// Every key under `prefix` with its size, sorted; charged one request per 1,000 keys.
+    /// Every key under `prefix` with its size, sorted (a Class C call: not charged to the
+    /// GET/HEAD budget).
     pub async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
         self.require(Op::List)?;
         let spent = &Counter::default();
-        self.retried(Op::List, (0, 1), true, spent, move || async move {
-            let result = self.backend.list_sized(prefix).await;
-            let pages = match &result {
-                Ok(keys) => (keys.len() as u64).div_ceil(LIST_PAGE).max(1),
-                Err(_) => 1,
-            };
-            self.charge(spent, 0, pages);
-            result
+        self.retried(Op::List, (0, 0), false, spent, move || {
+            self.backend.list_sized(prefix)
         })
         .await
     }
@@ -247,11 +239,11 @@ impl Stack {
         let mut tries = 0u32;
         let result = loop {
             tries += 1;
-            let permit = match self
+            let held = match self
                 .gate(Op::Read, need, !budget.claimed, tries, &spent)
                 .await
             {
-                Ok(p) => p,
+                Ok(held) => held,
                 Err(e) => break Err(E::from(e)),
             };
             self.charge(&spent, 0, 1);
@@ -259,7 +251,7 @@ impl Stack {
                 Ok(stream) => consume(self.metered(stream, &spent)).await,
                 Err(e) => Err(E::from(e)),
             };
-            drop(permit);
+            drop(held);
             match result {
                 Ok(value) => break Ok(value),
                 Err(mut e) => {
@@ -331,7 +323,7 @@ impl Stack {
         loop {
             tries += 1;
             let result = {
-                let _permit = self.gate(op, need, check_first, tries, spent).await?;
+                let _held = self.gate(op, need, check_first, tries, spent).await?;
                 attempt().await
             };
             match result {
@@ -345,9 +337,11 @@ impl Stack {
         }
     }
 
-    /// Before try number `tries`: refuses (without sending anything) a GET/HEAD to a capped
-    /// remote and a try that would pass the daily budget (`need` = bytes, requests of one try;
-    /// the first try only when `check_first`), then waits for a permit.
+    /// Before try number `tries`: waits for a permit, then refuses (without sending anything)
+    /// a GET/HEAD to a capped remote and a try that would pass the daily budget (`need` =
+    /// bytes, requests of one try; the first try only when `check_first`, since a claimed
+    /// first try is covered by its claim). What it lets through is held in the account until
+    /// the try is over, so tries in flight cannot pass a limit together.
     async fn gate(
         &self,
         op: Op,
@@ -355,19 +349,28 @@ impl Stack {
         check_first: bool,
         tries: u32,
         spent: &Counter,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, RemoteError> {
+    ) -> Result<Held<'_>, RemoteError> {
         if op.capped_by_quota() && self.is_capped() {
             return Err(self.capped_error(tries));
-        }
-        if (tries > 1 || check_first) && need != (0, 0) && !self.room(need) {
-            return Err(self.over_budget(tries, spent));
         }
         let permit = self.permit().await?;
         // The cap may have been reported while this try waited for its permit.
         if op.capped_by_quota() && self.is_capped() {
             return Err(self.capped_error(tries));
         }
-        Ok(permit)
+        let account = self
+            .account
+            .as_deref()
+            .filter(|_| (tries > 1 || check_first) && need != (0, 0));
+        if let Some(a) = account
+            && !a.reserve(need.0, need.1)
+        {
+            return Err(self.over_budget(tries, spent));
+        }
+        Ok(Held {
+            _permit: permit,
+            reserved: account.map(|a| (a, need)),
+        })
     }
 
     /// After try number `tries` failed with `e`: notes what it says about the remote, then
@@ -411,10 +414,6 @@ impl Stack {
                 self.name()
             );
         }
-    }
-
-    fn room(&self, need: (u64, u64)) -> bool {
-        self.account.as_ref().is_none_or(|a| a.room(need.0, need.1))
     }
 
     async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, RemoteError> {
@@ -473,6 +472,21 @@ impl Stack {
         );
         e.attempts = tries - 1;
         e
+    }
+}
+
+/// One try's permit and budget reservation, given back when the try is over (its real cost is
+/// charged by then).
+struct Held<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    reserved: Option<(&'a Account, (u64, u64))>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some((account, (bytes, requests))) = self.reserved {
+            account.unreserve(bytes, requests);
+        }
     }
 }
 

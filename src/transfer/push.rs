@@ -26,6 +26,9 @@ pub struct PushRow {
     pub bytes: u64,
     /// Objects it already held.
     pub already: u64,
+    /// Directories whose files were not checked because the remote cannot list and holds
+    /// their `.dir` (which DVC and Ferry upload last, so it vouches for them).
+    pub trusted_dirs: u64,
     /// Objects that failed, with the error.
     pub failed: Vec<(Object, RemoteError)>,
     /// Set when the remote could not even be checked (then nothing was sent).
@@ -130,8 +133,10 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     missing_local.retain(|o| absent.iter().all(|a| a.contains(&o.hash)));
     report.missing_local = missing_local;
 
-    // Ask every target what it holds. A `.dir` on the remote vouches for its files (DVC uploads
-    // it last), which saves checking them one by one where the remote cannot list.
+    // Ask every target what it holds. A remote that can list is checked for every file of a
+    // directory, whatever `.dir` it holds (another tool, or a gc, may have left it incomplete):
+    // one LIST per prefix costs little. Only where the remote cannot list does a `.dir` on it
+    // vouch for its files (uploaded last), which saves a request per file; the row says so.
     let mut needs: HashMap<HashInfo, Need> = HashMap::new();
     let mut dir_needs: Vec<Vec<(Object, Vec<Object>)>> = Vec::new();
     for (ti, (t, (files, dirs))) in targets.iter().zip(&wanted).enumerate() {
@@ -151,9 +156,10 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
                 continue;
             }
         };
+        let trusting = !remote.capabilities().list;
         let vouched: HashSet<&HashInfo> = dirs
             .iter()
-            .filter(|(d, _)| dirs_there.contains_key(&d.key()))
+            .filter(|(d, _)| trusting && dirs_there.contains_key(&d.key()))
             .flat_map(|(_, e)| e.iter().map(|o| &o.hash))
             .collect();
         let to_check: Vec<&Object> = files
@@ -171,6 +177,12 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         };
         let row = &mut report.rows[ti].1;
         row.already += (files.len() - to_check.len()) as u64;
+        if trusting {
+            row.trusted_dirs += dirs
+                .iter()
+                .filter(|(d, _)| dirs_there.contains_key(&d.key()))
+                .count() as u64;
+        }
         for o in to_check {
             if there.contains_key(&o.key()) {
                 row.already += 1;
@@ -187,6 +199,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         }
         let mut mine = Vec::new();
         for (d, entries) in dirs {
+            // A `.dir` already there stays; any file it lacks was queued above.
             if dirs_there.contains_key(&d.key()) {
                 row.already += 1;
             } else {
