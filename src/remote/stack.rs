@@ -515,3 +515,277 @@ impl Counter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::budget::{Budget, Clock, Ledger};
+
+    /// A remote that answers reads from a script, one answer per request, and counts them.
+    struct Scripted {
+        answers: Mutex<Vec<Result<&'static [u8], RemoteError>>>,
+        requests: AtomicU64,
+        caps: Capabilities,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<Result<&'static [u8], RemoteError>>) -> Arc<Scripted> {
+            Arc::new(Scripted {
+                answers: Mutex::new(answers),
+                requests: AtomicU64::new(0),
+                caps: Capabilities {
+                    list: false,
+                    write: false,
+                    delete: false,
+                },
+            })
+        }
+
+        fn next(&self) -> Result<&'static [u8], RemoteError> {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let mut a = self.answers.lock().unwrap();
+            if a.is_empty() { Ok(b"") } else { a.remove(0) }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Remote for Scripted {
+        fn name(&self) -> &str {
+            "r"
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.caps
+        }
+        async fn exists(&self, _: &str) -> Result<bool, RemoteError> {
+            self.next().map(|_| true)
+        }
+        async fn list_sized(&self, _: &str) -> Result<Vec<(String, u64)>, RemoteError> {
+            Ok(Vec::new())
+        }
+        async fn read(&self, _: &str) -> Result<ByteStream, RemoteError> {
+            let body = self.next()?;
+            // Half the body arrives, then the connection drops when the script says "cut".
+            if body == b"cut!cut!" {
+                let items: Vec<Result<Bytes, RemoteError>> = vec![
+                    Ok(Bytes::from_static(&body[..4])),
+                    Err(RemoteError::new(ErrorKind::Transient, "r", "cut")),
+                ];
+                return Ok(Box::pin(futures::stream::iter(items)));
+            }
+            Ok(Box::pin(futures::stream::once(async move {
+                Ok(Bytes::from_static(body))
+            })))
+        }
+        async fn write(&self, _: &str, _: ByteStream, _: u64) -> Result<(), RemoteError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> Result<(), RemoteError> {
+            Ok(())
+        }
+    }
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            ..RetryPolicy::default()
+        }
+    }
+
+    fn account(dir: &std::path::Path, limits: Budget) -> Arc<Account> {
+        let ledger =
+            Ledger::open(dir).with_clock(Clock::Fixed("2026-11-27T12:00:00Z".parse().unwrap()));
+        Arc::new(Account::open(
+            &ledger,
+            "s3://b/p",
+            &jiff::tz::TimeZone::UTC,
+            limits,
+        ))
+    }
+
+    async fn read_all(stack: &Stack, budget: ReadBudget) -> (Result<Vec<u8>, RemoteError>, Spent) {
+        stack
+            .read_with("k", budget, |mut s| async move {
+                let mut got = Vec::new();
+                while let Some(chunk) = s.next().await {
+                    got.extend_from_slice(&chunk?);
+                }
+                Ok(got)
+            })
+            .await
+    }
+
+    fn err(kind: ErrorKind) -> RemoteError {
+        RemoteError::new(kind, "r", "x")
+    }
+
+    #[tokio::test]
+    async fn every_attempt_and_every_byte_is_charged() {
+        let dir = tempfile::tempdir().unwrap();
+        let acct = account(dir.path(), Budget::default());
+        let backend = Scripted::new(vec![
+            Err(err(ErrorKind::Transient)),
+            Ok(b"cut!cut!"),
+            Ok(b"whole body"),
+        ]);
+        let stack = Stack::new(
+            backend.clone(),
+            StackConfig {
+                jobs: 2,
+                policy: fast(),
+                account: Some(acct.clone()),
+            },
+        );
+        let (got, spent) = read_all(&stack, ReadBudget::default()).await;
+        assert_eq!(got.unwrap(), b"whole body");
+        assert_eq!(
+            spent,
+            Spent {
+                bytes: 4 + 10,
+                requests: 3
+            },
+            "the 500, the cut body and the good one"
+        );
+        let u = acct.usage().unwrap();
+        assert_eq!((u.bytes, u.requests), (14, 3));
+    }
+
+    #[tokio::test]
+    async fn a_cap_answer_stops_every_request_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let acct = account(dir.path(), Budget::default());
+        let backend = Scripted::new(vec![Err(err(ErrorKind::Quota))]);
+        let stack = Stack::new(
+            backend.clone(),
+            StackConfig {
+                jobs: 1,
+                policy: fast(),
+                account: Some(acct.clone()),
+            },
+        );
+        assert_eq!(stack.exists("k").await.unwrap_err().kind, ErrorKind::Quota);
+        assert!(stack.is_capped());
+        let (r, spent) = read_all(&stack, ReadBudget::default()).await;
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Quota);
+        assert_eq!(spent.requests, 0);
+        assert_eq!(backend.requests.load(Ordering::Relaxed), 1);
+        // The ledger remembers: a stack opened later that day starts capped.
+        let later = Stack::new(
+            backend.clone(),
+            StackConfig {
+                jobs: 1,
+                policy: fast(),
+                account: Some(account(dir.path(), Budget::default())),
+            },
+        );
+        assert!(later.is_capped());
+        assert_eq!(later.exists("k").await.unwrap_err().kind, ErrorKind::Quota);
+        assert_eq!(backend.requests.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retry_sleeping_on_retry_after_sends_nothing_once_capped() {
+        let throttled = err(ErrorKind::Throttled).with_retry_after(Some(Duration::from_millis(80)));
+        let backend = Scripted::new(vec![Err(throttled), Err(err(ErrorKind::Quota))]);
+        let stack = Stack::new(
+            backend.clone(),
+            StackConfig {
+                jobs: 2,
+                policy: fast(),
+                account: None,
+            },
+        );
+        let sleeper = read_all(&stack, ReadBudget::default());
+        let capper = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            stack.exists("other").await
+        };
+        let ((r, spent), capped) = tokio::join!(sleeper, capper);
+        assert_eq!(capped.unwrap_err().kind, ErrorKind::Quota);
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Quota);
+        assert_eq!(
+            spent.requests, 1,
+            "the retry after Retry-After was never sent"
+        );
+        assert_eq!(backend.requests.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_429_without_retry_after_on_a_limited_remote_is_its_quota() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Budget {
+            limit_bytes: None,
+            limit_requests: Some(100),
+        };
+        let backend = Scripted::new(vec![Err(err(ErrorKind::Throttled))]);
+        let stack = Stack::new(
+            backend.clone(),
+            StackConfig {
+                jobs: 1,
+                policy: fast(),
+                account: Some(account(dir.path(), limits)),
+            },
+        );
+        let (r, _) = read_all(&stack, ReadBudget::default()).await;
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Quota);
+        assert_eq!(backend.requests.load(Ordering::Relaxed), 1, "not retried");
+    }
+
+    #[tokio::test]
+    async fn retries_stop_at_the_request_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Budget {
+            limit_bytes: None,
+            limit_requests: Some(3),
+        };
+        let backend = Scripted::new(vec![Err(err(ErrorKind::Transient)); 5]);
+        let stack = Stack::new(
+            backend.clone(),
+            StackConfig {
+                jobs: 1,
+                policy: fast(),
+                account: Some(account(dir.path(), limits)),
+            },
+        );
+        let budget = ReadBudget {
+            size: None,
+            claimed: false,
+        };
+        let (r, spent) = read_all(&stack, budget).await;
+        assert_eq!(r.unwrap_err().kind, ErrorKind::OverBudget);
+        assert_eq!(spent.requests, 3);
+        assert_eq!(backend.requests.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn undeclared_operations_fail_before_a_request() {
+        let backend = Scripted::new(Vec::new());
+        let stack = Stack::new(
+            backend.clone(),
+            StackConfig {
+                jobs: 1,
+                policy: fast(),
+                account: None,
+            },
+        );
+        let body = || -> ByteStream { Box::pin(futures::stream::empty()) };
+        let e = stack.write_with("k", 0, body).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported);
+        assert!(e.message.contains("cannot write to"), "{e}");
+        assert_eq!(
+            stack.list_sized("").await.unwrap_err().kind,
+            ErrorKind::Unsupported
+        );
+        assert_eq!(
+            stack.delete("k").await.unwrap_err().kind,
+            ErrorKind::Unsupported
+        );
+        assert_eq!(backend.requests.load(Ordering::Relaxed), 0);
+    }
+}
