@@ -1625,3 +1625,58 @@ fn a_capped_remote_gets_no_request_after_its_cap_answer_that_day() {
     );
     assert_eq!(p.usage(p.src(), DAY)["s3"]["capped_until"], RESET);
 }
+
+/// A `.dir` already on a remote does not vouch for its files where the remote can list: three
+/// files deleted behind Ferry's back on a local and an S3 remote are uploaded again. An HTTP
+/// remote (no listing) is trusted by its `.dir`, and the report says so.
+#[test]
+fn push_rechecks_every_file_of_a_directory_where_the_remote_can_list() {
+    let p = Project::new(20, 2000);
+    let local = local_remote();
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "", "");
+    let s3 = S3Prefix::new("recheck");
+    p.ok(
+        p.src(),
+        &[
+            "remote",
+            "add",
+            "-d",
+            "disk",
+            &local.path().display().to_string(),
+        ],
+    );
+    p.ok(p.src(), &["remote", "add", "dh", &server.url("store")]);
+    add_s3(&p, p.src(), "s3", &s3, &s3_endpoint(), false);
+    p.ok(p.src(), &["push", "--all-remotes"]);
+    let gone: Vec<String> = p.keys().into_iter().take(3).collect();
+    for k in &gone {
+        std::fs::remove_file(local.path().join(k)).unwrap();
+        std::fs::remove_file(root.path().join("store").join(k)).unwrap();
+    }
+    s3.delete(&gone);
+
+    let out = p.run(p.src(), &["push", "--all-remotes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let stdout = text(&out.stdout);
+    for name in ["disk", "s3"] {
+        assert_eq!(row(&stdout, name)[1], "3", "{stdout}");
+        assert_eq!(
+            row(&stdout, name)[3],
+            "18",
+            "17 files and the .dir: {stdout}"
+        );
+    }
+    assert_eq!(row(&stdout, "dh")[1], "0", "{stdout}");
+    assert!(
+        stdout.contains(
+            "note: remote 'dh' cannot list, so 1 directory already there was taken as complete"
+        ),
+        "{stdout}"
+    );
+    let mut all = p.keys();
+    all.push(p.dir_key());
+    all.sort();
+    assert_eq!(files_under(local.path()), all);
+    assert_eq!(s3.keys(), all);
+}

@@ -134,6 +134,15 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
             &["remote", "pushed", "bytes", "already there", "status"],
             &rows,
         ));
+        for (name, r) in report.rows.iter().filter(|(_, r)| r.trusted_dirs > 0) {
+            ctx.out.line(&format!(
+                "note: remote '{name}' cannot list, so {} already there {} taken as complete \
+                 from {} .dir (the files were not checked)",
+                plural(r.trusted_dirs, "directory", "directories"),
+                if r.trusted_dirs == 1 { "was" } else { "were" },
+                if r.trusted_dirs == 1 { "its" } else { "their" },
+            ));
+        }
     } else {
         let uploaded: u64 = report.rows.iter().map(|(_, r)| r.uploaded).sum();
         if uploaded > 0 {
@@ -184,4 +193,9 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
         hints.join("; ")
     });
     Err(err.into())
+}
+
+/// `n` and the noun in the right number.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
