@@ -1680,3 +1680,55 @@ fn push_rechecks_every_file_of_a_directory_where_the_remote_can_list() {
     assert_eq!(files_under(local.path()), all);
     assert_eq!(s3.keys(), all);
 }
+
+/// The README's exit codes hold at the edges: refused credentials are a configuration problem
+/// (251) for pull, fetch, push and `status -c` alike, with the hint naming the fix; an unknown
+/// `-r` is one too.
+#[test]
+fn refused_credentials_and_unknown_remotes_exit_251() {
+    let mut p = Project::new(3, 500);
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "alice", "right");
+    p.ok(
+        p.src(),
+        &["remote", "add", "-d", "dh", &server.url("store")],
+    );
+    for (k, v) in [("auth", "basic"), ("user", "alice")] {
+        p.ok(p.src(), &["remote", "modify", "dh", k, v]);
+    }
+    p.ok(
+        p.src(),
+        &["remote", "modify", "--local", "dh", "password", "right"],
+    );
+    p.ok(p.src(), &["push"]);
+    p.commit();
+    let clone = p.clone();
+    p.ok(
+        &clone,
+        &["remote", "modify", "--local", "dh", "password", "wrong"],
+    );
+    write(&clone, "data/extra", b"new bytes\n");
+    for args in [
+        &["pull"][..],
+        &["fetch"],
+        &["status", "-c"],
+        &["push", "-r", "dh"],
+    ] {
+        if args[0] == "push" {
+            p.ok(&clone, &["add", "-q", "data"]);
+        }
+        let out = p.run(&clone, args);
+        assert_eq!(out.status.code(), Some(251), "{args:?}: {}", out_text(&out));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("hint: ") && stderr.contains("dh"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("wrong"), "no secret shown: {stderr}");
+    }
+    for args in [&["push", "-r", "nosuch"][..], &["pull", "-r", "nosuch"]] {
+        let out = p.run(&clone, args);
+        assert_eq!(out.status.code(), Some(251), "{args:?}: {}", out_text(&out));
+        assert!(text(&out.stderr).contains("remote 'nosuch' doesn't exist"));
+    }
+}

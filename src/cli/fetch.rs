@@ -391,10 +391,16 @@ fn fetch_failures(
         eprintln!("WARNING: {text}");
         return Ok(Exit::Ok);
     }
+    // Objects lost to refused credentials are a configuration problem (README: exit 251).
+    let refused = report
+        .failed
+        .iter()
+        .any(|r| r.tried.iter().any(|(_, s)| *s == Skip::Auth));
     Err(UserError::failed(format!(
         "{text}\nfailed to {verb} data from the cloud - {} failed to download",
         files(report.failed.len())
     ))
     .with_hint(failure_hint(report, names))
+    .with_exit(if refused { Exit::Config } else { Exit::Failed })
     .into())
 }

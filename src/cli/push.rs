@@ -2,7 +2,7 @@
 use super::Ctx;
 use super::transfer::{open_all, runtime, settings, table};
 use crate::error::{Exit, UserError};
-use crate::remote::ErrorKind;
+use crate::remote::{ErrorKind, RemoteError};
 use crate::repo::out::Out;
 use crate::repo::{Repo, index};
 use crate::transfer::push::{PushReport, Target, push};
@@ -192,10 +192,26 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
     } else {
         hints.join("; ")
     });
+    err.exit = worst_exit(
+        report
+            .rows
+            .iter()
+            .flat_map(|(_, r)| r.unreachable.iter().chain(r.failed.iter().map(|(_, e)| e))),
+    );
     Err(err.into())
 }
 
 /// `n` and the noun in the right number.
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The exit code of a command that failed with `errors`: 251 when a remote refused our
+/// credentials (a configuration problem, as the README says), else 1.
+pub(super) fn worst_exit<'a>(errors: impl IntoIterator<Item = &'a RemoteError>) -> Exit {
+    if errors.into_iter().any(|e| e.kind == ErrorKind::Auth) {
+        Exit::Config
+    } else {
+        Exit::Failed
+    }
 }

@@ -171,6 +171,14 @@ pub trait Remote: Send + Sync {
 }
 
 impl Hint for RemoteError {
+    /// Refused credentials are a configuration problem (251); anything else fails the command.
+    fn exit(&self) -> crate::error::Exit {
+        match self.kind {
+            ErrorKind::Auth => crate::error::Exit::Config,
+            _ => crate::error::Exit::Failed,
+        }
+    }
+
     fn hint(&self) -> Option<String> {
         let name = &self.remote;
         match self.kind {

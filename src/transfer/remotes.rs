@@ -51,9 +51,9 @@ pub fn open(
     jobs: Option<usize>,
 ) -> anyhow::Result<Handle> {
     let spec = config.remote(name).map_err(|e| match e {
-        // DVC's transfer commands fail with exit 1 here, not with a config error.
+        // A configuration error (exit 251, as the README says; DVC's transfer commands exit 1).
         crate::config::ConfigError::UnknownRemote(name) => anyhow::Error::from(
-            UserError::failed(format!("config file error: remote '{name}' doesn't exist"))
+            UserError::config(format!("config file error: remote '{name}' doesn't exist"))
                 .with_hint("list the configured remotes with `ferry remote list`, or add it with `ferry remote add NAME URL`"),
         ),
         e => e.into(),
