@@ -4,12 +4,7 @@ use crate::config::ferry::FerrySettings;
 use crate::repo::Repo;
 use crate::transfer::remotes::{self, Handle};
 
-/// A runtime for one command's network work.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
+pub use crate::ops::runtime;
 
 /// Loads `.dvc/ferry.toml`.
 pub fn settings(repo: &Repo) -> anyhow::Result<FerrySettings> {
