@@ -1,15 +1,15 @@
 //! `ferry remote usage`: each remote's downloads today against its daily limits, and when the
 //! window resets — what the team used to read off the B2 dashboard before switching by hand.
-use jiff::tz::TimeZone;
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde_json::json;
 
 use super::Ctx;
 use crate::budget::{Budget, Ledger, Usage, ledger_url, normalize_url};
-use crate::ui::time::{at, until};
 use crate::config::ferry::{FerrySettings, ResetZone};
 use crate::error::Exit;
 use crate::repo::Repo;
+use crate::ui::time::{at, until};
 
 /// Show each remote's use of its daily download budget and when it resets.
 #[derive(Debug, clap::Args)]

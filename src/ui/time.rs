@@ -18,4 +18,3 @@ pub fn until(now: Timestamp, then: Timestamp) -> String {
         .max(0.0) as i64;
     format!("{}h {:02}m", minutes / 60, minutes % 60)
 }
-
