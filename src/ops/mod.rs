@@ -3,6 +3,8 @@
 //! and renders its report; operations call `repo` and `transfer`, which call `odb`, `remote`
 //! and `budget` (the one-way flow of DESIGN.md §4).
 pub mod doctor;
+pub mod gc;
+pub mod init;
 pub mod remote;
 
 /// Where an operation's messages go, in order: results (stdout) and warnings (stderr). The CLI
