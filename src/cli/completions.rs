@@ -1,5 +1,6 @@
-//! `ferry completions bash|zsh|fish`: shell completion scripts generated from the same clap
-//! definitions as the parser, so they never drift from the real flags.
+//! `ferry completions bash|zsh|fish` and `ferry man`: shell completion scripts and the man page,
+//! generated from the same clap definitions as the parser, so they never drift from the real
+//! flags.
 use std::io::Write;
 
 use clap::CommandFactory;
@@ -38,6 +39,23 @@ pub fn run(_ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     clap_complete::generate(shell, &mut Cli::command(), "ferry", &mut script);
     // `ferry completions bash | head` closes the pipe early: that is not an error.
     match std::io::stdout().lock().write_all(&script) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(Exit::Ok),
+    }
+}
+
+/// Print the man page.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ferry man > ~/.local/share/man/man1/ferry.1 && man ferry
+  ferry man | man -l -                            # read it without installing")]
+pub struct ManArgs {}
+
+/// Writes `ferry(1)` in roff to stdout.
+pub fn run_man(_ctx: &Ctx, _args: ManArgs) -> anyhow::Result<Exit> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    match std::io::stdout().lock().write_all(&page) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(Exit::Ok),
     }
@@ -82,6 +100,26 @@ mod tests {
             for sub in ["pull", "push", "remote", "completions", "usage"] {
                 assert!(script.contains(sub), "{shell:?} script lacks {sub}");
             }
+        }
+    }
+
+    #[test]
+    fn the_man_page_names_every_subcommand() {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut page)
+            .unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.contains(".TH ferry 1"), "not a section-1 roff page");
+        let section = page
+            .split(".SH SUBCOMMANDS")
+            .nth(1)
+            .and_then(|rest| rest.split(".SH ").next())
+            .unwrap_or_default()
+            .to_string();
+        for sub in Cli::command().get_subcommands() {
+            let entry = format!("ferry\\-{}(1)", sub.get_name().replace('-', "\\-"));
+            assert!(section.contains(&entry), "{entry} missing:\n{section}");
         }
     }
 }

@@ -31,7 +31,8 @@ pub struct Args {
     /// Check only this remote.
     #[arg(short, long, value_name = "NAME")]
     remote: Option<String>,
-    /// Also write, read back and delete a small probe object under `ferry-doctor/`.
+    /// Also write, read back and delete a small probe object under `ferry-doctor/`, and list
+    /// multipart uploads left incomplete under the remote (S3).
     #[arg(long)]
     write: bool,
     /// Print the report as JSON.

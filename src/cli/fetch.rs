@@ -249,7 +249,7 @@ fn warn_lanes(ctx: &Ctx, router: &Router, report: &FetchReport) {
         }
         if !stats.corrupt.is_empty() {
             ctx.out.warn(&format!(
-                "remote '{name}' holds corrupt copies (discarded, md5 mismatch) of: {}; push them again from a good copy",
+                "remote '{name}' holds corrupt copies (discarded: wrong md5 or longer than the object) of: {}; push them again from a good copy",
                 stats.corrupt.join(", ")
             ));
         }
@@ -341,7 +341,7 @@ fn failure_hint(report: &FetchReport, names: &[String]) -> String {
         )
     } else if let Some(n) = culprit(|w| *w == Skip::Corrupt) {
         format!(
-            "remote '{n}' holds copies whose md5 does not match their name; they were discarded: push good copies from a machine that has the data"
+            "remote '{n}' holds copies whose md5 or size does not match their name; they were discarded: push good copies from a machine that has the data"
         )
     } else if let Some(n) =
         culprit(|w| matches!(w, Skip::Unreachable | Skip::Retries(_) | Skip::Failed(_)))

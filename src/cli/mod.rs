@@ -25,11 +25,22 @@ mod sync;
 mod transfer;
 mod usage;
 
+/// `ferry --version`: the version, the commit it was built from and the target, e.g.
+/// `ferry 0.1.0 (1a2b3c4d5e x86_64-unknown-linux-gnu)` (stamped by `build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("FERRY_BUILD_COMMIT"),
+    " ",
+    env!("FERRY_BUILD_TARGET"),
+    ")"
+);
+
 /// Ferry: DVC-compatible data version control for data kept on several remotes at once.
 #[derive(Debug, Parser)]
 #[command(
     name = "ferry",
-    version,
+    version = VERSION,
     about,
     long_about = None,
     propagate_version = true,
@@ -93,6 +104,8 @@ pub enum Command {
     Doctor(doctor::Args),
     /// Print a shell completion script (bash, zsh, fish).
     Completions(completions::Args),
+    /// Print Ferry's man page (roff), e.g. `ferry man > ~/.local/share/man/man1/ferry.1`.
+    Man(completions::ManArgs),
     /// Copy what each remote lacks from the cache or from the other remotes.
     Sync(sync::Args),
 }
@@ -183,6 +196,7 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Remote(args) => remote::run(&ctx, args),
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
+        Command::Man(args) => completions::run_man(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
     }
 }

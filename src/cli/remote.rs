@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Ctx;
 use crate::config::edit::Levels;
 use crate::config::ferry::{self, FerryFile};
-use crate::config::{Level, is_secret, redact_url};
+use crate::config::{Level, is_secret};
 use crate::error::{Exit, UserError};
 use crate::ops::remote as ops;
 
@@ -265,9 +265,10 @@ fn list(ctx: &Ctx, levels: &Levels, dvc_dir: Option<&Path>, a: ListArgs) -> anyh
     };
     let mut text = String::new();
     for (name, section) in doc.remotes() {
-        // A password inside the URL is never shown (the only place dvc's bytes differ).
+        // Credentials and query strings inside the URL are never shown (the only place dvc's
+        // bytes differ).
         let url = match section.get("url") {
-            Some(v) => redact_url(v.as_str()),
+            Some(v) => crate::remote::display_url(v.as_str()),
             // dvc crashes here; this level only holds options (e.g. secrets) of the remote.
             None => "(no url at this level)".to_string(),
         };
@@ -410,12 +411,13 @@ mod tests {
     use super::render_line;
 
     #[test]
-    fn urls_lose_their_password() {
-        use crate::config::redact_url;
-        assert_eq!(redact_url("https://u:p@h.org/x"), "https://u:***@h.org/x");
-        assert_eq!(redact_url("https://u@h.org/x:y@z"), "https://u@h.org/x:y@z");
-        assert_eq!(redact_url("s3://b/p"), "s3://b/p");
-        assert_eq!(redact_url("/tmp/a:b@c"), "/tmp/a:b@c");
+    fn passwords_in_urls_are_found() {
+        use crate::config::url_has_password;
+        assert!(url_has_password("https://u:p@h.org/x"));
+        assert!(url_has_password("s3://KEY:SECRET@bucket/x"));
+        assert!(!url_has_password("https://u@h.org/x:y@z"));
+        assert!(!url_has_password("s3://b/p"));
+        assert!(!url_has_password("/tmp/a:b@c"));
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl Levels {
         let mut out = Vec::new();
         for (name, keys) in doc.remotes() {
             for (k, v) in keys {
-                let url_secret = k == "url" && super::redact_url(v.as_str()) != v.as_str();
+                let url_secret = k == "url" && super::url_has_password(v.as_str());
                 if super::is_secret(k) || url_secret {
                     out.push((name.clone(), k.clone()));
                 }

@@ -156,24 +156,18 @@ pub fn is_secret(key: &str) -> bool {
     SECRET_KEYS.contains(&key.to_lowercase().as_str())
 }
 
-/// `url` with the password of any `user:password@` part replaced by `***`, for printing.
-pub fn redact_url(url: &str) -> String {
+/// Whether `url` carries a password in a `user:password@` part (a secret that belongs in
+/// `.dvc/config.local`, never in a tracked file). For printing a URL use
+/// [`crate::remote::display_url`].
+pub fn url_has_password(url: &str) -> bool {
     let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
+        return false;
     };
     let authority_end = url[start..]
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| start + i);
     let authority = &url[start..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &url[..start],
-            &authority[..colon],
-            &url[start + at..]
-        ),
-        _ => url.to_string(),
-    }
+    matches!((authority.rfind('@'), authority.find(':')), (Some(at), Some(colon)) if colon < at)
 }
 
 /// One parsed config file (kept for callers that read a single file).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Reporter;
 use crate::config::edit::Levels;
 use crate::config::ferry::{self, FerryFile};
-use crate::config::{ConfigError, Level, is_secret, redact_url};
+use crate::config::{ConfigError, Level, is_secret, url_has_password};
 use crate::error::{Exit, UserError};
 
 /// What `remote add` was asked, resolved from the command line.
@@ -69,7 +69,7 @@ pub fn add(
             }
             let url = levels.store_url(level, cwd, &a.url)?;
             levels.add(level, &name, &url, a.default, a.force)?;
-            if redact_url(&url) != url && level != Level::Local {
+            if url_has_password(&url) && level != Level::Local {
                 out.warn(&format!(
                     "the URL of '{name}' holds a password and was written to {}. Keep credentials out of it:\n    ferry remote add -f {}{name} <URL without user:password@>\n    ferry remote modify --local {name} user <user>\n    ferry remote modify --local {name} password <password>",
                     levels.path(level)?.display(),

@@ -42,29 +42,21 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
-/// A URL fit for messages: no userinfo, no query string, no fragment (either may hold tokens).
+/// A URL fit for messages, logs, reports and state files: no userinfo, no query string, no
+/// fragment (any of them may hold a token). The one helper every printed or stored URL goes
+/// through.
+///
+/// It works on the text as written (no parsing and re-serialising), so the rest of the URL reads
+/// exactly as the user typed it and as dvc prints it (`https://x.org/a b`, not `a%20b`).
 pub fn display_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.set_fragment(None);
-            u.to_string()
-        }
-        Err(_) => strip_userinfo(raw),
-    }
-}
-
-/// Removes `user:pass@` from something URL-shaped even when it does not parse.
-fn strip_userinfo(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else {
         return raw.to_string();
     };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
     let authority_end = rest.find('/').unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
         Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => raw.to_string(),
+        None => format!("{scheme}://{rest}"),
     }
 }
 
@@ -117,7 +109,13 @@ mod tests {
             display_url("https://bob:s3cret@dagshub.com/u/r.dvc/files?token=abc"),
             "https://dagshub.com/u/r.dvc/files"
         );
-        assert_eq!(strip_userinfo("http://u:p@h:1/x@y"), "http://h:1/x@y");
+        assert_eq!(display_url("http://u:p@h:1/x@y"), "http://h:1/x@y");
         assert_eq!(display_url("/local/path"), "/local/path");
+        assert_eq!(display_url("s3://KEY:SECRET@bucket/x"), "s3://bucket/x");
+        assert_eq!(
+            display_url("https://ghp_token@github.com/o/r"),
+            "https://github.com/o/r"
+        );
+        assert_eq!(display_url("https://x.org/a b"), "https://x.org/a b");
     }
 }

@@ -2,6 +2,7 @@
 //! key; existence by GET (body dropped); upload by POST (or PUT with `method`) with a chunked
 //! `application/octet-stream` body; basic (preemptive) or custom-header auth. No listing.
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::header::{
@@ -10,8 +11,11 @@ use reqwest::header::{
 use reqwest::{Method, Response, StatusCode};
 
 use super::classify::{ERROR_BODY_LIMIT, classify_status, display_url, excerpt, parse_retry_after};
-use super::options::{get, http_client, invalid};
-use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RemoteSpec, check_key};
+use super::options::{get, http_client, invalid, read_timeout};
+use super::{
+    ByteStream, Capabilities, ErrorKind, Presence, Remote, RemoteError, RemoteSpec, check_key,
+    guard_progress,
+};
 
 /// An HTTP(S) remote speaking DVC's protocol.
 pub struct HttpRemote {
@@ -22,6 +26,8 @@ pub struct HttpRemote {
     upload_method: Method,
     /// The credential header sent on every request (marked sensitive: never printed).
     auth: Option<(HeaderName, HeaderValue)>,
+    /// How long a body may go without progress (`read_timeout`).
+    read_timeout: Duration,
 }
 
 impl std::fmt::Debug for HttpRemote {
@@ -109,6 +115,7 @@ impl HttpRemote {
             client: http_client(spec)?,
             upload_method,
             auth,
+            read_timeout: read_timeout(spec)?,
         })
     }
 
@@ -160,6 +167,35 @@ impl HttpRemote {
             ),
         )
         .with_key(key)
+    }
+
+    /// Refuses a success answer that is a web page: a server (or a proxy, or a wrong URL) that
+    /// answers every path with a login page would otherwise pass for holding every object.
+    fn refuse_web_page(
+        &self,
+        resp: &Response,
+        method: &Method,
+        key: &str,
+    ) -> Result<(), RemoteError> {
+        let is_html = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/html"));
+        if !is_html {
+            return Ok(());
+        }
+        Err(RemoteError::new(
+            ErrorKind::Permanent,
+            &self.name,
+            format!(
+                "{method} {} answered HTTP {} with a web page (Content-Type: text/html), not a DVC \
+                 object: probably a login page or a wrong URL",
+                display_url(&self.object_url(key)),
+                status_text(resp.status())
+            ),
+        )
+        .with_key(key))
     }
 
     /// Turns a non-success response into a classified error, reading at most
@@ -269,6 +305,14 @@ fn exact_size(
     ))
 }
 
+/// The `Content-Length` a response declared, if any.
+fn content_length(resp: &Response) -> Option<u64> {
+    resp.headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 async fn read_limited(resp: Response) -> String {
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
@@ -296,16 +340,20 @@ impl Remote for HttpRemote {
         }
     }
 
-    /// GET as DVC does (some servers answer HEAD differently); the body is dropped unread. Any
-    /// answer other than 2xx or 404 is an error, never "missing".
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+    /// GET as DVC does (some servers answer HEAD differently); the body is dropped unread, its
+    /// `Content-Length` is the size. Any answer other than 2xx or 404 is an error, never
+    /// "missing"; so is a 2xx web page (see [`HttpRemote::refuse_web_page`]).
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         check_key(&self.name, key)?;
         let resp = self
             .send(self.request(Method::GET, key), &Method::GET, key)
             .await?;
         match resp.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(false),
+            s if s.is_success() => {
+                self.refuse_web_page(&resp, &Method::GET, key)?;
+                Ok(Presence::Present(content_length(&resp)))
+            }
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(Presence::Absent),
             _ => Err(self.status_error(resp, &Method::GET, key).await),
         }
     }
@@ -319,7 +367,8 @@ impl Remote for HttpRemote {
     }
 
     /// Streams the body; a body shorter than its `Content-Length` (or cut by the connection)
-    /// ends the stream with a `Transient` error, never a silent short object.
+    /// ends the stream with a `Transient` error, never a silent short object, and so does a
+    /// body that stalls (see [`guard_progress`]). A web page is refused before any byte is read.
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
         check_key(&self.name, key)?;
         let resp = self
@@ -328,13 +377,12 @@ impl Remote for HttpRemote {
         if !resp.status().is_success() {
             return Err(self.status_error(resp, &Method::GET, key).await);
         }
-        let expected = resp
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        self.refuse_web_page(&resp, &Method::GET, key)?;
+        let expected = content_length(&resp);
         let name = self.name.clone();
         let url = display_url(&self.object_url(key));
+        let what = format!("GET {url}");
+        let guarded_key = key.to_string();
         let key = key.to_string();
         let state = (resp.bytes_stream(), 0u64, false);
         let stream = futures::stream::unfold(state, move |(mut body, got, done)| {
@@ -370,7 +418,13 @@ impl Remote for HttpRemote {
                 }
             }
         });
-        Ok(Box::pin(stream))
+        Ok(guard_progress(
+            Box::pin(stream),
+            self.read_timeout,
+            &self.name,
+            &guarded_key,
+            what,
+        ))
     }
 
     /// One POST (or PUT) to the object's final URL with a chunked body, as DVC sends it. A body

@@ -8,7 +8,9 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RemoteSpec, check_key};
+use super::{
+    ByteStream, Capabilities, ErrorKind, Presence, Remote, RemoteError, RemoteSpec, check_key,
+};
 
 /// Read chunk size for streaming objects out of the directory.
 const READ_CHUNK: usize = 1 << 20;
@@ -148,11 +150,12 @@ impl Remote for LocalRemote {
         }
     }
 
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         check_key(&self.name, key)?;
         match tokio::fs::metadata(self.root.join(key)).await {
-            Ok(meta) => Ok(meta.is_file()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Ok(meta) if meta.is_file() => Ok(Presence::Present(Some(meta.len()))),
+            Ok(_) => Ok(Presence::Absent),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Presence::Absent),
             Err(e) => Err(self.io_error(key, "cannot stat", &e)),
         }
     }

@@ -13,6 +13,7 @@ use futures::Stream;
 
 use crate::error::Hint;
 
+mod body;
 mod classify;
 mod http;
 mod local;
@@ -21,6 +22,7 @@ mod retry;
 mod s3;
 mod stack;
 
+pub(crate) use body::guard_progress;
 pub use classify::display_url;
 pub use http::HttpRemote;
 pub use local::LocalRemote;
@@ -41,11 +43,11 @@ pub struct RemoteSpec {
 }
 
 impl fmt::Debug for RemoteSpec {
-    /// Never shows option values: they may be secrets.
+    /// Never shows option values or URL credentials: they may be secrets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteSpec")
             .field("name", &self.name)
-            .field("url", &self.url)
+            .field("url", &display_url(&self.url))
             .field("options", &self.options.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -125,6 +127,40 @@ impl RemoteError {
     }
 }
 
+/// What an existence check found. The size lets the caller refuse an answer that is not the
+/// object (a login page served with 200 for every URL has the page's length, not the object's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Definitely not there (404).
+    Absent,
+    /// There, with its size in bytes when the answer told it.
+    Present(Option<u64>),
+}
+
+impl Presence {
+    /// Whether this counts as holding an object of `expected` bytes (when known): a size that
+    /// the answer revealed must match it.
+    pub fn holds(self, expected: Option<u64>) -> bool {
+        match (self, expected) {
+            (Presence::Absent, _) => false,
+            (Presence::Present(Some(got)), Some(want)) => got == want,
+            (Presence::Present(_), _) => true,
+        }
+    }
+}
+
+/// A multipart upload that was started and never completed nor aborted: its parts stay stored
+/// (and billed, on B2 and S3) until someone aborts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    /// The object key, relative to the remote's root.
+    pub key: String,
+    /// The server's id of the upload (what aborting it takes).
+    pub upload_id: String,
+    /// When it was started, as the server wrote it (ISO 8601).
+    pub initiated: String,
+}
+
 /// A stream of object bytes; backends produce it on read and consume it on write.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, RemoteError>> + Send>>;
 
@@ -147,8 +183,13 @@ pub trait Remote: Send + Sync {
     fn name(&self) -> &str;
     /// What this backend supports.
     fn capabilities(&self) -> Capabilities;
+    /// Whether `key` exists and, when the answer says it, its size. `Absent` only for a
+    /// definite "not found".
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError>;
     /// Whether `key` exists. `Ok(false)` only for a definite "not found".
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError>;
+    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        Ok(self.stat(key).await? != Presence::Absent)
+    }
     /// Every key under `prefix` (recursive) with its size in bytes, sorted by key. Only when
     /// `capabilities().list`. Sizes let the router plan budgets before downloading.
     async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError>;
@@ -168,6 +209,16 @@ pub trait Remote: Send + Sync {
     async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError>;
     /// Deletes `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), RemoteError>;
+    /// The multipart uploads under the remote's root that were never completed nor aborted
+    /// (S3 `ListMultipartUploads`, first 1,000), so `doctor` can report parts piling up.
+    /// `Unsupported` for backends without multipart uploads.
+    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
+        Err(RemoteError::new(
+            ErrorKind::Unsupported,
+            self.name(),
+            "this backend has no multipart uploads",
+        ))
+    }
 }
 
 impl Hint for RemoteError {

@@ -50,6 +50,12 @@ fn seconds(spec: &RemoteSpec, key: &str) -> Result<Duration, RemoteError> {
     }
 }
 
+/// How long a body may go without progress (DVC's `read_timeout`, default 60 s); see
+/// [`super::guard_progress`].
+pub(crate) fn read_timeout(spec: &RemoteSpec) -> Result<Duration, RemoteError> {
+    seconds(spec, "read_timeout")
+}
+
 /// Certificate checking as DVC's `ssl_verify`: on by default, `false` turns it off, any other
 /// value is a CA bundle path.
 enum SslVerify {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ByteStream, Capabilities, Remote, RemoteError};
+use super::{ByteStream, Capabilities, PendingUpload, Presence, Remote, RemoteError};
 
 /// How hard to retry one operation on one remote.
 #[derive(Debug, Clone)]
@@ -68,8 +68,8 @@ impl<R: Remote + ?Sized> Remote for Arc<R> {
         (**self).capabilities()
     }
 
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
-        (**self).exists(key).await
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
+        (**self).stat(key).await
     }
 
     async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
@@ -86,6 +86,10 @@ impl<R: Remote + ?Sized> Remote for Arc<R> {
 
     async fn delete(&self, key: &str) -> Result<(), RemoteError> {
         (**self).delete(key).await
+    }
+
+    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
+        (**self).pending_uploads().await
     }
 }
 

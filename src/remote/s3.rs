@@ -9,8 +9,15 @@ use opendal::{Buffer, HttpTransporter, OperationContext, Operator};
 use opendal_http_transport_reqwest::ReqwestTransport;
 
 use super::classify::{classify_status, excerpt, is_cap_text, parse_retry_after};
-use super::options::{get, http_client, invalid};
-use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RemoteSpec, check_key};
+use super::options::{get, http_client, invalid, read_timeout};
+use super::{
+    ByteStream, Capabilities, ErrorKind, PendingUpload, Presence, Remote, RemoteError, RemoteSpec,
+    check_key, guard_progress,
+};
+use reqsign_aws_v4::{
+    Credential, DefaultCredentialProvider, RequestSigner, StaticCredentialProvider,
+};
+use reqsign_core::{Context, OsEnv, Signer};
 
 /// Objects larger than this go up as a multipart upload in parts of this size; memory held per
 /// upload stays below `MULTIPART_CHUNK * MULTIPART_CONCURRENCY`. (B2's minimum part is 5 MB.)
@@ -24,6 +31,22 @@ pub struct S3Remote {
     op: Operator,
     /// `s3://bucket/prefix` (or `b2://…`), for messages.
     display: String,
+    /// How long a body may go without progress (`read_timeout`).
+    read_timeout: std::time::Duration,
+    /// Lists pending multipart uploads, which OpenDAL cannot.
+    uploads: UploadLister,
+}
+
+/// Sends the one S3 call OpenDAL lacks, `ListMultipartUploads`, signed the way OpenDAL signs
+/// (same credential chain, same client settings).
+struct UploadLister {
+    client: reqwest::Client,
+    /// `<endpoint>/<bucket>`: path style, as OpenDAL addresses a bucket.
+    bucket_url: String,
+    /// The remote's root inside the bucket with a trailing `/`, or empty for the bucket root.
+    prefix: String,
+    /// `None` with `allow_anonymous_login`.
+    signer: Option<Signer<Credential>>,
 }
 
 impl std::fmt::Debug for S3Remote {
@@ -43,15 +66,21 @@ impl S3Remote {
     /// `acl`); credentials not given fall back to the standard AWS chain (env, profile files).
     /// `b2://` needs `region` and targets `https://s3.<region>.backblazeb2.com`.
     pub fn open(spec: &RemoteSpec) -> Result<Self, RemoteError> {
-        let (scheme, rest) = spec
-            .url
-            .split_once("://")
-            .ok_or_else(|| invalid(spec, format!("invalid S3 URL '{}'", spec.url)))?;
+        let (scheme, rest) = spec.url.split_once("://").ok_or_else(|| {
+            invalid(
+                spec,
+                format!("invalid S3 URL '{}'", super::display_url(&spec.url)),
+            )
+        })?;
         let scheme = scheme.to_ascii_lowercase();
+        let (url_key, url_secret, rest) = split_userinfo(rest);
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let prefix = prefix.trim_matches('/');
         if bucket.is_empty() {
-            return Err(invalid(spec, format!("no bucket in URL '{}'", spec.url)));
+            return Err(invalid(
+                spec,
+                format!("no bucket in URL '{}'", super::display_url(&spec.url)),
+            ));
         }
         let region = get(spec, "region").map(str::to_string);
         let endpoint = match (get(spec, "endpointurl"), scheme.as_str(), &region) {
@@ -80,10 +109,10 @@ impl S3Remote {
         if let Some(profile) = get(spec, "profile") {
             builder = builder.profile(profile);
         }
-        if let Some(v) = get(spec, "access_key_id") {
+        if let Some(v) = get(spec, "access_key_id").or(url_key) {
             builder = builder.access_key_id(v);
         }
-        if let Some(v) = get(spec, "secret_access_key") {
+        if let Some(v) = get(spec, "secret_access_key").or(url_secret) {
             builder = builder.secret_access_key(v);
         }
         if let Some(v) = get(spec, "session_token") {
@@ -105,7 +134,50 @@ impl S3Remote {
         if let Some(v) = get(spec, "acl") {
             builder = builder.default_acl(v);
         }
-        let transport = HttpTransporter::new(ReqwestTransport::new(http_client(spec)?));
+        let client = http_client(spec)?;
+        let key_id = get(spec, "access_key_id").or(url_key);
+        let secret = get(spec, "secret_access_key").or(url_secret);
+        let anonymous =
+            get(spec, "allow_anonymous_login").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let uploads = UploadLister {
+            client: client.clone(),
+            bucket_url: format!(
+                "{}/{bucket}",
+                endpoint
+                    .clone()
+                    .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"))
+            ),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+            signer: (!anonymous).then(|| {
+                let transport = HttpTransporter::new(ReqwestTransport::new(client.clone()));
+                let ctx = Context::new()
+                    .with_file_read(reqsign_file_read_tokio::TokioFileRead)
+                    .with_http_send(transport)
+                    .with_env(OsEnv);
+                let signer = RequestSigner::new("s3", &region);
+                match (key_id, secret) {
+                    (Some(k), Some(s)) => {
+                        let mut provider = StaticCredentialProvider::new(k, s);
+                        if let Some(token) = get(spec, "session_token") {
+                            provider = provider.with_session_token(token);
+                        }
+                        Signer::new(ctx, provider, signer)
+                    }
+                    _ => {
+                        let mut builder = DefaultCredentialProvider::builder();
+                        if let Some(profile) = get(spec, "profile") {
+                            builder = builder.with_profile(profile);
+                        }
+                        Signer::new(ctx, builder.build(), signer)
+                    }
+                }
+            }),
+        };
+        let transport = HttpTransporter::new(ReqwestTransport::new(client));
         let op = Operator::new(builder)
             .map_err(|e| {
                 invalid(
@@ -123,11 +195,29 @@ impl S3Remote {
             name: spec.name.clone(),
             op,
             display,
+            read_timeout: read_timeout(spec)?,
+            uploads,
         })
     }
 
     fn error(&self, what: &str, key: &str, e: &opendal::Error) -> RemoteError {
         classify_opendal(&self.name, &self.display, what, key, e)
+    }
+
+    /// Aborts a failed upload (AbortMultipartUpload when it had started one), best effort: the
+    /// upload's own error is what the caller reports; a failed abort is logged with the command
+    /// that finds leftovers.
+    async fn abort(&self, writer: &mut opendal::Writer, key: &str) {
+        if let Err(e) = writer.abort().await {
+            tracing::warn!(
+                "remote '{}': could not abort the failed upload of {}/{key}: {}; \
+                 `ferry doctor --write -r {}` lists uploads left incomplete",
+                self.name,
+                self.display,
+                cause_chain(&e),
+                self.name
+            );
+        }
     }
 
     /// A bare 403 on HEAD is what B2 answers once the download (Class B) cap is hit, and also
@@ -162,6 +252,72 @@ impl S3Remote {
             }
         }
     }
+}
+
+/// Splits credentials written into an S3 URL (`KEY:SECRET@bucket/prefix`, after the scheme)
+/// from the bucket and prefix. They are used like `access_key_id`/`secret_access_key` (which
+/// win when also set) and never shown: messages name only the bucket and prefix.
+fn split_userinfo(rest: &str) -> (Option<&str>, Option<&str>, &str) {
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rfind('@') {
+        Some(at) => {
+            let (key, secret) = match authority[..at].split_once(':') {
+                Some((k, s)) => (Some(k), Some(s)),
+                None => (Some(&authority[..at]), None),
+            };
+            (
+                key.filter(|v| !v.is_empty()),
+                secret.filter(|v| !v.is_empty()),
+                &rest[at + 1..],
+            )
+        }
+        None => (None, None, rest),
+    }
+}
+
+/// The SHA-256 of an empty body, as S3 wants it in `x-amz-content-sha256` for a GET.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// `value` percent-encoded for a query string (everything but S3's unreserved characters).
+fn query_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The `(Key, UploadId, Initiated)` of every `<Upload>` in a `ListMultipartUploadsResult`.
+fn parse_uploads(xml: &str) -> Vec<(String, String, String)> {
+    let field = |block: &str, name: &str| {
+        let open = format!("<{name}>");
+        let start = block.find(&open)? + open.len();
+        let len = block[start..].find(&format!("</{name}>"))?;
+        Some(unescape_xml(&block[start..start + len]))
+    };
+    xml.split("<Upload>")
+        .skip(1)
+        .filter_map(|block| {
+            let block = &block[..block.find("</Upload>")?];
+            Some((
+                field(block, "Key")?,
+                field(block, "UploadId")?,
+                field(block, "Initiated").unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
+fn unescape_xml(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 /// Classifies an OpenDAL error by the HTTP status and S3 error code it carries.
@@ -303,11 +459,12 @@ impl Remote for S3Remote {
 
     /// One HEAD. A bare 403 is checked with a LIST before being called `Auth` (see
     /// [`S3Remote::refine_bare_head_403`]).
-    async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+    async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         check_key(&self.name, key)?;
         match self.op.stat(key).await {
-            Ok(meta) => Ok(meta.is_file()),
-            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(false),
+            Ok(meta) if meta.is_file() => Ok(Presence::Present(Some(meta.content_length()))),
+            Ok(_) => Ok(Presence::Absent),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Presence::Absent),
             Err(e) => {
                 let err = self.error("HEAD", key, &e);
                 let bare_403 = response_status(&e.to_string()) == Some(403)
@@ -346,7 +503,8 @@ impl Remote for S3Remote {
     }
 
     /// One streamed GET. The first chunk is awaited here, so a missing object, refused
-    /// credentials or a cap surface as this call's error, not mid-stream.
+    /// credentials or a cap surface as this call's error, not mid-stream. A body that stalls
+    /// ends with a `Transient` error (see [`guard_progress`]).
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
         check_key(&self.name, key)?;
         let reader = self
@@ -354,23 +512,28 @@ impl Remote for S3Remote {
             .reader(key)
             .await
             .map_err(|e| self.error("GET", key, &e))?;
-        let mut stream = reader
+        let stream = reader
             .into_bytes_stream(..)
             .await
             .map_err(|e| self.error("GET", key, &e))?;
-        let first = match stream.try_next().await {
-            Ok(first) => first,
-            Err(e) => return Err(classify_io(&self.name, &self.display, key, &e)),
-        };
-        let (name, display, key) = (self.name.clone(), self.display.clone(), key.to_string());
-        let rest = stream.map_err(move |e| {
-            let mut err = classify_io(&name, &display, &key, &e);
-            if !err.kind.is_retryable() {
-                err.kind = ErrorKind::Transient;
-            }
-            err
+        let what = format!("GET {}/{key}", self.display);
+        let (name, display, k) = (self.name.clone(), self.display.clone(), key.to_string());
+        let mut first_item = true;
+        // The first chunk's error keeps its class (not found, refused, capped); a later one is
+        // a body cut short, worth a retry.
+        let body = stream.map(move |item| {
+            let later = !std::mem::replace(&mut first_item, false);
+            item.map_err(|e| {
+                let mut err = classify_io(&name, &display, &k, &e);
+                if later && !err.kind.is_retryable() {
+                    err.kind = ErrorKind::Transient;
+                }
+                err
+            })
         });
-        Ok(Box::pin(futures::stream::iter(first.map(Ok)).chain(rest)))
+        let mut body = guard_progress(Box::pin(body), self.read_timeout, &self.name, key, what);
+        let first = body.next().await.transpose()?;
+        Ok(Box::pin(futures::stream::iter(first.map(Ok)).chain(body)))
     }
 
     /// A single PUT below [`MULTIPART_CHUNK`], a multipart upload above it.
@@ -412,14 +575,87 @@ impl Remote for S3Remote {
             );
         }
         if let Some(err) = failure {
-            let _ = writer.abort().await;
+            self.abort(&mut writer, key).await;
             return Err(err);
         }
-        writer
-            .close()
+        // A part that failed may only show here (OpenDAL awaits the last parts in `close`), and
+        // OpenDAL never aborts on its own: the upload's parts would stay stored and billed.
+        if let Err(e) = writer.close().await {
+            let err = self.error("PUT", key, &e);
+            self.abort(&mut writer, key).await;
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Lists the uploads under the remote's root that were never completed nor aborted.
+    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
+        let u = &self.uploads;
+        let failed = |detail: String| {
+            RemoteError::new(
+                ErrorKind::Transient,
+                &self.name,
+                format!("ListMultipartUploads {}: {detail}", self.display),
+            )
+        };
+        let query = format!(
+            "max-uploads=1000&prefix={}&uploads=",
+            query_escape(&u.prefix)
+        );
+        let mut parts = http::Request::get(format!("{}?{query}", u.bucket_url))
+            .header("x-amz-content-sha256", EMPTY_SHA256)
+            .body(())
+            .map_err(|e| failed(format!("cannot build the request: {e}")))?
+            .into_parts()
+            .0;
+        if let Some(signer) = &u.signer {
+            signer.sign(&mut parts, None).await.map_err(|e| {
+                RemoteError::new(
+                    ErrorKind::Auth,
+                    &self.name,
+                    format!("ListMultipartUploads {}: cannot sign: {e}", self.display),
+                )
+            })?;
+        }
+        let mut req = u.client.get(parts.uri.to_string());
+        for (name, value) in &parts.headers {
+            req = req.header(name, value);
+        }
+        let resp = req
+            .send()
             .await
-            .map(|_| ())
-            .map_err(|e| self.error("PUT", key, &e))
+            .map_err(|e| failed(format!("request failed: {}", e.without_url())))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| failed(format!("reading the answer failed: {}", e.without_url())))?;
+        if !(200..300).contains(&status) {
+            let kind = classify_status(status, &body, retry_after);
+            return Err(RemoteError::new(
+                kind,
+                &self.name,
+                format!(
+                    "ListMultipartUploads {} answered HTTP {status}: {}",
+                    self.display,
+                    excerpt(&body)
+                ),
+            )
+            .with_retry_after(retry_after));
+        }
+        Ok(parse_uploads(&body)
+            .into_iter()
+            .map(|(key, upload_id, initiated)| PendingUpload {
+                key: key.strip_prefix(&u.prefix).unwrap_or(&key).to_string(),
+                upload_id,
+                initiated,
+            })
+            .collect())
     }
 
     async fn delete(&self, key: &str) -> Result<(), RemoteError> {
@@ -435,6 +671,36 @@ impl Remote for S3Remote {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_uploads_are_read_from_the_listing() {
+        let xml = "<?xml version=\"1.0\"?><ListMultipartUploadsResult><Bucket>b</Bucket>\
+            <Upload><Key>p/files/md5/ab/c&amp;d</Key><UploadId>1</UploadId>\
+            <Initiated>2026-12-01T10:00:00Z</Initiated></Upload>\
+            <Upload><Key>p/x</Key><UploadId>2</UploadId></Upload></ListMultipartUploadsResult>";
+        assert_eq!(
+            parse_uploads(xml),
+            vec![
+                (
+                    "p/files/md5/ab/c&d".into(),
+                    "1".into(),
+                    "2026-12-01T10:00:00Z".into()
+                ),
+                ("p/x".into(), "2".into(), String::new())
+            ]
+        );
+        assert_eq!(query_escape("a b/c~"), "a%20b%2Fc~");
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_split_off() {
+        assert_eq!(
+            split_userinfo("KEY:SECRET@bucket/x/y"),
+            (Some("KEY"), Some("SECRET"), "bucket/x/y")
+        );
+        assert_eq!(split_userinfo("bucket/a@b"), (None, None, "bucket/a@b"));
+        assert_eq!(split_userinfo("KEY@bucket"), (Some("KEY"), None, "bucket"));
+    }
 
     #[test]
     fn reads_opendal_renderings() {

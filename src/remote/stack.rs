@@ -31,7 +31,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
-use super::{ByteStream, Capabilities, ErrorKind, Remote, RemoteError, RetryPolicy};
+use super::{
+    ByteStream, Capabilities, ErrorKind, PendingUpload, Presence, Remote, RemoteError, RetryPolicy,
+};
 use crate::budget::Account;
 
 /// An operation, for capability checks and messages.
@@ -199,12 +201,28 @@ impl Stack {
         ))
     }
 
-    /// Whether `key` exists. `Ok(false)` only for a definite "not found".
-    pub async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+    /// Whether `key` exists and, when the answer says it, its size. `Absent` only for a
+    /// definite "not found".
+    pub async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         let spent = &Counter::default();
         self.retried(Op::Exists, (0, 1), true, spent, move || async move {
             self.charge(spent, 0, 1);
-            self.backend.exists(key).await
+            self.backend.stat(key).await
+        })
+        .await
+    }
+
+    /// Whether `key` exists. `Ok(false)` only for a definite "not found".
+    pub async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        Ok(self.stat(key).await? != Presence::Absent)
+    }
+
+    /// The multipart uploads never completed nor aborted (see
+    /// [`Remote::pending_uploads`]): a LIST-class call, retried and limited like the others.
+    pub async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
+        let spent = &Counter::default();
+        self.retried(Op::List, (0, 0), false, spent, move || {
+            self.backend.pending_uploads()
         })
         .await
     }
@@ -561,8 +579,8 @@ mod tests {
         fn capabilities(&self) -> Capabilities {
             self.caps
         }
-        async fn exists(&self, _: &str) -> Result<bool, RemoteError> {
-            self.next().map(|_| true)
+        async fn stat(&self, _: &str) -> Result<Presence, RemoteError> {
+            self.next().map(|_| Presence::Present(None))
         }
         async fn list_sized(&self, _: &str) -> Result<Vec<(String, u64)>, RemoteError> {
             Ok(Vec::new())

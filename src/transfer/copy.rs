@@ -27,6 +27,10 @@ pub enum CopyError {
     },
 }
 
+/// A `.dir` manifest whose size nothing told is read up to this many bytes (a manifest of a
+/// million files is about 100 MB); a body past it is refused as corrupt.
+pub const MANIFEST_MAX: u64 = 1 << 30;
+
 impl AttemptError for CopyError {
     fn remote_error(&mut self) -> Option<&mut RemoteError> {
         match self {
@@ -38,6 +42,8 @@ impl AttemptError for CopyError {
 
 /// Downloads `hash` from `remote` into `odb`, verified. Returns the bytes of the object and
 /// what all attempts cost (retries of cut or corrupt bodies included: the stack retries them).
+/// `budget.size` is the object's size when a `.dvc` file, a `.dir` manifest or a listing told
+/// it: a body longer than that is cut off at once and refused as corrupt (see [`read_limit`]).
 pub async fn download(
     remote: &Stack,
     odb: &Odb,
@@ -47,9 +53,29 @@ pub async fn download(
     let key = crate::odb::key(hash);
     remote
         .read_with(&key, budget, |stream| {
-            download_once(stream, remote.name(), odb, hash, &key)
+            download_once(stream, remote.name(), odb, hash, &key, budget.size)
         })
         .await
+}
+
+/// The most bytes a download of `hash` may bring: its known size, else [`MANIFEST_MAX`] for a
+/// `.dir` manifest, else no limit (the backend still stops at the `Content-Length` the server
+/// declared).
+pub fn read_limit(hash: &HashInfo, size: Option<u64>) -> Option<u64> {
+    size.or_else(|| hash.is_dir().then_some(MANIFEST_MAX))
+}
+
+/// The error for a body that brought more than `limit` bytes: it is not the object.
+pub fn oversized(remote: &str, key: &str, object: &str, got: u64, limit: u64) -> RemoteError {
+    RemoteError::new(
+        ErrorKind::Corrupt,
+        remote,
+        format!(
+            "object {object} should be at most {limit} bytes but the remote sent {got} bytes \
+             (and more was coming); the download was stopped and discarded"
+        ),
+    )
+    .with_key(key)
 }
 
 /// Streams one attempt's body into a temp file of the cache while hashing; renames it into
@@ -60,7 +86,9 @@ async fn download_once(
     odb: &Odb,
     hash: &HashInfo,
     key: &str,
+    size: Option<u64>,
 ) -> Result<u64, CopyError> {
+    let limit = read_limit(hash, size);
     let (tmp, mut file) = odb.create_temp(hash).map_err(|source| CopyError::Local {
         path: odb.path(hash),
         source,
@@ -74,9 +102,12 @@ async fn download_once(
     let mut received = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
+        received += chunk.len() as u64;
+        if let Some(limit) = limit.filter(|&l| received > l) {
+            return Err(oversized(remote, key, &hash.md5, received, limit).into());
+        }
         hasher.update(&chunk);
         file.write_all(&chunk).map_err(local)?;
-        received += chunk.len() as u64;
     }
     drop(file);
     let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::remote::{RemoteError, Stack};
+use crate::remote::{Presence, RemoteError, Stack};
 
 /// Above this many keys a listable remote is listed rather than asked per key.
 pub const LIST_THRESHOLD: usize = 16;
@@ -23,12 +23,26 @@ pub async fn present(
     if remote.capabilities().list && keys.len() > LIST_THRESHOLD {
         return listed(remote, keys).await;
     }
-    let found: Vec<Option<String>> = futures::stream::iter(keys)
-        .map(|k| async move { remote.exists(k).await.map(|yes| yes.then(|| k.clone())) })
+    let found: Vec<Option<(String, Option<u64>)>> = futures::stream::iter(keys)
+        .map(|k| async move {
+            remote.stat(k).await.map(|p| match p {
+                Presence::Absent => None,
+                Presence::Present(size) => Some((k.clone(), size)),
+            })
+        })
         .buffer_unordered(remote.jobs())
         .try_collect()
         .await?;
-    Ok(found.into_iter().flatten().map(|k| (k, None)).collect())
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// Whether `found` (the answer of [`present`] or [`listed`]) holds `key` as an object of
+/// `expected` bytes: a size the remote revealed that differs is not the object (a web page, a
+/// truncated upload), so it counts as absent and gets uploaded again.
+pub fn holds(found: &HashMap<String, Option<u64>>, key: &str, expected: Option<u64>) -> bool {
+    found
+        .get(key)
+        .is_some_and(|size| Presence::Present(*size).holds(expected))
 }
 
 /// The subset of `keys` present on a listable `remote`, with sizes, by one LIST per key prefix
@@ -61,6 +75,23 @@ fn prefix_of(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_revealed_size_must_match() {
+        let found: HashMap<String, Option<u64>> = [("a".into(), Some(5)), ("b".into(), None)]
+            .into_iter()
+            .collect();
+        assert!(super::holds(&found, "a", Some(5)));
+        assert!(
+            !super::holds(&found, "a", Some(6)),
+            "a page of another length"
+        );
+        assert!(super::holds(&found, "a", None));
+        assert!(super::holds(&found, "b", Some(6)), "size not revealed");
+        assert!(!super::holds(&found, "c", None));
+    }
+
     #[test]
     fn prefixes() {
         assert_eq!(super::prefix_of("files/md5/ab/cdef"), "files/md5/ab/");

@@ -299,11 +299,23 @@ pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
 /// GETs and bytes to the remote's budget.
 async fn read_manifest(remote: &Stack, hash: &HashInfo) -> Result<(Vec<Entry>, u64), RemoteError> {
     let key = crate::odb::key(hash);
+    let limit = super::copy::MANIFEST_MAX;
+    let key_ref = key.as_str();
     let (bytes, _) = remote
         .read_with(&key, ReadBudget::default(), |mut stream| async move {
             let mut bytes = Vec::new();
             while let Some(chunk) = stream.next().await {
                 bytes.extend_from_slice(&chunk?);
+                if bytes.len() as u64 > limit {
+                    let got = bytes.len() as u64;
+                    return Err(super::copy::oversized(
+                        remote.name(),
+                        key_ref,
+                        &hash.md5,
+                        got,
+                        limit,
+                    ));
+                }
             }
             Ok::<_, RemoteError>(bytes)
         })

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::copy::{Payload, upload};
-use super::exists::{listed, present};
+use super::exists::{holds, listed, present};
 use super::objects::of_out;
 use super::remotes::Handle;
 use super::{Object, Progress};
@@ -125,7 +125,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         absent.push(
             missing_local
                 .iter()
-                .filter(|o| !there.contains_key(&o.key()))
+                .filter(|o| !holds(&there, &o.key(), o.size))
                 .map(|o| o.hash.clone())
                 .collect(),
         );
@@ -159,7 +159,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         let trusting = !remote.capabilities().list;
         let vouched: HashSet<&HashInfo> = dirs
             .iter()
-            .filter(|(d, _)| trusting && dirs_there.contains_key(&d.key()))
+            .filter(|(d, _)| trusting && holds(&dirs_there, &d.key(), local_size(odb, d)))
             .flat_map(|(_, e)| e.iter().map(|o| &o.hash))
             .collect();
         let to_check: Vec<&Object> = files
@@ -180,11 +180,11 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         if trusting {
             row.trusted_dirs += dirs
                 .iter()
-                .filter(|(d, _)| dirs_there.contains_key(&d.key()))
+                .filter(|(d, _)| holds(&dirs_there, &d.key(), local_size(odb, d)))
                 .count() as u64;
         }
         for o in to_check {
-            if there.contains_key(&o.key()) {
+            if holds(&there, &o.key(), local_size(odb, o)) {
                 row.already += 1;
             } else {
                 needs
@@ -200,7 +200,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         let mut mine = Vec::new();
         for (d, entries) in dirs {
             // A `.dir` already there stays; any file it lacks was queued above.
-            if dirs_there.contains_key(&d.key()) {
+            if holds(&dirs_there, &d.key(), local_size(odb, d)) {
                 row.already += 1;
             } else {
                 mine.push((d.clone(), entries.clone()));
@@ -274,6 +274,16 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         .map(|(t, r)| (t.handle.name.clone(), r.into_inner().unwrap_or_default()))
         .collect();
     report
+}
+
+/// The size `object` must have on a remote: from its `.dvc` file or manifest, else its cache
+/// file's.
+fn local_size(odb: &Odb, object: &Object) -> Option<u64> {
+    object.size.or_else(|| {
+        std::fs::metadata(odb.path(&object.hash))
+            .ok()
+            .map(|m| m.len())
+    })
 }
 
 /// Upload payloads in flight are kept under this many MiB, so memory stays flat whatever the

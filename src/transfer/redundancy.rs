@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use futures::StreamExt;
 
 use super::Object;
-use super::exists::present;
+use super::exists::{holds, present};
 use super::remotes::Handle;
 use super::wanted::Wanted;
 use crate::hash::HashInfo;
@@ -104,6 +104,18 @@ pub async fn replication(
     let keys: Vec<String> = objects.iter().map(|o| o.key()).collect();
     let refs: Vec<&Handle> = handles.iter().map(|(h, _)| h).collect();
     let held = holdings(&refs, &keys).await;
+    // What an object must weigh to count as a copy: from its `.dvc` file or manifest, else the
+    // cache; a copy of another size on a remote (cut, or not the object) is no copy.
+    let expected: HashMap<&String, Option<u64>> = objects
+        .iter()
+        .zip(&keys)
+        .map(|(o, k)| {
+            let size = o
+                .size
+                .or_else(|| std::fs::metadata(odb.path(&o.hash)).ok().map(|m| m.len()));
+            (k, size)
+        })
+        .collect();
     let size_of = |o: &Object, key: &str| -> Option<u64> {
         o.size
             .or_else(|| std::fs::metadata(odb.path(&o.hash)).ok().map(|m| m.len()))
@@ -138,7 +150,9 @@ pub async fn replication(
         for key in belongs.all().map(Object::key) {
             let size = size_by_key.get(&key).copied().flatten();
             match found {
-                Ok(f) if f.contains_key(&key) => row.present.add(size),
+                Ok(f) if holds(f, &key, expected.get(&key).copied().flatten()) => {
+                    row.present.add(size)
+                }
                 _ => row.missing.add(size),
             }
         }
@@ -148,7 +162,10 @@ pub async fn replication(
         let holders: Vec<String> = refs
             .iter()
             .zip(&held)
-            .filter(|(_, f)| f.as_ref().is_ok_and(|f| f.contains_key(key)))
+            .filter(|(_, f)| {
+                f.as_ref()
+                    .is_ok_and(|f| holds(f, key, expected.get(key).copied().flatten()))
+            })
             .map(|(h, _)| h.name.clone())
             .collect();
         if (holders.len() as u64) < u64::from(min_copies) {
@@ -220,7 +237,8 @@ pub async fn plan_gc(
         let elsewhere: Vec<String> = others
             .iter()
             .zip(&held)
-            .filter(|(_, f)| f.as_ref().is_ok_and(|f| f.contains_key(key)))
+            // A copy elsewhere of another size than the one about to be deleted is no copy.
+            .filter(|(_, f)| f.as_ref().is_ok_and(|f| holds(f, key, Some(size))))
             .map(|(h, _)| h.name.clone())
             .collect();
         if (elsewhere.len() as u64) < u64::from(min_copies) {

@@ -493,7 +493,7 @@ impl Router {
                     return Err(r);
                 }
                 let budget = ReadBudget {
-                    size: Some(reserved.0).filter(|n| *n > 0),
+                    size: r.object.size.or(lane.known_size(&r.object.key())),
                     claimed: claimed_in.is_some(),
                 };
                 let (result, spent) =

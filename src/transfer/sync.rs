@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use md5::{Digest, Md5};
 
-use super::copy::{CopyError, Payload, download, upload};
+use super::copy::{CopyError, Payload, download, oversized, upload};
 use super::redundancy::held;
 use super::remotes::Handle;
 use super::router::{Routed, Router, Skip};
@@ -133,7 +133,7 @@ async fn lacking(
 ) -> Result<(Vec<Object>, Vec<(Object, Vec<HashInfo>)>), RemoteError> {
     let keys: Vec<String> = wanted.all().map(Object::key).collect();
     let there = held(&target.remote, &keys).await?;
-    let has = |o: &Object| there.contains_key(&o.key());
+    let has = |o: &Object| super::exists::holds(&there, &o.key(), o.size);
     row.already = wanted.all().filter(|o| has(o)).count() as u64;
     for o in wanted.unknown_dirs.iter().filter(|o| !has(o)) {
         row.failed.push((
@@ -388,16 +388,22 @@ impl Relay<'_> {
                     .await;
                 result.map(|()| size)
             }
-            _ => self.spooled(source, hash).await,
+            _ => self.spooled(source, hash, size).await,
         }
     }
 
-    async fn spooled(&self, source: &Stack, hash: &HashInfo) -> Result<u64, Side> {
+    async fn spooled(
+        &self,
+        source: &Stack,
+        hash: &HashInfo,
+        size: Option<u64>,
+    ) -> Result<u64, Side> {
         let spool = Odb::new(self.spool.to_path_buf());
-        let bytes = match download(source, &spool, hash, ReadBudget::default())
-            .await
-            .0
-        {
+        let budget = ReadBudget {
+            size,
+            claimed: false,
+        };
+        let bytes = match download(source, &spool, hash, budget).await.0 {
             Ok(n) => n,
             Err(CopyError::Remote(e)) => return Err(Side::Source(e)),
             Err(local) => return Err(Side::Local(local)),
@@ -493,8 +499,17 @@ fn verified(
         loop {
             match st.inner.next().await {
                 Some(Ok(chunk)) => {
-                    st.hasher.update(&chunk);
                     st.count += chunk.len() as u64;
+                    if st.count > st.size {
+                        // Longer than the object: stop reading now, never relay the rest.
+                        st.done = true;
+                        let e = oversized(&st.remote, &st.key, &st.expected, st.count, st.size);
+                        if let Ok(mut slot) = st.check.error.lock() {
+                            slot.get_or_insert(e.clone());
+                        }
+                        return Some((Err(e), st));
+                    }
+                    st.hasher.update(&chunk);
                     if let Some(prev) = st.held.replace(chunk) {
                         return Some((Ok(prev), st));
                     }

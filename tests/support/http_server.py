@@ -29,6 +29,10 @@ Control (never authenticated, never logged):
       chaos: {"seed": int, "rate": num}   each GET/HEAD of an object (never a LIST) draws, from a
                          random.Random(seed), a fault with probability rate: 500, 429 or 503 with
                          Retry-After (retry_after), or for a GET a body cut half-way or flipped
+      html_page: bool    every object request -> 200 with an HTML login page (Content-Type: text/html)
+      trickle: num       GET bodies are sent one byte every `trickle` seconds
+      endless: bool      GET bodies are chunked (no Content-Length) and repeat the object forever
+      fail_part: int     (proxy) every upload of this multipart part number -> 500
       reset: true        back to no faults;  clear_log: true  empties the log
   GET /__log       JSON list of {"method", "path", "status", "t"} for every object request
   The control answer is the fault state, with "served": object bytes sent by GETs so far (cut
@@ -61,10 +65,16 @@ SLOWDOWN_BODY = (
 NO_FAULTS = {
     "cap": False, "cap_after_bytes": None, "served": 0, "auth_fail": False, "fail_500": 0,
     "throttle": 0, "slowdown": 0, "retry_after": 1, "truncate": False, "die_after": None,
-    "corrupt": False, "slow": 0, "chaos": None,
+    "corrupt": False, "slow": 0, "html_page": False, "trickle": 0, "endless": False,
+    "fail_part": None, "chaos": None,
 }
 CHAOS_STATUS = ("500", "429", "503")
 CHAOS_BODY = ("truncate", "flip")
+LOGIN_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>"
+    b"<form method=post action=/login><input name=user><input name=password type=password>"
+    b"<button>Sign in</button></form></body></html>\n"
+)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
 
 LOCK = threading.Lock()
@@ -179,6 +189,11 @@ class Handler(BaseHTTPRequestHandler):
             if s["slowdown"] > 0:
                 s["slowdown"] -= 1
                 return 503, SLOWDOWN_BODY, retry_after_header(s)
+            if s["html_page"]:
+                return 200, LOGIN_PAGE, {"Content-Type": "text/html; charset=utf-8"}
+            if (s["fail_part"] is not None and self.command == "PUT"
+                    and f"partNumber={s['fail_part']}" in urlsplit(self.path).query.split("&")):
+                return 500, b"Internal Server Error (injected part failure)", {}
             capped = s["cap"] or (
                 s["cap_after_bytes"] is not None and s["served"] >= s["cap_after_bytes"])
             if capped and self.command in ("GET", "HEAD") and not self.is_list():
@@ -293,11 +308,19 @@ class Handler(BaseHTTPRequestHandler):
         self.send_bytes(data, [("Content-Type", "application/octet-stream")])
 
     def send_bytes(self, data, headers):
-        """A 200 GET answer with the body faults applied (corrupt, truncate, die_after)."""
+        """A 200 GET answer with the body faults applied (corrupt, truncate, die_after, trickle,
+        endless)."""
         with LOCK:
             corrupt, truncate, die_after = STATE["corrupt"], STATE["truncate"], STATE["die_after"]
+            trickle, endless = STATE["trickle"], STATE["endless"]
         corrupt = corrupt or self.body_fault == "flip"
         truncate = truncate or self.body_fault == "truncate"
+        if endless:
+            self.send_endless(data, headers)
+            return
+        if trickle:
+            self.send_trickle(data, headers, trickle)
+            return
         if corrupt and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         cut = len(data) // 2 if truncate else None
@@ -321,6 +344,36 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def send_endless(self, data, headers):
+        """A chunked 200 body that repeats `data` until the client hangs up."""
+        self.record(200)
+        self.send_response(200)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        piece = (data or b"x") * max(1, 65536 // max(1, len(data)))
+        frame = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+        self.close_connection = True
+        while True:
+            self.wfile.write(frame)
+            self.served(len(piece))
+
+    def send_trickle(self, data, headers, pause):
+        """A 200 body sent one byte every `pause` seconds (Content-Length is the full size)."""
+        self.record(200)
+        self.send_response(200)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.close_connection = True
+        for i in range(len(data)):
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()
+            self.served(1)
+            time.sleep(pause)
 
     def dispatch(self):
         try:

@@ -39,7 +39,8 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     /// A stable name for scripts: `reachable`, `credentials`, `list`, `read`, `write`, `budget`,
-    /// `tracked_secrets`, `config_local_ignored`, `config_local_private`, `remote_names`, …
+    /// `incomplete_uploads`, `tracked_secrets`, `config_local_ignored`, `config_local_private`,
+    /// `remote_names`, …
     pub check: &'static str,
     /// How it came out.
     pub status: Status,

@@ -358,6 +358,87 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
         return;
     }
     write_probe(target, remote, f).await;
+    pending_uploads(target, remote, f).await;
+}
+
+/// `--write`: multipart uploads left incomplete under the remote's root. Their parts stay
+/// stored, and billed, until aborted; Ferry aborts its own failed uploads, but a killed process
+/// (or another tool) leaves them behind.
+async fn pending_uploads(target: &Target, remote: &dyn Remote, f: &mut Findings) {
+    let name = target.name.as_str();
+    let uploads = match timed(name, remote.pending_uploads()).await {
+        Ok(u) => u,
+        Err(e) if e.kind == ErrorKind::Unsupported => return,
+        Err(e) => {
+            f.push(Check::new(
+                "incomplete_uploads",
+                Status::Warn,
+                format!("cannot list incomplete multipart uploads: {}", e.message),
+            ));
+            return;
+        }
+    };
+    if uploads.is_empty() {
+        f.push(Check::ok(
+            "incomplete_uploads",
+            "no incomplete multipart uploads",
+        ));
+        return;
+    }
+    let oldest = uploads
+        .iter()
+        .map(|u| u.initiated.as_str())
+        .filter(|t| !t.is_empty())
+        .min()
+        .unwrap_or("an unknown time");
+    let more = if uploads.len() >= 1000 {
+        " or more"
+    } else {
+        ""
+    };
+    let (bucket, prefix) = target
+        .url
+        .split_once("://")
+        .map(|(_, rest)| rest.split_once('/').unwrap_or((rest, "")))
+        .unwrap_or(("<bucket>", ""));
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", prefix.trim_end_matches('/'))
+    };
+    let endpoint = target
+        .endpoint
+        .as_ref()
+        .map(|e| format!(" --endpoint-url {e}"))
+        .unwrap_or_default();
+    let mut fix = format!(
+        "# uploads started less than a day ago may still be running elsewhere; abort the others:\n\
+         aws s3api list-multipart-uploads --bucket {bucket} --prefix '{prefix}'{endpoint}"
+    );
+    for u in uploads.iter().take(3) {
+        fix.push_str(&format!(
+            "\naws s3api abort-multipart-upload --bucket {bucket} --key '{prefix}{}' --upload-id '{}'{endpoint}",
+            u.key, u.upload_id
+        ));
+    }
+    if target.backend.contains("B2") {
+        fix.push_str(
+            "\n# B2: a lifecycle rule with daysFromStartingToCancelingUnfinishedLargeFiles cancels them for you",
+        );
+    }
+    f.push(
+        Check::new(
+            "incomplete_uploads",
+            Status::Warn,
+            format!(
+                "{}{more} incomplete multipart upload(s) under {} (oldest started {oldest}): \
+                 their parts stay stored and billed until aborted",
+                uploads.len(),
+                target.url
+            ),
+        )
+        .fix(fix),
+    );
 }
 
 /// `--write`: a small object written, read back (unless capped) and deleted.

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use super::{Check, Places, Status};
 use crate::config::ferry::{FerryError, FerrySettings};
 use crate::config::level::read_raw;
-use crate::config::{is_secret, redact_url};
+use crate::config::{is_secret, url_has_password};
 use crate::repo::Repo;
 
 /// Every repository check, in checklist order.
@@ -94,7 +94,7 @@ fn tracked_secrets(
                     fixes.push(format!(
                         "ferry remote modify --local {name} {key} <value>\nferry remote modify --unset {name} {key}"
                     ));
-                } else if key == "url" && redact_url(value.as_str()) != value.as_str() {
+                } else if key == "url" && url_has_password(value.as_str()) {
                     found.push(format!("a password in the URL of '{name}' in .dvc/config"));
                     fixes.push(format!(
                         "ferry remote add -f {name} <URL without user:password@>\nferry remote modify --local {name} user <user>\nferry remote modify --local {name} password <password>"
