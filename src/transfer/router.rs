@@ -547,36 +547,56 @@ impl Router {
         (index, done, again)
     }
 
-    /// Maps a remote failure to the router's action (see the module table). The stack has
-    /// already read a cap answer (a 429 without `Retry-After` from a limited remote included)
-    /// as `Quota` and recorded it in the ledger.
+    /// Applies the router's decision for a failure on `lane` (see [`action`]): counts the
+    /// lane's transient streak, takes the lane out of the run when the table says so.
     fn classify(&self, lane: &Lane, e: &RemoteError) -> Skip {
-        match e.kind {
-            ErrorKind::Quota => {
-                lane.disable(Skip::Quota, e);
-                Skip::Quota
+        let streak = match e.kind {
+            ErrorKind::Transient | ErrorKind::Throttled => {
+                lane.transient_streak.fetch_add(1, Ordering::Relaxed) + 1
             }
-            ErrorKind::OverBudget => Skip::OverBudget,
             ErrorKind::NotFound => {
                 lane.transient_streak.store(0, Ordering::Relaxed);
-                Skip::NotFound
+                0
             }
-            ErrorKind::Auth => {
-                lane.disable(Skip::Auth, e);
-                Skip::Auth
-            }
-            ErrorKind::Corrupt => Skip::Corrupt,
-            ErrorKind::Transient | ErrorKind::Throttled => {
-                if lane.transient_streak.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_AFTER {
-                    lane.disable(Skip::Unreachable, e);
-                    Skip::Unreachable
-                } else {
-                    Skip::Retries(e.message.clone())
-                }
-            }
-            ErrorKind::Unsupported | ErrorKind::Permanent => Skip::Failed(e.message.clone()),
+            _ => lane.transient_streak.load(Ordering::Relaxed),
+        };
+        let decided = action(e.kind, &e.message, streak);
+        if decided.disable {
+            lane.disable(decided.why.clone(), e);
         }
+        decided.why
     }
+}
+
+/// What the router does after an attempt on a remote failed: why the object moves on to the
+/// next remote, and whether the remote is taken out of the run (its queued objects then go
+/// elsewhere without a request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    /// The reason recorded for the object (and counted in the remote's row).
+    pub why: Skip,
+    /// Whether the remote is out for the rest of the run.
+    pub disable: bool,
+}
+
+/// The decision table of DESIGN.md §3, pure: a failure of `kind` (with the server's
+/// `message`) after `streak` transient failures in a row on that remote, this one included.
+/// The stack has already turned a cap answer (a 429 without `Retry-After` from a limited
+/// remote included) into `Quota` and retried what was worth retrying on the same remote.
+pub fn action(kind: ErrorKind, message: &str, streak: usize) -> Action {
+    let (why, disable) = match kind {
+        ErrorKind::Quota => (Skip::Quota, true),
+        ErrorKind::Auth => (Skip::Auth, true),
+        ErrorKind::NotFound => (Skip::NotFound, false),
+        ErrorKind::OverBudget => (Skip::OverBudget, false),
+        ErrorKind::Corrupt => (Skip::Corrupt, false),
+        ErrorKind::Transient | ErrorKind::Throttled if streak >= UNREACHABLE_AFTER => {
+            (Skip::Unreachable, true)
+        }
+        ErrorKind::Transient | ErrorKind::Throttled => (Skip::Retries(message.into()), false),
+        ErrorKind::Unsupported | ErrorKind::Permanent => (Skip::Failed(message.into()), false),
+    };
+    Action { why, disable }
 }
 
 /// Bookkeeping for engines that move an object from a routed source somewhere other than the
@@ -607,6 +627,43 @@ impl Router {
     pub fn flush_usage(&self) {
         for lane in &self.lanes {
             lane.sync_ledger();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: ErrorKind, streak: usize) -> (Skip, bool) {
+        let a = action(kind, "m", streak);
+        (a.why, a.disable)
+    }
+
+    /// DESIGN.md §3, row by row: what each outcome of an attempt does to the object and to the
+    /// remote.
+    #[test]
+    fn the_decision_table() {
+        // not found: next remote for this object; the remote stays.
+        assert_eq!(row(ErrorKind::NotFound, 0), (Skip::NotFound, false));
+        // quota: the remote is capped until its reset, its pending objects re-routed.
+        assert_eq!(row(ErrorKind::Quota, 0), (Skip::Quota, true));
+        // auth: the remote is unusable this run, objects re-routed.
+        assert_eq!(row(ErrorKind::Auth, 0), (Skip::Auth, true));
+        // throttled / transient: retried by the stack, then the next remote; the remote stays
+        // until 3 objects in a row failed so.
+        for kind in [ErrorKind::Throttled, ErrorKind::Transient] {
+            assert_eq!(row(kind, 1), (Skip::Retries("m".into()), false));
+            assert!(!row(kind, UNREACHABLE_AFTER - 1).1);
+            assert_eq!(row(kind, UNREACHABLE_AFTER), (Skip::Unreachable, true));
+        }
+        // corrupt: the copy is discarded, the next remote serves it; the remote stays.
+        assert_eq!(row(ErrorKind::Corrupt, 0), (Skip::Corrupt, false));
+        // over budget: the next remote; nothing was sent.
+        assert_eq!(row(ErrorKind::OverBudget, 0), (Skip::OverBudget, false));
+        // anything else fails this object on this remote only.
+        for kind in [ErrorKind::Unsupported, ErrorKind::Permanent] {
+            assert_eq!(row(kind, 5), (Skip::Failed("m".into()), false));
         }
     }
 }
