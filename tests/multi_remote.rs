@@ -1555,6 +1555,9 @@ fn budgets_hold_at_the_server_under_injected_faults() {
         let log = proxy.log();
         let requests = class_b(&log).len();
         let served = served_total(&proxy);
+        eprintln!(
+            "{step}: server sent {served}/{limit_bytes} bytes, answered {requests}/{limit_requests} GET/HEADs"
+        );
         assert!(served <= limit_bytes, "{step}: {served} bytes served");
         assert!(requests <= limit_requests, "{step}: {requests} requests");
         let usage = p.usage(dir, DAY);
