@@ -18,12 +18,7 @@ pub fn open_all(
     names: &[String],
     jobs: Option<usize>,
 ) -> anyhow::Result<Vec<Handle>> {
-    let mut seen = std::collections::HashSet::new();
-    names
-        .iter()
-        .filter(|n| seen.insert(n.to_lowercase()))
-        .map(|n| remotes::open(&repo.config, settings, n, jobs))
-        .collect()
+    remotes::open_all(&repo.config, settings, names, jobs)
 }
 
 /// Renders rows as a left-aligned text table with a header.

@@ -5,6 +5,7 @@
 pub mod doctor;
 pub mod gc;
 pub mod init;
+pub mod push;
 pub mod remote;
 
 /// Where an operation's messages go, in order: results (stdout) and warnings (stderr). The CLI

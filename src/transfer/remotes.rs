@@ -113,6 +113,21 @@ pub fn open(
     })
 }
 
+/// Opens the named remotes, in order, skipping duplicates.
+pub fn open_all(
+    config: &Config,
+    settings: &FerrySettings,
+    names: &[String],
+    jobs: Option<usize>,
+) -> anyhow::Result<Vec<Handle>> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .iter()
+        .filter(|n| seen.insert(n.to_lowercase()))
+        .map(|n| open(config, settings, n, jobs))
+        .collect()
+}
+
 /// The stack already open under `id` in this process, else a new one from `make`. Holds them
 /// weakly: a stack no handle uses any more is dropped (its meter flushes).
 fn shared(id: String, make: impl FnOnce() -> Stack) -> Arc<Stack> {
