@@ -1,5 +1,7 @@
-//! The three backends against real servers: a local directory, SeaweedFS's signed S3 API
-//! (`scripts/seaweedfs.sh`) and the DVC-protocol HTTP test server with injected faults.
+//! The backends against real servers: a local directory, SeaweedFS's signed S3 API
+//! (`scripts/seaweedfs.sh`), moto's strictly checked S3 API (`scripts/moto.sh`), the
+//! DVC-protocol HTTP test server with injected faults, nginx as an HTTP remote with
+//! `method = PUT`, and WsgiDAV for `webdav://`.
 mod common;
 
 use std::collections::BTreeMap;
@@ -7,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::HttpServer;
+use common::{HttpServer, NginxServer, WebDavServer};
 use ferry::remote::{
     self, ByteStream, ErrorKind, ReadBudget, Remote, RemoteError, RemoteSpec, RetryPolicy, Stack,
     StackConfig,
@@ -218,6 +220,75 @@ async fn s3_conformance() {
     empty(remote.as_ref()).await;
 }
 
+fn moto_spec(prefix: &str, endpoint: &str, key: &str, secret: &str) -> RemoteSpec {
+    spec(
+        "moto",
+        &format!("s3://{}/{prefix}", common::s3_bucket()),
+        &[
+            ("endpointurl", endpoint),
+            ("access_key_id", key),
+            ("secret_access_key", secret),
+            ("connect_timeout", "5"),
+            ("read_timeout", "30"),
+        ],
+    )
+}
+
+/// moto recomputes the signature over the query exactly as sent: every LIST, paged and
+/// partial, must pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_conformance_on_strict_moto() {
+    let prefix = format!("{}/nested path+x", common::unique_prefix("conformance"));
+    let remote = remote::open(&moto_spec(
+        &prefix,
+        &common::moto_endpoint(),
+        &common::moto_key(),
+        &common::moto_secret(),
+    ))
+    .unwrap();
+    conformance(remote.clone()).await;
+    empty(remote.as_ref()).await;
+}
+
+/// The LIST request on the wire carries its prefix encoded as SigV4 signs it (`/` as `%2F`),
+/// so a server that checks the query as sent accepts it.
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_list_query_is_sent_as_signed() {
+    let upstream = common::moto_endpoint()
+        .trim_start_matches("http://")
+        .to_string();
+    let proxy = RecordingProxy::start(upstream).await;
+    let prefix = common::unique_prefix("wire");
+    let via_proxy = format!("http://127.0.0.1:{}", proxy.port);
+    let r = remote::open(&moto_spec(
+        &prefix,
+        &via_proxy,
+        &common::moto_key(),
+        &common::moto_secret(),
+    ))
+    .unwrap();
+    put(r.as_ref(), K_SMALL, b"hello\n").await;
+    proxy.clear();
+    assert_eq!(r.list("files/md5/b1/").await.unwrap(), vec![K_SMALL]);
+    let wire = proxy.text();
+    let request_line = wire
+        .lines()
+        .find(|l| l.starts_with("get ") && l.contains("list-type=2"))
+        .unwrap_or_else(|| panic!("no ListObjectsV2 on the wire:\n{wire}"));
+    let expected = format!(
+        "prefix={}%2ffiles%2fmd5%2fb1%2f",
+        prefix.to_ascii_lowercase()
+    );
+    assert!(request_line.contains(&expected), "{request_line}");
+    let query = request_line
+        .split_once('?')
+        .and_then(|(_, rest)| rest.split_once(' '))
+        .map(|(q, _)| q)
+        .unwrap();
+    assert!(!query.contains('/'), "raw '/' in the query: {request_line}");
+    r.delete(K_SMALL).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn http_conformance() {
     let dir = tempfile::tempdir().unwrap();
@@ -262,6 +333,122 @@ async fn http_conformance() {
             .iter()
             .any(|r| r.method == "PUT" && r.status == 201)
     );
+}
+
+/// WsgiDAV answers 409 to a PUT into a missing collection: the backend makes them (MKCOL), lists
+/// with PROPFIND, and refuses nothing but wrong credentials.
+#[tokio::test(flavor = "multi_thread")]
+async fn webdav_conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = WebDavServer::start(dir.path(), "alice", "dav-s3cret");
+    let opts = [
+        ("user", "alice"),
+        ("password", "dav-s3cret"),
+        ("timeout", "30"),
+    ];
+    let r = remote::open(&spec("dav", &server.url("team/store"), &opts)).unwrap();
+    conformance(r.clone()).await;
+    assert!(dir.path().join("team/store").join(K_BIG).is_file());
+    assert_eq!(r.list("files/md5/zz").await.unwrap(), Vec::<String>::new());
+    empty(r.as_ref()).await;
+    let certs = [
+        ("user", "alice"),
+        ("password", "dav-s3cret"),
+        ("cert_path", "/c.pem"),
+    ];
+    let refused = remote::open(&spec("dav", &server.url("x"), &certs))
+        .err()
+        .unwrap();
+    assert_eq!(refused.kind, ErrorKind::Permanent);
+    assert!(refused.message.contains("cert_path"), "{refused}");
+
+    let wrong = remote::open(&spec(
+        "dav",
+        &server.url("team/store"),
+        &[("user", "alice"), ("password", "wrong-dav-Pw9")],
+    ))
+    .unwrap();
+    for e in [
+        wrong.exists(K_SMALL).await.unwrap_err(),
+        wrong.list("files/").await.unwrap_err(),
+        wrong.write(K_SMALL, body(b"x", 1), 1).await.unwrap_err(),
+        get(wrong.as_ref(), K_SMALL).await.unwrap_err(),
+    ] {
+        assert_eq!(e.kind, ErrorKind::Auth, "{e}");
+        assert!(!format!("{e:?}").contains("wrong-dav-Pw9"), "{e:?}");
+    }
+
+    // The same server as a plain HTTP remote: POST is refused (405), and PUT into a missing
+    // collection too (409); both errors point at `method PUT` / webdav://.
+    let http_url = server.url("team/plain").replace("webdav://", "http://");
+    for (method, status) in [("POST", "405"), ("PUT", "409")] {
+        let plain = remote::open(&spec(
+            "plain",
+            &http_url,
+            &[
+                ("auth", "basic"),
+                ("user", "alice"),
+                ("password", "dav-s3cret"),
+                ("method", method),
+            ],
+        ))
+        .unwrap();
+        let e = plain.write(K_SMALL, body(b"x", 1), 1).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Permanent, "{e}");
+        assert!(e.message.contains(status), "{e}");
+        let hint = ferry::error::Hint::hint(&e).unwrap();
+        assert!(hint.contains("webdav://"), "{hint}");
+        if method == "POST" {
+            assert!(hint.contains("method PUT"), "{hint}");
+        }
+    }
+}
+
+/// nginx as teams configure it for DVC (`dav_methods PUT DELETE`, `create_full_put_path on`,
+/// `auth_basic`): the HTTP remote with `method = PUT` passes the suite; POST is refused with a
+/// hint at `method PUT`; a wrong password is `Auth`.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_conformance_on_nginx() {
+    let Some(bin) = NginxServer::binary() else {
+        eprintln!(
+            "SKIPPED: nginx is not installed (scripts/test installs the Debian package nginx-light)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = NginxServer::start(&bin, dir.path(), "alice", "nginx-s3cret");
+    let url = server.url("store");
+    let auth = |password: &'static str, method: &'static str| {
+        [
+            ("auth", "basic"),
+            ("user", "alice"),
+            ("password", password),
+            ("method", method),
+        ]
+    };
+    let r = remote::open(&spec("ngx", &url, &auth("nginx-s3cret", "PUT"))).unwrap();
+    conformance(r).await;
+    assert!(dir.path().join("store").join(K_BIG).is_file());
+
+    let post = remote::open(&spec("ngx", &url, &auth("nginx-s3cret", "POST"))).unwrap();
+    let e = post.write(K_SMALL, body(b"x", 1), 1).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Permanent, "{e}");
+    // nginx answers a POST to a missing file 404 (to an existing one 405): neither is "missing".
+    assert!(e.message.contains("HTTP 404"), "{e}");
+    let hint = ferry::error::Hint::hint(&e).unwrap();
+    assert!(
+        hint.contains("ferry remote modify ngx method PUT"),
+        "{hint}"
+    );
+
+    let wrong = remote::open(&spec("ngx", &url, &auth("wrong-ngx-Pw3", "PUT"))).unwrap();
+    for e in [
+        wrong.exists(K_BIG).await.unwrap_err(),
+        wrong.write(K_SMALL, body(b"x", 1), 1).await.unwrap_err(),
+    ] {
+        assert_eq!(e.kind, ErrorKind::Auth, "{e}");
+        assert!(!format!("{e:?}").contains("wrong-ngx-Pw3"), "{e:?}");
+    }
 }
 
 /// A TCP relay in front of SeaweedFS that records every byte the client sends, so tests can

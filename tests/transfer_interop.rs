@@ -26,6 +26,8 @@ enum Kind {
     S3,
     Http,
     HttpPut,
+    /// `webdav://` on WsgiDAV (dvc-webdav on dvc's side).
+    WebDav,
 }
 
 /// One remote named `store` of some kind, with what it takes to configure and inspect it.
@@ -34,6 +36,7 @@ struct Store {
     /// The local remote's directory, or the HTTP server's root.
     dir: TempDir,
     server: Option<HttpServer>,
+    webdav: Option<WebDavServer>,
     /// The S3 prefix inside the test bucket.
     prefix: String,
 }
@@ -46,10 +49,16 @@ impl Store {
             .unwrap();
         let server = matches!(kind, Kind::Http | Kind::HttpPut)
             .then(|| HttpServer::start(dir.path(), HTTP_USER, HTTP_PASSWORD));
+        // dvc-webdav makes the collections below the remote's root, not the root itself.
+        let webdav = (kind == Kind::WebDav).then(|| {
+            std::fs::create_dir(dir.path().join("store")).unwrap();
+            WebDavServer::start(dir.path(), HTTP_USER, HTTP_PASSWORD)
+        });
         Store {
             kind,
             dir,
             server,
+            webdav,
             prefix: unique_prefix("interop"),
         }
     }
@@ -59,6 +68,7 @@ impl Store {
             Kind::Local => self.dir.path().display().to_string(),
             Kind::S3 => format!("s3://{}/{}", s3_bucket(), self.prefix),
             Kind::Http | Kind::HttpPut => self.server.as_ref().unwrap().url("store"),
+            Kind::WebDav => self.webdav.as_ref().unwrap().url("store"),
         }
     }
 
@@ -92,6 +102,14 @@ impl Store {
                 }
                 s
             }
+            // dvc-webdav has no `auth` option: a user and password mean basic auth.
+            Kind::WebDav => {
+                let mut s = format!("['remote \"{name}\"']\n    user = {HTTP_USER}\n");
+                if let Some(secret) = secret {
+                    s.push_str(&format!("    password = {secret}\n"));
+                }
+                s
+            }
         }
     }
 
@@ -100,7 +118,7 @@ impl Store {
         match self.kind {
             Kind::Local => None,
             Kind::S3 => Some(s3_secret()),
-            Kind::Http | Kind::HttpPut => Some(HTTP_PASSWORD.into()),
+            Kind::Http | Kind::HttpPut | Kind::WebDav => Some(HTTP_PASSWORD.into()),
         }
     }
 
@@ -125,7 +143,9 @@ impl Store {
     fn keys(&self) -> BTreeSet<String> {
         match self.kind {
             Kind::Local => files_under(self.dir.path()),
-            Kind::Http | Kind::HttpPut => files_under(&self.dir.path().join("store")),
+            Kind::Http | Kind::HttpPut | Kind::WebDav => {
+                files_under(&self.dir.path().join("store"))
+            }
             Kind::S3 => block_on(self.s3().list("")).unwrap().into_iter().collect(),
         }
     }
@@ -419,6 +439,11 @@ fn roundtrip_http_put() {
     roundtrip(Kind::HttpPut);
 }
 
+#[test]
+fn roundtrip_webdav() {
+    roundtrip(Kind::WebDav);
+}
+
 // ---------------------------------------------------------------------------------------------
 // status -c
 
@@ -483,6 +508,11 @@ fn status_cloud_s3() {
 #[test]
 fn status_cloud_http() {
     status_cloud(Kind::Http);
+}
+
+#[test]
+fn status_cloud_webdav() {
+    status_cloud(Kind::WebDav);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -956,10 +986,10 @@ fn wrong_credentials(kind: Kind) {
     for (dir, args) in runs {
         let out = run(ferry(dir).args(&args));
         let all = all_output(&out);
-        assert_ne!(out.status.code(), Some(0), "{args:?}: {all}");
+        assert_eq!(out.status.code(), Some(251), "{args:?}: {all}");
         assert!(all.contains("'store'"), "{args:?} names the remote: {all}");
         assert!(
-            all.contains("ferry remote modify store --local"),
+            all.contains("ferry remote modify --local store"),
             "{args:?} says how to fix it: {all}"
         );
         assert!(
@@ -979,6 +1009,11 @@ fn wrong_credentials(kind: Kind) {
 #[test]
 fn wrong_credentials_s3() {
     wrong_credentials(Kind::S3);
+}
+
+#[test]
+fn wrong_credentials_webdav() {
+    wrong_credentials(Kind::WebDav);
 }
 
 #[test]

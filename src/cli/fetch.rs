@@ -234,10 +234,24 @@ fn warn_lanes(ctx: &Ctx, router: &Router, report: &FetchReport) {
                 Some(Skip::Quota) => "reports its download cap is exhausted",
                 _ => "kept failing",
             };
-            let mut text = format!(
-                "remote '{name}' {what} ({}); its objects were taken from the other remotes",
-                e.message
-            );
+            // Say only what happened to the objects it was asked for.
+            let moved: u64 = stats.fell_back.values().sum();
+            let unserved = report
+                .failed
+                .iter()
+                .filter(|r| r.tried.iter().any(|(t, _)| *t == i))
+                .count();
+            let outcome = match (moved, unserved) {
+                (0, 0) => String::new(),
+                (_, 0) => "; its objects were taken from the other remotes".into(),
+                (0, _) => "; no other remote supplied its objects".into(),
+                (moved, unserved) => format!(
+                    "; {} taken from the other remotes, {} from none",
+                    files(moved as usize),
+                    files(unserved)
+                ),
+            };
+            let mut text = format!("remote '{name}' {what} ({}){outcome}", e.message);
             if let Some(hint) = e.hint() {
                 text.push_str(&format!("\n{hint}"));
             }
@@ -391,11 +405,11 @@ fn fetch_failures(
         eprintln!("WARNING: {text}");
         return Ok(Exit::Ok);
     }
-    // Objects lost to refused credentials are a configuration problem (README: exit 251).
+    // A remote that refused the credentials is a configuration problem (exit 251).
     let refused = report
         .failed
         .iter()
-        .any(|r| r.tried.iter().any(|(_, s)| *s == Skip::Auth));
+        .any(|r| r.tried.iter().any(|(_, why)| *why == Skip::Auth));
     Err(UserError::failed(format!(
         "{text}\nfailed to {verb} data from the cloud - {} failed to download",
         files(report.failed.len())

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::ErrorKind;
+use crate::config::env::env_part;
 
 /// How much of an error body is kept for classification and messages.
 pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -32,6 +33,47 @@ pub(crate) fn classify_status(status: u16, text: &str, retry_after: Option<Durat
         503 if text.contains("SlowDown") || retry_after.is_some() => ErrorKind::Throttled,
         408 | 500..=599 => ErrorKind::Transient,
         _ => ErrorKind::Permanent,
+    }
+}
+
+/// What to do when an S3 remote refuses its key pair: the two options, and their CI form.
+pub(crate) fn s3_auth_advice(name: &str) -> String {
+    let env = env_part(name);
+    format!(
+        "set the key pair of remote '{name}': `ferry remote modify --local {name} access_key_id <key id>` \
+         and `ferry remote modify --local {name} secret_access_key <secret>` (in CI: \
+         FERRY_REMOTE_{env}_ACCESS_KEY_ID and FERRY_REMOTE_{env}_SECRET_ACCESS_KEY); \
+         `ferry doctor -r {name}` tests them"
+    )
+}
+
+/// What to do when an HTTP or WebDAV remote refuses its credentials.
+pub(crate) fn http_auth_advice(name: &str) -> String {
+    let env = env_part(name);
+    format!(
+        "set the credentials of remote '{name}': `ferry remote modify --local {name} auth basic`, \
+         `… user <name>` and `… password <password or token>` (a bearer token: `… token <token>` \
+         on webdav://; in CI: FERRY_REMOTE_{env}_PASSWORD); `ferry doctor -r {name}` tests them"
+    )
+}
+
+/// What to do when an HTTP server refuses an upload with 404, 405 or 409: most servers take
+/// uploads only as PUT, and WebDAV servers only into collections that exist.
+pub(crate) fn upload_refused_advice(name: &str, method: &str, status: u16) -> String {
+    let webdav = format!(
+        "if it is a WebDAV server (nginx with dav_methods, Apache mod_dav, WsgiDAV, rclone), use \
+         `ferry remote modify {name} url webdav://…` (or webdavs://), which creates the folders"
+    );
+    if method == "POST" {
+        format!(
+            "the server refused an upload by POST (HTTP {status}); if it takes PUT, \
+             `ferry remote modify {name} method PUT`; {webdav}"
+        )
+    } else {
+        format!(
+            "the server refused an upload by PUT (HTTP {status}), often because the folder \
+             `files/md5/xx` does not exist on it; {webdav}; nginx needs `create_full_put_path on`"
+        )
     }
 }
 

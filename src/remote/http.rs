@@ -10,7 +10,10 @@ use reqwest::header::{
 };
 use reqwest::{Method, Response, StatusCode};
 
-use super::classify::{ERROR_BODY_LIMIT, classify_status, display_url, excerpt, parse_retry_after};
+use super::classify::{
+    ERROR_BODY_LIMIT, classify_status, display_url, excerpt, http_auth_advice, parse_retry_after,
+    upload_refused_advice,
+};
 use super::options::{get, http_client, invalid, read_timeout};
 use super::{
     ByteStream, Capabilities, ErrorKind, Presence, Remote, RemoteError, RemoteSpec, check_key,
@@ -208,7 +211,13 @@ impl HttpRemote {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         let body = read_limited(resp).await;
-        let kind = classify_status(status.as_u16(), &body, retry_after);
+        let mut kind = classify_status(status.as_u16(), &body, retry_after);
+        let upload = *method == Method::POST || *method == Method::PUT;
+        let upload_refused = upload && matches!(status.as_u16(), 404 | 405 | 409);
+        if upload_refused {
+            // Not "the object is missing": the server does not take uploads this way.
+            kind = ErrorKind::Permanent;
+        }
         let mut message = format!(
             "{method} {} answered HTTP {}",
             display_url(&self.object_url(key)),
@@ -217,9 +226,20 @@ impl HttpRemote {
         if !body.trim().is_empty() {
             message.push_str(&format!(": {}", excerpt(&body)));
         }
-        RemoteError::new(kind, &self.name, message)
+        let err = RemoteError::new(kind, &self.name, message)
             .with_key(key)
-            .with_retry_after(retry_after)
+            .with_retry_after(retry_after);
+        if upload_refused {
+            err.with_advice(upload_refused_advice(
+                &self.name,
+                method.as_str(),
+                status.as_u16(),
+            ))
+        } else if kind == ErrorKind::Auth {
+            err.with_advice(http_auth_advice(&self.name))
+        } else {
+            err
+        }
     }
 }
 

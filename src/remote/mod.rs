@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::error::Hint;
+use crate::error::{Exit, Hint};
 
 mod body;
 mod classify;
@@ -20,7 +20,9 @@ mod local;
 mod options;
 mod retry;
 mod s3;
+mod s3_wire;
 mod stack;
+mod webdav;
 
 pub(crate) use body::guard_progress;
 pub use classify::display_url;
@@ -29,6 +31,7 @@ pub use local::LocalRemote;
 pub use retry::RetryPolicy;
 pub use s3::{MULTIPART_CHUNK, S3Remote};
 pub use stack::{AttemptError, Op, ReadBudget, Spent, Stack, StackConfig};
+pub use webdav::WebDavRemote;
 
 /// A remote as configured: its name, URL and DVC options, merged over all config levels and
 /// the `FERRY_REMOTE_<NAME>_<KEY>` environment overrides.
@@ -99,6 +102,9 @@ pub struct RemoteError {
     pub retry_after: Option<Duration>,
     /// How many attempts were made before giving up (1 unless a retry wrapper tried again).
     pub attempts: u32,
+    /// The backend's own advice, naming its options (an S3 key pair, HTTP `user`/`password`,
+    /// `method PUT`); replaces the generic hint of the error's kind.
+    pub advice: Option<String>,
 }
 
 impl RemoteError {
@@ -111,7 +117,14 @@ impl RemoteError {
             message: message.into(),
             retry_after: None,
             attempts: 1,
+            advice: None,
         }
+    }
+
+    /// Attaches the backend's advice (see [`RemoteError::advice`]).
+    pub fn with_advice(mut self, advice: impl Into<String>) -> Self {
+        self.advice = Some(advice.into());
+        self
     }
 
     /// Attaches the server's `Retry-After`.
@@ -222,15 +235,10 @@ pub trait Remote: Send + Sync {
 }
 
 impl Hint for RemoteError {
-    /// Refused credentials are a configuration problem (251); anything else fails the command.
-    fn exit(&self) -> crate::error::Exit {
-        match self.kind {
-            ErrorKind::Auth => crate::error::Exit::Config,
-            _ => crate::error::Exit::Failed,
-        }
-    }
-
     fn hint(&self) -> Option<String> {
+        if let Some(advice) = &self.advice {
+            return Some(advice.clone());
+        }
         let name = &self.remote;
         match self.kind {
             ErrorKind::Auth => Some(format!(
@@ -265,11 +273,20 @@ impl Hint for RemoteError {
             )),
         }
     }
+
+    /// Refused credentials are a configuration problem (251), as the README promises; every
+    /// other remote failure fails the command (1).
+    fn exit(&self) -> Exit {
+        match self.kind {
+            ErrorKind::Auth => Exit::Config,
+            _ => Exit::Failed,
+        }
+    }
 }
 
 /// Opens the backend a remote's URL asks for: an absolute local path or `file://` URL,
-/// `s3://bucket/prefix`, `b2://bucket/prefix` (S3 at `https://s3.<region>.backblazeb2.com`) or
-/// `http(s)://…`. Each backend builds its client once here, so callers share one per remote.
+/// `s3://bucket/prefix`, `b2://bucket/prefix` (S3 at `https://s3.<region>.backblazeb2.com`),
+/// `http(s)://…` or `webdav(s)://…`. Each backend builds its client once here, so callers share one per remote.
 pub fn open(spec: &RemoteSpec) -> Result<Arc<dyn Remote>, RemoteError> {
     let url = spec.url.as_str();
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
@@ -277,12 +294,13 @@ pub fn open(spec: &RemoteSpec) -> Result<Arc<dyn Remote>, RemoteError> {
         None | Some("file") => Arc::new(LocalRemote::open(spec)?),
         Some("s3") | Some("b2") => Arc::new(S3Remote::open(spec)?),
         Some("http") | Some("https") => Arc::new(HttpRemote::open(spec)?),
+        Some("webdav") | Some("webdavs") => Arc::new(WebDavRemote::open(spec)?),
         Some(other) => {
             return Err(RemoteError::new(
                 ErrorKind::Unsupported,
                 &spec.name,
                 format!(
-                    "unsupported URL scheme '{other}://' (Ferry speaks local paths, s3://, b2://, http:// and https://)"
+                    "unsupported URL scheme '{other}://' (Ferry speaks local paths, s3://, b2://, http://, https://, webdav:// and webdavs://)"
                 ),
             ));
         }

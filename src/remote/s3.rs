@@ -8,8 +8,9 @@ use futures::{StreamExt, TryStreamExt};
 use opendal::{Buffer, HttpTransporter, OperationContext, Operator};
 use opendal_http_transport_reqwest::ReqwestTransport;
 
-use super::classify::{classify_status, excerpt, is_cap_text, parse_retry_after};
+use super::classify::{classify_status, excerpt, is_cap_text, parse_retry_after, s3_auth_advice};
 use super::options::{get, http_client, invalid, read_timeout};
+use super::s3_wire::SignedQueryTransport;
 use super::{
     ByteStream, Capabilities, ErrorKind, PendingUpload, Presence, Remote, RemoteError, RemoteSpec,
     check_key, guard_progress,
@@ -177,7 +178,7 @@ impl S3Remote {
                 }
             }),
         };
-        let transport = HttpTransporter::new(ReqwestTransport::new(client));
+        let transport = HttpTransporter::new(SignedQueryTransport(ReqwestTransport::new(client)));
         let op = Operator::new(builder)
             .map_err(|e| {
                 invalid(
@@ -237,8 +238,20 @@ impl S3Remote {
             .with_key(key),
             Err(list_err) if list_err.kind() == opendal::ErrorKind::PermissionDenied => {
                 let mut err = err;
-                err.message
-                    .push_str(" and listing is refused too: the credentials were rejected");
+                let code = s3_field(list_err.message(), "code").unwrap_or_default();
+                let answer = if code.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {code}{}", code_meaning(&code))
+                };
+                if code == CLOCK_SKEW {
+                    err.message
+                        .push_str(&format!(" and listing is refused too{answer}"));
+                    return err.with_advice(CLOCK_ADVICE.to_string());
+                }
+                err.message.push_str(&format!(
+                    " and listing is refused too{answer}: the credentials were rejected"
+                ));
                 err
             }
             // The LIST failed for another reason (e.g. the connection): report that instead.
@@ -341,6 +354,7 @@ fn classify_opendal(
                 _ if kind == ErrorKind::Quota => kind,
                 "InvalidAccessKeyId"
                 | "SignatureDoesNotMatch"
+                | CLOCK_SKEW
                 | "AccessDenied"
                 | "ExpiredToken"
                 | "InvalidToken"
@@ -373,13 +387,44 @@ fn classify_opendal(
         Some(status) => format!("HTTP {status} {code}: {}", excerpt(&s3_message)),
         None => cause_chain(e),
     };
-    let hint = match code.as_str() {
+    let err = RemoteError::new(
+        kind,
+        name,
+        format!("{what} {location}: {detail}{}", code_meaning(&code)),
+    )
+    .with_key(key)
+    .with_retry_after(retry_after);
+    match kind {
+        ErrorKind::Auth if code == CLOCK_SKEW => err.with_advice(CLOCK_ADVICE.to_string()),
+        ErrorKind::Auth => err.with_advice(s3_auth_advice(name)),
+        _ => err,
+    }
+}
+
+/// The S3 answer to a request signed at a time more than 15 minutes from the server's clock:
+/// the keys may be right, the machine's clock is not (a CI runner or VM that lost its time).
+const CLOCK_SKEW: &str = "RequestTimeTooSkewed";
+
+/// What to do about [`CLOCK_SKEW`]: no credential change helps.
+const CLOCK_ADVICE: &str = "set this machine's clock right (it must be within 15 minutes of the \
+     server's; e.g. `timedatectl set-ntp true`, or check `date -u`): S3 refuses every request \
+     signed at the wrong time, whatever the keys";
+
+/// What an S3 error code says about the request, for the codes where the server's answer tells
+/// more than "refused": a wrong secret is not an unknown key.
+fn code_meaning(code: &str) -> &'static str {
+    match code {
         "NoSuchBucket" => " (the bucket does not exist)",
+        "SignatureDoesNotMatch" => {
+            " (the server knows the access key id, but the secret access key does not match it)"
+        }
+        "InvalidAccessKeyId" => " (the server does not know this access key id)",
+        CLOCK_SKEW => {
+            " (this machine's clock is more than 15 minutes from the server's, so every signed \
+             request is refused)"
+        }
         _ => "",
-    };
-    RemoteError::new(kind, name, format!("{what} {location}: {detail}{hint}"))
-        .with_key(key)
-        .with_retry_after(retry_after)
+    }
 }
 
 /// Errors from OpenDAL's byte stream come wrapped in `std::io::Error`; unwrap and classify them.
@@ -399,7 +444,7 @@ fn classify_io(name: &str, display: &str, key: &str, e: &std::io::Error) -> Remo
 }
 
 /// The status in OpenDAL's rendered response context (`response: Parts { status: 403, … }`).
-fn response_status(rendered: &str) -> Option<u16> {
+pub(super) fn response_status(rendered: &str) -> Option<u16> {
     let after = &rendered[rendered.find("response: Parts")?..];
     let digits = after[after.find("status: ")? + 8..].get(..3)?;
     digits.parse().ok()

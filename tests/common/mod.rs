@@ -107,6 +107,29 @@ pub fn s3_secret() -> String {
     std::env::var("FERRY_TEST_S3_SECRET").unwrap_or_else(|_| "ferrytestsecret0123456789".into())
 }
 
+/// A variable `scripts/test` exports for a server it started, or a panic saying so.
+fn started_by_scripts(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests with scripts/test, which starts the test servers")
+    })
+}
+
+/// The strict S3 server (moto with SigV4 checks on, `scripts/moto.sh`), in the same bucket name
+/// as SeaweedFS.
+pub fn moto_endpoint() -> String {
+    started_by_scripts("FERRY_TEST_MOTO_ENDPOINT")
+}
+
+/// The only access key moto accepts.
+pub fn moto_key() -> String {
+    started_by_scripts("FERRY_TEST_MOTO_KEY")
+}
+
+/// The secret of [`moto_key`].
+pub fn moto_secret() -> String {
+    started_by_scripts("FERRY_TEST_MOTO_SECRET")
+}
+
 /// A prefix no other test (or test run) uses: `<label>-<pid>-<nanos>`.
 pub fn unique_prefix(label: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -240,6 +263,217 @@ impl Drop for HttpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A real WebDAV server (WsgiDAV, pinned in `SERVER_PIP_PINS` of `scripts/env.sh`) on a free
+/// 127.0.0.1 port, serving `root` with basic auth; killed (by its own process handle) when
+/// dropped.
+pub struct WebDavServer {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+    _conf: TempDir,
+}
+
+impl WebDavServer {
+    /// Starts WsgiDAV over `root` with the one account `user`/`pass`.
+    pub fn start(root: &Path, user: &str, pass: &str) -> WebDavServer {
+        let env = std::env::var_os("FERRY_TEST_ENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-env"));
+        let bin = std::env::var_os("FERRY_TEST_WSGIDAV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| env.join("servers-venv/bin/wsgidav"));
+        assert!(
+            bin.exists(),
+            "WsgiDAV not found at {}: run the tests with scripts/test",
+            bin.display()
+        );
+        let port = free_port();
+        let conf = tempfile::tempdir().expect("tempdir");
+        let config = serde_json::json!({
+            "host": "127.0.0.1",
+            "port": port,
+            "verbose": 1,
+            "logging": {"enable_loggers": []},
+            "provider_mapping": {"/": root.display().to_string()},
+            "http_authenticator": {
+                "domain_controller": null,
+                "accept_basic": true,
+                "accept_digest": false,
+                "default_to_digest": false,
+            },
+            "simple_dc": {"user_mapping": {"*": {user: {"password": pass}}}},
+            "dir_browser": {"enable": false},
+        });
+        let file = conf.path().join("wsgidav.json");
+        std::fs::write(&file, config.to_string()).expect("write WsgiDAV config");
+        let log = std::fs::File::create(conf.path().join("wsgidav.log")).expect("log file");
+        let child = Command::new(bin)
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME")
+            .arg("--config")
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start wsgidav");
+        let server = WebDavServer {
+            child,
+            port,
+            _conf: conf,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "WsgiDAV did not listen on port {port} within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// `webdav://127.0.0.1:<port>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "webdav://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
+    }
+}
+
+impl Drop for WebDavServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// nginx (the Debian package, installed by `scripts/test`) as a DVC HTTP remote the way teams
+/// run it: `dav_methods PUT DELETE`, `create_full_put_path on`, `auth_basic`, on a free
+/// 127.0.0.1 port, serving `root`; stopped (by its own process handle) when dropped.
+pub struct NginxServer {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+    _conf: TempDir,
+}
+
+impl NginxServer {
+    /// The nginx binary, or `None` when it is not installed (`scripts/test` installs it).
+    pub fn binary() -> Option<PathBuf> {
+        let bin = std::env::var_os("FERRY_TEST_NGINX")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"));
+        bin.exists().then_some(bin)
+    }
+
+    /// Starts nginx over `root` with the one account `user`/`pass`.
+    pub fn start(bin: &Path, root: &Path, user: &str, pass: &str) -> NginxServer {
+        use std::os::unix::fs::MetadataExt;
+        let port = free_port();
+        let conf = tempfile::tempdir().expect("tempdir");
+        let dir = conf.path().display().to_string();
+        std::fs::write(
+            conf.path().join("htpasswd"),
+            format!("{user}:{{PLAIN}}{pass}\n"),
+        )
+        .expect("write htpasswd");
+        // Run as root, workers would switch to `nobody` and could not write into the test's
+        // private temp directories.
+        let as_root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        let config = format!(
+            "{user_line}worker_processes 1;\n\
+             error_log {dir}/error.log;\n\
+             pid {dir}/nginx.pid;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n\
+               access_log off;\n\
+               client_body_temp_path {dir}/body;\n\
+               proxy_temp_path {dir}/proxy;\n\
+               fastcgi_temp_path {dir}/fastcgi;\n\
+               uwsgi_temp_path {dir}/uwsgi;\n\
+               scgi_temp_path {dir}/scgi;\n\
+               client_max_body_size 0;\n\
+               server {{\n\
+                 listen 127.0.0.1:{port};\n\
+                 root {root};\n\
+                 location / {{\n\
+                   dav_methods PUT DELETE;\n\
+                   create_full_put_path on;\n\
+                   dav_access user:rw group:r all:r;\n\
+                   auth_basic \"ferry test\";\n\
+                   auth_basic_user_file {dir}/htpasswd;\n\
+                 }}\n\
+               }}\n\
+             }}\n",
+            user_line = if as_root { "user root;\n" } else { "" },
+            root = root.display(),
+        );
+        let file = conf.path().join("nginx.conf");
+        std::fs::write(&file, config).expect("write nginx.conf");
+        let child = Command::new(bin)
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME")
+            .arg("-p")
+            .arg(conf.path())
+            .arg("-c")
+            .arg(&file)
+            .args(["-g", "daemon off;"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let server = NginxServer {
+            child,
+            port,
+            _conf: conf,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nginx did not listen on port {port} within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// `http://127.0.0.1:<port>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
+    }
+}
+
+impl Drop for NginxServer {
+    /// SIGTERM to the master by its PID (a fast shutdown that takes its workers down too;
+    /// SIGKILL would leave them serving), then reap it.
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let stopped = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port nothing listens on now, on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Unpacks the legacy fixture: a repository made once with dvc 2.58.2 (`repo/`: a CRLF text file

@@ -593,15 +593,21 @@ fn access_failed(check: &'static str, target: &Target, e: RemoteError, f: &mut F
             format!("cannot {check}: {}", e.message),
             target.address_fix(),
         ),
-        _ => f.fail(
-            check,
-            Problem::Failing,
-            format!("cannot {check}: {}", e.message),
-            format!(
-                "ferry remote list -v   # check the options of '{}'",
-                target.name
-            ),
-        ),
+        // The backend's own advice (an upload refused by POST: `method PUT`), else the options.
+        _ => {
+            let fix = e.advice.clone().unwrap_or_else(|| {
+                format!(
+                    "ferry remote list -v   # check the options of '{}'",
+                    target.name
+                )
+            });
+            f.fail(
+                check,
+                Problem::Failing,
+                format!("cannot {check}: {}", e.message),
+                fix,
+            )
+        }
     }
 }
 
