@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{HttpServer, ferry, key_of, md5_hex, ok, text, write};
 use ferry::hash::HashInfo;
 use ferry::odb::Odb;
-use ferry::remote::{self, ErrorKind, RemoteSpec, RetryPolicy};
+use ferry::remote::{self, ErrorKind, ReadBudget, RemoteSpec, RetryPolicy, Stack, StackConfig};
 use ferry::transfer::copy::{CopyError, download};
 use tempfile::TempDir;
 
@@ -188,16 +188,16 @@ fn a_trickling_body_is_given_up_after_read_timeout() {
     let result = block_on(async {
         tokio::time::timeout(
             Duration::from_secs(30),
-            download(remote.as_ref(), &odb, &hash, Some(5000), &policy),
+            download(&stacked(remote, policy), &odb, &hash, sized(5000)),
         )
         .await
     });
     let took = start.elapsed();
     let err = match result {
         Err(_) => panic!("the trickle was still being read after 30 s"),
-        Ok(Ok(n)) => panic!("a trickle of 2 bytes/attempt completed ({n} bytes)"),
-        Ok(Err(CopyError::Remote(e))) => e,
-        Ok(Err(e)) => panic!("{e}"),
+        Ok((Ok(n), _)) => panic!("a trickle of 2 bytes/attempt completed ({n} bytes)"),
+        Ok((Err(CopyError::Remote(e)), _)) => e,
+        Ok((Err(e), _)) => panic!("{e}"),
     };
     assert_eq!(err.kind, ErrorKind::Transient, "{err}");
     assert!(
@@ -273,7 +273,7 @@ fn an_endless_body_is_cut_at_the_object_size() {
         max_attempts: 1,
         ..RetryPolicy::default()
     };
-    let err = match block_on(download(remote.as_ref(), &odb, &hash, Some(5000), &policy)) {
+    let err = match block_on(download(&stacked(remote, policy), &odb, &hash, sized(5000))).0 {
         Err(CopyError::Remote(e)) => e,
         other => panic!("{other:?}"),
     };
@@ -592,4 +592,24 @@ fn a_trickling_s3_body_is_given_up_after_read_timeout() {
     assert!(err.message.contains("stalled"), "{err}");
     assert!(took < Duration::from_secs(6), "{took:?}");
     eprintln!("trickle (S3 read): gave up after {took:?}: {err}");
+}
+
+/// `remote` in its layer stack with `policy` and no budget account, as the library opens it.
+fn stacked(remote: std::sync::Arc<dyn remote::Remote>, policy: RetryPolicy) -> Stack {
+    Stack::new(
+        remote,
+        StackConfig {
+            jobs: 4,
+            policy,
+            account: None,
+        },
+    )
+}
+
+/// A read of an object known to be `size` bytes.
+fn sized(size: u64) -> ReadBudget {
+    ReadBudget {
+        size: Some(size),
+        claimed: false,
+    }
 }

@@ -300,8 +300,9 @@ fn fallback_per_object_between_listed_local_remotes() {
     assert_eq!(usage["a"]["bytes"], half_bytes + dir_len);
     assert_eq!(usage["b"]["bytes"], half_bytes);
     assert_eq!(
-        usage["b"]["requests"], 10,
-        "one GET per object, none for what a listing showed absent"
+        usage["b"]["requests"], 11,
+        "one GET per object, none for what a listing showed absent, and the push's HEAD of \
+         the `.dir` (every request is metered)"
     );
 }
 
@@ -424,6 +425,7 @@ fn pin_and_no_fallback_use_one_remote() {
     let keys = p.keys();
     copy_keys(b.path(), a.path(), &keys[..1]);
     copy_keys(b.path(), a.path(), &[p.dir_key()]);
+    let b_before = p.usage(p.src(), DAY)["b"]["requests"].clone();
 
     for args in [&["fetch", "-r", "a"][..], &["fetch", "--no-fallback"][..]] {
         let clone = p.clone();
@@ -435,7 +437,10 @@ fn pin_and_no_fallback_use_one_remote() {
         assert!(stderr.contains("a: not found"), "{stderr}");
         assert!(!stderr.contains("b: "), "b never tried: {stderr}");
         let usage = p.usage(&clone, DAY);
-        assert_eq!(usage["b"]["requests"], 0, "{args:?}");
+        assert_eq!(
+            usage["b"]["requests"], b_before,
+            "{args:?}: only the push's checks"
+        );
     }
     let clone = p.clone();
     let a_before = p.usage(&clone, DAY)["a"]["requests"].clone();
@@ -815,7 +820,10 @@ fn cap_mid_run_reroutes_at_once_and_holds_until_the_reset() {
     let usage = p.usage(&clone, DAY);
     assert_eq!(usage["s3"]["capped_until"], RESET);
     assert_eq!(usage["s3"]["bytes"], dir_len + 100_000);
-    assert_eq!(usage["s3"]["requests"], 7, "the refused GET counts too");
+    assert_eq!(
+        usage["s3"]["requests"], 8,
+        "the refused GET counts too, and so does the push's HEAD of the `.dir`"
+    );
 
     // Same day, another clone: s3 is skipped without a single request (not even a LIST).
     proxy.control(r#"{"clear_log": true}"#);
@@ -902,7 +910,8 @@ fn download_limit_keeps_the_first_remote_under_it() {
     assert!(served + served2 <= limit);
 }
 
-/// `daily_request_limit`: the first remote gets exactly that many GETs, the rest go on.
+/// `daily_request_limit`: the first remote gets exactly that many GET/HEAD requests in the day
+/// (the push's HEAD of the `.dir` among them), the rest go on.
 #[test]
 fn request_limit_keeps_the_first_remote_under_it() {
     let mut p = Project::new(20, 1_000);
@@ -922,9 +931,9 @@ fn request_limit_keeps_the_first_remote_under_it() {
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
     p.assert_workspace(&clone);
     let stdout = text(&out.stdout);
-    assert_eq!(row(&stdout, "s3")[1], "8", "{stdout}");
-    assert_eq!(row(&stdout, "s3")[3], "13 over budget", "{stdout}");
-    assert_eq!(gets(&proxy.log()).len(), 8);
+    assert_eq!(row(&stdout, "s3")[1], "7", "{stdout}");
+    assert_eq!(row(&stdout, "s3")[3], "14 over budget", "{stdout}");
+    assert_eq!(gets(&proxy.log()).len(), 7);
     assert_eq!(p.usage(&clone, DAY)["s3"]["requests"], 8);
 }
 
@@ -1098,7 +1107,11 @@ fn transient_errors_are_retried_then_served() {
         .map(|(k, _)| k)
         .collect();
     assert_eq!(ok.len(), 6, "each object served once");
-    assert_eq!(p.usage(&clone, DAY)["dh"]["requests"], 9);
+    assert_eq!(
+        p.usage(&clone, DAY)["dh"]["requests"],
+        15,
+        "9 GETs of the pull and the push's 6 existence GETs (HTTP cannot list)"
+    );
 }
 
 /// A 429 without `Retry-After` from a remote the user gave a daily limit is its quota running
@@ -1408,7 +1421,11 @@ fn retries_stay_within_the_request_limit() {
     let stdout = text(&out.stdout);
     assert_eq!(row(&stdout, "s3")[1], "0", "{stdout}");
     assert_eq!(row(&stdout, "disk")[1], "20", "{stdout}");
-    assert_eq!(p.usage(&clone, DAY)["s3"]["requests"], seen.len());
+    assert_eq!(
+        p.usage(&clone, DAY)["s3"]["requests"],
+        seen.len() + 1,
+        "every GET of the pull and the push's HEAD of the `.dir`"
+    );
 }
 
 /// Ctrl-C in the middle of a budgeted pull gives back the claim of every object not
@@ -1457,4 +1474,269 @@ fn an_interrupted_pull_keeps_only_what_was_downloaded() {
     let out = p.run(&clone, &["pull", "--no-fallback"]);
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
     p.assert_workspace(&clone);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every request through the layer stack (issue 12)
+// ---------------------------------------------------------------------------------------------
+
+/// GET/HEAD requests the proxy answered for objects (LISTs are Class C, outside the limit).
+fn class_b(log: &[LoggedRequest]) -> Vec<&LoggedRequest> {
+    log.iter()
+        .filter(|l| (l.method == "GET" || l.method == "HEAD") && !l.path.contains("list-type="))
+        .collect()
+}
+
+/// Object bytes the proxy sent so far (cut bodies count what was sent).
+fn served_total(proxy: &HttpServer) -> u64 {
+    let state: serde_json::Value = serde_json::from_str(&proxy.control("{}")).unwrap();
+    state["served"].as_u64().unwrap()
+}
+
+/// A project with `s3` (through `proxy`, first in the pull order, with `s3_settings`), `disk`
+/// (full) and `spare` (empty, a sync target), all committed; pushed to s3 and disk under
+/// whatever faults the proxy has on.
+fn three_remotes(
+    p: &Project,
+    proxy: &HttpServer,
+    s3: &S3Prefix,
+    disk: &Path,
+    spare: &Path,
+    s3_settings: &[(&str, &str)],
+) {
+    add_s3(
+        p,
+        p.src(),
+        "s3",
+        s3,
+        proxy.url("").trim_end_matches('/'),
+        true,
+    );
+    for (name, dir) in [("disk", disk), ("spare", spare)] {
+        p.ok(
+            p.src(),
+            &["remote", "add", name, &dir.display().to_string()],
+        );
+    }
+    for (k, v) in s3_settings {
+        p.ok(p.src(), &["remote", "modify", "s3", k, v]);
+    }
+    p.ok(p.src(), &["remote", "modify", "s3", "jobs", "4"]);
+    p.ok(p.src(), &["push", "-r", "s3"]);
+    p.ok(p.src(), &["push", "-r", "disk"]);
+    p.commit();
+}
+
+/// Under injected faults (a fixed seed: 500s, 429 and 503 with `Retry-After`, bodies cut
+/// half-way or flipped) on a remote with both daily limits, the bytes and GET/HEAD requests
+/// counted at the server never pass them, through push, pull and sync in turn, and the ledger
+/// holds exactly what the server counted: failed attempts and existence checks included.
+#[test]
+fn budgets_hold_at_the_server_under_injected_faults() {
+    let mut p = Project::new(30, 8_000);
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    let s3 = S3Prefix::new("chaos");
+    let (disk, spare) = (local_remote(), local_remote());
+    let (limit_bytes, limit_requests) = (100_000u64, 30usize);
+    proxy.control(r#"{"chaos": {"seed": 12, "rate": 0.35}, "retry_after": 0}"#);
+    three_remotes(
+        &p,
+        &proxy,
+        &s3,
+        disk.path(),
+        spare.path(),
+        &[
+            ("daily_download_limit", &limit_bytes.to_string()),
+            ("daily_request_limit", &limit_requests.to_string()),
+        ],
+    );
+    let check = |p: &Project, step: &str, dir: &Path| {
+        let log = proxy.log();
+        let requests = class_b(&log).len();
+        let served = served_total(&proxy);
+        eprintln!(
+            "{step}: server sent {served}/{limit_bytes} bytes, answered {requests}/{limit_requests} GET/HEADs"
+        );
+        assert!(served <= limit_bytes, "{step}: {served} bytes served");
+        assert!(requests <= limit_requests, "{step}: {requests} requests");
+        let usage = p.usage(dir, DAY);
+        assert_eq!(
+            usage["s3"]["requests"], requests,
+            "{step}: ledger vs server"
+        );
+        assert_eq!(usage["s3"]["bytes"], served, "{step}: ledger vs server");
+        (served, requests)
+    };
+    check(&p, "push", p.src());
+
+    let clone = s3_clone(&mut p);
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    let (served, _) = check(&p, "pull", &clone);
+    assert!(served > 0, "s3 served part of the pull");
+
+    let clone = s3_clone(&mut p);
+    let out = p.run(&clone, &["sync", "--to", "spare"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let mut want: Vec<String> = p.keys();
+    want.push(p.dir_key());
+    want.sort();
+    assert_eq!(files_under(spare.path()), want, "spare got everything");
+    check(&p, "sync", &clone);
+    let statuses: std::collections::BTreeSet<u16> = proxy.log().iter().map(|l| l.status).collect();
+    assert!(
+        statuses.contains(&500) && statuses.contains(&429) && statuses.contains(&503),
+        "the faults were injected: {statuses:?}"
+    );
+}
+
+/// B2's cap answer in a pull under faults (one download at a time, so a retry sleeping on
+/// `Retry-After` would wake up after it): no GET or HEAD reaches the remote after that answer,
+/// neither in that run nor in pull, push and sync runs later that day.
+#[test]
+fn a_capped_remote_gets_no_request_after_its_cap_answer_that_day() {
+    let mut p = Project::new(24, 10_000);
+    let proxy = HttpServer::s3_proxy(&s3_endpoint());
+    let s3 = S3Prefix::new("capday");
+    let (disk, spare) = (local_remote(), local_remote());
+    three_remotes(&p, &proxy, &s3, disk.path(), spare.path(), &[]);
+    p.ok(p.src(), &["remote", "modify", "s3", "jobs", "1"]);
+    p.commit();
+    proxy.control(
+        r#"{"chaos": {"seed": 3, "rate": 0.3}, "retry_after": 1, "cap_after_bytes": 60000, "clear_log": true}"#,
+    );
+    let clone = s3_clone(&mut p);
+    let out = p.run(&clone, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    p.assert_workspace(&clone);
+    for args in [
+        &["pull"][..],
+        &["push", "-r", "s3"][..],
+        &["sync", "--to", "spare"][..],
+    ] {
+        let clone = s3_clone(&mut p);
+        let out = p.run(&clone, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", out_text(&out));
+    }
+    let log = proxy.log();
+    let seen = class_b(&log);
+    let first_cap = seen
+        .iter()
+        .position(|l| l.status == 403)
+        .unwrap_or_else(|| panic!("the cap was reached: {seen:?}"));
+    assert_eq!(
+        seen.len(),
+        first_cap + 1,
+        "nothing after the cap answer: {:?}",
+        &seen[first_cap..]
+    );
+    assert_eq!(p.usage(p.src(), DAY)["s3"]["capped_until"], RESET);
+}
+
+/// A `.dir` already on a remote does not vouch for its files where the remote can list: three
+/// files deleted behind Ferry's back on a local and an S3 remote are uploaded again. An HTTP
+/// remote (no listing) is trusted by its `.dir`, and the report says so.
+#[test]
+fn push_rechecks_every_file_of_a_directory_where_the_remote_can_list() {
+    let p = Project::new(20, 2000);
+    let local = local_remote();
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "", "");
+    let s3 = S3Prefix::new("recheck");
+    p.ok(
+        p.src(),
+        &[
+            "remote",
+            "add",
+            "-d",
+            "disk",
+            &local.path().display().to_string(),
+        ],
+    );
+    p.ok(p.src(), &["remote", "add", "dh", &server.url("store")]);
+    add_s3(&p, p.src(), "s3", &s3, &s3_endpoint(), false);
+    p.ok(p.src(), &["push", "--all-remotes"]);
+    let gone: Vec<String> = p.keys().into_iter().take(3).collect();
+    for k in &gone {
+        std::fs::remove_file(local.path().join(k)).unwrap();
+        std::fs::remove_file(root.path().join("store").join(k)).unwrap();
+    }
+    s3.delete(&gone);
+
+    let out = p.run(p.src(), &["push", "--all-remotes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let stdout = text(&out.stdout);
+    for name in ["disk", "s3"] {
+        assert_eq!(row(&stdout, name)[1], "3", "{stdout}");
+        assert_eq!(
+            row(&stdout, name)[3],
+            "18",
+            "17 files and the .dir: {stdout}"
+        );
+    }
+    assert_eq!(row(&stdout, "dh")[1], "0", "{stdout}");
+    assert!(
+        stdout.contains(
+            "note: remote 'dh' cannot list, so 1 directory already there was taken as complete"
+        ),
+        "{stdout}"
+    );
+    let mut all = p.keys();
+    all.push(p.dir_key());
+    all.sort();
+    assert_eq!(files_under(local.path()), all);
+    assert_eq!(s3.keys(), all);
+}
+
+/// The README's exit codes hold at the edges: refused credentials are a configuration problem
+/// (251) for pull, fetch, push and `status -c` alike, with the hint naming the fix; an unknown
+/// `-r` is one too.
+#[test]
+fn refused_credentials_and_unknown_remotes_exit_251() {
+    let mut p = Project::new(3, 500);
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "alice", "right");
+    p.ok(
+        p.src(),
+        &["remote", "add", "-d", "dh", &server.url("store")],
+    );
+    for (k, v) in [("auth", "basic"), ("user", "alice")] {
+        p.ok(p.src(), &["remote", "modify", "dh", k, v]);
+    }
+    p.ok(
+        p.src(),
+        &["remote", "modify", "--local", "dh", "password", "right"],
+    );
+    p.ok(p.src(), &["push"]);
+    p.commit();
+    let clone = p.clone();
+    p.ok(
+        &clone,
+        &["remote", "modify", "--local", "dh", "password", "wrong"],
+    );
+    write(&clone, "data/extra", b"new bytes\n");
+    for args in [
+        &["pull"][..],
+        &["fetch"],
+        &["status", "-c"],
+        &["push", "-r", "dh"],
+    ] {
+        if args[0] == "push" {
+            p.ok(&clone, &["add", "-q", "data"]);
+        }
+        let out = p.run(&clone, args);
+        assert_eq!(out.status.code(), Some(251), "{args:?}: {}", out_text(&out));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("hint: ") && stderr.contains("dh"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("wrong"), "no secret shown: {stderr}");
+    }
+    for args in [&["push", "-r", "nosuch"][..], &["pull", "-r", "nosuch"]] {
+        let out = p.run(&clone, args);
+        assert_eq!(out.status.code(), Some(251), "{args:?}: {}", out_text(&out));
+        assert!(text(&out.stderr).contains("remote 'nosuch' doesn't exist"));
+    }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{HttpServer, NginxServer, WebDavServer};
 use ferry::remote::{
-    self, ByteStream, ErrorKind, Remote, RemoteError, RemoteSpec, Retry, RetryPolicy, with_retry,
+    self, ByteStream, ErrorKind, ReadBudget, Remote, RemoteError, RemoteSpec, RetryPolicy, Stack,
+    StackConfig,
 };
 use futures::StreamExt;
 
@@ -670,14 +671,18 @@ async fn http_cap_is_quota_and_uploads_still_work() {
         assert_eq!(e.kind, ErrorKind::Quota, "{e}");
         assert!(e.to_string().contains("cap exceeded"), "{e}");
     }
-    // The retry wrapper does not hammer a capped remote.
+    // The retry layer does not hammer a capped remote, and once capped sends nothing more.
     server.control(r#"{"clear_log": true}"#);
-    let retrying = Retry::new(r.clone(), fast_policy(5));
+    let retrying = stacked(&r, fast_policy(5));
     assert_eq!(
         retrying.exists(K_SMALL).await.unwrap_err().kind,
         ErrorKind::Quota
     );
     assert_eq!(server.log().len(), 1);
+    assert!(retrying.is_capped());
+    let again = read_all(&retrying, K_SMALL).await.unwrap_err();
+    assert_eq!(again.kind, ErrorKind::Quota, "{again}");
+    assert_eq!(server.log().len(), 1, "no request after the cap answer");
     put(r.as_ref(), K_EMPTY, b"").await;
     server.control(r#"{"reset": true}"#);
     assert!(r.exists(K_EMPTY).await.unwrap());
@@ -686,6 +691,32 @@ async fn http_cap_is_quota_and_uploads_still_work() {
         get(r.as_ref(), K_BIG).await.unwrap_err().kind,
         ErrorKind::NotFound
     );
+}
+
+/// `r` in its layer stack, with no budget account.
+fn stacked(r: &Arc<dyn Remote>, policy: RetryPolicy) -> Stack {
+    Stack::new(
+        r.clone(),
+        StackConfig {
+            jobs: 4,
+            policy,
+            account: None,
+        },
+    )
+}
+
+/// Reads `key` whole through the stack (retried from the start on a cut body).
+async fn read_all(stack: &Stack, key: &str) -> Result<Vec<u8>, RemoteError> {
+    let (result, _) = stack
+        .read_with(key, ReadBudget::default(), |mut s| async move {
+            let mut got = Vec::new();
+            while let Some(chunk) = s.next().await {
+                got.extend_from_slice(&chunk?);
+            }
+            Ok::<_, RemoteError>(got)
+        })
+        .await;
+    result
 }
 
 fn fast_policy(max_attempts: u32) -> RetryPolicy {
@@ -703,7 +734,7 @@ async fn retry_rides_out_500s_and_honours_retry_after() {
     let server = HttpServer::start(dir.path(), "", "");
     let r = http_remote(&server);
     put(r.as_ref(), K_SMALL, b"hello\n").await;
-    let retrying = Retry::new(r.clone(), fast_policy(4));
+    let retrying = stacked(&r, fast_policy(4));
 
     server.control(r#"{"fail_500": 2, "clear_log": true}"#);
     assert!(retrying.exists(K_SMALL).await.unwrap());
@@ -711,8 +742,7 @@ async fn retry_rides_out_500s_and_honours_retry_after() {
     assert_eq!(statuses, vec![500, 500, 200]);
 
     server.control(r#"{"throttle": 1, "retry_after": 1, "clear_log": true}"#);
-    let mut stream = retrying.read(K_SMALL).await.unwrap();
-    assert_eq!(stream.next().await.unwrap().unwrap(), &b"hello\n"[..]);
+    assert_eq!(read_all(&retrying, K_SMALL).await.unwrap(), b"hello\n");
     let log = server.log();
     assert_eq!(
         log.iter().map(|l| l.status).collect::<Vec<_>>(),
@@ -731,9 +761,10 @@ async fn retry_rides_out_500s_and_honours_retry_after() {
     assert!(e.to_string().contains("gave up after 4 attempts"), "{e}");
     assert_eq!(server.log().len(), 4);
 
-    // Writes are retried by the caller, re-creating the body each time.
+    // Writes are retried by the stack, re-creating the body each time.
     server.control(r#"{"reset": true, "fail_500": 1, "clear_log": true}"#);
-    with_retry(&fast_policy(3), || r.write(K_EMPTY, body(b"", 1), 0))
+    retrying
+        .write_with(K_EMPTY, 0, || body(b"", 1))
         .await
         .unwrap();
     assert_eq!(
@@ -869,9 +900,9 @@ async fn s3_slowdown_500s_and_cut_bodies() {
     assert_eq!(e.kind, ErrorKind::Throttled, "{e}");
     assert_eq!(e.retry_after, Some(Duration::from_secs(2)));
 
-    let retrying = Retry::new(r.clone(), fast_policy(4));
+    let retrying = stacked(&r, fast_policy(4));
     proxy.control(r#"{"fail_500": 2, "clear_log": true}"#);
-    assert!(retrying.read(K_BIG).await.is_ok());
+    assert_eq!(read_all(&retrying, K_BIG).await.unwrap(), object);
     let statuses: Vec<u16> = proxy.log().iter().map(|l| l.status).collect();
     assert_eq!(statuses, vec![500, 500, 200]);
 

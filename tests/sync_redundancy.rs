@@ -219,7 +219,8 @@ fn first_failing_remote_stops_the_sync_unless_keep_going() {
     add_local(d, "mirror", &local);
 
     let out = run(fy(d).args(["sync", "--to", "dagshub,mirror"]));
-    assert_eq!(out.status.code(), Some(1));
+    // The failure is refused credentials: a configuration problem (README: 251).
+    assert_eq!(out.status.code(), Some(251));
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert_eq!(row(&stdout, "dagshub").last(), Some(&"unreachable"));
@@ -232,7 +233,7 @@ fn first_failing_remote_stops_the_sync_unless_keep_going() {
     );
 
     let out = run(fy(d).args(["sync", "--to", "dagshub", "--to", "mirror", "--keep-going"]));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(251));
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert_eq!(row(&stdout, "dagshub").last(), Some(&"unreachable"));

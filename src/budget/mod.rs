@@ -12,6 +12,8 @@
 //! * [`Usage`]: use in the current window, [`Window`]: the calendar day in the remote's reset
 //!   zone (`budget_reset`, parsed by `config::ferry`), [`Meter`]: batched recording during
 //!   transfers.
+//! * [`Account`]: one remote's limits, meter, claims and cap for one process, charged by the
+//!   remote's layer stack for every request and byte.
 //! * [`Budget`] / [`Remaining`]: the planner's arithmetic.
 //! * [`Clock`]: `FERRY_NOW` freezes time for tests of rollover and reset.
 //!
@@ -29,6 +31,7 @@
 //! ledger is this machine's estimate, the server's cap answer is the real limit, and the router
 //! treats that answer as "capped until the reset". Refusing to pull over a broken state file
 //! would cost users far more than one extra capped request.
+mod account;
 mod claims;
 mod clock;
 mod error;
@@ -38,6 +41,7 @@ mod meter;
 mod plan;
 mod window;
 
+pub use account::Account;
 pub use claims::Claims;
 pub use clock::{Clock, NOW_ENV};
 pub use error::LedgerError;

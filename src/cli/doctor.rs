@@ -6,7 +6,6 @@
 //! cannot be set up, a secret in a tracked file, an unknown remote named in `.dvc/ferry.toml`),
 //! else 1 when a remote is unusable (unreachable, capped, failing), else 0. Warnings alone
 //! (e.g. `.dvc/config.local` readable by others) do not change it.
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -16,8 +15,7 @@ use crate::config::ferry::FerrySettings;
 use crate::error::{Exit, UserError};
 use crate::repo::Repo;
 
-mod probe;
-mod setup;
+use crate::ops::doctor::{Check, Places, RemoteReport, Status, probe, setup};
 
 /// Check each remote and the repository's setup, and say how to fix what is wrong.
 #[derive(Debug, clap::Args)]
@@ -40,127 +38,6 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-}
-
-/// How one check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Fine.
-    Ok,
-    /// A risk worth fixing; does not change the exit code.
-    Warn,
-    /// A problem; the remote (or the setup) is not usable as it is.
-    Fail,
-    /// Not checked (not applicable, or an earlier check failed).
-    Skip,
-}
-
-impl Status {
-    fn mark(self) -> &'static str {
-        match self {
-            Status::Ok => "ok  ",
-            Status::Warn => "warn",
-            Status::Fail => "FAIL",
-            Status::Skip => "--  ",
-        }
-    }
-}
-
-/// One line of the checklist.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    /// A stable name for scripts: `reachable`, `credentials`, `list`, `read`, `write`, `budget`,
-    /// `incomplete_uploads`, `tracked_secrets`, `config_local_ignored`, `config_local_private`,
-    /// `remote_names`, …
-    pub check: &'static str,
-    /// How it came out.
-    pub status: Status,
-    /// What was found, for people (never a secret).
-    pub detail: String,
-    /// The command(s) that fix it, one per line.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-}
-
-impl Check {
-    fn new(check: &'static str, status: Status, detail: impl Into<String>) -> Self {
-        Self {
-            check,
-            status,
-            detail: detail.into(),
-            fix: None,
-        }
-    }
-
-    fn ok(check: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(check, Status::Ok, detail)
-    }
-
-    fn skip(check: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(check, Status::Skip, detail)
-    }
-
-    fn fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-}
-
-/// Why a remote cannot be used now; decides the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Problem {
-    /// Its configuration cannot be used (bad option, unknown scheme, missing bucket).
-    Config,
-    /// It refused our credentials.
-    CredentialsRefused,
-    /// No answer: wrong address, host down, network.
-    Unreachable,
-    /// Its download cap is exhausted (the server said so); pulls skip it until the reset.
-    Capped,
-    /// It answers, but reading or writing fails.
-    Failing,
-}
-
-impl Problem {
-    fn label(self) -> &'static str {
-        match self {
-            Problem::Config => "misconfigured",
-            Problem::CredentialsRefused => "credentials refused",
-            Problem::Unreachable => "unreachable",
-            Problem::Capped => "capped",
-            Problem::Failing => "failing",
-        }
-    }
-
-    fn exit(self) -> Exit {
-        match self {
-            Problem::Config | Problem::CredentialsRefused => Exit::Config,
-            Problem::Unreachable | Problem::Capped | Problem::Failing => Exit::Failed,
-        }
-    }
-}
-
-/// Everything doctor found about one remote.
-#[derive(Debug, Serialize)]
-pub struct RemoteReport {
-    /// The remote's name.
-    pub name: String,
-    /// `local`, `s3`, `s3 (Backblaze B2)`, `http`, `http (DagsHub)`.
-    pub backend: String,
-    /// The URL without credentials.
-    pub url: String,
-    /// The S3 endpoint, when one is set.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    /// What is wrong, if anything.
-    pub problem: Option<Problem>,
-    /// The checklist, in order.
-    pub checks: Vec<Check>,
-    /// Today's use against the limits, when the ledger could be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub budget: Option<serde_json::Value>,
 }
 
 /// The whole report, as `--json` prints it.
@@ -257,29 +134,6 @@ fn worse(a: Exit, b: Exit) -> Exit {
         _ => 2,
     };
     if rank(b) > rank(a) { b } else { a }
-}
-
-/// How file paths appear in messages and fix commands: relative to the repository root when
-/// doctor runs there, absolute otherwise, so every command can be pasted as is.
-pub struct Places {
-    prefix: Option<std::path::PathBuf>,
-}
-
-impl Places {
-    fn new(cwd: &Path, root: &Path) -> Self {
-        let same = cwd.canonicalize().ok() == root.canonicalize().ok();
-        Self {
-            prefix: (!same).then(|| root.to_path_buf()),
-        }
-    }
-
-    /// `rel` (relative to the repository root) as the user should type it.
-    pub fn show(&self, rel: &str) -> String {
-        match &self.prefix {
-            Some(root) => root.join(rel).display().to_string(),
-            None => rel.to_string(),
-        }
-    }
 }
 
 /// The checklist for people.

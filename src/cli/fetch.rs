@@ -149,18 +149,11 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched>
             .warn("No remote provided and no default remote set.");
     }
     let handles = open_all(repo, &settings, &order, args.jobs)?;
-    let ledger = match Ledger::open_default() {
-        Ok(l) => Some(l),
-        Err(e) => {
-            ctx.out
-                .warn(&format!("download budgets are not tracked: {e}"));
-            None
-        }
-    };
-    let lanes: Vec<Lane> = handles
-        .into_iter()
-        .map(|h| Lane::new(h, ledger.as_ref()))
-        .collect();
+    if let Err(e) = Ledger::open_default() {
+        ctx.out
+            .warn(&format!("download budgets are not tracked: {e}"));
+    }
+    let lanes: Vec<Lane> = handles.into_iter().map(Lane::new).collect();
     let mut router = Router::new(lanes);
     let odb = repo.odb();
     let rt = runtime()?;
@@ -201,7 +194,7 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched>
         let src_order = src_settings.pull_order(&source.repo.config);
         let lanes = open_all(&source.repo, &src_settings, &src_order, args.jobs)?
             .into_iter()
-            .map(|h| Lane::new(h, ledger.as_ref()))
+            .map(Lane::new)
             .collect();
         let mut src_router = Router::new(lanes);
         let progress = TransferProgress::new("fetching", ctx.out.is_quiet());

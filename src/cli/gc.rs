@@ -1,10 +1,7 @@
 //! `ferry gc --workspace [--cloud]`: delete cache objects no workspace output uses (and, with
 //! `--cloud`, a remote's, keeping `redundancy.min_copies` remote copies).
-use std::collections::HashSet;
-
 use super::Ctx;
 use crate::error::{Exit, UserError};
-use crate::hash::HashInfo;
 use crate::repo::{Repo, index};
 
 /// Remove unused objects from the local cache.
@@ -33,6 +30,7 @@ pub struct Args {
     jobs: Option<usize>,
 }
 
+/// Runs `ferry gc`.
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     if !args.workspace {
         return Err(UserError::failed("Either of `-w|--workspace`, `-a|--all-branches`, `-T|--all-tags` `--all-experiments`, `--all-commits`, `--date` or `--rev` needs to be set.")
@@ -53,39 +51,16 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let _lock = repo.lock()?;
     let odb = repo.odb();
     let outs = index::collect(&repo, &ctx.cwd, &[])?;
-    let mut used: HashSet<HashInfo> = HashSet::new();
-    // `cache: false` outs (metrics, logs) keep nothing in the cache, as in dvc
-    for out in outs.iter().filter(|o| o.cache).cloned() {
-        let Some(hash) = out.hash else { continue };
-        if hash.is_dir()
-            && let Ok(entries) = odb.read_manifest(&hash)
-        {
-            used.extend(entries.into_iter().map(|e| HashInfo {
-                md5: e.md5,
-                legacy: hash.legacy,
-            }));
-        }
-        used.insert(hash);
-    }
     ctx.out
         .warn("This will remove all cache except items used in the workspace of the current repo.");
-    let (mut repo_n, mut legacy_n) = (0usize, 0usize);
-    for obj in odb.list()? {
-        if used.contains(&obj) {
-            continue;
-        }
-        if args.dry {
+    let report = crate::ops::gc::gc_local(&odb, &outs, args.dry)?;
+    if args.dry {
+        for obj in &report.removed {
             ctx.out
-                .line(&format!("Would remove {}", crate::odb::key(&obj)));
-        } else {
-            std::fs::remove_file(odb.path(&obj))?;
-        }
-        if obj.legacy {
-            legacy_n += 1
-        } else {
-            repo_n += 1
+                .line(&format!("Would remove {}", crate::odb::key(obj)));
         }
     }
+    let (repo_n, legacy_n) = (report.repo, report.legacy);
     let verb = if args.dry { "Would remove" } else { "Removed" };
     for (n, kind) in [(repo_n, "repo"), (legacy_n, "legacy")] {
         if n == 0 {

@@ -1,12 +1,11 @@
 //! `ferry push`: upload outputs' objects to one remote, or fan out to several.
 use super::Ctx;
-use super::transfer::{open_all, runtime, settings, table};
+use super::transfer::{settings, table};
 use crate::error::{Exit, UserError};
-use crate::remote::ErrorKind;
-use crate::repo::out::Out;
+use crate::ops::push::PushTo;
+use crate::remote::{ErrorKind, RemoteError};
 use crate::repo::{Repo, index};
-use crate::transfer::push::{PushReport, Target, push};
-use crate::transfer::remotes;
+use crate::transfer::push::PushReport;
 use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
 
@@ -30,52 +29,20 @@ pub struct Args {
     jobs: Option<usize>,
 }
 
+/// Runs `ferry push`: resolves where it goes, calls [`crate::ops::push::push`], renders.
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let settings = settings(&repo)?;
     let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
-    let names: Vec<String> = if let Some(r) = &args.remote {
-        vec![r.to_lowercase()]
-    } else if args.all_remotes {
-        repo.config.remote_names()
-    } else {
-        let mut names = settings.push_remotes(&repo.config);
-        names.extend(outs.iter().filter_map(|o| o.remote.clone()));
-        names
+    let to = PushTo {
+        remote: args.remote,
+        all_remotes: args.all_remotes,
+        jobs: args.jobs,
     };
-    if names.is_empty() {
-        remotes::default_name(&repo.config, None, &repo.root)?;
-    }
-    let handles = open_all(&repo, &settings, &names, args.jobs)?;
-    let default_targets = settings.push_remotes(&repo.config);
-    let targets: Vec<Target> = handles
-        .iter()
-        .map(|h| Target {
-            handle: h,
-            outs: outs
-                .iter()
-                .filter(|o| goes_to(o, &h.name, &args, &default_targets))
-                .collect(),
-        })
-        .filter(|t| !t.outs.is_empty() || args.all_remotes || args.remote.is_some())
-        .collect();
     let progress = TransferProgress::new("pushing", ctx.out.is_quiet());
-    let report = runtime()?.block_on(push(&repo.odb(), &targets, &progress));
+    let pushed = crate::ops::push::push(&repo, &settings, &outs, &to, &progress)?;
     progress.finish();
-    // A table when the user asked for several remotes; DVC's one-line summary when several
-    // remotes only come from outputs' own `remote:` (DVC pushes those too, and sums them).
-    let fan_out = targets.len() > 1 && (args.all_remotes || default_targets.len() > 1);
-    render(ctx, &report, fan_out)
-}
-
-/// DVC's rule: `-r X` pushes only outs without a `remote:` or with `remote: X`; a plain push
-/// sends an out with `remote: X` to X and the others to the push remotes.
-fn goes_to(out: &Out, remote: &str, args: &Args, defaults: &[String]) -> bool {
-    match (&out.remote, &args.remote) {
-        (Some(own), _) if !args.all_remotes => own == remote,
-        (_, Some(_)) => true,
-        _ => args.all_remotes || defaults.iter().any(|d| d == remote),
-    }
+    render(ctx, &pushed.report, pushed.fan_out)
 }
 
 fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit> {
@@ -134,6 +101,15 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
             &["remote", "pushed", "bytes", "already there", "status"],
             &rows,
         ));
+        for (name, r) in report.rows.iter().filter(|(_, r)| r.trusted_dirs > 0) {
+            ctx.out.line(&format!(
+                "note: remote '{name}' cannot list, so {} already there {} taken as complete \
+                 from {} .dir (the files were not checked)",
+                plural(r.trusted_dirs, "directory", "directories"),
+                if r.trusted_dirs == 1 { "was" } else { "were" },
+                if r.trusted_dirs == 1 { "its" } else { "their" },
+            ));
+        }
     } else {
         let uploaded: u64 = report.rows.iter().map(|(_, r)| r.uploaded).sum();
         if uploaded > 0 {
@@ -174,24 +150,35 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
     } else {
         "nothing could be uploaded".to_string()
     };
-    // A remote that refused the credentials is a configuration problem (exit 251).
-    let refused = report.rows.iter().any(|(_, r)| {
-        r.unreachable
-            .iter()
-            .chain(r.failed.iter().map(|(_, e)| e))
-            .any(|e| e.kind == ErrorKind::Auth)
-    });
     let mut err = UserError::failed(format!(
         "failed to push data to the cloud - {what}; failed remotes: {}",
         per_remote.join(", ")
     ));
-    if refused {
-        err.exit = Exit::Config;
-    }
     err.hint = Some(if hints.is_empty() {
         "rerun `ferry push`: what was uploaded is kept and only the rest is sent".into()
     } else {
         hints.join("; ")
     });
+    err.exit = worst_exit(
+        report
+            .rows
+            .iter()
+            .flat_map(|(_, r)| r.unreachable.iter().chain(r.failed.iter().map(|(_, e)| e))),
+    );
     Err(err.into())
+}
+
+/// `n` and the noun in the right number.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The exit code of a command that failed with `errors`: 251 when a remote refused our
+/// credentials (a configuration problem, as the README says), else 1.
+pub(super) fn worst_exit<'a>(errors: impl IntoIterator<Item = &'a RemoteError>) -> Exit {
+    if errors.into_iter().any(|e| e.kind == ErrorKind::Auth) {
+        Exit::Config
+    } else {
+        Exit::Failed
+    }
 }

@@ -38,20 +38,11 @@ pub fn manifest_router(
     jobs: Option<usize>,
 ) -> anyhow::Result<Router> {
     let handles = open_all(repo, settings, names, jobs)?;
-    let ledger = match Ledger::open_default() {
-        Ok(l) => Some(l),
-        Err(e) => {
-            ctx.out
-                .warn(&format!("download budgets are not tracked: {e}"));
-            None
-        }
-    };
-    Ok(Router::new(
-        handles
-            .into_iter()
-            .map(|h| Lane::new(h, ledger.as_ref()))
-            .collect(),
-    ))
+    if let Err(e) = Ledger::open_default() {
+        ctx.out
+            .warn(&format!("download budgets are not tracked: {e}"));
+    }
+    Ok(Router::new(handles.into_iter().map(Lane::new).collect()))
 }
 
 /// The roots of `outs`, with the directory manifests the cache lacks fetched from the remotes

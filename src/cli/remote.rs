@@ -1,14 +1,15 @@
-//! `ferry remote add|list|rename|remove|modify|default`: the same files and the same output as
-//! `dvc remote …`, plus Ferry's settings in `.dvc/ferry.toml`, the `dagshub://` and `b2://`
-//! presets, secrets kept out of tracked files and out of every output.
+//! `ferry remote add|list|rename|remove|modify|default`: the arguments, the DagsHub token
+//! prompt and `remote list`'s rich-compatible rendering; the edits themselves (presets, which
+//! file each key goes to) are in [`crate::ops::remote`].
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use super::Ctx;
 use crate::config::edit::Levels;
 use crate::config::ferry::{self, FerryFile};
-use crate::config::{ConfigError, Level, is_secret, url_has_password};
+use crate::config::{Level, is_secret};
 use crate::error::{Exit, UserError};
+use crate::ops::remote as ops;
 
 /// Set up and manage data remotes.
 #[derive(Debug, clap::Args)]
@@ -183,17 +184,41 @@ struct DefaultArgs {
     level: LevelArgs,
 }
 
-/// Runs a `ferry remote` subcommand.
+/// Runs a `ferry remote` subcommand: resolves its arguments and calls the operation.
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let dvc_dir = find_dvc_dir(&ctx.cwd);
     let levels = Levels::new(dvc_dir.clone());
+    let dvc = dvc_dir.as_deref();
+    let out = &ctx.out;
     match args.cmd {
-        Sub::Add(a) => add(ctx, &levels, a),
-        Sub::List(a) => list(ctx, &levels, dvc_dir.as_deref(), a),
-        Sub::Rename(a) => rename(ctx, &levels, dvc_dir.as_deref(), a),
-        Sub::Remove(a) => remove(ctx, &levels, dvc_dir.as_deref(), a),
-        Sub::Modify(a) => modify(ctx, &levels, dvc_dir.as_deref(), a),
-        Sub::Default(a) => default(ctx, &levels, a),
+        Sub::Add(a) => {
+            let token_env = a.token_env.clone();
+            let add = ops::Add {
+                name: a.name,
+                url: a.url,
+                level: a.level.write_level(),
+                default: a.default,
+                force: a.force,
+                region: a.region,
+                user: a.user,
+                token_env: token_env.is_some(),
+            };
+            let token = |user: &str| dagshub_token(token_env.as_deref(), user);
+            ops::add(out, &levels, &ctx.cwd, add, &token)
+        }
+        Sub::List(a) => list(ctx, &levels, dvc, a),
+        Sub::Rename(a) => ops::rename(out, &levels, dvc, &a.name, &a.new, a.level.write_level()),
+        Sub::Remove(a) => ops::remove(out, &levels, dvc, &a.name, a.level.write_level()),
+        Sub::Modify(a) => {
+            let modify = ops::Modify {
+                name: a.name,
+                option: a.option,
+                value: if a.unset { None } else { a.value },
+                level: a.level.chosen(),
+            };
+            ops::modify(out, &levels, dvc, modify)
+        }
+        Sub::Default(a) => ops::default(out, &levels, a.name.as_deref(), a.unset, a.level.chosen()),
         Sub::Usage(a) => super::usage::run(ctx, a),
     }
 }
@@ -204,136 +229,6 @@ fn find_dvc_dir(start: &Path) -> Option<PathBuf> {
         .ancestors()
         .map(|d| d.join(".dvc"))
         .find(|d| d.is_dir())
-}
-
-fn add(ctx: &Ctx, levels: &Levels, a: AddArgs) -> anyhow::Result<Exit> {
-    let name = a.name.to_lowercase();
-    let level = a.level.write_level();
-    let preset = Preset::parse(&a.url)?;
-    if a.region.is_some() && !matches!(preset, Preset::B2 { .. }) {
-        return Err(usage("--region is only for b2:// URLs").into());
-    }
-    if (a.token_env.is_some() || a.user.is_some()) && !matches!(preset, Preset::Dagshub { .. }) {
-        return Err(usage("--token-env and --user are only for dagshub:// URLs").into());
-    }
-    match preset {
-        Preset::None => {
-            if a.default {
-                ctx.out
-                    .line(&format!("Setting '{name}' as a default remote."));
-            }
-            let url = levels.store_url(level, &ctx.cwd, &a.url)?;
-            levels.add(level, &name, &url, a.default, a.force)?;
-            if url_has_password(&url) && level != Level::Local {
-                ctx.out.warn(&format!(
-                    "the URL of '{name}' holds a password and was written to {}. Keep credentials out of it:\n    ferry remote add -f {}{name} <URL without user:password@>\n    ferry remote modify --local {name} user <user>\n    ferry remote modify --local {name} password <password>",
-                    levels.path(level)?.display(),
-                    level.flag()
-                ));
-            }
-        }
-        Preset::B2 { bucket_path } => {
-            let Some(region) = a.region else {
-                return Err(UserError::config(format!(
-                    "b2:// needs the bucket's region: '{}'",
-                    a.url
-                ))
-                .with_hint(format!(
-                    "add `--region <region>`, the part after `s3.` in the bucket's endpoint, e.g. `ferry remote add {name} {} --region us-west-004`",
-                    a.url
-                ))
-                .into());
-            };
-            let url = format!("s3://{bucket_path}");
-            let endpoint = format!("https://s3.{region}.backblazeb2.com");
-            if a.default {
-                ctx.out
-                    .line(&format!("Setting '{name}' as a default remote."));
-            }
-            levels.add(level, &name, &url, a.default, a.force)?;
-            levels.modify(level, &name, "endpointurl", Some(&endpoint))?;
-            levels.modify(level, &name, "region", Some(&region))?;
-            ctx.out.line(&format!(
-                "Added '{name}' as {url} with endpointurl {endpoint} and region {region}.\n\
-                 DVC itself does not know b2:// URLs; this s3:// form works in both dvc and ferry.\n\
-                 Set a B2 application key (not the master key) with:\n    \
-                 ferry remote modify --local {name} access_key_id <keyID>\n    \
-                 ferry remote modify --local {name} secret_access_key <applicationKey>"
-            ));
-        }
-        Preset::Dagshub { owner, repo } => {
-            let url = format!("https://dagshub.com/{owner}/{repo}.dvc");
-            let user = a.user.unwrap_or(owner);
-            let token = dagshub_token(a.token_env.as_deref(), &user)?;
-            if a.default {
-                ctx.out
-                    .line(&format!("Setting '{name}' as a default remote."));
-            }
-            levels.add(level, &name, &url, a.default, a.force)?;
-            levels.modify(Level::Local, &name, "auth", Some("basic"))?;
-            levels.modify(Level::Local, &name, "user", Some(&user))?;
-            match token {
-                Some(token) => {
-                    levels.modify(Level::Local, &name, "password", Some(&token))?;
-                    ctx.out.line(&format!(
-                        "Added '{name}' as {url}; user '{user}' and token are in .dvc/config.local."
-                    ));
-                }
-                None => {
-                    ctx.out.line(&format!(
-                        "Added '{name}' as {url}; user '{user}' is in .dvc/config.local."
-                    ));
-                    ctx.out.warn(&format!(
-                        "no DagsHub token given. Set it with:\n    ferry remote modify --local {name} password <token>\n(or add the remote again with `--token-env VAR`; tokens: https://dagshub.com/user/settings/tokens)"
-                    ));
-                }
-            }
-        }
-    }
-    Ok(Exit::Ok)
-}
-
-/// The URL presets Ferry expands into plain DVC config.
-enum Preset {
-    None,
-    B2 { bucket_path: String },
-    Dagshub { owner: String, repo: String },
-}
-
-impl Preset {
-    fn parse(url: &str) -> Result<Self, UserError> {
-        if let Some(rest) = url.strip_prefix("b2://") {
-            if rest.is_empty() || rest.starts_with('/') {
-                return Err(UserError::config(format!("'{url}' names no bucket"))
-                    .with_hint("use b2://BUCKET/PATH"));
-            }
-            return Ok(Preset::B2 {
-                bucket_path: rest.to_string(),
-            });
-        }
-        if let Some(rest) = url.strip_prefix("dagshub://") {
-            let rest = rest.trim_end_matches('/');
-            let rest = rest
-                .strip_suffix(".dvc")
-                .or_else(|| rest.strip_suffix(".git"))
-                .unwrap_or(rest);
-            let mut parts = rest.split('/');
-            if let (Some(owner), Some(repo), None) = (parts.next(), parts.next(), parts.next())
-                && !owner.is_empty()
-                && !repo.is_empty()
-            {
-                return Ok(Preset::Dagshub {
-                    owner: owner.to_string(),
-                    repo: repo.to_string(),
-                });
-            }
-            return Err(
-                UserError::config(format!("'{url}' is not dagshub://USER/REPO"))
-                    .with_hint("use the owner and repository from https://dagshub.com/USER/REPO"),
-            );
-        }
-        Ok(Preset::None)
-    }
 }
 
 /// The DagsHub token: from `--token-env`, else asked on a terminal without echo, else none.
@@ -355,10 +250,6 @@ fn dagshub_token(env: Option<&str>, user: &str) -> anyhow::Result<Option<String>
         return Ok((!token.is_empty()).then_some(token));
     }
     Ok(None)
-}
-
-fn usage(msg: &str) -> UserError {
-    UserError::failed(msg).with_exit(Exit::Usage)
 }
 
 fn list(ctx: &Ctx, levels: &Levels, dvc_dir: Option<&Path>, a: ListArgs) -> anyhow::Result<Exit> {
@@ -513,155 +404,6 @@ fn divide_line(chars: &[char], width: usize) -> Vec<usize> {
         }
     }
     breaks
-}
-
-fn rename(
-    ctx: &Ctx,
-    levels: &Levels,
-    dvc_dir: Option<&Path>,
-    a: RenameArgs,
-) -> anyhow::Result<Exit> {
-    let old = a.name.to_lowercase();
-    let level = a.level.write_level();
-    let holders = holders(levels, &old)?;
-    // A broken ferry.toml is refused before any DVC file changes, so nothing is half renamed.
-    let ferry_file = open_checked(dvc_dir)?;
-    levels.rename(level, &old, &a.new)?;
-    for (l, path) in holders {
-        if l != level {
-            ctx.out.warn(&format!(
-                "renamed '{old}' to '{}' in {} too, so its options there are not left behind",
-                a.new,
-                path.display()
-            ));
-        }
-    }
-    if let Some(mut ff) = ferry_file {
-        ff.rename_remote(&old, &a.new.to_lowercase());
-        ff.save()?;
-    }
-    Ok(Exit::Ok)
-}
-
-/// `ferry.toml` opened for editing after checking it loads (None outside a repository).
-fn open_checked(dvc_dir: Option<&Path>) -> anyhow::Result<Option<FerryFile>> {
-    let Some(dir) = dvc_dir else { return Ok(None) };
-    ferry::FerrySettings::load(dir)?;
-    Ok(Some(FerryFile::open(dir)?))
-}
-
-/// The levels whose file has a section for `name`.
-fn holders(levels: &Levels, name: &str) -> Result<Vec<(Level, PathBuf)>, ConfigError> {
-    let mut out = Vec::new();
-    for l in Level::ALL {
-        let Ok(path) = levels.path(l) else { continue };
-        if levels.read_one(l)?.remotes().contains_key(name) {
-            out.push((l, path));
-        }
-    }
-    Ok(out)
-}
-
-fn remove(
-    ctx: &Ctx,
-    levels: &Levels,
-    dvc_dir: Option<&Path>,
-    a: RemoveArgs,
-) -> anyhow::Result<Exit> {
-    let name = a.name.to_lowercase();
-    let ferry_file = open_checked(dvc_dir)?;
-    let removed = levels.remove(a.level.write_level(), &name)?;
-    for path in &removed.also_from {
-        ctx.out.warn(&format!(
-            "removed the leftover section of '{name}' from {} too",
-            path.display()
-        ));
-    }
-    if let Some(mut ff) = ferry_file
-        && !levels.read(None)?.remotes().contains_key(&name)
-    {
-        ff.remove_remote(&name);
-        ff.save()?;
-    }
-    Ok(Exit::Ok)
-}
-
-fn modify(
-    ctx: &Ctx,
-    levels: &Levels,
-    dvc_dir: Option<&Path>,
-    a: ModifyArgs,
-) -> anyhow::Result<Exit> {
-    let name = a.name.to_lowercase();
-    let value = if a.unset { None } else { a.value.as_deref() };
-    if ferry::is_ferry_key(&a.option) {
-        if let Some(l) = a.level.chosen() {
-            return Err(UserError::config(format!(
-                "'{}' is a Ferry setting, kept in .dvc/ferry.toml, not in the {} config",
-                a.option,
-                l.name()
-            ))
-            .with_hint(format!(
-                "run it without {}: `ferry remote modify {name} {} …`",
-                l.flag().trim(),
-                a.option
-            ))
-            .into());
-        }
-        let Some(dir) = dvc_dir else {
-            return Err(ConfigError::NotInRepo.into());
-        };
-        if !levels.read(None)?.remotes().contains_key(&name) {
-            return Err(ConfigError::UnknownRemote(name).into());
-        }
-        ferry::FerrySettings::load(dir)?;
-        let mut ff = FerryFile::open(dir)?;
-        ff.set_remote_key(&name, &a.option, value)?;
-        ff.save()?;
-        return Ok(Exit::Ok);
-    }
-    let level = a.level.write_level();
-    levels.modify(level, &name, &a.option, value)?;
-    if value.is_some() && is_secret(&a.option) && level != Level::Local {
-        let path = levels.path(level)?;
-        let why = if level == Level::Repo {
-            "which git tracks"
-        } else {
-            "which other users or programs may read"
-        };
-        ctx.out.warn(&format!(
-            "'{}' is a secret and was written to {}, {why}. Move it to the git-ignored .dvc/config.local with:\n    ferry remote modify --local {name} {} <value>\n    ferry remote modify {}--unset {name} {}",
-            a.option,
-            path.display(),
-            a.option,
-            level.flag(),
-            a.option
-        ));
-    }
-    Ok(Exit::Ok)
-}
-
-fn default(ctx: &Ctx, levels: &Levels, a: DefaultArgs) -> anyhow::Result<Exit> {
-    if a.unset {
-        levels.unset_default(a.level.write_level())?;
-        return Ok(Exit::Ok);
-    }
-    match a.name {
-        None => match levels.default_remote(a.level.chosen())? {
-            Some(name) => {
-                ctx.out.line(&name);
-                Ok(Exit::Ok)
-            }
-            None => {
-                ctx.out.line("No default remote set");
-                Ok(Exit::Failed)
-            }
-        },
-        Some(name) => {
-            levels.set_default(a.level.write_level(), &name.to_lowercase())?;
-            Ok(Exit::Ok)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -205,6 +205,7 @@ fn render(ctx: &Ctx, rows: &[TargetRow]) -> anyhow::Result<Exit> {
         if failed.len() == 1 { "" } else { "s" },
         failed.join(", ")
     ));
+    err.exit = super::push::worst_exit(rows.iter().flat_map(|r| r.unreachable.iter()));
     err.hint = Some(if skipped.is_empty() {
         rows.iter()
             .find_map(|r| r.unreachable.as_ref())

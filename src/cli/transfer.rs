@@ -4,12 +4,7 @@ use crate::config::ferry::FerrySettings;
 use crate::repo::Repo;
 use crate::transfer::remotes::{self, Handle};
 
-/// A runtime for one command's network work.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
+pub use crate::ops::runtime;
 
 /// Loads `.dvc/ferry.toml`.
 pub fn settings(repo: &Repo) -> anyhow::Result<FerrySettings> {
@@ -23,12 +18,7 @@ pub fn open_all(
     names: &[String],
     jobs: Option<usize>,
 ) -> anyhow::Result<Vec<Handle>> {
-    let mut seen = std::collections::HashSet::new();
-    names
-        .iter()
-        .filter(|n| seen.insert(n.to_lowercase()))
-        .map(|n| remotes::open(&repo.config, settings, n, jobs))
-        .collect()
+    remotes::open_all(&repo.config, settings, names, jobs)
 }
 
 /// Renders rows as a left-aligned text table with a header.

@@ -1,7 +1,7 @@
 //! `ferry remote usage`: each remote's downloads today against its daily limits, and when the
 //! window resets — what the team used to read off the B2 dashboard before switching by hand.
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, Unit};
 use serde_json::json;
 
 use super::Ctx;
@@ -9,6 +9,7 @@ use crate::budget::{Budget, Ledger, Usage, ledger_url, normalize_url};
 use crate::config::ferry::{FerrySettings, ResetZone};
 use crate::error::Exit;
 use crate::repo::Repo;
+use crate::ui::time::{at, until};
 
 /// Show each remote's use of its daily download budget and when it resets.
 #[derive(Debug, clap::Args)]
@@ -161,23 +162,6 @@ fn format_bytes(n: u64) -> String {
         unit = u;
     }
     format!("{value:.1} {unit}")
-}
-
-/// `2026-11-28 00:00 UTC`: an instant in `zone`, to the minute (also used by `doctor`).
-pub(super) fn at(t: Timestamp, zone: &TimeZone) -> String {
-    t.to_zoned(zone.clone())
-        .strftime("%Y-%m-%d %H:%M %Z")
-        .to_string()
-}
-
-/// `7h 12m` from `now` to `then` (rounded down to the minute).
-pub(super) fn until(now: Timestamp, then: Timestamp) -> String {
-    let minutes = then
-        .since(now)
-        .and_then(|span| span.total(Unit::Minute))
-        .unwrap_or(0.0)
-        .max(0.0) as i64;
-    format!("{}h {:02}m", minutes / 60, minutes % 60)
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Storage remotes behind one trait: a backend moves bytes and classifies its errors; it knows
-//! nothing of routing, budgets or DVC semantics (those live in `transfer`).
+//! nothing of routing, budgets or DVC semantics (those live in `transfer`). Every remote a
+//! command uses is wrapped in a [`Stack`] (retry → concurrency → meter → capability) when it
+//! is opened; nothing above this module talks to a backend directly.
 use std::collections::BTreeMap;
 use std::fmt;
 use std::pin::Pin;
@@ -19,14 +21,16 @@ mod options;
 mod retry;
 mod s3;
 mod s3_wire;
+mod stack;
 mod webdav;
 
 pub(crate) use body::guard_progress;
 pub use classify::display_url;
 pub use http::HttpRemote;
 pub use local::LocalRemote;
-pub use retry::{Retry, RetryPolicy, with_retry};
+pub use retry::RetryPolicy;
 pub use s3::{MULTIPART_CHUNK, S3Remote};
+pub use stack::{AttemptError, Op, ReadBudget, Spent, Stack, StackConfig};
 pub use webdav::WebDavRemote;
 
 /// A remote as configured: its name, URL and DVC options, merged over all config levels and
@@ -69,6 +73,8 @@ pub enum ErrorKind {
     Corrupt,
     /// The backend cannot do this (e.g. listing an HTTP remote).
     Unsupported,
+    /// Another request would pass the remote's configured daily limit; none was sent.
+    OverBudget,
     /// Anything else that retrying will not fix (bad request, bad URL, local I/O).
     Permanent,
 }
@@ -255,6 +261,11 @@ impl Hint for RemoteError {
             ErrorKind::Corrupt => Some(format!(
                 "remote '{name}' holds a damaged copy; the download was discarded. Push a good \
                  copy from a machine that has the data: `ferry push -r {name}`"
+            )),
+            ErrorKind::OverBudget => Some(format!(
+                "remote '{name}' reached the daily limit set in .dvc/ferry.toml; `ferry remote \
+                 usage` shows when it resets, or raise it with `ferry remote modify {name} \
+                 daily_download_limit …`"
             )),
             ErrorKind::Unsupported | ErrorKind::Permanent => Some(format!(
                 "check the options of remote '{name}' with `ferry remote list -v`; \

@@ -1,7 +1,6 @@
 //! Bounded exponential backoff with jitter for the errors worth retrying on the same remote
-//! (`Throttled`, `Transient`), honouring the server's `Retry-After`. The router acts on what is
-//! left once this gives up; the final error says how many attempts were made.
-use std::future::Future;
+//! (`Throttled`, `Transient`), honouring the server's `Retry-After`: the policy of the retry
+//! layer of [`super::Stack`]. The router acts on what is left once it gives up.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,89 +56,8 @@ impl RetryPolicy {
     }
 }
 
-/// Runs `op` until it succeeds, fails with an error not worth retrying, or the policy gives up.
-/// The returned error carries the number of attempts (`attempts`, and in its message when more
-/// than one). Use it for writes, whose body must be re-created for each attempt.
-pub async fn with_retry<T, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T, RemoteError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, RemoteError>>,
-{
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(err) => match policy.delay(attempt, &err) {
-                Some(pause) => {
-                    tracing::debug!(remote = %err.remote, attempt, ?pause, "retrying: {}", err.message);
-                    tokio::time::sleep(pause).await;
-                }
-                None => return Err(gave_up(err, attempt)),
-            },
-        }
-    }
-}
-
-fn gave_up(mut err: RemoteError, attempts: u32) -> RemoteError {
-    err.attempts = attempts;
-    if attempts > 1 {
-        err.message = format!("{} (gave up after {attempts} attempts)", err.message);
-    }
-    err
-}
-
-/// A remote whose `stat` (and so `exists`), `list`, `read` (opening the stream) and `delete` are retried by a
-/// policy. `write` is passed through once: its body stream cannot be replayed, so the transfer
-/// engine retries writes itself with [`with_retry`], re-opening the source each time.
-pub struct Retry<R> {
-    inner: R,
-    policy: RetryPolicy,
-}
-
-impl<R: Remote> Retry<R> {
-    /// Wraps `inner` with `policy`.
-    pub fn new(inner: R, policy: RetryPolicy) -> Self {
-        Self { inner, policy }
-    }
-}
-
-#[async_trait::async_trait]
-impl<R: Remote> Remote for Retry<R> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
-        with_retry(&self.policy, || self.inner.stat(key)).await
-    }
-
-    async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
-        with_retry(&self.policy, || self.inner.list_sized(prefix)).await
-    }
-
-    async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
-        with_retry(&self.policy, || self.inner.read(key)).await
-    }
-
-    async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError> {
-        self.inner.write(key, body, size).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), RemoteError> {
-        with_retry(&self.policy, || self.inner.delete(key)).await
-    }
-
-    async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
-        with_retry(&self.policy, || self.inner.pending_uploads()).await
-    }
-}
-
-/// Lets a shared backend (`Arc<dyn Remote>` from [`super::open`]) be wrapped, e.g. in [`Retry`].
+/// Lets a shared backend (`Arc<dyn Remote>` from [`super::open`]) be used where a `Remote` is
+/// expected, e.g. wrapped by a test double.
 #[async_trait::async_trait]
 impl<R: Remote + ?Sized> Remote for Arc<R> {
     fn name(&self) -> &str {
@@ -199,31 +117,5 @@ mod tests {
         let too_late = err(ErrorKind::Throttled, Some(Duration::from_secs(3600)));
         assert_eq!(p.delay(1, &too_late), None);
         assert_eq!(p.delay(1, &err(ErrorKind::Auth, None)), None);
-    }
-
-    #[tokio::test]
-    async fn gives_up_with_the_attempt_count() {
-        let p = RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        };
-        let mut calls = 0;
-        let e = with_retry(&p, || {
-            calls += 1;
-            async { Err::<(), _>(err(ErrorKind::Transient, None)) }
-        })
-        .await
-        .unwrap_err();
-        assert_eq!((calls, e.attempts), (3, 3));
-        assert!(e.to_string().contains("gave up after 3 attempts"), "{e}");
-        let mut calls = 0;
-        let e = with_retry(&p, || {
-            calls += 1;
-            async { Err::<(), _>(err(ErrorKind::NotFound, None)) }
-        })
-        .await
-        .unwrap_err();
-        assert_eq!((calls, e.attempts), (1, 1));
     }
 }

@@ -7,7 +7,7 @@ use super::exists::present;
 use super::objects::of_out;
 use super::remotes::Handle;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, RemoteError, RetryPolicy};
+use crate::remote::{ErrorKind, ReadBudget, RemoteError};
 use crate::repo::out::Out;
 
 /// One object's state across cache and remote.
@@ -55,7 +55,7 @@ pub async fn compare(
         }
     }
     let keys: Vec<String> = named.iter().map(|(_, h)| crate::odb::key(h)).collect();
-    let there = present(remote.remote.as_ref(), &keys, remote.jobs).await?;
+    let there = present(&remote.remote, &keys).await?;
     let mut result = BTreeMap::new();
     for ((name, hash), key) in named.into_iter().zip(keys) {
         let local = odb.contains(&hash);
@@ -75,7 +75,6 @@ pub async fn compare(
 /// (or holds corrupt) stays absent and shows as missing; a cache that cannot be written only
 /// costs the detail of that directory's files.
 async fn fetch_manifests(odb: &Odb, outs: &[&Out], remote: &Handle) -> Result<(), RemoteError> {
-    let policy = RetryPolicy::default();
     let wanted: HashSet<&crate::hash::HashInfo> = outs
         .iter()
         .filter(|o| o.cache && o.is_dir())
@@ -83,7 +82,10 @@ async fn fetch_manifests(odb: &Odb, outs: &[&Out], remote: &Handle) -> Result<()
         .filter(|h| !odb.contains(h))
         .collect();
     for hash in wanted {
-        match download(remote.remote.as_ref(), odb, hash, None, &policy).await {
+        match download(&remote.remote, odb, hash, ReadBudget::default())
+            .await
+            .0
+        {
             Ok(_) => {}
             Err(CopyError::Remote(e))
                 if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Corrupt) =>

@@ -1,6 +1,6 @@
 //! Moving one object: a download streams into a temp file in the cache while hashing and is
 //! renamed into place only when its md5 matches; an upload streams a cache file (or bytes read
-//! once for several remotes) to a remote, retried with a fresh body each time.
+//! once for several remotes) to a remote; the remote's stack retries both.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::hash::{self, HashInfo};
 use crate::odb::Odb;
-use crate::remote::{ByteStream, ErrorKind, Remote, RemoteError, RetryPolicy, with_retry};
+use crate::remote::{AttemptError, ByteStream, ErrorKind, ReadBudget, RemoteError, Spent, Stack};
 
 /// A download failed either on the remote's side (try elsewhere) or on ours (stop).
 #[derive(Debug, thiserror::Error)]
@@ -31,59 +31,31 @@ pub enum CopyError {
 /// million files is about 100 MB); a body past it is refused as corrupt.
 pub const MANIFEST_MAX: u64 = 1 << 30;
 
-/// Downloads `hash` from `remote` into `odb`, verified. Returns the bytes received.
-/// Transient failures (including a body cut short) are retried by `policy`. `size` is the
-/// object's size when a `.dvc` file, a `.dir` manifest or a listing told it: a body longer than
-/// that is cut off at once and refused as corrupt (see [`read_limit`]).
-pub async fn download(
-    remote: &dyn Remote,
-    odb: &Odb,
-    hash: &HashInfo,
-    size: Option<u64>,
-    policy: &RetryPolicy,
-) -> Result<u64, CopyError> {
-    download_counted(remote, odb, hash, size, policy).await.0
+impl AttemptError for CopyError {
+    fn remote_error(&mut self) -> Option<&mut RemoteError> {
+        match self {
+            CopyError::Remote(e) => Some(e),
+            CopyError::Local { .. } => None,
+        }
+    }
 }
 
-/// [`download`], also saying how many GETs it sent (retries included), which budgets count.
-pub async fn download_counted(
-    remote: &dyn Remote,
+/// Downloads `hash` from `remote` into `odb`, verified. Returns the bytes of the object and
+/// what all attempts cost (retries of cut or corrupt bodies included: the stack retries them).
+/// `budget.size` is the object's size when a `.dvc` file, a `.dir` manifest or a listing told
+/// it: a body longer than that is cut off at once and refused as corrupt (see [`read_limit`]).
+pub async fn download(
+    remote: &Stack,
     odb: &Odb,
     hash: &HashInfo,
-    size: Option<u64>,
-    policy: &RetryPolicy,
-) -> (Result<u64, CopyError>, u32) {
+    budget: ReadBudget,
+) -> (Result<u64, CopyError>, Spent) {
     let key = crate::odb::key(hash);
-    let local: std::sync::Mutex<Option<CopyError>> = std::sync::Mutex::new(None);
-    let attempts = std::sync::atomic::AtomicU32::new(0);
-    let result = with_retry(policy, || {
-        let key = key.clone();
-        let local = &local;
-        attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        async move {
-            match download_once(remote, odb, hash, &key, size).await {
-                Ok(n) => Ok(n),
-                Err(CopyError::Remote(e)) => Err(e),
-                Err(e) => {
-                    if let Ok(mut slot) = local.lock() {
-                        *slot = Some(e);
-                    }
-                    Err(RemoteError::new(
-                        ErrorKind::Permanent,
-                        remote.name(),
-                        "local cache error",
-                    ))
-                }
-            }
-        }
-    })
-    .await;
-    let result = match (result, local.into_inner().ok().flatten()) {
-        (_, Some(e)) => Err(e),
-        (Ok(n), None) => Ok(n),
-        (Err(e), None) => Err(CopyError::Remote(e)),
-    };
-    (result, attempts.into_inner())
+    remote
+        .read_with(&key, budget, |stream| {
+            download_once(stream, remote.name(), odb, hash, &key, budget.size)
+        })
+        .await
 }
 
 /// The most bytes a download of `hash` may bring: its known size, else [`MANIFEST_MAX`] for a
@@ -106,15 +78,17 @@ pub fn oversized(remote: &str, key: &str, object: &str, got: u64, limit: u64) ->
     .with_key(key)
 }
 
+/// Streams one attempt's body into a temp file of the cache while hashing; renames it into
+/// place only when the md5 matches.
 async fn download_once(
-    remote: &dyn Remote,
+    mut stream: ByteStream,
+    remote: &str,
     odb: &Odb,
     hash: &HashInfo,
     key: &str,
     size: Option<u64>,
 ) -> Result<u64, CopyError> {
     let limit = read_limit(hash, size);
-    let mut stream = remote.read(key).await?;
     let (tmp, mut file) = odb.create_temp(hash).map_err(|source| CopyError::Local {
         path: odb.path(hash),
         source,
@@ -130,7 +104,7 @@ async fn download_once(
         let chunk = chunk?;
         received += chunk.len() as u64;
         if let Some(limit) = limit.filter(|&l| received > l) {
-            return Err(oversized(remote.name(), key, &hash.md5, received, limit).into());
+            return Err(oversized(remote, key, &hash.md5, received, limit).into());
         }
         hasher.update(&chunk);
         file.write_all(&chunk).map_err(local)?;
@@ -145,7 +119,7 @@ async fn download_once(
     if actual != expected {
         return Err(RemoteError::new(
             ErrorKind::Corrupt,
-            remote.name(),
+            remote,
             format!(
                 "object {} arrived with md5 {actual}: the remote's copy is corrupt",
                 hash.md5
@@ -257,15 +231,9 @@ fn file_stream(path: PathBuf, remote: String) -> ByteStream {
     ))
 }
 
-/// Uploads `payload` as `key`, retried with a fresh body per attempt.
-pub async fn upload(
-    remote: &dyn Remote,
-    key: &str,
-    payload: &Payload,
-    policy: &RetryPolicy,
-) -> Result<(), RemoteError> {
-    with_retry(policy, || {
-        remote.write(key, payload.stream(remote.name()), payload.len())
-    })
-    .await
+/// Uploads `payload` as `key`; the stack retries it with a fresh body per attempt.
+pub async fn upload(remote: &Stack, key: &str, payload: &Payload) -> Result<(), RemoteError> {
+    remote
+        .write_with(key, payload.len(), || payload.stream(remote.name()))
+        .await
 }

@@ -1,40 +1,36 @@
 //! Which objects a remote holds. One LIST per key prefix (`files/md5/ab/`) beats one HEAD per
 //! object when many are checked (and on B2 a LIST is a Class C call, not a capped Class B one);
-//! remotes that cannot list are asked per object. Each request is retried on transient
-//! failures (as DVC retries its reads), so one 500 does not fail a whole push or status.
+//! remotes that cannot list are asked per object. The remote's stack retries each request on
+//! transient failures (as DVC retries its reads), limits how many run at once and charges them
+//! to its budget, so one 500 does not fail a whole push or status.
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::remote::{Presence, Remote, RemoteError, RetryPolicy, with_retry};
+use crate::remote::{Presence, RemoteError, Stack};
 
 /// Above this many keys a listable remote is listed rather than asked per key.
 pub const LIST_THRESHOLD: usize = 16;
 
-/// The subset of `keys` present on `remote` with their sizes when the check revealed them,
-/// checking with up to `jobs` requests at once.
+/// The subset of `keys` present on `remote` with their sizes when the check revealed them.
 pub async fn present(
-    remote: &dyn Remote,
+    remote: &Stack,
     keys: &[String],
-    jobs: usize,
 ) -> Result<HashMap<String, Option<u64>>, RemoteError> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
     if remote.capabilities().list && keys.len() > LIST_THRESHOLD {
-        return listed(remote, keys, jobs).await;
+        return listed(remote, keys).await;
     }
-    let policy = &RetryPolicy::default();
     let found: Vec<Option<(String, Option<u64>)>> = futures::stream::iter(keys)
         .map(|k| async move {
-            with_retry(policy, || remote.stat(k))
-                .await
-                .map(|p| match p {
-                    Presence::Absent => None,
-                    Presence::Present(size) => Some((k.clone(), size)),
-                })
+            remote.stat(k).await.map(|p| match p {
+                Presence::Absent => None,
+                Presence::Present(size) => Some((k.clone(), size)),
+            })
         })
-        .buffer_unordered(jobs.max(1))
+        .buffer_unordered(remote.jobs())
         .try_collect()
         .await?;
     Ok(found.into_iter().flatten().collect())
@@ -50,18 +46,16 @@ pub fn holds(found: &HashMap<String, Option<u64>>, key: &str, expected: Option<u
 }
 
 /// The subset of `keys` present on a listable `remote`, with sizes, by one LIST per key prefix
-/// (never a HEAD: on B2 a HEAD is a capped Class B call), up to `jobs` at once.
+/// (never a HEAD: on B2 a HEAD is a capped Class B call).
 pub async fn listed(
-    remote: &dyn Remote,
+    remote: &Stack,
     keys: &[String],
-    jobs: usize,
 ) -> Result<HashMap<String, Option<u64>>, RemoteError> {
     let prefixes: BTreeSet<String> = keys.iter().map(|k| prefix_of(k)).collect();
     let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
-    let policy = &RetryPolicy::default();
     let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes)
-        .map(|p| async move { with_retry(policy, || remote.list_sized(&p)).await })
-        .buffer_unordered(jobs.max(1))
+        .map(|p| async move { remote.list_sized(&p).await })
+        .buffer_unordered(remote.jobs())
         .try_collect()
         .await?;
     Ok(listed

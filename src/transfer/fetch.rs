@@ -10,7 +10,7 @@ use super::{Object, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
 use crate::odb::manifest::{self, Entry};
-use crate::remote::{ErrorKind, Remote, RemoteError, RetryPolicy, with_retry};
+use crate::remote::{ErrorKind, ReadBudget, RemoteError, Stack};
 use crate::repo::out::Out;
 use futures::StreamExt;
 use md5::{Digest, Md5};
@@ -84,7 +84,7 @@ async fn learn_holdings(router: &mut Router, objects: &[Routed], plan: bool) {
         if lane.disabled().is_some() || !lane.handle.remote.capabilities().list || !wanted {
             continue;
         }
-        match listed(lane.handle.remote.as_ref(), &keys, lane.handle.jobs).await {
+        match listed(&lane.handle.remote, &keys).await {
             Ok(found) => lane.set_known(found),
             Err(e) => tracing::info!(
                 "could not list what remote '{}' holds: {}",
@@ -216,9 +216,8 @@ pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
     for mut r in dirs {
         while let Some(i) = router.route(&mut r) {
             let lane = &router.lanes[i];
-            match read_manifest(lane.handle.remote.as_ref(), &r.object.hash).await {
+            match read_manifest(&lane.handle.remote, &r.object.hash).await {
                 Ok((entries, bytes)) => {
-                    router.spent(i, bytes);
                     plan.rows[i].objects += 1;
                     plan.rows[i].bytes += bytes;
                     plan.manifests_read += 1;
@@ -226,7 +225,7 @@ pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
                     break;
                 }
                 Err(e) => {
-                    let why = router.source_failed(i, 0, &e);
+                    let why = router.source_failed(i, &e);
                     r.tried.push((i, why));
                 }
             }
@@ -296,32 +295,32 @@ pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
 }
 
 /// Reads the `.dir` manifest `hash` from `remote` into memory, checked against its md5 and
-/// parsed; returns its entries and size. The cache is never written.
-async fn read_manifest(
-    remote: &dyn Remote,
-    hash: &HashInfo,
-) -> Result<(Vec<Entry>, u64), RemoteError> {
+/// parsed; returns its entries and size. The cache is never written; the stack charges the
+/// GETs and bytes to the remote's budget.
+async fn read_manifest(remote: &Stack, hash: &HashInfo) -> Result<(Vec<Entry>, u64), RemoteError> {
     let key = crate::odb::key(hash);
     let limit = super::copy::MANIFEST_MAX;
-    let bytes = with_retry(&RetryPolicy::default(), || async {
-        let mut stream = remote.read(&key).await?;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(&chunk?);
-            if bytes.len() as u64 > limit {
-                let got = bytes.len() as u64;
-                return Err(super::copy::oversized(
-                    remote.name(),
-                    &key,
-                    &hash.md5,
-                    got,
-                    limit,
-                ));
+    let key_ref = key.as_str();
+    let (bytes, _) = remote
+        .read_with(&key, ReadBudget::default(), |mut stream| async move {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                bytes.extend_from_slice(&chunk?);
+                if bytes.len() as u64 > limit {
+                    let got = bytes.len() as u64;
+                    return Err(super::copy::oversized(
+                        remote.name(),
+                        key_ref,
+                        &hash.md5,
+                        got,
+                        limit,
+                    ));
+                }
             }
-        }
-        Ok(bytes)
-    })
-    .await?;
+            Ok::<_, RemoteError>(bytes)
+        })
+        .await;
+    let bytes = bytes?;
     let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);
     if hex::encode(Md5::digest(&bytes)) != expected {
         return Err(RemoteError::new(

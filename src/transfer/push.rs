@@ -14,7 +14,7 @@ use super::remotes::Handle;
 use super::{Object, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, Remote, RemoteError, RetryPolicy};
+use crate::remote::{ErrorKind, Op, RemoteError, Stack};
 use crate::repo::out::Out;
 
 /// What one remote got.
@@ -26,6 +26,9 @@ pub struct PushRow {
     pub bytes: u64,
     /// Objects it already held.
     pub already: u64,
+    /// Directories whose files were not checked because the remote cannot list and holds
+    /// their `.dir` (which DVC and Ferry upload last, so it vouches for them).
+    pub trusted_dirs: u64,
     /// Objects that failed, with the error.
     pub failed: Vec<(Object, RemoteError)>,
     /// Set when the remote could not even be checked (then nothing was sent).
@@ -117,9 +120,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         let there = if keys.is_empty() {
             HashMap::new()
         } else {
-            holdings(t.handle.remote.as_ref(), &keys, t.handle.jobs)
-                .await
-                .unwrap_or_default()
+            holdings(&t.handle.remote, &keys).await.unwrap_or_default()
         };
         absent.push(
             missing_local
@@ -132,14 +133,22 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     missing_local.retain(|o| absent.iter().all(|a| a.contains(&o.hash)));
     report.missing_local = missing_local;
 
-    // Ask every target what it holds. A `.dir` on the remote vouches for its files (DVC uploads
-    // it last), which saves checking them one by one where the remote cannot list.
+    // Ask every target what it holds. A remote that can list is checked for every file of a
+    // directory, whatever `.dir` it holds (another tool, or a gc, may have left it incomplete):
+    // one LIST per prefix costs little. Only where the remote cannot list does a `.dir` on it
+    // vouch for its files (uploaded last), which saves a request per file; the row says so.
     let mut needs: HashMap<HashInfo, Need> = HashMap::new();
     let mut dir_needs: Vec<Vec<(Object, Vec<Object>)>> = Vec::new();
     for (ti, (t, (files, dirs))) in targets.iter().zip(&wanted).enumerate() {
-        let remote = t.handle.remote.as_ref();
+        let remote = &t.handle.remote;
+        // A remote that cannot take uploads fails before anything is checked or sent.
+        if let Err(e) = remote.require(Op::Write) {
+            report.rows[ti].1.unreachable = Some(e);
+            dir_needs.push(Vec::new());
+            continue;
+        }
         let dir_keys: Vec<String> = dirs.iter().map(|(d, _)| d.key()).collect();
-        let dirs_there = match holdings(remote, &dir_keys, t.handle.jobs).await {
+        let dirs_there = match holdings(remote, &dir_keys).await {
             Ok(p) => p,
             Err(e) => {
                 report.rows[ti].1.unreachable = Some(e);
@@ -147,9 +156,10 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
                 continue;
             }
         };
+        let trusting = !remote.capabilities().list;
         let vouched: HashSet<&HashInfo> = dirs
             .iter()
-            .filter(|(d, _)| holds(&dirs_there, &d.key(), local_size(odb, d)))
+            .filter(|(d, _)| trusting && holds(&dirs_there, &d.key(), local_size(odb, d)))
             .flat_map(|(_, e)| e.iter().map(|o| &o.hash))
             .collect();
         let to_check: Vec<&Object> = files
@@ -157,7 +167,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             .filter(|o| !vouched.contains(&o.hash))
             .collect();
         let keys: Vec<String> = to_check.iter().map(|o| o.key()).collect();
-        let there = match holdings(remote, &keys, t.handle.jobs).await {
+        let there = match holdings(remote, &keys).await {
             Ok(p) => p,
             Err(e) => {
                 report.rows[ti].1.unreachable = Some(e);
@@ -167,6 +177,12 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         };
         let row = &mut report.rows[ti].1;
         row.already += (files.len() - to_check.len()) as u64;
+        if trusting {
+            row.trusted_dirs += dirs
+                .iter()
+                .filter(|(d, _)| holds(&dirs_there, &d.key(), local_size(odb, d)))
+                .count() as u64;
+        }
         for o in to_check {
             if holds(&there, &o.key(), local_size(odb, o)) {
                 row.already += 1;
@@ -183,6 +199,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         }
         let mut mine = Vec::new();
         for (d, entries) in dirs {
+            // A `.dir` already there stays; any file it lacks was queued above.
             if holds(&dirs_there, &d.key(), local_size(odb, d)) {
                 row.already += 1;
             } else {
@@ -196,23 +213,21 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     progress.add_total(total, 0);
 
     let rows: Vec<Mutex<PushRow>> = report.rows.drain(..).map(|(_, r)| Mutex::new(r)).collect();
-    let semaphores: Vec<Semaphore> = targets
-        .iter()
-        .map(|t| Semaphore::new(t.handle.jobs))
-        .collect();
     let failed_hashes: Vec<Mutex<HashSet<HashInfo>>> =
         targets.iter().map(|_| Mutex::new(HashSet::new())).collect();
-    let policy = RetryPolicy::default();
-    let width = targets.iter().map(|t| t.handle.jobs).max().unwrap_or(1);
+    // Each remote's stack limits its uploads to its `jobs`; this only bounds the queue.
+    let width = targets
+        .iter()
+        .map(|t| t.handle.remote.jobs())
+        .max()
+        .unwrap_or(1);
     let memory = Semaphore::new(MEMORY_BUDGET_MIB as usize);
     let ctx = Ctx {
         odb,
         targets,
         rows: &rows,
-        semaphores: &semaphores,
         memory: &memory,
         failed: &failed_hashes,
-        policy: &policy,
         progress,
     };
 
@@ -293,13 +308,15 @@ fn buffer_mib(size: u64, targets: usize) -> u32 {
 /// (B2 caps reads, not writes) but refuses the HEADs of an existence check; one that can list is
 /// then asked by LIST instead (B2 bills it as Class C, outside the cap).
 async fn holdings(
-    remote: &dyn Remote,
+    remote: &Stack,
     keys: &[String],
-    jobs: usize,
 ) -> Result<HashMap<String, Option<u64>>, RemoteError> {
-    match present(remote, keys, jobs).await {
+    if remote.is_capped() && remote.capabilities().list && !keys.is_empty() {
+        return listed(remote, keys).await;
+    }
+    match present(remote, keys).await {
         Err(e) if e.kind == ErrorKind::Quota && remote.capabilities().list => {
-            listed(remote, keys, jobs).await
+            listed(remote, keys).await
         }
         other => other,
     }
@@ -309,11 +326,9 @@ struct Ctx<'a> {
     odb: &'a Odb,
     targets: &'a [Target<'a>],
     rows: &'a [Mutex<PushRow>],
-    semaphores: &'a [Semaphore],
     /// MiB of upload buffers in flight (see [`MEMORY_BUDGET_MIB`]).
     memory: &'a Semaphore,
     failed: &'a [Mutex<HashSet<HashInfo>>],
-    policy: &'a RetryPolicy,
     progress: &'a dyn Progress,
 }
 
@@ -345,17 +360,7 @@ impl Ctx<'_> {
         let uploads = to.into_iter().map(|ti| {
             let (payload, key, object) = (&payload, &key, &object);
             async move {
-                let Ok(_permit) = self.semaphores[ti].acquire().await else {
-                    return;
-                };
-                match upload(
-                    self.targets[ti].handle.remote.as_ref(),
-                    key,
-                    payload,
-                    self.policy,
-                )
-                .await
-                {
+                match upload(&self.targets[ti].handle.remote, key, payload).await {
                     Ok(()) => {
                         if let Ok(mut row) = self.rows[ti].lock() {
                             row.uploaded += 1;

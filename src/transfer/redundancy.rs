@@ -12,7 +12,7 @@ use super::remotes::Handle;
 use super::wanted::Wanted;
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, Remote, RemoteError};
+use crate::remote::{ErrorKind, Op, RemoteError, Stack};
 
 /// A number of objects and their known bytes.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -70,14 +70,13 @@ pub struct Replication {
 /// and on B2 a LIST is a Class C call that the download cap does not block, where a capped HEAD
 /// answers a bare 403. Other remotes are asked per key.
 pub async fn held(
-    remote: &dyn Remote,
+    remote: &Stack,
     keys: &[String],
-    jobs: usize,
 ) -> Result<HashMap<String, Option<u64>>, RemoteError> {
     if keys.is_empty() || !remote.capabilities().list {
-        return present(remote, keys, jobs).await;
+        return present(remote, keys).await;
     }
-    super::exists::listed(remote, keys, jobs).await
+    super::exists::listed(remote, keys).await
 }
 
 /// Which of `keys` each remote holds (with sizes where a listing told them); a remote that
@@ -87,7 +86,7 @@ async fn holdings(
     keys: &[String],
 ) -> Vec<Result<HashMap<String, Option<u64>>, RemoteError>> {
     futures::stream::iter(handles)
-        .map(|h| held(h.remote.as_ref(), keys, h.jobs))
+        .map(|h| held(&h.remote, keys))
         .buffered(handles.len().max(1))
         .collect()
         .await
@@ -253,8 +252,12 @@ pub async fn plan_gc(
     Ok(plan)
 }
 
-/// Deletes `hashes` from `target`, `jobs` at a time; returns the failures.
+/// Deletes `hashes` from `target`; returns the failures (every one, with the reason, when the
+/// remote cannot delete at all: nothing is sent then).
 pub async fn delete(target: &Handle, hashes: &[HashInfo]) -> Vec<(HashInfo, RemoteError)> {
+    if let Err(e) = target.remote.require(Op::Delete) {
+        return hashes.iter().map(|h| (h.clone(), e.clone())).collect();
+    }
     let results: Vec<Option<(HashInfo, RemoteError)>> = futures::stream::iter(hashes)
         .map(|h| async move {
             target
@@ -264,7 +267,7 @@ pub async fn delete(target: &Handle, hashes: &[HashInfo]) -> Vec<(HashInfo, Remo
                 .err()
                 .map(|e| (h.clone(), e))
         })
-        .buffer_unordered(target.jobs)
+        .buffer_unordered(target.remote.jobs())
         .collect()
         .await;
     results.into_iter().flatten().collect()

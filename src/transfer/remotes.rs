@@ -1,10 +1,14 @@
-//! Opening the remotes a command works with, each with its concurrency and budget settings.
-use std::sync::Arc;
+//! Opening the remotes a command works with: each comes back wrapped in its layer stack
+//! (retry, concurrency, meter, capability; see [`crate::remote::Stack`]) with its budget
+//! account, so no caller can send a request around them.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use crate::budget::{Account, Budget, Ledger};
 use crate::config::Config;
 use crate::config::ferry::FerrySettings;
 use crate::error::{Exit, UserError};
-use crate::remote::{self, Remote, RemoteSpec};
+use crate::remote::{self, RemoteSpec, RetryPolicy, Stack, StackConfig};
 
 /// An opened remote plus what the engine needs to drive it.
 pub struct Handle {
@@ -14,9 +18,9 @@ pub struct Handle {
     pub url: String,
     /// The key of its budget in the ledger (endpoint + bucket for S3).
     pub ledger_key: String,
-    /// The backend.
-    pub remote: Arc<dyn Remote>,
-    /// Concurrent transfers against it.
+    /// The remote in its layer stack: every request goes through it.
+    pub remote: Arc<Stack>,
+    /// Concurrent requests against it (the stack enforces it; queues are sized by it).
     pub jobs: usize,
     /// Ferry's per-remote settings (budgets).
     pub settings: crate::config::ferry::RemoteSettings,
@@ -35,7 +39,11 @@ fn default_jobs(spec: &RemoteSpec) -> usize {
     }
 }
 
-/// Opens remote `name`; `jobs` (from `-j`) overrides the remote's `jobs` option.
+/// Opens remote `name` in its layer stack; `jobs` (from `-j`) overrides the remote's `jobs`
+/// option. Every request and byte is charged to the remote's account in the per-user ledger
+/// (unless that cannot be opened: the commands that plan on budgets warn then). A remote opened
+/// twice in one process (a sync's target that is also a source) shares one stack, so its cap,
+/// its concurrency limit and its meter are one.
 pub fn open(
     config: &Config,
     settings: &FerrySettings,
@@ -43,14 +51,14 @@ pub fn open(
     jobs: Option<usize>,
 ) -> anyhow::Result<Handle> {
     let spec = config.remote(name).map_err(|e| match e {
-        // DVC's transfer commands fail with exit 1 here, not with a config error.
+        // A configuration error (exit 251, as the README says; DVC's transfer commands exit 1).
         crate::config::ConfigError::UnknownRemote(name) => anyhow::Error::from(
-            UserError::failed(format!("config file error: remote '{name}' doesn't exist"))
+            UserError::config(format!("config file error: remote '{name}' doesn't exist"))
                 .with_hint("list the configured remotes with `ferry remote list`, or add it with `ferry remote add NAME URL`"),
         ),
         e => e.into(),
     })?;
-    let remote = remote::open(&spec).map_err(|e| {
+    let backend = remote::open(&spec).map_err(|e| {
         UserError::config(e.to_string())
             .with_hint(format!(
                 "check `ferry remote list` and the options of remote '{}'",
@@ -62,14 +70,79 @@ pub fn open(
         .or_else(|| spec.options.get("jobs").and_then(|j| j.parse().ok()))
         .unwrap_or_else(|| default_jobs(&spec))
         .max(1);
+    let remote_settings = settings.remote(&spec.name);
+    let ledger_key = crate::budget::ledger_url(&spec);
+    let ledger = Ledger::open_default().ok();
+    let id = format!(
+        "{}\0{}\0{:?}\0{jobs}\0{:?}\0{:?}",
+        spec.name,
+        spec.url,
+        spec.options,
+        remote_settings,
+        ledger.as_ref().map(|l| l.dir().to_path_buf())
+    );
+    let stack = shared(id, || {
+        let limits = Budget {
+            limit_bytes: remote_settings.daily_download_limit.map(|b| b.0),
+            limit_requests: remote_settings.daily_request_limit,
+        };
+        let account = ledger.as_ref().map(|l| {
+            Arc::new(Account::open(
+                l,
+                &ledger_key,
+                &remote_settings.budget_reset.tz,
+                limits,
+            ))
+        });
+        Stack::new(
+            backend,
+            StackConfig {
+                jobs,
+                policy: RetryPolicy::default(),
+                account,
+            },
+        )
+    });
     Ok(Handle {
         url: remote::display_url(&spec.url),
-        ledger_key: crate::budget::ledger_url(&spec),
+        ledger_key,
         name: spec.name.clone(),
-        remote,
+        remote: stack,
         jobs,
-        settings: settings.remote(&spec.name),
+        settings: remote_settings,
     })
+}
+
+/// Opens the named remotes, in order, skipping duplicates.
+pub fn open_all(
+    config: &Config,
+    settings: &FerrySettings,
+    names: &[String],
+    jobs: Option<usize>,
+) -> anyhow::Result<Vec<Handle>> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .iter()
+        .filter(|n| seen.insert(n.to_lowercase()))
+        .map(|n| open(config, settings, n, jobs))
+        .collect()
+}
+
+/// The stack already open under `id` in this process, else a new one from `make`. Holds them
+/// weakly: a stack no handle uses any more is dropped (its meter flushes).
+fn shared(id: String, make: impl FnOnce() -> Stack) -> Arc<Stack> {
+    static OPEN: OnceLock<Mutex<HashMap<String, Weak<Stack>>>> = OnceLock::new();
+    let mut open = OPEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    open.retain(|_, w| w.strong_count() > 0);
+    if let Some(stack) = open.get(&id).and_then(Weak::upgrade) {
+        return stack;
+    }
+    let stack = Arc::new(make());
+    open.insert(id, Arc::downgrade(&stack));
+    stack
 }
 
 /// The remote a single-remote command uses: `-r`, else `core.remote`, else an error like DVC's.

@@ -5,10 +5,10 @@
 //!
 //! | outcome | recognised by | action |
 //! |---|---|---|
-//! | ok | bytes arrive, md5 matches | into the cache; ledger += bytes and every GET sent (retries too) |
+//! | ok | bytes arrive, md5 matches | into the cache; the remote's meter layer charged every byte and GET (retries too) |
 //! | not found | 404 (or absent from a listing: no GET at all) | next remote for this object |
-//! | quota | 403 with cap text; 429 without `Retry-After` from a remote with a configured daily limit | remote capped until its reset (ledger), all its queued objects re-routed without a request |
-//! | throttled / transient | 429/503 with `Retry-After`, 5xx, resets, cut bodies | retried with backoff by the copy; then next remote; 3 objects in a row disable the remote |
+//! | quota | 403 with cap text; 429 without `Retry-After` from a remote with a configured daily limit | remote capped until its reset (its stack records it in the ledger and sends no further GET/HEAD), all its queued objects re-routed without a request |
+//! | throttled / transient | 429/503 with `Retry-After`, 5xx, resets, cut bodies | retried with backoff by the remote's stack; then next remote; 3 objects in a row disable the remote |
 //! | auth | 401, 403 without cap text | remote disabled for this run, objects re-routed, warning with the fix |
 //! | corrupt | md5 mismatch | copy discarded, remote reported as holding a corrupt copy, next remote |
 //! | over budget | planned use would pass `daily_download_limit`/`daily_request_limit` | next remote |
@@ -21,12 +21,12 @@
 //! **Budgets across processes.** Before a batch starts, a limited remote's share of it is
 //! claimed in the ledger in one locked step ([`Ledger::claim`]), on top of what every process has
 //! used or claimed today; what does not fit goes to the next remote. After each object the claim
-//! is squared with what really happened (bytes received, GETs sent), unused claims are given back
-//! when the batch ends and the remaining budget is re-read. So two `ferry pull`s at once never
-//! pass a limit together. Retries are GETs too: an object is retried only as far as the request
-//! budget has room. Limits: an object whose size no listing told is charged on arrival, and
-//! room for retries is shared by the transfers in flight, so either can pass a limit by what is
-//! in flight.
+//! is settled: the remote's meter layer has charged what really happened (bytes received, GETs
+//! sent, of every attempt), so the whole claim is given back when the batch ends and the
+//! remaining budget is re-read: the ledger ends with exactly what the server served. So two
+//! `ferry pull`s at once never pass a limit together. Retries are GETs too: the stack retries an
+//! object only as far as the budget has room. Limits: an object whose size no listing told is
+//! charged on arrival, so it can pass a byte limit by what is in flight.
 //!
 //! It does not decide which objects are wanted, nor touch the workspace, nor know any protocol.
 use std::collections::{BTreeMap, HashMap};
@@ -36,12 +36,12 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
-use super::copy::{CopyError, download_counted};
+use super::copy::{CopyError, download};
 use super::remotes::Handle;
 use super::{Object, Progress};
-use crate::budget::{Budget, Claims, Ledger, Meter, Remaining, Window};
+use crate::budget::{Budget, Claims, Remaining, Window};
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, RemoteError, RetryPolicy};
+use crate::remote::{ErrorKind, ReadBudget, RemoteError, Spent};
 
 /// Why an object moved on from a remote (or never went to it).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,14 +111,10 @@ pub struct Lane {
     /// Keys known present (from a listing), with sizes; `None` when not checked.
     known: Option<HashMap<String, Option<u64>>>,
     transient_streak: AtomicUsize,
-    meter: Option<Meter>,
-    ledger: Option<(Ledger, jiff::tz::TimeZone)>,
     /// This run's claims on a limited remote's budget (`None` without a limit or a ledger):
-    /// settled object by object, unused parts given back after each batch, everything given
-    /// back on Ctrl-C.
+    /// settled object by object, given back after each batch (the meter layer recorded the
+    /// real use), everything given back on Ctrl-C.
     claims: Option<Arc<Claims>>,
-    /// Transfers in flight against this remote, at most its `jobs`.
-    permits: tokio::sync::Semaphore,
     stats: Mutex<LaneStats>,
 }
 
@@ -136,27 +132,21 @@ pub struct LaneStats {
 }
 
 impl Lane {
-    /// A lane for `handle`, with its budget from the ledger (capped remotes start disabled).
-    pub fn new(handle: Handle, ledger: Option<&Ledger>) -> Self {
-        let tz = handle.settings.budget_reset.tz.clone();
+    /// A lane for `handle`, with its budget from its account (capped remotes start disabled).
+    pub fn new(handle: Handle) -> Self {
+        let account = handle.remote.account().cloned();
         let limits = Budget {
             limit_bytes: handle.settings.daily_download_limit.map(|b| b.0),
             limit_requests: handle.settings.daily_request_limit,
         };
-        let usage = ledger.and_then(|l| l.usage(&handle.ledger_key, &tz).ok());
+        let usage = account.as_ref().and_then(|a| a.usage().ok());
         let remaining = usage
             .as_ref()
             .map(|u| limits.remaining(u))
             .unwrap_or_else(|| unlimited(&limits));
-        let capped_until = usage.and_then(|u| u.capped_until);
-        let jobs = handle.jobs.max(1);
-        let limited = limits.limit_bytes.is_some() || limits.limit_requests.is_some();
-        let claims = ledger
-            .filter(|_| limited)
-            .map(|l| Arc::new(Claims::new(l.clone(), &handle.ledger_key, tz.clone())));
+        let capped_until = account.as_ref().and_then(|a| a.capped_until());
+        let claims = account.as_ref().and_then(|a| a.claims().cloned());
         Self {
-            meter: ledger.map(|l| l.meter(&handle.ledger_key, &tz)),
-            ledger: ledger.map(|l| (l.clone(), tz)),
             handle,
             limits,
             budget: Mutex::new(remaining),
@@ -167,7 +157,6 @@ impl Lane {
             known: None,
             transient_streak: AtomicUsize::new(0),
             claims,
-            permits: tokio::sync::Semaphore::new(jobs),
             stats: Mutex::new(LaneStats::default()),
         }
     }
@@ -197,9 +186,10 @@ impl Lane {
         self.limits.limit_bytes.is_some()
     }
 
-    /// Whether this lane is out of the run, and why.
+    /// Whether this lane is out of the run, and why (a cap its stack saw counts too).
     pub fn disabled(&self) -> Option<Skip> {
-        self.disabled.lock().ok()?.clone()
+        let disabled = self.disabled.lock().ok()?.clone();
+        disabled.or_else(|| self.handle.remote.is_capped().then_some(Skip::Quota))
     }
 
     /// The error that took this lane out of the run, when one did (not a cap from the ledger).
@@ -245,12 +235,6 @@ impl Lane {
         self.known_size(&object.key()).or(object.size).unwrap_or(0)
     }
 
-    /// Whether the user configured a daily limit for this remote (then a 429 without
-    /// `Retry-After` is read as its daily quota running out, not a passing throttle).
-    fn claims_limit(&self) -> bool {
-        self.limits.limit_bytes.is_some() || self.limits.limit_requests.is_some()
-    }
-
     /// Takes from the ledger as many of `batch` (in order) as fit today's limits, counting
     /// every process's use; returns the objects that did not fit and the window the rest were
     /// claimed in (`None` when nothing was claimed: no limit, or no ledger).
@@ -271,45 +255,27 @@ impl Lane {
         }
     }
 
-    /// `base`, with no more retries than the remote's request budget has room for: a retry is
-    /// a GET like any other, and once the budget is spent the next remote serves the object.
-    fn retry_policy(&self, base: &RetryPolicy) -> RetryPolicy {
-        let mut policy = base.clone();
-        if let Some(left) = self.budget_left().requests {
-            let room = u32::try_from(left).unwrap_or(u32::MAX).saturating_add(1);
-            policy.max_attempts = policy.max_attempts.min(room);
+    /// Squares what was planned for one object (`reserved` bytes and requests, claimed in
+    /// `claimed_in`) with what it really took (`used`, as the stack's meter charged it): the
+    /// planning view ends up with `used`; the claim is settled as wholly unused, because the
+    /// meter layer already recorded `used` in the ledger (so nothing is counted twice).
+    fn settle(&self, reserved: (u64, u64), used: Spent, claimed_in: Option<Window>) {
+        if let Ok(mut b) = self.budget.lock() {
+            adjust(&mut b.bytes, reserved.0, used.bytes);
+            adjust(&mut b.requests, reserved.1, used.requests);
         }
-        policy
+        if let (Some(window), Some(claims)) = (claimed_in, &self.claims) {
+            claims.settle(window, reserved, (0, 0));
+        }
     }
 
-    /// Squares what was planned for one object (`reserved` bytes and requests, claimed in
-    /// `claimed_in`) with what it really took (`used`): the planning view and the ledger both
-    /// end up with `used`.
-    fn settle(&self, reserved: (u64, u64), used: (u64, u64), claimed_in: Option<Window>) {
-        if let Ok(mut b) = self.budget.lock() {
-            adjust(&mut b.bytes, reserved.0, used.0);
-            adjust(&mut b.requests, reserved.1, used.1);
-        }
-        let Some(meter) = &self.meter else {
+    /// Writes metered use to the ledger, then gives back settled claims and, for a limited
+    /// lane, re-reads what is left today (other processes may have used some).
+    fn sync_ledger(&self) {
+        let Some(account) = self.handle.remote.account() else {
             return;
         };
-        if let (Some(window), Some(claims)) = (claimed_in, &self.claims) {
-            meter.add(
-                used.0.saturating_sub(reserved.0),
-                used.1.saturating_sub(reserved.1),
-            );
-            claims.settle(window, reserved, used);
-        } else {
-            meter.add(used.0, used.1);
-        }
-    }
-
-    /// Writes pending use to the ledger, gives back unused claims and, for a limited lane,
-    /// re-reads what is left today (other processes may have used some).
-    fn sync_ledger(&self) {
-        if let Some(m) = &self.meter
-            && let Err(e) = m.flush()
-        {
+        if let Err(e) = account.usage() {
             tracing::warn!(
                 "could not record usage of remote '{}': {e}",
                 self.handle.name
@@ -318,7 +284,7 @@ impl Lane {
         let Some(claims) = &self.claims else {
             return;
         };
-        let usage = match claims.give_back() {
+        let usage = match claims.give_back().and_then(|_| account.refresh()) {
             Ok(u) => u,
             Err(e) => {
                 tracing::warn!(
@@ -373,16 +339,12 @@ pub struct FetchOutcome {
 pub struct Router {
     /// The remotes in pull order.
     pub lanes: Vec<Lane>,
-    policy: RetryPolicy,
 }
 
 impl Router {
     /// A router over `lanes` in order.
     pub fn new(lanes: Vec<Lane>) -> Self {
-        Self {
-            lanes,
-            policy: RetryPolicy::default(),
-        }
+        Self { lanes }
     }
 
     /// The next usable lane for `r`, recording why earlier ones were passed over, and
@@ -512,14 +474,13 @@ impl Router {
         let results: Vec<Result<(Object, usize), Routed>> = futures::stream::iter(batch)
             .map(|mut r| async move {
                 let reserved = (lane.cost(&r.object), 1);
-                // Several batches of one remote may run at once; together they keep to its jobs.
-                let _permit = lane.permits.acquire().await;
+                let nothing = Spent::default();
                 if abort.load(Ordering::Relaxed) {
-                    lane.settle(reserved, (0, 0), claimed_in);
+                    lane.settle(reserved, nothing, claimed_in);
                     return Err(r);
                 }
                 if let Some(why) = lane.disabled() {
-                    lane.settle(reserved, (0, 0), claimed_in);
+                    lane.settle(reserved, nothing, claimed_in);
                     r.tried.push((index, why));
                     return Err(r);
                 }
@@ -527,25 +488,20 @@ impl Router {
                 // budget up, objects of unknown size stop going to this remote.
                 if reserved.0 == 0 && r.object.size.is_none() && lane.budget_left().bytes == Some(0)
                 {
-                    lane.settle(reserved, (0, 0), claimed_in);
+                    lane.settle(reserved, nothing, claimed_in);
                     r.tried.push((index, Skip::OverBudget));
                     return Err(r);
                 }
-                let policy = lane.retry_policy(&self.policy);
-                let size = r.object.size.or(lane.known_size(&r.object.key()));
-                let (result, attempts) = download_counted(
-                    lane.handle.remote.as_ref(),
-                    odb,
-                    &r.object.hash,
-                    size,
-                    &policy,
-                )
-                .await;
-                let attempts = u64::from(attempts.max(1));
+                let budget = ReadBudget {
+                    size: r.object.size.or(lane.known_size(&r.object.key())),
+                    claimed: claimed_in.is_some(),
+                };
+                let (result, spent) =
+                    download(&lane.handle.remote, odb, &r.object.hash, budget).await;
+                lane.settle(reserved, spent, claimed_in);
                 match result {
                     Ok(bytes) => {
                         lane.transient_streak.store(0, Ordering::Relaxed);
-                        lane.settle(reserved, (bytes, attempts), claimed_in);
                         if let Ok(mut s) = lane.stats.lock() {
                             s.objects += 1;
                             s.bytes += bytes;
@@ -557,7 +513,6 @@ impl Router {
                         Ok((r.object, index))
                     }
                     Err(CopyError::Remote(e)) => {
-                        lane.settle(reserved, (0, attempts), claimed_in);
                         let why = self.classify(lane, &e);
                         if why == Skip::Corrupt
                             && let Ok(mut s) = lane.stats.lock()
@@ -569,7 +524,6 @@ impl Router {
                         Err(r)
                     }
                     Err(local) => {
-                        lane.settle(reserved, (0, attempts), claimed_in);
                         abort.store(true, Ordering::Relaxed);
                         if let Ok(mut slot) = local_error.lock() {
                             slot.get_or_insert(local);
@@ -578,7 +532,8 @@ impl Router {
                     }
                 }
             })
-            .buffer_unordered(lane.handle.jobs)
+            // The stack limits requests to its `jobs`; this only bounds the queue.
+            .buffer_unordered(lane.handle.remote.jobs())
             .collect()
             .await;
         let mut done = Vec::new();
@@ -592,45 +547,56 @@ impl Router {
         (index, done, again)
     }
 
-    /// Maps a remote failure to the router's action (see the module table).
+    /// Applies the router's decision for a failure on `lane` (see [`action`]): counts the
+    /// lane's transient streak, takes the lane out of the run when the table says so.
     fn classify(&self, lane: &Lane, e: &RemoteError) -> Skip {
-        let quota = e.kind == ErrorKind::Quota
-            || (e.kind == ErrorKind::Throttled && e.retry_after.is_none() && lane.claims_limit());
-        if quota {
-            lane.disable(Skip::Quota, e);
-            if let Some((ledger, tz)) = &lane.ledger
-                && let Err(err) = ledger.mark_capped(&lane.handle.ledger_key, tz)
-            {
-                tracing::warn!(
-                    "could not record the cap of remote '{}': {err}",
-                    lane.handle.name
-                );
+        let streak = match e.kind {
+            ErrorKind::Transient | ErrorKind::Throttled => {
+                lane.transient_streak.fetch_add(1, Ordering::Relaxed) + 1
             }
-            return Skip::Quota;
-        }
-        match e.kind {
             ErrorKind::NotFound => {
                 lane.transient_streak.store(0, Ordering::Relaxed);
-                Skip::NotFound
+                0
             }
-            ErrorKind::Auth => {
-                lane.disable(Skip::Auth, e);
-                Skip::Auth
-            }
-            ErrorKind::Corrupt => Skip::Corrupt,
-            ErrorKind::Transient | ErrorKind::Throttled => {
-                if lane.transient_streak.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_AFTER {
-                    lane.disable(Skip::Unreachable, e);
-                    Skip::Unreachable
-                } else {
-                    Skip::Retries(e.message.clone())
-                }
-            }
-            ErrorKind::Quota | ErrorKind::Unsupported | ErrorKind::Permanent => {
-                Skip::Failed(e.message.clone())
-            }
+            _ => lane.transient_streak.load(Ordering::Relaxed),
+        };
+        let decided = action(e.kind, &e.message, streak);
+        if decided.disable {
+            lane.disable(decided.why.clone(), e);
         }
+        decided.why
     }
+}
+
+/// What the router does after an attempt on a remote failed: why the object moves on to the
+/// next remote, and whether the remote is taken out of the run (its queued objects then go
+/// elsewhere without a request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    /// The reason recorded for the object (and counted in the remote's row).
+    pub why: Skip,
+    /// Whether the remote is out for the rest of the run.
+    pub disable: bool,
+}
+
+/// The decision table of DESIGN.md §3, pure: a failure of `kind` (with the server's
+/// `message`) after `streak` transient failures in a row on that remote, this one included.
+/// The stack has already turned a cap answer (a 429 without `Retry-After` from a limited
+/// remote included) into `Quota` and retried what was worth retrying on the same remote.
+pub fn action(kind: ErrorKind, message: &str, streak: usize) -> Action {
+    let (why, disable) = match kind {
+        ErrorKind::Quota => (Skip::Quota, true),
+        ErrorKind::Auth => (Skip::Auth, true),
+        ErrorKind::NotFound => (Skip::NotFound, false),
+        ErrorKind::OverBudget => (Skip::OverBudget, false),
+        ErrorKind::Corrupt => (Skip::Corrupt, false),
+        ErrorKind::Transient | ErrorKind::Throttled if streak >= UNREACHABLE_AFTER => {
+            (Skip::Unreachable, true)
+        }
+        ErrorKind::Transient | ErrorKind::Throttled => (Skip::Retries(message.into()), false),
+        ErrorKind::Unsupported | ErrorKind::Permanent => (Skip::Failed(message.into()), false),
+    };
+    Action { why, disable }
 }
 
 /// Bookkeeping for engines that move an object from a routed source somewhere other than the
@@ -641,9 +607,6 @@ impl Router {
     pub fn supplied(&self, index: usize, bytes: u64, passed: &[(usize, Skip)]) {
         let lane = &self.lanes[index];
         lane.transient_streak.store(0, Ordering::Relaxed);
-        if let Some(m) = &lane.meter {
-            m.add(bytes, 1);
-        }
         if let Ok(mut s) = lane.stats.lock() {
             s.objects += 1;
             s.bytes += bytes;
@@ -653,28 +616,54 @@ impl Router {
         }
     }
 
-    /// Records `bytes` read from lane `index` for an object that then went nowhere (the
-    /// destination failed): the budget was spent all the same.
-    pub fn spent(&self, index: usize, bytes: u64) {
-        if let Some(m) = &self.lanes[index].meter {
-            m.add(bytes, 1);
-        }
+    /// Records that lane `index` failed to supply an object with `e` (its stack charged what
+    /// the attempts cost), and returns why the object moves on (capping or disabling the lane
+    /// as the module table says).
+    pub fn source_failed(&self, index: usize, e: &RemoteError) -> Skip {
+        self.classify(&self.lanes[index], e)
     }
 
-    /// Records that lane `index` failed to supply an object with `e` after `bytes` arrived, and
-    /// returns why the object moves on (capping or disabling the lane as the module table says).
-    pub fn source_failed(&self, index: usize, bytes: u64, e: &crate::remote::RemoteError) -> Skip {
-        let lane = &self.lanes[index];
-        if let Some(m) = &lane.meter {
-            m.add(bytes, u64::from(e.attempts.max(1)));
-        }
-        self.classify(lane, e)
-    }
-
-    /// Writes every lane's usage to the ledger.
+    /// Writes every lane's usage to the ledger and gives back settled claims.
     pub fn flush_usage(&self) {
         for lane in &self.lanes {
             lane.sync_ledger();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: ErrorKind, streak: usize) -> (Skip, bool) {
+        let a = action(kind, "m", streak);
+        (a.why, a.disable)
+    }
+
+    /// DESIGN.md §3, row by row: what each outcome of an attempt does to the object and to the
+    /// remote.
+    #[test]
+    fn the_decision_table() {
+        // not found: next remote for this object; the remote stays.
+        assert_eq!(row(ErrorKind::NotFound, 0), (Skip::NotFound, false));
+        // quota: the remote is capped until its reset, its pending objects re-routed.
+        assert_eq!(row(ErrorKind::Quota, 0), (Skip::Quota, true));
+        // auth: the remote is unusable this run, objects re-routed.
+        assert_eq!(row(ErrorKind::Auth, 0), (Skip::Auth, true));
+        // throttled / transient: retried by the stack, then the next remote; the remote stays
+        // until 3 objects in a row failed so.
+        for kind in [ErrorKind::Throttled, ErrorKind::Transient] {
+            assert_eq!(row(kind, 1), (Skip::Retries("m".into()), false));
+            assert!(!row(kind, UNREACHABLE_AFTER - 1).1);
+            assert_eq!(row(kind, UNREACHABLE_AFTER), (Skip::Unreachable, true));
+        }
+        // corrupt: the copy is discarded, the next remote serves it; the remote stays.
+        assert_eq!(row(ErrorKind::Corrupt, 0), (Skip::Corrupt, false));
+        // over budget: the next remote; nothing was sent.
+        assert_eq!(row(ErrorKind::OverBudget, 0), (Skip::OverBudget, false));
+        // anything else fails this object on this remote only.
+        for kind in [ErrorKind::Unsupported, ErrorKind::Permanent] {
+            assert_eq!(row(kind, 5), (Skip::Failed("m".into()), false));
         }
     }
 }

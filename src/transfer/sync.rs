@@ -6,7 +6,6 @@
 //! `.dir`. Targets are done one after the other; by default the first that fails stops the run.
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -21,7 +20,7 @@ use super::wanted::Wanted;
 use super::{Object, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ByteStream, ErrorKind, Remote, RemoteError, RetryPolicy};
+use crate::remote::{AttemptError, ByteStream, ErrorKind, ReadBudget, RemoteError, Stack};
 
 /// The name the reports give the local cache as a source.
 pub const LOCAL: &str = "local cache";
@@ -67,9 +66,26 @@ type Sent = Result<(Source, u64), String>;
 /// Where a relay failed: reading the source (route on), writing the target (the target
 /// failed), or the local disk (stop).
 enum Side {
-    Source(RemoteError, u64),
-    Target(RemoteError, u64),
+    Source(RemoteError),
+    Target(RemoteError),
     Local(CopyError),
+}
+
+impl From<RemoteError> for Side {
+    fn from(e: RemoteError) -> Side {
+        Side::Source(e)
+    }
+}
+
+/// A failed relay is tried again, source and target both, when either side's error is worth
+/// it (the source's stack charges the new download and checks its budget first).
+impl AttemptError for Side {
+    fn remote_error(&mut self) -> Option<&mut RemoteError> {
+        match self {
+            Side::Source(e) | Side::Target(e) => Some(e),
+            Side::Local(_) => None,
+        }
+    }
 }
 
 /// Router lane indexes holding the target itself, so it is never its own source.
@@ -98,7 +114,7 @@ pub async fn learn_sources(router: &mut Router, odb: &Odb, wanted: &Wanted, all:
         if lane.disabled().is_some() || !(all || lane.handle.remote.capabilities().list) {
             continue;
         }
-        match held(lane.handle.remote.as_ref(), &keys, lane.handle.jobs).await {
+        match held(&lane.handle.remote, &keys).await {
             Ok(found) => lane.set_known(found),
             Err(e) => tracing::info!(
                 "could not check what remote '{}' holds: {}",
@@ -116,7 +132,7 @@ async fn lacking(
     row: &mut TargetRow,
 ) -> Result<(Vec<Object>, Vec<(Object, Vec<HashInfo>)>), RemoteError> {
     let keys: Vec<String> = wanted.all().map(Object::key).collect();
-    let there = held(target.remote.as_ref(), &keys, target.jobs).await?;
+    let there = held(&target.remote, &keys).await?;
     let has = |o: &Object| super::exists::holds(&there, &o.key(), o.size);
     row.already = wanted.all().filter(|o| has(o)).count() as u64;
     for o in wanted.unknown_dirs.iter().filter(|o| !has(o)) {
@@ -192,7 +208,6 @@ async fn sync_one(
         target,
         router,
         exclude: excluded(router, target),
-        policy: RetryPolicy::default(),
         dead: Mutex::new(None),
         local: Mutex::new(None),
         progress,
@@ -205,7 +220,7 @@ async fn sync_one(
                 (o, r)
             }
         })
-        .buffer_unordered(target.jobs)
+        .buffer_unordered(target.remote.jobs())
         .collect()
         .await;
     let mut failed_files: HashSet<HashInfo> = HashSet::new();
@@ -231,7 +246,7 @@ async fn sync_one(
                 (o, r)
             }
         })
-        .buffer_unordered(target.jobs)
+        .buffer_unordered(target.remote.jobs())
         .collect()
         .await;
     for (o, r) in results {
@@ -265,7 +280,6 @@ struct Relay<'a> {
     target: &'a Handle,
     router: &'a Router,
     exclude: Vec<(usize, Skip)>,
-    policy: RetryPolicy,
     /// Set when the target refused us for good (credentials): the rest is not attempted.
     dead: Mutex<Option<RemoteError>>,
     /// The first local (cache or spool) error: it ends the run once this target is done.
@@ -287,12 +301,12 @@ impl Relay<'_> {
             return Err(format!("not attempted: {}", e.message));
         }
         let key = o.key();
-        let target = self.target.remote.as_ref();
+        let target = &self.target.remote;
         if self.odb.contains(&o.hash) {
             let payload = Payload::load(self.odb, &o.hash)
                 .await
                 .map_err(|e| format!("cannot read the cache file: {e}"))?;
-            return match upload(target, &key, &payload, &self.policy).await {
+            return match upload(target, &key, &payload).await {
                 Ok(()) => Ok((Source::Local, payload.len())),
                 Err(e) => Err(self.target_failed(e)),
             };
@@ -318,7 +332,7 @@ impl Relay<'_> {
             };
             let lane = &self.router.lanes[i];
             let size = lane.known_size(&key).or(o.size);
-            match self.relay(lane.handle.remote.as_ref(), &o.hash, size).await {
+            match self.relay(&lane.handle.remote, &o.hash, size).await {
                 Ok(bytes) => {
                     let passed: Vec<(usize, Skip)> = r
                         .tried
@@ -329,15 +343,12 @@ impl Relay<'_> {
                     self.router.supplied(i, bytes, &passed);
                     return Ok((Source::Lane(i), bytes));
                 }
-                Err(Side::Source(e, bytes)) => {
+                Err(Side::Source(e)) => {
                     tracing::info!(remote = %lane.handle.name, "{}: {}", o.out, e.message);
-                    let why = self.router.source_failed(i, bytes, &e);
+                    let why = self.router.source_failed(i, &e);
                     r.tried.push((i, why));
                 }
-                Err(Side::Target(e, bytes)) => {
-                    self.router.spent(i, bytes);
-                    return Err(self.target_failed(e));
-                }
+                Err(Side::Target(e)) => return Err(self.target_failed(e)),
                 Err(Side::Local(e)) => {
                     let text = e.to_string();
                     if let Ok(mut slot) = self.local.lock() {
@@ -360,73 +371,49 @@ impl Relay<'_> {
 
     /// Copies `hash` from `source` to the target: streamed when its size is known (DVC 3
     /// hashes), else spooled through a verified temp file (legacy hashes are of dos2unix'd
-    /// text, so they cannot be checked on the fly).
-    async fn relay(
-        &self,
-        source: &dyn Remote,
-        hash: &HashInfo,
-        size: Option<u64>,
-    ) -> Result<u64, Side> {
+    /// text, so they cannot be checked on the fly). The source's stack retries the whole copy.
+    async fn relay(&self, source: &Stack, hash: &HashInfo, size: Option<u64>) -> Result<u64, Side> {
+        let key = crate::odb::key(hash);
         match size {
-            Some(size) if !hash.legacy => self.stream_with_retry(source, hash, size).await,
-            _ => self.spooled(source, hash, size).await,
-        }
-    }
-
-    async fn stream_with_retry(
-        &self,
-        source: &dyn Remote,
-        hash: &HashInfo,
-        size: u64,
-    ) -> Result<u64, Side> {
-        let mut read = 0;
-        let mut attempt = 1;
-        loop {
-            let (result, n) = stream_once(source, self.target.remote.as_ref(), hash, size).await;
-            read += n;
-            let e = match result {
-                Ok(()) => return Ok(size),
-                Err(Side::Source(e, _)) => Side::Source(e, read),
-                Err(Side::Target(e, _)) => Side::Target(e, read),
-                Err(local) => return Err(local),
-            };
-            let err = match &e {
-                Side::Source(err, _) | Side::Target(err, _) => err,
-                Side::Local(_) => return Err(e),
-            };
-            match self.policy.delay(attempt, err) {
-                Some(pause) => {
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                }
-                None => return Err(e),
+            Some(size) if !hash.legacy => {
+                let budget = ReadBudget {
+                    size: Some(size),
+                    claimed: false,
+                };
+                let target = &self.target.remote;
+                let (result, _) = source
+                    .read_with(&key, budget, |stream| {
+                        stream_once(stream, source.name(), target, hash, &key, size)
+                    })
+                    .await;
+                result.map(|()| size)
             }
+            _ => self.spooled(source, hash, size).await,
         }
     }
 
     async fn spooled(
         &self,
-        source: &dyn Remote,
+        source: &Stack,
         hash: &HashInfo,
         size: Option<u64>,
     ) -> Result<u64, Side> {
         let spool = Odb::new(self.spool.to_path_buf());
-        let bytes = match download(source, &spool, hash, size, &self.policy).await {
+        let budget = ReadBudget {
+            size,
+            claimed: false,
+        };
+        let bytes = match download(source, &spool, hash, budget).await.0 {
             Ok(n) => n,
-            Err(CopyError::Remote(e)) => return Err(Side::Source(e, 0)),
+            Err(CopyError::Remote(e)) => return Err(Side::Source(e)),
             Err(local) => return Err(Side::Local(local)),
         };
         let path = spool.path(hash);
         let result = match Payload::load(&spool, hash).await {
-            Ok(payload) => upload(
-                self.target.remote.as_ref(),
-                &crate::odb::key(hash),
-                &payload,
-                &self.policy,
-            )
-            .await
-            .map(|()| bytes)
-            .map_err(|e| Side::Target(e, bytes)),
+            Ok(payload) => upload(&self.target.remote, &crate::odb::key(hash), &payload)
+                .await
+                .map(|()| bytes)
+                .map_err(Side::Target),
             Err(source) => Err(Side::Local(CopyError::Local {
                 path: path.clone(),
                 source,
@@ -437,41 +424,36 @@ impl Relay<'_> {
     }
 }
 
-/// One streamed copy: `(result, bytes read from the source)`.
+/// One streamed copy of `stream` (read from `source`) to `target`, verified on the way.
 async fn stream_once(
-    source: &dyn Remote,
-    target: &dyn Remote,
+    stream: ByteStream,
+    source: &str,
+    target: &Stack,
     hash: &HashInfo,
+    key: &str,
     size: u64,
-) -> (Result<(), Side>, u64) {
-    let key = crate::odb::key(hash);
-    let stream = match source.read(&key).await {
-        Ok(s) => s,
-        Err(e) => return (Err(Side::Source(e, 0)), 0),
-    };
+) -> Result<(), Side> {
     let check = Arc::new(Check::default());
-    let body = verified(stream, hash, size, source.name(), &key, check.clone());
-    let written = target.write(&key, body, size).await;
-    let read = check.read.load(Ordering::Relaxed);
+    let body = verified(stream, hash, size, source, key, check.clone());
+    let written = target.write_once(key, body, size).await;
     let source_error = check.error.lock().ok().and_then(|mut e| e.take());
     match (written, source_error) {
-        (Ok(()), None) => (Ok(()), read),
+        (Ok(()), None) => Ok(()),
         (_, Some(e)) => {
             // The held-back last chunk never went out, so no backend completed the object;
             // deleting anyway covers a backend that keeps partial uploads.
-            if e.kind == ErrorKind::Corrupt {
-                let _ = target.delete(&key).await;
+            if e.kind == ErrorKind::Corrupt && target.capabilities().delete {
+                let _ = target.delete(key).await;
             }
-            (Err(Side::Source(e, read)), read)
+            Err(Side::Source(e))
         }
-        (Err(e), None) => (Err(Side::Target(e, read)), read),
+        (Err(e), None) => Err(Side::Target(e)),
     }
 }
 
-/// What the verifying stream learned: bytes read and the source's failure, if any.
+/// What the verifying stream learned: the source's failure, if any.
 #[derive(Default)]
 struct Check {
-    read: AtomicU64,
     error: Mutex<Option<RemoteError>>,
 }
 
@@ -518,7 +500,6 @@ fn verified(
             match st.inner.next().await {
                 Some(Ok(chunk)) => {
                     st.count += chunk.len() as u64;
-                    st.check.read.store(st.count, Ordering::Relaxed);
                     if st.count > st.size {
                         // Longer than the object: stop reading now, never relay the rest.
                         st.done = true;
@@ -707,7 +688,7 @@ mod tests {
         let (got, err) = drain(s).await;
         assert_eq!(got, b"hello world");
         assert!(err.is_none());
-        assert_eq!(check.read.load(Ordering::Relaxed), 11);
+        assert!(check.error.lock().unwrap().is_none());
     }
 
     #[tokio::test]

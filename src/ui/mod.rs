@@ -1,6 +1,7 @@
 //! Output for people: results on stdout, `WARNING:`/`ERROR:`/`hint:` on stderr, logs via tracing.
 pub mod json;
 pub mod progress;
+pub mod time;
 
 use std::io::{IsTerminal, Write};
 

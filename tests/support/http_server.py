@@ -26,18 +26,24 @@ Control (never authenticated, never logged):
       die_after: int     GET bodies stop after this many bytes, connection closed
       corrupt: bool      GET bodies have their first byte flipped (same length)
       slow: num          seconds to wait before answering any object request
+      chaos: {"seed": int, "rate": num}   each GET/HEAD of an object (never a LIST) draws, from a
+                         random.Random(seed), a fault with probability rate: 500, 429 or 503 with
+                         Retry-After (retry_after), or for a GET a body cut half-way or flipped
       html_page: bool    every object request -> 200 with an HTML login page (Content-Type: text/html)
       trickle: num       GET bodies are sent one byte every `trickle` seconds
       endless: bool      GET bodies are chunked (no Content-Length) and repeat the object forever
       fail_part: int     (proxy) every upload of this multipart part number -> 500
       reset: true        back to no faults;  clear_log: true  empties the log
   GET /__log       JSON list of {"method", "path", "status", "t"} for every object request
+  The control answer is the fault state, with "served": object bytes sent by GETs so far (cut
+  bodies count what was sent).
 """
 import argparse
 import base64
 import http.client
 import json
 import os
+import random
 import secrets
 import socket
 import sys
@@ -60,8 +66,10 @@ NO_FAULTS = {
     "cap": False, "cap_after_bytes": None, "served": 0, "auth_fail": False, "fail_500": 0,
     "throttle": 0, "slowdown": 0, "retry_after": 1, "truncate": False, "die_after": None,
     "corrupt": False, "slow": 0, "html_page": False, "trickle": 0, "endless": False,
-    "fail_part": None,
+    "fail_part": None, "chaos": None,
 }
+CHAOS_STATUS = ("500", "429", "503")
+CHAOS_BODY = ("truncate", "flip")
 LOGIN_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>"
     b"<form method=post action=/login><input name=user><input name=password type=password>"
@@ -73,6 +81,7 @@ LOCK = threading.Lock()
 STATE = dict(NO_FAULTS)
 LOG = []
 ARGS = None
+RNG = random.Random(0)
 
 
 def retry_after_header(state):
@@ -156,6 +165,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.update(NO_FAULTS)
                 if update.pop("clear_log", False):
                     LOG.clear()
+                if update.get("chaos"):
+                    RNG.seed(update["chaos"]["seed"])
                 STATE.update(update)
                 body = json.dumps(STATE).encode()
             self.answer(200, body, {"Content-Type": "application/json"})
@@ -187,6 +198,18 @@ class Handler(BaseHTTPRequestHandler):
                 s["cap_after_bytes"] is not None and s["served"] >= s["cap_after_bytes"])
             if capped and self.command in ("GET", "HEAD") and not self.is_list():
                 return 403, (b"" if self.command == "HEAD" else B2_CAP_BODY), {}
+            chaos = s["chaos"]
+            if chaos and self.command in ("GET", "HEAD") and not self.is_list():
+                if RNG.random() < chaos["rate"]:
+                    kinds = CHAOS_STATUS + (CHAOS_BODY if self.command == "GET" else ())
+                    kind = RNG.choice(kinds)
+                    if kind == "500":
+                        return 500, b"Internal Server Error (chaos)", {}
+                    if kind == "429":
+                        return 429, b"Too Many Requests (chaos)", retry_after_header(s)
+                    if kind == "503":
+                        return 503, SLOWDOWN_BODY, retry_after_header(s)
+                    self.body_fault = kind
         return None
 
     def is_list(self):
@@ -220,6 +243,7 @@ class Handler(BaseHTTPRequestHandler):
             conn.close()
 
     def handle_object(self):
+        self.body_fault = None
         body = self.read_body() if self.command in ("POST", "PUT") else b""
         with LOCK:
             slow = STATE["slow"]
@@ -289,6 +313,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             corrupt, truncate, die_after = STATE["corrupt"], STATE["truncate"], STATE["die_after"]
             trickle, endless = STATE["trickle"], STATE["endless"]
+        corrupt = corrupt or self.body_fault == "flip"
+        truncate = truncate or self.body_fault == "truncate"
         if endless:
             self.send_endless(data, headers)
             return

@@ -37,7 +37,7 @@ pub fn all(
     names: &[String],
     write: bool,
 ) -> anyhow::Result<Vec<RemoteReport>> {
-    let rt = super::super::transfer::runtime()?;
+    let rt = crate::ops::runtime()?;
     let probes = names.iter().map(|name| {
         let spec = config.remote(name);
         let budget = settings.remote(name);
@@ -657,8 +657,8 @@ fn budget(
     let zone = &settings.budget_reset;
     let resets = format!(
         "resets {} (in {})",
-        super::super::usage::at(usage.resets_at, &zone.tz),
-        super::super::usage::until(now, usage.resets_at)
+        crate::ui::time::at(usage.resets_at, &zone.tz),
+        crate::ui::time::until(now, usage.resets_at)
     );
     let mut parts = Vec::new();
     match (limits.limit_bytes, left.bytes) {
@@ -691,8 +691,8 @@ fn budget(
             Problem::Capped,
             format!(
                 "capped until {} (in {}): the server reported its cap, pulls skip '{n}' until then; {}",
-                super::super::usage::at(until, &zone.tz),
-                super::super::usage::until(now, until),
+                crate::ui::time::at(until, &zone.tz),
+                crate::ui::time::until(now, until),
                 parts.join("; ")
             ),
             cap_fix(n),

@@ -1,0 +1,50 @@
+//! `init`: create the same files `dvc init` makes.
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::error::UserError;
+
+/// Makes `root` a DVC repository (`no_scm`: without git, writing `core.no_scm = True`), as
+/// `dvc init` does, and stages the new files in git. Refuses an existing `.dvc`.
+pub fn init(root: &Path, no_scm: bool) -> anyhow::Result<()> {
+    let dvc = root.join(".dvc");
+    if dvc.exists() {
+        return Err(
+            UserError::failed(format!("'{}' exists. Use `-f` to force.", dvc.display()))
+                .with_hint("this directory is already a DVC repository; nothing was changed")
+                .into(),
+        );
+    }
+    if !no_scm && !root.join(".git").exists() {
+        return Err(UserError::failed(format!(
+            "{} is not tracked by any supported SCM tool (e.g. Git).",
+            root.display()
+        ))
+        .with_hint("run `git init` first, or `ferry init --no-scm`")
+        .into());
+    }
+    std::fs::create_dir_all(dvc.join("tmp"))
+        .with_context(|| format!("cannot create {}", dvc.display()))?;
+    let config = if no_scm {
+        "[core]\n    no_scm = True\n"
+    } else {
+        ""
+    };
+    std::fs::write(dvc.join("config"), config)?;
+    if !no_scm {
+        std::fs::write(dvc.join(".gitignore"), "/config.local\n/tmp\n/cache\n")?;
+    }
+    std::fs::write(dvc.join("tmp").join("btime"), "")?;
+    std::fs::write(
+        root.join(".dvcignore"),
+        "# Add patterns of files dvc should ignore, which could improve\n# the performance. Learn more at\n# https://dvc.org/doc/user-guide/dvcignore\n",
+    )?;
+    if !no_scm {
+        let _ = std::process::Command::new("git")
+            .current_dir(root)
+            .args(["add", ".dvc/.gitignore", ".dvc/config", ".dvcignore"])
+            .status();
+    }
+    Ok(())
+}

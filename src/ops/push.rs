@@ -1,0 +1,78 @@
+//! `push`: which remotes a push goes to, which outputs go to each (DVC's rule), then the upload
+//! fan-out of [`crate::transfer::push`].
+use crate::config::ferry::FerrySettings;
+use crate::repo::Repo;
+use crate::repo::out::Out;
+use crate::transfer::Progress;
+use crate::transfer::push::{PushReport, Target, push as push_to};
+use crate::transfer::remotes::{self, Handle};
+
+/// Where a push goes, resolved from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct PushTo {
+    /// `-r NAME`: this remote only.
+    pub remote: Option<String>,
+    /// `--all-remotes`: every configured remote.
+    pub all_remotes: bool,
+    /// `-j N`: requests at once per remote.
+    pub jobs: Option<usize>,
+}
+
+/// What a push did, and how to show it.
+#[derive(Debug)]
+pub struct Pushed {
+    /// One row per target remote.
+    pub report: PushReport,
+    /// Whether the user asked for several remotes (a table), rather than several remotes only
+    /// coming from outputs' own `remote:` (DVC's one-line summary, summed).
+    pub fan_out: bool,
+}
+
+/// Pushes `outs` where `to` says: `-r`, else every remote with `--all-remotes`, else the push
+/// remotes (`push.remotes`, default the default remote) plus outputs' own `remote:`.
+pub fn push(
+    repo: &Repo,
+    settings: &FerrySettings,
+    outs: &[Out],
+    to: &PushTo,
+    progress: &dyn Progress,
+) -> anyhow::Result<Pushed> {
+    let names: Vec<String> = if let Some(r) = &to.remote {
+        vec![r.to_lowercase()]
+    } else if to.all_remotes {
+        repo.config.remote_names()
+    } else {
+        let mut names = settings.push_remotes(&repo.config);
+        names.extend(outs.iter().filter_map(|o| o.remote.clone()));
+        names
+    };
+    if names.is_empty() {
+        remotes::default_name(&repo.config, None, &repo.root)?;
+    }
+    let handles: Vec<Handle> = remotes::open_all(&repo.config, settings, &names, to.jobs)?;
+    let default_targets = settings.push_remotes(&repo.config);
+    let targets: Vec<Target> = handles
+        .iter()
+        .map(|h| Target {
+            handle: h,
+            outs: outs
+                .iter()
+                .filter(|o| goes_to(o, &h.name, to, &default_targets))
+                .collect(),
+        })
+        .filter(|t| !t.outs.is_empty() || to.all_remotes || to.remote.is_some())
+        .collect();
+    let report = super::runtime()?.block_on(push_to(&repo.odb(), &targets, progress));
+    let fan_out = targets.len() > 1 && (to.all_remotes || default_targets.len() > 1);
+    Ok(Pushed { report, fan_out })
+}
+
+/// DVC's rule: `-r X` pushes only outs without a `remote:` or with `remote: X`; a plain push
+/// sends an out with `remote: X` to X and the others to the push remotes.
+fn goes_to(out: &Out, remote: &str, to: &PushTo, defaults: &[String]) -> bool {
+    match (&out.remote, &to.remote) {
+        (Some(own), _) if !to.all_remotes => own == remote,
+        (_, Some(_)) => true,
+        _ => to.all_remotes || defaults.iter().any(|d| d == remote),
+    }
+}
