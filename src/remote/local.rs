@@ -143,11 +143,7 @@ impl Remote for LocalRemote {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            list: true,
-            write: true,
-            delete: true,
-        }
+        Capabilities::FULL
     }
 
     async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {

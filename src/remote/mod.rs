@@ -188,6 +188,29 @@ pub struct Capabilities {
     pub delete: bool,
 }
 
+impl Capabilities {
+    /// Everything: a backend that lists, writes and deletes (local, S3, WebDAV).
+    pub const FULL: Capabilities = Capabilities {
+        list: true,
+        write: true,
+        delete: true,
+    };
+}
+
+/// What an OpenDAL `stat` says of a key, for the backends built on OpenDAL (S3, WebDAV): a file
+/// is present with its size, a missing key or a collection (directory) is absent; any other
+/// error is the backend's to classify.
+pub(crate) fn presence_of(
+    stat: Result<opendal::Metadata, opendal::Error>,
+) -> Result<Presence, opendal::Error> {
+    match stat {
+        Ok(meta) if meta.is_file() => Ok(Presence::Present(Some(meta.content_length()))),
+        Ok(_) => Ok(Presence::Absent),
+        Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Presence::Absent),
+        Err(e) => Err(e),
+    }
+}
+
 /// One storage remote. Keys are relative to the remote's root with `/` separators, e.g.
 /// `files/md5/ab/cdef…` (DVC 3) or `ab/cdef…` (legacy layout).
 #[async_trait::async_trait]

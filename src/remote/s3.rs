@@ -10,6 +10,7 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 
 use super::classify::{classify_status, excerpt, is_cap_text, parse_retry_after, s3_auth_advice};
 use super::options::{get, http_client, invalid, read_timeout};
+use super::presence_of;
 use super::s3_wire::SignedQueryTransport;
 use super::{
     ByteStream, Capabilities, ErrorKind, PendingUpload, Presence, Remote, RemoteError, RemoteSpec,
@@ -495,21 +496,15 @@ impl Remote for S3Remote {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            list: true,
-            write: true,
-            delete: true,
-        }
+        Capabilities::FULL
     }
 
     /// One HEAD. A bare 403 is checked with a LIST before being called `Auth` (see
     /// [`S3Remote::refine_bare_head_403`]).
     async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         check_key(&self.name, key)?;
-        match self.op.stat(key).await {
-            Ok(meta) if meta.is_file() => Ok(Presence::Present(Some(meta.content_length()))),
-            Ok(_) => Ok(Presence::Absent),
-            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Presence::Absent),
+        match presence_of(self.op.stat(key).await) {
+            Ok(presence) => Ok(presence),
             Err(e) => {
                 let err = self.error("HEAD", key, &e);
                 let bare_403 = response_status(&e.to_string()) == Some(403)

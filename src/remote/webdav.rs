@@ -17,6 +17,7 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 
 use super::classify::{classify_status, display_url, http_auth_advice};
 use super::options::{get, http_client, invalid};
+use super::presence_of;
 use super::s3::response_status;
 use super::{
     ByteStream, Capabilities, ErrorKind, HttpRemote, Presence, Remote, RemoteError, RemoteSpec,
@@ -279,23 +280,14 @@ impl Remote for WebDavRemote {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            list: true,
-            write: true,
-            delete: true,
-        }
+        Capabilities::FULL
     }
 
     /// One PROPFIND (depth 0): no body is sent back, unlike DVC's HTTP existence GET. A
     /// collection at the key is not an object.
     async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         check_key(&self.name, key)?;
-        match self.op.stat(key).await {
-            Ok(meta) if meta.is_file() => Ok(Presence::Present(Some(meta.content_length()))),
-            Ok(_) => Ok(Presence::Absent),
-            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Presence::Absent),
-            Err(e) => Err(self.error("PROPFIND", key, &e)),
-        }
+        presence_of(self.op.stat(key).await).map_err(|e| self.error("PROPFIND", key, &e))
     }
 
     /// PROPFIND (depth 1) down every collection under the prefix's own collection, keeping the
