@@ -2,13 +2,13 @@
 //! remotes in order (with budgets), then (pull) check the data out.
 use super::Ctx;
 use super::checkout::checkout_all;
-use super::transfer::{open_all, runtime, settings, table};
-use crate::budget::Ledger;
+use super::transfer::{settings, table};
 use crate::error::Hint;
 use crate::error::{Exit, UserError};
+use crate::ops;
+use crate::ops::fetch::{FetchFrom, Fetched, LaneReport, Planned};
 use crate::repo::{Repo, index};
-use crate::transfer::fetch::{FetchReport, Plan, fetch, plan};
-use crate::transfer::router::{Lane, Router, Skip};
+use crate::transfer::router::Skip;
 use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
 
@@ -61,27 +61,26 @@ pub struct PullArgs {
 /// `ferry fetch`.
 pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
-    match do_fetch(ctx, &repo, &args.fetch)? {
-        Fetched::Planned => Ok(Exit::Ok),
-        Fetched::Done(report, names) => {
-            if report.fetched.is_empty() && report.failed.is_empty() {
-                ctx.out.line("Everything is up to date.");
-            } else if !report.fetched.is_empty() {
-                ctx.out
-                    .line(&format!("{} fetched", files(report.fetched.len())));
-            }
-            fetch_failures(&report, &names, false, "fetch")
-        }
+    let Some(done) = do_fetch(ctx, &repo, &args.fetch)? else {
+        return Ok(Exit::Ok);
+    };
+    let report = &done.report;
+    if report.fetched.is_empty() && report.failed.is_empty() {
+        ctx.out.line("Everything is up to date.");
+    } else if !report.fetched.is_empty() {
+        ctx.out
+            .line(&format!("{} fetched", files(report.fetched.len())));
     }
+    fetch_failures(&done, false, "fetch")
 }
 
 /// `ferry pull`.
 pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
-    let (report, names) = match do_fetch(ctx, &repo, &args.fetch)? {
-        Fetched::Planned => return Ok(Exit::Ok),
-        Fetched::Done(report, names) => (report, names),
+    let Some(done) = do_fetch(ctx, &repo, &args.fetch)? else {
+        return Ok(Exit::Ok);
     };
+    let report = &done.report;
     let _lock = repo.lock()?;
     let outs = index::collect(&repo, &ctx.cwd, &args.fetch.targets)?;
     let summary = checkout_all(ctx, &repo, &outs, args.force)?;
@@ -117,117 +116,61 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
         .iter()
         .any(|r| r.tried.iter().any(|(_, why)| *why != Skip::NotFound));
     if refused {
-        fetch_failures(&report, &names, false, "pull")?;
+        fetch_failures(&done, false, "pull")?;
     }
     if !summary.missing.is_empty() && !args.allow_missing {
-        fetch_failures(&report, &names, true, "pull")?;
+        fetch_failures(&done, true, "pull")?;
         return Err(UserError::failed(format!("failed to pull data from the cloud - Checkout failed for following targets:\n{}\nIs your cache up to date?\n<https://error.dvc.org/missing-files>", summary.missing.join("\n")))
-            .with_hint(failure_hint(&report, &names))
+            .with_hint(failure_hint(&done))
             .into());
     }
-    fetch_failures(&report, &names, args.allow_missing, "pull")
+    fetch_failures(&done, args.allow_missing, "pull")
 }
 
-enum Fetched {
-    Planned,
-    /// What the fetch did, and the names of the remotes in the order the router used.
-    Done(FetchReport, Vec<String>),
-}
-
-fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched> {
+/// Resolves the fetch's settings and runs [`ops::fetch::fetch`] (or, `--dry-run`, renders
+/// [`ops::fetch::plan`] and returns `None`), rendering the per-remote summary and warnings.
+fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Option<Fetched>> {
     let settings = settings(repo)?;
     let outs = index::collect(repo, &ctx.cwd, &args.targets)?;
-    let mut order = match &args.remote {
-        Some(r) => vec![r.to_lowercase()],
-        None => settings.pull_order(&repo.config),
+    let from = FetchFrom {
+        remote: args.remote.clone(),
+        no_fallback: args.no_fallback,
+        jobs: args.jobs,
     };
-    if args.no_fallback {
-        order.truncate(1);
-    }
-    if order.is_empty() {
-        ctx.out
-            .warn("No remote provided and no default remote set.");
-    }
-    let handles = open_all(repo, &settings, &order, args.jobs)?;
-    if let Err(e) = Ledger::open_default() {
-        ctx.out
-            .warn(&format!("download budgets are not tracked: {e}"));
-    }
-    let lanes: Vec<Lane> = handles.into_iter().map(Lane::new).collect();
-    let mut router = Router::new(lanes);
-    let odb = repo.odb();
-    let rt = runtime()?;
     if args.dry_run {
-        let plan = rt.block_on(plan(&odb, &outs, &mut router));
-        render_plan(ctx, &router, &plan);
-        return Ok(Fetched::Planned);
+        let planned = ops::fetch::plan(repo, &settings, &outs, &from)?;
+        warn_all(ctx, &planned.warnings);
+        ctx.out.line(&plan_text(&planned));
+        return Ok(None);
     }
-    // imported outs come from their source repository's remotes, as in dvc
-    let (imported, outs): (Vec<_>, Vec<_>) = outs.into_iter().partition(|o| o.imported);
     let progress = TransferProgress::new("fetching", ctx.out.is_quiet());
-    let mut report = rt.block_on(fetch(&odb, &outs, &mut router, &progress))?;
+    let done = ops::fetch::fetch(repo, &settings, &outs, &from, &progress);
     progress.finish();
-    if router.lanes.len() > 1 && (!report.fetched.is_empty() || !report.failed.is_empty()) {
-        render_lanes(ctx, &router);
+    let done = done?;
+    warn_all(ctx, &done.warnings);
+    let report = &done.report;
+    if done.lanes.len() > 1 && (!report.fetched.is_empty() || !report.failed.is_empty()) {
+        ctx.out.line(&lanes_table(&done.lanes));
     }
-    warn_lanes(ctx, &router, &report);
+    warn_lanes(ctx, &done);
     for (out, e) in &report.bad_manifests {
         ctx.out.error(&format!("'{out}': {e}"));
     }
-    for (file, outs) in imported_by_file(&imported) {
-        // the source is cloned only when the cache lacks some of the import's data
-        if outs.iter().all(|o| {
-            o.hash
-                .as_ref()
-                .is_none_or(|h| crate::repo::status::cache_complete(&odb, h))
-        }) {
-            continue;
-        }
-        let Some(src) = std::fs::read_to_string(repo.root.join(&file))
-            .ok()
-            .and_then(|t| crate::repo::imports::source_of(&t))
-        else {
-            continue;
-        };
-        let source = crate::repo::imports::checkout(&repo.root, &file, &src)?;
-        let src_settings = super::transfer::settings(&source.repo)?;
-        let src_order = src_settings.pull_order(&source.repo.config);
-        let lanes = open_all(&source.repo, &src_settings, &src_order, args.jobs)?
-            .into_iter()
-            .map(Lane::new)
-            .collect();
-        let mut src_router = Router::new(lanes);
-        let progress = TransferProgress::new("fetching", ctx.out.is_quiet());
-        let got = rt.block_on(fetch(&odb, &outs, &mut src_router, &progress))?;
-        progress.finish();
-        if !got.failed.is_empty() {
-            ctx.out.warn(&format!(
-                "{} of '{file}' could not be fetched from its source repository {}",
-                files(got.failed.len()),
-                src.url
-            ));
-        }
-        // dvc counts an import's files, not its `.dir`
-        report
-            .fetched
-            .extend(got.fetched.into_iter().filter(|(o, _)| !o.hash.is_dir()));
-        report.bad_manifests.extend(got.bad_manifests);
+    for i in &done.imports {
+        ctx.out.warn(&format!(
+            "{} of '{}' could not be fetched from its source repository {}",
+            files(i.objects),
+            i.file,
+            i.url
+        ));
     }
-    let names = router.lanes.iter().map(|l| l.handle.name.clone()).collect();
-    Ok(Fetched::Done(report, names))
+    Ok(Some(done))
 }
 
-/// Imported outs grouped by the `.dvc` file that declares them.
-fn imported_by_file(outs: &[crate::repo::out::Out]) -> Vec<(String, Vec<crate::repo::out::Out>)> {
-    let mut groups: Vec<(String, Vec<crate::repo::out::Out>)> = Vec::new();
-    for o in outs {
-        let file = o.origin.file().to_string();
-        match groups.iter_mut().find(|(f, _)| *f == file) {
-            Some((_, v)) => v.push(o.clone()),
-            None => groups.push((file, vec![o.clone()])),
-        }
+fn warn_all(ctx: &Ctx, warnings: &[String]) {
+    for w in warnings {
+        ctx.out.warn(w);
     }
-    groups
 }
 
 fn budget_text(r: &crate::budget::Remaining) -> String {
@@ -242,21 +185,20 @@ fn budget_text(r: &crate::budget::Remaining) -> String {
     }
 }
 
-fn render_lanes(ctx: &Ctx, router: &Router) {
-    let rows: Vec<Vec<String>> = router
-        .lanes
+/// The per-remote summary of a fetch over several remotes.
+fn lanes_table(lanes: &[LaneReport]) -> String {
+    let rows: Vec<Vec<String>> = lanes
         .iter()
         .map(|lane| {
-            let s = lane.stats();
-            let fell: Vec<String> = s
+            let fell: Vec<String> = lane
                 .fell_back
                 .iter()
                 .map(|(why, n)| format!("{n} {why}"))
                 .collect();
             vec![
-                lane.handle.name.clone(),
-                s.objects.to_string(),
-                human_bytes(s.bytes),
+                lane.name.clone(),
+                lane.objects.to_string(),
+                human_bytes(lane.bytes),
                 if fell.is_empty() {
                     "-".into()
                 } else {
@@ -265,36 +207,29 @@ fn render_lanes(ctx: &Ctx, router: &Router) {
             ]
         })
         .collect();
-    ctx.out.line(&table(
-        &["remote", "objects", "bytes", "passed on (why)"],
-        &rows,
-    ));
+    table(&["remote", "objects", "bytes", "passed on (why)"], &rows)
 }
 
 /// Says why a remote was left out (credentials, cap, unreachable) and what to do, and which
 /// remote holds corrupt copies: the reasons behind the rows of the summary.
-fn warn_lanes(ctx: &Ctx, router: &Router, report: &FetchReport) {
-    for (i, lane) in router.lanes.iter().enumerate() {
-        let name = &lane.handle.name;
-        let stats = lane.stats();
-        let passed_over = stats.fell_back.values().sum::<u64>() > 0
-            || report
-                .failed
-                .iter()
-                .any(|r| r.tried.iter().any(|(t, _)| *t == i));
-        if let Some(e) = lane.cause() {
-            let what = match lane.disabled() {
+fn warn_lanes(ctx: &Ctx, done: &Fetched) {
+    let report = &done.report;
+    for (i, lane) in done.lanes.iter().enumerate() {
+        let name = &lane.name;
+        let moved: u64 = lane.fell_back.values().sum();
+        let unserved = report
+            .failed
+            .iter()
+            .filter(|r| r.tried.iter().any(|(t, _)| *t == i))
+            .count();
+        let passed_over = moved > 0 || unserved > 0;
+        if let Some(e) = &lane.cause {
+            let what = match lane.disabled {
                 Some(Skip::Auth) => "refused our credentials",
                 Some(Skip::Quota) => "reports its download cap is exhausted",
                 _ => "kept failing",
             };
             // Say only what happened to the objects it was asked for.
-            let moved: u64 = stats.fell_back.values().sum();
-            let unserved = report
-                .failed
-                .iter()
-                .filter(|r| r.tried.iter().any(|(t, _)| *t == i))
-                .count();
             let outcome = match (moved, unserved) {
                 (0, 0) => String::new(),
                 (_, 0) => "; its objects were taken from the other remotes".into(),
@@ -310,73 +245,77 @@ fn warn_lanes(ctx: &Ctx, router: &Router, report: &FetchReport) {
                 text.push_str(&format!("\n{hint}"));
             }
             ctx.out.warn(&text);
-        } else if let Some(until) = lane.capped_until().filter(|_| passed_over) {
+        } else if let Some(until) = lane.capped_until.filter(|_| passed_over) {
             ctx.out.warn(&format!(
                 "remote '{name}' reported its download cap earlier today; skipped without a request until its reset at {until}"
             ));
         }
-        if !stats.corrupt.is_empty() {
+        if !lane.corrupt.is_empty() {
             ctx.out.warn(&format!(
                 "remote '{name}' holds corrupt copies (discarded: wrong md5 or longer than the object) of: {}; push them again from a good copy",
-                stats.corrupt.join(", ")
+                lane.corrupt.join(", ")
             ));
         }
     }
 }
 
-fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
-    let rows: Vec<Vec<String>> = router
+/// The `--dry-run` plan as text: per remote what it would supply and its budgets, then what
+/// was read to plan, what could not be checked and what no remote can supply.
+fn plan_text(planned: &Planned) -> String {
+    let plan = &planned.plan;
+    let rows: Vec<Vec<String>> = planned
         .lanes
         .iter()
         .zip(&plan.rows)
         .map(|(lane, row)| {
             vec![
-                lane.handle.name.clone(),
+                lane.name.clone(),
                 row.objects.to_string(),
                 human_bytes(row.bytes),
-                budget_text(&lane.budget_start),
-                budget_text(&lane.budget_left()),
+                budget_text(&lane.budget_before),
+                budget_text(&lane.budget_after),
             ]
         })
         .collect();
-    ctx.out
-        .line("Plan (dry run: no data downloaded, nothing written to the cache):");
-    ctx.out.line(&table(
-        &[
-            "remote",
-            "objects",
-            "bytes",
-            "budget before",
-            "budget after",
-        ],
-        &rows,
-    ));
+    let mut lines = vec![
+        "Plan (dry run: no data downloaded, nothing written to the cache):".to_string(),
+        table(
+            &[
+                "remote",
+                "objects",
+                "bytes",
+                "budget before",
+                "budget after",
+            ],
+            &rows,
+        ),
+    ];
     if plan.manifests_read > 0 {
-        ctx.out.line(&format!(
+        lines.push(format!(
             "Read {} directory file list(s) from the remotes to plan their files (counted above).",
             plan.manifests_read
         ));
     }
-    let unchecked: Vec<&str> = router
+    let unchecked: Vec<&str> = planned
         .lanes
         .iter()
-        .filter(|l| !l.listed() && l.disabled().is_none())
-        .map(|l| l.handle.name.as_str())
+        .filter(|l| !l.listed && l.disabled.is_none())
+        .map(|l| l.name.as_str())
         .collect();
     if !unchecked.is_empty() {
-        ctx.out.line(&format!(
+        lines.push(format!(
             "Not checked (cannot list without downloading): {}; assumed to hold what is planned there.",
             unchecked.join(", ")
         ));
     }
     if !plan.unknown_dirs.is_empty() {
-        ctx.out.line(&format!(
+        lines.push(format!(
             "Directories whose file list no remote supplied (their files are not counted): {}",
             plan.unknown_dirs.join(", ")
         ));
     }
     if !plan.unroutable.is_empty() {
-        ctx.out.line(&format!(
+        lines.push(format!(
             "{} on no usable remote:",
             files(plan.unroutable.len())
         ));
@@ -384,24 +323,25 @@ fn render_plan(ctx: &Ctx, router: &Router, plan: &Plan) {
             let why: Vec<String> = r
                 .tried
                 .iter()
-                .map(|(i, s)| format!("{}: {}", router.lanes[*i].handle.name, s.detail()))
+                .map(|(i, s)| format!("{}: {}", planned.lanes[*i].name, s.detail()))
                 .collect();
-            ctx.out
-                .line(&format!("  {} ({})", r.object.out, why.join("; ")));
+            lines.push(format!("  {} ({})", r.object.out, why.join("; ")));
         }
     }
+    lines.join("\n")
 }
 
 /// The most actionable next step for objects no remote supplied, naming the remote at fault:
 /// refused credentials first, then corrupt copies, then failing remotes, else plain absence.
-fn failure_hint(report: &FetchReport, names: &[String]) -> String {
+fn failure_hint(done: &Fetched) -> String {
     let culprit = |want: fn(&Skip) -> bool| {
-        report
+        done.report
             .failed
             .iter()
             .flat_map(|r| &r.tried)
             .find(|(_, why)| want(why))
-            .and_then(|(i, _)| names.get(*i))
+            .and_then(|(i, _)| done.lanes.get(*i))
+            .map(|l| l.name.as_str())
     };
     if let Some(n) = culprit(|w| *w == Skip::Auth) {
         format!(
@@ -422,14 +362,10 @@ fn failure_hint(report: &FetchReport, names: &[String]) -> String {
     }
 }
 
-/// Reports objects no remote supplied, each with every remote's reason (`names` are the
-/// router's lanes); an error of command `verb` unless `allow_missing`.
-fn fetch_failures(
-    report: &FetchReport,
-    names: &[String],
-    allow_missing: bool,
-    verb: &str,
-) -> anyhow::Result<Exit> {
+/// Reports objects no remote supplied, each with every remote's reason; an error of command
+/// `verb` unless `allow_missing`.
+fn fetch_failures(done: &Fetched, allow_missing: bool, verb: &str) -> anyhow::Result<Exit> {
+    let report = &done.report;
     if report.failed.is_empty() {
         return Ok(Exit::Ok);
     }
@@ -438,7 +374,7 @@ fn fetch_failures(
         let why: Vec<String> = r
             .tried
             .iter()
-            .map(|(i, s)| format!("{}: {}", names[*i], s.detail()))
+            .map(|(i, s)| format!("{}: {}", done.lanes[*i].name, s.detail()))
             .collect();
         lines.push(format!(
             "{}: {} ({})",
@@ -468,7 +404,7 @@ fn fetch_failures(
         "{text}\nfailed to {verb} data from the cloud - {} failed to download",
         files(report.failed.len())
     ))
-    .with_hint(failure_hint(report, names))
+    .with_hint(failure_hint(done))
     .with_exit(if refused { Exit::Config } else { Exit::Failed })
     .into())
 }

@@ -1,77 +1,15 @@
-//! Copies across remotes at the command edge: `status --remotes` (what each remote holds of
-//! the wanted set, what is under-replicated) and `gc --cloud` (delete a remote's unused objects
-//! without going below `redundancy.min_copies`). Shared with `sync`: the remotes in pull order
-//! and a router for fetching directory manifests.
-use std::collections::HashSet;
-
+//! Copies across remotes at the command edge: rendering `status --remotes` (what each remote
+//! holds of the wanted set, what is under-replicated) and `gc --cloud` (a remote's unused
+//! objects deleted without going below `redundancy.min_copies`); the work is in
+//! [`crate::ops::redundancy`] and [`crate::ops::gc`].
 use super::Ctx;
-use super::transfer::{open_all, runtime, settings, table};
-use crate::budget::Ledger;
-use crate::config::ferry::FerrySettings;
+use super::transfer::{settings, table};
 use crate::error::{Exit, UserError};
+use crate::ops::gc::{CloudGcReport, CloudTarget};
+use crate::ops::redundancy::Copies;
 use crate::repo::Repo;
 use crate::repo::out::Out;
-use crate::transfer::redundancy::{Replication, check_listable, delete, plan_gc, replication};
-use crate::transfer::remotes::Handle;
-use crate::transfer::router::{Lane, Router};
-use crate::transfer::wanted::{self, Root, Wanted};
-use crate::transfer::{NoProgress, remotes};
 use crate::ui::human_bytes;
-
-/// Every configured remote: the pull order first, then the others in config order.
-pub fn all_remotes(repo: &Repo, settings: &FerrySettings) -> Vec<String> {
-    let mut names = settings.pull_order(&repo.config);
-    for n in repo.config.remote_names() {
-        if !names.contains(&n) {
-            names.push(n);
-        }
-    }
-    names
-}
-
-/// A router over `names` with the budget ledger (warning when the ledger is unusable).
-pub fn manifest_router(
-    ctx: &Ctx,
-    repo: &Repo,
-    settings: &FerrySettings,
-    names: &[String],
-    jobs: Option<usize>,
-) -> anyhow::Result<Router> {
-    let handles = open_all(repo, settings, names, jobs)?;
-    if let Err(e) = Ledger::open_default() {
-        ctx.out
-            .warn(&format!("download budgets are not tracked: {e}"));
-    }
-    Ok(Router::new(handles.into_iter().map(Lane::new).collect()))
-}
-
-/// The roots of `outs`, with the directory manifests the cache lacks fetched from the remotes
-/// in pull order, so expanding them finds their files.
-fn roots_of(
-    ctx: &Ctx,
-    repo: &Repo,
-    settings: &FerrySettings,
-    outs: &[Out],
-    jobs: Option<usize>,
-) -> anyhow::Result<Vec<Root>> {
-    let roots = wanted::of_outs(outs);
-    let odb = repo.odb();
-    if roots
-        .iter()
-        .any(|r| r.hash.is_dir() && !odb.contains(&r.hash))
-    {
-        let router = manifest_router(
-            ctx,
-            repo,
-            settings,
-            &settings.pull_order(&repo.config),
-            jobs,
-        )?;
-        runtime()?.block_on(wanted::fetch_manifests(&odb, &roots, &router, &NoProgress))?;
-        router.flush_usage();
-    }
-    Ok(roots)
-}
 
 /// `ferry status --remotes [--json]`.
 pub fn status_remotes(
@@ -82,29 +20,16 @@ pub fn status_remotes(
     jobs: Option<usize>,
 ) -> anyhow::Result<Exit> {
     let settings = settings(repo)?;
-    let names = all_remotes(repo, &settings);
-    if names.is_empty() {
-        return Err(UserError::failed("no remote is configured")
-            .with_hint("add remotes with `ferry remote add NAME URL`")
-            .into());
+    let copies = crate::ops::redundancy::copies(repo, &settings, outs, jobs)?;
+    for w in &copies.warnings {
+        ctx.out.warn(w);
     }
-    let roots = roots_of(ctx, repo, &settings, outs, jobs)?;
-    let odb = repo.odb();
-    let wanted = wanted::expand(&odb, &roots);
-    let handles: Vec<_> = open_all(repo, &settings, &names, jobs)?
-        .into_iter()
-        .map(|h| {
-            let belongs = wanted::expand(&odb, &wanted::for_remote(&roots, &h.name));
-            (h, belongs)
-        })
-        .collect();
-    let report = runtime()?.block_on(replication(&odb, &wanted, &handles, settings.min_copies()));
     if json {
-        ctx.out
-            .line(&crate::ui::json::dumps(&to_json(&report, &wanted)));
+        ctx.out.line(&crate::ui::json::dumps(&to_json(&copies)));
     } else {
-        render(ctx, &report, &wanted);
+        ctx.out.line(&copies_text(&copies));
     }
+    let report = &copies.replication;
     for r in &report.remotes {
         if let Some(e) = &r.error {
             ctx.out.error(&format!(
@@ -123,13 +48,15 @@ pub fn status_remotes(
     )
 }
 
-fn render(ctx: &Ctx, report: &Replication, wanted: &Wanted) {
-    ctx.out.line(&format!(
+/// `status --remotes` as text: the copies table, then the under-replicated objects.
+fn copies_text(copies: &Copies) -> String {
+    let report = &copies.replication;
+    let mut lines = vec![format!(
         "Copies of the {} wanted objects ({}) on each remote; the local cache is not counted as a copy; redundancy.min_copies = {}",
         report.wanted.objects,
         human_bytes(report.wanted.bytes),
         report.min_copies
-    ));
+    )];
     let rows: Vec<Vec<String>> = report
         .remotes
         .iter()
@@ -150,7 +77,7 @@ fn render(ctx: &Ctx, report: &Replication, wanted: &Wanted) {
             ]
         })
         .collect();
-    ctx.out.line(&table(
+    lines.push(table(
         &[
             "remote",
             "present",
@@ -161,22 +88,22 @@ fn render(ctx: &Ctx, report: &Replication, wanted: &Wanted) {
         ],
         &rows,
     ));
-    if !wanted.unknown_dirs.is_empty() {
-        let names: Vec<&str> = wanted.unknown_dirs.iter().map(|o| o.out.as_str()).collect();
-        ctx.out.line(&format!(
+    if !copies.unknown_dirs.is_empty() {
+        let names: Vec<&str> = copies.unknown_dirs.iter().map(|o| o.out.as_str()).collect();
+        lines.push(format!(
             "Directories whose file lists are in no cache or remote (their files are not counted): {}",
             names.join(", ")
         ));
     }
     if report.thin.is_empty() {
-        ctx.out.line(&format!(
+        lines.push(format!(
             "Every object is on at least {} remote{}.",
             report.min_copies,
             if report.min_copies == 1 { "" } else { "s" }
         ));
-        return;
+        return lines.join("\n");
     }
-    ctx.out.line(&format!(
+    lines.push(format!(
         "{} object{} on fewer than {} remotes:",
         report.thin.len(),
         if report.thin.len() == 1 { "" } else { "s" },
@@ -188,14 +115,18 @@ fn render(ctx: &Ctx, report: &Replication, wanted: &Wanted) {
         } else {
             format!("only on {}", t.holders.join(", "))
         };
-        ctx.out.line(&format!(
+        lines.push(format!(
             "  {} ({}): {held}",
             t.object.out, t.object.hash.md5
         ));
     }
+    lines.join("\n")
 }
 
-fn to_json(report: &Replication, wanted: &Wanted) -> serde_json::Value {
+/// `status --remotes --json`: kept as it was before the report types could serialize
+/// themselves (scripts read these field names).
+fn to_json(copies: &Copies) -> serde_json::Value {
+    let report = &copies.replication;
     let count = |c: &crate::transfer::redundancy::Count| serde_json::json!({"objects": c.objects, "bytes": c.bytes});
     serde_json::json!({
         "min_copies": report.min_copies,
@@ -212,7 +143,7 @@ fn to_json(report: &Replication, wanted: &Wanted) -> serde_json::Value {
             "md5": t.object.hash.md5,
             "remotes": t.holders,
         })).collect::<Vec<_>>(),
-        "unknown_dirs": wanted.unknown_dirs.iter().map(|o| o.out.clone()).collect::<Vec<_>>(),
+        "unknown_dirs": copies.unknown_dirs.iter().map(|o| o.out.clone()).collect::<Vec<_>>(),
     })
 }
 
@@ -222,48 +153,30 @@ pub fn cloud_target(
     repo: &Repo,
     remote: Option<&str>,
     jobs: Option<usize>,
-) -> anyhow::Result<Handle> {
-    let settings = settings(repo)?;
-    let name = remotes::default_name(&repo.config, remote, &repo.root)?;
-    let target = remotes::open(&repo.config, &settings, &name, jobs)?;
-    check_listable(&target).map_err(|e| {
-        UserError::failed(e.message)
-            .with_hint("gc --cloud needs a remote that can be listed (S3 or a local directory)")
-    })?;
-    Ok(target)
+) -> anyhow::Result<CloudTarget> {
+    CloudTarget::open(repo, &settings(repo)?, remote, jobs)
 }
 
-/// `ferry gc -w --cloud [-r R]`: delete the remote's objects no workspace output uses, keeping
-/// any whose deletion would leave fewer than `min_copies` copies on the configured remotes.
+/// `ferry gc -w --cloud [-r R]`: runs [`crate::ops::gc::gc_cloud`] and renders what it kept,
+/// deleted (or, dry, would delete) and could not delete.
 pub fn gc_cloud(
     ctx: &Ctx,
     repo: &Repo,
     outs: &[Out],
-    target: Handle,
+    target: CloudTarget,
     dry: bool,
     jobs: Option<usize>,
 ) -> anyhow::Result<Exit> {
     let settings = settings(repo)?;
-    let name = target.name.clone();
-    let wanted = wanted::expand(&repo.odb(), &roots_of(ctx, repo, &settings, outs, jobs)?);
-    if let Some(o) = wanted
-        .unknown_dirs
-        .iter()
-        .chain(wanted.bad_dirs.iter().map(|(o, _)| o))
-        .next()
-    {
-        return Err(UserError::failed(format!(
-            "cannot tell which files directory '{}' uses: its file list ({}) is neither in the cache nor on any remote; nothing was deleted from remote '{name}'",
-            o.out, o.hash.md5
-        ))
-        .with_hint("fetch or push the directory's data first (`ferry fetch`, `ferry push`)")
-        .into());
+    let report = crate::ops::gc::gc_cloud(repo, &settings, outs, target, dry, jobs)?;
+    for w in &report.warnings {
+        ctx.out.warn(w);
     }
-    let used: HashSet<_> = wanted.all().map(|o| o.hash.clone()).collect();
-    let others = open_all(repo, &settings, &all_remotes(repo, &settings), jobs)?;
-    let min_copies = settings.min_copies();
-    let rt = runtime()?;
-    let plan = rt.block_on(plan_gc(&target, &others, &used, min_copies))?;
+    render_gc(ctx, &report, dry)
+}
+
+fn render_gc(ctx: &Ctx, report: &CloudGcReport, dry: bool) -> anyhow::Result<Exit> {
+    let (name, min_copies, plan) = (&report.remote, report.min_copies, &report.plan);
     for e in &plan.unchecked {
         ctx.out.warn(&format!(
             "remote '{}' could not be checked, so it counts as holding none of the unused objects - {}",
@@ -306,16 +219,15 @@ pub fn gc_cloud(
         ));
         return Ok(Exit::Ok);
     }
-    let hashes: Vec<_> = plan.delete.iter().map(|(h, _)| h.clone()).collect();
-    let failures = rt.block_on(delete(&target, &hashes));
+    let failures = &report.failed;
     ctx.out.line(&format!(
         "Removed {} objects from remote '{name}'.",
-        hashes.len() - failures.len()
+        plan.delete.len() - failures.len()
     ));
     if failures.is_empty() {
         return Ok(Exit::Ok);
     }
-    for (hash, e) in &failures {
+    for (hash, e) in failures {
         ctx.out.error(&format!(
             "cannot delete {} from remote '{name}' - {}",
             crate::odb::key(hash),

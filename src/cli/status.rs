@@ -39,9 +39,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         }
         return cloud(ctx, &repo, &outs, &args);
     }
-    let mut state = repo.state();
-    let report = crate::repo::stage_status::local(&repo, &ctx.cwd, &args.targets, &mut state)?;
-    state.flush();
+    let report = crate::ops::status::local(&repo, &ctx.cwd, &args.targets)?;
     for stage in &report.frozen {
         ctx.out.warn(&format!(
             "stage: '{stage}' is frozen. Its dependencies are not going to be shown in the status output."
@@ -103,20 +101,9 @@ fn cloud(
     args: &Args,
 ) -> anyhow::Result<Exit> {
     let settings = super::transfer::settings(repo)?;
-    let name =
-        crate::transfer::remotes::default_name(&repo.config, args.remote.as_deref(), &repo.root)?;
-    // DVC compares only outs that go to the remote by default: `push: false` outs and outs with
-    // their own `remote:` are left out (`status --remotes` shows every remote's holdings).
-    let selected: Vec<&crate::repo::out::Out> = outs
-        .iter()
-        .filter(|o| o.push && o.remote.is_none() && !o.imported)
-        .collect();
-    let handle = crate::transfer::remotes::open(&repo.config, &settings, &name, args.jobs)?;
-    let diff = super::transfer::runtime()?.block_on(crate::transfer::cloud_status::compare(
-        &repo.odb(),
-        &selected,
-        &handle,
-    ))?;
+    let status =
+        crate::ops::status::cloud(repo, &settings, outs, args.remote.as_deref(), args.jobs)?;
+    let (name, diff) = (status.remote, status.diff);
     if args.json {
         let obj: serde_json::Map<String, serde_json::Value> = diff
             .iter()

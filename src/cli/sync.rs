@@ -1,14 +1,13 @@
 //! `ferry sync`: make every target remote hold every wanted object, copying from the local
 //! cache or, through the router and its budgets, from the other remotes.
 use super::Ctx;
-use super::redundancy::{all_remotes, manifest_router};
-use super::transfer::{open_all, runtime, settings, table};
+use super::transfer::{settings, table};
 use crate::error::{Exit, UserError};
+use crate::ops::sync::SyncSpec;
 use crate::repo::{Repo, index};
 use std::collections::BTreeMap;
 
-use crate::transfer::sync::{LOCAL, PlanRow, TargetRow, learn_sources, plan, sync};
-use crate::transfer::wanted::{self, Root};
+use crate::transfer::sync::{LOCAL, PlanRow, TargetRow};
 use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
 
@@ -45,79 +44,35 @@ pub struct Args {
     jobs: Option<usize>,
 }
 
+/// Runs `ferry sync`: resolves targets and sources, calls [`crate::ops::sync::sync`], renders.
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let settings = settings(&repo)?;
     let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
-    let mut roots = wanted::of_outs(&outs);
-    if args.all_commits {
-        let (history, unreadable) = wanted::of_history(&repo.root)?;
-        for file in unreadable {
-            ctx.out.warn(&format!(
-                "skipping '{file}': not a valid .dvc file or dvc.lock"
-            ));
-        }
-        merge(&mut roots, history);
-    }
-    let all = all_remotes(&repo, &settings);
-    if all.is_empty() {
-        return Err(
-            UserError::failed("no remote is configured, so there is nothing to sync")
-                .with_hint("add remotes with `ferry remote add NAME URL`")
-                .into(),
-        );
-    }
-    let lower = |names: &[String]| names.iter().map(|n| n.to_lowercase()).collect::<Vec<_>>();
-    let target_names = if args.to.is_empty() {
-        all.clone()
-    } else {
-        lower(&args.to)
+    let spec = SyncSpec {
+        to: args.to,
+        from: args.from,
+        keep_going: args.keep_going,
+        dry_run: args.dry_run,
+        all_commits: args.all_commits,
+        jobs: args.jobs,
     };
-    let source_names = if args.from.is_empty() {
-        all
-    } else {
-        lower(&args.from)
-    };
-    let handles = open_all(&repo, &settings, &target_names, args.jobs)?;
-    let mut router = manifest_router(ctx, &repo, &settings, &source_names, args.jobs)?;
-    let odb = repo.odb();
-    let rt = runtime()?;
     let progress = TransferProgress::new("syncing", ctx.out.is_quiet());
-    if !args.dry_run {
-        rt.block_on(wanted::fetch_manifests(&odb, &roots, &router, &progress))?;
+    let synced = crate::ops::sync::sync(&repo, &settings, &outs, &spec, &progress);
+    progress.finish();
+    let synced = synced?;
+    for w in &synced.warnings {
+        ctx.out.warn(w);
     }
-    let all = wanted::expand(&odb, &roots);
-    let targets: Vec<_> = handles
-        .into_iter()
-        .map(|h| {
-            let w = wanted::expand(&odb, &wanted::for_remote(&roots, &h.name));
-            (h, w)
-        })
-        .collect();
-    rt.block_on(learn_sources(&mut router, &odb, &all, args.dry_run));
-    if args.dry_run {
-        progress.finish();
-        let rows = rt.block_on(plan(&odb, &targets, &router));
-        render_plan(ctx, &rows, &all.unknown_dirs);
+    if spec.dry_run {
+        ctx.out.line(&plan_text(
+            &synced.plan,
+            &synced.unknown_dirs,
+            ctx.verbose > 0,
+        ));
         return Ok(Exit::Ok);
     }
-    let spool = repo.tmp_dir().join("ferry").join("spool");
-    let rows = rt.block_on(sync(
-        &odb,
-        &spool,
-        &targets,
-        &router,
-        args.keep_going,
-        &progress,
-    ))?;
-    progress.finish();
-    render(ctx, &rows)
-}
-
-/// Adds `more` roots whose hashes are not in `roots` yet.
-fn merge(roots: &mut Vec<Root>, more: Vec<Root>) {
-    let mut seen: std::collections::HashSet<_> = roots.iter().map(|r| r.hash.clone()).collect();
-    roots.extend(more.into_iter().filter(|r| seen.insert(r.hash.clone())));
+    render(ctx, &synced.rows)
 }
 
 /// Sources with the local cache first, then the remotes by name.
@@ -222,8 +177,10 @@ fn render(ctx: &Ctx, rows: &[TargetRow]) -> anyhow::Result<Exit> {
     Err(err.into())
 }
 
-fn render_plan(ctx: &Ctx, rows: &[PlanRow], unknown_dirs: &[crate::transfer::Object]) {
-    ctx.out.line("Plan (dry run, nothing sent):");
+/// The `--dry-run` plan as text: per target what it lacks and where it would come from; with
+/// `verbose` each object.
+fn plan_text(rows: &[PlanRow], unknown_dirs: &[crate::transfer::Object], verbose: bool) -> String {
+    let mut lines = vec!["Plan (dry run, nothing sent):".to_string()];
     let table_rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -249,23 +206,22 @@ fn render_plan(ctx: &Ctx, rows: &[PlanRow], unknown_dirs: &[crate::transfer::Obj
             ]
         })
         .collect();
-    ctx.out.line(&table(
+    lines.push(table(
         &["remote", "lacks", "bytes", "would come from"],
         &table_rows,
     ));
     if !unknown_dirs.is_empty() {
         let names: Vec<&str> = unknown_dirs.iter().map(|o| o.out.as_str()).collect();
-        ctx.out.line(&format!(
+        lines.push(format!(
             "Directories whose file lists are not in the cache (their files are not counted; a real sync fetches the lists first): {}",
             names.join(", ")
         ));
     }
-    if ctx.verbose > 0 {
+    if verbose {
         for r in rows.iter().filter(|r| !r.items.is_empty()) {
-            ctx.out.line(&format!("'{}' would get:", r.name));
+            lines.push(format!("'{}' would get:", r.name));
             for (o, source) in &r.items {
-                ctx.out
-                    .line(&format!("  {} ({}) from {source}", o.out, o.hash.md5));
+                lines.push(format!("  {} ({}) from {source}", o.out, o.hash.md5));
             }
         }
     }
@@ -273,13 +229,14 @@ fn render_plan(ctx: &Ctx, rows: &[PlanRow], unknown_dirs: &[crate::transfer::Obj
         if r.nowhere.is_empty() {
             continue;
         }
-        ctx.out.line(&format!(
+        lines.push(format!(
             "{} that '{}' lacks on no usable source:",
             files(r.nowhere.len()),
             r.name
         ));
         for (o, why) in &r.nowhere {
-            ctx.out.line(&format!("  {} ({why})", o.out));
+            lines.push(format!("  {} ({why})", o.out));
         }
     }
+    lines.join("\n")
 }

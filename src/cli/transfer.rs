@@ -1,24 +1,11 @@
-//! Shared pieces of the transfer commands: the async runtime, opening the remotes of a command,
-//! and rendering per-remote tables.
+//! Shared pieces of the transfer commands: loading `.dvc/ferry.toml` and rendering per-remote
+//! tables.
 use crate::config::ferry::FerrySettings;
 use crate::repo::Repo;
-use crate::transfer::remotes::{self, Handle};
-
-pub use crate::ops::runtime;
 
 /// Loads `.dvc/ferry.toml`.
 pub fn settings(repo: &Repo) -> anyhow::Result<FerrySettings> {
     Ok(FerrySettings::load(&repo.dvc_dir)?)
-}
-
-/// Opens the named remotes, in order, skipping duplicates.
-pub fn open_all(
-    repo: &Repo,
-    settings: &FerrySettings,
-    names: &[String],
-    jobs: Option<usize>,
-) -> anyhow::Result<Vec<Handle>> {
-    remotes::open_all(&repo.config, settings, names, jobs)
 }
 
 /// Renders rows as a left-aligned text table with a header.

@@ -3,10 +3,16 @@
 //! and renders its report; operations call `repo` and `transfer`, which call `odb`, `remote`
 //! and `budget` (the one-way flow of DESIGN.md §4).
 pub mod doctor;
+pub mod fetch;
 pub mod gc;
 pub mod init;
+mod json;
+pub mod lanes;
 pub mod push;
+pub mod redundancy;
 pub mod remote;
+pub mod status;
+pub mod sync;
 
 /// Where an operation's messages go, in order: results (stdout) and warnings (stderr). The CLI
 /// passes its printer; operations never print.

@@ -11,7 +11,7 @@ use crate::remote::{ErrorKind, ReadBudget, RemoteError};
 use crate::repo::out::Out;
 
 /// One object's state across cache and remote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum CloudState {
     /// Only in the local cache.
     New,

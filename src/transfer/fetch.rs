@@ -16,7 +16,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 
 /// What a fetch did.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct FetchReport {
     /// Objects downloaded, with the lane that supplied each.
     pub fetched: Vec<(Object, usize)>,
@@ -167,7 +167,7 @@ fn dedup_routed(objects: Vec<(Object, Option<String>)>) -> Vec<(Object, Option<S
 }
 
 /// One remote's share of a plan.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PlanRow {
     /// Objects it would supply.
     pub objects: u64,
@@ -176,7 +176,7 @@ pub struct PlanRow {
 }
 
 /// The `--dry-run` plan: per lane what it would supply, and what no remote holds.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Plan {
     /// One row per lane, in order.
     pub rows: Vec<PlanRow>,

@@ -19,7 +19,7 @@ pub mod wanted;
 use crate::hash::HashInfo;
 
 /// One object to move.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Object {
     /// Its hash (the object's name in cache and remote).
     pub hash: HashInfo,

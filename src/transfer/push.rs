@@ -18,7 +18,7 @@ use crate::remote::{ErrorKind, Op, RemoteError, Stack};
 use crate::repo::out::Out;
 
 /// What one remote got.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct PushRow {
     /// Objects uploaded.
     pub uploaded: u64,
@@ -36,7 +36,7 @@ pub struct PushRow {
 }
 
 /// What a push did, per target remote.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct PushReport {
     /// One row per target, in the given order.
     pub rows: Vec<(String, PushRow)>,

@@ -15,7 +15,7 @@ use crate::odb::Odb;
 use crate::remote::{ErrorKind, Op, RemoteError, Stack};
 
 /// A number of objects and their known bytes.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Count {
     /// Objects.
     pub objects: u64,
@@ -31,7 +31,7 @@ impl Count {
 }
 
 /// One remote's share of the wanted set.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub struct RemoteCopies {
     /// The remote's name.
     pub name: String,
@@ -44,7 +44,7 @@ pub struct RemoteCopies {
 }
 
 /// An object on fewer remotes than `min_copies`.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub struct Thin {
     /// The object.
     pub object: Object,
@@ -53,7 +53,7 @@ pub struct Thin {
 }
 
 /// The redundancy report of `status --remotes`.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub struct Replication {
     /// The required number of remote copies.
     pub min_copies: u32,
@@ -179,7 +179,7 @@ pub async fn replication(
 }
 
 /// What `gc --cloud` would do on one remote.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct GcPlan {
     /// Unused objects to delete, with their sizes.
     pub delete: Vec<(HashInfo, u64)>,

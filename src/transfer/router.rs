@@ -44,7 +44,8 @@ use crate::odb::Odb;
 use crate::remote::{ErrorKind, ReadBudget, RemoteError, Spent};
 
 /// Why an object moved on from a remote (or never went to it).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Skip {
     /// The remote does not have it.
     NotFound,
@@ -316,7 +317,7 @@ fn unlimited(budget: &Budget) -> Remaining {
 }
 
 /// An object being routed, with the remotes it has left behind.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Routed {
     /// The object.
     pub object: Object,

@@ -26,7 +26,7 @@ use crate::remote::{AttemptError, ByteStream, ErrorKind, ReadBudget, RemoteError
 pub const LOCAL: &str = "local cache";
 
 /// What happened to one target remote.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct TargetRow {
     /// The remote's name.
     pub name: String,
@@ -548,7 +548,7 @@ fn verified(
 }
 
 /// One target's share of a `--dry-run`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct PlanRow {
     /// The remote's name.
     pub name: String,

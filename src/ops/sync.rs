@@ -1,0 +1,130 @@
+//! `sync`: every target remote ends up holding every wanted object (the workspace's outputs,
+//! with `--all-commits` every commit's), copied from the cache or, through the router and its
+//! budgets, from the other remotes; or, with `--dry-run`, where each would come from.
+use serde::Serialize;
+
+use super::lanes;
+use crate::config::ferry::FerrySettings;
+use crate::error::UserError;
+use crate::repo::Repo;
+use crate::repo::out::Out;
+use crate::transfer::sync::{PlanRow, TargetRow, learn_sources};
+use crate::transfer::wanted::{self, Root};
+use crate::transfer::{Object, Progress};
+
+/// What a sync should do, resolved from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct SyncSpec {
+    /// Remotes to fill; empty: every configured remote.
+    pub to: Vec<String>,
+    /// Remotes to copy from when the cache lacks an object; empty: all, in pull order.
+    pub from: Vec<String>,
+    /// Carry on after a remote fails.
+    pub keep_going: bool,
+    /// Plan only: send nothing.
+    pub dry_run: bool,
+    /// Also every output any commit records.
+    pub all_commits: bool,
+    /// Requests at once per remote.
+    pub jobs: Option<usize>,
+}
+
+/// What a sync did, or (`dry_run`) would do.
+#[derive(Debug, Serialize)]
+pub struct Synced {
+    /// Things the user should know before the results (unreadable history files, no ledger).
+    pub warnings: Vec<String>,
+    /// Per target, what was copied (empty for a plan).
+    pub rows: Vec<TargetRow>,
+    /// Per target, what it lacks and where it would come from (empty for a real run).
+    pub plan: Vec<PlanRow>,
+    /// Directories whose file lists are not in the cache (a plan cannot count their files).
+    pub unknown_dirs: Vec<Object>,
+}
+
+/// Runs (or plans) a sync of `outs` (and, `all_commits`, of history) onto the targets.
+pub fn sync(
+    repo: &Repo,
+    settings: &FerrySettings,
+    outs: &[Out],
+    spec: &SyncSpec,
+    progress: &dyn Progress,
+) -> anyhow::Result<Synced> {
+    let mut warnings = Vec::new();
+    let mut roots = wanted::of_outs(outs);
+    if spec.all_commits {
+        let (history, unreadable) = wanted::of_history(&repo.root)?;
+        for file in unreadable {
+            warnings.push(format!(
+                "skipping '{file}': not a valid .dvc file or dvc.lock"
+            ));
+        }
+        merge(&mut roots, history);
+    }
+    let all = lanes::all_remotes(repo, settings);
+    if all.is_empty() {
+        return Err(
+            UserError::failed("no remote is configured, so there is nothing to sync")
+                .with_hint("add remotes with `ferry remote add NAME URL`")
+                .into(),
+        );
+    }
+    let lower = |names: &[String]| names.iter().map(|n| n.to_lowercase()).collect::<Vec<_>>();
+    let target_names = if spec.to.is_empty() {
+        all.clone()
+    } else {
+        lower(&spec.to)
+    };
+    let source_names = if spec.from.is_empty() {
+        all
+    } else {
+        lower(&spec.from)
+    };
+    let handles =
+        crate::transfer::remotes::open_all(&repo.config, settings, &target_names, spec.jobs)?;
+    let mut router = lanes::router(repo, settings, &source_names, spec.jobs, &mut warnings)?;
+    let odb = repo.odb();
+    let rt = super::runtime()?;
+    if !spec.dry_run {
+        rt.block_on(wanted::fetch_manifests(&odb, &roots, &router, progress))?;
+    }
+    let all = wanted::expand(&odb, &roots);
+    let targets: Vec<_> = handles
+        .into_iter()
+        .map(|h| {
+            let w = wanted::expand(&odb, &wanted::for_remote(&roots, &h.name));
+            (h, w)
+        })
+        .collect();
+    rt.block_on(learn_sources(&mut router, &odb, &all, spec.dry_run));
+    if spec.dry_run {
+        let plan = rt.block_on(crate::transfer::sync::plan(&odb, &targets, &router));
+        return Ok(Synced {
+            warnings,
+            rows: Vec::new(),
+            plan,
+            unknown_dirs: all.unknown_dirs,
+        });
+    }
+    let spool = repo.tmp_dir().join("ferry").join("spool");
+    let rows = rt.block_on(crate::transfer::sync::sync(
+        &odb,
+        &spool,
+        &targets,
+        &router,
+        spec.keep_going,
+        progress,
+    ))?;
+    Ok(Synced {
+        warnings,
+        rows,
+        plan: Vec::new(),
+        unknown_dirs: all.unknown_dirs,
+    })
+}
+
+/// Adds `more` roots whose hashes are not in `roots` yet.
+fn merge(roots: &mut Vec<Root>, more: Vec<Root>) {
+    let mut seen: std::collections::HashSet<_> = roots.iter().map(|r| r.hash.clone()).collect();
+    roots.extend(more.into_iter().filter(|r| seen.insert(r.hash.clone())));
+}
