@@ -149,7 +149,7 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Option<F
     let done = done?;
     warn_all(ctx, &done.warnings);
     let report = &done.report;
-    if done.lanes.len() > 1 && (!report.fetched.is_empty() || !report.failed.is_empty()) {
+    if done.lanes.len() > 1 && done.routed {
         ctx.out.line(&lanes_table(&done.lanes));
     }
     warn_lanes(ctx, &done);

@@ -94,6 +94,9 @@ pub struct Fetched {
     pub report: FetchReport,
     /// Imports whose source repository lacked some of their data.
     pub imports: Vec<ImportShortfall>,
+    /// Whether the remotes of the order fetched or failed anything themselves (imports come
+    /// from their source repositories' remotes).
+    pub routed: bool,
 }
 
 /// What a fetch would do (`--dry-run`): nothing downloaded but `.dir` file lists, nothing
@@ -172,6 +175,7 @@ pub fn fetch(
         progress,
     ))?;
     let lanes = router.lanes.iter().map(LaneReport::of).collect();
+    let routed = !report.fetched.is_empty() || !report.failed.is_empty();
     let mut imports = Vec::new();
     for (file, outs) in imported_by_file(&imported) {
         if outs.iter().all(|o| {
@@ -221,6 +225,7 @@ pub fn fetch(
         lanes,
         report,
         imports,
+        routed,
     })
 }
 

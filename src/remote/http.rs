@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::header::{
-    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER,
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName, HeaderValue, RANGE,
+    RETRY_AFTER,
 };
 use reqwest::{Method, Response, StatusCode};
 
@@ -326,6 +327,15 @@ fn exact_size(
 }
 
 /// The `Content-Length` a response declared, if any.
+/// The total size in a `Content-Range: bytes 0-0/TOTAL` (or `bytes */TOTAL`) answer.
+fn range_total(resp: &Response) -> Option<u64> {
+    resp.headers()
+        .get(CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit('/').next())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 fn content_length(resp: &Response) -> Option<u64> {
     resp.headers()
         .get(CONTENT_LENGTH)
@@ -360,19 +370,56 @@ impl Remote for HttpRemote {
         }
     }
 
-    /// GET as DVC does (some servers answer HEAD differently); the body is dropped unread, its
-    /// `Content-Length` is the size. Any answer other than 2xx or 404 is an error, never
-    /// "missing"; so is a 2xx web page (see [`HttpRemote::refuse_web_page`]).
+    /// A HEAD (no body is sent): its `Content-Length` is the size. Any answer other than 2xx
+    /// or 404 is an error, never "missing"; so is a 2xx web page (see
+    /// [`HttpRemote::refuse_web_page`]). A server that refuses HEAD (405, 501) answers `Unsupported`,
+    /// and the stack asks again by [`Remote::stat_by_range`]; so does a bare 403, which says
+    /// neither "credentials" nor "cap" (a HEAD has no body to tell them apart). Never a whole
+    /// GET.
     async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         check_key(&self.name, key)?;
         let resp = self
-            .send(self.request(Method::GET, key), &Method::GET, key)
+            .send(self.request(Method::HEAD, key), &Method::HEAD, key)
             .await?;
         match resp.status() {
+            s if s.is_success() => {
+                self.refuse_web_page(&resp, &Method::HEAD, key)?;
+                Ok(Presence::Present(content_length(&resp)))
+            }
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(Presence::Absent),
+            StatusCode::METHOD_NOT_ALLOWED
+            | StatusCode::NOT_IMPLEMENTED
+            | StatusCode::FORBIDDEN => Err(RemoteError::new(
+                ErrorKind::Unsupported,
+                &self.name,
+                format!(
+                    "HEAD {} answered HTTP {}",
+                    display_url(&self.object_url(key)),
+                    status_text(resp.status())
+                ),
+            )
+            .with_key(key)),
+            _ => Err(self.status_error(resp, &Method::HEAD, key).await),
+        }
+    }
+
+    /// Existence by a GET of the object's first byte, for servers that refuse HEAD. A server
+    /// that ignores the range answers 200 with the whole object: its body is dropped unread
+    /// (the connection closes), so at most what is in flight is received.
+    async fn stat_by_range(&self, key: &str) -> Result<Presence, RemoteError> {
+        let req = self.request(Method::GET, key).header(RANGE, "bytes=0-0");
+        let resp = self.send(req, &Method::GET, key).await?;
+        match resp.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                self.refuse_web_page(&resp, &Method::GET, key)?;
+                Ok(Presence::Present(range_total(&resp)))
+            }
             s if s.is_success() => {
                 self.refuse_web_page(&resp, &Method::GET, key)?;
                 Ok(Presence::Present(content_length(&resp)))
             }
+            // an empty object has no first byte
+            StatusCode::RANGE_NOT_SATISFIABLE => Ok(Presence::Present(range_total(&resp))),
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(Presence::Absent),
             _ => Err(self.status_error(resp, &Method::GET, key).await),
         }

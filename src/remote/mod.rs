@@ -222,6 +222,16 @@ pub trait Remote: Send + Sync {
     /// Whether `key` exists and, when the answer says it, its size. `Absent` only for a
     /// definite "not found".
     async fn stat(&self, key: &str) -> Result<Presence, RemoteError>;
+    /// [`Remote::stat`] by a GET of the object's first byte, for a backend whose `stat`
+    /// answered `Unsupported` (an HTTP server that refuses HEAD); the stack sends it as a
+    /// second, separately charged request. Backends without it are `Unsupported`.
+    async fn stat_by_range(&self, key: &str) -> Result<Presence, RemoteError> {
+        Err(RemoteError::new(
+            ErrorKind::Unsupported,
+            self.name(),
+            format!("cannot check '{key}' by a ranged GET"),
+        ))
+    }
     /// Whether `key` exists. `Ok(false)` only for a definite "not found".
     async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
         Ok(self.stat(key).await? != Presence::Absent)

@@ -205,11 +205,24 @@ impl Stack {
     /// definite "not found".
     pub async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         let spent = &Counter::default();
-        self.retried(Op::Exists, (0, 1), true, spent, move || async move {
-            self.charge(spent, 0, 1);
-            self.backend.stat(key).await
-        })
-        .await
+        let head = self
+            .retried(Op::Exists, (0, 1), true, spent, move || async move {
+                self.charge(spent, 0, 1);
+                self.backend.stat(key).await
+            })
+            .await;
+        match head {
+            // The backend could not tell by HEAD: a one-byte GET, its own charged request.
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                let spent = &Counter::default();
+                self.retried(Op::Exists, (0, 1), true, spent, move || async move {
+                    self.charge(spent, 0, 1);
+                    self.backend.stat_by_range(key).await
+                })
+                .await
+            }
+            other => other,
+        }
     }
 
     /// Whether `key` exists. `Ok(false)` only for a definite "not found".

@@ -1,18 +1,30 @@
-//! Which objects a remote holds. One LIST per key prefix (`files/md5/ab/`) beats one HEAD per
-//! object when many are checked (and on B2 a LIST is a Class C call, not a capped Class B one);
-//! remotes that cannot list are asked per object. The remote's stack retries each request on
-//! transient failures (as DVC retries its reads), limits how many run at once and charges them
-//! to its budget, so one 500 does not fail a whole push or status.
-use std::collections::{BTreeSet, HashMap, HashSet};
+//! Which objects a remote holds: the one existence policy of push, `status -c`/`--remotes`,
+//! sync, `gc --cloud` and fetch. Per remote it picks the cheapest way by counting requests:
+//!
+//! * a remote that cannot list is asked per key (HEAD);
+//! * a listable one is first listed under one key prefix (`files/md5/ab/`, one LIST); the
+//!   number found there, times the 256 prefixes, estimates the remote's size (as dvc does from
+//!   one prefix). Then whichever costs fewer requests: the other prefixes one LIST each, one
+//!   walk of the whole remote (1,000 keys a page), or one HEAD per key left;
+//! * a remote whose download cap is exhausted refuses HEADs but not LISTs (B2 bills a LIST as
+//!   Class C), so a capped remote, or one that answers a HEAD with its cap, is listed instead.
+//!
+//! So `status -c` of N objects costs at most ceil(remote objects / 1,000) + 2 LISTs, or fewer
+//! HEADs. The remote's stack retries each request on transient failures, limits how many run
+//! at once and charges them to its budget.
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::remote::{Presence, RemoteError, Stack};
+use crate::remote::{ErrorKind, Presence, RemoteError, Stack};
 
-/// Above this many keys a listable remote is listed rather than asked per key.
-pub const LIST_THRESHOLD: usize = 16;
+/// Keys a LIST page returns (S3's ListObjectsV2, B2's, dvc's `LIST_OBJECT_PAGE_SIZE`).
+pub const LIST_PAGE: u64 = 1000;
 
-/// The subset of `keys` present on `remote` with their sizes when the check revealed them.
+/// Key prefixes under one base (`00/` … `ff/`): the fan-out of DVC's layout.
+const FANOUT: u64 = 256;
+
+/// Which of `keys` `remote` holds, with their sizes where the answer told them.
 pub async fn present(
     remote: &Stack,
     keys: &[String],
@@ -20,9 +32,158 @@ pub async fn present(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    if remote.capabilities().list && keys.len() > LIST_THRESHOLD {
+    if !remote.capabilities().list {
+        return heads(remote, keys).await;
+    }
+    if remote.is_capped() {
         return listed(remote, keys).await;
     }
+    if keys.len() == 1 {
+        return match heads(remote, keys).await {
+            Err(e) if e.kind == ErrorKind::Quota => listed(remote, keys).await,
+            other => other,
+        };
+    }
+    check(remote, keys, true).await
+}
+
+/// Which of `keys` a listable `remote` holds, with sizes, by LIST only (never a HEAD: on B2 a
+/// HEAD is a capped Class B call, and a listing tells the sizes a budget planner needs).
+pub async fn listed(
+    remote: &Stack,
+    keys: &[String],
+) -> Result<HashMap<String, Option<u64>>, RemoteError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    check(remote, keys, false).await
+}
+
+/// Whether `found` (the answer of [`present`] or [`listed`]) holds `key` as an object of
+/// `expected` bytes: a size the remote revealed that differs is not the object (a web page, a
+/// truncated upload), so it counts as absent and gets uploaded again.
+pub fn holds(found: &HashMap<String, Option<u64>>, key: &str, expected: Option<u64>) -> bool {
+    found
+        .get(key)
+        .is_some_and(|size| Presence::Present(*size).holds(expected))
+}
+
+/// How to check the keys left after the first prefix's listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// One LIST per remaining prefix.
+    Prefixes,
+    /// One walk of each base (`files/md5/`), page by page.
+    Walk,
+    /// One HEAD per remaining key.
+    Heads,
+}
+
+/// The cheapest way, in requests, to check `left_keys` keys under `left_prefixes` prefixes
+/// (over `bases` bases) after one prefix listed `sample` keys. `heads_allowed` is false for a
+/// LIST-only check.
+fn choose(sample: u64, left_prefixes: u64, left_keys: u64, bases: u64, heads_allowed: bool) -> Way {
+    let pages = |n: u64| n.div_ceil(LIST_PAGE).max(1);
+    let prefixes = left_prefixes * pages(sample);
+    let walk = bases * pages(sample.max(1) * FANOUT);
+    let heads = if heads_allowed { left_keys } else { u64::MAX };
+    if heads <= prefixes.min(walk) {
+        Way::Heads
+    } else if walk < prefixes {
+        Way::Walk
+    } else {
+        Way::Prefixes
+    }
+}
+
+async fn check(
+    remote: &Stack,
+    keys: &[String],
+    heads_allowed: bool,
+) -> Result<HashMap<String, Option<u64>>, RemoteError> {
+    // prefix → its keys; prefixes grouped by base
+    let mut by_prefix: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for k in keys {
+        by_prefix.entry(prefix_of(k)).or_default().push(k);
+    }
+    let bases: BTreeSet<String> = by_prefix.keys().map(|p| base_of(p)).collect();
+    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let keep = |listed: Vec<(String, u64)>, found: &mut HashMap<String, Option<u64>>| {
+        found.extend(
+            listed
+                .into_iter()
+                .filter(|(k, _)| wanted.contains(k.as_str()))
+                .map(|(k, n)| (k, Some(n))),
+        );
+    };
+    let mut found = HashMap::new();
+    let mut prefixes = by_prefix.into_iter();
+    let Some((first, _)) = prefixes.next() else {
+        return Ok(found);
+    };
+    let sample = remote.list_sized(&first).await?;
+    let sample_n = sample.len() as u64;
+    keep(sample, &mut found);
+    let rest: Vec<(String, Vec<&String>)> = prefixes.collect();
+    if rest.is_empty() {
+        return Ok(found);
+    }
+    let left_keys: u64 = rest.iter().map(|(_, ks)| ks.len() as u64).sum();
+    let way = choose(
+        sample_n,
+        rest.len() as u64,
+        left_keys,
+        bases.len() as u64,
+        heads_allowed,
+    );
+    tracing::debug!(
+        "remote '{}': {left_keys} keys under {} more prefixes, {sample_n} objects under {first}: {way:?}",
+        remote.name(),
+        rest.len()
+    );
+    match way {
+        Way::Heads => {
+            let left: Vec<String> = rest
+                .iter()
+                .flat_map(|(_, ks)| ks.iter().map(|k| (*k).clone()))
+                .collect();
+            match heads(remote, &left).await {
+                Ok(more) => found.extend(more),
+                // the cap answered a HEAD: LISTs still go
+                Err(e) if e.kind == ErrorKind::Quota => {
+                    let more = lists(remote, rest.into_iter().map(|(p, _)| p)).await?;
+                    keep(more, &mut found);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Way::Prefixes => keep(
+            lists(remote, rest.into_iter().map(|(p, _)| p)).await?,
+            &mut found,
+        ),
+        Way::Walk => keep(lists(remote, bases.into_iter()).await?, &mut found),
+    }
+    Ok(found)
+}
+
+/// Every key under each of `prefixes`, with sizes, the listings running at once.
+async fn lists(
+    remote: &Stack,
+    prefixes: impl Iterator<Item = String>,
+) -> Result<Vec<(String, u64)>, RemoteError> {
+    let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes)
+        .map(|p| async move { remote.list_sized(&p).await })
+        .buffer_unordered(remote.jobs())
+        .try_collect()
+        .await?;
+    Ok(listed.into_iter().flatten().collect())
+}
+
+/// One HEAD per key, as many at once as the remote's jobs.
+async fn heads(
+    remote: &Stack,
+    keys: &[String],
+) -> Result<HashMap<String, Option<u64>>, RemoteError> {
     let found: Vec<Option<(String, Option<u64>)>> = futures::stream::iter(keys)
         .map(|k| async move {
             remote.stat(k).await.map(|p| match p {
@@ -36,36 +197,6 @@ pub async fn present(
     Ok(found.into_iter().flatten().collect())
 }
 
-/// Whether `found` (the answer of [`present`] or [`listed`]) holds `key` as an object of
-/// `expected` bytes: a size the remote revealed that differs is not the object (a web page, a
-/// truncated upload), so it counts as absent and gets uploaded again.
-pub fn holds(found: &HashMap<String, Option<u64>>, key: &str, expected: Option<u64>) -> bool {
-    found
-        .get(key)
-        .is_some_and(|size| Presence::Present(*size).holds(expected))
-}
-
-/// The subset of `keys` present on a listable `remote`, with sizes, by one LIST per key prefix
-/// (never a HEAD: on B2 a HEAD is a capped Class B call).
-pub async fn listed(
-    remote: &Stack,
-    keys: &[String],
-) -> Result<HashMap<String, Option<u64>>, RemoteError> {
-    let prefixes: BTreeSet<String> = keys.iter().map(|k| prefix_of(k)).collect();
-    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
-    let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(prefixes)
-        .map(|p| async move { remote.list_sized(&p).await })
-        .buffer_unordered(remote.jobs())
-        .try_collect()
-        .await?;
-    Ok(listed
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| wanted.contains(k.as_str()))
-        .map(|(k, n)| (k, Some(n)))
-        .collect())
-}
-
 /// The listing prefix of a key: everything up to and including its last `/`.
 fn prefix_of(key: &str) -> String {
     key.rfind('/')
@@ -73,8 +204,15 @@ fn prefix_of(key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The base a prefix fans out from: `files/md5/ab/` → `files/md5/`, `ab/` → `` (the root).
+fn base_of(prefix: &str) -> String {
+    let trimmed = prefix.strip_suffix('/').unwrap_or(prefix);
+    prefix_of(trimmed)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::{Way, choose};
     use std::collections::HashMap;
 
     #[test]
@@ -96,5 +234,23 @@ mod tests {
     fn prefixes() {
         assert_eq!(super::prefix_of("files/md5/ab/cdef"), "files/md5/ab/");
         assert_eq!(super::prefix_of("ab/cdef"), "ab/");
+        assert_eq!(super::base_of("files/md5/ab/"), "files/md5/");
+        assert_eq!(super::base_of("ab/"), "");
+    }
+
+    #[test]
+    fn the_cheapest_way_by_requests() {
+        // 2,000 wanted objects on a remote of ~2,000: 8 in the sampled prefix, 255 prefixes
+        // left; a walk is 3 pages, against 255 LISTs or 1,992 HEADs.
+        assert_eq!(choose(8, 255, 1992, 1, true), Way::Walk);
+        // 3 wanted objects on a big remote (40 per prefix): 2 HEADs beat 2 LISTs or a walk.
+        assert_eq!(choose(40, 2, 2, 1, true), Way::Heads);
+        assert_eq!(choose(40, 2, 2, 1, false), Way::Prefixes);
+        // 300 objects on a remote of 2.5 million (10,000 per prefix): 300 HEADs, not 2,500
+        // pages; LIST-only takes the prefixes (10 pages each) over the walk.
+        assert_eq!(choose(10_000, 299, 300, 1, true), Way::Heads);
+        assert_eq!(choose(10_000, 200, 300, 1, false), Way::Prefixes);
+        // an empty sampled prefix still counts the walk as one page
+        assert_eq!(choose(0, 100, 150, 1, true), Way::Walk);
     }
 }

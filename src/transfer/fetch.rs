@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::copy::CopyError;
-use super::exists::{LIST_THRESHOLD, listed};
+use super::exists::listed;
 use super::objects::{dedup, of_out};
 use super::router::{FetchOutcome, Routed, Router};
 use super::{Object, Progress};
@@ -67,6 +67,10 @@ fn routed(router: &Router, objects: Vec<(Object, Option<String>)>) -> Vec<Routed
         })
         .collect()
 }
+
+/// Above this many objects a fetch lists the listable remotes first: a few LISTs tell which
+/// GETs would find nothing.
+const LIST_THRESHOLD: usize = 16;
 
 /// Lists the listable remotes before sending a single GET, so the router knows who holds what
 /// and how big it is: when many objects are wanted (one LIST beats many GETs), when any remote

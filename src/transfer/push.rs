@@ -8,13 +8,13 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::copy::{Payload, upload};
-use super::exists::{holds, listed, present};
+use super::exists::{holds, present};
 use super::objects::of_out;
 use super::remotes::Handle;
 use super::{Object, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, Op, RemoteError, Stack};
+use crate::remote::{ErrorKind, Op, RemoteError};
 use crate::repo::out::Out;
 
 /// What one remote got.
@@ -120,7 +120,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         let there = if keys.is_empty() {
             HashMap::new()
         } else {
-            holdings(&t.handle.remote, &keys).await.unwrap_or_default()
+            present(&t.handle.remote, &keys).await.unwrap_or_default()
         };
         absent.push(
             missing_local
@@ -148,7 +148,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             continue;
         }
         let dir_keys: Vec<String> = dirs.iter().map(|(d, _)| d.key()).collect();
-        let dirs_there = match holdings(remote, &dir_keys).await {
+        let dirs_there = match present(remote, &dir_keys).await {
             Ok(p) => p,
             Err(e) => {
                 report.rows[ti].1.unreachable = Some(e);
@@ -167,7 +167,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             .filter(|o| !vouched.contains(&o.hash))
             .collect();
         let keys: Vec<String> = to_check.iter().map(|o| o.key()).collect();
-        let there = match holdings(remote, &keys).await {
+        let there = match present(remote, &keys).await {
             Ok(p) => p,
             Err(e) => {
                 report.rows[ti].1.unreachable = Some(e);
@@ -302,24 +302,6 @@ fn buffer_mib(size: u64, targets: usize) -> u32 {
         u64::from(MEMORY_BUDGET_MIB) * targets as u64
     };
     mib.clamp(1, u64::from(MEMORY_BUDGET_MIB)) as u32
-}
-
-/// What `remote` holds of `keys`. A remote whose download cap is exhausted still takes uploads
-/// (B2 caps reads, not writes) but refuses the HEADs of an existence check; one that can list is
-/// then asked by LIST instead (B2 bills it as Class C, outside the cap).
-async fn holdings(
-    remote: &Stack,
-    keys: &[String],
-) -> Result<HashMap<String, Option<u64>>, RemoteError> {
-    if remote.is_capped() && remote.capabilities().list && !keys.is_empty() {
-        return listed(remote, keys).await;
-    }
-    match present(remote, keys).await {
-        Err(e) if e.kind == ErrorKind::Quota && remote.capabilities().list => {
-            listed(remote, keys).await
-        }
-        other => other,
-    }
 }
 
 struct Ctx<'a> {

@@ -12,7 +12,7 @@ use super::remotes::Handle;
 use super::wanted::Wanted;
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, Op, RemoteError, Stack};
+use crate::remote::{ErrorKind, Op, RemoteError};
 
 /// A number of objects and their known bytes.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -65,20 +65,6 @@ pub struct Replication {
     pub thin: Vec<Thin>,
 }
 
-/// Which of `keys` `remote` holds. A listable remote is always listed, one LIST per key prefix,
-/// however few the keys: a listing gives sizes (so objects can be streamed and budgets planned),
-/// and on B2 a LIST is a Class C call that the download cap does not block, where a capped HEAD
-/// answers a bare 403. Other remotes are asked per key.
-pub async fn held(
-    remote: &Stack,
-    keys: &[String],
-) -> Result<HashMap<String, Option<u64>>, RemoteError> {
-    if keys.is_empty() || !remote.capabilities().list {
-        return present(remote, keys).await;
-    }
-    super::exists::listed(remote, keys).await
-}
-
 /// Which of `keys` each remote holds (with sizes where a listing told them); a remote that
 /// cannot be checked maps to its error.
 async fn holdings(
@@ -86,7 +72,7 @@ async fn holdings(
     keys: &[String],
 ) -> Vec<Result<HashMap<String, Option<u64>>, RemoteError>> {
     futures::stream::iter(handles)
-        .map(|h| held(&h.remote, keys))
+        .map(|h| present(&h.remote, keys))
         .buffered(handles.len().max(1))
         .collect()
         .await

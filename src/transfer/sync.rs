@@ -13,7 +13,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 
 use super::copy::{CopyError, Payload, download, oversized, upload};
-use super::redundancy::held;
+use super::exists::present;
 use super::remotes::Handle;
 use super::router::{Routed, Router, Skip};
 use super::wanted::Wanted;
@@ -99,8 +99,8 @@ fn excluded(router: &Router, target: &Handle) -> Vec<(usize, Skip)> {
         .collect()
 }
 
-/// Tells the router which objects each listable source holds (one LIST per key prefix), and
-/// with `all` asks the others object by object too (for a plan).
+/// Tells the router which objects each listable source holds (by the existence policy of
+/// [`super::exists`]), and with `all` asks the others object by object too (for a plan).
 pub async fn learn_sources(router: &mut Router, odb: &Odb, wanted: &Wanted, all: bool) {
     let keys: Vec<String> = wanted
         .all()
@@ -114,7 +114,7 @@ pub async fn learn_sources(router: &mut Router, odb: &Odb, wanted: &Wanted, all:
         if lane.disabled().is_some() || !(all || lane.handle.remote.capabilities().list) {
             continue;
         }
-        match held(&lane.handle.remote, &keys).await {
+        match present(&lane.handle.remote, &keys).await {
             Ok(found) => lane.set_known(found),
             Err(e) => tracing::info!(
                 "could not check what remote '{}' holds: {}",
@@ -132,7 +132,7 @@ async fn lacking(
     row: &mut TargetRow,
 ) -> Result<(Vec<Object>, Vec<(Object, Vec<HashInfo>)>), RemoteError> {
     let keys: Vec<String> = wanted.all().map(Object::key).collect();
-    let there = held(&target.remote, &keys).await?;
+    let there = present(&target.remote, &keys).await?;
     let has = |o: &Object| super::exists::holds(&there, &o.key(), o.size);
     row.already = wanted.all().filter(|o| has(o)).count() as u64;
     for o in wanted.unknown_dirs.iter().filter(|o| !has(o)) {

@@ -145,6 +145,8 @@ pub struct LoggedRequest {
     pub method: String,
     pub path: String,
     pub status: u16,
+    /// Its `Range` header, if it had one.
+    pub range: Option<String>,
     /// Server clock, seconds since the epoch.
     pub t: f64,
 }
@@ -235,6 +237,7 @@ impl HttpServer {
                 method: e["method"].as_str().unwrap_or_default().to_string(),
                 path: e["path"].as_str().unwrap_or_default().to_string(),
                 status: e["status"].as_u64().unwrap_or_default() as u16,
+                range: e["range"].as_str().map(str::to_string),
                 t: e["t"].as_f64().unwrap_or_default(),
             })
             .collect()

@@ -33,8 +33,11 @@ Control (never authenticated, never logged):
       trickle: num       GET bodies are sent one byte every `trickle` seconds
       endless: bool      GET bodies are chunked (no Content-Length) and repeat the object forever
       fail_part: int     (proxy) every upload of this multipart part number -> 500
+      no_head: bool      every HEAD of an object -> 405 Method Not Allowed (as some servers)
       reset: true        back to no faults;  clear_log: true  empties the log
-  GET /__log       JSON list of {"method", "path", "status", "t"} for every object request
+  GET /__log       JSON list of {"method", "path", "status", "range", "t"} for every object
+                   request ("range": its Range header, or null)
+  A GET with `Range: bytes=A-B` (or `A-`) is answered 206 with that slice and Content-Range.
   The control answer is the fault state, with "served": object bytes sent by GETs so far (cut
   bodies count what was sent).
 """
@@ -66,7 +69,7 @@ NO_FAULTS = {
     "cap": False, "cap_after_bytes": None, "served": 0, "auth_fail": False, "fail_500": 0,
     "throttle": 0, "slowdown": 0, "retry_after": 1, "truncate": False, "die_after": None,
     "corrupt": False, "slow": 0, "html_page": False, "trickle": 0, "endless": False,
-    "fail_part": None, "chaos": None,
+    "fail_part": None, "chaos": None, "no_head": False,
 }
 CHAOS_STATUS = ("500", "429", "503")
 CHAOS_BODY = ("truncate", "flip")
@@ -82,6 +85,19 @@ STATE = dict(NO_FAULTS)
 LOG = []
 ARGS = None
 RNG = random.Random(0)
+
+
+def byte_range(header, size):
+    """(start, end) of a `bytes=A-B` or `bytes=A-` Range header, end exclusive; None for no
+    header or one this server does not take (several ranges, suffix ranges)."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[len("bytes="):].partition("-")
+    if not first.isdigit() or (last and not last.isdigit()):
+        return None
+    start = int(first)
+    end = min(int(last) + 1, size) if last else size
+    return start, max(end, start)
 
 
 def retry_after_header(state):
@@ -133,7 +149,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def record(self, status):
         with LOCK:
-            LOG.append({"method": self.command, "path": self.path, "status": status, "t": time.time()})
+            LOG.append({"method": self.command, "path": self.path, "status": status,
+                        "range": self.headers.get("Range"), "t": time.time()})
 
     def target(self):
         rel = self.path.split("?", 1)[0].lstrip("/")
@@ -189,6 +206,8 @@ class Handler(BaseHTTPRequestHandler):
             if s["slowdown"] > 0:
                 s["slowdown"] -= 1
                 return 503, SLOWDOWN_BODY, retry_after_header(s)
+            if s["no_head"] and self.command == "HEAD":
+                return 405, b"", {"Allow": "GET, POST, PUT, DELETE"}
             if s["html_page"]:
                 return 200, LOGIN_PAGE, {"Content-Type": "text/html; charset=utf-8"}
             if (s["fail_part"] is not None and self.command == "PUT"
@@ -305,7 +324,28 @@ class Handler(BaseHTTPRequestHandler):
             self.record(200)
             self.answer(200, data, {"Content-Type": "application/octet-stream"}, head=True)
             return
+        wanted = byte_range(self.headers.get("Range"), len(data))
+        if wanted is not None:
+            self.send_range(data, wanted)
+            return
         self.send_bytes(data, [("Content-Type", "application/octet-stream")])
+
+    def send_range(self, data, wanted):
+        """A 206 answer with `data[start:end]`, or 416 when the range starts past the end."""
+        start, end = wanted
+        if start >= len(data):
+            self.record(416)
+            self.answer(416, b"", {"Content-Range": f"bytes */{len(data)}"})
+            return
+        part = data[start:end]
+        self.record(206)
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {start}-{start + len(part) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(part)))
+        self.end_headers()
+        self.wfile.write(part)
+        self.served(len(part))
 
     def send_bytes(self, data, headers):
         """A 200 GET answer with the body faults applied (corrupt, truncate, die_after, trickle,
