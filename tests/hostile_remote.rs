@@ -145,7 +145,7 @@ fn a_login_page_is_not_the_object() {
     let remote = remote::open(&http_spec(&server.url("store"), &[])).unwrap();
     let err = block_on(remote.stat(&key_of(b"x"))).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
-    assert!(err.to_string().starts_with("remote 'web': GET "), "{err}");
+    assert!(err.to_string().starts_with("remote 'web': HEAD "), "{err}");
 }
 
 /// Item 1: an object of the wrong size on the remote (a cut upload, another body) is not held:

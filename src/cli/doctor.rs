@@ -10,12 +10,11 @@
 use serde::Serialize;
 
 use super::Ctx;
-use crate::budget::Ledger;
 use crate::config::ferry::FerrySettings;
 use crate::error::{Exit, UserError};
 use crate::repo::Repo;
 
-use crate::ops::doctor::{Check, Places, RemoteReport, Status, probe, setup};
+use crate::ops::doctor::{Check, Places, RemoteReport, Status};
 
 /// Check each remote and the repository's setup, and say how to fix what is wrong.
 #[derive(Debug, clap::Args)]
@@ -65,23 +64,16 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         }
         None => repo.config.remote_names(),
     };
-    let ledger = Ledger::open_default();
     let places = Places::new(&ctx.cwd, &repo.root);
-    let remotes = probe::all(
-        &repo.config,
+    let diagnosis = crate::ops::doctor::diagnose(
+        &repo,
         &settings,
-        ledger.as_ref().ok(),
+        settings_error.as_ref(),
         &names,
         args.write,
+        &places,
     )?;
-    let mut repository = setup::checks(&repo, &settings, settings_error.as_ref(), &places);
-    if let Err(e) = &ledger {
-        repository.push(Check::new(
-            "budget_ledger",
-            Status::Warn,
-            format!("the budget ledger cannot be opened, budgets are not tracked: {e}"),
-        ));
-    }
+    let (remotes, repository) = (diagnosis.remotes, diagnosis.repository);
 
     let mut problems = Vec::new();
     let mut exit = Exit::Ok;

@@ -58,23 +58,35 @@ pub fn open(
         ),
         e => e.into(),
     })?;
-    let backend = remote::open(&spec).map_err(|e| {
+    open_spec(&spec, settings, jobs, RetryPolicy::default()).map_err(|e| {
         UserError::config(e.to_string())
             .with_hint(format!(
                 "check `ferry remote list` and the options of remote '{}'",
                 spec.name
             ))
             .with_exit(Exit::Config)
-    })?;
+            .into()
+    })
+}
+
+/// Opens the remote `spec` describes in its layer stack, retrying by `policy` (`doctor` probes
+/// with one attempt, so it sees each answer); the backend's own error when it cannot be set up.
+pub fn open_spec(
+    spec: &RemoteSpec,
+    settings: &FerrySettings,
+    jobs: Option<usize>,
+    policy: RetryPolicy,
+) -> Result<Handle, remote::RemoteError> {
+    let backend = remote::open(spec)?;
     let jobs = jobs
         .or_else(|| spec.options.get("jobs").and_then(|j| j.parse().ok()))
-        .unwrap_or_else(|| default_jobs(&spec))
+        .unwrap_or_else(|| default_jobs(spec))
         .max(1);
     let remote_settings = settings.remote(&spec.name);
-    let ledger_key = crate::budget::ledger_url(&spec);
+    let ledger_key = crate::budget::ledger_url(spec);
     let ledger = Ledger::open_default().ok();
     let id = format!(
-        "{}\0{}\0{:?}\0{jobs}\0{:?}\0{:?}",
+        "{}\0{}\0{:?}\0{jobs}\0{:?}\0{:?}\0{policy:?}",
         spec.name,
         spec.url,
         spec.options,
@@ -98,7 +110,7 @@ pub fn open(
             backend,
             StackConfig {
                 jobs,
-                policy: RetryPolicy::default(),
+                policy,
                 account,
             },
         )

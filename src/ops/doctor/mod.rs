@@ -160,3 +160,39 @@ impl Places {
         }
     }
 }
+
+/// What `doctor` found: one report per remote, the repository's checks.
+#[derive(Debug)]
+pub struct Diagnosis {
+    /// One per remote probed, in the order asked.
+    pub remotes: Vec<RemoteReport>,
+    /// The repository's setup (and whether the budget ledger can be used).
+    pub repository: Vec<Check>,
+}
+
+/// Probes the `names` remotes (with `write`, a probe object too) through their stacks and
+/// checks the repository's setup; `settings_error` is why `ferry.toml` could not be read, if it
+/// could not (`settings` are then the defaults).
+pub fn diagnose(
+    repo: &crate::repo::Repo,
+    settings: &crate::config::ferry::FerrySettings,
+    settings_error: Option<&crate::config::ferry::FerryError>,
+    names: &[String],
+    write: bool,
+    places: &Places,
+) -> anyhow::Result<Diagnosis> {
+    let ledger = crate::budget::Ledger::open_default();
+    let remotes = probe::all(&repo.config, settings, ledger.as_ref().ok(), names, write)?;
+    let mut repository = setup::checks(repo, settings, settings_error, places);
+    if let Err(e) = &ledger {
+        repository.push(Check::new(
+            "budget_ledger",
+            Status::Warn,
+            format!("the budget ledger cannot be opened, budgets are not tracked: {e}"),
+        ));
+    }
+    Ok(Diagnosis {
+        remotes,
+        repository,
+    })
+}

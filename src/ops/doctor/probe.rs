@@ -5,8 +5,11 @@
 //! The requests: one existence check and one read of a key that is not there (a healthy remote
 //! answers "not found"; refused credentials, a cap or no answer show up here), one listing of
 //! the `ferry-doctor/` prefix where the backend can list, and with `--write` one small probe
-//! object written, read back and deleted. The GET/HEAD calls are counted in the budget ledger
-//! like any other (B2 bills them as Class B).
+//! object written, read back and deleted. Every request goes through the remote's layer stack,
+//! opened with one attempt per request (a probe reports each answer, it does not retry): the
+//! stack's meter charges the GET/HEAD calls to the budget like any other (B2 bills them as
+//! Class B), records a cap the probe meets, and sends no GET/HEAD to a remote the ledger knows
+//! is capped today.
 use std::future::Future;
 use std::time::Duration;
 
@@ -19,7 +22,10 @@ use crate::budget::{Budget, Ledger, ledger_url};
 use crate::config::ferry::{FerrySettings, RemoteSettings};
 use crate::config::{Config, ConfigError};
 use crate::error::Hint;
-use crate::remote::{self, ErrorKind, Remote, RemoteError, RemoteSpec, display_url};
+use crate::remote::{
+    self, ErrorKind, ReadBudget, RemoteError, RemoteSpec, RetryPolicy, Stack, display_url,
+};
+use crate::transfer::remotes;
 use crate::ui::human_bytes;
 
 /// Where probe keys live on the remote, away from DVC's `files/md5/…` objects.
@@ -41,9 +47,10 @@ pub fn all(
     let probes = names.iter().map(|name| {
         let spec = config.remote(name);
         let budget = settings.remote(name);
+        let settings = settings.clone();
         async move {
             match spec {
-                Ok(spec) => probe(spec, budget, ledger, write).await,
+                Ok(spec) => probe(spec, settings, budget, ledger, write).await,
                 Err(e) => unusable_config(name, &e),
             }
         }
@@ -174,8 +181,6 @@ impl Target {
 struct Findings {
     checks: Vec<Check>,
     problem: Option<Problem>,
-    /// GET/HEAD calls sent (for the ledger).
-    requests: u64,
     /// The server said its cap is exhausted.
     capped_now: bool,
 }
@@ -217,6 +222,7 @@ async fn timed<T>(
 
 async fn probe(
     spec: RemoteSpec,
+    all_settings: FerrySettings,
     settings: RemoteSettings,
     ledger: Option<&Ledger>,
     write: bool,
@@ -225,11 +231,15 @@ async fn probe(
     let mut f = Findings {
         checks: Vec::new(),
         problem: None,
-        requests: 0,
         capped_now: false,
     };
-    match remote::open(&spec) {
-        Ok(remote) => probe_remote(&target, remote.as_ref(), write, &mut f).await,
+    let one_attempt = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let opened = remotes::open_spec(&spec, &all_settings, None, one_attempt);
+    match &opened {
+        Ok(handle) => probe_remote(&target, &handle.remote, write, &mut f).await,
         Err(e) => f.fail(
             "config",
             Problem::Config,
@@ -240,7 +250,8 @@ async fn probe(
             ),
         ),
     }
-    let budget = budget(&spec, &settings, ledger, &target, &mut f);
+    let stack = opened.as_ref().ok().map(|h| h.remote.as_ref());
+    let budget = budget(&spec, &settings, ledger, stack, &target, &mut f);
     RemoteReport {
         name: target.name,
         backend: target.backend,
@@ -252,21 +263,39 @@ async fn probe(
     }
 }
 
-async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut Findings) {
-    let name = target.name.as_str();
+async fn probe_remote(target: &Target, remote: &Stack, write: bool, f: &mut Findings) {
     let absent = format!("{PREFIX}absent-{:016x}", rand::random::<u64>());
 
-    // Reachable and credentials: an existence check of a key that is not there.
-    f.requests += 1;
-    match timed(name, remote.exists(&absent)).await {
+    if remote.is_capped() {
+        // The ledger says the server reported its cap today: no GET/HEAD until the reset.
+        f.push(Check::skip(
+            "reachable",
+            "reachable: not probed (capped today: no GET or HEAD is sent until the reset)",
+        ));
+        f.push(Check::skip(
+            "credentials",
+            "credentials: not probed (capped today)",
+        ));
+        f.capped_now = true;
+    } else {
+        probe_access(target, remote, &absent, f).await;
+        if f.problem.is_some() && !f.capped_now {
+            return;
+        }
+    }
+    probe_rest(target, remote, &absent, write, f).await;
+}
+
+/// Reachable and credentials: an existence check of a key that is not there.
+async fn probe_access(target: &Target, remote: &Stack, absent: &str, f: &mut Findings) {
+    let name = target.name.as_str();
+    match timed(name, remote.exists(absent)).await {
         Ok(_) => {
             f.push(Check::ok("reachable", reachable_text(target)));
             f.push(credentials_ok(target));
         }
         Err(e) => match e.kind {
             ErrorKind::Transient | ErrorKind::Throttled => {
-                // The server never saw it (or refused to serve it): nothing billed.
-                f.requests -= 1;
                 f.fail(
                     "reachable",
                     Problem::Unreachable,
@@ -274,7 +303,6 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
                     target.address_fix(),
                 );
                 f.skip_rest(&["credentials", "list", "read", "write"], "unreachable");
-                return;
             }
             ErrorKind::Auth => {
                 f.push(Check::ok("reachable", "reachable"));
@@ -285,7 +313,6 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
                     target.credentials_fix(),
                 );
                 f.skip_rest(&["list", "read", "write"], "credentials refused");
-                return;
             }
             ErrorKind::Quota => {
                 f.push(Check::ok("reachable", "reachable"));
@@ -303,11 +330,14 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
                     target.credentials_fix(),
                 );
                 f.skip_rest(&["credentials", "list", "read", "write"], "no access");
-                return;
             }
         },
     }
+}
 
+/// List, read and (`write`) write, after the access check.
+async fn probe_rest(target: &Target, remote: &Stack, absent: &str, write: bool, f: &mut Findings) {
+    let name = target.name.as_str();
     // List: what `fetch` uses to learn what a remote holds in one call per 1,000 keys.
     if remote.capabilities().list {
         match timed(name, remote.list_sized(PREFIX)).await {
@@ -335,8 +365,7 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
             cap_fix(name),
         );
     } else {
-        f.requests += 1;
-        match timed(name, remote.read(&absent)).await {
+        match timed(name, read_all(remote, absent)).await {
             Err(e) if e.kind == ErrorKind::NotFound => f.push(Check::ok(
                 "read",
                 "can read (a missing object answers \"not found\")",
@@ -364,7 +393,7 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
 /// `--write`: multipart uploads left incomplete under the remote's root. Their parts stay
 /// stored, and billed, until aborted; Ferry aborts its own failed uploads, but a killed process
 /// (or another tool) leaves them behind.
-async fn pending_uploads(target: &Target, remote: &dyn Remote, f: &mut Findings) {
+async fn pending_uploads(target: &Target, remote: &Stack, f: &mut Findings) {
     let name = target.name.as_str();
     let uploads = match timed(name, remote.pending_uploads()).await {
         Ok(u) => u,
@@ -442,21 +471,17 @@ async fn pending_uploads(target: &Target, remote: &dyn Remote, f: &mut Findings)
 }
 
 /// `--write`: a small object written, read back (unless capped) and deleted.
-async fn write_probe(target: &Target, remote: &dyn Remote, f: &mut Findings) {
+async fn write_probe(target: &Target, remote: &Stack, f: &mut Findings) {
     let name = target.name.as_str();
     let key = format!("{PREFIX}probe-{:016x}", rand::random::<u64>());
-    let body: remote::ByteStream =
-        Box::pin(futures::stream::iter([Ok(Bytes::from_static(PROBE_BODY))]));
-    if let Err(e) = timed(name, remote.write(&key, body, PROBE_BODY.len() as u64)).await {
+    let body = || -> remote::ByteStream {
+        Box::pin(futures::stream::iter([Ok(Bytes::from_static(PROBE_BODY))]))
+    };
+    if let Err(e) = timed(name, remote.write_with(&key, PROBE_BODY.len() as u64, body)).await {
         return access_failed("write", target, e, f);
     }
     if !f.capped_now {
-        f.requests += 1;
-        let back = timed(name, async {
-            let stream = remote.read(&key).await?;
-            stream.try_collect::<Vec<Bytes>>().await
-        })
-        .await;
+        let back = timed(name, read_all(remote, &key)).await;
         match back {
             Ok(chunks) if chunks.concat() == PROBE_BODY => {}
             Ok(_) => {
@@ -511,6 +536,16 @@ async fn write_probe(target: &Target, remote: &dyn Remote, f: &mut Findings) {
             )),
         ),
     }
+}
+
+/// The whole body of `key`, through the stack (one attempt, metered).
+async fn read_all(remote: &Stack, key: &str) -> Result<Vec<Bytes>, RemoteError> {
+    remote
+        .read_with(key, ReadBudget::default(), |stream| {
+            stream.try_collect::<Vec<Bytes>>()
+        })
+        .await
+        .0
 }
 
 fn reachable_text(target: &Target) -> String {
@@ -617,6 +652,7 @@ fn budget(
     spec: &RemoteSpec,
     settings: &RemoteSettings,
     ledger: Option<&Ledger>,
+    stack: Option<&Stack>,
     target: &Target,
     f: &mut Findings,
 ) -> Option<serde_json::Value> {
@@ -627,17 +663,12 @@ fn budget(
     let key = ledger_url(spec);
     let tz = &settings.budget_reset.tz;
     let n = &target.name;
-    if f.requests > 0
-        && let Err(e) = ledger.record(&key, tz, 0, f.requests)
-    {
-        tracing::warn!("could not record doctor's requests to '{n}': {e}");
-    }
-    if f.capped_now
-        && let Err(e) = ledger.mark_capped(&key, tz)
-    {
-        tracing::warn!("could not record the cap of '{n}': {e}");
-    }
-    let usage = match ledger.usage(&key, tz) {
+    // The stack's meter charged the probe's requests (and recorded a cap it met); flushed here.
+    let usage = match stack.and_then(|s| s.account()) {
+        Some(account) => account.usage(),
+        None => ledger.usage(&key, tz),
+    };
+    let usage = match usage {
         Ok(u) => u,
         Err(e) => {
             f.push(Check::new(
