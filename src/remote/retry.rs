@@ -72,6 +72,10 @@ impl<R: Remote + ?Sized> Remote for Arc<R> {
         (**self).stat(key).await
     }
 
+    async fn stat_by_range(&self, key: &str) -> Result<Presence, RemoteError> {
+        (**self).stat_by_range(key).await
+    }
+
     async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
         (**self).list_sized(prefix).await
     }

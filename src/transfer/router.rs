@@ -396,17 +396,7 @@ impl Router {
     ) -> Result<FetchOutcome, CopyError> {
         let mut outcome = FetchOutcome::default();
         let mut pending = objects;
-        // Interrupted, the claims not yet settled go back (module doc of `budget::claims`).
-        let _undo: Vec<_> = self
-            .lanes
-            .iter()
-            .filter_map(|lane| lane.claims.clone())
-            .map(|claims| {
-                crate::interrupt::on_interrupt(move || {
-                    let _ = claims.give_back_all();
-                })
-            })
-            .collect();
+        let _undo = self.give_back_on_interrupt();
         let abort = AtomicBool::new(false);
         let local_error: Mutex<Option<CopyError>> = Mutex::new(None);
         let mut running = FuturesUnordered::new();
@@ -622,6 +612,54 @@ impl Router {
     /// as the module table says).
     pub fn source_failed(&self, index: usize, e: &RemoteError) -> Skip {
         self.classify(&self.lanes[index], e)
+    }
+
+    /// While the guards live, an interrupt gives back every claim not yet settled (module doc
+    /// of `budget::claims`).
+    pub fn give_back_on_interrupt(&self) -> Vec<crate::interrupt::Guard> {
+        self.lanes
+            .iter()
+            .filter_map(|lane| lane.claims.clone())
+            .map(|claims| {
+                crate::interrupt::on_interrupt(move || {
+                    let _ = claims.give_back_all();
+                })
+            })
+            .collect()
+    }
+
+    /// Claims in the ledger what reading `object` from lane `index` may cost (one request and
+    /// its known size), on top of what every process has used or claimed today, so two
+    /// processes copying from one limited remote (two `sync`s, a `sync` and a `pull`) never
+    /// pass its limit together. `Err(())` when it does not fit; `Ok(None)` when the lane needs
+    /// no claim (no limit, or no ledger). Pair with [`Router::release`].
+    pub fn claim_one(&self, index: usize, object: &Object) -> Result<Option<Window>, ()> {
+        let lane = &self.lanes[index];
+        let Some(claims) = &lane.claims else {
+            return Ok(None);
+        };
+        match claims.claim(&lane.limits, &[(lane.cost(object), 1)]) {
+            Ok(claim) if claim.granted == 1 => Ok(Some(claim.window)),
+            Ok(_) => Err(()),
+            Err(e) => {
+                tracing::warn!(
+                    "could not claim budget of remote '{}' ({e}); planning on this process's view",
+                    lane.handle.name
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// Ends a [`Router::claim_one`] for `object`: the stack's meter has charged what the read
+    /// really cost, so the meter is flushed to the ledger first and then the whole claim is
+    /// given back (nothing counted twice, nothing uncounted in between).
+    pub fn release(&self, index: usize, object: &Object, window: Option<Window>) {
+        let lane = &self.lanes[index];
+        if let (Some(window), Some(claims)) = (window, &lane.claims) {
+            claims.settle(window, (lane.cost(object), 1), (0, 0));
+            lane.sync_ledger();
+        }
     }
 
     /// Writes every lane's usage to the ledger and gives back settled claims.

@@ -164,6 +164,7 @@ pub async fn sync(
     keep_going: bool,
     progress: &dyn Progress,
 ) -> Result<Vec<TargetRow>, CopyError> {
+    let _undo = router.give_back_on_interrupt();
     let mut rows: Vec<TargetRow> = Vec::new();
     let mut stop = false;
     for (target, wanted) in targets {
@@ -332,7 +333,14 @@ impl Relay<'_> {
             };
             let lane = &self.router.lanes[i];
             let size = lane.known_size(&key).or(o.size);
-            match self.relay(&lane.handle.remote, &o.hash, size).await {
+            // Shared with other processes through the ledger, as a pull's batches are.
+            let Ok(window) = self.router.claim_one(i, o) else {
+                r.tried.push((i, Skip::OverBudget));
+                continue;
+            };
+            let relayed = self.relay(&lane.handle.remote, &o.hash, size).await;
+            self.router.release(i, o, window);
+            match relayed {
                 Ok(bytes) => {
                     let passed: Vec<(usize, Skip)> = r
                         .tried
