@@ -32,6 +32,8 @@ struct View {
     base: (u64, u64),
     since: (u64, u64),
     inflight: (u64, u64),
+    /// The ledger window of the claims in flight (see [`Account::reserve`]).
+    window: Option<super::Window>,
 }
 
 impl View {
@@ -118,21 +120,49 @@ impl Account {
 
     /// Holds `bytes` and `requests` for one request about to be sent, if they fit; the caller
     /// gives them back with [`Account::unreserve`] once the request's real cost is charged.
+    /// On a limited remote the hold is also a claim in the ledger (after this process's
+    /// metered use is written there), so requests of two processes at once cannot pass a limit
+    /// together either.
     pub fn reserve(&self, bytes: u64, requests: u64) -> bool {
         let mut v = self.view.lock().unwrap_or_else(|p| p.into_inner());
         if !v.fits(&self.limits, bytes, requests) {
             return false;
+        }
+        if let Some(claims) = &self.claims {
+            let claimed = self
+                .meter
+                .flush()
+                .and_then(|()| claims.claim(&self.limits, &[(bytes, requests)]));
+            match claimed {
+                Ok(claim) if claim.granted == 1 => v.window = Some(claim.window),
+                Ok(_) => return false,
+                Err(e) => tracing::warn!(
+                    "could not claim budget in the ledger ({e}); going by this process's view"
+                ),
+            }
         }
         v.inflight.0 = v.inflight.0.saturating_add(bytes);
         v.inflight.1 = v.inflight.1.saturating_add(requests);
         true
     }
 
-    /// Gives back what [`Account::reserve`] held.
+    /// Gives back what [`Account::reserve`] held: the request's real cost has been charged to
+    /// the meter, which is written to the ledger before the claim goes back (so the ledger never
+    /// holds less than what was used).
     pub fn unreserve(&self, bytes: u64, requests: u64) {
         let mut v = self.view.lock().unwrap_or_else(|p| p.into_inner());
         v.inflight.0 = v.inflight.0.saturating_sub(bytes);
         v.inflight.1 = v.inflight.1.saturating_sub(requests);
+        if let (Some(claims), Some(window)) = (&self.claims, v.window) {
+            claims.settle(window, (bytes, requests), (0, 0));
+            if let Err(e) = self
+                .meter
+                .flush()
+                .and_then(|()| claims.give_back().map(|_| ()))
+            {
+                tracing::warn!("could not give back a budget claim: {e}");
+            }
+        }
     }
 
     /// Writes pending counts to the ledger and re-reads the day's use (other processes may have

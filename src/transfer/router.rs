@@ -316,6 +316,17 @@ fn unlimited(budget: &Budget) -> Remaining {
     }
 }
 
+/// What [`Router::claim_one`] got from the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// Claimed in this window: give it back with [`Router::release`].
+    Held(Window),
+    /// No claim needed: the remote has no limit, or there is no ledger.
+    NotNeeded,
+    /// Today's limit has no room for it (counting every process): take another source.
+    NoRoom,
+}
+
 /// An object being routed, with the remotes it has left behind.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Routed {
@@ -631,22 +642,21 @@ impl Router {
     /// Claims in the ledger what reading `object` from lane `index` may cost (one request and
     /// its known size), on top of what every process has used or claimed today, so two
     /// processes copying from one limited remote (two `sync`s, a `sync` and a `pull`) never
-    /// pass its limit together. `Err(())` when it does not fit; `Ok(None)` when the lane needs
-    /// no claim (no limit, or no ledger). Pair with [`Router::release`].
-    pub fn claim_one(&self, index: usize, object: &Object) -> Result<Option<Window>, ()> {
+    /// pass its limit together. Pair a [`Claimed::Held`] with [`Router::release`].
+    pub fn claim_one(&self, index: usize, object: &Object) -> Claimed {
         let lane = &self.lanes[index];
         let Some(claims) = &lane.claims else {
-            return Ok(None);
+            return Claimed::NotNeeded;
         };
         match claims.claim(&lane.limits, &[(lane.cost(object), 1)]) {
-            Ok(claim) if claim.granted == 1 => Ok(Some(claim.window)),
-            Ok(_) => Err(()),
+            Ok(claim) if claim.granted == 1 => Claimed::Held(claim.window),
+            Ok(_) => Claimed::NoRoom,
             Err(e) => {
                 tracing::warn!(
                     "could not claim budget of remote '{}' ({e}); planning on this process's view",
                     lane.handle.name
                 );
-                Ok(None)
+                Claimed::NotNeeded
             }
         }
     }
@@ -654,9 +664,9 @@ impl Router {
     /// Ends a [`Router::claim_one`] for `object`: the stack's meter has charged what the read
     /// really cost, so the meter is flushed to the ledger first and then the whole claim is
     /// given back (nothing counted twice, nothing uncounted in between).
-    pub fn release(&self, index: usize, object: &Object, window: Option<Window>) {
+    pub fn release(&self, index: usize, object: &Object, claimed: Claimed) {
         let lane = &self.lanes[index];
-        if let (Some(window), Some(claims)) = (window, &lane.claims) {
+        if let (Claimed::Held(window), Some(claims)) = (claimed, &lane.claims) {
             claims.settle(window, (lane.cost(object), 1), (0, 0));
             lane.sync_ledger();
         }

@@ -15,7 +15,7 @@ use md5::{Digest, Md5};
 use super::copy::{CopyError, Payload, download, oversized, upload};
 use super::exists::present;
 use super::remotes::Handle;
-use super::router::{Routed, Router, Skip};
+use super::router::{Claimed, Routed, Router, Skip};
 use super::wanted::Wanted;
 use super::{Object, Progress};
 use crate::hash::HashInfo;
@@ -332,14 +332,21 @@ impl Relay<'_> {
                 });
             };
             let lane = &self.router.lanes[i];
-            let size = lane.known_size(&key).or(o.size);
+            // An object's size is the same on every remote: any listing tells it, so a source
+            // that cannot list is claimed and read with the size too.
+            let size = lane
+                .known_size(&key)
+                .or(o.size)
+                .or_else(|| self.router.lanes.iter().find_map(|l| l.known_size(&key)));
+            let sized = Object { size, ..o.clone() };
             // Shared with other processes through the ledger, as a pull's batches are.
-            let Ok(window) = self.router.claim_one(i, o) else {
+            let claimed = self.router.claim_one(i, &sized);
+            if claimed == Claimed::NoRoom {
                 r.tried.push((i, Skip::OverBudget));
                 continue;
-            };
+            }
             let relayed = self.relay(&lane.handle.remote, &o.hash, size).await;
-            self.router.release(i, o, window);
+            self.router.release(i, &sized, claimed);
             match relayed {
                 Ok(bytes) => {
                     let passed: Vec<(usize, Skip)> = r

@@ -352,7 +352,7 @@ pub async fn fetch_manifests(
     router: &Router,
     progress: &dyn Progress,
 ) -> Result<(), super::copy::CopyError> {
-    let missing: Vec<Routed> = roots
+    let mut missing: Vec<Routed> = roots
         .iter()
         .filter(|r| r.hash.is_dir() && !odb.contains(&r.hash))
         .map(|r| Routed {
@@ -368,8 +368,33 @@ pub async fn fetch_manifests(
     if missing.is_empty() {
         return Ok(());
     }
+    if router.lanes.iter().any(|l| l.limits_bytes()) {
+        learn_sizes(router, &mut missing).await;
+    }
     progress.add_total(missing.len() as u64, 0);
     router.fetch(odb, missing, progress).await.map(|_| ())
+}
+
+/// Gives `objects` the sizes the first listable remote that holds them reports (an object's
+/// size is the same everywhere), so a byte limit is planned and claimed with what each read
+/// costs, not charged only once the bytes have arrived.
+async fn learn_sizes(router: &Router, objects: &mut [Routed]) {
+    let keys: Vec<String> = objects.iter().map(|r| r.object.key()).collect();
+    for lane in router
+        .lanes
+        .iter()
+        .filter(|l| l.disabled().is_none() && l.handle.remote.capabilities().list)
+    {
+        let Ok(found) = super::exists::listed(&lane.handle.remote, &keys).await else {
+            continue;
+        };
+        for r in objects.iter_mut().filter(|r| r.object.size.is_none()) {
+            r.object.size = found.get(&r.object.key()).copied().flatten();
+        }
+        if objects.iter().all(|r| r.object.size.is_some()) {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]

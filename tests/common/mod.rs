@@ -147,8 +147,10 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Its `Range` header, if it had one.
     pub range: Option<String>,
-    /// Server clock, seconds since the epoch.
+    /// Server clock, seconds since the epoch: when it was answered.
     pub t: f64,
+    /// Server clock: when it arrived.
+    pub t0: f64,
 }
 
 /// The DVC-protocol HTTP test server (`tests/support/http_server.py`) on 127.0.0.1, serving
@@ -239,6 +241,7 @@ impl HttpServer {
                 status: e["status"].as_u64().unwrap_or_default() as u16,
                 range: e["range"].as_str().map(str::to_string),
                 t: e["t"].as_f64().unwrap_or_default(),
+                t0: e["t0"].as_f64().unwrap_or_default(),
             })
             .collect()
     }

@@ -28,15 +28,20 @@ Control (never authenticated, never logged):
       slow: num          seconds to wait before answering any object request
       chaos: {"seed": int, "rate": num}   each GET/HEAD of an object (never a LIST) draws, from a
                          random.Random(seed), a fault with probability rate: 500, 429 or 503 with
-                         Retry-After (retry_after), or for a GET a body cut half-way or flipped
+                         Retry-After (retry_after), or for a GET a body cut half-way or flipped;
+                         with "kinds": [...] the draw is among those instead, which may also be
+                         "reset" (connection closed, no answer) and, for a GET, "stall" (half the
+                         body, then silence for `stall` seconds, then closed)
+      stall: num         seconds a "stall" chaos body stays silent (default 5)
       html_page: bool    every object request -> 200 with an HTML login page (Content-Type: text/html)
       trickle: num       GET bodies are sent one byte every `trickle` seconds
       endless: bool      GET bodies are chunked (no Content-Length) and repeat the object forever
       fail_part: int     (proxy) every upload of this multipart part number -> 500
       no_head: bool      every HEAD of an object -> 405 Method Not Allowed (as some servers)
       reset: true        back to no faults;  clear_log: true  empties the log
-  GET /__log       JSON list of {"method", "path", "status", "range", "t"} for every object
-                   request ("range": its Range header, or null)
+  GET /__log       JSON list of {"method", "path", "status", "range", "t", "t0"} for every
+                   object request ("range": its Range header, or null; "t0" when it arrived,
+                   "t" when it was answered)
   A GET with `Range: bytes=A-B` (or `A-`) is answered 206 with that slice and Content-Range.
   The control answer is the fault state, with "served": object bytes sent by GETs so far (cut
   bodies count what was sent).
@@ -69,10 +74,11 @@ NO_FAULTS = {
     "cap": False, "cap_after_bytes": None, "served": 0, "auth_fail": False, "fail_500": 0,
     "throttle": 0, "slowdown": 0, "retry_after": 1, "truncate": False, "die_after": None,
     "corrupt": False, "slow": 0, "html_page": False, "trickle": 0, "endless": False,
-    "fail_part": None, "chaos": None, "no_head": False,
+    "fail_part": None, "chaos": None, "no_head": False, "stall": 5,
 }
 CHAOS_STATUS = ("500", "429", "503")
 CHAOS_BODY = ("truncate", "flip")
+CHAOS_GET_ONLY = ("truncate", "flip", "stall")
 LOGIN_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>"
     b"<form method=post action=/login><input name=user><input name=password type=password>"
@@ -150,7 +156,8 @@ class Handler(BaseHTTPRequestHandler):
     def record(self, status):
         with LOCK:
             LOG.append({"method": self.command, "path": self.path, "status": status,
-                        "range": self.headers.get("Range"), "t": time.time()})
+                        "range": self.headers.get("Range"), "t": time.time(),
+                        "t0": getattr(self, "arrived", None)})
 
     def target(self):
         rel = self.path.split("?", 1)[0].lstrip("/")
@@ -220,7 +227,11 @@ class Handler(BaseHTTPRequestHandler):
             chaos = s["chaos"]
             if chaos and self.command in ("GET", "HEAD") and not self.is_list():
                 if RNG.random() < chaos["rate"]:
-                    kinds = CHAOS_STATUS + (CHAOS_BODY if self.command == "GET" else ())
+                    if chaos.get("kinds"):
+                        kinds = tuple(k for k in chaos["kinds"]
+                                      if self.command == "GET" or k not in CHAOS_GET_ONLY)
+                    else:
+                        kinds = CHAOS_STATUS + (CHAOS_BODY if self.command == "GET" else ())
                     kind = RNG.choice(kinds)
                     if kind == "500":
                         return 500, b"Internal Server Error (chaos)", {}
@@ -262,6 +273,7 @@ class Handler(BaseHTTPRequestHandler):
             conn.close()
 
     def handle_object(self):
+        self.arrived = time.time()
         self.body_fault = None
         body = self.read_body() if self.command in ("POST", "PUT") else b""
         with LOCK:
@@ -273,6 +285,14 @@ class Handler(BaseHTTPRequestHandler):
             status, fbody, headers = fault
             self.record(status)
             self.answer(status, fbody, headers, head=self.command == "HEAD")
+            return
+        if self.body_fault == "reset":
+            self.record(0)
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             return
         if ARGS.upstream:
             status, headers, data = self.forward(body)
@@ -363,6 +383,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if corrupt and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
+        if self.body_fault == "stall":
+            self.send_stall(data, headers)
+            return
         cut = len(data) // 2 if truncate else None
         if die_after is not None:
             cut = min(die_after, len(data)) if cut is None else min(cut, die_after)
@@ -379,6 +402,27 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data[:cut])
         self.wfile.flush()
         self.served(cut)
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def send_stall(self, data, headers):
+        """A 200 body that stops half-way and stays silent for `stall` seconds, then closes."""
+        with LOCK:
+            pause = STATE["stall"]
+        half = len(data) // 2
+        self.record(200)
+        self.send_response(200)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:half])
+        self.wfile.flush()
+        self.served(half)
+        time.sleep(pause)
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
