@@ -345,7 +345,8 @@ impl Relay<'_> {
                 r.tried.push((i, Skip::OverBudget));
                 continue;
             }
-            let relayed = self.relay(&lane.handle.remote, &o.hash, size).await;
+            let held = matches!(claimed, Claimed::Held(_));
+            let relayed = self.relay(&lane.handle.remote, &o.hash, size, held).await;
             self.router.release(i, &sized, claimed);
             match relayed {
                 Ok(bytes) => {
@@ -386,14 +387,21 @@ impl Relay<'_> {
 
     /// Copies `hash` from `source` to the target: streamed when its size is known (DVC 3
     /// hashes), else spooled through a verified temp file (legacy hashes are of dos2unix'd
-    /// text, so they cannot be checked on the fly). The source's stack retries the whole copy.
-    async fn relay(&self, source: &Stack, hash: &HashInfo, size: Option<u64>) -> Result<u64, Side> {
+    /// text, so they cannot be checked on the fly). The source's stack retries the whole copy;
+    /// `claimed`: the first attempt is covered by a ledger claim.
+    async fn relay(
+        &self,
+        source: &Stack,
+        hash: &HashInfo,
+        size: Option<u64>,
+        claimed: bool,
+    ) -> Result<u64, Side> {
         let key = crate::odb::key(hash);
         match size {
             Some(size) if !hash.legacy => {
                 let budget = ReadBudget {
                     size: Some(size),
-                    claimed: false,
+                    claimed,
                 };
                 let target = &self.target.remote;
                 let (result, _) = source
@@ -403,7 +411,7 @@ impl Relay<'_> {
                     .await;
                 result.map(|()| size)
             }
-            _ => self.spooled(source, hash, size).await,
+            _ => self.spooled(source, hash, size, claimed).await,
         }
     }
 
@@ -412,12 +420,10 @@ impl Relay<'_> {
         source: &Stack,
         hash: &HashInfo,
         size: Option<u64>,
+        claimed: bool,
     ) -> Result<u64, Side> {
         let spool = Odb::new(self.spool.to_path_buf());
-        let budget = ReadBudget {
-            size,
-            claimed: false,
-        };
+        let budget = ReadBudget { size, claimed };
         let bytes = match download(source, &spool, hash, budget).await.0 {
             Ok(n) => n,
             Err(CopyError::Remote(e)) => return Err(Side::Source(e)),
