@@ -217,4 +217,31 @@ mod tests {
         assert_eq!((u.bytes, u.requests), (600, 3));
         assert!(account.room(400, 1) && !account.room(401, 1));
     }
+
+    #[test]
+    fn reservations_of_two_processes_share_one_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path())
+            .with_clock(Clock::Fixed("2026-11-27T12:00:00Z".parse().unwrap()));
+        let limits = Budget {
+            limit_bytes: Some(1_000),
+            limit_requests: None,
+        };
+        // two accounts on one ledger: two processes on one remote
+        let one = Account::open(&ledger, "s3://b/p", &TimeZone::UTC, limits);
+        let two = Account::open(&ledger, "s3://b/p", &TimeZone::UTC, limits);
+        assert!(one.reserve(600, 1));
+        assert!(
+            !two.reserve(600, 1),
+            "the other process's reservation is claimed in the ledger"
+        );
+        one.charge(600, 1);
+        one.unreserve(600, 1);
+        assert!(!two.reserve(600, 1), "600 bytes were used, and recorded");
+        assert!(two.reserve(400, 1));
+        two.charge(400, 1);
+        two.unreserve(400, 1);
+        let u = ledger.usage("s3://b/p", &TimeZone::UTC).unwrap();
+        assert_eq!((u.bytes, u.requests), (1_000, 2), "exactly what was used");
+    }
 }
