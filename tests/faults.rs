@@ -143,6 +143,12 @@ impl World {
                 sent <= requests,
                 "{step}: {name} answered {sent} > {requests}"
             );
+            let usage = &self.usage()[name];
+            assert_eq!(
+                (usage["bytes"].as_u64(), usage["requests"].as_u64()),
+                (Some(served), Some(sent as u64)),
+                "{step}: the ledger of {name} holds what its server counted"
+            );
         }
         // After the first cap answer only requests each process sent before its own first cap
         // answer reached it may still arrive: at most `JOBS` at once per process (less the one
@@ -184,6 +190,16 @@ impl World {
             served(&self.s3b.0),
             seen.len()
         );
+    }
+
+    /// `ferry remote usage --json`, by remote name.
+    fn usage(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
+        let src = self.src.path().to_path_buf();
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_str(&self.ok(&src, &["remote", "usage", "--json"])).unwrap();
+        rows.into_iter()
+            .map(|r| (r["name"].as_str().unwrap().to_string(), r))
+            .collect()
     }
 
     /// Every remote that holds the `.dir` holds every file it lists.
