@@ -166,7 +166,7 @@ fn a_good_s3_remote_passes_every_check_including_write() {
         "ok    can list",
         "ok    can read (a missing object answers \"not found\")",
         "ok    can write, read back and delete",
-        "ok    budget: 0 B downloaded today (no limit); 3 requests (no limit); resets ",
+        "ok    budget: 0 B downloaded today (no limit); 3 requests (no limit); 2 list calls (no limit); resets ",
     ] {
         assert!(b.contains(line), "missing `{line}` in:\n{b}");
     }

@@ -29,6 +29,8 @@ pub struct Usage {
     pub bytes: u64,
     /// GET/HEAD requests sent to the remote in this window (B2 bills both as Class B).
     pub requests: u64,
+    /// LIST and other bucket calls sent in this window (B2's Class C).
+    pub lists: u64,
     /// When the server last reported its cap, the instant until which the remote must be
     /// skipped (its next reset); `None` when no cap is in force at the asked instant.
     pub capped_until: Option<Timestamp>,
@@ -59,6 +61,10 @@ pub struct Ledger {
 }
 
 /// One remote's file, as stored. Instants are RFC 3339 strings so the file reads well by hand.
+///
+/// `lists` came after format 1 was first written: a file without it (an older Ferry's) reads as
+/// no list calls, and an older Ferry reading a newer file ignores the field, so the format
+/// number stays 1 and both versions can share a state directory.
 #[derive(Debug, Serialize, Deserialize)]
 struct Entry {
     format: u32,
@@ -67,6 +73,8 @@ struct Entry {
     window_end: Timestamp,
     bytes: u64,
     requests: u64,
+    #[serde(default)]
+    lists: u64,
     capped_until: Option<Timestamp>,
 }
 
@@ -81,6 +89,7 @@ impl Entry {
             window_end: window.end,
             bytes: 0,
             requests: 0,
+            lists: 0,
             capped_until: None,
         });
         let stored_window = Window {
@@ -92,6 +101,7 @@ impl Entry {
             entry.window_end = window.end;
             entry.bytes = 0;
             entry.requests = 0;
+            entry.lists = 0;
         }
         if entry.capped_until.is_some_and(|until| now >= until) {
             entry.capped_until = None;
@@ -110,6 +120,7 @@ impl Entry {
         Usage {
             bytes: self.bytes,
             requests: self.requests,
+            lists: self.lists,
             capped_until: self.capped_until,
             window_start: self.window_start,
             resets_at: self.window_end,
@@ -171,6 +182,29 @@ impl Ledger {
         self.record_at(url, tz, bytes, requests, self.clock.now())
     }
 
+    /// Adds LIST-class calls (B2 Class C) to the remote's current window; returns the totals.
+    pub fn record_lists(&self, url: &str, tz: &TimeZone, lists: u64) -> Result<Usage, LedgerError> {
+        self.update(url, tz, self.clock.now(), |entry, _| {
+            entry.lists = entry.lists.saturating_add(lists);
+        })
+        .map(|entry| entry.usage())
+    }
+
+    /// Forgets a cap mark (a read succeeded after it, or `ferry remote usage --reset`); the
+    /// day's counts stay. Returns whether a mark was in force.
+    pub fn clear_cap(&self, url: &str, tz: &TimeZone) -> Result<bool, LedgerError> {
+        let url_n = normalize_url(url);
+        let path = self.data_path(&url_n);
+        if !path.exists() {
+            return Ok(false);
+        }
+        let mut had = false;
+        self.update(url, tz, self.clock.now(), |entry, _| {
+            had = entry.capped_until.take().is_some();
+        })?;
+        Ok(had)
+    }
+
     /// Notes that the server answered "cap exceeded": the remote is skipped until its next reset
     /// in `tz`, which is returned. Later runs that day skip it without sending a request.
     pub fn mark_capped(&self, url: &str, tz: &TimeZone) -> Result<Timestamp, LedgerError> {
@@ -222,17 +256,18 @@ impl Ledger {
         url: &str,
         tz: &TimeZone,
         window: Window,
-        bytes: u64,
-        requests: u64,
+        [bytes, requests, lists]: [u64; 3],
     ) -> Result<(), LedgerError> {
-        let now = self.clock.now();
-        if window.is_current(now) {
-            return self.record_at(url, tz, bytes, requests, now).map(|_| ());
-        }
-        self.update_in(url, window, |entry| {
+        let add = |entry: &mut Entry| {
             entry.bytes = entry.bytes.saturating_add(bytes);
             entry.requests = entry.requests.saturating_add(requests);
-        })
+            entry.lists = entry.lists.saturating_add(lists);
+        };
+        let now = self.clock.now();
+        if window.is_current(now) {
+            return self.update(url, tz, now, |entry, _| add(entry)).map(|_| ());
+        }
+        self.update_in(url, window, add)
     }
 
     /// The window `now` falls in for `tz`, by this ledger's clock.
@@ -565,6 +600,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(1_000),
             limit_requests: Some(5),
+            limit_lists: None,
         };
         ledger.record_at(B2, &utc, 100, 1, now).unwrap();
         let claim = ledger
@@ -605,6 +641,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(10_000),
             limit_requests: None,
+            limit_lists: None,
         };
         let threads: Vec<_> = (0..8)
             .map(|_| {
@@ -758,6 +795,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(1_000),
             limit_requests: None,
+            limit_lists: None,
         };
         for (tz, before, after) in [
             (
@@ -794,6 +832,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(100),
             limit_requests: None,
+            limit_lists: None,
         };
         let claim = ledger.claim(B2, &utc, &budget, &[(80, 1)]).unwrap();
         assert_eq!(claim.window, window);

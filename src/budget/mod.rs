@@ -41,7 +41,7 @@ mod meter;
 mod plan;
 mod window;
 
-pub use account::Account;
+pub use account::{Account, Cost};
 pub use claims::Claims;
 pub use clock::{Clock, NOW_ENV};
 pub use error::LedgerError;

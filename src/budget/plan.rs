@@ -1,17 +1,45 @@
 //! Pure arithmetic for the planner: what a remote may still serve today.
 use super::Usage;
+use crate::config::ferry::RemoteSettings;
 
-/// A remote's daily limits (`daily_download_limit`, `daily_request_limit` in ferry.toml);
-/// `None` means no limit of that kind.
+/// A remote's daily limits (`daily_download_limit`, `daily_request_limit`, `daily_list_limit`
+/// in ferry.toml), the three meters B2 bills by; `None` means no limit of that kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Budget {
     /// Bytes this machine may download from the remote per window.
     pub limit_bytes: Option<u64>,
-    /// GET/HEAD requests this machine may send to the remote per window.
+    /// GET/HEAD requests this machine may send to the remote per window (B2 Class B).
     pub limit_requests: Option<u64>,
+    /// LIST and other bucket calls per window (B2 Class C).
+    pub limit_lists: Option<u64>,
+}
+
+impl From<&RemoteSettings> for Budget {
+    fn from(s: &RemoteSettings) -> Budget {
+        Budget {
+            limit_bytes: s.daily_download_limit.map(|b| b.0),
+            limit_requests: s.daily_request_limit,
+            limit_lists: s.daily_list_limit,
+        }
+    }
 }
 
 impl Budget {
+    /// Whether any of the three limits is set.
+    pub fn is_limited(&self) -> bool {
+        self.limit_bytes.is_some() || self.limit_requests.is_some() || self.limit_lists.is_some()
+    }
+
+    /// The whole allowance, as if nothing were used yet (when the ledger cannot be read).
+    pub fn unused(&self) -> Remaining {
+        Remaining {
+            bytes: self.limit_bytes,
+            requests: self.limit_requests,
+            lists: self.limit_lists,
+            capped: false,
+        }
+    }
+
     /// What is left of this budget after `usage`. A remote the server reported capped has
     /// nothing left, whatever its configured limits (including none).
     pub fn remaining(&self, usage: &Usage) -> Remaining {
@@ -20,6 +48,7 @@ impl Budget {
             requests: self
                 .limit_requests
                 .map(|l| l.saturating_sub(usage.requests)),
+            lists: self.limit_lists.map(|l| l.saturating_sub(usage.lists)),
             capped: usage.capped_until.is_some(),
         }
     }
@@ -33,6 +62,9 @@ pub struct Remaining {
     pub bytes: Option<u64>,
     /// Requests still allowed; `None` is unlimited.
     pub requests: Option<u64>,
+    /// List calls still allowed; `None` is unlimited. A cap answer does not touch it (B2 caps
+    /// Class B and downloads; Class C has its own cap).
+    pub lists: Option<u64>,
     /// The server reported its cap: nothing fits until the reset.
     pub capped: bool,
 }
@@ -66,6 +98,7 @@ mod tests {
         Usage {
             bytes,
             requests,
+            lists: 0,
             capped_until: capped.then_some(t),
             window_start: t,
             resets_at: t,
@@ -77,6 +110,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(1_000),
             limit_requests: Some(10),
+            limit_lists: None,
         };
         let left = budget.remaining(&usage(400, 12, false));
         assert_eq!(left.bytes, Some(600));
@@ -90,6 +124,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(1_000),
             limit_requests: None,
+            limit_lists: None,
         };
         let mut left = budget.remaining(&usage(0, 0, false));
         assert!(left.reserve(600, 2));
@@ -97,6 +132,20 @@ mod tests {
         assert!(!left.reserve(1, 1), "the limit is reached exactly");
         assert_eq!(left.bytes, Some(0));
         assert_eq!(left.requests, None);
+    }
+
+    #[test]
+    fn list_calls_have_their_own_allowance() {
+        let budget = Budget {
+            limit_lists: Some(10),
+            ..Budget::default()
+        };
+        let mut u = usage(0, 0, true);
+        u.lists = 4;
+        let left = budget.remaining(&u);
+        assert_eq!(left.lists, Some(6));
+        assert_eq!(left.requests, None);
+        assert!(budget.is_limited() && !Budget::default().is_limited());
     }
 
     #[test]

@@ -135,7 +135,7 @@ enum Fetched {
 }
 
 fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched> {
-    let settings = settings(repo)?;
+    let settings = settings(repo)?.naming(args.remote.as_deref());
     let outs = index::collect(repo, &ctx.cwd, &args.targets)?;
     let mut order = match &args.remote {
         Some(r) => vec![r.to_lowercase()],

@@ -32,7 +32,7 @@ pub struct Args {
 /// Runs `ferry push`: resolves where it goes, calls [`crate::ops::push::push`], renders.
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
-    let settings = settings(&repo)?;
+    let settings = settings(&repo)?.naming(args.remote.as_deref());
     let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
     let to = PushTo {
         remote: args.remote,

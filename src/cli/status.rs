@@ -102,7 +102,7 @@ fn cloud(
     outs: &[crate::repo::out::Out],
     args: &Args,
 ) -> anyhow::Result<Exit> {
-    let settings = super::transfer::settings(repo)?;
+    let settings = super::transfer::settings(repo)?.naming(args.remote.as_deref());
     let name =
         crate::transfer::remotes::default_name(&repo.config, args.remote.as_deref(), &repo.root)?;
     // DVC compares only outs that go to the remote by default: `push: false` outs and outs with

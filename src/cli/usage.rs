@@ -42,10 +42,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         rows.push(Row {
             name,
             url: normalize_url(&spec.url),
-            budget: Budget {
-                limit_bytes: remote.daily_download_limit.map(|size| size.0),
-                limit_requests: remote.daily_request_limit,
-            },
+            budget: Budget::from(&remote),
             zone: remote.budget_reset,
             usage,
         });

@@ -82,10 +82,7 @@ pub fn open(
         ledger.as_ref().map(|l| l.dir().to_path_buf())
     );
     let stack = shared(id, || {
-        let limits = Budget {
-            limit_bytes: remote_settings.daily_download_limit.map(|b| b.0),
-            limit_requests: remote_settings.daily_request_limit,
-        };
+        let limits = Budget::from(&remote_settings);
         let account = ledger.as_ref().map(|l| {
             Arc::new(Account::open(
                 l,
@@ -102,6 +99,7 @@ pub fn open(
                 account,
             },
         )
+        .named(remote_settings.named)
     });
     Ok(Handle {
         url: remote::display_url(&spec.url),

@@ -135,10 +135,7 @@ impl Lane {
     /// A lane for `handle`, with its budget from its account (capped remotes start disabled).
     pub fn new(handle: Handle) -> Self {
         let account = handle.remote.account().cloned();
-        let limits = Budget {
-            limit_bytes: handle.settings.daily_download_limit.map(|b| b.0),
-            limit_requests: handle.settings.daily_request_limit,
-        };
+        let limits = Budget::from(&handle.settings);
         let usage = account.as_ref().and_then(|a| a.usage().ok());
         let remaining = usage
             .as_ref()
@@ -308,11 +305,7 @@ fn adjust(left: &mut Option<u64>, reserved: u64, used: u64) {
 }
 
 fn unlimited(budget: &Budget) -> Remaining {
-    Remaining {
-        bytes: budget.limit_bytes,
-        requests: budget.limit_requests,
-        capped: false,
-    }
+    budget.unused()
 }
 
 /// An object being routed, with the remotes it has left behind.

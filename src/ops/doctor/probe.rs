@@ -176,8 +176,12 @@ struct Findings {
     problem: Option<Problem>,
     /// GET/HEAD calls sent (for the ledger).
     requests: u64,
+    /// LIST-class calls sent (for the ledger, when the backend does not count them itself).
+    lists: u64,
     /// The server said its cap is exhausted.
     capped_now: bool,
+    /// The server answered an object request (found or "not found"): it is not capped now.
+    served: bool,
 }
 
 impl Findings {
@@ -226,10 +230,17 @@ async fn probe(
         checks: Vec::new(),
         problem: None,
         requests: 0,
+        lists: 0,
         capped_now: false,
+        served: false,
     };
     match remote::open(&spec) {
-        Ok(remote) => probe_remote(&target, remote.as_ref(), write, &mut f).await,
+        Ok(remote) => {
+            probe_remote(&target, remote.as_ref(), write, &mut f).await;
+            if let Some(n) = remote.take_list_calls() {
+                f.lists = n;
+            }
+        }
         Err(e) => f.fail(
             "config",
             Problem::Config,
@@ -260,6 +271,7 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
     f.requests += 1;
     match timed(name, remote.exists(&absent)).await {
         Ok(_) => {
+            f.served = true;
             f.push(Check::ok("reachable", reachable_text(target)));
             f.push(credentials_ok(target));
         }
@@ -310,6 +322,7 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
 
     // List: what `fetch` uses to learn what a remote holds in one call per 1,000 keys.
     if remote.capabilities().list {
+        f.lists += 1;
         match timed(name, remote.list_sized(PREFIX)).await {
             Ok(_) => f.push(Check::ok("list", "can list")),
             Err(e) => list_failed(target, e, f),
@@ -366,6 +379,7 @@ async fn probe_remote(target: &Target, remote: &dyn Remote, write: bool, f: &mut
 /// (or another tool) leaves them behind.
 async fn pending_uploads(target: &Target, remote: &dyn Remote, f: &mut Findings) {
     let name = target.name.as_str();
+    f.lists += 1;
     let uploads = match timed(name, remote.pending_uploads()).await {
         Ok(u) => u,
         Err(e) if e.kind == ErrorKind::Unsupported => return,
@@ -632,11 +646,20 @@ fn budget(
     {
         tracing::warn!("could not record doctor's requests to '{n}': {e}");
     }
+    if f.lists > 0
+        && let Err(e) = ledger.record_lists(&key, tz, f.lists)
+    {
+        tracing::warn!("could not record doctor's list calls to '{n}': {e}");
+    }
     if f.capped_now
         && let Err(e) = ledger.mark_capped(&key, tz)
     {
         tracing::warn!("could not record the cap of '{n}': {e}");
     }
+    // The server just answered an object request, so a cap marked earlier is over (lifted, or
+    // never the account's): forget it, as a successful read in a pull does, rather than show
+    // "can read" next to "capped".
+    let lifted = !f.capped_now && f.served && ledger.clear_cap(&key, tz).unwrap_or(false);
     let usage = match ledger.usage(&key, tz) {
         Ok(u) => u,
         Err(e) => {
@@ -648,10 +671,7 @@ fn budget(
             return None;
         }
     };
-    let limits = Budget {
-        limit_bytes: settings.daily_download_limit.map(|b| b.0),
-        limit_requests: settings.daily_request_limit,
-    };
+    let limits = Budget::from(settings);
     let left = limits.remaining(&usage);
     let now = ledger.now();
     let zone = &settings.budget_reset;
@@ -683,7 +703,22 @@ fn budget(
             plural(usage.requests, "request", "requests")
         )),
     }
-    let text = format!("budget: {}; {resets}", parts.join("; "));
+    match (limits.limit_lists, left.lists) {
+        (Some(limit), Some(rest)) => parts.push(format!(
+            "{} of {limit} list calls, {rest} left",
+            usage.lists
+        )),
+        _ => parts.push(format!(
+            "{} (no limit)",
+            plural(usage.lists, "list call", "list calls")
+        )),
+    }
+    let lifted = if lifted {
+        "; the cap marked earlier today is cleared: the server answered this probe"
+    } else {
+        ""
+    };
+    let text = format!("budget: {}; {resets}{lifted}", parts.join("; "));
     let spent = left.bytes == Some(0) || left.requests == Some(0);
     if let Some(until) = usage.capped_until {
         f.fail(
@@ -716,6 +751,8 @@ fn budget(
         "bytes_limit": limits.limit_bytes,
         "requests": usage.requests,
         "requests_limit": limits.limit_requests,
+        "lists": usage.lists,
+        "lists_limit": limits.limit_lists,
         "reset_zone": zone.name,
         "resets_at": usage.resets_at.to_string(),
         "capped_until": usage.capped_until.map(|t| t.to_string()),
