@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::{Budget, Claims, Ledger, LedgerError, Meter, Usage};
+use super::{Budget, Claims, Ledger, LedgerError, Meter, Team, Usage};
 
 /// A remote's account: shared by its layer stack (which charges and checks) and by the router
 /// (which claims and settles), behind an `Arc`.
@@ -22,6 +22,8 @@ pub struct Account {
     claims: Option<Arc<Claims>>,
     capped_until: Mutex<Option<Timestamp>>,
     view: Mutex<View>,
+    /// The team ledger this remote's use is shared through (limited remotes only).
+    team: Option<Arc<Team>>,
 }
 
 /// `[bytes, Class B calls (GET/HEAD), Class C calls (LIST)]`: what a request costs, in the three
@@ -85,7 +87,23 @@ impl Account {
             key: key.to_string(),
             tz: tz.clone(),
             limits,
+            team: None,
         }
+    }
+
+    /// This account with its use shared through `team` (a limited remote only): the team's use
+    /// today is read now (one LIST) and counts against the limits; what this process used is
+    /// published when the account is dropped (one PUT).
+    pub fn with_team(mut self, team: Option<Arc<Team>>) -> Account {
+        let Some(team) = team.filter(|_| self.limits.is_limited()) else {
+            return self;
+        };
+        team.refresh(&self.key, &self.tz);
+        if let Err(e) = self.refresh() {
+            tracing::warn!("cannot read the budget ledger: {e}");
+        }
+        self.team = Some(team);
+        self
     }
 
     /// The configured daily limits.
@@ -204,6 +222,17 @@ impl Account {
     pub fn clear_cap(&self) -> Result<bool, LedgerError> {
         *self.capped_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.ledger.clear_cap(&self.key, &self.tz)
+    }
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        if let Some(team) = &self.team {
+            if let Err(e) = self.meter.flush() {
+                tracing::warn!("budget use not recorded: {e}");
+            }
+            team.publish(&self.key, &self.tz);
+        }
     }
 }
 

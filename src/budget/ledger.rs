@@ -31,6 +31,9 @@ pub struct Usage {
     pub requests: u64,
     /// LIST and other bucket calls sent in this window (B2's Class C).
     pub lists: u64,
+    /// The part of the three counts above that other machines of the team used, as last read
+    /// from the team ledger (`[bytes, requests, lists]`; zero without one).
+    pub others: [u64; 3],
     /// When the server last reported its cap, the instant until which the remote must be
     /// skipped (its next reset); `None` when no cap is in force at the asked instant.
     pub capped_until: Option<Timestamp>,
@@ -76,6 +79,12 @@ struct Entry {
     #[serde(default)]
     lists: u64,
     capped_until: Option<Timestamp>,
+    /// The team's use by other machines today, as last read from the team ledger.
+    #[serde(default)]
+    others: [u64; 3],
+    /// How much of this machine's own use is already published to the team ledger.
+    #[serde(default)]
+    published: [u64; 3],
 }
 
 impl Entry {
@@ -91,6 +100,8 @@ impl Entry {
             requests: 0,
             lists: 0,
             capped_until: None,
+            others: [0; 3],
+            published: [0; 3],
         });
         let stored_window = Window {
             start: entry.window_start,
@@ -102,6 +113,8 @@ impl Entry {
             entry.bytes = 0;
             entry.requests = 0;
             entry.lists = 0;
+            entry.others = [0; 3];
+            entry.published = [0; 3];
         }
         if entry.capped_until.is_some_and(|until| now >= until) {
             entry.capped_until = None;
@@ -116,11 +129,16 @@ impl Entry {
         }
     }
 
+    fn own(&self) -> [u64; 3] {
+        [self.bytes, self.requests, self.lists]
+    }
+
     fn usage(&self) -> Usage {
         Usage {
-            bytes: self.bytes,
-            requests: self.requests,
-            lists: self.lists,
+            bytes: self.bytes.saturating_add(self.others[0]),
+            requests: self.requests.saturating_add(self.others[1]),
+            lists: self.lists.saturating_add(self.others[2]),
+            others: self.others,
             capped_until: self.capped_until,
             window_start: self.window_start,
             resets_at: self.window_end,
@@ -188,6 +206,52 @@ impl Ledger {
             entry.lists = entry.lists.saturating_add(lists);
         })
         .map(|entry| entry.usage())
+    }
+
+    /// Sets what the other machines of the team used today (read from the team ledger), which
+    /// from now on counts against the limits with this machine's own use.
+    pub fn set_others(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        window: Window,
+        others: [u64; 3],
+    ) -> Result<(), LedgerError> {
+        self.update(url, tz, self.clock.now(), |entry, _| {
+            if entry.window() == window {
+                entry.others = others;
+            }
+        })
+        .map(|_| ())
+    }
+
+    /// This machine's use not yet published to the team ledger, in the current window, marked
+    /// as published (give it back with [`Ledger::unpublish`] if the record cannot be written).
+    /// Use that went down since (claims given back) publishes nothing until it grows again, so
+    /// the team's total never undercounts.
+    pub fn take_unpublished(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+    ) -> Result<(Window, [u64; 3]), LedgerError> {
+        let mut delta = [0; 3];
+        let entry = self.update(url, tz, self.clock.now(), |entry, _| {
+            let own = entry.own();
+            for i in 0..3 {
+                delta[i] = own[i].saturating_sub(entry.published[i]);
+                entry.published[i] = entry.published[i].max(own[i]);
+            }
+        })?;
+        Ok((entry.window(), delta))
+    }
+
+    /// Gives back a [`Ledger::take_unpublished`] whose record was not written.
+    pub fn unpublish(&self, url: &str, window: Window, delta: [u64; 3]) -> Result<(), LedgerError> {
+        self.update_in(url, window, |entry| {
+            for (p, d) in entry.published.iter_mut().zip(delta) {
+                *p = p.saturating_sub(d);
+            }
+        })
     }
 
     /// Forgets a cap mark (a read succeeded after it, or `ferry remote usage --reset`); the

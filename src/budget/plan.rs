@@ -99,6 +99,7 @@ mod tests {
             bytes,
             requests,
             lists: 0,
+            others: [0; 3],
             capped_until: capped.then_some(t),
             window_start: t,
             resets_at: t,

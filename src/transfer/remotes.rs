@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use crate::budget::{Account, Budget, Ledger};
+use crate::budget::{Account, Budget, Ledger, Team};
 use crate::config::Config;
 use crate::config::ferry::FerrySettings;
 use crate::error::{Exit, UserError};
@@ -84,12 +84,10 @@ pub fn open(
     let stack = shared(id, || {
         let limits = Budget::from(&remote_settings);
         let account = ledger.as_ref().map(|l| {
-            Arc::new(Account::open(
-                l,
-                &ledger_key,
-                &remote_settings.budget_reset.tz,
-                limits,
-            ))
+            Arc::new(
+                Account::open(l, &ledger_key, &remote_settings.budget_reset.tz, limits)
+                    .with_team(team(config, settings, l)),
+            )
         });
         Stack::new(
             backend,
@@ -161,4 +159,13 @@ pub fn default_name(
         .with_hint("or pass `-r NAME`; `ferry remote list` shows the configured remotes")
         .into()),
     }
+}
+
+/// The team ledger `ferry.toml` turns on, if any; one that cannot be used is warned about and
+/// left off (the limits then count this machine's use only).
+fn team(config: &Config, settings: &FerrySettings, ledger: &Ledger) -> Option<Arc<Team>> {
+    crate::budget::Team::shared(config, settings, ledger)
+        .map_err(|e| tracing::warn!("the team ledger is off: {e}"))
+        .ok()
+        .flatten()
 }
