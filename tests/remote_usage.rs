@@ -85,13 +85,15 @@ fn usage_shows_use_limits_bars_resets_and_caps() {
         text(&out.stdout),
         "\
 backblaze (s3://bkt/data)
-  downloaded  312.5 MB of 1.0 GB      [######--------------]  31%
-  requests    125 of 2500             [#-------------------]   5%
+  downloaded  312.5 MB of 1.0 GB      CAPPED
+  requests    125 of 2500             CAPPED
+  lists       0 of 2500               [--------------------]   0%
   resets      2026-11-28 00:00 UTC (UTC), 2026-11-27 19:00 EST local, in 7h 12m
-  CAPPED      the server reported its cap; skipped until 2026-11-28 00:00 UTC
+  CAPPED      the server reported its cap; skipped until 2026-11-28 00:00 UTC (`ferry pull -r backblaze` tries it once; `ferry remote usage --reset backblaze` forgets the mark)
 dagshub (https://dagshub.com/alice/p.dvc)
   downloaded  42.0 kB (no limit)
   requests    3 (no limit)
+  lists       0 (no limit)
   resets      2026-11-28 00:00 PST (America/Los_Angeles), 2026-11-28 03:00 EST local, in 15h 12m
 "
     );
@@ -108,6 +110,7 @@ dagshub (https://dagshub.com/alice/p.dvc)
                 "window_start": "2026-11-27T00:00:00Z", "resets_at": "2026-11-28T00:00:00Z",
                 "bytes": 312_500_000, "bytes_limit": 1_000_000_000u64,
                 "requests": 125, "requests_limit": 2500,
+                "lists": 0, "lists_limit": 2500,
                 "capped_until": "2026-11-28T00:00:00Z"
             },
             {
@@ -115,7 +118,7 @@ dagshub (https://dagshub.com/alice/p.dvc)
                 "reset_zone": "America/Los_Angeles",
                 "window_start": "2026-11-27T08:00:00Z", "resets_at": "2026-11-28T08:00:00Z",
                 "bytes": 42_000, "bytes_limit": null, "requests": 3, "requests_limit": null,
-                "capped_until": null
+                "lists": 0, "lists_limit": null, "capped_until": null
             }
         ])
     );
@@ -193,4 +196,73 @@ fn a_malformed_clock_is_a_config_error_and_outside_a_repo_is_253() {
     let outside = tempfile::tempdir().unwrap();
     let out = usage(outside.path(), state.path(), NOON, false);
     assert_eq!(out.status.code(), Some(253), "{}", text(&out.stderr));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three meters against the server's counts
+// ---------------------------------------------------------------------------------------------
+
+mod budget_fixture;
+use budget_fixture::{Project, S3Prefix, Seen, classes, out_text, served};
+
+/// What the ledger holds for `remote`, as `remote usage --json` shows it: (bytes, Class B,
+/// Class C).
+fn meters(p: &Project, dir: &Path, state: &Path, remote: &str) -> (u64, Seen) {
+    let row = &p.usage(dir, state)[remote];
+    (
+        row["bytes"].as_u64().unwrap(),
+        Seen {
+            class_b: row["requests"].as_u64().unwrap(),
+            class_c: row["lists"].as_u64().unwrap(),
+        },
+    )
+}
+
+/// Every request of push, pull, `status -c` and `status --remotes` is in the ledger, in B2's
+/// three meters, exactly as the proxy in front of SeaweedFS counted them (1,200 objects, so
+/// listings take two pages).
+#[test]
+fn the_three_meters_match_the_servers_counts() {
+    let mut p = Project::new(&[("data", 1_200, 64), ("small", 3, 1_000)]);
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path();
+    let proxy = HttpServer::s3_proxy(&common::s3_endpoint());
+    let s3 = S3Prefix::new("meters");
+    p.add_s3(st, "backblaze", &s3, proxy.url("").trim_end_matches('/'));
+    p.ok(p.src(), st, &["remote", "default", "backblaze"]);
+    p.ok(p.src(), st, &["remote", "modify", "backblaze", "daily_list_limit", "2500"]);
+    p.commit();
+    let clone = p.clone_repo();
+    p.credentials(&clone, st, "backblaze");
+
+    let check = |dir: &Path, what: &str| {
+        let seen = classes(&proxy.log());
+        let (bytes, ledger) = meters(&p, dir, st, "backblaze");
+        assert_eq!(ledger, seen, "after {what}: ledger vs server");
+        assert_eq!(bytes, served(&proxy), "after {what}: bytes");
+        seen
+    };
+    let out = p.run(p.src(), st, &["push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let after_push = check(p.src(), "push");
+    assert!(after_push.class_c >= 1, "{after_push:?}");
+
+    let out = p.run(&clone, st, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    let after_pull = check(&clone, "pull");
+    assert!(after_pull.class_b > after_push.class_b, "{after_pull:?}");
+    assert!(served(&proxy) >= 1_200 * 64 + 3_000);
+
+    for args in [&["status", "-c"][..], &["status", "--remotes"]] {
+        let before = classes(&proxy.log());
+        let out = p.run(&clone, st, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", out_text(&out));
+        let after = check(&clone, &format!("{args:?}"));
+        assert!(
+            after.class_c > before.class_c || after.class_b > before.class_b,
+            "{args:?} sent nothing?"
+        );
+    }
+    let usage = &p.usage(&clone, st)["backblaze"];
+    assert_eq!(usage["lists_limit"], 2500);
 }

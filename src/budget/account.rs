@@ -98,7 +98,9 @@ impl Account {
         let Some(team) = team.filter(|_| self.limits.is_limited()) else {
             return self;
         };
-        team.refresh(&self.key, &self.tz);
+        if let Err(why) = team.refresh(&self.key, &self.tz) {
+            team.warn_unreadable(&why);
+        }
         if let Err(e) = self.refresh() {
             tracing::warn!("cannot read the budget ledger: {e}");
         }

@@ -243,25 +243,28 @@ impl Team {
     }
 
     /// Reads the team's use of `key` today and stores the others' share in this machine's
-    /// ledger, so limits and claims count it. Unreadable records keep the last share read and
-    /// warn once.
-    pub fn refresh(&self, key: &str, tz: &TimeZone) {
-        let result = self.ledger.window(tz).map_err(|e| e.to_string()).and_then(|window| {
-            let totals = self.read(key, window).map_err(|e| e.to_string())?;
-            self.ledger
-                .set_others(key, tz, window, totals.others(&self.member))
-                .map_err(|e| e.to_string())
-        });
-        if let Err(e) = result {
-            let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
-            if !*warned {
-                *warned = true;
-                tracing::warn!(
-                    "cannot read the team ledger on remote '{}' ({e}); the daily limits count \
-                     this machine's use only (and what the team used as last read today)",
-                    self.remote
-                );
-            }
+    /// ledger, so limits and claims count it; returns the day's records. On failure the share
+    /// read last stays in the ledger.
+    pub fn refresh(&self, key: &str, tz: &TimeZone) -> Result<Totals, String> {
+        let window = self.ledger.window(tz).map_err(|e| e.to_string())?;
+        let totals = self.read(key, window).map_err(|e| e.to_string())?;
+        self.ledger
+            .set_others(key, tz, window, totals.others(&self.member))
+            .map_err(|e| e.to_string())?;
+        Ok(totals)
+    }
+
+    /// Says once per process that the team's records could not be read (`why`), so the pull
+    /// is known to fall back to this machine's ledger.
+    pub fn warn_unreadable(&self, why: &str) {
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if !*warned {
+            *warned = true;
+            tracing::warn!(
+                "cannot read the team ledger on remote '{}' ({why}); the daily limits count this \
+                 machine's use only (and the team's as last read today)",
+                self.remote
+            );
         }
     }
 

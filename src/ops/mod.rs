@@ -7,6 +7,7 @@ pub mod gc;
 pub mod init;
 pub mod push;
 pub mod remote;
+pub mod usage;
 
 /// Where an operation's messages go, in order: results (stdout) and warnings (stderr). The CLI
 /// passes its printer; operations never print.

@@ -293,9 +293,9 @@ impl Hint for RemoteError {
                  copy from a machine that has the data: `ferry push -r {name}`"
             )),
             ErrorKind::OverBudget => Some(format!(
-                "remote '{name}' reached the daily limit set in .dvc/ferry.toml; `ferry remote \
-                 usage` shows when it resets, or raise it with `ferry remote modify {name} \
-                 daily_download_limit …`"
+                "remote '{name}' reached a daily limit set in .dvc/ferry.toml; `ferry remote \
+                 usage` shows which and when it resets, or raise it with `ferry remote modify \
+                 {name} daily_download_limit|daily_request_limit|daily_list_limit …`"
             )),
             ErrorKind::Unsupported | ErrorKind::Permanent => Some(format!(
                 "check the options of remote '{name}' with `ferry remote list -v`; \

@@ -456,7 +456,7 @@ impl Stack {
         if let Some(a) = account
             && !a.reserve_cost(need)
         {
-            return Err(self.over_budget(tries, spent));
+            return Err(self.over_budget(op, tries, spent));
         }
         Ok(Held {
             _permit: permit,
@@ -582,19 +582,23 @@ impl Stack {
         e
     }
 
-    fn over_budget(&self, tries: u32, spent: &Counter) -> RemoteError {
+    fn over_budget(&self, op: Op, tries: u32, spent: &Counter) -> RemoteError {
         let spent = spent.get();
-        let mut e = RemoteError::new(
-            ErrorKind::OverBudget,
-            self.name(),
+        let message = if op == Op::List {
+            format!(
+                "another LIST would pass the daily_list_limit of remote '{}' (B2 Class C)",
+                self.name()
+            )
+        } else {
             format!(
                 "another request would pass the daily limit of remote '{}' (this call sent {} \
                  requests, received {} bytes)",
                 self.name(),
                 spent.requests,
                 spent.bytes
-            ),
-        );
+            )
+        };
+        let mut e = RemoteError::new(ErrorKind::OverBudget, self.name(), message);
         e.attempts = tries - 1;
         e
     }
