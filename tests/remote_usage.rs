@@ -266,3 +266,126 @@ fn the_three_meters_match_the_servers_counts() {
     let usage = &p.usage(&clone, st)["backblaze"];
     assert_eq!(usage["lists_limit"], 2500);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Honest cap state
+// ---------------------------------------------------------------------------------------------
+
+/// A repository whose `data/` is on an HTTP test server (default remote `dagshub`, one
+/// request at a time), and a fresh clone of it.
+fn on_http(state: &Path) -> (Project, HttpServer, tempfile::TempDir, std::path::PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let http = HttpServer::start(root.path(), "", "");
+    let mut p = Project::new(&[("data", 4, 500)]);
+    let url = http.url("store");
+    p.ok(p.src(), state, &["remote", "add", "-d", "dagshub", &url]);
+    p.ok(p.src(), state, &["remote", "modify", "dagshub", "jobs", "1"]);
+    p.ok(p.src(), state, &["remote", "modify", "dagshub", "daily_download_limit", "1MB"]);
+    p.ok(p.src(), state, &["push"]);
+    p.commit();
+    let clone = p.clone_repo();
+    (p, http, root, clone)
+}
+
+fn capped_until(p: &Project, dir: &Path, state: &Path) -> serde_json::Value {
+    p.usage(dir, state)["dagshub"]["capped_until"].clone()
+}
+
+/// The ledger's cap mark is not the last word: `-r NAME` sends one request (and only one)
+/// to a remote marked capped; a cap answer keeps the mark, a served read clears it; plain
+/// commands trust the mark and send nothing.
+#[test]
+fn a_named_remote_is_tried_once_despite_the_mark_and_a_served_read_clears_it() {
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path();
+    let (p, http, _root, clone) = on_http(st);
+
+    http.control(r#"{"cap": true, "clear_log": true}"#);
+    let out = p.run(&clone, st, &["pull"]);
+    assert_ne!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert_eq!(http.log().len(), 1, "jobs 1: nothing after the cap answer");
+    assert_eq!(capped_until(&p, &clone, st), "2026-11-28T00:00:00Z");
+
+    // Marked: a plain pull sends nothing.
+    http.control(r#"{"clear_log": true}"#);
+    let out = p.run(&clone, st, &["pull"]);
+    assert_ne!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert!(http.log().is_empty(), "{:?}", http.log());
+
+    // Named, still capped at the server: exactly one request, and the mark stays.
+    let out = p.run(&clone, st, &["pull", "-r", "dagshub", "-j", "4"]);
+    assert_ne!(out.status.code(), Some(0), "{}", out_text(&out));
+    let log = http.log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].status, 403);
+    assert_eq!(capped_until(&p, &clone, st), "2026-11-28T00:00:00Z");
+
+    // The cap is lifted: plain pulls still trust the mark, a named one tries and clears it.
+    http.control(r#"{"reset": true, "clear_log": true}"#);
+    let out = p.run(&clone, st, &["pull"]);
+    assert_ne!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert!(http.log().is_empty(), "{:?}", http.log());
+    let out = p.run(&clone, st, &["pull", "-r", "dagshub", "-j", "4"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    for f in 0..4 {
+        assert_eq!(
+            std::fs::read(clone.join(format!("data/f{f:03}"))).unwrap(),
+            budget_fixture::blob(f, 500)
+        );
+    }
+    assert_eq!(capped_until(&p, &clone, st), serde_json::Value::Null);
+    assert_eq!(http.log().len(), 5, "the manifest and 4 files");
+}
+
+/// `remote usage` shows CAPPED (not an empty bar) and how to get out; `--reset NAME` forgets
+/// the mark by hand; doctor, whose probe the server answers, clears a stale mark and says so
+/// instead of showing "can read" next to "capped".
+#[test]
+fn usage_reset_and_doctor_clear_a_stale_cap_mark() {
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path();
+    let (p, http, _root, clone) = on_http(st);
+    http.control(r#"{"cap": true}"#);
+    let _ = p.run(&clone, st, &["pull"]);
+    let text_out = p.ok(&clone, st, &["remote", "usage"]);
+    let lines: Vec<&str> = text_out.lines().collect();
+    assert!(
+        lines[1].starts_with("  downloaded  ") && lines[1].ends_with("  CAPPED"),
+        "{text_out}"
+    );
+    assert!(!text_out.contains('%'), "no bar for a capped remote: {text_out}");
+    assert!(
+        text_out.contains("`ferry remote usage --reset dagshub` forgets the mark"),
+        "{text_out}"
+    );
+
+    assert_eq!(
+        p.ok(&clone, st, &["remote", "usage", "--reset", "dagshub"]),
+        "Cleared the cap mark of 'dagshub': the next pull tries it again.\n"
+    );
+    assert_eq!(capped_until(&p, &clone, st), serde_json::Value::Null);
+    assert_eq!(
+        p.ok(&clone, st, &["remote", "usage", "--reset", "dagshub"]),
+        "'dagshub' is not marked capped; nothing to clear.\n"
+    );
+
+    // Marked again while the server is capped; doctor agrees with it.
+    let _ = p.run(&clone, st, &["pull"]);
+    let out = p.run(&clone, st, &["doctor", "-r", "dagshub"]);
+    let doc = text(&out.stdout);
+    assert!(doc.contains("capped until"), "{doc}");
+    assert!(!doc.contains("can read"), "{doc}");
+    // The cap is lifted: doctor's probe is answered, so the mark goes, and it says why.
+    http.control(r#"{"reset": true}"#);
+    let out = p.run(&clone, st, &["doctor", "-r", "dagshub"]);
+    let doc = text(&out.stdout);
+    assert!(doc.contains("can read"), "{doc}");
+    assert!(!doc.contains("capped until"), "{doc}");
+    assert!(
+        doc.contains("the cap marked earlier today is cleared: the server answered this probe"),
+        "{doc}"
+    );
+    assert_eq!(capped_until(&p, &clone, st), serde_json::Value::Null);
+    let out = p.run(&clone, st, &["pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+}
