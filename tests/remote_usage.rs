@@ -230,7 +230,11 @@ fn the_three_meters_match_the_servers_counts() {
     let s3 = S3Prefix::new("meters");
     p.add_s3(st, "backblaze", &s3, proxy.url("").trim_end_matches('/'));
     p.ok(p.src(), st, &["remote", "default", "backblaze"]);
-    p.ok(p.src(), st, &["remote", "modify", "backblaze", "daily_list_limit", "2500"]);
+    p.ok(
+        p.src(),
+        st,
+        &["remote", "modify", "backblaze", "daily_list_limit", "2500"],
+    );
     p.commit();
     let clone = p.clone_repo();
     p.credentials(&clone, st, "backblaze");
@@ -279,8 +283,16 @@ fn on_http(state: &Path) -> (Project, HttpServer, tempfile::TempDir, std::path::
     let mut p = Project::new(&[("data", 4, 500)]);
     let url = http.url("store");
     p.ok(p.src(), state, &["remote", "add", "-d", "dagshub", &url]);
-    p.ok(p.src(), state, &["remote", "modify", "dagshub", "jobs", "1"]);
-    p.ok(p.src(), state, &["remote", "modify", "dagshub", "daily_download_limit", "1MB"]);
+    p.ok(
+        p.src(),
+        state,
+        &["remote", "modify", "dagshub", "jobs", "1"],
+    );
+    p.ok(
+        p.src(),
+        state,
+        &["remote", "modify", "dagshub", "daily_download_limit", "1MB"],
+    );
     p.ok(p.src(), state, &["push"]);
     p.commit();
     let clone = p.clone_repo();
@@ -353,7 +365,10 @@ fn usage_reset_and_doctor_clear_a_stale_cap_mark() {
         lines[1].starts_with("  downloaded  ") && lines[1].ends_with("  CAPPED"),
         "{text_out}"
     );
-    assert!(!text_out.contains('%'), "no bar for a capped remote: {text_out}");
+    assert!(
+        !text_out.contains('%'),
+        "no bar for a capped remote: {text_out}"
+    );
     assert!(
         text_out.contains("`ferry remote usage --reset dagshub` forgets the mark"),
         "{text_out}"

@@ -135,7 +135,10 @@ pub fn member_id(dir: &Path) -> std::io::Result<String> {
     }
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    std::io::Write::write_all(&mut tmp, format!("{:016x}\n", rand::random::<u64>()).as_bytes())?;
+    std::io::Write::write_all(
+        &mut tmp,
+        format!("{:016x}\n", rand::random::<u64>()).as_bytes(),
+    )?;
     // Two processes making it at once: the first rename wins and both read its id.
     let _ = tmp.persist_noclobber(&path);
     Ok(std::fs::read_to_string(&path)?.trim().to_string())
@@ -356,7 +359,12 @@ mod tests {
         let name = r.name(1_764_590_000_000, 0xa1);
         assert_eq!(name, "0123456789abcdef_1764590000000_00a1_3000_3_1");
         assert_eq!(Record::parse(&format!("ferry-team/v1/x/d/{name}")), Some(r));
-        for junk in ["", "x_1_0000_1_1_1", "0123456789abcdef_1_00a1_1_1", "files/md5/ab/cd"] {
+        for junk in [
+            "",
+            "x_1_0000_1_1_1",
+            "0123456789abcdef_1_00a1_1_1",
+            "files/md5/ab/cd",
+        ] {
             assert_eq!(Record::parse(junk), None, "{junk}");
         }
     }
@@ -383,7 +391,10 @@ mod tests {
         let a = day_prefix("https://alice:tok@host/b/p", w);
         let b = day_prefix("https://host/b/p/", w);
         assert_eq!(a, b);
-        assert!(a.starts_with("ferry-team/v1/") && a.ends_with("/20261127T0800Z/"), "{a}");
+        assert!(
+            a.starts_with("ferry-team/v1/") && a.ends_with("/20261127T0800Z/"),
+            "{a}"
+        );
         assert!(!a.contains("tok"));
     }
 
@@ -400,8 +411,9 @@ mod tests {
     #[test]
     fn publishing_takes_only_the_increase_and_a_failed_write_gives_it_back() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path())
-            .with_clock(super::super::Clock::Fixed("2026-11-27T12:00:00Z".parse().unwrap()));
+        let ledger = Ledger::open(dir.path()).with_clock(super::super::Clock::Fixed(
+            "2026-11-27T12:00:00Z".parse().unwrap(),
+        ));
         let (k, utc) = ("s3://b/p", TimeZone::UTC);
         ledger.record(k, &utc, 1_000, 2).unwrap();
         let (w, d) = ledger.take_unpublished(k, &utc).unwrap();
@@ -414,7 +426,10 @@ mod tests {
         assert_eq!(ledger.take_unpublished(k, &utc).unwrap().1, [0, 0, 1]);
         ledger.set_others(k, &utc, w, [500, 1, 1]).unwrap();
         let u = ledger.usage(k, &utc).unwrap();
-        assert_eq!((u.bytes, u.requests, u.lists, u.others), (1_500, 3, 2, [500, 1, 1]));
+        assert_eq!(
+            (u.bytes, u.requests, u.lists, u.others),
+            (1_500, 3, 2, [500, 1, 1])
+        );
         assert_eq!(
             ledger.take_unpublished(k, &utc).unwrap().1,
             [0; 3],

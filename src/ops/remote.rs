@@ -121,8 +121,11 @@ pub fn add(
             levels.modify(level, &name, "region", Some(&region))?;
             let limits = match ferry_file {
                 Some(mut ff) => {
-                    let set: Vec<String> =
-                        ff.remote_entries(&name).into_iter().map(|(k, _)| k).collect();
+                    let set: Vec<String> = ff
+                        .remote_entries(&name)
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .collect();
                     let mut written = Vec::new();
                     for (key, value) in B2_FREE_TIER {
                         if !set.iter().any(|k| k == key) {

@@ -157,13 +157,20 @@ impl Project {
     pub fn add_s3(&self, state: &Path, name: &str, prefix: &S3Prefix, endpoint: &str) {
         let dir = self.src();
         self.ok(dir, state, &["remote", "add", name, &prefix.url()]);
-        self.ok(dir, state, &["remote", "modify", name, "endpointurl", endpoint]);
+        self.ok(
+            dir,
+            state,
+            &["remote", "modify", name, "endpointurl", endpoint],
+        );
         self.credentials(dir, state, name);
     }
 
     /// The S3 test credentials for remote `name` in `dir`'s `config.local`.
     pub fn credentials(&self, dir: &Path, state: &Path, name: &str) {
-        for (k, v) in [("access_key_id", s3_key()), ("secret_access_key", s3_secret())] {
+        for (k, v) in [
+            ("access_key_id", s3_key()),
+            ("secret_access_key", s3_secret()),
+        ] {
             self.ok(dir, state, &["remote", "modify", "--local", name, k, &v]);
         }
     }
