@@ -404,3 +404,161 @@ fn usage_reset_and_doctor_clear_a_stale_cap_mark() {
     let out = p.run(&clone, st, &["pull"]);
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
 }
+
+/// `budget_reset` changed in the middle of a day: the window in force keeps its reset (the
+/// counts of the day are not lost or split), `remote usage` says so, and the new zone applies
+/// from that reset on.
+#[test]
+fn a_reset_zone_change_applies_from_the_next_reset_and_usage_says_so() {
+    let dir = repo();
+    let state = tempfile::tempdir().unwrap();
+    let utc = jiff::tz::TimeZone::UTC;
+    ledger(state.path(), NOON)
+        .record(&key(dir.path(), "backblaze"), &utc, 1_000, 2)
+        .unwrap();
+    ok(ferry(dir.path()).args([
+        "remote",
+        "modify",
+        "backblaze",
+        "budget_reset",
+        "America/Los_Angeles",
+    ]));
+    let out = usage(dir.path(), state.path(), NOON, false);
+    let shown = text(&out.stdout);
+    let block: Vec<&str> = shown.lines().take(6).collect();
+    assert_eq!(
+        block[4..],
+        [
+            "  resets      2026-11-27 16:00 PST (America/Los_Angeles), 2026-11-27 19:00 EST local, in 7h 12m",
+            "  zone        budget_reset changed today: this window keeps its reset; America/Los_Angeles applies from then on (the next reset after it: 2026-11-28 00:00 PST)",
+        ],
+        "{shown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&usage(dir.path(), state.path(), NOON, true).stdout).unwrap();
+    assert_eq!(json[0]["bytes"], 1_000);
+    assert_eq!(
+        json[0]["next_window"],
+        serde_json::json!({"from": "2026-11-28T00:00:00Z", "resets_at": "2026-11-28T08:00:00Z"})
+    );
+    assert!(json[1].get("next_window").is_none());
+
+    // After the old reset: counts start again, the new zone's midnight is the next reset.
+    let after = "2026-11-28T00:00:01Z";
+    let json: serde_json::Value =
+        serde_json::from_slice(&usage(dir.path(), state.path(), after, true).stdout).unwrap();
+    assert_eq!(
+        (json[0]["bytes"].clone(), json[0]["requests"].clone()),
+        (0.into(), 0.into())
+    );
+    assert_eq!(json[0]["resets_at"], "2026-11-28T08:00:00Z");
+    assert!(json[0].get("next_window").is_none());
+    assert!(!text(&usage(dir.path(), state.path(), after, false).stdout).contains("  zone  "));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presets
+// ---------------------------------------------------------------------------------------------
+
+/// `b2://` writes B2's free tier as the remote's daily limits (a limit already set is kept);
+/// `--no-free-tier` writes none.
+#[test]
+fn the_b2_preset_sets_the_free_tier_unless_told_not_to() {
+    let dir = git_repo();
+    let d = dir.path();
+    ok(ferry(d).arg("init"));
+    let said = ok(ferry(d).args([
+        "remote",
+        "add",
+        "backblaze",
+        "b2://bkt/data",
+        "--region",
+        "us-west-004",
+    ]));
+    assert!(
+        said.contains("B2's free tier is the daily budget in .dvc/ferry.toml (daily_download_limit = 1GB, daily_request_limit = 2500, daily_list_limit = 2500)"),
+        "{said}"
+    );
+    assert_eq!(
+        read(d, ".dvc/ferry.toml"),
+        "[remote.backblaze]\ndaily_download_limit = \"1GB\"\ndaily_request_limit = 2500\ndaily_list_limit = 2500\n"
+    );
+    ok(ferry(d).args([
+        "remote",
+        "modify",
+        "backblaze",
+        "daily_download_limit",
+        "5GB",
+    ]));
+    ok(ferry(d).args([
+        "remote",
+        "add",
+        "-f",
+        "backblaze",
+        "b2://bkt/data",
+        "--region",
+        "us-west-004",
+    ]));
+    assert!(read(d, ".dvc/ferry.toml").contains("daily_download_limit = \"5GB\""));
+
+    ok(ferry(d).args([
+        "remote",
+        "add",
+        "paid",
+        "b2://bkt/other",
+        "--region",
+        "us-west-004",
+        "--no-free-tier",
+    ]));
+    assert!(!read(d, ".dvc/ferry.toml").contains("paid"));
+    let out = run(ferry(d).args(["remote", "add", "x", "s3://b/p", "--no-free-tier"]));
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out.stderr));
+}
+
+/// `dagshub://USER/REPO --s3` writes DagsHub's documented S3 form, byte for byte, and the
+/// pinned dvc reads it; the HTTP form stays the default.
+#[test]
+fn the_dagshub_preset_writes_the_s3_form_that_dvc_reads() {
+    let dir = git_repo();
+    let d = dir.path();
+    ok(dvc(d).args(["init", "-q"]));
+    let said = ok(ferry(d)
+        .args([
+            "remote",
+            "add",
+            "-d",
+            "dh",
+            "dagshub://alice/proj",
+            "--s3",
+            "--token-env",
+            "FERRY_TEST_DH_TOKEN",
+        ])
+        .env("FERRY_TEST_DH_TOKEN", "t0ken-value"));
+    assert!(!said.contains("t0ken-value"), "{said}");
+    assert_eq!(
+        read(d, ".dvc/config"),
+        "[core]\n    remote = dh\n['remote \"dh\"']\n    url = s3://dvc\n    endpointurl = https://dagshub.com/alice/proj.s3\n"
+    );
+    assert_eq!(
+        read(d, ".dvc/config.local"),
+        "['remote \"dh\"']\n    access_key_id = t0ken-value\n    secret_access_key = t0ken-value\n"
+    );
+    let remotes = ok(dvc(d).args(["remote", "list"]));
+    assert_eq!(
+        remotes.split_whitespace().collect::<Vec<_>>(),
+        ["dh", "s3://dvc", "(default)"],
+        "{remotes}"
+    );
+    let listed = ok(dvc(d).args(["config", "-l"]));
+    for line in [
+        "core.remote=dh",
+        "remote.dh.url=s3://dvc",
+        "remote.dh.endpointurl=https://dagshub.com/alice/proj.s3",
+        "remote.dh.access_key_id=t0ken-value",
+        "remote.dh.secret_access_key=t0ken-value",
+    ] {
+        assert!(listed.lines().any(|l| l == line), "no {line} in:\n{listed}");
+    }
+    ok(ferry(d).args(["remote", "add", "web", "dagshub://alice/proj"]));
+    assert!(read(d, ".dvc/config").contains("url = https://dagshub.com/alice/proj.dvc"));
+}

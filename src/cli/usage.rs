@@ -73,8 +73,8 @@ fn to_json(report: &UsageReport) -> serde_json::Value {
             });
             if let Some(next) = row.next_window {
                 value["next_window"] = json!({
-                    "start": next.start.to_string(),
-                    "end": next.end.to_string(),
+                    "from": next.start.to_string(),
+                    "resets_at": next.end.to_string(),
                 });
             }
             if let Some(team) = &row.team {
@@ -160,8 +160,8 @@ fn block(row: &UsageRow, now: Timestamp, local: &TimeZone, me: &str) -> String {
     );
     if let Some(next) = row.next_window {
         out += &format!(
-            "  zone        budget_reset changed today: this day keeps the window it started in; \
-             {} applies from that reset (next window ends {})\n",
+            "  zone        budget_reset changed today: this window keeps its reset; {} \
+             applies from then on (the next reset after it: {})\n",
             row.zone.name,
             at(next.end, &row.zone.tz),
         );

@@ -41,8 +41,9 @@ pub struct UsageRow {
     pub zone: ResetZone,
     /// What the ledger holds for today (this machine's use plus the team's, as last read).
     pub usage: Usage,
-    /// Set when `budget_reset` changed during the current window: the window the new zone
-    /// starts counting in, after the reset in force now.
+    /// Set when `budget_reset` changed during the current window (which keeps the reset it
+    /// started with): the first window of the new zone, from that reset to the new zone's
+    /// next midnight.
     pub next_window: Option<Window>,
     /// The team's records today (limited remotes, with the team ledger on).
     pub team: Option<TeamShare>,
@@ -89,9 +90,13 @@ pub fn usage(repo: &Repo, settings: &FerrySettings) -> anyhow::Result<UsageRepor
         };
         let usage = ledger.usage(&key, tz)?;
         let fresh = Window::at(ledger.now(), tz)?;
-        let next_window = (fresh.end != usage.resets_at)
-            .then(|| Window::at(usage.resets_at, tz))
-            .transpose()?;
+        let next_window = match fresh.end != usage.resets_at {
+            true => Some(Window {
+                start: usage.resets_at,
+                end: Window::at(usage.resets_at, tz)?.end,
+            }),
+            false => None,
+        };
         rows.push(UsageRow {
             name,
             url: normalize_url(&spec.url),
