@@ -52,6 +52,6 @@ pub use error::LedgerError;
 pub use key::{ledger_url, normalize_url};
 pub use ledger::{Claim, Ledger, STATE_DIR_ENV, Usage};
 pub use meter::Meter;
-pub use plan::{Budget, Remaining};
+pub use plan::{Budget, Remaining, best_order};
 pub use team::Team;
 pub use window::Window;

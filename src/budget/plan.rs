@@ -89,6 +89,39 @@ impl Remaining {
     }
 }
 
+/// The order to offer objects of `sizes` bytes (one GET each) to a limited remote so that
+/// greedy routing (each object takes the remote if it still fits, else goes down the order)
+/// gets the most bytes from it within `left`: when the calls bind, the largest first; when the
+/// bytes bind, the smallest first packs the limit tighter; the given order when that is as
+/// good (so an unlimited remote keeps the order it had). Ties keep the given order within
+/// equal sizes. Each candidate is tried on the arithmetic alone, no request is involved.
+pub fn best_order(sizes: &[u64], left: &Remaining) -> Vec<usize> {
+    let given: Vec<usize> = (0..sizes.len()).collect();
+    if left.capped || (left.bytes.is_none() && left.requests.is_none()) {
+        return given;
+    }
+    let mut large = given.clone();
+    large.sort_by(|a, b| sizes[*b].cmp(&sizes[*a]));
+    let mut small = given.clone();
+    small.sort_by_key(|i| sizes[*i]);
+    let served = |order: &[usize]| {
+        let mut l = *left;
+        order
+            .iter()
+            .filter(|i| l.reserve(sizes[**i], 1))
+            .map(|i| sizes[*i])
+            .sum::<u64>()
+    };
+    let mut best = (served(&given), given);
+    for candidate in [large, small] {
+        let bytes = served(&candidate);
+        if bytes > best.0 {
+            best = (bytes, candidate);
+        }
+    }
+    best.1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +189,41 @@ mod tests {
         let mut capped = Budget::default().remaining(&usage(0, 0, true));
         assert!(!capped.fits(0, 0));
         assert!(!capped.reserve(1, 1));
+    }
+
+    #[test]
+    fn the_best_order_gets_the_most_bytes_within_every_limit() {
+        let calls = Budget {
+            limit_requests: Some(3),
+            ..Budget::default()
+        }
+        .remaining(&usage(0, 0, false));
+        let sizes = [100, 100, 100, 100, 5_000, 7_000, 6_000];
+        assert_eq!(
+            best_order(&sizes, &calls),
+            vec![5, 6, 4, 0, 1, 2, 3],
+            "calls bind"
+        );
+        let bytes = Budget {
+            limit_bytes: Some(1_000),
+            ..Budget::default()
+        }
+        .remaining(&usage(0, 0, false));
+        let sizes = [600, 500, 500];
+        assert_eq!(
+            best_order(&sizes, &bytes)[..2],
+            [1, 2],
+            "bytes bind: 500 + 500"
+        );
+        let sizes = [200, 900, 200];
+        assert_eq!(best_order(&sizes, &bytes)[0], 1, "900 beats 200 + 200");
+        let open = Budget::default().remaining(&usage(0, 0, false));
+        assert_eq!(
+            best_order(&[1, 3, 2], &open),
+            vec![0, 1, 2],
+            "unlimited: as given"
+        );
+        let same = best_order(&[100, 100], &calls);
+        assert_eq!(same, vec![0, 1], "nothing to gain: as given");
     }
 }

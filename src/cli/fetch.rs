@@ -234,11 +234,20 @@ fn budget_text(r: &crate::budget::Remaining) -> String {
     if r.capped {
         return "capped".into();
     }
-    match (r.bytes, r.requests) {
-        (None, None) => "unlimited".into(),
-        (Some(b), None) => format!("{} left", human_bytes(b)),
-        (None, Some(q)) => format!("{q} requests left"),
-        (Some(b), Some(q)) => format!("{} / {q} requests left", human_bytes(b)),
+    let mut parts = Vec::new();
+    if let Some(b) = r.bytes {
+        parts.push(human_bytes(b));
+    }
+    if let Some(q) = r.requests {
+        parts.push(format!("{q} requests"));
+    }
+    if let Some(l) = r.lists {
+        parts.push(format!("{l} lists"));
+    }
+    if parts.is_empty() {
+        "unlimited".into()
+    } else {
+        format!("{} left", parts.join(" / "))
     }
 }
 

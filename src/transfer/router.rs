@@ -183,6 +183,11 @@ impl Lane {
         self.limits.limit_bytes.is_some()
     }
 
+    /// Whether a daily GET/HEAD limit is configured (then the plan needs sizes as well).
+    pub fn limits_calls(&self) -> bool {
+        self.limits.limit_requests.is_some()
+    }
+
     /// Whether this lane is out of the run, and why (a cap its stack saw counts too).
     pub fn disabled(&self) -> Option<Skip> {
         let disabled = self.disabled.lock().ok()?.clone();
@@ -338,6 +343,33 @@ impl Router {
     /// A router over `lanes` in order.
     pub fn new(lanes: Vec<Lane>) -> Self {
         Self { lanes }
+    }
+
+    /// Puts `objects` in the order that gets the most bytes within its limits from the first
+    /// usable limited remote ([`crate::budget::best_order`]; issue 15): objects it does not
+    /// hold, or that prefer another remote, keep their order after the others. The plan
+    /// (`--dry-run`) and the fetch both call it, so the pull does what the plan showed.
+    pub fn order_for_budget(&self, objects: &mut Vec<Routed>) {
+        let Some((index, lane)) = self
+            .lanes
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.disabled().is_none() && l.claims.is_some())
+        else {
+            return;
+        };
+        let (mut mine, others): (Vec<Routed>, Vec<Routed>) = objects.drain(..).partition(|r| {
+            r.prefer.is_none_or(|p| p == index)
+                && lane
+                    .known
+                    .as_ref()
+                    .is_none_or(|k| k.contains_key(&r.object.key()))
+        });
+        let sizes: Vec<u64> = mine.iter().map(|r| lane.cost(&r.object)).collect();
+        let order = crate::budget::best_order(&sizes, &lane.budget_left());
+        let mut slots: Vec<Option<Routed>> = mine.drain(..).map(Some).collect();
+        objects.extend(order.into_iter().filter_map(|i| slots[i].take()));
+        objects.extend(others);
     }
 
     /// The next usable lane for `r`, recording why earlier ones were passed over, and

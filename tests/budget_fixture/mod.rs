@@ -149,6 +149,11 @@ impl Project {
         run(&mut self.ferry(dir, state, args))
     }
 
+    /// [`Project::run`] at instant `now` instead of [`DAY`].
+    pub fn run_at(&self, dir: &Path, state: &Path, now: &str, args: &[&str]) -> Output {
+        run(self.ferry(dir, state, args).env("FERRY_NOW", now))
+    }
+
     pub fn ok(&self, dir: &Path, state: &Path, args: &[&str]) -> String {
         ok(&mut self.ferry(dir, state, args))
     }
