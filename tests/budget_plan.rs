@@ -98,3 +98,88 @@ fn under_a_call_limit_the_plan_takes_the_large_objects_and_the_pull_follows_it()
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Redundancy at push time
+// ---------------------------------------------------------------------------------------------
+
+fn files_in(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// With `redundancy.min_copies = 2` and no `push.remotes`, a plain push says which remotes it
+/// leaves without copies (and fans out once `push.remotes` is set); `push -r X` on a fresh
+/// clone whose objects are only on another remote points to `ferry sync --to X` instead of
+/// saying everything is up to date.
+#[test]
+fn push_names_the_missing_copies_and_points_to_sync() {
+    let mut p = Project::new(&[("data", 3, 100)]);
+    let st = tempfile::tempdir().unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (name, dir) in [("a", &a), ("b", &b)] {
+        p.ok(
+            p.src(),
+            st.path(),
+            &["remote", "add", name, &dir.path().display().to_string()],
+        );
+    }
+    p.ok(p.src(), st.path(), &["remote", "default", "a"]);
+    let toml = p.src().join(".dvc/ferry.toml");
+    std::fs::write(&toml, "[redundancy]\nmin_copies = 2\n").unwrap();
+    let out = p.run(p.src(), st.path(), &["push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert!(
+        text(&out.stderr).contains(
+            "WARNING: redundancy.min_copies is 2, but a plain push sends to 'a' only; not pushed to: 'b'. Run `ferry push --all-remotes` (or `ferry sync --to b`), or set push.remotes in .dvc/ferry.toml so every push fans out"
+        ),
+        "{}",
+        out_text(&out)
+    );
+    assert_eq!((files_in(a.path()), files_in(b.path())), (4, 0));
+    p.commit();
+
+    let clone = p.clone_repo();
+    let cs = tempfile::tempdir().unwrap();
+    let out = p.run(&clone, cs.path(), &["push", "-r", "b"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert!(
+        !text(&out.stdout).contains("Everything is up to date"),
+        "{}",
+        out_text(&out)
+    );
+    assert!(
+        text(&out.stderr).contains("copy it remote to remote with `ferry sync --to b`"),
+        "{}",
+        out_text(&out)
+    );
+    p.ok(&clone, cs.path(), &["sync", "--to", "b"]);
+    assert_eq!(files_in(b.path()), 4);
+
+    std::fs::write(
+        &toml,
+        "[redundancy]\nmin_copies = 2\n[push]\nremotes = [\"a\", \"b\"]\n",
+    )
+    .unwrap();
+    std::fs::write(p.src().join("data/f009"), b"one more").unwrap();
+    p.ok(p.src(), st.path(), &["add", "-q", "data"]);
+    let out = p.run(p.src(), st.path(), &["push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
+    assert!(
+        !text(&out.stderr).contains("min_copies"),
+        "{}",
+        out_text(&out)
+    );
+    assert_eq!((files_in(a.path()), files_in(b.path())), (6, 6));
+}
