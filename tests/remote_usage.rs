@@ -238,6 +238,10 @@ fn the_three_meters_match_the_servers_counts() {
     p.commit();
     let clone = p.clone_repo();
     p.credentials(&clone, st, "backblaze");
+    let other = p.clone_repo();
+    p.credentials(&other, st, "backblaze");
+    let third = p.clone_repo();
+    p.credentials(&third, st, "backblaze");
 
     let check = |dir: &Path, what: &str| {
         let seen = classes(&proxy.log());
@@ -249,11 +253,18 @@ fn the_three_meters_match_the_servers_counts() {
     let out = p.run(p.src(), st, &["push"]);
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
     let after_push = check(p.src(), "push");
+    eprintln!("push: {after_push:?}");
     assert!(after_push.class_c >= 1, "{after_push:?}");
 
     let out = p.run(&clone, st, &["pull"]);
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
     let after_pull = check(&clone, "pull");
+    eprintln!(
+        "pull: +{} Class B, +{} Class C, {} bytes",
+        after_pull.class_b - after_push.class_b,
+        after_pull.class_c - after_push.class_c,
+        served(&proxy)
+    );
     assert!(after_pull.class_b > after_push.class_b, "{after_pull:?}");
     assert!(served(&proxy) >= 1_200 * 64 + 3_000);
 
@@ -262,9 +273,34 @@ fn the_three_meters_match_the_servers_counts() {
         let out = p.run(&clone, st, args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", out_text(&out));
         let after = check(&clone, &format!("{args:?}"));
+        eprintln!(
+            "{args:?}: +{} Class B, +{} Class C",
+            after.class_b - before.class_b,
+            after.class_c - before.class_c
+        );
         assert!(
             after.class_c > before.class_c || after.class_b > before.class_b,
             "{args:?} sent nothing?"
+        );
+    }
+    // fetch into a second clone, sync from backblaze to a local remote in a third (no cache:
+    // every object comes from backblaze), doctor's probes.
+    let disk = tempfile::tempdir().unwrap();
+    let disk_path = disk.path().display().to_string();
+    for (dir, args) in [
+        (&other, vec!["fetch"]),
+        (&third, vec!["remote", "add", "disk", disk_path.as_str()]),
+        (&third, vec!["sync", "--to", "disk", "--from", "backblaze"]),
+        (&other, vec!["doctor", "-r", "backblaze"]),
+    ] {
+        let before = classes(&proxy.log());
+        let out = p.run(dir, st, &args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", out_text(&out));
+        let after = check(dir, &format!("{args:?}"));
+        eprintln!(
+            "{args:?}: +{} Class B, +{} Class C",
+            after.class_b - before.class_b,
+            after.class_c - before.class_c
         );
     }
     let usage = &p.usage(&clone, st)["backblaze"];
