@@ -178,7 +178,8 @@ fn block(row: &UsageRow, now: Timestamp, local: &TimeZone, me: &str) -> String {
     out
 }
 
-/// `  team        3.0 kB, 3 requests, 1 list by 2 other members` and one line per member.
+/// `  team        3.2 kB, 4 requests, 4 lists published by 3 members` and a line per member
+/// (this machine's marked), or why the records could not be read.
 fn team_lines(team: &crate::ops::usage::TeamShare, others: [u64; 3], me: &str) -> String {
     if let Some(e) = &team.error {
         return format!(

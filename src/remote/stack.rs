@@ -472,19 +472,17 @@ impl Stack {
     fn end_probe(&self, error: Option<&RemoteError>) {
         let limited = self.account.as_ref().is_some_and(|a| a.is_limited());
         match error {
-            None => {}
-            Some(e) if e.kind == ErrorKind::NotFound => {}
+            None => tracing::info!("remote '{}' answered: its cap is over", self.name()),
+            Some(e) if e.kind == ErrorKind::NotFound => {
+                tracing::info!("remote '{}' answered: its cap is over", self.name())
+            }
             Some(e)
                 if e.kind == ErrorKind::Quota
                     || (e.kind == ErrorKind::Throttled && e.retry_after.is_none() && limited) =>
             {
-                let mut e = e.clone();
-                self.observe(&mut e);
+                self.observe(&mut e.clone());
             }
             Some(_) => return,
-        }
-        if error.is_none() || error.is_some_and(|e| e.kind == ErrorKind::NotFound) {
-            tracing::info!("remote '{}' answered: its cap is over", self.name());
         }
         self.probing.store(false, Ordering::Relaxed);
     }
