@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use budget_fixture::{Project, S3Prefix, out_text, served};
+use budget_fixture::{Project, S3Prefix, classes, out_text, served};
 use common::*;
 
 /// Each output is a directory of 3 files of 1,000 bytes.
@@ -109,6 +109,7 @@ fn two_machines_stay_within_one_shared_limit() {
     let base = served(&proxy);
 
     let (one, one_state) = machine(&mut p);
+    let seen_before = classes(&proxy.log());
     pull(&p, &one, one_state.path(), "a");
     let first = served(&proxy) - base;
     assert_eq!(
@@ -116,6 +117,14 @@ fn two_machines_stay_within_one_shared_limit() {
         a_len + 3 * FILE,
         "machine one takes all of a/ from backblaze"
     );
+    // The team ledger's own calls (its LISTs; the uploads are Class A) are in machine one's
+    // meters with the pull's, exactly as the server counted them (the usage command's own LIST
+    // of the records included).
+    let row = &p.usage(&one, one_state.path())["backblaze"];
+    let seen = classes(&proxy.log());
+    let own = |key: &str| row[key].as_u64().unwrap() - row["team"]["others"][key].as_u64().unwrap();
+    assert_eq!(own("lists"), seen.class_c - seen_before.class_c, "{row}");
+    assert_eq!(own("requests"), seen.class_b - seen_before.class_b, "{row}");
 
     let (two, two_state) = machine(&mut p);
     let out = pull(&p, &two, two_state.path(), "b");

@@ -130,6 +130,11 @@ impl Account {
         *self.capped_until.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Writes this process's pending counts to the ledger now.
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        self.meter.flush()
+    }
+
     /// Today's use as the ledger has it now (after flushing this process's counts).
     pub fn usage(&self) -> Result<Usage, LedgerError> {
         self.meter.flush()?;

@@ -334,11 +334,17 @@ impl Team {
                         account: Some(self.account.clone()),
                     },
                 ));
-                rt.block_on(async {
+                let answer = rt.block_on(async {
                     tokio::time::timeout(TIMEOUT, call(stack))
                         .await
                         .unwrap_or_else(|_| Err(failed("no answer in time".into())))
-                })
+                });
+                // The account lives as long as the process (it is never dropped, so its meter
+                // would never flush): the call's cost goes to the ledger now.
+                if let Err(e) = self.account.flush() {
+                    tracing::warn!("the team ledger's calls were not recorded: {e}");
+                }
+                answer
             })
             .join()
             .unwrap_or_else(|_| Err(failed("the team ledger call panicked".into())))
