@@ -167,7 +167,7 @@ fn a_good_s3_remote_passes_every_check_including_write() {
         "ok    can read (a missing object answers \"not found\")",
         "ok    can write, read back and delete",
         // the probe read back (35 bytes) is charged like any download
-        "ok    budget: 35 B downloaded today (no limit); 3 requests (no limit); resets ",
+        "ok    budget: 35 B downloaded today (no limit); 3 requests (no limit); 2 list calls (no limit); resets ",
     ] {
         assert!(b.contains(line), "missing `{line}` in:\n{b}");
     }
@@ -349,16 +349,17 @@ fn a_capped_remote_is_reported_until_its_reset_and_marked_for_pulls() {
         "{stderr}"
     );
 
-    // The cap is in the ledger: with the server answering again, doctor (and every pull) still
-    // treats the remote as capped until the reset, without being told again.
+    // The cap is in the ledger, so pulls skip the remote without a request.
+    assert!(repo.ok(&["remote", "usage"]).contains("CAPPED"));
+    // With the server answering again, doctor's own probe shows the cap is over: it does not
+    // report "can read" next to "capped" but clears the mark and says why (issue 15).
     server.control(r#"{"reset": true}"#);
     let (code, json) = repo.doctor_json(&[]);
-    assert_eq!(code, 1);
-    assert_eq!(problem(&json, HTTP_REMOTE), "capped");
+    assert_eq!(code, 0, "{json}");
+    assert!(problem(&json, HTTP_REMOTE).is_null(), "{json}");
     let budget = &json["remotes"][0]["budget"];
-    assert!(budget["capped_until"].is_string(), "{budget}");
-    assert_eq!(budget["capped_until"], budget["resets_at"]);
-    assert!(repo.ok(&["remote", "usage"]).contains("CAPPED"));
+    assert!(budget["capped_until"].is_null(), "{budget}");
+    assert!(!repo.ok(&["remote", "usage"]).contains("CAPPED"));
 }
 
 #[test]

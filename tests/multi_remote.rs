@@ -1625,10 +1625,13 @@ fn a_capped_remote_gets_no_request_after_its_cap_answer_that_day() {
         .iter()
         .position(|l| l.status == 403)
         .unwrap_or_else(|| panic!("the cap was reached: {seen:?}"));
+    // `push -r s3` names the remote, so it tries it once despite the mark (issue 15: a cap
+    // may have been lifted); the cap answer marks it again and nothing else is sent.
+    let after: Vec<u16> = seen[first_cap..].iter().map(|l| l.status).collect();
     assert_eq!(
-        seen.len(),
-        first_cap + 1,
-        "nothing after the cap answer: {:?}",
+        after,
+        [403, 403],
+        "nothing after the cap answer but the named push's probe: {:?}",
         &seen[first_cap..]
     );
     assert_eq!(p.usage(p.src(), DAY)["s3"]["capped_until"], RESET);

@@ -141,6 +141,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(10_000),
             limit_requests: Some(100),
+            limit_lists: None,
         };
         let claim = claims
             .claim(&budget, &[(1_000, 1), (2_000, 1), (3_000, 1)])

@@ -29,6 +29,11 @@ pub struct Usage {
     pub bytes: u64,
     /// GET/HEAD requests sent to the remote in this window (B2 bills both as Class B).
     pub requests: u64,
+    /// LIST and other bucket calls sent in this window (B2's Class C).
+    pub lists: u64,
+    /// The part of the three counts above that other machines of the team used, as last read
+    /// from the team ledger (`[bytes, requests, lists]`; zero without one).
+    pub others: [u64; 3],
     /// When the server last reported its cap, the instant until which the remote must be
     /// skipped (its next reset); `None` when no cap is in force at the asked instant.
     pub capped_until: Option<Timestamp>,
@@ -59,6 +64,10 @@ pub struct Ledger {
 }
 
 /// One remote's file, as stored. Instants are RFC 3339 strings so the file reads well by hand.
+///
+/// `lists` came after format 1 was first written: a file without it (an older Ferry's) reads as
+/// no list calls, and an older Ferry reading a newer file ignores the field, so the format
+/// number stays 1 and both versions can share a state directory.
 #[derive(Debug, Serialize, Deserialize)]
 struct Entry {
     format: u32,
@@ -67,7 +76,15 @@ struct Entry {
     window_end: Timestamp,
     bytes: u64,
     requests: u64,
+    #[serde(default)]
+    lists: u64,
     capped_until: Option<Timestamp>,
+    /// The team's use by other machines today, as last read from the team ledger.
+    #[serde(default)]
+    others: [u64; 3],
+    /// How much of this machine's own use is already published to the team ledger.
+    #[serde(default)]
+    published: [u64; 3],
 }
 
 impl Entry {
@@ -81,7 +98,10 @@ impl Entry {
             window_end: window.end,
             bytes: 0,
             requests: 0,
+            lists: 0,
             capped_until: None,
+            others: [0; 3],
+            published: [0; 3],
         });
         let stored_window = Window {
             start: entry.window_start,
@@ -92,6 +112,9 @@ impl Entry {
             entry.window_end = window.end;
             entry.bytes = 0;
             entry.requests = 0;
+            entry.lists = 0;
+            entry.others = [0; 3];
+            entry.published = [0; 3];
         }
         if entry.capped_until.is_some_and(|until| now >= until) {
             entry.capped_until = None;
@@ -106,10 +129,16 @@ impl Entry {
         }
     }
 
+    fn own(&self) -> [u64; 3] {
+        [self.bytes, self.requests, self.lists]
+    }
+
     fn usage(&self) -> Usage {
         Usage {
-            bytes: self.bytes,
-            requests: self.requests,
+            bytes: self.bytes.saturating_add(self.others[0]),
+            requests: self.requests.saturating_add(self.others[1]),
+            lists: self.lists.saturating_add(self.others[2]),
+            others: self.others,
             capped_until: self.capped_until,
             window_start: self.window_start,
             resets_at: self.window_end,
@@ -171,6 +200,75 @@ impl Ledger {
         self.record_at(url, tz, bytes, requests, self.clock.now())
     }
 
+    /// Adds LIST-class calls (B2 Class C) to the remote's current window; returns the totals.
+    pub fn record_lists(&self, url: &str, tz: &TimeZone, lists: u64) -> Result<Usage, LedgerError> {
+        self.update(url, tz, self.clock.now(), |entry, _| {
+            entry.lists = entry.lists.saturating_add(lists);
+        })
+        .map(|entry| entry.usage())
+    }
+
+    /// Sets what the other machines of the team used today (read from the team ledger), which
+    /// from now on counts against the limits with this machine's own use.
+    pub fn set_others(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+        window: Window,
+        others: [u64; 3],
+    ) -> Result<(), LedgerError> {
+        self.update(url, tz, self.clock.now(), |entry, _| {
+            if entry.window() == window {
+                entry.others = others;
+            }
+        })
+        .map(|_| ())
+    }
+
+    /// This machine's use not yet published to the team ledger, in the current window, marked
+    /// as published (give it back with [`Ledger::unpublish`] if the record cannot be written).
+    /// Use that went down since (claims given back) publishes nothing until it grows again, so
+    /// the team's total never undercounts.
+    pub fn take_unpublished(
+        &self,
+        url: &str,
+        tz: &TimeZone,
+    ) -> Result<(Window, [u64; 3]), LedgerError> {
+        let mut delta = [0; 3];
+        let entry = self.update(url, tz, self.clock.now(), |entry, _| {
+            let own = entry.own();
+            for i in 0..3 {
+                delta[i] = own[i].saturating_sub(entry.published[i]);
+                entry.published[i] = entry.published[i].max(own[i]);
+            }
+        })?;
+        Ok((entry.window(), delta))
+    }
+
+    /// Gives back a [`Ledger::take_unpublished`] whose record was not written.
+    pub fn unpublish(&self, url: &str, window: Window, delta: [u64; 3]) -> Result<(), LedgerError> {
+        self.update_in(url, window, |entry| {
+            for (p, d) in entry.published.iter_mut().zip(delta) {
+                *p = p.saturating_sub(d);
+            }
+        })
+    }
+
+    /// Forgets a cap mark (a read succeeded after it, or `ferry remote usage --reset`); the
+    /// day's counts stay. Returns whether a mark was in force.
+    pub fn clear_cap(&self, url: &str, tz: &TimeZone) -> Result<bool, LedgerError> {
+        let url_n = normalize_url(url);
+        let path = self.data_path(&url_n);
+        if !path.exists() {
+            return Ok(false);
+        }
+        let mut had = false;
+        self.update(url, tz, self.clock.now(), |entry, _| {
+            had = entry.capped_until.take().is_some();
+        })?;
+        Ok(had)
+    }
+
     /// Notes that the server answered "cap exceeded": the remote is skipped until its next reset
     /// in `tz`, which is returned. Later runs that day skip it without sending a request.
     pub fn mark_capped(&self, url: &str, tz: &TimeZone) -> Result<Timestamp, LedgerError> {
@@ -222,17 +320,18 @@ impl Ledger {
         url: &str,
         tz: &TimeZone,
         window: Window,
-        bytes: u64,
-        requests: u64,
+        [bytes, requests, lists]: [u64; 3],
     ) -> Result<(), LedgerError> {
-        let now = self.clock.now();
-        if window.is_current(now) {
-            return self.record_at(url, tz, bytes, requests, now).map(|_| ());
-        }
-        self.update_in(url, window, |entry| {
+        let add = |entry: &mut Entry| {
             entry.bytes = entry.bytes.saturating_add(bytes);
             entry.requests = entry.requests.saturating_add(requests);
-        })
+            entry.lists = entry.lists.saturating_add(lists);
+        };
+        let now = self.clock.now();
+        if window.is_current(now) {
+            return self.update(url, tz, now, |entry, _| add(entry)).map(|_| ());
+        }
+        self.update_in(url, window, add)
     }
 
     /// The window `now` falls in for `tz`, by this ledger's clock.
@@ -565,6 +664,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(1_000),
             limit_requests: Some(5),
+            limit_lists: None,
         };
         ledger.record_at(B2, &utc, 100, 1, now).unwrap();
         let claim = ledger
@@ -605,6 +705,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(10_000),
             limit_requests: None,
+            limit_lists: None,
         };
         let threads: Vec<_> = (0..8)
             .map(|_| {
@@ -758,6 +859,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(1_000),
             limit_requests: None,
+            limit_lists: None,
         };
         for (tz, before, after) in [
             (
@@ -794,6 +896,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(100),
             limit_requests: None,
+            limit_lists: None,
         };
         let claim = ledger.claim(B2, &utc, &budget, &[(80, 1)]).unwrap();
         assert_eq!(claim.window, window);

@@ -38,6 +38,7 @@ struct Pending {
     window: Option<Window>,
     bytes: u64,
     requests: u64,
+    lists: u64,
 }
 
 impl Meter {
@@ -55,7 +56,12 @@ impl Meter {
     /// cannot be written the counts stay pending for the next flush and a warning is logged once,
     /// because losing budget accounting must not fail a download that succeeded.
     pub fn add(&self, bytes: u64, requests: u64) {
-        if bytes == 0 && requests == 0 {
+        self.add_cost([bytes, requests, 0]);
+    }
+
+    /// Counts `[bytes, Class B calls, Class C calls]` (see [`Meter::add`]).
+    pub fn add_cost(&self, [bytes, requests, lists]: [u64; 3]) {
+        if bytes == 0 && requests == 0 && lists == 0 {
             return;
         }
         let window = match self.ledger.window(&self.tz) {
@@ -73,7 +79,8 @@ impl Meter {
             }
             p.bytes = p.bytes.saturating_add(bytes);
             p.requests = p.requests.saturating_add(requests);
-            p.bytes >= FLUSH_BYTES || p.requests >= FLUSH_REQUESTS
+            p.lists = p.lists.saturating_add(lists);
+            p.bytes >= FLUSH_BYTES || p.requests + p.lists >= FLUSH_REQUESTS
         };
         if due && let Err(e) = self.flush() {
             self.warn(&e);
@@ -92,13 +99,14 @@ impl Meter {
         let Some(window) = p.window else {
             return Ok(());
         };
-        if p.bytes == 0 && p.requests == 0 {
+        if p.bytes == 0 && p.requests == 0 && p.lists == 0 {
             return Ok(());
         }
         self.ledger
-            .record_in(&self.url, &self.tz, window, p.bytes, p.requests)?;
+            .record_in(&self.url, &self.tz, window, [p.bytes, p.requests, p.lists])?;
         p.bytes = 0;
         p.requests = 0;
+        p.lists = 0;
         Ok(())
     }
 

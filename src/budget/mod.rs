@@ -16,6 +16,9 @@
 //!   remote's layer stack for every request and byte.
 //! * [`Budget`] / [`Remaining`]: the planner's arithmetic.
 //! * [`Clock`]: `FERRY_NOW` freezes time for tests of rollover and reset.
+//! * [`Team`] (`team.rs`): the team ledger, records of every machine's use on a shared remote
+//!   (`[team] ledger`), so one account's limits hold for the whole team. It is the one part of
+//!   `budget` that sends requests: through a [`crate::remote::Stack`], metered like the rest.
 //!
 //! **Concurrency.** Each remote has a small JSON file that is only ever replaced whole: write a
 //! temp file in the same directory, fsync, rename over. Writers serialise on an exclusive
@@ -39,14 +42,16 @@ mod key;
 mod ledger;
 mod meter;
 mod plan;
+pub mod team;
 mod window;
 
-pub use account::Account;
+pub use account::{Account, Cost};
 pub use claims::Claims;
 pub use clock::{Clock, NOW_ENV};
 pub use error::LedgerError;
 pub use key::{ledger_url, normalize_url};
 pub use ledger::{Claim, Ledger, STATE_DIR_ENV, Usage};
 pub use meter::Meter;
-pub use plan::{Budget, Remaining};
+pub use plan::{Budget, Remaining, best_order};
+pub use team::Team;
 pub use window::Window;

@@ -1,17 +1,45 @@
 //! Pure arithmetic for the planner: what a remote may still serve today.
 use super::Usage;
+use crate::config::ferry::RemoteSettings;
 
-/// A remote's daily limits (`daily_download_limit`, `daily_request_limit` in ferry.toml);
-/// `None` means no limit of that kind.
+/// A remote's daily limits (`daily_download_limit`, `daily_request_limit`, `daily_list_limit`
+/// in ferry.toml), the three meters B2 bills by; `None` means no limit of that kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Budget {
     /// Bytes this machine may download from the remote per window.
     pub limit_bytes: Option<u64>,
-    /// GET/HEAD requests this machine may send to the remote per window.
+    /// GET/HEAD requests this machine may send to the remote per window (B2 Class B).
     pub limit_requests: Option<u64>,
+    /// LIST and other bucket calls per window (B2 Class C).
+    pub limit_lists: Option<u64>,
+}
+
+impl From<&RemoteSettings> for Budget {
+    fn from(s: &RemoteSettings) -> Budget {
+        Budget {
+            limit_bytes: s.daily_download_limit.map(|b| b.0),
+            limit_requests: s.daily_request_limit,
+            limit_lists: s.daily_list_limit,
+        }
+    }
 }
 
 impl Budget {
+    /// Whether any of the three limits is set.
+    pub fn is_limited(&self) -> bool {
+        self.limit_bytes.is_some() || self.limit_requests.is_some() || self.limit_lists.is_some()
+    }
+
+    /// The whole allowance, as if nothing were used yet (when the ledger cannot be read).
+    pub fn unused(&self) -> Remaining {
+        Remaining {
+            bytes: self.limit_bytes,
+            requests: self.limit_requests,
+            lists: self.limit_lists,
+            capped: false,
+        }
+    }
+
     /// What is left of this budget after `usage`. A remote the server reported capped has
     /// nothing left, whatever its configured limits (including none).
     pub fn remaining(&self, usage: &Usage) -> Remaining {
@@ -20,6 +48,7 @@ impl Budget {
             requests: self
                 .limit_requests
                 .map(|l| l.saturating_sub(usage.requests)),
+            lists: self.limit_lists.map(|l| l.saturating_sub(usage.lists)),
             capped: usage.capped_until.is_some(),
         }
     }
@@ -33,6 +62,9 @@ pub struct Remaining {
     pub bytes: Option<u64>,
     /// Requests still allowed; `None` is unlimited.
     pub requests: Option<u64>,
+    /// List calls still allowed; `None` is unlimited. A cap answer does not touch it (B2 caps
+    /// Class B and downloads; Class C has its own cap).
+    pub lists: Option<u64>,
     /// The server reported its cap: nothing fits until the reset.
     pub capped: bool,
 }
@@ -57,6 +89,39 @@ impl Remaining {
     }
 }
 
+/// The order to offer objects of `sizes` bytes (one GET each) to a limited remote so that
+/// greedy routing (each object takes the remote if it still fits, else goes down the order)
+/// gets the most bytes from it within `left`: when the calls bind, the largest first; when the
+/// bytes bind, the smallest first packs the limit tighter; the given order when that is as
+/// good (so an unlimited remote keeps the order it had). Ties keep the given order within
+/// equal sizes. Each candidate is tried on the arithmetic alone, no request is involved.
+pub fn best_order(sizes: &[u64], left: &Remaining) -> Vec<usize> {
+    let given: Vec<usize> = (0..sizes.len()).collect();
+    if left.capped || (left.bytes.is_none() && left.requests.is_none()) {
+        return given;
+    }
+    let mut large = given.clone();
+    large.sort_by(|a, b| sizes[*b].cmp(&sizes[*a]));
+    let mut small = given.clone();
+    small.sort_by_key(|i| sizes[*i]);
+    let served = |order: &[usize]| {
+        let mut l = *left;
+        order
+            .iter()
+            .filter(|i| l.reserve(sizes[**i], 1))
+            .map(|i| sizes[*i])
+            .sum::<u64>()
+    };
+    let mut best = (served(&given), given);
+    for candidate in [large, small] {
+        let bytes = served(&candidate);
+        if bytes > best.0 {
+            best = (bytes, candidate);
+        }
+    }
+    best.1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +131,8 @@ mod tests {
         Usage {
             bytes,
             requests,
+            lists: 0,
+            others: [0; 3],
             capped_until: capped.then_some(t),
             window_start: t,
             resets_at: t,
@@ -77,6 +144,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(1_000),
             limit_requests: Some(10),
+            limit_lists: None,
         };
         let left = budget.remaining(&usage(400, 12, false));
         assert_eq!(left.bytes, Some(600));
@@ -90,6 +158,7 @@ mod tests {
         let budget = Budget {
             limit_bytes: Some(1_000),
             limit_requests: None,
+            limit_lists: None,
         };
         let mut left = budget.remaining(&usage(0, 0, false));
         assert!(left.reserve(600, 2));
@@ -100,11 +169,61 @@ mod tests {
     }
 
     #[test]
+    fn list_calls_have_their_own_allowance() {
+        let budget = Budget {
+            limit_lists: Some(10),
+            ..Budget::default()
+        };
+        let mut u = usage(0, 0, true);
+        u.lists = 4;
+        let left = budget.remaining(&u);
+        assert_eq!(left.lists, Some(6));
+        assert_eq!(left.requests, None);
+        assert!(budget.is_limited() && !Budget::default().is_limited());
+    }
+
+    #[test]
     fn unlimited_fits_everything_unless_capped() {
         let open = Budget::default().remaining(&usage(u64::MAX, u64::MAX, false));
         assert!(open.fits(u64::MAX, u64::MAX));
         let mut capped = Budget::default().remaining(&usage(0, 0, true));
         assert!(!capped.fits(0, 0));
         assert!(!capped.reserve(1, 1));
+    }
+
+    #[test]
+    fn the_best_order_gets_the_most_bytes_within_every_limit() {
+        let calls = Budget {
+            limit_requests: Some(3),
+            ..Budget::default()
+        }
+        .remaining(&usage(0, 0, false));
+        let sizes = [100, 100, 100, 100, 5_000, 7_000, 6_000];
+        assert_eq!(
+            best_order(&sizes, &calls),
+            vec![5, 6, 4, 0, 1, 2, 3],
+            "calls bind"
+        );
+        let bytes = Budget {
+            limit_bytes: Some(1_000),
+            ..Budget::default()
+        }
+        .remaining(&usage(0, 0, false));
+        let sizes = [600, 500, 500];
+        assert_eq!(
+            best_order(&sizes, &bytes)[..2],
+            [1, 2],
+            "bytes bind: 500 + 500"
+        );
+        let sizes = [200, 900, 200];
+        assert_eq!(best_order(&sizes, &bytes)[0], 1, "900 beats 200 + 200");
+        let open = Budget::default().remaining(&usage(0, 0, false));
+        assert_eq!(
+            best_order(&[1, 3, 2], &open),
+            vec![0, 1, 2],
+            "unlimited: as given"
+        );
+        let same = best_order(&[100, 100], &calls);
+        assert_eq!(same, vec![0, 1], "nothing to gain: as given");
     }
 }

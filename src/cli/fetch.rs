@@ -130,7 +130,7 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
 /// Resolves the fetch's settings and runs [`ops::fetch::fetch`] (or, `--dry-run`, renders
 /// [`ops::fetch::plan`] and returns `None`), rendering the per-remote summary and warnings.
 fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Option<Fetched>> {
-    let settings = settings(repo)?;
+    let settings = settings(repo)?.naming(args.remote.as_deref());
     let outs = index::collect(repo, &ctx.cwd, &args.targets)?;
     let from = FetchFrom {
         remote: args.remote.clone(),
@@ -177,11 +177,20 @@ fn budget_text(r: &crate::budget::Remaining) -> String {
     if r.capped {
         return "capped".into();
     }
-    match (r.bytes, r.requests) {
-        (None, None) => "unlimited".into(),
-        (Some(b), None) => format!("{} left", human_bytes(b)),
-        (None, Some(q)) => format!("{q} requests left"),
-        (Some(b), Some(q)) => format!("{} / {q} requests left", human_bytes(b)),
+    let mut parts = Vec::new();
+    if let Some(b) = r.bytes {
+        parts.push(human_bytes(b));
+    }
+    if let Some(q) = r.requests {
+        parts.push(format!("{q} requests"));
+    }
+    if let Some(l) = r.lists {
+        parts.push(format!("{l} lists"));
+    }
+    if parts.is_empty() {
+        "unlimited".into()
+    } else {
+        format!("{} left", parts.join(" / "))
     }
 }
 

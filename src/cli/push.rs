@@ -32,7 +32,7 @@ pub struct Args {
 /// Runs `ferry push`: resolves where it goes, calls [`crate::ops::push::push`], renders.
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
-    let settings = settings(&repo)?;
+    let settings = settings(&repo)?.naming(args.remote.as_deref());
     let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
     let to = PushTo {
         remote: args.remote,
@@ -42,6 +42,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let progress = TransferProgress::new("pushing", ctx.out.is_quiet());
     let pushed = crate::ops::push::push(&repo, &settings, &outs, &to, &progress)?;
     progress.finish();
+    for w in &pushed.warnings {
+        ctx.out.warn(w);
+    }
     render(ctx, &pushed.report, pushed.fan_out)
 }
 
@@ -115,7 +118,7 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
         if uploaded > 0 {
             ctx.out
                 .line(&format!("{} pushed", files(uploaded as usize)));
-        } else if failed_remotes.is_empty() {
+        } else if failed_remotes.is_empty() && report.missing_local.is_empty() {
             ctx.out.line("Everything is up to date.");
         }
     }

@@ -66,7 +66,11 @@ enum Sub {
   ferry remote add -d storage s3://my-bucket/dvcstore
   ferry remote add local-copy ../dvc-storage       # relative to this directory
   ferry remote add backblaze b2://my-bucket/dvcstore --region us-west-004
-  ferry remote add dagshub dagshub://alice/proj --token-env DAGSHUB_TOKEN")]
+  ferry remote add dagshub dagshub://alice/proj --token-env DAGSHUB_TOKEN
+  ferry remote add dagshub dagshub://alice/proj --s3 --token-env DAGSHUB_TOKEN   # can list
+
+b2:// writes B2's free tier (1GB, 2500 GET/HEAD, 2500 LIST a day) to .dvc/ferry.toml as the
+remote's daily limits unless --no-free-tier is given.")]
     Add(AddArgs),
     /// List all available data remotes (-v: with their options and Ferry settings).
     #[command(after_help = "Examples:
@@ -91,7 +95,8 @@ enum Sub {
   ferry remote modify backblaze budget_reset Europe/Berlin
   ferry remote modify --unset storage region
 
-Ferry settings (.dvc/ferry.toml): daily_download_limit, daily_request_limit, budget_reset.
+Ferry settings (.dvc/ferry.toml): daily_download_limit, daily_request_limit (GET/HEAD),
+daily_list_limit (LIST), budget_reset.
 Everything else is a DVC option, checked against the remote's URL type as DVC does.")]
     Modify(ModifyArgs),
     /// Set/unset the default data remote (without NAME: print it).
@@ -129,6 +134,14 @@ struct AddArgs {
     /// dagshub:// only: the DagsHub user the token belongs to (default: the repo owner).
     #[arg(long, value_name = "USER")]
     user: Option<String>,
+    /// dagshub:// only: use DagsHub's S3 endpoint (s3://dvc at https://dagshub.com/USER/REPO.s3,
+    /// the token as both keys), which can list, instead of its DVC HTTP endpoint.
+    #[arg(long)]
+    s3: bool,
+    /// b2:// only: set no daily limits (by default B2's free tier: 1GB, 2500 Class B and
+    /// 2500 Class C calls a day, in .dvc/ferry.toml).
+    #[arg(long)]
+    no_free_tier: bool,
     #[command(flatten)]
     level: LevelArgs,
 }
@@ -202,6 +215,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
                 region: a.region,
                 user: a.user,
                 token_env: token_env.is_some(),
+                no_free_tier: a.no_free_tier,
+                s3: a.s3,
             };
             let token = |user: &str| dagshub_token(token_env.as_deref(), user);
             ops::add(out, &levels, &ctx.cwd, add, &token)

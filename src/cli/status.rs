@@ -100,7 +100,7 @@ fn cloud(
     outs: &[crate::repo::out::Out],
     args: &Args,
 ) -> anyhow::Result<Exit> {
-    let settings = super::transfer::settings(repo)?;
+    let settings = super::transfer::settings(repo)?.naming(args.remote.as_deref());
     let status =
         crate::ops::status::cloud(repo, &settings, outs, args.remote.as_deref(), args.jobs)?;
     let (name, diff) = (status.remote, status.diff);

@@ -30,6 +30,11 @@ impl Levels {
         Self { dvc_dir }
     }
 
+    /// The repository's DVC dir (`None` outside a repository).
+    pub fn dvc_dir(&self) -> Option<&Path> {
+        self.dvc_dir.as_deref()
+    }
+
     /// The file of `level`, or `NotInRepo` for a repository level outside a repository.
     pub fn path(&self, level: Level) -> Result<PathBuf, ConfigError> {
         match (level, &self.dvc_dir) {

@@ -16,6 +16,7 @@ pub const FILE: &str = "ferry.toml";
 pub const REMOTE_KEYS: &[&str] = &[
     "daily_download_limit",
     "daily_request_limit",
+    "daily_list_limit",
     "budget_reset",
 ];
 
@@ -61,7 +62,7 @@ impl Hint for FerryError {
     fn hint(&self) -> Option<String> {
         match self {
             FerryError::Invalid { path, .. } => Some(format!(
-                "fix '{}'; its keys are pull.order, push.remotes, remote.<name>.{{{}}} and redundancy.min_copies",
+                "fix '{}'; its keys are pull.order, push.remotes, remote.<name>.{{{}}}, redundancy.min_copies and team.ledger",
                 path.display(),
                 REMOTE_KEYS.join(",")
             )),
@@ -195,9 +196,24 @@ pub struct RemoteSettings {
     pub daily_download_limit: Option<ByteSize>,
     /// GET/HEAD requests per day (B2 Class B).
     pub daily_request_limit: Option<u64>,
+    /// LIST and other bucket calls per day (B2 Class C).
+    pub daily_list_limit: Option<u64>,
     /// The time zone of the daily reset.
     #[serde(default)]
     pub budget_reset: ResetZone,
+    /// The command named this remote itself (`-r NAME`): it is tried once even when the
+    /// ledger marks it capped (the cap may have been lifted). Set by the command line, never
+    /// read from the file.
+    #[serde(skip)]
+    pub named: bool,
+}
+
+/// `[team]`: the ledger shared by everybody who uses the same remotes (off unless set).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSettings {
+    /// The remote the team's usage records are written to and listed from (`team.ledger`).
+    pub ledger: Option<String>,
 }
 
 /// `[redundancy]`.
@@ -224,6 +240,12 @@ pub struct FerrySettings {
     /// `[redundancy]`.
     #[serde(default)]
     pub redundancy: RedundancySettings,
+    /// `[team]`.
+    #[serde(default)]
+    pub team: TeamSettings,
+    /// The remote the command line named with `-r` (see [`RemoteSettings::named`]).
+    #[serde(skip)]
+    pub named: Option<String>,
 }
 
 /// The path of `ferry.toml` for a DVC dir.
@@ -315,6 +337,7 @@ impl FerrySettings {
             .chain(self.push.remotes.iter())
             .flatten();
         for name in lists
+            .chain(self.team.ledger.iter())
             .map(|n| n.to_lowercase())
             .chain(self.remote.keys().cloned())
         {
@@ -327,10 +350,17 @@ impl FerrySettings {
 
     /// One remote's budget settings (defaults when it has none).
     pub fn remote(&self, name: &str) -> RemoteSettings {
-        self.remote
-            .get(&name.to_lowercase())
-            .cloned()
-            .unwrap_or_default()
+        let name = name.to_lowercase();
+        let mut settings = self.remote.get(&name).cloned().unwrap_or_default();
+        settings.named = self.named.as_deref() == Some(name.as_str());
+        settings
+    }
+
+    /// These settings for a command that named `remote` with `-r` (none: unchanged), so that
+    /// remote is tried even if the ledger marks it capped.
+    pub fn naming(mut self, remote: Option<&str>) -> Self {
+        self.named = remote.map(str::to_lowercase);
+        self
     }
 
     /// `redundancy.min_copies`, 1 when unset.
@@ -371,7 +401,7 @@ fn find_key(table: &dyn toml_edit::TableLike, pos: usize) -> Option<Vec<String>>
 pub fn check_value(key: &str, value: &str) -> Result<(), String> {
     match key {
         "daily_download_limit" => ByteSize::parse(value).map(|_| ()),
-        "daily_request_limit" => value
+        "daily_request_limit" | "daily_list_limit" => value
             .trim()
             .parse::<u64>()
             .map(|_| ())

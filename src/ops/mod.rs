@@ -13,6 +13,7 @@ pub mod redundancy;
 pub mod remote;
 pub mod status;
 pub mod sync;
+pub mod usage;
 
 /// Where an operation's messages go, in order: results (stdout) and warnings (stderr). The CLI
 /// passes its printer; operations never print.

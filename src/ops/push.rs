@@ -26,6 +26,9 @@ pub struct Pushed {
     /// Whether the user asked for several remotes (a table), rather than several remotes only
     /// coming from outputs' own `remote:` (DVC's one-line summary, summed).
     pub fan_out: bool,
+    /// What the user should know besides the report: copies `redundancy.min_copies` asks for
+    /// that this push does not make, objects only another remote can supply.
+    pub warnings: Vec<String>,
 }
 
 /// Pushes `outs` where `to` says: `-r`, else every remote with `--all-remotes`, else the push
@@ -64,7 +67,67 @@ pub fn push(
         .collect();
     let report = super::runtime()?.block_on(push_to(&repo.odb(), &targets, progress));
     let fan_out = targets.len() > 1 && (to.all_remotes || default_targets.len() > 1);
-    Ok(Pushed { report, fan_out })
+    let warnings = advice(repo, settings, to, &names, &report);
+    Ok(Pushed {
+        report,
+        fan_out,
+        warnings,
+    })
+}
+
+/// Issue 15 item 6: a plain push that cannot make the copies `redundancy.min_copies` asks for
+/// names the remotes it leaves out; `-r X` with objects the local cache lacks points to
+/// `ferry sync --to X`, which copies them from another remote.
+fn advice(
+    repo: &Repo,
+    settings: &FerrySettings,
+    to: &PushTo,
+    names: &[String],
+    report: &PushReport,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let others: Vec<String> = repo
+        .config
+        .remote_names()
+        .into_iter()
+        .filter(|n| !names.contains(n))
+        .collect();
+    let copies = settings.min_copies();
+    let plain = to.remote.is_none() && !to.all_remotes && settings.push.remotes.is_none();
+    if plain && copies as usize > names.len() && !others.is_empty() {
+        out.push(format!(
+            "redundancy.min_copies is {copies}, but a plain push sends to {} only; not pushed \
+             to: {}. Run `ferry push --all-remotes` (or `ferry sync --to {}`), or set \
+             push.remotes in .dvc/ferry.toml so every push fans out",
+            quoted(names),
+            quoted(&others),
+            others.join(",")
+        ));
+    }
+    if let Some(target) = &to.remote
+        && !report.missing_local.is_empty()
+        && !others.is_empty()
+    {
+        let n = report.missing_local.len();
+        out.push(format!(
+            "{n} object{} not in the local cache {} not pushed to '{target}'; if another remote \
+             ({}) holds {}, copy {} remote to remote with `ferry sync --to {target}`",
+            if n == 1 { " is" } else { "s are" },
+            if n == 1 { "and was" } else { "and were" },
+            quoted(&others),
+            if n == 1 { "it" } else { "them" },
+            if n == 1 { "it" } else { "them" },
+        ));
+    }
+    out
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// DVC's rule: `-r X` pushes only outs without a `remote:` or with `remote: X`; a plain push

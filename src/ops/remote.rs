@@ -29,7 +29,21 @@ pub struct Add {
     pub user: Option<String>,
     /// `dagshub://` only: whether a token variable was named (then `token` reads it).
     pub token_env: bool,
+    /// `b2://` only: leave the daily limits unset instead of B2's free tier
+    /// ([`B2_FREE_TIER`]).
+    pub no_free_tier: bool,
+    /// `dagshub://` only: DagsHub's S3 endpoint (`s3://dvc`, which can list) instead of its
+    /// DVC HTTP endpoint.
+    pub s3: bool,
 }
+
+/// B2's free tier per day (account-wide): 1 GB downloaded, 2,500 Class B calls (GET/HEAD),
+/// 2,500 Class C calls (LIST); what the `b2://` preset writes to `.dvc/ferry.toml`.
+pub const B2_FREE_TIER: [(&str, &str); 3] = [
+    ("daily_download_limit", "1GB"),
+    ("daily_request_limit", "2500"),
+    ("daily_list_limit", "2500"),
+];
 
 /// What `remote modify` was asked.
 #[derive(Debug, Clone)]
@@ -59,8 +73,11 @@ pub fn add(
     if a.region.is_some() && !matches!(preset, Preset::B2 { .. }) {
         return Err(usage("--region is only for b2:// URLs").into());
     }
-    if (a.token_env || a.user.is_some()) && !matches!(preset, Preset::Dagshub { .. }) {
-        return Err(usage("--token-env and --user are only for dagshub:// URLs").into());
+    if (a.token_env || a.user.is_some() || a.s3) && !matches!(preset, Preset::Dagshub { .. }) {
+        return Err(usage("--token-env, --user and --s3 are only for dagshub:// URLs").into());
+    }
+    if a.no_free_tier && !matches!(preset, Preset::B2 { .. }) {
+        return Err(usage("--no-free-tier is only for b2:// URLs").into());
     }
     match preset {
         Preset::None => {
@@ -94,16 +111,79 @@ pub fn add(
             if a.default {
                 out.line(&format!("Setting '{name}' as a default remote."));
             }
+            // A broken ferry.toml is refused before the DVC config changes.
+            let ferry_file = match levels.dvc_dir() {
+                Some(dir) if !a.no_free_tier => open_checked(Some(dir))?,
+                _ => None,
+            };
             levels.add(level, &name, &url, a.default, a.force)?;
             levels.modify(level, &name, "endpointurl", Some(&endpoint))?;
             levels.modify(level, &name, "region", Some(&region))?;
+            let limits = match ferry_file {
+                Some(mut ff) => {
+                    let set: Vec<String> = ff
+                        .remote_entries(&name)
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .collect();
+                    let mut written = Vec::new();
+                    for (key, value) in B2_FREE_TIER {
+                        if !set.iter().any(|k| k == key) {
+                            ff.set_remote_key(&name, key, Some(value))?;
+                            written.push(format!("{key} = {value}"));
+                        }
+                    }
+                    ff.save()?;
+                    if written.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "\nB2's free tier is the daily budget in .dvc/ferry.toml ({});                              change it with `ferry remote modify {name} <key> <value>`, or add                              the remote with --no-free-tier for none.",
+                            written.join(", ")
+                        )
+                    }
+                }
+                None => String::new(),
+            };
             out.line(&format!(
                 "Added '{name}' as {url} with endpointurl {endpoint} and region {region}.\n\
                  DVC itself does not know b2:// URLs; this s3:// form works in both dvc and ferry.\n\
                  Set a B2 application key (not the master key) with:\n    \
                  ferry remote modify --local {name} access_key_id <keyID>\n    \
-                 ferry remote modify --local {name} secret_access_key <applicationKey>"
+                 ferry remote modify --local {name} secret_access_key <applicationKey>{limits}"
             ));
+        }
+        Preset::Dagshub { owner, repo } if a.s3 => {
+            // DagsHub's documented S3 form: bucket `dvc` at the repository's endpoint, the token
+            // as both keys (https://dagshub.com/docs/feature_guide/dagshub_storage/).
+            let url = "s3://dvc";
+            let endpoint = format!("https://dagshub.com/{owner}/{repo}.s3");
+            let user = a.user.unwrap_or(owner);
+            let token = token(&user)?;
+            if a.default {
+                out.line(&format!("Setting '{name}' as a default remote."));
+            }
+            levels.add(level, &name, url, a.default, a.force)?;
+            levels.modify(level, &name, "endpointurl", Some(&endpoint))?;
+            match token {
+                Some(token) => {
+                    levels.modify(Level::Local, &name, "access_key_id", Some(&token))?;
+                    levels.modify(Level::Local, &name, "secret_access_key", Some(&token))?;
+                    out.line(&format!(
+                        "Added '{name}' as {url} with endpointurl {endpoint} (DagsHub's S3 \
+                         endpoint, which can list); the token is in .dvc/config.local."
+                    ));
+                }
+                None => {
+                    out.line(&format!(
+                        "Added '{name}' as {url} with endpointurl {endpoint} (DagsHub's S3 \
+                         endpoint, which can list)."
+                    ));
+                    out.warn(&format!(
+                        "no DagsHub token given. Set it as both keys with:\n    ferry remote modify --local {name} access_key_id <token>\n    ferry remote modify --local {name} secret_access_key <token>\n(tokens: https://dagshub.com/user/settings/tokens)"
+                    ));
+                }
+            }
         }
         Preset::Dagshub { owner, repo } => {
             let url = format!("https://dagshub.com/{owner}/{repo}.dvc");
@@ -145,7 +225,8 @@ pub enum Preset {
         /// `BUCKET/PATH`.
         bucket_path: String,
     },
-    /// `dagshub://USER/REPO`: DagsHub's DVC HTTP endpoint with basic auth.
+    /// `dagshub://USER/REPO`: DagsHub's DVC HTTP endpoint with basic auth (with `--s3`, its S3
+    /// endpoint).
     Dagshub {
         /// The repository's owner.
         owner: String,

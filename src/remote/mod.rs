@@ -255,6 +255,13 @@ pub trait Remote: Send + Sync {
     async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError>;
     /// Deletes `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), RemoteError>;
+    /// LIST-class calls (B2 Class C: ListObjectsV2 pages, ListMultipartUploads) this backend
+    /// sent since it was last asked, counted where the requests leave, so the stack's meter
+    /// charges what the server bills. `None` (the default) when it does not count them: the
+    /// stack then charges one per listing attempt.
+    fn take_list_calls(&self) -> Option<u64> {
+        None
+    }
     /// The multipart uploads under the remote's root that were never completed nor aborted
     /// (S3 `ListMultipartUploads`, first 1,000), so `doctor` can report parts piling up.
     /// `Unsupported` for backends without multipart uploads.
@@ -296,9 +303,9 @@ impl Hint for RemoteError {
                  copy from a machine that has the data: `ferry push -r {name}`"
             )),
             ErrorKind::OverBudget => Some(format!(
-                "remote '{name}' reached the daily limit set in .dvc/ferry.toml; `ferry remote \
-                 usage` shows when it resets, or raise it with `ferry remote modify {name} \
-                 daily_download_limit …`"
+                "remote '{name}' reached a daily limit set in .dvc/ferry.toml; `ferry remote \
+                 usage` shows which and when it resets, or raise it with `ferry remote modify \
+                 {name} daily_download_limit|daily_request_limit|daily_list_limit …`"
             )),
             ErrorKind::Unsupported | ErrorKind::Permanent => Some(format!(
                 "check the options of remote '{name}' with `ferry remote list -v`; \

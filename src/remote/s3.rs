@@ -4,6 +4,9 @@
 //! OpenDAL sends no flexible-checksum headers (`x-amz-checksum-*`,
 //! `x-amz-sdk-checksum-algorithm`) unless `checksum_algorithm` is set, which Ferry never does:
 //! B2 rejects them.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use futures::{StreamExt, TryStreamExt};
 use opendal::{Buffer, HttpTransporter, OperationContext, Operator};
 use opendal_http_transport_reqwest::ReqwestTransport;
@@ -37,6 +40,8 @@ pub struct S3Remote {
     read_timeout: std::time::Duration,
     /// Lists pending multipart uploads, which OpenDAL cannot.
     uploads: UploadLister,
+    /// LIST-class calls sent and not yet taken by the stack's meter.
+    lists: Arc<AtomicU64>,
 }
 
 /// Sends the one S3 call OpenDAL lacks, `ListMultipartUploads`, signed the way OpenDAL signs
@@ -179,7 +184,11 @@ impl S3Remote {
                 }
             }),
         };
-        let transport = HttpTransporter::new(SignedQueryTransport(ReqwestTransport::new(client)));
+        let lists = Arc::new(AtomicU64::new(0));
+        let transport = HttpTransporter::new(SignedQueryTransport {
+            inner: ReqwestTransport::new(client),
+            lists: lists.clone(),
+        });
         let op = Operator::new(builder)
             .map_err(|e| {
                 invalid(
@@ -199,6 +208,7 @@ impl S3Remote {
             display,
             read_timeout: read_timeout(spec)?,
             uploads,
+            lists,
         })
     }
 
@@ -629,6 +639,10 @@ impl Remote for S3Remote {
     }
 
     /// Lists the uploads under the remote's root that were never completed nor aborted.
+    fn take_list_calls(&self) -> Option<u64> {
+        Some(self.lists.swap(0, Ordering::Relaxed))
+    }
+
     async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
         let u = &self.uploads;
         let failed = |detail: String| {
@@ -658,6 +672,7 @@ impl Remote for S3Remote {
             })?;
         }
         let mut req = u.client.get(parts.uri.to_string());
+        self.lists.fetch_add(1, Ordering::Relaxed);
         for (name, value) in &parts.headers {
             req = req.header(name, value);
         }

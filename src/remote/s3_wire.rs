@@ -8,6 +8,8 @@
 //! canonicalises it (decode each key and value once, encode with SigV4's `UriEncode` set) makes
 //! the bytes sent and the bytes signed the same, for every server.
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use opendal::{Buffer, HttpBody, HttpTransport};
 use opendal_http_transport_reqwest::ReqwestTransport;
@@ -21,19 +23,38 @@ const SIGV4_QUERY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// A reqwest transport that puts each request's query in SigV4's canonical encoding before
-/// sending it (see the module doc for why).
-pub(crate) struct SignedQueryTransport(pub(crate) ReqwestTransport);
+/// sending it (see the module doc for why), and counts the LIST-class calls it sends (B2
+/// Class C) in `lists`, for the remote stack's meter.
+pub(crate) struct SignedQueryTransport {
+    pub(crate) inner: ReqwestTransport,
+    pub(crate) lists: Arc<AtomicU64>,
+}
 
 impl HttpTransport for SignedQueryTransport {
     fn fetch(
         &self,
         mut req: http::Request<Buffer>,
     ) -> impl Future<Output = opendal::Result<http::Response<HttpBody>>> + Send {
+        if is_list_call(req.method(), req.uri()) {
+            self.lists.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(uri) = with_canonical_query(req.uri()) {
             *req.uri_mut() = uri;
         }
-        self.0.fetch(req)
+        self.inner.fetch(req)
     }
+}
+
+/// Whether a request is one B2 bills as Class C: a GET listing objects (`list-type=`) or
+/// multipart uploads (`uploads`).
+pub(crate) fn is_list_call(method: &http::Method, uri: &http::Uri) -> bool {
+    method == http::Method::GET
+        && uri.query().is_some_and(|q| {
+            q.split('&').any(|pair| {
+                let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+                key == "list-type" || key == "uploads"
+            })
+        })
 }
 
 /// `uri` with its query re-encoded as SigV4 canonicalises it, or `None` when it already is
@@ -71,6 +92,23 @@ fn canonical_query(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_calls_are_told_from_object_calls() {
+        let call = |m: http::Method, u: &str| is_list_call(&m, &u.parse().unwrap());
+        assert!(call(http::Method::GET, "http://h/b?list-type=2&prefix=a/"));
+        assert!(call(
+            http::Method::GET,
+            "http://h/b?max-uploads=1000&uploads="
+        ));
+        assert!(!call(http::Method::GET, "http://h/b/files/md5/ab/cd"));
+        assert!(!call(http::Method::HEAD, "http://h/b/files/md5/ab/cd"));
+        assert!(!call(http::Method::GET, "http://h/b/k?uploadId=1"));
+        assert!(!call(
+            http::Method::PUT,
+            "http://h/b/k?partNumber=1&uploadId=1"
+        ));
+    }
 
     #[test]
     fn list_prefix_is_sent_as_signed() {

@@ -81,7 +81,11 @@ async fn learn_holdings(router: &mut Router, objects: &[Routed], plan: bool) {
     let many = objects.len() > LIST_THRESHOLD;
     // An object's size is the same on every remote, so any listing gives a limited remote's
     // planner the sizes it needs, even when that remote itself cannot list.
-    let sizes_needed = router.lanes.iter().any(|l| l.limits_bytes());
+    // A call limit needs them too: the budget-optimal order prefers large objects.
+    let sizes_needed = router
+        .lanes
+        .iter()
+        .any(|l| l.limits_bytes() || l.limits_calls());
     for lane in &mut router.lanes {
         lane.forget_known();
         let wanted = many || plan || sizes_needed;
@@ -155,6 +159,7 @@ pub async fn fetch(
     let mut rest = rest;
     learn_holdings(router, &rest, false).await;
     fill_sizes(router, &mut rest);
+    router.order_for_budget(&mut rest);
     report.absorb(router.fetch(odb, rest, progress).await?);
     Ok(report)
 }
@@ -281,6 +286,7 @@ pub async fn plan(odb: &Odb, outs: &[Out], router: &mut Router) -> Plan {
     let mut objects = routed(router, wanted);
     learn_holdings(router, &objects, true).await;
     fill_sizes(router, &mut objects);
+    router.order_for_budget(&mut objects);
     for r in &mut objects {
         let key = r.object.key();
         match router.route(r) {

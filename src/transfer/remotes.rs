@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use crate::budget::{Account, Budget, Ledger};
+use crate::budget::{Account, Budget, Ledger, Team};
 use crate::config::Config;
 use crate::config::ferry::FerrySettings;
 use crate::error::{Exit, UserError};
@@ -58,7 +58,7 @@ pub fn open(
         ),
         e => e.into(),
     })?;
-    open_spec(&spec, settings, jobs, RetryPolicy::default()).map_err(|e| {
+    open_spec(config, &spec, settings, jobs, RetryPolicy::default()).map_err(|e| {
         UserError::config(e.to_string())
             .with_hint(format!(
                 "check `ferry remote list` and the options of remote '{}'",
@@ -72,6 +72,7 @@ pub fn open(
 /// Opens the remote `spec` describes in its layer stack, retrying by `policy` (`doctor` probes
 /// with one attempt, so it sees each answer); the backend's own error when it cannot be set up.
 pub fn open_spec(
+    config: &Config,
     spec: &RemoteSpec,
     settings: &FerrySettings,
     jobs: Option<usize>,
@@ -94,17 +95,12 @@ pub fn open_spec(
         ledger.as_ref().map(|l| l.dir().to_path_buf())
     );
     let stack = shared(id, || {
-        let limits = Budget {
-            limit_bytes: remote_settings.daily_download_limit.map(|b| b.0),
-            limit_requests: remote_settings.daily_request_limit,
-        };
+        let limits = Budget::from(&remote_settings);
         let account = ledger.as_ref().map(|l| {
-            Arc::new(Account::open(
-                l,
-                &ledger_key,
-                &remote_settings.budget_reset.tz,
-                limits,
-            ))
+            Arc::new(
+                Account::open(l, &ledger_key, &remote_settings.budget_reset.tz, limits)
+                    .with_team(team(config, settings, l)),
+            )
         });
         Stack::new(
             backend,
@@ -114,6 +110,7 @@ pub fn open_spec(
                 account,
             },
         )
+        .named(remote_settings.named)
     });
     Ok(Handle {
         url: remote::display_url(&spec.url),
@@ -175,4 +172,13 @@ pub fn default_name(
         .with_hint("or pass `-r NAME`; `ferry remote list` shows the configured remotes")
         .into()),
     }
+}
+
+/// The team ledger `ferry.toml` turns on, if any; one that cannot be used is warned about and
+/// left off (the limits then count this machine's use only).
+fn team(config: &Config, settings: &FerrySettings, ledger: &Ledger) -> Option<Arc<Team>> {
+    crate::budget::Team::shared(config, settings, ledger)
+        .map_err(|e| tracing::warn!("the team ledger is off: {e}"))
+        .ok()
+        .flatten()
 }

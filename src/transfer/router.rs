@@ -136,10 +136,7 @@ impl Lane {
     /// A lane for `handle`, with its budget from its account (capped remotes start disabled).
     pub fn new(handle: Handle) -> Self {
         let account = handle.remote.account().cloned();
-        let limits = Budget {
-            limit_bytes: handle.settings.daily_download_limit.map(|b| b.0),
-            limit_requests: handle.settings.daily_request_limit,
-        };
+        let limits = Budget::from(&handle.settings);
         let usage = account.as_ref().and_then(|a| a.usage().ok());
         let remaining = usage
             .as_ref()
@@ -185,6 +182,11 @@ impl Lane {
     /// Whether this lane has a daily byte limit (the planner then wants object sizes first).
     pub fn limits_bytes(&self) -> bool {
         self.limits.limit_bytes.is_some()
+    }
+
+    /// Whether a daily GET/HEAD limit is configured (then the plan needs sizes as well).
+    pub fn limits_calls(&self) -> bool {
+        self.limits.limit_requests.is_some()
     }
 
     /// Whether this lane is out of the run, and why (a cap its stack saw counts too).
@@ -309,11 +311,7 @@ fn adjust(left: &mut Option<u64>, reserved: u64, used: u64) {
 }
 
 fn unlimited(budget: &Budget) -> Remaining {
-    Remaining {
-        bytes: budget.limit_bytes,
-        requests: budget.limit_requests,
-        capped: false,
-    }
+    budget.unused()
 }
 
 /// What [`Router::claim_one`] got from the ledger.
@@ -357,6 +355,33 @@ impl Router {
     /// A router over `lanes` in order.
     pub fn new(lanes: Vec<Lane>) -> Self {
         Self { lanes }
+    }
+
+    /// Puts `objects` in the order that gets the most bytes within its limits from the first
+    /// usable limited remote ([`crate::budget::best_order`]; issue 15): objects it does not
+    /// hold, or that prefer another remote, keep their order after the others. The plan
+    /// (`--dry-run`) and the fetch both call it, so the pull does what the plan showed.
+    pub fn order_for_budget(&self, objects: &mut Vec<Routed>) {
+        let Some((index, lane)) = self
+            .lanes
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.disabled().is_none() && l.claims.is_some())
+        else {
+            return;
+        };
+        let (mut mine, others): (Vec<Routed>, Vec<Routed>) = objects.drain(..).partition(|r| {
+            r.prefer.is_none_or(|p| p == index)
+                && lane
+                    .known
+                    .as_ref()
+                    .is_none_or(|k| k.contains_key(&r.object.key()))
+        });
+        let sizes: Vec<u64> = mine.iter().map(|r| lane.cost(&r.object)).collect();
+        let order = crate::budget::best_order(&sizes, &lane.budget_left());
+        let mut slots: Vec<Option<Routed>> = mine.drain(..).map(Some).collect();
+        objects.extend(order.into_iter().filter_map(|i| slots[i].take()));
+        objects.extend(others);
     }
 
     /// The next usable lane for `r`, recording why earlier ones were passed over, and

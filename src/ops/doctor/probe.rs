@@ -50,7 +50,7 @@ pub fn all(
         let settings = settings.clone();
         async move {
             match spec {
-                Ok(spec) => probe(spec, settings, budget, ledger, write).await,
+                Ok(spec) => probe(config, spec, settings, budget, ledger, write).await,
                 Err(e) => unusable_config(name, &e),
             }
         }
@@ -183,6 +183,8 @@ struct Findings {
     problem: Option<Problem>,
     /// The server said its cap is exhausted.
     capped_now: bool,
+    /// The server answered an object request (found or "not found"): it is not capped now.
+    served: bool,
 }
 
 impl Findings {
@@ -221,6 +223,7 @@ async fn timed<T>(
 }
 
 async fn probe(
+    config: &Config,
     spec: RemoteSpec,
     all_settings: FerrySettings,
     settings: RemoteSettings,
@@ -232,12 +235,19 @@ async fn probe(
         checks: Vec::new(),
         problem: None,
         capped_now: false,
+        served: false,
     };
+    // Doctor names every remote it probes: a cap marked earlier gets one request to check it
+    // (the stack's named probe), so the report says what the server says today.
+    let was_capped = ledger
+        .and_then(|l| l.usage(&ledger_url(&spec), &settings.budget_reset.tz).ok())
+        .is_some_and(|u| u.capped_until.is_some());
+    let all_settings = all_settings.naming(Some(&spec.name));
     let one_attempt = RetryPolicy {
         max_attempts: 1,
         ..RetryPolicy::default()
     };
-    let opened = remotes::open_spec(&spec, &all_settings, None, one_attempt);
+    let opened = remotes::open_spec(config, &spec, &all_settings, None, one_attempt);
     match &opened {
         Ok(handle) => probe_remote(&target, &handle.remote, write, &mut f).await,
         Err(e) => f.fail(
@@ -251,7 +261,7 @@ async fn probe(
         ),
     }
     let stack = opened.as_ref().ok().map(|h| h.remote.as_ref());
-    let budget = budget(&spec, &settings, ledger, stack, &target, &mut f);
+    let budget = budget(&spec, &settings, ledger, stack, was_capped, &target, &mut f);
     RemoteReport {
         name: target.name,
         backend: target.backend,
@@ -291,6 +301,7 @@ async fn probe_access(target: &Target, remote: &Stack, absent: &str, f: &mut Fin
     let name = target.name.as_str();
     match timed(name, remote.exists(absent)).await {
         Ok(_) => {
+            f.served = true;
             f.push(Check::ok("reachable", reachable_text(target)));
             f.push(credentials_ok(target));
         }
@@ -653,6 +664,7 @@ fn budget(
     settings: &RemoteSettings,
     ledger: Option<&Ledger>,
     stack: Option<&Stack>,
+    was_capped: bool,
     target: &Target,
     f: &mut Findings,
 ) -> Option<serde_json::Value> {
@@ -664,6 +676,9 @@ fn budget(
     let tz = &settings.budget_reset.tz;
     let n = &target.name;
     // The stack's meter charged the probe's requests (and recorded a cap it met); flushed here.
+    // A served answer ended a cap marked earlier (the named probe): say so, rather than show
+    // "can read" next to "capped".
+    let lifted = was_capped && !f.capped_now && f.served;
     let usage = match stack.and_then(|s| s.account()) {
         Some(account) => account.usage(),
         None => ledger.usage(&key, tz),
@@ -679,10 +694,7 @@ fn budget(
             return None;
         }
     };
-    let limits = Budget {
-        limit_bytes: settings.daily_download_limit.map(|b| b.0),
-        limit_requests: settings.daily_request_limit,
-    };
+    let limits = Budget::from(settings);
     let left = limits.remaining(&usage);
     let now = ledger.now();
     let zone = &settings.budget_reset;
@@ -714,7 +726,22 @@ fn budget(
             plural(usage.requests, "request", "requests")
         )),
     }
-    let text = format!("budget: {}; {resets}", parts.join("; "));
+    match (limits.limit_lists, left.lists) {
+        (Some(limit), Some(rest)) => parts.push(format!(
+            "{} of {limit} list calls, {rest} left",
+            usage.lists
+        )),
+        _ => parts.push(format!(
+            "{} (no limit)",
+            plural(usage.lists, "list call", "list calls")
+        )),
+    }
+    let lifted = if lifted {
+        "; the cap marked earlier today is cleared: the server answered this probe"
+    } else {
+        ""
+    };
+    let text = format!("budget: {}; {resets}{lifted}", parts.join("; "));
     let spent = left.bytes == Some(0) || left.requests == Some(0);
     if let Some(until) = usage.capped_until {
         f.fail(
@@ -747,6 +774,8 @@ fn budget(
         "bytes_limit": limits.limit_bytes,
         "requests": usage.requests,
         "requests_limit": limits.limit_requests,
+        "lists": usage.lists,
+        "lists_limit": limits.limit_lists,
         "reset_zone": zone.name,
         "resets_at": usage.resets_at.to_string(),
         "capped_until": usage.capped_until.map(|t| t.to_string()),
