@@ -252,20 +252,16 @@ impl Stack {
     pub async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         let spent = &Counter::default();
         let head = self
-            .retried(Op::Exists, [0, 1, 0], true, spent, move || async move {
-                self.charge(spent, 0, 1);
-                let answer = self.backend.stat(key).await;
-                self.charge_lists(0);
-                answer
+            .retried(Op::Exists, [0, 1, 0], true, spent, move || {
+                self.backend.stat(key)
             })
             .await;
         match head {
             // The backend could not tell by HEAD: a one-byte GET, its own charged request.
             Err(e) if e.kind == ErrorKind::Unsupported => {
                 let spent = &Counter::default();
-                self.retried(Op::Exists, [0, 1, 0], true, spent, move || async move {
-                    self.charge(spent, 0, 1);
-                    self.backend.stat_by_range(key).await
+                self.retried(Op::Exists, [0, 1, 0], true, spent, move || {
+                    self.backend.stat_by_range(key)
                 })
                 .await
             }
@@ -282,10 +278,8 @@ impl Stack {
     /// [`Remote::pending_uploads`]): a LIST-class call, retried and limited like the others.
     pub async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
         let spent = &Counter::default();
-        self.retried(Op::List, [0, 0, 1], true, spent, move || async move {
-            let answer = self.backend.pending_uploads().await;
-            self.charge_lists(1);
-            answer
+        self.retried(Op::List, [0, 0, 1], true, spent, move || {
+            self.backend.pending_uploads()
         })
         .await
     }
@@ -295,10 +289,8 @@ impl Stack {
     pub async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
         self.require(Op::List)?;
         let spent = &Counter::default();
-        self.retried(Op::List, [0, 0, 1], true, spent, move || async move {
-            let answer = self.backend.list_sized(prefix).await;
-            self.charge_lists(1);
-            answer
+        self.retried(Op::List, [0, 0, 1], true, spent, move || {
+            self.backend.list_sized(prefix)
         })
         .await
     }
@@ -329,9 +321,9 @@ impl Stack {
                 Ok(held) => held,
                 Err(e) => break Err(E::from(e)),
             };
-            self.charge(&spent, 0, 1);
+            self.charge(&spent, &held, [0, 1, 0]);
             let mut result = match self.backend.read(key).await {
-                Ok(stream) => consume(self.metered(stream, &spent)).await,
+                Ok(stream) => consume(self.metered(stream, &spent, &held)).await,
                 Err(e) => Err(E::from(e)),
             };
             if held.probe.is_some() {
@@ -417,7 +409,12 @@ impl Stack {
             tries += 1;
             let result = {
                 let held = self.gate(op, need, check_first, tries, spent).await?;
+                // The GET/HEAD this try sends, then the LIST-class calls it sent.
+                self.charge(spent, &held, [0, need[1], 0]);
                 let result = attempt().await;
+                if matches!(op, Op::Exists | Op::List) {
+                    self.charge_lists(&held, need[2]);
+                }
                 if held.probe.is_some() {
                     self.end_probe(result.as_ref().err());
                 }
@@ -473,7 +470,7 @@ impl Stack {
         }
         Ok(Held {
             _permit: permit,
-            reserved: account.map(|a| (a, need)),
+            reserved: account.map(|a| (a, Arc::new(Reserved::new(need)))),
             probe,
         })
     }
@@ -551,23 +548,29 @@ impl Stack {
 
     /// The meter layer for LIST-class calls: what the backend counted on the wire since the
     /// last call, or `at_least` when it does not count them.
-    fn charge_lists(&self, at_least: u64) {
+    fn charge_lists(&self, held: &Held<'_>, at_least: u64) {
         let n = self.backend.take_list_calls().unwrap_or(at_least);
-        if let Some(a) = &self.account {
-            a.charge_lists(n);
-        }
+        self.charge(&Counter::default(), held, [0, 0, n]);
     }
 
-    fn charge(&self, spent: &Counter, bytes: u64, requests: u64) {
+    /// Charges what a try cost, and lets go of as much of the try's reservation (what is
+    /// charged is counted once, not as used *and* in flight).
+    fn charge(&self, spent: &Counter, held: &Held<'_>, [bytes, requests, lists]: Cost) {
         spent.add(bytes, requests);
         if let Some(a) = &self.account {
             a.charge(bytes, requests);
+            a.charge_lists(lists);
+        }
+        if let Some((account, reserved)) = &held.reserved {
+            reserved.settle(account, [bytes, requests, lists]);
         }
     }
 
-    /// The meter layer on a body: every chunk received is charged as it arrives.
-    fn metered(&self, stream: ByteStream, spent: &Counter) -> ByteStream {
+    /// The meter layer on a body: every chunk received is charged as it arrives (and taken
+    /// off the try's reservation).
+    fn metered(&self, stream: ByteStream, spent: &Counter, held: &Held<'_>) -> ByteStream {
         let account = self.account.clone();
+        let reserved = held.reserved.as_ref().map(|(_, r)| Arc::clone(r));
         let counted = Arc::clone(&spent.0);
         Box::pin(stream.inspect(move |chunk| {
             if let Ok(bytes) = chunk {
@@ -575,6 +578,9 @@ impl Stack {
                 counted[0].fetch_add(n, Ordering::Relaxed);
                 if let Some(a) = &account {
                     a.charge(n, 0);
+                    if let Some(r) = &reserved {
+                        r.settle(a, [n, 0, 0]);
+                    }
                 }
             }
         }))
@@ -619,16 +625,42 @@ impl Stack {
 /// charged by then).
 struct Held<'a> {
     _permit: tokio::sync::SemaphorePermit<'a>,
-    reserved: Option<(&'a Account, Cost)>,
+    reserved: Option<(&'a Account, Arc<Reserved>)>,
     /// This try is the probe of a named capped remote (the others wait for it).
     probe: Option<tokio::sync::MutexGuard<'a, ()>>,
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        if let Some((account, held)) = self.reserved {
-            account.unreserve_cost(held);
+        if let Some((account, reserved)) = &self.reserved {
+            account.unreserve_cost(reserved.take_all());
         }
+    }
+}
+
+/// What one try still holds of its reservation in the account: charges take it back as they
+/// are made (shared with the try's metered body), the rest goes back when the try ends.
+struct Reserved([AtomicU64; 3]);
+
+impl Reserved {
+    fn new(cost: Cost) -> Reserved {
+        Reserved(cost.map(AtomicU64::new))
+    }
+
+    /// Lets go of up to `charged` of what is held, in the account too.
+    fn settle(&self, account: &Account, charged: Cost) {
+        let mut released = [0; 3];
+        for i in 0..3 {
+            let take = |held: u64| Some(held - held.min(charged[i]));
+            if let Ok(before) = self.0[i].fetch_update(Ordering::Relaxed, Ordering::Relaxed, take) {
+                released[i] = before.min(charged[i]);
+            }
+        }
+        account.unreserve_cost(released);
+    }
+
+    fn take_all(&self) -> Cost {
+        [0, 1, 2].map(|i| self.0[i].swap(0, Ordering::Relaxed))
     }
 }
 
@@ -905,6 +937,45 @@ mod tests {
         assert_eq!(r.unwrap_err().kind, ErrorKind::OverBudget);
         assert_eq!(spent.requests, 3);
         assert_eq!(backend.requests.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn what_a_try_was_charged_no_longer_counts_as_in_flight_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Budget {
+            limit_bytes: Some(10),
+            limit_requests: Some(2),
+            ..Budget::default()
+        };
+        let acct = account(dir.path(), limits);
+        let stack = Stack::new(
+            Scripted::new(vec![Ok(b"ten bytes!")]),
+            StackConfig {
+                jobs: 2,
+                policy: fast(),
+                account: Some(acct.clone()),
+            },
+        );
+        let budget = ReadBudget {
+            size: Some(10),
+            claimed: false,
+        };
+        let inside = acct.clone();
+        let (room, _) = stack
+            .read_with("k", budget, |mut s| {
+                let inside = inside.clone();
+                async move {
+                    while let Some(chunk) = s.next().await {
+                        chunk?;
+                    }
+                    // The body and the GET are charged; counting them as reserved as well
+                    // would make the day look full: 10 + 10 bytes, 1 + 1 requests.
+                    Ok::<_, RemoteError>(inside.room(0, 1))
+                }
+            })
+            .await;
+        assert!(room.unwrap(), "one more request fits while the try ends");
+        assert!(acct.room(0, 1) && !acct.room(1, 0));
     }
 
     #[tokio::test]
