@@ -29,12 +29,14 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let git = repo.uses_scm();
     let mut to_stage: Vec<PathBuf> = Vec::new();
     let mut ignores: Vec<PathBuf> = Vec::new();
+    let busy = ctx.busy("adding");
     for path in &paths {
         let added = add::add_path(&repo, &odb, &mut state, path, git)?;
         to_stage.extend(added.dvcfile);
         ignores.extend(added.gitignore);
     }
     state.flush();
+    drop(busy);
     if !git {
         return Ok(Exit::Ok);
     }

@@ -67,6 +67,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     };
     let ledger = Ledger::open_default();
     let places = Places::new(&ctx.cwd, &repo.root);
+    let busy = ctx.busy("checking remotes");
     let remotes = probe::all(
         &repo.config,
         &settings,
@@ -74,6 +75,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         &names,
         args.write,
     )?;
+    drop(busy);
     let mut repository = setup::checks(&repo, &settings, settings_error.as_ref(), &places);
     if let Err(e) = &ledger {
         repository.push(Check::new(

@@ -53,7 +53,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let outs = index::collect(&repo, &ctx.cwd, &[])?;
     ctx.out
         .warn("This will remove all cache except items used in the workspace of the current repo.");
+    let busy = ctx.busy("collecting unused cache");
     let report = crate::ops::gc::gc_local(&odb, &outs, args.dry)?;
+    drop(busy);
     if args.dry {
         for obj in &report.removed {
             ctx.out

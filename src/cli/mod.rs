@@ -131,6 +131,14 @@ pub struct Ctx {
     pub verbose: u8,
 }
 
+impl Ctx {
+    /// A spinner (or plain lines every few seconds without a terminal) for work that can take
+    /// more than a second; stops when dropped, so drop it before printing the result.
+    pub fn busy(&self, what: &'static str) -> crate::ui::progress::Activity {
+        crate::ui::progress::Activity::start(what, self.out.is_quiet())
+    }
+}
+
 /// Parses, runs and maps the outcome to an exit code; the whole of `main`.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -88,6 +88,7 @@ pub fn status_remotes(
             .with_hint("add remotes with `ferry remote add NAME URL`")
             .into());
     }
+    let busy = ctx.busy("counting copies on the remotes");
     let roots = roots_of(ctx, repo, &settings, outs, jobs)?;
     let odb = repo.odb();
     let wanted = wanted::expand(&odb, &roots);
@@ -99,6 +100,7 @@ pub fn status_remotes(
         })
         .collect();
     let report = runtime()?.block_on(replication(&odb, &wanted, &handles, settings.min_copies()));
+    drop(busy);
     if json {
         ctx.out
             .line(&crate::ui::json::dumps(&to_json(&report, &wanted)));
@@ -263,7 +265,9 @@ pub fn gc_cloud(
     let others = open_all(repo, &settings, &all_remotes(repo, &settings), jobs)?;
     let min_copies = settings.min_copies();
     let rt = runtime()?;
+    let busy = ctx.busy("checking the remotes' copies");
     let plan = rt.block_on(plan_gc(&target, &others, &used, min_copies))?;
+    drop(busy);
     for e in &plan.unchecked {
         ctx.out.warn(&format!(
             "remote '{}' could not be checked, so it counts as holding none of the unused objects - {}",

@@ -112,11 +112,13 @@ fn cloud(
         .filter(|o| o.push && o.remote.is_none() && !o.imported)
         .collect();
     let handle = crate::transfer::remotes::open(&repo.config, &settings, &name, args.jobs)?;
+    let busy = ctx.busy("comparing with the remote");
     let diff = super::transfer::runtime()?.block_on(crate::transfer::cloud_status::compare(
         &repo.odb(),
         &selected,
         &handle,
     ))?;
+    drop(busy);
     if args.json {
         let obj: serde_json::Map<String, serde_json::Value> = diff
             .iter()

@@ -496,8 +496,10 @@ impl Router {
                     size: r.object.size.or(lane.known_size(&r.object.key())),
                     claimed: claimed_in.is_some(),
                 };
+                let meter = progress.object(&lane.handle.name, &r.object.out, budget.size);
                 let (result, spent) =
-                    download(&lane.handle.remote, odb, &r.object.hash, budget).await;
+                    download(&lane.handle.remote, odb, &r.object.hash, budget, &meter).await;
+                drop(meter);
                 lane.settle(reserved, spent, claimed_in);
                 match result {
                     Ok(bytes) => {

@@ -17,7 +17,7 @@ use super::redundancy::held;
 use super::remotes::Handle;
 use super::router::{Routed, Router, Skip};
 use super::wanted::Wanted;
-use super::{Object, Progress};
+use super::{Object, ObjectMeter, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
 use crate::remote::{AttemptError, ByteStream, ErrorKind, ReadBudget, RemoteError, Stack};
@@ -302,11 +302,12 @@ impl Relay<'_> {
         }
         let key = o.key();
         let target = &self.target.remote;
+        let meter = self.progress.object(&self.target.name, &o.out, o.size);
         if self.odb.contains(&o.hash) {
             let payload = Payload::load(self.odb, &o.hash)
                 .await
                 .map_err(|e| format!("cannot read the cache file: {e}"))?;
-            return match upload(target, &key, &payload).await {
+            return match upload(target, &key, &payload, &meter).await {
                 Ok(()) => Ok((Source::Local, payload.len())),
                 Err(e) => Err(self.target_failed(e)),
             };
@@ -332,7 +333,7 @@ impl Relay<'_> {
             };
             let lane = &self.router.lanes[i];
             let size = lane.known_size(&key).or(o.size);
-            match self.relay(&lane.handle.remote, &o.hash, size).await {
+            match self.relay(&lane.handle.remote, &o.hash, size, &meter).await {
                 Ok(bytes) => {
                     let passed: Vec<(usize, Skip)> = r
                         .tried
@@ -372,7 +373,13 @@ impl Relay<'_> {
     /// Copies `hash` from `source` to the target: streamed when its size is known (DVC 3
     /// hashes), else spooled through a verified temp file (legacy hashes are of dos2unix'd
     /// text, so they cannot be checked on the fly). The source's stack retries the whole copy.
-    async fn relay(&self, source: &Stack, hash: &HashInfo, size: Option<u64>) -> Result<u64, Side> {
+    async fn relay(
+        &self,
+        source: &Stack,
+        hash: &HashInfo,
+        size: Option<u64>,
+        meter: &ObjectMeter,
+    ) -> Result<u64, Side> {
         let key = crate::odb::key(hash);
         match size {
             Some(size) if !hash.legacy => {
@@ -383,12 +390,12 @@ impl Relay<'_> {
                 let target = &self.target.remote;
                 let (result, _) = source
                     .read_with(&key, budget, |stream| {
-                        stream_once(stream, source.name(), target, hash, &key, size)
+                        stream_once(meter.count(stream), source.name(), target, hash, &key, size)
                     })
                     .await;
                 result.map(|()| size)
             }
-            _ => self.spooled(source, hash, size).await,
+            _ => self.spooled(source, hash, size, meter).await,
         }
     }
 
@@ -397,23 +404,29 @@ impl Relay<'_> {
         source: &Stack,
         hash: &HashInfo,
         size: Option<u64>,
+        meter: &ObjectMeter,
     ) -> Result<u64, Side> {
         let spool = Odb::new(self.spool.to_path_buf());
         let budget = ReadBudget {
             size,
             claimed: false,
         };
-        let bytes = match download(source, &spool, hash, budget).await.0 {
+        let bytes = match download(source, &spool, hash, budget, meter).await.0 {
             Ok(n) => n,
             Err(CopyError::Remote(e)) => return Err(Side::Source(e)),
             Err(local) => return Err(Side::Local(local)),
         };
         let path = spool.path(hash);
         let result = match Payload::load(&spool, hash).await {
-            Ok(payload) => upload(&self.target.remote, &crate::odb::key(hash), &payload)
-                .await
-                .map(|()| bytes)
-                .map_err(Side::Target),
+            Ok(payload) => upload(
+                &self.target.remote,
+                &crate::odb::key(hash),
+                &payload,
+                &ObjectMeter::none(),
+            )
+            .await
+            .map(|()| bytes)
+            .map_err(Side::Target),
             Err(source) => Err(Side::Local(CopyError::Local {
                 path: path.clone(),
                 source,
