@@ -451,6 +451,8 @@ fn fetch_failures(
             }
         ));
     }
+    // objects fail in whatever order their downloads end: listed by hash, the same every run
+    lines.sort();
     let text = format!(
         "Some of the cache files could not be downloaded from any remote:\n{}",
         lines.join("\n")

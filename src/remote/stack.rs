@@ -205,7 +205,7 @@ impl Stack {
     /// definite "not found".
     pub async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         let spent = &Counter::default();
-        self.retried(Op::Exists, (0, 1), true, spent, move || async move {
+        self.retried(Op::Exists, key, (0, 1), true, spent, move || async move {
             self.charge(spent, 0, 1);
             self.backend.stat(key).await
         })
@@ -221,7 +221,7 @@ impl Stack {
     /// [`Remote::pending_uploads`]): a LIST-class call, retried and limited like the others.
     pub async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
         let spent = &Counter::default();
-        self.retried(Op::List, (0, 0), false, spent, move || {
+        self.retried(Op::List, "", (0, 0), false, spent, move || {
             self.backend.pending_uploads()
         })
         .await
@@ -232,7 +232,7 @@ impl Stack {
     pub async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
         self.require(Op::List)?;
         let spent = &Counter::default();
-        self.retried(Op::List, (0, 0), false, spent, move || {
+        self.retried(Op::List, prefix, (0, 0), false, spent, move || {
             self.backend.list_sized(prefix)
         })
         .await
@@ -265,11 +265,16 @@ impl Stack {
                 Err(e) => break Err(E::from(e)),
             };
             self.charge(&spent, 0, 1);
-            let result = match self.backend.read(key).await {
+            let mut result = match self.backend.read(key).await {
                 Ok(stream) => consume(self.metered(stream, &spent)).await,
                 Err(e) => Err(E::from(e)),
             };
             drop(held);
+            let error = match &mut result {
+                Ok(_) => None,
+                Err(e) => e.remote_error().map(|e| &*e),
+            };
+            self.log_attempt(Op::Read, key, tries, error);
             match result {
                 Ok(value) => break Ok(value),
                 Err(mut e) => {
@@ -294,7 +299,7 @@ impl Stack {
         self.require(Op::Write)?;
         let spent = &Counter::default();
         let body = &body;
-        self.retried(Op::Write, (0, 0), false, spent, move || {
+        self.retried(Op::Write, key, (0, 0), false, spent, move || {
             self.backend.write(key, body(), size)
         })
         .await
@@ -317,7 +322,7 @@ impl Stack {
     pub async fn delete(&self, key: &str) -> Result<(), RemoteError> {
         self.require(Op::Delete)?;
         let spent = &Counter::default();
-        self.retried(Op::Delete, (0, 0), false, spent, move || {
+        self.retried(Op::Delete, key, (0, 0), false, spent, move || {
             self.backend.delete(key)
         })
         .await
@@ -328,6 +333,7 @@ impl Stack {
     async fn retried<T, F, Fut>(
         &self,
         op: Op,
+        key: &str,
         need: (u64, u64),
         check_first: bool,
         spent: &Counter,
@@ -344,6 +350,7 @@ impl Stack {
                 let _held = self.gate(op, need, check_first, tries, spent).await?;
                 attempt().await
             };
+            self.log_attempt(op, key, tries, result.as_ref().err());
             match result {
                 Ok(value) => return Ok(value),
                 Err(mut e) => {
@@ -352,6 +359,23 @@ impl Stack {
                     }
                 }
             }
+        }
+    }
+
+    /// `-vv`: one line per request sent, with how it ended.
+    fn log_attempt(&self, op: Op, key: &str, tries: u32, error: Option<&RemoteError>) {
+        match error {
+            None => {
+                tracing::debug!(remote = %self.name(), attempt = tries, "{} {key}: ok", op.verb())
+            }
+            Some(e) => tracing::debug!(
+                remote = %self.name(),
+                attempt = tries,
+                "{} {key}: {:?}: {}",
+                op.verb(),
+                e.kind,
+                e.message
+            ),
         }
     }
 
@@ -397,7 +421,7 @@ impl Stack {
         self.observe(e);
         match self.policy.delay(tries, e) {
             Some(pause) => {
-                tracing::debug!(remote = %self.name(), attempt = tries, ?pause, "retrying: {}", e.message);
+                tracing::info!(remote = %self.name(), attempt = tries, ?pause, "retrying: {}", e.message);
                 tokio::time::sleep(pause).await;
                 true
             }
@@ -476,6 +500,7 @@ impl Stack {
     }
 
     fn over_budget(&self, tries: u32, spent: &Counter) -> RemoteError {
+        tracing::info!(remote = %self.name(), attempt = tries, "not sent: over today's budget");
         let spent = spent.get();
         let mut e = RemoteError::new(
             ErrorKind::OverBudget,

@@ -206,6 +206,12 @@ impl Lane {
         if let Ok(mut d) = self.disabled.lock()
             && d.is_none()
         {
+            tracing::info!(
+                remote = %self.handle.name,
+                "taken out of this run ({}): its other objects go to the next remote - {}",
+                why.label(),
+                cause.message
+            );
             *d = Some(why);
             if let Ok(mut c) = self.cause.lock() {
                 *c = Some(cause.clone());
@@ -244,7 +250,17 @@ impl Lane {
         };
         let costs: Vec<(u64, u64)> = batch.iter().map(|r| (self.cost(&r.object), 1)).collect();
         match claims.claim(&self.limits, &costs) {
-            Ok(claim) => (batch.split_off(claim.granted), Some(claim.window)),
+            Ok(claim) => {
+                if claim.granted < batch.len() {
+                    tracing::info!(
+                        remote = %self.handle.name,
+                        "today's budget covers {} of {} objects; the rest go to the next remote",
+                        claim.granted,
+                        batch.len()
+                    );
+                }
+                (batch.split_off(claim.granted), Some(claim.window))
+            }
             Err(e) => {
                 tracing::warn!(
                     "could not claim budget of remote '{}' ({e}); planning on this process's view",
@@ -380,6 +396,7 @@ impl Router {
                 r.tried.push((i, Skip::OverBudget));
                 continue;
             }
+            tracing::debug!(remote = %lane.handle.name, "{}: routed here", r.object.out);
             return Some(i);
         }
         None
