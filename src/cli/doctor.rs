@@ -105,7 +105,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             problems: problems.clone(),
             exit_code: exit as u8,
         };
-        ctx.out.line(&serde_json::to_string_pretty(&report)?);
+        ctx.out.line(&crate::ui::json::report(&report)?);
     } else {
         ctx.out.raw(&render(&remotes, &repository));
     }

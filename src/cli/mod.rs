@@ -12,6 +12,7 @@ mod add;
 mod checkout;
 mod commit;
 mod completions;
+mod config;
 mod doctor;
 mod fetch;
 mod gc;
@@ -100,6 +101,8 @@ pub enum Command {
     Pull(fetch::PullArgs),
     /// Set up and manage data remotes.
     Remote(remote::Args),
+    /// Show or set Ferry's own settings (pull order, push targets, redundancy, budgets).
+    Config(config::Args),
     /// Check every remote (reachable, credentials, read/write, budget) and the repository setup.
     Doctor(doctor::Args),
     /// Print a shell completion script (bash, zsh, fish).
@@ -214,6 +217,7 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Pull(args) => fetch::run_pull(&ctx, args),
         Command::Remote(args) => remote::run(&ctx, args),
         Command::Doctor(args) => doctor::run(&ctx, args),
+        Command::Config(args) => config::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Man(args) => completions::run_man(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),

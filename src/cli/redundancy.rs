@@ -103,7 +103,7 @@ pub fn status_remotes(
     drop(busy);
     if json {
         ctx.out
-            .line(&crate::ui::json::dumps(&to_json(&report, &wanted)));
+            .line(&crate::ui::json::report(&to_json(&report, &wanted))?);
     } else {
         render(ctx, &report, &wanted);
     }

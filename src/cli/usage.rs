@@ -51,8 +51,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         });
     }
     if args.json {
-        ctx.out
-            .line(&serde_json::to_string_pretty(&to_json(&rows))?);
+        ctx.out.line(&crate::ui::json::report(
+            &json!({ "remotes": to_json(&rows) }),
+        )?);
     } else if rows.is_empty() {
         ctx.out
             .warn("no remotes configured; add one with `ferry remote add NAME URL`");

@@ -7,7 +7,7 @@ pub mod wrap;
 use std::io::{IsTerminal, Write};
 
 /// Prints results and messages, honouring `-q`; messages are wrapped to the terminal's width
-/// (80 when unknown) and coloured only on a terminal without `NO_COLOR`. Cheap to clone.
+/// (80 when it does not tell; `COLUMNS` overrides; not wrapped when piped) and coloured only on a terminal without `NO_COLOR`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Printer {
     quiet: bool,
@@ -92,7 +92,10 @@ impl Printer {
     /// `prefix` + `text` wrapped on stderr, the prefix coloured when colour is on (the width is
     /// measured without the colour codes).
     fn message(&self, prefix: &str, style: console::Style, text: &str) {
-        let wrapped = wrap::wrap(prefix, text, HANG, wrap::width(wrap::Stream::Stderr));
+        let wrapped = match wrap::width(wrap::Stream::Stderr) {
+            Some(w) => wrap::wrap(prefix, text, HANG, w),
+            None => format!("{prefix}{text}"),
+        };
         let shown = match wrapped.strip_prefix(prefix) {
             Some(rest) if self.color => {
                 format!("{}{rest}", style.force_styling(true).apply_to(prefix))

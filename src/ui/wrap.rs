@@ -3,7 +3,7 @@
 //! columns.
 use std::io::IsTerminal;
 
-/// The width assumed when the output is not a terminal and `COLUMNS` says nothing.
+/// The width assumed on a terminal that does not tell its size.
 pub const DEFAULT_WIDTH: usize = 80;
 
 /// Which stream a text goes to (their terminals may differ in width).
@@ -15,14 +15,16 @@ pub enum Stream {
     Stderr,
 }
 
-/// The width to wrap at: `COLUMNS` when set, else the stream's terminal width, else 80.
-pub fn width(stream: Stream) -> usize {
+/// The width to wrap at: `COLUMNS` when set; else, on a terminal, its width (80 when it does
+/// not tell); else none: text piped to a file or a program keeps its lines whole, so that logs
+/// and scripts can search them.
+pub fn width(stream: Stream) -> Option<usize> {
     if let Some(n) = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|n| *n >= 20)
     {
-        return n;
+        return Some(n);
     }
     let size = match stream {
         Stream::Stdout if std::io::stdout().is_terminal() => {
@@ -31,11 +33,13 @@ pub fn width(stream: Stream) -> usize {
         Stream::Stderr if std::io::stderr().is_terminal() => {
             terminal_size::terminal_size_of(std::io::stderr())
         }
-        _ => None,
+        _ => return None,
     };
-    size.map(|(w, _)| usize::from(w.0))
-        .filter(|w| *w >= 20)
-        .unwrap_or(DEFAULT_WIDTH)
+    Some(
+        size.map(|(w, _)| usize::from(w.0))
+            .filter(|w| *w >= 20)
+            .unwrap_or(DEFAULT_WIDTH),
+    )
 }
 
 /// `prefix` + `text`, each of the text's own lines wrapped to `width` at word boundaries. A
