@@ -55,12 +55,10 @@ impl Printer {
 
     /// Free text on stdout (a header, a note under a table), wrapped to the width.
     pub fn text(&self, text: &str) {
-        self.line(&wrap::wrap(
-            "",
-            text,
-            HANG,
-            wrap::width(wrap::Stream::Stdout),
-        ));
+        match wrap::width(wrap::Stream::Stdout) {
+            Some(w) => self.line(&wrap::wrap("", text, HANG, w)),
+            None => self.line(text),
+        }
     }
 
     /// Raw text on stdout, no newline added.
