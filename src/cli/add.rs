@@ -61,7 +61,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             .status();
     } else {
         ctx.out.line(&format!(
-            "\nTo track the changes with git, run:\n\n\tgit add {}\n\nTo enable auto staging, run:\n\n\tdvc config core.autostage true",
+            "\nTo track the changes with git, run:\n\n\tgit add {}\n\nTo enable auto staging, run:\n\n\tferry config core.autostage true",
             shown.join(" ")
         ));
     }

@@ -95,6 +95,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             .with_exit(Exit::Usage)
             .into());
     };
+    if ops::DVC_KEYS.contains(&key) {
+        return dvc_key(ctx, repo.as_ref(), &args, key);
+    }
     if args.value.is_none() && !args.unset {
         return Ok(match ops::get(&dvc_dir, key, &scopes)? {
             Some(e) => {
@@ -110,6 +113,32 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         .unwrap_or_default();
     let scope = args.scope().unwrap_or(Scope::Repo);
     ops::set(&dvc_dir, scope, key, args.value.as_deref(), &remotes)?;
+    Ok(Exit::Ok)
+}
+
+/// One of DVC's own options Ferry reads (`core.autostage`): shown from the merged DVC config,
+/// written to DVC's config file of the level.
+fn dvc_key(ctx: &Ctx, repo: Option<&Repo>, args: &Args, key: &str) -> anyhow::Result<Exit> {
+    let (section, option) = key.split_once('.').unwrap_or((key, ""));
+    if args.value.is_none() && !args.unset {
+        let Some(repo) = repo else {
+            return Ok(Exit::Failed);
+        };
+        return Ok(match repo.config.get(section, option) {
+            Some(v) => {
+                ctx.out.line(v);
+                Exit::Ok
+            }
+            None => Exit::Failed,
+        });
+    }
+    let levels = crate::config::edit::Levels::new(repo.map(|r| r.dvc_dir.clone()));
+    let level = match args.scope() {
+        Some(Scope::Global) => crate::config::Level::Global,
+        Some(Scope::Local) => crate::config::Level::Local,
+        _ => crate::config::Level::Repo,
+    };
+    ops::set_dvc(&levels, level, key, args.value.as_deref())?;
     Ok(Exit::Ok)
 }
 

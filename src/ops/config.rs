@@ -38,48 +38,47 @@ pub struct Key {
 }
 
 /// Every Ferry setting.
+#[rustfmt::skip]
 pub const KEYS: &[Key] = &[
-    Key {
-        name: "pull.order",
-        kind: Kind::Remotes,
-        about: "remotes a pull tries, in order",
-    },
-    Key {
-        name: "push.remotes",
-        kind: Kind::Remotes,
-        about: "remotes a plain push sends to",
-    },
-    Key {
-        name: "redundancy.min_copies",
-        kind: Kind::Copies,
-        about: "remotes that should hold every object",
-    },
-    Key {
-        name: "team.ledger",
-        kind: Kind::Remote,
-        about: "remote holding the team's shared usage records",
-    },
-    Key {
-        name: "remote.*.daily_download_limit",
-        kind: Kind::Size,
-        about: "bytes per day this machine may download",
-    },
-    Key {
-        name: "remote.*.daily_request_limit",
-        kind: Kind::Requests,
-        about: "GET/HEAD requests per day (B2 Class B)",
-    },
-    Key {
-        name: "remote.*.daily_list_limit",
-        kind: Kind::Requests,
-        about: "LIST requests per day (B2 Class C)",
-    },
-    Key {
-        name: "remote.*.budget_reset",
-        kind: Kind::Zone,
-        about: "time zone the daily budgets reset in",
-    },
+    Key { name: "pull.order", kind: Kind::Remotes, about: "remotes a pull tries, in order" },
+    Key { name: "push.remotes", kind: Kind::Remotes, about: "remotes a plain push sends to" },
+    Key { name: "redundancy.min_copies", kind: Kind::Copies, about: "remotes that should hold every object" },
+    Key { name: "team.ledger", kind: Kind::Remote, about: "remote holding the team's shared usage records" },
+    Key { name: "remote.*.daily_download_limit", kind: Kind::Size, about: "bytes per day this machine may download" },
+    Key { name: "remote.*.daily_request_limit", kind: Kind::Requests, about: "GET/HEAD requests per day (B2 Class B)" },
+    Key { name: "remote.*.daily_list_limit", kind: Kind::Requests, about: "LIST requests per day (B2 Class C)" },
+    Key { name: "remote.*.budget_reset", kind: Kind::Zone, about: "time zone the daily budgets reset in" },
 ];
+
+/// DVC's own options that Ferry reads and `ferry config` also sets, in DVC's config files
+/// (`--local`: `.dvc/config.local`, `--global`: the user's, else `.dvc/config`), as `dvc config`
+/// would; checked by DVC's schema.
+pub const DVC_KEYS: &[&str] = &["core.autostage"];
+
+/// Sets (or removes) one of [`DVC_KEYS`] at `level`.
+pub fn set_dvc(
+    levels: &crate::config::edit::Levels,
+    level: crate::config::Level,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), crate::config::ConfigError> {
+    let (section, option) = key.split_once('.').unwrap_or((key, ""));
+    levels.edit(level, |doc, _| {
+        let s = doc.plain_mut(section);
+        match value {
+            Some(v) => {
+                s.insert(
+                    option.to_string(),
+                    crate::config::configobj::Value::Str(v.to_string()),
+                );
+            }
+            None => {
+                s.shift_remove(option);
+            }
+        }
+        Ok(())
+    })
+}
 
 /// A key as given, resolved: its spec and its path in the TOML file.
 #[derive(Debug)]
@@ -131,7 +130,8 @@ pub fn resolve(name: &str) -> Result<Resolved, UserError> {
             return Ok(Resolved { key, path });
         }
     }
-    let names = known_names(remote.as_deref());
+    let mut names = known_names(remote.as_deref());
+    names.extend(DVC_KEYS.iter().map(|k| k.to_string()));
     let err = UserError::config(format!("'{name}' is not a Ferry setting"));
     Err(match did_you_mean(name, names.iter().map(String::as_str)) {
         Some(near) => err.with_hint(format!("did you mean '{near}'?")),
@@ -425,7 +425,14 @@ mod tests {
         let e = resolve("pull.ordr").unwrap_err();
         assert_eq!(e.hint.as_deref(), Some("did you mean 'pull.order'?"));
         assert!(
-            resolve("core.autostage")
+            resolve("core.autostag")
+                .unwrap_err()
+                .hint
+                .unwrap()
+                .contains("core.autostage")
+        );
+        assert!(
+            resolve("core.checksum_jobs")
                 .unwrap_err()
                 .hint
                 .unwrap()
