@@ -80,6 +80,117 @@ pub fn set_dvc(
     })
 }
 
+/// When `option` is not an option of remote `name`'s type nor a Ferry setting but is close to
+/// one of them: that one (a typo, e.g. `daily_download_limt`).
+pub fn misspelt_option(
+    levels: &crate::config::edit::Levels,
+    name: &str,
+    option: &str,
+) -> Option<&'static str> {
+    let doc = levels.read(None).ok()?;
+    let url = doc.remotes().get(name)?.get("url")?.as_str().to_string();
+    let options = crate::config::schema::remote_options(&url);
+    let ferry = crate::config::ferry::REMOTE_KEYS;
+    if options.contains(&"*") || options.contains(&option) || ferry.contains(&option) {
+        return None;
+    }
+    did_you_mean(option, options.iter().chain(ferry.iter()).copied())
+}
+
+/// One of a remote's values and where it comes from, for `remote list -v`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RemoteValue {
+    /// The option (`region`, `daily_download_limit`).
+    pub key: String,
+    /// Its value, or `(secret, hidden)` for a credential.
+    pub value: String,
+    /// Where it is set: `repo .dvc/config`, `local .dvc/ferry.local.toml`,
+    /// `env FERRY_REMOTE_B2_REGION`.
+    pub origin: String,
+}
+
+/// Every value of remote `name` in effect, DVC's options first (the last config level that
+/// sets one wins, then a `FERRY_REMOTE_*` variable over all), then Ferry's settings (the last
+/// file wins), each with where it comes from. `shown` turns a file path into how it is printed.
+pub fn remote_values(
+    levels: &crate::config::edit::Levels,
+    dvc_dir: Option<&Path>,
+    name: &str,
+    all_names: &[String],
+    vars: impl Iterator<Item = (String, String)>,
+    shown: impl Fn(&Path) -> String,
+) -> Vec<RemoteValue> {
+    let hide = |k: &str, v: String| {
+        if crate::config::is_secret(k) {
+            "(secret, hidden)".to_string()
+        } else {
+            v
+        }
+    };
+    let mut dvc: indexmap::IndexMap<String, RemoteValue> = indexmap::IndexMap::new();
+    for level in crate::config::Level::ALL {
+        let (Ok(doc), Ok(path)) = (levels.read_one(level), levels.path(level)) else {
+            continue;
+        };
+        if let Some(section) = doc.remotes().get(name) {
+            for (k, v) in section.iter().filter(|(k, _)| *k != "url") {
+                dvc.insert(
+                    k.clone(),
+                    RemoteValue {
+                        key: k.clone(),
+                        value: hide(k, v.as_str().to_string()),
+                        origin: format!("{} {}", level.name(), shown(&path)),
+                    },
+                );
+            }
+        }
+    }
+    for (k, v) in crate::config::env::overrides(name, all_names, vars) {
+        let var = format!(
+            "{}{}_{}",
+            crate::config::env::PREFIX,
+            crate::config::env::env_part(name),
+            crate::config::env::env_part(&k)
+        );
+        dvc.insert(
+            k.clone(),
+            RemoteValue {
+                key: k.clone(),
+                value: hide(&k, v),
+                origin: format!("env {var}"),
+            },
+        );
+    }
+    let mut ferry: indexmap::IndexMap<String, RemoteValue> = indexmap::IndexMap::new();
+    if let Some(dir) = dvc_dir {
+        for scope in Scope::ALL {
+            let file = scope.path(dir);
+            let Ok(Some((_, table))) = read_table(&file) else {
+                continue;
+            };
+            let Some(toml::Value::Table(keys)) = table
+                .get("remote")
+                .and_then(|r| r.as_table())
+                .and_then(|r| r.iter().find(|(n, _)| n.to_lowercase() == name))
+                .map(|(_, v)| v)
+            else {
+                continue;
+            };
+            for (k, v) in keys {
+                ferry.insert(
+                    k.clone(),
+                    RemoteValue {
+                        key: k.clone(),
+                        value: hide(k, show(v)),
+                        origin: format!("{} {}", scope.name(), shown(&file)),
+                    },
+                );
+            }
+        }
+    }
+    dvc.into_values().chain(ferry.into_values()).collect()
+}
+
 /// A key as given, resolved: its spec and its path in the TOML file.
 #[derive(Debug)]
 pub struct Resolved {
