@@ -779,7 +779,7 @@ mod tests {
         p.add_total(2, 20_000_000);
         let big = p.object("backblaze", "model.pt", Some(16_000_000));
         let small = p.object("dagshub", "labels.csv", Some(4_000_000));
-        big.count(Box::pin(futures::stream::empty()));
+        let _ = big.count(Box::pin(futures::stream::empty()));
         let f = p.state.frame(Instant::now());
         assert_eq!(f.flights.len(), 1, "only the large object has a bar");
         assert_eq!(f.remotes.len(), 2);
