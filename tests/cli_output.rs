@@ -413,3 +413,36 @@ fn warnings_wrap_at_word_boundaries_with_a_hanging_indent() {
             .contains("which git tracks. Move it")
     );
 }
+
+#[test]
+fn verbose_shows_each_remotes_decisions_and_very_verbose_each_request() {
+    let root = TempDir::new().unwrap();
+    let server = HttpServer::start(root.path(), "", "");
+    let repo = pushed_then_gone(&server);
+    server.control(r#"{"fail_500": 1}"#);
+    let out = run(ferry(repo.path()).args(["fetch", "-v"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("store") && stderr.contains("retrying:"),
+        "-v names the retry and its remote:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("\u{1b}["),
+        "no colour codes off a terminal: {stderr:?}"
+    );
+    assert!(
+        !stderr.contains(": ok"),
+        "no per-request lines at -v:\n{stderr}"
+    );
+
+    std::fs::remove_dir_all(repo.path().join(".dvc/cache")).unwrap();
+    let out = run(ferry(repo.path()).args(["fetch", "-vv"]));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("read files/md5/") && l.contains(": ok remote=store")),
+        "-vv has a line per request:\n{stderr}"
+    );
+}
