@@ -107,7 +107,12 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         };
         ctx.out.line(&crate::ui::json::report(&report)?);
     } else {
-        ctx.out.raw(&render(&remotes, &repository));
+        // on a terminal, long details wrap under themselves instead of mid-word
+        let text = render(&remotes, &repository);
+        match text.strip_suffix('\n') {
+            Some(body) => ctx.out.text(body),
+            None => ctx.out.raw(&text),
+        }
     }
     if problems.is_empty() {
         return Ok(Exit::Ok);

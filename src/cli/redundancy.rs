@@ -126,7 +126,7 @@ pub fn status_remotes(
 }
 
 fn render(ctx: &Ctx, report: &Replication, wanted: &Wanted) {
-    ctx.out.line(&format!(
+    ctx.out.text(&format!(
         "Copies of the {} wanted objects ({}) on each remote; the local cache is not counted as a copy; redundancy.min_copies = {}",
         report.wanted.objects,
         human_bytes(report.wanted.bytes),
@@ -165,7 +165,7 @@ fn render(ctx: &Ctx, report: &Replication, wanted: &Wanted) {
     ));
     if !wanted.unknown_dirs.is_empty() {
         let names: Vec<&str> = wanted.unknown_dirs.iter().map(|o| o.out.as_str()).collect();
-        ctx.out.line(&format!(
+        ctx.out.text(&format!(
             "Directories whose file lists are in no cache or remote (their files are not counted): {}",
             names.join(", ")
         ));
@@ -190,7 +190,7 @@ fn render(ctx: &Ctx, report: &Replication, wanted: &Wanted) {
         } else {
             format!("only on {}", t.holders.join(", "))
         };
-        ctx.out.line(&format!(
+        ctx.out.text(&format!(
             "  {} ({}): {held}",
             t.object.out, t.object.hash.md5
         ));
