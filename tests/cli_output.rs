@@ -446,3 +446,56 @@ fn verbose_shows_each_remotes_decisions_and_very_verbose_each_request() {
         "-vv has a line per request:\n{stderr}"
     );
 }
+
+#[test]
+fn other_long_work_shows_what_it_is_doing_every_few_seconds() {
+    let root = TempDir::new().unwrap();
+    let server = HttpServer::start(root.path(), "", "");
+    let repo = pushed_then_gone(&server);
+    server.control(r#"{"slow": 1.2}"#);
+    let out = run(ferry(repo.path())
+        .args(["status", "-c"])
+        .env("FERRY_PROGRESS_EVERY", "0.3"));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty(), "no progress line in a 1.2 s wait");
+    for line in lines {
+        let shown = regex::Regex::new(r"[0-9]+s$").unwrap().replace(line, "[T]");
+        assert_eq!(shown, "comparing with the remote: [T]", "{stderr}");
+    }
+    let out = run(ferry(repo.path())
+        .args(["status", "-c", "-q"])
+        .env("FERRY_PROGRESS_EVERY", "0.3"));
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn local_gc_reports_in_json() {
+    let (repo, global) = two_remotes();
+    let (d, g) = (repo.path(), global.path());
+    write(d, "a.txt", "kept");
+    write(d, "b.txt", "dropped");
+    ok(fy(d, g).args(["add", "a.txt", "b.txt"]));
+    std::fs::remove_file(d.join("b.txt.dvc")).unwrap();
+    let out = ok(fy(d, g).args(["gc", "-w", "--dry", "--json"]));
+    insta::assert_snapshot!(out, @r#"
+    {
+      "schema": 1,
+      "dry_run": true,
+      "removed": [
+        "files/md5/41/d368a58ee26891a6a586ddaaa604f8"
+      ],
+      "repo": 1,
+      "legacy": 0
+    }
+    "#);
+    let out = ok(fy(d, g).args(["gc", "-w", "--json"]));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["dry_run"], false);
+    assert!(
+        !d.join(".dvc/cache")
+            .join(report["removed"][0].as_str().unwrap())
+            .exists()
+    );
+    assert!(d.join("a.txt").exists());
+}
