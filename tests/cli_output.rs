@@ -459,8 +459,9 @@ fn other_long_work_shows_what_it_is_doing_every_few_seconds() {
     let stderr = text(&out.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     assert!(!lines.is_empty(), "no progress line in a 1.2 s wait");
+    let secs = regex::Regex::new(r"[0-9]+s$").unwrap();
     for line in lines {
-        let shown = regex::Regex::new(r"[0-9]+s$").unwrap().replace(line, "[T]");
+        let shown = secs.replace(line, "[T]");
         assert_eq!(shown, "comparing with the remote: [T]", "{stderr}");
     }
     let out = run(ferry(repo.path())
