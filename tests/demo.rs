@@ -130,6 +130,7 @@ fn the_pull_falls_back_and_bob_gets_every_byte() {
             .args(["remote", "usage", "--json"]),
     );
     let usage: serde_json::Value = serde_json::from_str(&usage).unwrap();
+    let usage = &usage["remotes"];
     assert_eq!(usage[0]["name"], "backblaze");
     assert_eq!(usage[0]["bytes_limit"], 3_000_000);
     let used = usage[0]["bytes"].as_u64().unwrap();

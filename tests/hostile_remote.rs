@@ -13,6 +13,7 @@ use common::{HttpServer, ferry, key_of, md5_hex, ok, text, write};
 use ferry::hash::HashInfo;
 use ferry::odb::Odb;
 use ferry::remote::{self, ErrorKind, ReadBudget, RemoteSpec, RetryPolicy, Stack, StackConfig};
+use ferry::transfer::ObjectMeter;
 use ferry::transfer::copy::{CopyError, download};
 use tempfile::TempDir;
 
@@ -188,7 +189,13 @@ fn a_trickling_body_is_given_up_after_read_timeout() {
     let result = block_on(async {
         tokio::time::timeout(
             Duration::from_secs(30),
-            download(&stacked(remote, policy), &odb, &hash, sized(5000)),
+            download(
+                &stacked(remote, policy),
+                &odb,
+                &hash,
+                sized(5000),
+                &ObjectMeter::none(),
+            ),
         )
         .await
     });
@@ -273,7 +280,15 @@ fn an_endless_body_is_cut_at_the_object_size() {
         max_attempts: 1,
         ..RetryPolicy::default()
     };
-    let err = match block_on(download(&stacked(remote, policy), &odb, &hash, sized(5000))).0 {
+    let err = match block_on(download(
+        &stacked(remote, policy),
+        &odb,
+        &hash,
+        sized(5000),
+        &ObjectMeter::none(),
+    ))
+    .0
+    {
         Err(CopyError::Remote(e)) => e,
         other => panic!("{other:?}"),
     };

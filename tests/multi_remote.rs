@@ -155,7 +155,9 @@ impl Project {
     /// `ferry remote usage --json` in `dir` at `now`, by remote name.
     fn usage(&self, dir: &Path, now: &str) -> BTreeMap<String, serde_json::Value> {
         let out = self.ok_at(dir, now, &["remote", "usage", "--json"]);
-        let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_value(report["remotes"].clone()).unwrap();
         rows.into_iter()
             .map(|r| (r["name"].as_str().unwrap().to_string(), r))
             .collect()

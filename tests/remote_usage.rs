@@ -101,9 +101,11 @@ dagshub (https://dagshub.com/alice/p.dvc)
 
     let out = usage(dir.path(), state.path(), NOON, true);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["schema"], 1);
+    let json = &report["remotes"];
     assert_eq!(
-        json,
+        *json,
         serde_json::json!([
             {
                 "name": "backblaze", "url": "s3://bkt/data", "reset_zone": "UTC",
@@ -140,7 +142,9 @@ fn each_remote_resets_at_midnight_in_its_own_zone() {
     // 01:00 UTC next day: B2 (UTC) has reset, Los Angeles is still at 17:00 of the same day.
     let out = usage(dir.path(), state.path(), "2026-11-28T01:00:00Z", true);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["schema"], 1);
+    let json = &report["remotes"];
     assert_eq!(json[0]["bytes"], 0);
     assert_eq!(json[0]["capped_until"], serde_json::Value::Null);
     assert_eq!(json[0]["resets_at"], "2026-11-29T00:00:00Z");
@@ -148,7 +152,9 @@ fn each_remote_resets_at_midnight_in_its_own_zone() {
     assert_eq!(json[1]["resets_at"], "2026-11-28T08:00:00Z");
 
     let out = usage(dir.path(), state.path(), "2026-11-28T08:00:00Z", true);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["schema"], 1);
+    let json = &report["remotes"];
     assert_eq!(
         (json[1]["bytes"].clone(), json[1]["requests"].clone()),
         (0.into(), 0.into())
@@ -172,7 +178,9 @@ fn a_damaged_ledger_warns_and_counts_from_zero() {
     }
     let out = usage(dir.path(), state.path(), NOON, true);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["schema"], 1);
+    let json = &report["remotes"];
     assert_eq!(json[0]["bytes"], 0);
     assert!(
         text(&out.stderr).contains("ignoring budget ledger"),

@@ -508,7 +508,8 @@ fn add_s3_via(d: &Path, name: &str, spec: &RemoteSpec, proxy: &HttpServer) {
 
 fn usage_of(d: &Path, remote: &str) -> serde_json::Value {
     let out = ok(fy(d).args(["remote", "usage", "--json"]));
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_value(report["remotes"].clone()).unwrap();
     rows.into_iter().find(|r| r["name"] == remote).unwrap()
 }
 

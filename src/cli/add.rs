@@ -29,12 +29,14 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let git = repo.uses_scm();
     let mut to_stage: Vec<PathBuf> = Vec::new();
     let mut ignores: Vec<PathBuf> = Vec::new();
+    let busy = ctx.busy("adding");
     for path in &paths {
         let added = add::add_path(&repo, &odb, &mut state, path, git)?;
         to_stage.extend(added.dvcfile);
         ignores.extend(added.gitignore);
     }
     state.flush();
+    drop(busy);
     if !git {
         return Ok(Exit::Ok);
     }
@@ -59,7 +61,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             .status();
     } else {
         ctx.out.line(&format!(
-            "\nTo track the changes with git, run:\n\n\tgit add {}\n\nTo enable auto staging, run:\n\n\tdvc config core.autostage true",
+            "\nTo track the changes with git, run:\n\n\tgit add {}\n\nTo enable auto staging, run:\n\n\tferry config core.autostage true",
             shown.join(" ")
         ));
     }

@@ -72,6 +72,7 @@ pub fn checkout_all(
     let mut summary = Summary::default();
     crate::repo::checkout::remove_leftover_temps(outs);
     let tab = if ctx.out.is_tty() { "\t" } else { "       " };
+    let _busy = ctx.busy("checking out");
     for out in outs.iter().filter(|o| o.cache && o.hash.is_some()) {
         let shown = if out.is_dir() {
             format!("{}/", out.rel)

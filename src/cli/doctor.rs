@@ -65,6 +65,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         None => repo.config.remote_names(),
     };
     let places = Places::new(&ctx.cwd, &repo.root);
+    let busy = ctx.busy("checking remotes");
     let diagnosis = crate::ops::doctor::diagnose(
         &repo,
         &settings,
@@ -73,6 +74,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         args.write,
         &places,
     )?;
+    drop(busy);
     let (remotes, repository) = (diagnosis.remotes, diagnosis.repository);
 
     let mut problems = Vec::new();
@@ -95,9 +97,14 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             problems: problems.clone(),
             exit_code: exit as u8,
         };
-        ctx.out.line(&serde_json::to_string_pretty(&report)?);
+        ctx.out.line(&crate::ui::json::report(&report)?);
     } else {
-        ctx.out.raw(&render(&remotes, &repository));
+        // on a terminal, long details wrap under themselves instead of mid-word
+        let text = render(&remotes, &repository);
+        match text.strip_suffix('\n') {
+            Some(body) => ctx.out.text(body),
+            None => ctx.out.raw(&text),
+        }
     }
     if problems.is_empty() {
         return Ok(Exit::Ok);

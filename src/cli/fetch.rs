@@ -396,6 +396,8 @@ fn fetch_failures(done: &Fetched, allow_missing: bool, verb: &str) -> anyhow::Re
             }
         ));
     }
+    // objects fail in whatever order their downloads end: listed by hash, the same every run
+    lines.sort();
     let text = format!(
         "Some of the cache files could not be downloaded from any remote:\n{}",
         lines.join("\n")

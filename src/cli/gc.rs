@@ -7,7 +7,7 @@ use crate::repo::{Repo, index};
 /// Remove unused objects from the local cache.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  ferry gc --workspace --dry    # list what would go\n  ferry gc -w -f\n  ferry gc -w --cloud -r backblaze --dry   # what would go from a remote (min_copies kept)"
+    after_help = "Examples:\n  ferry gc --workspace --dry    # list what would go\n  ferry gc -w -f\n  ferry gc -w --cloud -r backblaze --dry   # what would go from a remote (min_copies kept)\n  ferry gc -w --dry --json      # for scripts (docs/json.md)"
 )]
 pub struct Args {
     /// Keep only what the current workspace's outputs use.
@@ -25,6 +25,9 @@ pub struct Args {
     /// The remote to clean with --cloud (default: the default remote).
     #[arg(short, long, value_name = "NAME", requires = "cloud")]
     remote: Option<String>,
+    /// A JSON report (docs/json.md) instead of DVC's lines; local cache only.
+    #[arg(long, conflicts_with = "cloud")]
+    json: bool,
     /// Concurrent requests per remote (with --cloud).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
@@ -53,7 +56,19 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let outs = index::collect(&repo, &ctx.cwd, &[])?;
     ctx.out
         .warn("This will remove all cache except items used in the workspace of the current repo.");
+    let busy = ctx.busy("collecting unused cache");
     let report = crate::ops::gc::gc_local(&odb, &outs, args.dry)?;
+    drop(busy);
+    if args.json {
+        let removed: Vec<String> = report.removed.iter().map(crate::odb::key).collect();
+        ctx.out.line(&crate::ui::json::report(&serde_json::json!({
+            "dry_run": args.dry,
+            "removed": removed,
+            "repo": report.repo,
+            "legacy": report.legacy,
+        }))?);
+        return Ok(Exit::Ok);
+    }
     if args.dry {
         for obj in &report.removed {
             ctx.out

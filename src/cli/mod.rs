@@ -12,6 +12,7 @@ mod add;
 mod checkout;
 mod commit;
 mod completions;
+mod config;
 mod doctor;
 mod fetch;
 mod gc;
@@ -100,6 +101,8 @@ pub enum Command {
     Pull(fetch::PullArgs),
     /// Set up and manage data remotes.
     Remote(remote::Args),
+    /// Show or set Ferry's own settings (pull order, push targets, redundancy, budgets).
+    Config(config::Args),
     /// Check every remote (reachable, credentials, read/write, budget) and the repository setup.
     Doctor(doctor::Args),
     /// Print a shell completion script (bash, zsh, fish).
@@ -129,6 +132,14 @@ pub struct Ctx {
     pub out: Printer,
     /// How many `-v` were given.
     pub verbose: u8,
+}
+
+impl Ctx {
+    /// A spinner (or plain lines every few seconds without a terminal) for work that can take
+    /// more than a second; stops when dropped, so drop it before printing the result.
+    pub fn busy(&self, what: &'static str) -> crate::ui::progress::Activity {
+        crate::ui::progress::Activity::start(what, self.out.is_quiet())
+    }
 }
 
 /// Parses, runs and maps the outcome to an exit code; the whole of `main`.
@@ -206,6 +217,7 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Pull(args) => fetch::run_pull(&ctx, args),
         Command::Remote(args) => remote::run(&ctx, args),
         Command::Doctor(args) => doctor::run(&ctx, args),
+        Command::Config(args) => config::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Man(args) => completions::run_man(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),

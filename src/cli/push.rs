@@ -50,16 +50,19 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
 
 fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit> {
     if !report.missing_local.is_empty() {
-        let list: Vec<String> = report
+        let mut list: Vec<String> = report
             .missing_local
             .iter()
             .map(|o| o.hash.to_string())
             .collect();
+        list.sort();
         ctx.out.warn(&format!("Some of the cache files do not exist neither locally nor on remote. Missing cache files:\n{}", list.join("\n")));
     }
     let mut failed_remotes = Vec::new();
     for (name, row) in &report.rows {
-        for (object, e) in &row.failed {
+        let mut failed: Vec<_> = row.failed.iter().collect();
+        failed.sort_by(|a, b| a.0.hash.md5.cmp(&b.0.hash.md5));
+        for (object, e) in failed {
             ctx.out.error(&format!(
                 "failed to transfer '{}' to remote '{name}' - {}",
                 object.hash.md5, e.message

@@ -20,12 +20,15 @@ pub fn status_remotes(
     jobs: Option<usize>,
 ) -> anyhow::Result<Exit> {
     let settings = settings(repo)?;
-    let copies = crate::ops::redundancy::copies(repo, &settings, outs, jobs)?;
+    let busy = ctx.busy("counting copies on the remotes");
+    let copies = crate::ops::redundancy::copies(repo, &settings, outs, jobs);
+    drop(busy);
+    let copies = copies?;
     for w in &copies.warnings {
         ctx.out.warn(w);
     }
     if json {
-        ctx.out.line(&crate::ui::json::dumps(&to_json(&copies)));
+        ctx.out.line(&crate::ui::json::report(&to_json(&copies))?);
     } else {
         ctx.out.line(&copies_text(&copies));
     }
@@ -168,7 +171,10 @@ pub fn gc_cloud(
     jobs: Option<usize>,
 ) -> anyhow::Result<Exit> {
     let settings = settings(repo)?;
-    let report = crate::ops::gc::gc_cloud(repo, &settings, outs, target, dry, jobs)?;
+    let busy = ctx.busy("checking the remotes' copies");
+    let report = crate::ops::gc::gc_cloud(repo, &settings, outs, target, dry, jobs);
+    drop(busy);
+    let report = report?;
     for w in &report.warnings {
         ctx.out.warn(w);
     }

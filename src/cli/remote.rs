@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use super::Ctx;
+use crate::config::Level;
 use crate::config::edit::Levels;
 use crate::config::ferry::{self, FerryFile};
-use crate::config::{Level, is_secret};
 use crate::error::{Exit, UserError};
 use crate::ops::remote as ops;
 
@@ -75,7 +75,8 @@ remote's daily limits unless --no-free-tier is given.")]
     /// List all available data remotes (-v: with their options and Ferry settings).
     #[command(after_help = "Examples:
   ferry remote list
-  ferry remote list -v        # options (secrets hidden) and Ferry settings
+  ferry remote list -v        # options (secrets hidden), Ferry settings, where each is set
+  ferry remote list --json    # for scripts (docs/json.md)
   ferry remote list --local")]
     List(ListArgs),
     /// Rename a remote at every config level, so no section is left behind.
@@ -150,6 +151,13 @@ struct AddArgs {
 struct ListArgs {
     #[command(flatten)]
     level: LevelArgs,
+    /// Only the names, one a line (what shell completion reads).
+    #[arg(long, conflicts_with = "json")]
+    names: bool,
+    /// A JSON report (docs/json.md): each remote's name, URL (credentials hidden), whether it
+    /// is the default and, with -v, its values and where each comes from.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -278,6 +286,52 @@ fn list(ctx: &Ctx, levels: &Levels, dvc_dir: Option<&Path>, a: ListArgs) -> anyh
         }
         _ => None,
     };
+    let all_names: Vec<String> = doc.remotes().keys().cloned().collect();
+    let root = dvc_dir.and_then(Path::parent).map(Path::to_path_buf);
+    let shown = |p: &Path| {
+        root.as_deref()
+            .and_then(|r| p.strip_prefix(r).ok())
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    let values = |name: &str| {
+        crate::ops::config::remote_values(
+            levels,
+            dvc_dir,
+            name,
+            &all_names,
+            std::env::vars(),
+            shown,
+        )
+    };
+    if a.names {
+        for name in &all_names {
+            ctx.out.line(name);
+        }
+        return Ok(Exit::Ok);
+    }
+    if a.json {
+        let remotes: Vec<serde_json::Value> = doc
+            .remotes()
+            .iter()
+            .map(|(name, section)| {
+                let mut r = serde_json::json!({
+                    "name": name,
+                    "url": section.get("url").map(|v| crate::remote::display_url(v.as_str())),
+                    "default": Some(name.as_str()) == default,
+                });
+                if ferry_file.is_some() {
+                    r["values"] = serde_json::to_value(values(name)).unwrap_or_default();
+                }
+                r
+            })
+            .collect();
+        ctx.out.line(&crate::ui::json::report(
+            &serde_json::json!({ "remotes": remotes }),
+        )?);
+        return Ok(Exit::Ok);
+    }
     let mut text = String::new();
     for (name, section) in doc.remotes() {
         // Credentials and query strings inside the URL are never shown (the only place dvc's
@@ -300,21 +354,9 @@ fn list(ctx: &Ctx, levels: &Levels, dvc_dir: Option<&Path>, a: ListArgs) -> anyh
         } else {
             text.push_str(&rendered);
         }
-        if let Some(ff) = &ferry_file {
-            for (k, v) in section.iter().filter(|(k, _)| *k != "url") {
-                if is_secret(k) {
-                    text.push_str(&format!("    {k} = (secret, hidden)\n"));
-                } else {
-                    text.push_str(&format!("    {k} = {}\n", v.as_str()));
-                }
-            }
-            for (k, v) in ff.remote_entries(name) {
-                let shown = if is_secret(&k) {
-                    "(secret, hidden)".to_string()
-                } else {
-                    v
-                };
-                text.push_str(&format!("    {k} = {shown}    (ferry.toml)\n"));
+        if ferry_file.is_some() {
+            for v in values(name) {
+                text.push_str(&format!("    {} = {}    ({})\n", v.key, v.value, v.origin));
             }
         }
     }

@@ -101,8 +101,11 @@ fn cloud(
     args: &Args,
 ) -> anyhow::Result<Exit> {
     let settings = super::transfer::settings(repo)?.naming(args.remote.as_deref());
+    let busy = ctx.busy("comparing with the remote");
     let status =
-        crate::ops::status::cloud(repo, &settings, outs, args.remote.as_deref(), args.jobs)?;
+        crate::ops::status::cloud(repo, &settings, outs, args.remote.as_deref(), args.jobs);
+    drop(busy);
+    let status = status?;
     let (name, diff) = (status.remote, status.diff);
     if args.json {
         let obj: serde_json::Map<String, serde_json::Value> = diff

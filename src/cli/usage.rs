@@ -39,8 +39,9 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     }
     let report = crate::ops::usage::usage(&repo, &settings)?;
     if args.json {
-        ctx.out
-            .line(&serde_json::to_string_pretty(&to_json(&report))?);
+        ctx.out.line(&crate::ui::json::report(
+            &json!({ "remotes": to_json(&report) }),
+        )?);
     } else if report.rows.is_empty() {
         ctx.out
             .warn("no remotes configured; add one with `ferry remote add NAME URL`");

@@ -92,7 +92,7 @@ impl ByteSize {
         let (num, unit) = (t[..split].trim(), t[split..].trim());
         let bad = || format!("'{s}' is not a size (examples: 1GB, 500MiB, 1000000 bytes)");
         let mult: u64 = match unit.to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
+            "" | "b" | "byte" | "bytes" => 1,
             "k" | "kb" => 1_000,
             "m" | "mb" => 1_000_000,
             "g" | "gb" => 1_000_000_000,
@@ -254,14 +254,28 @@ pub fn path(dvc_dir: &Path) -> PathBuf {
 }
 
 impl FerrySettings {
-    /// Loads `dvc_dir/ferry.toml` (defaults when absent). Errors name the file and the key.
+    /// Loads the global `ferry.toml`, `dvc_dir/ferry.toml` and `dvc_dir/ferry.local.toml`,
+    /// later files winning key by key (defaults when none exists). Each file is checked on
+    /// its own first, so errors name the file and the key.
     pub fn load(dvc_dir: &Path) -> Result<Self, FerryError> {
-        let path = path(dvc_dir);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(FerryError::Io { path, source }),
+        let mut merged = toml::Table::new();
+        for scope in super::ferry_levels::Scope::ALL {
+            let path = scope.path(dvc_dir);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(FerryError::Io { path, source }),
+            };
+            Self::parse(&text, &path)?;
+            if let Ok(table) = toml::from_str(&text) {
+                super::ferry_levels::merge(&mut merged, table);
+            }
         }
+        let text = toml::to_string(&merged).map_err(|e| FerryError::Invalid {
+            path: path(dvc_dir),
+            message: e.to_string(),
+        })?;
+        Self::parse(&text, &path(dvc_dir))
     }
 
     /// Parses the text of `path`, refusing secrets and unknown keys.

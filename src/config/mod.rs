@@ -12,6 +12,7 @@ pub mod configobj;
 pub mod edit;
 pub mod env;
 pub mod ferry;
+pub mod ferry_levels;
 pub mod level;
 pub mod paths;
 pub mod schema;

@@ -11,8 +11,8 @@ pub fn init(root: &Path, no_scm: bool) -> anyhow::Result<()> {
     let dvc = root.join(".dvc");
     if dvc.exists() {
         return Err(
-            UserError::failed(format!("'{}' exists. Use `-f` to force.", dvc.display()))
-                .with_hint("this directory is already a DVC repository; nothing was changed")
+            UserError::failed(format!("'{}' exists.", dvc.display()))
+                .with_hint("this directory is already a DVC repository; nothing was changed (to start over, remove .dvc/ yourself: its cache and config go with it)")
                 .into(),
         );
     }

@@ -390,6 +390,18 @@ pub fn modify(
         return Ok(Exit::Ok);
     }
     let level = a.level.unwrap_or(Level::Repo);
+    if value.is_some()
+        && let Some(near) = crate::ops::config::misspelt_option(levels, &name, &a.option)
+    {
+        return Err(
+            UserError::config(format!("remote '{name}' has no option '{}'", a.option))
+                .with_hint(format!(
+                    "did you mean '{near}'? (`ferry remote modify {name} {near} {}`)",
+                    value.unwrap_or_default()
+                ))
+                .into(),
+        );
+    }
     levels.modify(level, &name, &a.option, value)?;
     if value.is_some() && is_secret(&a.option) && level != Level::Local {
         let path = levels.path(level)?;

@@ -252,7 +252,7 @@ impl Stack {
     pub async fn stat(&self, key: &str) -> Result<Presence, RemoteError> {
         let spent = &Counter::default();
         let head = self
-            .retried(Op::Exists, [0, 1, 0], true, spent, move || {
+            .retried(Op::Exists, key, [0, 1, 0], true, spent, move || {
                 self.backend.stat(key)
             })
             .await;
@@ -260,7 +260,7 @@ impl Stack {
             // The backend could not tell by HEAD: a one-byte GET, its own charged request.
             Err(e) if e.kind == ErrorKind::Unsupported => {
                 let spent = &Counter::default();
-                self.retried(Op::Exists, [0, 1, 0], true, spent, move || {
+                self.retried(Op::Exists, key, [0, 1, 0], true, spent, move || {
                     self.backend.stat_by_range(key)
                 })
                 .await
@@ -278,7 +278,7 @@ impl Stack {
     /// [`Remote::pending_uploads`]): a LIST-class call, retried and limited like the others.
     pub async fn pending_uploads(&self) -> Result<Vec<PendingUpload>, RemoteError> {
         let spent = &Counter::default();
-        self.retried(Op::List, [0, 0, 1], true, spent, move || {
+        self.retried(Op::List, "", [0, 0, 1], true, spent, move || {
             self.backend.pending_uploads()
         })
         .await
@@ -289,7 +289,7 @@ impl Stack {
     pub async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
         self.require(Op::List)?;
         let spent = &Counter::default();
-        self.retried(Op::List, [0, 0, 1], true, spent, move || {
+        self.retried(Op::List, prefix, [0, 0, 1], true, spent, move || {
             self.backend.list_sized(prefix)
         })
         .await
@@ -337,6 +337,11 @@ impl Stack {
                 }
             }
             drop(held);
+            let error = match &mut result {
+                Ok(_) => None,
+                Err(e) => e.remote_error().map(|e| &*e),
+            };
+            self.log_attempt(Op::Read, key, tries, error);
             match result {
                 Ok(value) => break Ok(value),
                 Err(mut e) => {
@@ -361,7 +366,7 @@ impl Stack {
         self.require(Op::Write)?;
         let spent = &Counter::default();
         let body = &body;
-        self.retried(Op::Write, [0; 3], false, spent, move || {
+        self.retried(Op::Write, key, [0; 3], false, spent, move || {
             self.backend.write(key, body(), size)
         })
         .await
@@ -384,7 +389,7 @@ impl Stack {
     pub async fn delete(&self, key: &str) -> Result<(), RemoteError> {
         self.require(Op::Delete)?;
         let spent = &Counter::default();
-        self.retried(Op::Delete, [0; 3], false, spent, move || {
+        self.retried(Op::Delete, key, [0; 3], false, spent, move || {
             self.backend.delete(key)
         })
         .await
@@ -395,6 +400,7 @@ impl Stack {
     async fn retried<T, F, Fut>(
         &self,
         op: Op,
+        key: &str,
         need: Cost,
         check_first: bool,
         spent: &Counter,
@@ -420,6 +426,7 @@ impl Stack {
                 }
                 result
             };
+            self.log_attempt(op, key, tries, result.as_ref().err());
             match result {
                 Ok(value) => return Ok(value),
                 Err(mut e) => {
@@ -428,6 +435,23 @@ impl Stack {
                     }
                 }
             }
+        }
+    }
+
+    /// `-vv`: one line per request sent, with how it ended.
+    fn log_attempt(&self, op: Op, key: &str, tries: u32, error: Option<&RemoteError>) {
+        match error {
+            None => {
+                tracing::debug!(remote = %self.name(), attempt = tries, "{} {key}: ok", op.verb())
+            }
+            Some(e) => tracing::debug!(
+                remote = %self.name(),
+                attempt = tries,
+                "{} {key}: {:?}: {}",
+                op.verb(),
+                e.kind,
+                e.message
+            ),
         }
     }
 
@@ -503,7 +527,7 @@ impl Stack {
         self.observe(e);
         match self.policy.delay(tries, e) {
             Some(pause) => {
-                tracing::debug!(remote = %self.name(), attempt = tries, ?pause, "retrying: {}", e.message);
+                tracing::info!(remote = %self.name(), attempt = tries, ?pause, "retrying: {}", e.message);
                 tokio::time::sleep(pause).await;
                 true
             }
@@ -600,6 +624,7 @@ impl Stack {
     }
 
     fn over_budget(&self, op: Op, tries: u32, spent: &Counter) -> RemoteError {
+        tracing::info!(remote = %self.name(), attempt = tries, "not sent: over today's budget");
         let spent = spent.get();
         let message = if op == Op::List {
             format!(

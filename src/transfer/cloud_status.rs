@@ -2,6 +2,7 @@
 //! (`new` = only local, `deleted` = only remote, `missing` = neither).
 use std::collections::{BTreeMap, HashSet};
 
+use super::ObjectMeter;
 use super::copy::{CopyError, download};
 use super::exists::present;
 use super::objects::of_out;
@@ -82,9 +83,15 @@ async fn fetch_manifests(odb: &Odb, outs: &[&Out], remote: &Handle) -> Result<()
         .filter(|h| !odb.contains(h))
         .collect();
     for hash in wanted {
-        match download(&remote.remote, odb, hash, ReadBudget::default())
-            .await
-            .0
+        match download(
+            &remote.remote,
+            odb,
+            hash,
+            ReadBudget::default(),
+            &ObjectMeter::none(),
+        )
+        .await
+        .0
         {
             Ok(_) => {}
             Err(CopyError::Remote(e))

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 use tokio::io::AsyncReadExt;
 
+use super::ObjectMeter;
 use crate::hash::{self, HashInfo};
 use crate::odb::Odb;
 use crate::remote::{AttemptError, ByteStream, ErrorKind, ReadBudget, RemoteError, Spent, Stack};
@@ -44,16 +45,25 @@ impl AttemptError for CopyError {
 /// what all attempts cost (retries of cut or corrupt bodies included: the stack retries them).
 /// `budget.size` is the object's size when a `.dvc` file, a `.dir` manifest or a listing told
 /// it: a body longer than that is cut off at once and refused as corrupt (see [`read_limit`]).
+/// Bytes are reported to `meter` as they arrive.
 pub async fn download(
     remote: &Stack,
     odb: &Odb,
     hash: &HashInfo,
     budget: ReadBudget,
+    meter: &ObjectMeter,
 ) -> (Result<u64, CopyError>, Spent) {
     let key = crate::odb::key(hash);
     remote
         .read_with(&key, budget, |stream| {
-            download_once(stream, remote.name(), odb, hash, &key, budget.size)
+            download_once(
+                meter.count(stream),
+                remote.name(),
+                odb,
+                hash,
+                &key,
+                budget.size,
+            )
         })
         .await
 }
@@ -231,9 +241,17 @@ fn file_stream(path: PathBuf, remote: String) -> ByteStream {
     ))
 }
 
-/// Uploads `payload` as `key`; the stack retries it with a fresh body per attempt.
-pub async fn upload(remote: &Stack, key: &str, payload: &Payload) -> Result<(), RemoteError> {
+/// Uploads `payload` as `key`; the stack retries it with a fresh body per attempt. Bytes are
+/// reported to `meter` as the backend takes them.
+pub async fn upload(
+    remote: &Stack,
+    key: &str,
+    payload: &Payload,
+    meter: &ObjectMeter,
+) -> Result<(), RemoteError> {
     remote
-        .write_with(key, payload.len(), || payload.stream(remote.name()))
+        .write_with(key, payload.len(), || {
+            meter.count(payload.stream(remote.name()))
+        })
         .await
 }

@@ -42,6 +42,11 @@ pub trait Progress: Send + Sync {
     fn add_total(&self, objects: u64, bytes: u64);
     /// One object finished (successfully or not) after moving `bytes`.
     fn done(&self, bytes: u64);
+    /// One object (`label`, for people) starts moving to or from `remote`; its bytes are
+    /// reported to the returned meter as they stream, and the meter's last clone dropped ends it.
+    fn object(&self, _remote: &str, _label: &str, _size: Option<u64>) -> ObjectMeter {
+        ObjectMeter::none()
+    }
 }
 
 /// A `Progress` that ignores everything (for tests and `-q`).
@@ -50,4 +55,50 @@ pub struct NoProgress;
 impl Progress for NoProgress {
     fn add_total(&self, _: u64, _: u64) {}
     fn done(&self, _: u64) {}
+}
+
+/// What a progress display does with one object's streaming bytes.
+pub trait ObjectSink: Send + Sync {
+    /// `bytes` more went over the wire.
+    fn moved(&self, bytes: u64);
+    /// The attempt failed and the object starts again from its first byte (a retry).
+    fn restart(&self);
+}
+
+/// The handle a copy reports one object's bytes to as they stream (cheap to clone; a meter
+/// that reports nowhere when no display asked for it).
+#[derive(Clone, Default)]
+pub struct ObjectMeter(Option<std::sync::Arc<dyn ObjectSink>>);
+
+impl ObjectMeter {
+    /// A meter that reports nowhere.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A meter reporting to `sink`.
+    pub fn new(sink: std::sync::Arc<dyn ObjectSink>) -> Self {
+        Self(Some(sink))
+    }
+
+    /// A new attempt starts from the first byte: what the last one moved is taken back.
+    pub fn restart(&self) {
+        if let Some(s) = &self.0 {
+            s.restart();
+        }
+    }
+
+    /// `stream` with each chunk reported as it passes (a fresh attempt, so it restarts first).
+    pub fn count(&self, stream: crate::remote::ByteStream) -> crate::remote::ByteStream {
+        use futures::StreamExt;
+        let Some(sink) = self.0.clone() else {
+            return stream;
+        };
+        sink.restart();
+        Box::pin(stream.inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                sink.moved(bytes.len() as u64);
+            }
+        }))
+    }
 }

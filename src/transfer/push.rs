@@ -210,7 +210,11 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     }
     let total: u64 = needs.values().map(|n| n.targets.len() as u64).sum::<u64>()
         + dir_needs.iter().map(|d| d.len() as u64).sum::<u64>();
-    progress.add_total(total, 0);
+    let bytes: u64 = needs
+        .values()
+        .map(|n| local_size(odb, &n.object).unwrap_or(0) * n.targets.len() as u64)
+        .sum();
+    progress.add_total(total, bytes);
 
     let rows: Vec<Mutex<PushRow>> = report.rows.drain(..).map(|(_, r)| Mutex::new(r)).collect();
     let failed_hashes: Vec<Mutex<HashSet<HashInfo>>> =
@@ -342,7 +346,9 @@ impl Ctx<'_> {
         let uploads = to.into_iter().map(|ti| {
             let (payload, key, object) = (&payload, &key, &object);
             async move {
-                match upload(&self.targets[ti].handle.remote, key, payload).await {
+                let name = &self.targets[ti].handle.name;
+                let meter = self.progress.object(name, &object.out, Some(payload.len()));
+                match upload(&self.targets[ti].handle.remote, key, payload, &meter).await {
                     Ok(()) => {
                         if let Ok(mut row) = self.rows[ti].lock() {
                             row.uploaded += 1;

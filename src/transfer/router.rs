@@ -209,6 +209,12 @@ impl Lane {
         if let Ok(mut d) = self.disabled.lock()
             && d.is_none()
         {
+            tracing::info!(
+                remote = %self.handle.name,
+                "taken out of this run ({}): its other objects go to the next remote - {}",
+                why.label(),
+                cause.message
+            );
             *d = Some(why);
             if let Ok(mut c) = self.cause.lock() {
                 *c = Some(cause.clone());
@@ -247,7 +253,17 @@ impl Lane {
         };
         let costs: Vec<(u64, u64)> = batch.iter().map(|r| (self.cost(&r.object), 1)).collect();
         match claims.claim(&self.limits, &costs) {
-            Ok(claim) => (batch.split_off(claim.granted), Some(claim.window)),
+            Ok(claim) => {
+                if claim.granted < batch.len() {
+                    tracing::info!(
+                        remote = %self.handle.name,
+                        "today's budget covers {} of {} objects; the rest go to the next remote",
+                        claim.granted,
+                        batch.len()
+                    );
+                }
+                (batch.split_off(claim.granted), Some(claim.window))
+            }
             Err(e) => {
                 tracing::warn!(
                     "could not claim budget of remote '{}' ({e}); planning on this process's view",
@@ -417,6 +433,7 @@ impl Router {
                 r.tried.push((i, Skip::OverBudget));
                 continue;
             }
+            tracing::debug!(remote = %lane.handle.name, "{}: routed here", r.object.out);
             return Some(i);
         }
         None
@@ -523,8 +540,10 @@ impl Router {
                     size: r.object.size.or(lane.known_size(&r.object.key())),
                     claimed: claimed_in.is_some(),
                 };
+                let meter = progress.object(&lane.handle.name, &r.object.out, budget.size);
                 let (result, spent) =
-                    download(&lane.handle.remote, odb, &r.object.hash, budget).await;
+                    download(&lane.handle.remote, odb, &r.object.hash, budget, &meter).await;
+                drop(meter);
                 lane.settle(reserved, spent, claimed_in);
                 match result {
                     Ok(bytes) => {

@@ -17,7 +17,7 @@ use super::exists::present;
 use super::remotes::Handle;
 use super::router::{Claimed, Routed, Router, Skip};
 use super::wanted::Wanted;
-use super::{Object, Progress};
+use super::{Object, ObjectMeter, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
 use crate::remote::{AttemptError, ByteStream, ErrorKind, ReadBudget, RemoteError, Stack};
@@ -303,11 +303,12 @@ impl Relay<'_> {
         }
         let key = o.key();
         let target = &self.target.remote;
+        let meter = self.progress.object(&self.target.name, &o.out, o.size);
         if self.odb.contains(&o.hash) {
             let payload = Payload::load(self.odb, &o.hash)
                 .await
                 .map_err(|e| format!("cannot read the cache file: {e}"))?;
-            return match upload(target, &key, &payload).await {
+            return match upload(target, &key, &payload, &meter).await {
                 Ok(()) => Ok((Source::Local, payload.len())),
                 Err(e) => Err(self.target_failed(e)),
             };
@@ -346,7 +347,9 @@ impl Relay<'_> {
                 continue;
             }
             let held = matches!(claimed, Claimed::Held(_));
-            let relayed = self.relay(&lane.handle.remote, &o.hash, size, held).await;
+            let relayed = self
+                .relay(&lane.handle.remote, &o.hash, size, held, &meter)
+                .await;
             self.router.release(i, &sized, claimed);
             match relayed {
                 Ok(bytes) => {
@@ -395,6 +398,7 @@ impl Relay<'_> {
         hash: &HashInfo,
         size: Option<u64>,
         claimed: bool,
+        meter: &ObjectMeter,
     ) -> Result<u64, Side> {
         let key = crate::odb::key(hash);
         match size {
@@ -406,12 +410,12 @@ impl Relay<'_> {
                 let target = &self.target.remote;
                 let (result, _) = source
                     .read_with(&key, budget, |stream| {
-                        stream_once(stream, source.name(), target, hash, &key, size)
+                        stream_once(meter.count(stream), source.name(), target, hash, &key, size)
                     })
                     .await;
                 result.map(|()| size)
             }
-            _ => self.spooled(source, hash, size, claimed).await,
+            _ => self.spooled(source, hash, size, claimed, meter).await,
         }
     }
 
@@ -421,20 +425,26 @@ impl Relay<'_> {
         hash: &HashInfo,
         size: Option<u64>,
         claimed: bool,
+        meter: &ObjectMeter,
     ) -> Result<u64, Side> {
         let spool = Odb::new(self.spool.to_path_buf());
         let budget = ReadBudget { size, claimed };
-        let bytes = match download(source, &spool, hash, budget).await.0 {
+        let bytes = match download(source, &spool, hash, budget, meter).await.0 {
             Ok(n) => n,
             Err(CopyError::Remote(e)) => return Err(Side::Source(e)),
             Err(local) => return Err(Side::Local(local)),
         };
         let path = spool.path(hash);
         let result = match Payload::load(&spool, hash).await {
-            Ok(payload) => upload(&self.target.remote, &crate::odb::key(hash), &payload)
-                .await
-                .map(|()| bytes)
-                .map_err(Side::Target),
+            Ok(payload) => upload(
+                &self.target.remote,
+                &crate::odb::key(hash),
+                &payload,
+                &ObjectMeter::none(),
+            )
+            .await
+            .map(|()| bytes)
+            .map_err(Side::Target),
             Err(source) => Err(Side::Local(CopyError::Local {
                 path: path.clone(),
                 source,

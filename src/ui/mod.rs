@@ -2,19 +2,35 @@
 pub mod json;
 pub mod progress;
 pub mod time;
+pub mod wrap;
 
 use std::io::{IsTerminal, Write};
 
-/// Prints results and messages, honouring `-q`. Cheap to clone.
+/// Prints results and messages, honouring `-q`; messages are wrapped to the terminal's width
+/// (80 when it does not tell; `COLUMNS` overrides; not wrapped when piped) and coloured only on a terminal without `NO_COLOR`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Printer {
     quiet: bool,
+    color: bool,
+}
+
+/// The indent of a wrapped message's continuation lines.
+const HANG: usize = 2;
+
+/// Whether stderr may get colour: a terminal, `NO_COLOR` unset or empty, `TERM` not `dumb`.
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
 impl Printer {
     /// A printer; with `quiet` only errors are shown.
     pub fn new(quiet: bool) -> Self {
-        Self { quiet }
+        Self {
+            quiet,
+            color: stderr_color(),
+        }
     }
 
     /// Whether `-q` was given.
@@ -27,11 +43,21 @@ impl Printer {
         std::io::stdout().is_terminal()
     }
 
-    /// A result line on stdout.
+    /// A result line on stdout, as it is (tables, DVC's own lines).
     pub fn line(&self, text: &str) {
         if !self.quiet {
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{text}");
+            progress::suspend(|| {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{text}");
+            });
+        }
+    }
+
+    /// Free text on stdout (a header, a note under a table), wrapped to the width.
+    pub fn text(&self, text: &str) {
+        match wrap::width(wrap::Stream::Stdout) {
+            Some(w) => self.line(&wrap::wrap("", text, HANG, w)),
+            None => self.line(text),
         }
     }
 
@@ -47,22 +73,40 @@ impl Printer {
     /// A `WARNING:` line on stderr.
     pub fn warn(&self, text: &str) {
         if !self.quiet {
-            eprintln!("WARNING: {text}");
+            self.message("WARNING: ", console::Style::new().yellow(), text);
         }
     }
 
     /// An `ERROR:` line on stderr; shown even with `-q`.
     pub fn error(&self, text: &str) {
-        eprintln!("ERROR: {text}");
+        self.message("ERROR: ", console::Style::new().red(), text);
     }
 
     /// A `hint:` line on stderr; shown even with `-q`, since it belongs to an error.
     pub fn hint(&self, text: &str) {
-        eprintln!("hint: {text}");
+        self.message("hint: ", console::Style::new().cyan(), text);
+    }
+
+    /// `prefix` + `text` wrapped on stderr, the prefix coloured when colour is on (the width is
+    /// measured without the colour codes).
+    fn message(&self, prefix: &str, style: console::Style, text: &str) {
+        let wrapped = match wrap::width(wrap::Stream::Stderr) {
+            Some(w) => wrap::wrap(prefix, text, HANG, w),
+            None => format!("{prefix}{text}"),
+        };
+        let shown = match wrapped.strip_prefix(prefix) {
+            Some(rest) if self.color => {
+                format!("{}{rest}", style.force_styling(true).apply_to(prefix))
+            }
+            _ => wrapped,
+        };
+        progress::suspend(|| eprintln!("{shown}"));
     }
 }
 
-/// Sets up tracing logs on stderr: `-v` info, `-vv` debug, `-vvv` trace; `FERRY_LOG` overrides.
+/// Sets up tracing logs on stderr: `-v` info (per-remote decisions: routing, retries, budgets),
+/// `-vv` debug (a line per request), `-vvv` trace; `FERRY_LOG` overrides. Colour only when
+/// [`stderr_color`] allows it; lines are written above any progress bar.
 pub fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -80,10 +124,35 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogLine(Vec::new()))
+        .with_ansi(stderr_color())
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// One log event, buffered and written to stderr whole (above the progress bars) when dropped.
+struct LogLine(Vec<u8>);
+
+impl Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            progress::suspend(|| {
+                let _ = std::io::stderr().lock().write_all(&self.0);
+            });
+        }
+    }
 }
 
 /// A byte count for people, in decimal units as storage providers bill them (`1.5 GB`).

@@ -87,6 +87,8 @@ pub enum Problem {
     Config,
     /// It refused our credentials.
     CredentialsRefused,
+    /// No credential is set and the server refused the request without one.
+    NoCredentials,
     /// No answer: wrong address, host down, network.
     Unreachable,
     /// Its download cap is exhausted (the server said so); pulls skip it until the reset.
@@ -101,6 +103,7 @@ impl Problem {
         match self {
             Problem::Config => "misconfigured",
             Problem::CredentialsRefused => "credentials refused",
+            Problem::NoCredentials => "no credentials set",
             Problem::Unreachable => "unreachable",
             Problem::Capped => "capped",
             Problem::Failing => "failing",
@@ -110,7 +113,7 @@ impl Problem {
     /// The exit code it maps to: configuration problems 251, the rest 1.
     pub fn exit(self) -> Exit {
         match self {
-            Problem::Config | Problem::CredentialsRefused => Exit::Config,
+            Problem::Config | Problem::CredentialsRefused | Problem::NoCredentials => Exit::Config,
             Problem::Unreachable | Problem::Capped | Problem::Failing => Exit::Failed,
         }
     }

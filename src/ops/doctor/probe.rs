@@ -80,6 +80,9 @@ struct Target {
     backend: String,
     url: String,
     endpoint: Option<String>,
+    /// Whether any credential is set for it (options, `FERRY_REMOTE_*`, for S3 also AWS's
+    /// variables and `~/.aws/credentials`): a refusal without one is "no credentials set".
+    credentials: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -114,12 +117,40 @@ impl Target {
             Some("http") | Some("https") => (Kind::Http, "http".to_string()),
             Some(other) => (Kind::Other, other.to_string()),
         };
+        let set = |keys: &[&str]| keys.iter().any(|k| spec.options.contains_key(*k));
+        let credentials = match kind {
+            Kind::S3 => {
+                set(&[
+                    "access_key_id",
+                    "secret_access_key",
+                    "profile",
+                    "credentialpath",
+                ]) || [
+                    "AWS_ACCESS_KEY_ID",
+                    "AWS_PROFILE",
+                    "AWS_SHARED_CREDENTIALS_FILE",
+                ]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+                    || std::env::var_os("HOME")
+                        .is_some_and(|h| std::path::Path::new(&h).join(".aws/credentials").exists())
+            }
+            Kind::Http => set(&[
+                "user",
+                "password",
+                "token",
+                "custom_auth_header",
+                "ask_password",
+            ]),
+            Kind::Local | Kind::Other => true,
+        };
         Self {
             name: spec.name.clone(),
             kind,
             backend,
             url: display_url(&spec.url),
             endpoint: endpoint.filter(|_| kind == Kind::S3),
+            credentials,
         }
     }
 
@@ -317,13 +348,22 @@ async fn probe_access(target: &Target, remote: &Stack, absent: &str, f: &mut Fin
             }
             ErrorKind::Auth => {
                 f.push(Check::ok("reachable", "reachable"));
-                f.fail(
-                    "credentials",
-                    Problem::CredentialsRefused,
-                    format!("credentials refused: {}", e.message),
-                    target.credentials_fix(),
-                );
-                f.skip_rest(&["list", "read", "write"], "credentials refused");
+                let (problem, detail) = if target.credentials {
+                    (
+                        Problem::CredentialsRefused,
+                        format!("credentials refused: {}", e.message),
+                    )
+                } else {
+                    (
+                        Problem::NoCredentials,
+                        format!(
+                            "no credentials set, and the server refuses requests without them: {}",
+                            e.message
+                        ),
+                    )
+                };
+                f.fail("credentials", problem, detail, target.credentials_fix());
+                f.skip_rest(&["list", "read", "write"], problem.label());
             }
             ErrorKind::Quota => {
                 f.push(Check::ok("reachable", "reachable"));
