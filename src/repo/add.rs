@@ -176,8 +176,7 @@ pub fn add_path(
     });
     if !unchanged {
         let text = match (&existing, index) {
-            (Some((text, _)), Some(i)) => dvcfile::update_in_place(text, i, &rec)
-                .unwrap_or_else(|| dvcfile::render_new(&name, &rec)),
+            (Some((text, _)), Some(i)) => dvcfile::update(text, i, &rec, &dvcfile_path)?,
             _ => dvcfile::render_new(&name, &rec),
         };
         write_atomic(&dvcfile_path, text.as_bytes()).map_err(|e| {

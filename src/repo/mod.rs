@@ -17,6 +17,7 @@ pub mod stage_status;
 pub mod status;
 pub mod workspace;
 pub mod yaml;
+mod yaml_edit;
 
 use crate::config::{Config, ConfigError};
 use crate::error::{Exit, Hint};

@@ -1,0 +1,125 @@
+//! Drop-in for dvc's data commands (issue 14), against the pinned dvc in twin repositories: the
+//! same starting files, one command by `ferry` in one twin and by `dvc` in the other, then the
+//! files (byte for byte), exit codes and output compared.
+mod common;
+use std::path::Path;
+
+use common::*;
+
+/// Two git+DVC repositories, `a` made by ferry, `b` by dvc.
+fn twins() -> (tempfile::TempDir, tempfile::TempDir) {
+    let a = git_repo();
+    let b = git_repo();
+    ok(ferry(a.path()).arg("init"));
+    ok(dvc(b.path()).args(["init", "-q"]));
+    (a, b)
+}
+
+/// Writes the same file in both twins.
+fn both(a: &Path, b: &Path, rel: &str, content: &str) {
+    write(a, rel, content);
+    write(b, rel, content);
+}
+
+fn yaml(text: &str) -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("not YAML ({e}):\n{text}"))
+}
+
+/// `.dvc` layouts dvc reads. Where dvc keeps the layout (comments, flow style) or normalizes
+/// the encoding (CRLF, BOM), ferry's file is byte-identical to dvc's; where dvc reformats the
+/// whole file (4-space indents, quoted keys), ferry keeps the user's layout and changes only
+/// the values, and both files hold the same document.
+#[test]
+fn re_adding_hand_formatted_dvc_files() {
+    const OLD: &str = "0cc175b9c0f1b6a831c399e269772661";
+    let same_bytes = [
+        (
+            "comments",
+            format!(
+                "# top\nouts:\n- md5: {OLD}   # the hash\n  size: 2   # sz\n  hash: md5\n  path: g\n  desc: my data # d\n  meta:\n    owner: me\n"
+            ),
+        ),
+        (
+            "crlf",
+            format!("outs:\r\n- md5: {OLD}\r\n  size: 2\r\n  hash: md5\r\n  path: g\r\n"),
+        ),
+        (
+            "bom",
+            format!("\u{feff}outs:\n- md5: {OLD}\n  size: 2\n  hash: md5\n  path: g\n"),
+        ),
+        (
+            "flow",
+            format!("outs: [{{md5: {OLD}, size: 2, hash: md5, path: g}}]\n"),
+        ),
+        (
+            "flow item, legacy",
+            format!("outs:\n- {{md5: {OLD}, size: 2, path: g}}\n"),
+        ),
+    ];
+    for (case, old) in &same_bytes {
+        let (a, b) = twins();
+        both(a.path(), b.path(), "g.dvc", old);
+        both(a.path(), b.path(), "g", "hello world\n");
+        ok(ferry(a.path()).args(["add", "g"]));
+        ok(dvc(b.path()).args(["add", "-q", "g"]));
+        assert_eq!(
+            read(a.path(), "g.dvc"),
+            read(b.path(), "g.dvc"),
+            "{case}: ferry's file differs from dvc's"
+        );
+        assert!(
+            ok(dvc(a.path()).arg("status")).contains("up to date"),
+            "{case}"
+        );
+    }
+
+    let kept_layout = [
+        (
+            "4-space indents",
+            format!(
+                "outs:\n    -   md5: {OLD}\n        size: 2\n        hash: md5\n        path: g\n"
+            ),
+            "outs:\n    -   md5: 6f5902ac237024bdd0c176cb93063dc4\n        size: 12\n        hash: md5\n        path: g\n",
+        ),
+        (
+            "quoted keys",
+            format!("outs:\n- \"md5\": \"{OLD}\"\n  \"size\": 2\n  \"path\": \"g\"\n"),
+            "outs:\n- \"md5\": 6f5902ac237024bdd0c176cb93063dc4\n  \"size\": 12\n  \"path\": \"g\"\n  \"hash\": md5\n",
+        ),
+    ];
+    for (case, old, expected) in &kept_layout {
+        let (a, b) = twins();
+        both(a.path(), b.path(), "g.dvc", old);
+        both(a.path(), b.path(), "g", "hello world\n");
+        ok(ferry(a.path()).args(["add", "g"]));
+        ok(dvc(b.path()).args(["add", "-q", "g"]));
+        let ours = read(a.path(), "g.dvc");
+        assert_eq!(&ours, expected, "{case}");
+        assert_eq!(yaml(&ours), yaml(&read(b.path(), "g.dvc")), "{case}");
+        assert!(
+            ok(dvc(a.path()).arg("status")).contains("up to date"),
+            "{case}"
+        );
+        // and ferry reads dvc's rewrite of the same file
+        assert!(
+            ok(ferry(b.path()).arg("status")).contains("up to date"),
+            "{case}"
+        );
+    }
+}
+
+/// A layout the in-place editor does not keep (an anchor) is written in dvc's canonical form,
+/// the same bytes dvc writes, and never as YAML with a duplicate key.
+#[test]
+fn layouts_that_cannot_be_kept_get_dvcs_canonical_form() {
+    let (a, b) = twins();
+    let old = "outs:\n- md5: &h 0cc175b9c0f1b6a831c399e269772661\n  size: 2\n  hash: md5\n  path: g\n  meta:\n    was: *h\n    tags: [x, y]\n    empty: {}\n";
+    both(a.path(), b.path(), "g.dvc", old);
+    both(a.path(), b.path(), "g", "hello world\n");
+    ok(ferry(a.path()).args(["add", "g"]));
+    ok(dvc(b.path()).args(["add", "-q", "g"]));
+    let ours = read(a.path(), "g.dvc");
+    assert_eq!(yaml(&ours), yaml(&read(b.path(), "g.dvc")));
+    assert!(ok(dvc(a.path()).arg("status")).contains("up to date"));
+    assert_eq!(ours.matches("md5:").count(), 1, "{ours}");
+}
