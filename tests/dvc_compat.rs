@@ -123,3 +123,109 @@ fn layouts_that_cannot_be_kept_get_dvcs_canonical_form() {
     assert!(ok(dvc(a.path()).arg("status")).contains("up to date"));
     assert_eq!(ours.matches("md5:").count(), 1, "{ours}");
 }
+
+/// Runs the same command line in both twins (`ferry …` and `dvc …`); returns both outputs.
+fn twin_run(a: &Path, b: &Path, args: &[&str]) -> (std::process::Output, std::process::Output) {
+    (run(ferry(a).args(args)), run(dvc(b).args(args)))
+}
+
+/// `add` of a file inside a tracked directory re-records the directory in its `.dvc` file
+/// (same bytes, same `git add` advice as dvc); what dvc refuses, ferry refuses with the same
+/// reason and exit code, writing nothing.
+#[test]
+fn add_inside_a_tracked_dir_and_what_add_refuses() {
+    let (a, b) = twins();
+    both(a.path(), b.path(), "data/a.csv", "1\n");
+    ok(ferry(a.path()).args(["add", "data"]));
+    ok(dvc(b.path()).args(["add", "-q", "data"]));
+    both(a.path(), b.path(), "data/new.csv", "2\n");
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["add", "data/new.csv"]);
+    assert_eq!(ours.status.code(), Some(0));
+    assert_eq!(theirs.status.code(), Some(0));
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    assert!(
+        text(&ours.stdout).contains("git add data.dvc"),
+        "{}",
+        text(&ours.stdout)
+    );
+    assert_eq!(read(a.path(), "data.dvc"), read(b.path(), "data.dvc"));
+    assert!(!a.path().join("data/new.csv.dvc").exists());
+
+    // a file git tracks
+    both(a.path(), b.path(), "tracked.txt", "t\n");
+    for root in [a.path(), b.path()] {
+        ok(std::process::Command::new("git")
+            .current_dir(root)
+            .args(["add", "tracked.txt"]));
+    }
+    // a symlinked directory, and a file through it
+    for root in [a.path(), b.path()] {
+        write(root, "real/f", "r\n");
+        std::os::unix::fs::symlink("real", root.join("link")).unwrap();
+    }
+    // a stage output
+    for root in [a.path(), b.path()] {
+        ok(dvc(root).args([
+            "stage",
+            "add",
+            "-q",
+            "-n",
+            "s",
+            "-o",
+            "out.txt",
+            "echo o > out.txt",
+        ]));
+        write(root, "out.txt", "o\n");
+    }
+    for (target, reason) in [
+        (
+            "tracked.txt",
+            "output 'tracked.txt' is already tracked by SCM (e.g. Git)",
+        ),
+        (
+            "link",
+            "Cannot add files inside symlinked directories to DVC.",
+        ),
+        (
+            "link/f",
+            "Cannot add files inside symlinked directories to DVC.",
+        ),
+        (
+            "out.txt",
+            "cannot update 'out.txt': overlaps with an output of stage: 's' in 'dvc.yaml'.",
+        ),
+    ] {
+        let (ours, theirs) = twin_run(a.path(), b.path(), &["add", target]);
+        assert_eq!(theirs.status.code(), Some(1), "dvc add {target}");
+        assert_eq!(ours.status.code(), Some(1), "ferry add {target}");
+        for (who, out) in [("ferry", &ours), ("dvc", &theirs)] {
+            assert!(
+                text(&out.stderr).contains(reason),
+                "{who} add {target}: {}",
+                text(&out.stderr)
+            );
+        }
+        let dvcfile = format!("{target}.dvc");
+        assert!(!a.path().join(&dvcfile).exists(), "{dvcfile} written");
+    }
+}
+
+/// `commit -f` of an out whose `.dvc` file has no hash yet records it and makes git ignore it,
+/// as dvc does; both tools call the out "modified" before.
+#[test]
+fn commit_force_of_an_out_without_a_hash() {
+    let (a, b) = twins();
+    both(a.path(), b.path(), "g", "g\n");
+    both(a.path(), b.path(), "g.dvc", "outs:\n- path: g\n");
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["status", "--json"]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&ours.stdout).unwrap(),
+        serde_json::from_slice::<serde_json::Value>(&theirs.stdout).unwrap()
+    );
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["commit", "-f", "g.dvc"]);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    for f in ["g.dvc", ".gitignore"] {
+        assert_eq!(read(a.path(), f), read(b.path(), f), "{f}");
+    }
+    assert_eq!(read(a.path(), ".gitignore"), "/g\n");
+}

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use super::Ctx;
 use crate::error::Exit;
-use crate::repo::{Repo, add};
+use crate::repo::{Repo, add, add_targets};
 
 /// Track data files or directories: hash them, store them in the cache, write `.dvc` files.
 #[derive(Debug, clap::Args)]
@@ -19,11 +19,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let _lock = repo.lock()?;
-    let paths = args
-        .targets
-        .iter()
-        .map(|t| add::resolve_target(&repo, &ctx.cwd, t))
-        .collect::<Result<Vec<_>, _>>()?;
+    let paths = add_targets::resolve(&repo, &ctx.cwd, &args.targets)?;
     let odb = repo.odb();
     let mut state = repo.state();
     let git = repo.uses_scm();

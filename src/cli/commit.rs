@@ -77,7 +77,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             }
             _ => {}
         }
-        add::add_path(&repo, &odb, &mut state, &out.path, false)?;
+        // dvc ignores every committed out in git, also one whose .dvc file had no hash yet
+        add::add_path(&repo, &odb, &mut state, &out.path, repo.uses_scm())?;
     }
     state.flush();
     Ok(Exit::Ok)

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod add;
+pub mod add_targets;
 pub mod checkout;
 pub mod dvcfile;
 pub mod gitignore;
@@ -168,7 +169,7 @@ impl Repo {
 }
 
 /// Whether git tracks `rel` in the repository at `root` (false when git is not in use).
-fn git_tracks(root: &Path, rel: &str) -> bool {
+pub(crate) fn git_tracks(root: &Path, rel: &str) -> bool {
     std::process::Command::new("git")
         .current_dir(root)
         .args(["ls-files", "--error-unmatch", "--", rel])
