@@ -229,3 +229,88 @@ fn commit_force_of_an_out_without_a_hash() {
     }
     assert_eq!(read(a.path(), ".gitignore"), "/g\n");
 }
+
+/// Both twins' stderr with their own root replaced by `<root>`.
+fn stderr_of(out: &std::process::Output, root: &Path) -> String {
+    text(&out.stderr).replace(&root.display().to_string(), "<root>")
+}
+
+/// Exit codes where ferry used to differ: `fetch` of data on no remote warns and exits 0,
+/// `checkout` of a target that is not tracked exits 255.
+#[test]
+fn fetch_of_missing_data_warns_and_checkout_of_an_unknown_target_exits_255() {
+    let (a, b) = twins();
+    for root in [a.path(), b.path()] {
+        let remote = root.join("remote");
+        std::fs::create_dir_all(&remote).unwrap();
+        ok(dvc(root).args(["remote", "add", "-d", "r"]).arg(&remote));
+        write(root, "x", "x\n");
+    }
+    ok(ferry(a.path()).args(["add", "x"]));
+    ok(dvc(b.path()).args(["add", "-q", "x"]));
+    for root in [a.path(), b.path()] {
+        std::fs::remove_dir_all(root.join(".dvc/cache")).unwrap();
+    }
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["fetch"]);
+    assert_eq!(theirs.status.code(), Some(0));
+    assert_eq!(ours.status.code(), Some(0), "{}", text(&ours.stderr));
+    for out in [&ours, &theirs] {
+        let err = text(&out.stderr);
+        assert!(
+            err.starts_with("WARNING: Some of the cache files")
+                && err.contains("401b30e3b8b5d629635a5c613cdb7919"),
+            "{err}"
+        );
+    }
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["checkout", "nonexistent"]);
+    assert_eq!(theirs.status.code(), Some(255));
+    assert_eq!(ours.status.code(), Some(255));
+    for out in [&ours, &theirs] {
+        assert!(
+            text(&out.stderr).starts_with("ERROR: Did you mean `git checkout nonexistent`?: 'nonexistent' does not exist as an output or a stage name"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// With unsaved changes in one out, checkout restores nothing (not even the outs that are
+/// simply missing) and refuses with dvc's message and exit code.
+#[test]
+fn checkout_is_all_or_nothing() {
+    let (a, b) = twins();
+    for root in [a.path(), b.path()] {
+        write(root, "a", "a\n");
+        write(root, "b", "b\n");
+        write(root, "d/f", "f\n");
+    }
+    ok(ferry(a.path()).args(["add", "a", "b", "d"]));
+    ok(dvc(b.path()).args(["add", "-q", "a", "b", "d"]));
+    for root in [a.path(), b.path()] {
+        std::fs::remove_file(root.join("a")).unwrap();
+        std::fs::remove_file(root.join("d/f")).unwrap();
+        write(root, "b", "changed\n");
+    }
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["checkout"]);
+    assert_eq!(theirs.status.code(), Some(255));
+    assert_eq!(ours.status.code(), Some(255));
+    let expected = "ERROR: Can't remove the following unsaved files without confirmation. Use `--force` to force.\n<root>/b\n";
+    assert!(
+        stderr_of(&theirs, b.path()).starts_with(expected),
+        "{}",
+        stderr_of(&theirs, b.path())
+    );
+    assert!(
+        stderr_of(&ours, a.path()).starts_with(expected),
+        "{}",
+        stderr_of(&ours, a.path())
+    );
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    for root in [a.path(), b.path()] {
+        assert!(
+            !root.join("a").exists() && !root.join("d/f").exists(),
+            "nothing restored"
+        );
+        assert_eq!(read(root, "b"), "changed\n");
+    }
+}

@@ -2,6 +2,7 @@
 use super::Ctx;
 use crate::error::{Exit, UserError};
 use crate::repo::checkout::{Change, CheckoutError, checkout_out};
+use crate::repo::unsaved::unsaved_change;
 use crate::repo::{Repo, index};
 
 /// Restore outputs from the cache, following `cache.type`.
@@ -21,9 +22,32 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let _lock = repo.lock()?;
-    let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
+    let outs = index::collect(&repo, &ctx.cwd, &args.targets)
+        .map_err(|e| unknown_target(e, &args.targets))?;
     let summary = checkout_all(ctx, &repo, &outs, args.force)?;
     summary.into_result()
+}
+
+/// A target that names nothing tracked: dvc's checkout suggests `git checkout` and exits 255.
+fn unknown_target(err: anyhow::Error, targets: &[String]) -> anyhow::Error {
+    match err.downcast::<UserError>() {
+        Ok(e) if e.exit == Exit::Failed => {
+            let hint = e.hint.clone().unwrap_or_default();
+            let target = targets
+                .iter()
+                .find(|t| e.message.starts_with(&format!("'{t}'")))
+                .map_or("…", String::as_str);
+            UserError::failed(format!(
+                "Did you mean `git checkout {target}`?: {}",
+                e.message
+            ))
+            .with_hint(hint)
+            .with_exit(Exit::Internal)
+            .into()
+        }
+        Ok(e) => e.into(),
+        Err(e) => e,
+    }
 }
 
 /// What a checkout of several outputs did, for `checkout` and `pull` to report.
@@ -72,7 +96,21 @@ pub fn checkout_all(
     let mut summary = Summary::default();
     crate::repo::checkout::remove_leftover_temps(outs);
     let tab = if ctx.out.is_tty() { "\t" } else { "       " };
-    for out in outs.iter().filter(|o| o.cache && o.hash.is_some()) {
+    let restorable = || outs.iter().filter(|o| o.cache && o.hash.is_some());
+    if !force {
+        // all or nothing, as dvc: one out with unsaved changes and nothing is restored
+        for out in restorable() {
+            if let Some(p) = unsaved_change(&odb, &bounds, out, &mut state).map_err(|e| {
+                anyhow::Error::new(e).context(format!("cannot check out '{}'", out.rel))
+            })? {
+                summary.unsaved.push(p.display().to_string());
+            }
+        }
+        if !summary.unsaved.is_empty() {
+            return Ok(summary);
+        }
+    }
+    for out in restorable() {
         let shown = if out.is_dir() {
             format!("{}/", out.rel)
         } else {

@@ -70,7 +70,13 @@ pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
                 ctx.out
                     .line(&format!("{} fetched", files(report.fetched.len())));
             }
-            fetch_failures(&report, &names, false, "fetch")
+            // data that is simply on no remote is a warning, as in dvc; a remote that refused,
+            // failed or served corrupt bytes fails the fetch
+            let only_missing = report
+                .failed
+                .iter()
+                .all(|r| r.tried.iter().all(|(_, why)| *why == Skip::NotFound));
+            fetch_failures(&report, &names, only_missing, "fetch")
         }
     }
 }

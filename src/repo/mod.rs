@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod safepath;
 pub mod stage_status;
 pub mod status;
+pub mod unsaved;
 pub mod workspace;
 pub mod yaml;
 mod yaml_edit;
