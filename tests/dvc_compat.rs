@@ -314,3 +314,95 @@ fn checkout_is_all_or_nothing() {
         assert_eq!(read(root, "b"), "changed\n");
     }
 }
+
+/// Commands Ferry leaves to dvc name the dvc command line to run instead of clap's
+/// "unrecognized subcommand"; a typo still gets clap's message.
+#[test]
+fn dvc_only_commands_say_to_run_dvc() {
+    let (a, _b) = twins();
+    for (args, line) in [
+        (&["diff", "HEAD~1"][..], "dvc diff HEAD~1"),
+        (&["repro"], "dvc repro"),
+        (
+            &["import", "https://x/y", "a b"],
+            "dvc import https://x/y 'a b'",
+        ),
+        (&["ls", "--json", "."], "dvc ls --json ."),
+    ] {
+        let out = run(ferry(a.path()).args(args));
+        assert_eq!(out.status.code(), Some(254), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.starts_with(&format!("ERROR: not in ferry: run `{line}`\nhint: ")),
+            "{args:?}: {err}"
+        );
+    }
+    let typo = run(ferry(a.path()).arg("pusj"));
+    assert_eq!(typo.status.code(), Some(254));
+    assert!(text(&typo.stderr).contains("unrecognized subcommand 'pusj'"));
+}
+
+/// `rm` (alias of `remove`), `init -f`, `--cd` do what dvc's `remove`, `init -f`, `--cd` do.
+#[test]
+fn rm_alias_init_force_and_cd() {
+    let (a, b) = twins();
+    both(a.path(), b.path(), "sub/x", "x\n");
+    ok(ferry(a.path()).args(["add", "sub/x"]));
+    ok(dvc(b.path()).args(["add", "-q", "sub/x"]));
+    let ours = run(ferry(a.path()).args(["--cd", "sub", "status"]));
+    let theirs = run(dvc(b.path()).args(["--cd", "sub", "status"]));
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    assert_eq!(ours.status.code(), theirs.status.code());
+
+    ok(ferry(a.path()).args(["rm", "sub/x.dvc"]));
+    ok(dvc(b.path()).args(["remove", "sub/x.dvc"]));
+    for root in [a.path(), b.path()] {
+        assert!(!root.join("sub/x.dvc").exists());
+        assert!(!root.join("sub/.gitignore").exists());
+    }
+
+    for root in [a.path(), b.path()] {
+        write(root, ".dvc/config", "[core]\n    remote = old\n");
+    }
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["init"]);
+    assert_eq!(theirs.status.code(), Some(1));
+    assert_eq!(ours.status.code(), Some(1));
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["init", "-f"]);
+    assert_eq!(theirs.status.code(), Some(0));
+    assert_eq!(ours.status.code(), Some(0), "{}", text(&ours.stderr));
+    for f in [".dvc/config", ".dvc/.gitignore", ".dvcignore"] {
+        assert_eq!(read(a.path(), f), read(b.path(), f), "{f}");
+    }
+    assert!(
+        !a.path().join(".dvc/cache").exists(),
+        "dvc init -f drops the cache too"
+    );
+}
+
+/// `--wait-for-lock` waits for a lock held longer than Ferry's few seconds of patience.
+#[test]
+fn wait_for_lock_waits_for_the_holder() {
+    let (a, _b) = twins();
+    write(a.path(), "x", "x\n");
+    std::fs::create_dir_all(a.path().join(".dvc/tmp")).unwrap();
+    let hold = |secs: &str| {
+        std::process::Command::new("flock")
+            .current_dir(a.path())
+            .args([".dvc/tmp/lock", "sleep", secs])
+            .spawn()
+            .unwrap()
+    };
+    let mut holder = hold("5");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let refused = run(ferry(a.path()).args(["add", "x"]));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("Unable to acquire lock"));
+    holder.wait().unwrap();
+    let mut holder = hold("5");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    ok(ferry(a.path()).args(["--wait-for-lock", "add", "x"]));
+    assert!(started.elapsed() > std::time::Duration::from_secs(4));
+    assert!(a.path().join("x.dvc").exists());
+    holder.wait().unwrap();
+}
