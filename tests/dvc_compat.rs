@@ -406,3 +406,106 @@ fn wait_for_lock_waits_for_the_holder() {
     assert!(a.path().join("x.dvc").exists());
     holder.wait().unwrap();
 }
+
+/// Runs `cmd` with `input` on its stdin.
+fn run_with_input(cmd: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Every file under `root/sub`, relative, sorted.
+fn tree(root: &Path, sub: &str) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root.join(sub), &root.join(sub), &mut out);
+    out.sort();
+    out
+}
+
+/// gc asks first as dvc does: no answer (not interactive) removes nothing and exits 1, `y`
+/// goes ahead with dvc's output, `-f` skips the prompt, `--dry` prints no removal warning;
+/// `gc --cloud -f` with one remote removes the unused objects there, as dvc does.
+#[test]
+fn gc_prompts_like_dvc_and_cloud_gc_with_one_remote() {
+    let (a, b) = twins();
+    for root in [a.path(), b.path()] {
+        let remote = root.join("remote");
+        std::fs::create_dir_all(&remote).unwrap();
+        ok(dvc(root).args(["remote", "add", "-d", "r"]).arg(&remote));
+    }
+    for v in ["one\n", "two\n", "three\n"] {
+        both(a.path(), b.path(), "x", v);
+        ok(ferry(a.path()).args(["add", "x"]));
+        ok(ferry(a.path()).arg("push"));
+        ok(dvc(b.path()).args(["add", "-q", "x"]));
+        ok(dvc(b.path()).args(["push", "-q"]));
+    }
+    let cache_before = tree(a.path(), ".dvc/cache");
+    assert_eq!(cache_before, tree(b.path(), ".dvc/cache"));
+    assert_eq!(cache_before.len(), 3);
+
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["gc", "-w"]);
+    assert_eq!(theirs.status.code(), Some(1));
+    assert_eq!(ours.status.code(), Some(1));
+    for out in [&ours, &theirs] {
+        assert!(
+            text(&out.stdout).starts_with("Are you sure you want to proceed? [y/n]: "),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    assert_eq!(
+        tree(a.path(), ".dvc/cache"),
+        cache_before,
+        "nothing removed"
+    );
+    assert_eq!(tree(b.path(), ".dvc/cache"), cache_before);
+
+    let dry = run(ferry(a.path()).args(["gc", "-w", "--dry"]));
+    assert_eq!(dry.status.code(), Some(0));
+    assert_eq!(text(&dry.stderr), "", "--dry warns of no removal");
+    assert!(text(&dry.stdout).contains("Would remove 2 objects from repo cache."));
+
+    both(a.path(), b.path(), "y", "y\n");
+    let ours = run_with_input(ferry(a.path()).args(["gc", "-w"]), "n\n");
+    let theirs = run_with_input(dvc(b.path()).args(["gc", "-w"]), "n\n");
+    assert_eq!(
+        (ours.status.code(), theirs.status.code()),
+        (Some(1), Some(1))
+    );
+    let ours = run_with_input(ferry(a.path()).args(["gc", "-w"]), "y\n");
+    let theirs = run_with_input(dvc(b.path()).args(["gc", "-w"]), "y\n");
+    assert_eq!(theirs.status.code(), Some(0));
+    assert_eq!(ours.status.code(), Some(0), "{}", text(&ours.stderr));
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    assert_eq!(tree(a.path(), ".dvc/cache"), tree(b.path(), ".dvc/cache"));
+    assert_eq!(tree(a.path(), ".dvc/cache").len(), 1);
+
+    assert_eq!(tree(a.path(), "remote").len(), 3);
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["gc", "-w", "--cloud", "-f"]);
+    assert_eq!(theirs.status.code(), Some(0));
+    assert_eq!(ours.status.code(), Some(0), "{}", text(&ours.stderr));
+    assert_eq!(tree(a.path(), "remote"), tree(b.path(), "remote"));
+    assert_eq!(tree(a.path(), "remote").len(), 1, "{}", text(&ours.stdout));
+}
