@@ -509,3 +509,57 @@ fn gc_prompts_like_dvc_and_cloud_gc_with_one_remote() {
     assert_eq!(tree(a.path(), "remote"), tree(b.path(), "remote"));
     assert_eq!(tree(a.path(), "remote").len(), 1, "{}", text(&ours.stdout));
 }
+
+/// `status` run in a subdirectory names files relative to it, as dvc does; a git+DVC
+/// repository nested in the project is left to itself.
+#[test]
+fn status_from_a_subdirectory_and_nested_repositories() {
+    let (a, b) = twins();
+    for (root, tool) in [(a.path(), "ferry"), (b.path(), "dvc")] {
+        write(root, "top.txt", "t\n");
+        write(root, "a/b/x.txt", "x\n");
+        write(root, "a/b/dd/q", "q\n");
+        let args = ["add", "top.txt", "a/b/x.txt", "a/b/dd"];
+        if tool == "ferry" {
+            ok(ferry(root).args(args));
+        } else {
+            ok(dvc(root).args(args));
+        }
+        write(root, "top.txt", "t2\n");
+        write(root, "a/b/x.txt", "x2\n");
+        write(root, "a/b/dd/q", "q2\n");
+        let sub = root.join("sub");
+        std::fs::create_dir_all(&sub).unwrap();
+        ok(std::process::Command::new("git")
+            .current_dir(&sub)
+            .args(["init", "-q"]));
+        ok(dvc(&sub).args(["init", "-q"]));
+        write(&sub, "s.txt", "s\n");
+        ok(dvc(&sub).args(["add", "-q", "s.txt"]));
+        write(&sub, "s.txt", "s2\n");
+    }
+    for (dir, args) in [
+        ("a/b", &["status"][..]),
+        ("a/b", &["status", "--json"]),
+        ("a", &["status", "b/x.txt.dvc"]),
+        ("", &["status"]),
+        ("sub", &["status"]),
+    ] {
+        let ours = run(ferry(&a.path().join(dir)).args(args));
+        let theirs = run(dvc(&b.path().join(dir)).args(args));
+        assert_eq!(
+            text(&ours.stdout),
+            text(&theirs.stdout),
+            "{args:?} in '{dir}'"
+        );
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{args:?} in '{dir}'"
+        );
+    }
+    assert!(
+        text(&run(ferry(&a.path().join("a/b")).arg("status")).stdout)
+            .contains("modified:           ../../top.txt")
+    );
+}

@@ -40,7 +40,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         return cloud(ctx, &repo, &outs, &args);
     }
     let mut state = repo.state();
-    let report = crate::repo::stage_status::local(&repo, &ctx.cwd, &args.targets, &mut state)?;
+    let report = crate::repo::stage_status::local(&repo, &ctx.cwd, &args.targets, &mut state)?
+        .relative_to(&repo.root, &ctx.cwd);
     state.flush();
     for stage in &report.frozen {
         ctx.out.warn(&format!(

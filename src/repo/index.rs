@@ -12,7 +12,8 @@ use super::out::{Origin, Out};
 use super::safepath::{self, SafePathError};
 use crate::hash::HashInfo;
 
-/// Every `.dvc` file, `dvc.yaml` and `dvc.lock` under the repository root, relative, sorted.
+/// Every `.dvc` file, `dvc.yaml` and `dvc.lock` under the repository root (outside nested
+/// sub-repositories), relative, sorted.
 pub fn declaring_files(repo: &Repo) -> Vec<String> {
     let mut files = Vec::new();
     let walker = ignore::WalkBuilder::new(&repo.root)
@@ -23,7 +24,9 @@ pub fn declaring_files(repo: &Repo) -> Vec<String> {
         .require_git(false)
         .parents(false)
         .add_custom_ignore_filename(".dvcignore")
-        .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".dvc" | ".hg")))
+        .filter_entry(|e| {
+            !matches!(e.file_name().to_str(), Some(".git" | ".dvc" | ".hg")) && !is_subrepo(e)
+        })
         .build();
     for entry in walker.flatten() {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
@@ -44,8 +47,30 @@ pub fn declaring_files(repo: &Repo) -> Vec<String> {
             ),
         }
     }
-    files.sort();
+    files.sort_by(|a, b| walk_order(a, b));
     files
+}
+
+/// dvc's order of declaring files (its walk of the workspace): a directory's own files before
+/// its subdirectories, names in order at each level.
+fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (pa, pb): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+    for i in 0..pa.len().min(pb.len()) {
+        if pa[i] != pb[i] {
+            let (a_file, b_file) = (i + 1 == pa.len(), i + 1 == pb.len());
+            return b_file.cmp(&a_file).then(pa[i].cmp(pb[i]));
+        }
+    }
+    pa.len().cmp(&pb.len())
+}
+
+/// A git+DVC repository nested inside the project: dvc leaves it, and its `.dvc` files, to
+/// itself.
+fn is_subrepo(e: &ignore::DirEntry) -> bool {
+    e.depth() > 0
+        && e.file_type().is_some_and(|t| t.is_dir())
+        && e.path().join(".dvc").is_dir()
+        && e.path().join(".git").exists()
 }
 
 /// `/`-separated form of a relative path (lossy for names that are not UTF-8: callers that
@@ -336,6 +361,30 @@ mod tests {
             dvc_dir: PathBuf::from("/nonexistent-ferry-root/.dvc"),
             config: crate::config::Config::default(),
         }
+    }
+
+    #[test]
+    fn declaring_files_come_in_dvcs_walk_order() {
+        let mut files = vec![
+            "a/b/x.dvc",
+            "top.dvc",
+            "a/b/dd.dvc",
+            "a/z.dvc",
+            "b.dvc",
+            "a/b/c/d.dvc",
+        ];
+        files.sort_by(|a, b| walk_order(a, b));
+        assert_eq!(
+            files,
+            [
+                "b.dvc",
+                "top.dvc",
+                "a/z.dvc",
+                "a/b/dd.dvc",
+                "a/b/x.dvc",
+                "a/b/c/d.dvc"
+            ]
+        );
     }
 
     #[test]
