@@ -563,3 +563,89 @@ fn status_from_a_subdirectory_and_nested_repositories() {
             .contains("modified:           ../../top.txt")
     );
 }
+
+/// Targets inside a tracked directory act on just those files, as dvc's granular targets:
+/// `checkout data/dir/inner/i1` restores one file, `status -c data/dir/f3` compares one file
+/// (and the `.dir`), `pull data/dir/f1` downloads the `.dir` and one file, not all seven objects.
+#[test]
+fn targets_inside_a_tracked_directory() {
+    let (a, b) = twins();
+    for (root, tool) in [(a.path(), "ferry"), (b.path(), "dvc")] {
+        let remote = root.join("remote");
+        std::fs::create_dir_all(&remote).unwrap();
+        ok(dvc(root).args(["remote", "add", "-d", "r"]).arg(&remote));
+        for f in ["f1", "f2", "f3", "inner/i1", "inner/i2"] {
+            write(root, &format!("data/dir/{f}"), format!("{f}\n"));
+        }
+        let cmd = |args: &[&str]| {
+            if tool == "ferry" {
+                ok(ferry(root).args(args))
+            } else {
+                ok(dvc(root).args(args))
+            }
+        };
+        cmd(&["add", "data/dir"]);
+        cmd(&["push"]);
+        std::fs::remove_dir_all(root.join("data/dir")).unwrap();
+    }
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["checkout", "data/dir/inner/i1"]);
+    assert_eq!(
+        (ours.status.code(), theirs.status.code()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    assert_eq!(tree(a.path(), "data"), tree(b.path(), "data"));
+    assert_eq!(
+        tree(a.path(), "data"),
+        [".gitignore", "dir.dvc", "dir/inner/i1"]
+    );
+
+    // an unsaved change in the named file is refused; one elsewhere in the directory is not
+    // in the way
+    for root in [a.path(), b.path()] {
+        write(root, "data/dir/inner/i1", "edited\n");
+        write(root, "data/dir/f2", "other edit\n");
+    }
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["checkout", "data/dir/inner/i1"]);
+    assert_eq!(
+        (ours.status.code(), theirs.status.code()),
+        (Some(255), Some(255))
+    );
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["checkout", "data/dir/f1"]);
+    assert_eq!(
+        (ours.status.code(), theirs.status.code()),
+        (Some(0), Some(0))
+    );
+    for root in [a.path(), b.path()] {
+        assert_eq!(read(root, "data/dir/f1"), "f1\n");
+        assert_eq!(read(root, "data/dir/f2"), "other edit\n");
+        std::fs::remove_dir_all(root.join("data/dir")).unwrap();
+        std::fs::remove_dir_all(root.join(".dvc/cache")).unwrap();
+    }
+
+    let (ours, theirs) = twin_run(
+        a.path(),
+        b.path(),
+        &["status", "-c", "--json", "data/dir/f3"],
+    );
+    assert_eq!(
+        (ours.status.code(), theirs.status.code()),
+        (Some(0), Some(0))
+    );
+    let json = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(json(&ours), json(&theirs));
+    assert_eq!(json(&ours), serde_json::json!({"data/dir/f3": "deleted"}));
+
+    let (ours, theirs) = twin_run(a.path(), b.path(), &["pull", "data/dir/f1"]);
+    assert_eq!(theirs.status.code(), Some(0));
+    assert_eq!(ours.status.code(), Some(0), "{}", text(&ours.stderr));
+    assert_eq!(tree(a.path(), ".dvc/cache"), tree(b.path(), ".dvc/cache"));
+    assert_eq!(tree(a.path(), ".dvc/cache").len(), 2, "the .dir and f1");
+    assert_eq!(tree(a.path(), "data"), tree(b.path(), "data"));
+    assert_eq!(
+        text(&ours.stdout).lines().next(),
+        text(&theirs.stdout).lines().next()
+    );
+}

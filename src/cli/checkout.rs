@@ -2,6 +2,7 @@
 use super::Ctx;
 use crate::error::{Exit, UserError};
 use crate::repo::checkout::{Change, CheckoutError, checkout_out};
+use crate::repo::checkout_parts::checkout_parts;
 use crate::repo::unsaved::unsaved_change;
 use crate::repo::{Repo, index};
 
@@ -116,7 +117,12 @@ pub fn checkout_all(
         } else {
             out.rel.clone()
         };
-        match checkout_out(&odb, &bounds, out, &links, force, &mut state) {
+        let done = if out.parts.is_empty() {
+            checkout_out(&odb, &bounds, out, &links, force, &mut state)
+        } else {
+            checkout_parts(&odb, &bounds, out, &links, force, &mut state)
+        };
+        match done {
             Ok(Change::Added(n)) => {
                 summary.added += n;
                 ctx.out.line(&format!("A{tab}{shown}"));

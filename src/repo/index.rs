@@ -160,6 +160,7 @@ pub fn outs_of_dvcfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
                 remote: e.remote,
                 push: e.push,
                 imported,
+                parts: Vec::new(),
             })
         })
         .collect()
@@ -227,6 +228,7 @@ fn outs_of_lock_text(repo: &Repo, file: &str, text: &str) -> anyhow::Result<Vec<
                 remote: None,
                 push: true,
                 imported: false,
+                parts: Vec::new(),
             });
         }
     }
@@ -268,11 +270,25 @@ pub fn collect(repo: &Repo, cwd: &Path, targets: &[String]) -> anyhow::Result<Ve
             .into());
         }
         for m in matches {
-            if !selected
-                .iter()
-                .any(|s: &Out| s.path == m.path && s.origin == m.origin)
+            // a target strictly inside a tracked directory selects only that part of it
+            let part = (m.is_dir() && t.abs != m.path)
+                .then(|| t.abs.strip_prefix(&m.path).ok().map(to_posix))
+                .flatten()
+                .filter(|p| !p.is_empty());
+            match selected
+                .iter_mut()
+                .find(|s: &&mut Out| s.path == m.path && s.origin == m.origin)
             {
-                selected.push(m.clone());
+                None => {
+                    let mut m = m.clone();
+                    m.parts.extend(part);
+                    selected.push(m);
+                }
+                Some(s) if s.parts.is_empty() => {}
+                Some(s) => match part {
+                    Some(p) => s.parts.push(p),
+                    None => s.parts.clear(),
+                },
             }
         }
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 pub mod add;
 pub mod add_targets;
 pub mod checkout;
+pub mod checkout_parts;
 pub mod dvcfile;
 pub mod gitignore;
 pub mod imports;

@@ -41,6 +41,9 @@ pub fn unsaved_change(
         })
     };
     let current = workspace::current(bounds, &out.path, legacy, state)?;
+    if !out.parts.is_empty() {
+        return parts_unsaved(odb, out, &recorded, &current);
+    }
     if current.hash(legacy).as_ref() == Some(&recorded) {
         return Ok(None);
     }
@@ -75,4 +78,35 @@ pub fn unsaved_change(
                 .map(|f| f.path.clone())
         }
     })
+}
+
+/// For a checkout of some files of a directory: a selected file whose content would be lost.
+fn parts_unsaved(
+    odb: &Odb,
+    out: &Out,
+    recorded: &HashInfo,
+    current: &Current,
+) -> Result<Option<PathBuf>, CheckoutError> {
+    let Current::Dir { files, .. } = current else {
+        return Ok(None);
+    };
+    if !odb.contains(recorded) {
+        return Ok(None);
+    }
+    let entries = odb.read_manifest(recorded)?;
+    let wanted: std::collections::HashMap<&str, &str> = entries
+        .iter()
+        .filter(|e| out.selects_file(&e.relpath))
+        .map(|e| (e.relpath.as_str(), e.md5.as_str()))
+        .collect();
+    Ok(files
+        .iter()
+        .filter(|f| wanted.get(f.rel.as_str()).is_some_and(|m| *m != f.md5))
+        .find(|f| {
+            !odb.contains(&HashInfo {
+                md5: f.md5.clone(),
+                legacy: recorded.legacy,
+            })
+        })
+        .map(|f| f.path.clone()))
 }
