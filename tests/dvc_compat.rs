@@ -649,3 +649,205 @@ fn targets_inside_a_tracked_directory() {
         text(&theirs.stdout).lines().next()
     );
 }
+
+/// Runs `args` in both twins and checks the exit codes are `code` for both.
+fn twin_code(
+    a: &Path,
+    b: &Path,
+    args: &[&str],
+    code: i32,
+) -> (std::process::Output, std::process::Output) {
+    let (ours, theirs) = twin_run(a, b, args);
+    assert_eq!(
+        theirs.status.code(),
+        Some(code),
+        "dvc {args:?}: {}",
+        text(&theirs.stderr)
+    );
+    assert_eq!(
+        ours.status.code(),
+        Some(code),
+        "ferry {args:?}: {}",
+        text(&ours.stderr)
+    );
+    (ours, theirs)
+}
+
+/// `add --glob`, `--no-commit`, `-o`/`-f` with dvc's meaning: the same `.dvc` files, cache and
+/// errors.
+#[test]
+fn add_glob_no_commit_and_out() {
+    let (a, b) = twins();
+    for f in ["g/a.csv", "g/b.csv", "g/sub/c.csv", "g/skip.txt"] {
+        both(a.path(), b.path(), f, &format!("{f}\n"));
+    }
+    twin_code(a.path(), b.path(), &["add", "--glob", "g/*.csv"], 0);
+    for f in ["g/a.csv.dvc", "g/b.csv.dvc", "g/.gitignore"] {
+        assert_eq!(read(a.path(), f), read(b.path(), f), "{f}");
+    }
+    assert!(
+        !a.path().join("g/sub/c.csv.dvc").exists() && !a.path().join("g/skip.txt.dvc").exists()
+    );
+    let (ours, theirs) = twin_code(a.path(), b.path(), &["add", "--glob", "zz*"], 1);
+    for out in [&ours, &theirs] {
+        assert!(
+            text(&out.stderr).contains("Glob ['zz*'] has no matches."),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    let (a, b) = twins();
+    both(a.path(), b.path(), "d/f", "f\n");
+    both(a.path(), b.path(), "x", "x\n");
+    twin_code(a.path(), b.path(), &["add", "--no-commit", "d", "x"], 0);
+    for f in ["d.dvc", "x.dvc", ".gitignore"] {
+        assert_eq!(read(a.path(), f), read(b.path(), f), "{f}");
+    }
+    assert!(tree(a.path(), ".dvc/cache").is_empty() && tree(b.path(), ".dvc/cache").is_empty());
+    let (ours, theirs) = twin_code(a.path(), b.path(), &["status", "--json"], 0);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&ours.stdout).unwrap(),
+        serde_json::from_slice::<serde_json::Value>(&theirs.stdout).unwrap()
+    );
+
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "e.csv", "ext\n");
+    let src = outside.path().join("e.csv").display().to_string();
+    for root in [a.path(), b.path()] {
+        std::fs::create_dir_all(root.join("data")).unwrap();
+    }
+    twin_code(a.path(), b.path(), &["add", &src, "-o", "data/e.csv"], 0);
+    for f in ["data/e.csv", "data/e.csv.dvc", "data/.gitignore"] {
+        assert_eq!(read(a.path(), f), read(b.path(), f), "{f}");
+    }
+    // (dvc leaves a `.tmp` file of its own in the cache here; ferry leaves none)
+    let objects = |root: &Path| -> Vec<String> {
+        tree(root, ".dvc/cache")
+            .into_iter()
+            .filter(|f| !f.ends_with(".tmp"))
+            .collect()
+    };
+    assert_eq!(tree(a.path(), ".dvc/cache"), objects(b.path()));
+    let (ours, theirs) = twin_code(a.path(), b.path(), &["add", &src, "-o", "data/e.csv"], 1);
+    for out in [&ours, &theirs] {
+        assert!(
+            text(&out.stderr).contains("The file 'data/e.csv' already exists locally."),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    twin_code(
+        a.path(),
+        b.path(),
+        &["add", "-f", &src, "-o", "data/e.csv"],
+        0,
+    );
+}
+
+/// `checkout --summary`, `--allow-missing`, and `-R` for status/commit/checkout.
+#[test]
+fn checkout_summary_allow_missing_and_recursive() {
+    let (a, b) = twins();
+    for f in ["a", "b", "d/f", "d/g", "sub/x", "sub/deep/y"] {
+        both(a.path(), b.path(), f, &format!("{f}\n"));
+    }
+    let files = ["a", "b", "d", "sub/x", "sub/deep/y"];
+    ok(ferry(a.path()).arg("add").args(files));
+    ok(dvc(b.path()).args(["add", "-q"]).args(files));
+    for root in [a.path(), b.path()] {
+        std::fs::remove_file(root.join("a")).unwrap();
+        std::fs::remove_dir_all(root.join("d")).unwrap();
+        write(root, "b", "changed\n");
+    }
+    let (ours, theirs) = twin_code(a.path(), b.path(), &["checkout", "--summary", "-f"], 0);
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    assert_eq!(text(&ours.stdout), "1 file modified and 3 files added\n");
+    let (ours, theirs) = twin_code(a.path(), b.path(), &["checkout", "--summary"], 0);
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    assert_eq!(text(&ours.stdout), "No changes.\n");
+
+    for root in [a.path(), b.path()] {
+        std::fs::remove_file(root.join("a")).unwrap();
+        let key = md5_hex(b"a\n");
+        std::fs::remove_file(root.join(format!(
+            ".dvc/cache/files/md5/{}/{}",
+            &key[..2],
+            &key[2..]
+        )))
+        .unwrap();
+    }
+    twin_code(a.path(), b.path(), &["checkout"], 255);
+    twin_code(a.path(), b.path(), &["checkout", "--allow-missing"], 0);
+
+    for root in [a.path(), b.path()] {
+        write(root, "sub/x", "x2\n");
+        write(root, "sub/deep/y", "y2\n");
+    }
+    for args in [&["status", "-R", "sub"][..], &["status", "-R", "sub/deep"]] {
+        let (ours, theirs) = twin_code(a.path(), b.path(), args, 0);
+        assert_eq!(text(&ours.stdout), text(&theirs.stdout), "{args:?}");
+    }
+    twin_code(a.path(), b.path(), &["commit", "-f", "-R", "sub/deep"], 0);
+    assert_eq!(
+        read(a.path(), "sub/deep/y.dvc"),
+        read(b.path(), "sub/deep/y.dvc")
+    );
+    assert_eq!(read(a.path(), "sub/x.dvc"), read(b.path(), "sub/x.dvc"));
+    for root in [a.path(), b.path()] {
+        write(root, "sub/deep/y", "y3\n");
+    }
+    let (ours, theirs) = twin_code(a.path(), b.path(), &["checkout", "-f", "-R", "sub"], 0);
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    assert_eq!(read(a.path(), "sub/x"), "sub/x\n");
+    assert_eq!(read(a.path(), "sub/deep/y"), "y2\n");
+}
+
+/// `-d/--with-deps`: the stages a target stage depends on are included, as in dvc.
+#[test]
+fn with_deps_includes_upstream_stages() {
+    let (a, b) = twins();
+    for root in [a.path(), b.path()] {
+        write(root, "raw.txt", "raw\n");
+        ok(dvc(root).args(["add", "-q", "raw.txt"]));
+        ok(dvc(root).args([
+            "stage",
+            "add",
+            "-q",
+            "-n",
+            "prep",
+            "-d",
+            "raw.txt",
+            "-o",
+            "prep.txt",
+            "cp raw.txt prep.txt",
+        ]));
+        ok(dvc(root).args([
+            "stage",
+            "add",
+            "-q",
+            "-n",
+            "train",
+            "-d",
+            "prep.txt",
+            "-o",
+            "model.txt",
+            "cp prep.txt model.txt",
+        ]));
+        ok(dvc(root).args(["repro", "-q"]));
+        write(root, "raw.txt", "raw changed\n");
+        write(root, "prep.txt", "prep changed\n");
+    }
+    let json = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    for args in [
+        &["status", "--json", "train"][..],
+        &["status", "--json", "-d", "train"],
+    ] {
+        let (ours, theirs) = twin_code(a.path(), b.path(), args, 0);
+        assert_eq!(json(&ours), json(&theirs), "{args:?}");
+    }
+    let (ours, _) = twin_code(a.path(), b.path(), &["status", "--json", "-d", "train"], 0);
+    assert_eq!(json(&ours).as_object().unwrap().len(), 3, "{}", json(&ours));
+}

@@ -90,7 +90,7 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
     };
     let _lock = repo.lock()?;
     let outs = index::collect(&repo, &ctx.cwd, &args.fetch.targets)?;
-    let summary = checkout_all(ctx, &repo, &outs, args.force)?;
+    let summary = checkout_all(ctx, &repo, &outs, args.force, true)?;
     let mut parts = Vec::new();
     if !report.fetched.is_empty() {
         parts.push(format!("{} fetched", files(report.fetched.len())));

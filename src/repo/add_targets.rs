@@ -91,3 +91,90 @@ fn refuse_symlinked(repo: &Repo, cwd: &Path, target: &str) -> anyhow::Result<()>
     }
     Ok(())
 }
+
+/// `add SOURCE -o DEST`: copies `source` (a file or directory, possibly outside the
+/// repository) to `dest` in the workspace, whole or not at all (into a temp beside it, then
+/// renamed). `dest`'s directory must exist; something already at `dest` is replaced only with
+/// `force`, as in dvc.
+pub fn copy_in(
+    repo: &Repo,
+    cwd: &Path,
+    source: &str,
+    dest: &str,
+    force: bool,
+) -> anyhow::Result<()> {
+    let src = super::index::normalize(&cwd.join(source));
+    let meta = std::fs::metadata(&src).map_err(|e| {
+        UserError::failed(format!(
+            "cannot read '{source}': {}",
+            crate::error::describe_io(&e)
+        ))
+        .with_hint("name an existing file or directory to copy in")
+    })?;
+    let dst = super::add::resolve_target(repo, cwd, dest)?;
+    let parent = dst.parent().unwrap_or(&repo.root).to_path_buf();
+    if !parent.is_dir() {
+        return Err(UserError::failed(format!(
+            "stage working dir '{}' does not exist",
+            parent.display()
+        ))
+        .with_hint("create the directory first, then rerun")
+        .into());
+    }
+    if std::fs::symlink_metadata(&dst).is_ok() {
+        if !force {
+            return Err(
+                UserError::failed(format!("The file '{dest}' already exists locally."))
+                    .with_hint("To override it, re-run with '--force'.")
+                    .into(),
+            );
+        }
+        let m = std::fs::symlink_metadata(&dst)?;
+        if m.is_dir() {
+            std::fs::remove_dir_all(&dst)?;
+        } else {
+            std::fs::remove_file(&dst)?;
+        }
+    }
+    let io = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot copy '{source}' to '{dest}': {}",
+            crate::error::describe_io(&e)
+        )
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".ferry-copy-")
+        .tempdir_in(&parent)
+        .map_err(io)?;
+    let staged = temp.path().join("data");
+    if meta.is_dir() {
+        copy_dir(&src, &staged).map_err(io)?;
+    } else {
+        std::fs::copy(&src, &staged).map_err(io)?;
+    }
+    std::fs::rename(&staged, &dst).map_err(io)?;
+    Ok(())
+}
+
+/// Copies a directory tree; a symlink to a file is copied as the file, one to a directory is
+/// refused (it could loop).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let is_dir = std::fs::metadata(entry.path())?.is_dir();
+        if is_dir && entry.file_type()?.is_symlink() {
+            return Err(std::io::Error::other(format!(
+                "'{}' is a symbolic link to a directory; copy that directory in by hand",
+                entry.path().display()
+            )));
+        }
+        if is_dir {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}

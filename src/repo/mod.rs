@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod safepath;
 pub mod stage_status;
 pub mod status;
+pub mod targets;
 pub mod unsaved;
 pub mod workspace;
 pub mod yaml;
