@@ -851,3 +851,71 @@ fn with_deps_includes_upstream_stages() {
     let (ours, _) = twin_code(a.path(), b.path(), &["status", "--json", "-d", "train"], 0);
     assert_eq!(json(&ours).as_object().unwrap().len(), 3, "{}", json(&ours));
 }
+
+fn git(root: &Path, args: &[&str]) {
+    ok(std::process::Command::new("git")
+        .current_dir(root)
+        .args(args));
+}
+
+/// push/fetch `-a/-T/-A` (what branches, tags, all commits record), `-R` and push `--glob`,
+/// as dvc: the same objects end up on the remote and in the cache.
+#[test]
+fn push_and_fetch_revisions_recursive_and_glob() {
+    let (a, b) = twins();
+    for (root, tool) in [(a.path(), "ferry"), (b.path(), "dvc")] {
+        let remote = root.join("remote");
+        std::fs::create_dir_all(&remote).unwrap();
+        ok(dvc(root).args(["remote", "add", "-d", "r"]).arg(&remote));
+        let add = |args: &[&str]| {
+            if tool == "ferry" {
+                ok(ferry(root).arg("add").args(args))
+            } else {
+                ok(dvc(root).args(["add", "-q"]).args(args))
+            }
+        };
+        write(root, "x", "v1\n");
+        add(&["x"]);
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-qm", "v1"]);
+        git(root, &["tag", "t1"]);
+        write(root, "x", "v2\n");
+        add(&["x"]);
+        git(root, &["commit", "-qam", "v2"]);
+        git(root, &["checkout", "-qb", "side"]);
+        write(root, "x", "v3\n");
+        add(&["x"]);
+        git(root, &["commit", "-qam", "v3"]);
+        git(root, &["checkout", "-q", "main"]);
+        ok(dvc(root).args(["checkout", "-q"]));
+        write(root, "sub/deep/y", "y\n");
+        write(root, "sub/z.csv", "z\n");
+        add(&["sub/deep/y", "sub/z.csv"]);
+    }
+    let remote = |root: &Path| tree(root, "remote");
+    for (args, objects) in [
+        (&["push", "-R", "sub/deep"][..], 1),
+        (&["push", "--glob", "sub/*.dvc"], 2),
+        (&["push", "-T"], 4),
+        (&["push", "-a"], 5),
+        (&["push", "-A"], 5),
+    ] {
+        twin_code(a.path(), b.path(), args, 0);
+        assert_eq!(remote(a.path()), remote(b.path()), "{args:?}");
+        assert_eq!(remote(a.path()).len(), objects, "{args:?}");
+    }
+    for root in [a.path(), b.path()] {
+        std::fs::remove_dir_all(root.join(".dvc/cache")).unwrap();
+    }
+    let cache = |root: &Path| -> Vec<String> {
+        tree(root, ".dvc/cache")
+            .into_iter()
+            .filter(|f| !f.ends_with(".tmp"))
+            .collect()
+    };
+    for (args, objects) in [(&["fetch", "-T"][..], 4), (&["fetch", "-A"], 5)] {
+        twin_code(a.path(), b.path(), args, 0);
+        assert_eq!(cache(a.path()), cache(b.path()), "{args:?}");
+        assert_eq!(cache(a.path()).len(), objects, "{args:?}");
+    }
+}

@@ -30,6 +30,8 @@ pub struct FetchArgs {
     /// Concurrent downloads per remote.
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    #[command(flatten)]
+    selection: super::Selection,
 }
 
 /// Download tracked data into the cache, from the first remote that can serve each object.
@@ -89,7 +91,11 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
         Fetched::Done(report, names) => (report, names),
     };
     let _lock = repo.lock()?;
-    let outs = index::collect(&repo, &ctx.cwd, &args.fetch.targets)?;
+    let targets = args
+        .fetch
+        .selection
+        .targets(&repo, &ctx.cwd, &args.fetch.targets)?;
+    let outs = index::collect(&repo, &ctx.cwd, &targets)?;
     let summary = checkout_all(ctx, &repo, &outs, args.force, true)?;
     let mut parts = Vec::new();
     if !report.fetched.is_empty() {
@@ -142,7 +148,7 @@ enum Fetched {
 
 fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Fetched> {
     let settings = settings(repo)?;
-    let outs = index::collect(repo, &ctx.cwd, &args.targets)?;
+    let outs = args.selection.outs(ctx, repo, &args.targets)?;
     let mut order = match &args.remote {
         Some(r) => vec![r.to_lowercase()],
         None => settings.pull_order(&repo.config),

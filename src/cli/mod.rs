@@ -115,6 +115,70 @@ pub enum Command {
     Sync(sync::Args),
 }
 
+/// dvc's target and revision flags of push, pull and fetch: `-R` widens the targets, `-a/-T/-A`
+/// add what the branches, tags or all commits record to the workspace's outputs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Selection {
+    /// Targets that are directories stand for every .dvc file and dvc.yaml under them.
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// Also the data each git branch's tip records.
+    #[arg(short = 'a', long)]
+    all_branches: bool,
+    /// Also the data each git tag records.
+    #[arg(short = 'T', long)]
+    all_tags: bool,
+    /// Also the data every commit records.
+    #[arg(short = 'A', long)]
+    all_commits: bool,
+}
+
+impl Selection {
+    /// The targets after `-R`.
+    fn targets(
+        &self,
+        repo: &crate::repo::Repo,
+        cwd: &std::path::Path,
+        targets: &[String],
+    ) -> anyhow::Result<Vec<String>> {
+        Ok(if self.recursive {
+            crate::repo::targets::recursive(repo, cwd, targets)
+        } else {
+            targets.to_vec()
+        })
+    }
+
+    /// The outputs the command acts on: the targets' (all the workspace's when none), then
+    /// those recorded at the selected revisions that the workspace does not already name.
+    fn outs(
+        &self,
+        ctx: &Ctx,
+        repo: &crate::repo::Repo,
+        targets: &[String],
+    ) -> anyhow::Result<Vec<crate::repo::out::Out>> {
+        let targets = self.targets(repo, &ctx.cwd, targets)?;
+        let mut outs = crate::repo::index::collect(repo, &ctx.cwd, &targets)?;
+        let revs = crate::transfer::wanted::Revisions {
+            all_branches: self.all_branches,
+            all_tags: self.all_tags,
+            all_commits: self.all_commits,
+        };
+        if revs.any() {
+            let (more, unreadable) = crate::transfer::wanted::outs_at(&repo.root, revs)?;
+            for f in unreadable {
+                ctx.out
+                    .warn(&format!("skipping '{f}': it cannot be parsed"));
+            }
+            for o in more {
+                if !outs.iter().any(|w| w.hash == o.hash) {
+                    outs.push(o);
+                }
+            }
+        }
+        Ok(outs)
+    }
+}
+
 /// What every command gets: the resolved global options and the printer.
 pub struct Ctx {
     /// The directory the command runs in (after `-C`).
