@@ -329,7 +329,7 @@ fn completions_offer_the_repositorys_remote_names() {
 
 #[test]
 fn messages_tell_the_truth() {
-    // init twice: no `-f` is offered, since there is none.
+    // init twice: the hint offers the `-f` that exists and says what it removes.
     let (repo, global) = two_remotes();
     let (d, g) = (repo.path(), global.path());
     let out = run(fy(d, g).args(["init"]));
@@ -339,7 +339,7 @@ fn messages_tell_the_truth() {
     --- stdout
     --- stderr
     ERROR: '[REPO]/.dvc' exists.
-    hint: this directory is already a DVC repository; nothing was changed (to start over, remove .dvc/ yourself: its cache and config go with it)
+    hint: this directory is already a DVC repository; nothing was changed (`ferry init -f` starts over: it removes .dvc/, its cache and config included)
     ");
 
     // The size example the error gives is accepted.

@@ -432,7 +432,8 @@ fn pin_and_no_fallback_use_one_remote() {
     for args in [&["fetch", "-r", "a"][..], &["fetch", "--no-fallback"][..]] {
         let clone = p.clone();
         let out = p.run(&clone, args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", out_text(&out));
+        // data on none of the remotes tried is a warning for fetch, as in dvc (issue 14)
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", out_text(&out));
         let cached = p.cached(&clone);
         assert_eq!(cached.len(), 2, "{args:?}: manifest + one file: {cached:?}");
         let stderr = text(&out.stderr);

@@ -459,7 +459,7 @@ fn gc_cloud_deletes_unused_objects_but_keeps_min_copies() {
 
     // min_copies = 0 is DVC's gc: every unused object goes, used ones stay.
     min_copies(d, 0);
-    let out = ok(fy(d).args(["gc", "-w", "--cloud", "-r", "r"]));
+    let out = ok(fy(d).args(["gc", "-w", "--cloud", "-r", "r", "-f"]));
     assert!(out.contains("Removed 1 objects from remote 'r'."), "{out}");
     assert!(!r.join(&k2).exists());
     assert!(r.join(&ka).exists());

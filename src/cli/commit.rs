@@ -15,12 +15,25 @@ pub struct Args {
     /// Commit outputs whose content changed without asking.
     #[arg(short, long)]
     force: bool,
+    /// Targets that are directories stand for every .dvc file and dvc.yaml under them.
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// Also commit the stages the targets depend on.
+    #[arg(short = 'd', long)]
+    with_deps: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let _lock = repo.lock()?;
-    let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
+    let mut targets = args.targets.clone();
+    if args.recursive {
+        targets = crate::repo::targets::recursive(&repo, &ctx.cwd, &targets);
+    }
+    if args.with_deps {
+        targets = crate::repo::targets::with_deps(&repo, &ctx.cwd, &targets)?;
+    }
+    let outs = index::collect(&repo, &ctx.cwd, &targets)?;
     let odb = repo.odb();
     let bounds = repo.bounds();
     let mut state = repo.state();
@@ -77,7 +90,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             }
             _ => {}
         }
-        add::add_path(&repo, &odb, &mut state, &out.path, false)?;
+        // dvc ignores every committed out in git, also one whose .dvc file had no hash yet
+        add::add_path(&repo, &odb, &mut state, &out.path, repo.uses_scm(), true)?;
     }
     state.flush();
     Ok(Exit::Ok)

@@ -30,6 +30,8 @@ pub struct FetchArgs {
     /// Concurrent downloads per remote.
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    #[command(flatten)]
+    selection: super::Selection,
 }
 
 /// Download tracked data into the cache, from the first remote that can serve each object.
@@ -71,7 +73,13 @@ pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         ctx.out
             .line(&format!("{} fetched", files(report.fetched.len())));
     }
-    fetch_failures(&done, false, "fetch")
+    // data that is simply on no remote is a warning, as in dvc; a remote that refused, failed
+    // or served corrupt bytes fails the fetch
+    let only_missing = report
+        .failed
+        .iter()
+        .all(|r| r.tried.iter().all(|(_, why)| *why == Skip::NotFound));
+    fetch_failures(&done, only_missing, "fetch")
 }
 
 /// `ferry pull`.
@@ -82,8 +90,12 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
     };
     let report = &done.report;
     let _lock = repo.lock()?;
-    let outs = index::collect(&repo, &ctx.cwd, &args.fetch.targets)?;
-    let summary = checkout_all(ctx, &repo, &outs, args.force)?;
+    let targets = args
+        .fetch
+        .selection
+        .targets(&repo, &ctx.cwd, &args.fetch.targets)?;
+    let outs = index::collect(&repo, &ctx.cwd, &targets)?;
+    let summary = checkout_all(ctx, &repo, &outs, args.force, true)?;
     let mut parts = Vec::new();
     if !report.fetched.is_empty() {
         parts.push(format!("{} fetched", files(report.fetched.len())));
@@ -131,7 +143,7 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
 /// [`ops::fetch::plan`] and returns `None`), rendering the per-remote summary and warnings.
 fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Option<Fetched>> {
     let settings = settings(repo)?.naming(args.remote.as_deref());
-    let outs = index::collect(repo, &ctx.cwd, &args.targets)?;
+    let outs = args.selection.outs(ctx, repo, &args.targets)?;
     let from = FetchFrom {
         remote: args.remote.clone(),
         no_fallback: args.no_fallback,

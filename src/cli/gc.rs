@@ -16,7 +16,7 @@ pub struct Args {
     /// Only print what would be removed.
     #[arg(long)]
     dry: bool,
-    /// Do not ask for confirmation (accepted for DVC compatibility; ferry never prompts).
+    /// Do not ask for confirmation before removing.
     #[arg(short, long)]
     force: bool,
     /// Also delete unused objects from a remote, keeping redundancy.min_copies copies.
@@ -54,8 +54,24 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let _lock = repo.lock()?;
     let odb = repo.odb();
     let outs = index::collect(&repo, &ctx.cwd, &[])?;
-    ctx.out
-        .warn("This will remove all cache except items used in the workspace of the current repo.");
+    if !args.dry {
+        ctx.out.warn(
+            "This will remove all cache except items used in the workspace of the current repo.",
+        );
+        if let Some(target) = &cloud {
+            ctx.out
+                .warn(&super::redundancy::min_copies_rule(&repo, target.name())?);
+        }
+        if !args.force && !confirm(ctx) {
+            return Err(
+                UserError::failed("gc was not confirmed: nothing was removed")
+                    .with_hint(
+                        "answer `y` at the prompt, or pass -f/--force to skip it (scripts, CI)",
+                    )
+                    .into(),
+            );
+        }
+    }
     let busy = ctx.busy("collecting unused cache");
     let report = crate::ops::gc::gc_local(&odb, &outs, args.dry)?;
     drop(busy);
@@ -90,4 +106,16 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         return super::redundancy::gc_cloud(ctx, &repo, &outs, target, args.dry, args.jobs);
     }
     Ok(Exit::Ok)
+}
+
+/// dvc's prompt: `y`/`yes` on stdin goes ahead; anything else, or no input (not interactive),
+/// does not.
+fn confirm(ctx: &Ctx) -> bool {
+    ctx.out.raw("Are you sure you want to proceed? [y/n]: ");
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).unwrap_or(0) == 0 {
+        ctx.out.line("");
+        return false;
+    }
+    matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
 }

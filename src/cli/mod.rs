@@ -71,9 +71,13 @@ pub struct GlobalArgs {
     /// Print only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Run as if started in DIR.
-    #[arg(short = 'C', value_name = "DIR", global = true)]
+    /// Run as if started in DIR (dvc's `--cd`).
+    #[arg(short = 'C', long = "cd", value_name = "DIR", global = true)]
     pub cwd: Option<PathBuf>,
+    /// Wait for the repository lock as long as another `dvc` or `ferry` holds it, instead of
+    /// failing after a few seconds.
+    #[arg(long, global = true)]
+    pub wait_for_lock: bool,
 }
 
 /// The subcommands, named as in DVC where DVC has them.
@@ -90,6 +94,7 @@ pub enum Command {
     /// Record changed outputs.
     Commit(commit::Args),
     /// Stop tracking outputs.
+    #[command(visible_alias = "rm")]
     Remove(remove::Args),
     /// Remove unused cache objects.
     Gc(gc::Args),
@@ -111,17 +116,70 @@ pub enum Command {
     Man(completions::ManArgs),
     /// Copy what each remote lacks from the cache or from the other remotes.
     Sync(sync::Args),
-    /// Not in ferry: pipelines are reproduced by `dvc repro`.
-    #[command(
-        hide = true,
-        disable_help_flag = true,
-        after_help = "Examples:\n  dvc repro          # run the pipeline with dvc\n  ferry push         # then share what it produced"
-    )]
-    Repro {
-        /// Whatever was given, ignored.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
-    },
+}
+
+/// dvc's target and revision flags of push, pull and fetch: `-R` widens the targets, `-a/-T/-A`
+/// add what the branches, tags or all commits record to the workspace's outputs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Selection {
+    /// Targets that are directories stand for every .dvc file and dvc.yaml under them.
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// Also the data each git branch's tip records.
+    #[arg(short = 'a', long)]
+    all_branches: bool,
+    /// Also the data each git tag records.
+    #[arg(short = 'T', long)]
+    all_tags: bool,
+    /// Also the data every commit records.
+    #[arg(short = 'A', long)]
+    all_commits: bool,
+}
+
+impl Selection {
+    /// The targets after `-R`.
+    fn targets(
+        &self,
+        repo: &crate::repo::Repo,
+        cwd: &std::path::Path,
+        targets: &[String],
+    ) -> anyhow::Result<Vec<String>> {
+        Ok(if self.recursive {
+            crate::repo::targets::recursive(repo, cwd, targets)
+        } else {
+            targets.to_vec()
+        })
+    }
+
+    /// The outputs the command acts on: the targets' (all the workspace's when none), then
+    /// those recorded at the selected revisions that the workspace does not already name.
+    fn outs(
+        &self,
+        ctx: &Ctx,
+        repo: &crate::repo::Repo,
+        targets: &[String],
+    ) -> anyhow::Result<Vec<crate::repo::out::Out>> {
+        let targets = self.targets(repo, &ctx.cwd, targets)?;
+        let mut outs = crate::repo::index::collect(repo, &ctx.cwd, &targets)?;
+        let revs = crate::transfer::wanted::Revisions {
+            all_branches: self.all_branches,
+            all_tags: self.all_tags,
+            all_commits: self.all_commits,
+        };
+        if revs.any() {
+            let (more, unreadable) = crate::transfer::wanted::outs_at(&repo.root, revs)?;
+            for f in unreadable {
+                ctx.out
+                    .warn(&format!("skipping '{f}': it cannot be parsed"));
+            }
+            for o in more {
+                if !outs.iter().any(|w| w.hash == o.hash) {
+                    outs.push(o);
+                }
+            }
+        }
+        Ok(outs)
+    }
 }
 
 /// What every command gets: the resolved global options and the printer.
@@ -146,6 +204,14 @@ impl Ctx {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if let Some(cmd) = dvc_only_command(&e) => {
+            let out = Printer::new(false);
+            out.error(&format!("not in ferry: run `{}`", dvc_command_line(cmd)));
+            out.hint(&format!(
+                "ferry implements dvc's data commands (add, status, checkout, commit, remove, gc, push, pull, fetch, remote); `{cmd}` is left to dvc, which reads the same repository"
+            ));
+            return ExitCode::from(Exit::Usage as u8);
+        }
         Err(e) => {
             let code = if e.use_stderr() { Exit::Usage as u8 } else { 0 };
             let _ = e.print();
@@ -194,11 +260,86 @@ fn exit_on_interrupt() {
     });
 }
 
+/// dvc commands Ferry leaves to dvc (`config` is Ferry's own command for its settings).
+const DVC_ONLY: &[&str] = &[
+    "artifacts",
+    "cache",
+    "check-ignore",
+    "dag",
+    "data",
+    "destroy",
+    "diff",
+    "du",
+    "exp",
+    "experiments",
+    "freeze",
+    "get",
+    "get-url",
+    "import",
+    "import-url",
+    "install",
+    "ls",
+    "ls-url",
+    "metrics",
+    "move",
+    "mv",
+    "params",
+    "plots",
+    "queue",
+    "repro",
+    "root",
+    "run",
+    "stage",
+    "studio",
+    "unfreeze",
+    "unprotect",
+    "update",
+    "version",
+];
+
+/// The dvc command clap did not recognize, when it is one Ferry leaves to dvc.
+fn dvc_only_command(e: &clap::Error) -> Option<&'static str> {
+    if e.kind() != clap::error::ErrorKind::InvalidSubcommand {
+        return None;
+    }
+    let Some(clap::error::ContextValue::String(name)) =
+        e.get(clap::error::ContextKind::InvalidSubcommand)
+    else {
+        return None;
+    };
+    DVC_ONLY.iter().copied().find(|c| c == name)
+}
+
+/// `dvc <cmd> <the arguments given after it>`, quoted for a POSIX shell where needed.
+fn dvc_command_line(cmd: &str) -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args
+        .iter()
+        .position(|a| a == cmd)
+        .map_or(&args[..0], |i| &args[i + 1..]);
+    let mut line = format!("dvc {cmd}");
+    for a in rest {
+        line.push(' ');
+        if !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,~".contains(c))
+        {
+            line.push_str(a);
+        } else {
+            line.push_str(&format!("'{}'", a.replace('\'', "'\\''")));
+        }
+    }
+    line
+}
+
 fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
     let cwd = match cli.global.cwd {
         Some(dir) => std::env::current_dir()?.join(dir),
         None => std::env::current_dir()?,
     };
+    if cli.global.wait_for_lock {
+        crate::repo::lock::wait_without_limit();
+    }
     let ctx = Ctx {
         cwd,
         out,
@@ -221,12 +362,6 @@ fn run(cli: Cli, out: Printer) -> anyhow::Result<Exit> {
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Man(args) => completions::run_man(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args),
-        Command::Repro { .. } => Err(UserError::failed("not in ferry: run `dvc repro`")
-            .with_hint(
-                "ferry reads and transfers what `dvc repro` records; running stages is left to dvc",
-            )
-            .with_exit(Exit::Usage)
-            .into()),
     }
 }
 

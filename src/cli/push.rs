@@ -4,7 +4,7 @@ use super::transfer::{settings, table};
 use crate::error::{Exit, UserError};
 use crate::ops::push::PushTo;
 use crate::remote::{ErrorKind, RemoteError};
-use crate::repo::{Repo, index};
+use crate::repo::Repo;
 use crate::transfer::push::PushReport;
 use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
@@ -27,13 +27,23 @@ pub struct Args {
     /// Concurrent uploads per remote.
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    #[command(flatten)]
+    selection: super::Selection,
+    /// Read the targets as glob patterns (`*`, `?`, `[…]`, `**`).
+    #[arg(long)]
+    glob: bool,
 }
 
 /// Runs `ferry push`: resolves where it goes, calls [`crate::ops::push::push`], renders.
 pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let settings = settings(&repo)?.naming(args.remote.as_deref());
-    let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
+    let targets = if args.glob {
+        crate::repo::targets::expand_globs(&repo, &ctx.cwd, &args.targets)?
+    } else {
+        args.targets.clone()
+    };
+    let outs = args.selection.outs(ctx, &repo, &targets)?;
     let to = PushTo {
         remote: args.remote,
         all_remotes: args.all_remotes,

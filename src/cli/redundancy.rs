@@ -160,6 +160,15 @@ pub fn cloud_target(
     CloudTarget::open(repo, &settings(repo)?, remote, jobs)
 }
 
+/// The `gc --cloud` rule for `target`, said before the prompt.
+pub fn min_copies_rule(repo: &Repo, target: &str) -> anyhow::Result<String> {
+    Ok(crate::ops::gc::min_copies_rule(
+        repo,
+        &settings(repo)?,
+        target,
+    ))
+}
+
 /// `ferry gc -w --cloud [-r R]`: runs [`crate::ops::gc::gc_cloud`] and renders what it kept,
 /// deleted (or, dry, would delete) and could not delete.
 pub fn gc_cloud(

@@ -28,10 +28,22 @@ pub struct Args {
     /// Concurrent existence checks.
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    /// Targets that are directories stand for every .dvc file and dvc.yaml under them.
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// Also show the stages the targets depend on.
+    #[arg(short = 'd', long)]
+    with_deps: bool,
 }
 
-pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Ctx, mut args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
+    if args.recursive {
+        args.targets = crate::repo::targets::recursive(&repo, &ctx.cwd, &args.targets);
+    }
+    if args.with_deps {
+        args.targets = crate::repo::targets::with_deps(&repo, &ctx.cwd, &args.targets)?;
+    }
     if args.remotes || args.cloud || args.remote.is_some() {
         let outs = index::collect(&repo, &ctx.cwd, &args.targets)?;
         if args.remotes {
@@ -39,7 +51,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         }
         return cloud(ctx, &repo, &outs, &args);
     }
-    let report = crate::ops::status::local(&repo, &ctx.cwd, &args.targets)?;
+    let report = crate::ops::status::local(&repo, &ctx.cwd, &args.targets)?
+        .relative_to(&repo.root, &ctx.cwd);
     for stage in &report.frozen {
         ctx.out.warn(&format!(
             "stage: '{stage}' is frozen. Its dependencies are not going to be shown in the status output."

@@ -145,7 +145,10 @@ pub fn gc_cloud(
     let used: HashSet<_> = wanted.all().map(|o| o.hash.clone()).collect();
     let all = super::lanes::all_remotes(repo, settings);
     let others = remotes::open_all(&repo.config, settings, &all, jobs)?;
-    let min_copies = settings.min_copies();
+    let min_copies = effective_min_copies(
+        settings,
+        others.iter().filter(|h| h.name != target.name).count(),
+    );
     let rt = super::runtime()?;
     let plan = rt.block_on(plan_gc(&target, &others, &used, min_copies))?;
     let failed = if dry || plan.delete.is_empty() {
@@ -161,4 +164,32 @@ pub fn gc_cloud(
         plan,
         failed,
     })
+}
+
+/// `min_copies` as `gc --cloud` applies it: never more copies than there are other remotes to
+/// hold them, so with one remote `gc --cloud` deletes every unused object, as dvc does.
+fn effective_min_copies(settings: &FerrySettings, other_remotes: usize) -> u32 {
+    settings
+        .min_copies()
+        .min(u32::try_from(other_remotes).unwrap_or(u32::MAX))
+}
+
+/// The `gc --cloud` rule for `target`, said before the prompt: which unused objects stay.
+pub fn min_copies_rule(repo: &Repo, settings: &FerrySettings, target: &str) -> String {
+    let others = super::lanes::all_remotes(repo, settings)
+        .into_iter()
+        .filter(|n| n != target)
+        .count();
+    let need = effective_min_copies(settings, others);
+    if need == 0 {
+        format!(
+            "--cloud removes every unused object from remote '{target}': no other remote is configured to hold copies, so redundancy.min_copies ({}) keeps none",
+            settings.min_copies()
+        )
+    } else {
+        format!(
+            "--cloud keeps an unused object on remote '{target}' unless {need} of the {others} other remotes hold it (redundancy.min_copies = {})",
+            settings.min_copies()
+        )
+    }
 }

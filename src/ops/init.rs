@@ -6,13 +6,24 @@ use anyhow::Context;
 use crate::error::UserError;
 
 /// Makes `root` a DVC repository (`no_scm`: without git, writing `core.no_scm = True`), as
-/// `dvc init` does, and stages the new files in git. Refuses an existing `.dvc`.
-pub fn init(root: &Path, no_scm: bool) -> anyhow::Result<()> {
+/// `dvc init` does, and stages the new files in git. Refuses an existing `.dvc`, unless
+/// `force`: then, as `dvc init -f`, the old `.dvc` (its local cache included) is removed first
+/// (a `.dvc` that is a symlink loses the link, never what it points to).
+pub fn init(root: &Path, no_scm: bool, force: bool) -> anyhow::Result<()> {
     let dvc = root.join(".dvc");
+    let meta = std::fs::symlink_metadata(&dvc);
+    if force && let Ok(meta) = meta {
+        let removed = if meta.is_dir() {
+            std::fs::remove_dir_all(&dvc)
+        } else {
+            std::fs::remove_file(&dvc)
+        };
+        removed.with_context(|| format!("cannot remove '{}'", dvc.display()))?;
+    }
     if dvc.exists() {
         return Err(
             UserError::failed(format!("'{}' exists.", dvc.display()))
-                .with_hint("this directory is already a DVC repository; nothing was changed (to start over, remove .dvc/ yourself: its cache and config go with it)")
+                .with_hint("this directory is already a DVC repository; nothing was changed (`ferry init -f` starts over: it removes .dvc/, its cache and config included)")
                 .into(),
         );
     }

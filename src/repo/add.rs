@@ -69,14 +69,16 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, target: &str) -> anyhow::Result<P
     Ok(abs)
 }
 
-/// Hashes `path`, caches it and writes its `.dvc` file (creating or updating in place).
-/// Unchanged data rewrites nothing. With `git` set, the output is added to `.gitignore`.
+/// Hashes `path`, caches it (unless `commit` is false: `add --no-commit`) and writes its `.dvc`
+/// file (creating or updating in place). Unchanged data rewrites nothing. With `git` set, the
+/// output is added to `.gitignore`.
 pub fn add_path(
     repo: &Repo,
     odb: &Odb,
     state: &mut State,
     path: &Path,
     git: bool,
+    commit: bool,
 ) -> anyhow::Result<Added> {
     let dvcfile_path = dvcfile_for(path);
     safepath::check_metadata(&repo.root, &dvcfile_path)?;
@@ -128,8 +130,10 @@ pub fn add_path(
                         .is_some_and(|h| h.legacy && h.md5 == file.md5),
                 )
                 .unwrap_or_else(|| HashInfo::md5(file.md5.clone()));
-            odb.insert_file(&file.path, &hash)
-                .map_err(|e| cache_write(&file.path, &e))?;
+            if commit {
+                odb.insert_file(&file.path, &hash)
+                    .map_err(|e| cache_write(&file.path, &e))?;
+            }
             let rec = Recorded {
                 hash: hash.clone(),
                 size: file.size,
@@ -145,7 +149,7 @@ pub fn add_path(
             size,
         } => {
             let legacy = hash.legacy;
-            files.par_iter().try_for_each(|f| {
+            files.par_iter().filter(|_| commit).try_for_each(|f| {
                 odb.insert_file(
                     &f.path,
                     &HashInfo {
@@ -155,8 +159,10 @@ pub fn add_path(
                 )
                 .map_err(|e| cache_write(&f.path, &e))
             })?;
-            odb.insert_bytes(manifest, hash)
-                .map_err(|e| cache_write(path, &e))?;
+            if commit {
+                odb.insert_bytes(manifest, hash)
+                    .map_err(|e| cache_write(path, &e))?;
+            }
             let rec = Recorded {
                 hash: hash.clone(),
                 size: *size,
@@ -176,8 +182,7 @@ pub fn add_path(
     });
     if !unchanged {
         let text = match (&existing, index) {
-            (Some((text, _)), Some(i)) => dvcfile::update_in_place(text, i, &rec)
-                .unwrap_or_else(|| dvcfile::render_new(&name, &rec)),
+            (Some((text, _)), Some(i)) => dvcfile::update(text, i, &rec, &dvcfile_path)?,
             _ => dvcfile::render_new(&name, &rec),
         };
         write_atomic(&dvcfile_path, text.as_bytes()).map_err(|e| {

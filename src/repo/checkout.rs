@@ -391,7 +391,7 @@ fn checkout_dir(
     Ok(written)
 }
 
-fn place(
+pub(crate) fn place(
     odb: &Odb,
     hash: &HashInfo,
     dest: &Path,

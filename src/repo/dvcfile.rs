@@ -74,6 +74,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<OutEntry>, DvcFileError> {
         path: path.to_path_buf(),
         message,
     };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     super::yaml::check_depth(text).map_err(invalid)?;
     let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?;
     let map = match &doc {
@@ -170,6 +171,7 @@ pub fn load(path: &Path) -> Result<(String, Vec<OutEntry>), DvcFileError> {
         path: path.to_path_buf(),
         source,
     })?;
+    let text = normalize(&text);
     let outs = parse(&text, path)?;
     Ok((text, outs))
 }
@@ -204,118 +206,185 @@ pub fn render_new(path: &str, rec: &Recorded) -> String {
     s
 }
 
-/// Updates out number `index` of an existing `.dvc` file's text in place: changed values are
-/// replaced on their own lines, new keys go at the end of the entry (as ruamel does), and
-/// everything else (comments, `desc`, `meta`, order) is kept. `None` if the text is not laid
-/// out in a way this editor understands; the caller then writes the file afresh.
-pub fn update_in_place(text: &str, index: usize, rec: &Recorded) -> Option<String> {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let outs_line = lines.iter().position(|l| l.trim_end() == "outs:")?;
-    let (item_indent, starts) = item_starts(&lines, outs_line)?;
-    let start = *starts.get(index)?;
-    let end = starts
-        .get(index + 1)
-        .copied()
-        .unwrap_or_else(|| block_end(&lines, outs_line, item_indent));
-    let key_indent = item_indent + 2;
-    let mut item: Vec<String> = lines[start..end].iter().map(|l| l.to_string()).collect();
-    let mut set = |key: &str, value: Option<String>| {
-        let pos = item
-            .iter()
-            .position(|l| line_key(l, key_indent, item_indent) == Some(key));
-        match (pos, value) {
-            (Some(i), Some(v)) => item[i] = replace_value(&item[i], key, &v),
-            (Some(i), None) if i > 0 => {
-                item.remove(i);
-            }
-            (None, Some(v)) => {
-                let last = item
-                    .iter()
-                    .rposition(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-                    .unwrap_or(0);
-                if !item[last].ends_with('\n') {
-                    item[last].push('\n');
-                }
-                item.insert(last + 1, format!("{}{key}: {v}\n", " ".repeat(key_indent)));
-            }
-            _ => {}
-        }
+/// A `.dvc` file's text as the editor works on it: without a UTF-8 BOM and with LF line
+/// endings (DVC reads both and writes neither).
+pub fn normalize(text: &str) -> String {
+    text.strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .replace("\r\n", "\n")
+}
+
+/// The new text of an existing `.dvc` file whose out number `index` now records `rec`.
+/// Only the changed values are rewritten (indentation, quoted keys, comments and flow style
+/// stay); a layout the in-place editor cannot keep is written in DVC's canonical form instead.
+/// Either way the result is read back and must hold exactly the old document with the new
+/// values (no duplicate key, nothing lost), or nothing is written.
+pub fn update(
+    text: &str,
+    index: usize,
+    rec: &Recorded,
+    path: &Path,
+) -> Result<String, DvcFileError> {
+    let invalid = |message: String| DvcFileError::Invalid {
+        path: path.to_path_buf(),
+        message,
     };
-    let mut md5 = String::new();
-    write_value(&mut md5, 0, 0, &rec.hash.md5);
-    set("md5", Some(md5.trim_start().to_string()));
-    set("size", Some(rec.size.to_string()));
-    set("nfiles", rec.nfiles.map(|n| n.to_string()));
-    set("isexec", rec.isexec.then(|| "true".to_string()));
-    if !rec.hash.legacy {
-        set("hash", Some("md5".into()));
+    let text = normalize(text);
+    let mut doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let changes = changes_for(rec);
+    let item = doc
+        .get_mut("outs")
+        .and_then(Value::as_sequence_mut)
+        .and_then(|outs| outs.get_mut(index))
+        .and_then(Value::as_mapping_mut)
+        .ok_or_else(|| invalid(format!("outs[{index}] is not a mapping")))?;
+    let mut rendered: Vec<(&str, Option<String>)> = Vec::new();
+    for (key, value) in &changes {
+        match value {
+            Some(v) => {
+                item.insert(Value::from(*key), v.clone());
+                rendered.push((key, Some(scalar_text(v))));
+            }
+            None => {
+                item.shift_remove(*key);
+                rendered.push((key, None));
+            }
+        }
     }
-    let mut out: String = lines[..start].concat();
-    out.extend(item);
-    out.push_str(&lines[end..].concat());
+    let reads_as_expected = |candidate: &str| {
+        super::yaml::check_depth(candidate).is_ok()
+            && parse(candidate, path).is_ok()
+            && serde_yaml_ng::from_str::<Value>(candidate).is_ok_and(|v| v == doc)
+    };
+    if let Some(edited) = super::yaml_edit::edit_item(&text, index, &rendered)
+        && reads_as_expected(&edited)
+    {
+        return Ok(edited);
+    }
+    let canonical = render_canonical(&doc).ok_or_else(|| {
+        invalid("holds values Ferry cannot write back (tags or complex keys)".into())
+    })?;
+    if reads_as_expected(&canonical) {
+        Ok(canonical)
+    } else {
+        Err(invalid(
+            "cannot be rewritten without changing its meaning".into(),
+        ))
+    }
+}
+
+/// The keys `add`/`commit` set on an out (`Some`) or drop (`None`), in the order ruamel
+/// appends new ones.
+fn changes_for(rec: &Recorded) -> Vec<(&'static str, Option<Value>)> {
+    let mut changes = vec![
+        ("md5", Some(Value::from(rec.hash.md5.clone()))),
+        ("size", Some(Value::from(rec.size))),
+        ("nfiles", rec.nfiles.map(Value::from)),
+        ("isexec", rec.isexec.then_some(Value::Bool(true))),
+    ];
+    if !rec.hash.legacy {
+        changes.push(("hash", Some(Value::from("md5"))));
+    }
+    changes
+}
+
+/// A scalar as a block mapping value, quoted as ruamel would.
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => {
+            let mut out = String::new();
+            write_value(&mut out, 0, 0, s);
+            out.trim_start().to_string()
+        }
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A whole document in the layout `dvc` writes (ruamel's round-trip dumper: two-space
+/// mappings, sequences not indented under their key, empty collections in flow style); `None`
+/// for tagged values or keys that are not scalars.
+pub fn render_canonical(doc: &Value) -> Option<String> {
+    let mut out = String::new();
+    match doc {
+        Value::Mapping(m) => emit_map(&mut out, m, 0, false)?,
+        _ => return None,
+    }
     Some(out)
 }
 
-fn indent_of(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
-}
-
-fn is_blank_or_comment(line: &str) -> bool {
-    let t = line.trim();
-    t.is_empty() || t.starts_with('#')
-}
-
-/// The indentation of the `- ` items under `outs:` and the line numbers where each starts.
-fn item_starts(lines: &[&str], outs_line: usize) -> Option<(usize, Vec<usize>)> {
-    let first = (outs_line + 1..lines.len()).find(|&i| !is_blank_or_comment(lines[i]))?;
-    let indent = indent_of(lines[first]);
-    if !lines[first][indent..].starts_with("- ") {
-        return None;
+fn key_text(k: &Value) -> Option<String> {
+    match k {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(scalar_text(k)),
+        _ => None,
     }
-    let end = block_end(lines, outs_line, indent);
-    let starts = (first..end)
-        .filter(|&i| indent_of(lines[i]) == indent && lines[i][indent..].starts_with("- "))
-        .collect();
-    Some((indent, starts))
 }
 
-/// The first line after the `outs:` block.
-fn block_end(lines: &[&str], outs_line: usize, item_indent: usize) -> usize {
-    (outs_line + 1..lines.len())
-        .find(|&i| {
-            let l = lines[i];
-            !is_blank_or_comment(l)
-                && (indent_of(l) < item_indent
-                    || (indent_of(l) == item_indent && !l[item_indent..].starts_with('-')))
-        })
-        .unwrap_or(lines.len())
+/// Writes `m` at `indent`; with `inline`, the first key continues the current line (a `- `).
+fn emit_map(
+    out: &mut String,
+    m: &serde_yaml_ng::Mapping,
+    indent: usize,
+    inline: bool,
+) -> Option<()> {
+    for (i, (k, v)) in m.iter().enumerate() {
+        if !(inline && i == 0) {
+            out.push_str(&" ".repeat(indent));
+        }
+        let key = key_text(k)?;
+        out.push_str(&key);
+        out.push(':');
+        emit_value(out, v, indent, indent + key.chars().count() + 1)?;
+    }
+    Some(())
 }
 
-/// The key of an item line at `key_indent` (or the first `- key:` line).
-fn line_key(line: &str, key_indent: usize, item_indent: usize) -> Option<&str> {
-    let body = if indent_of(line) == item_indent && line[item_indent..].starts_with("- ") {
-        &line[item_indent + 2..]
-    } else if indent_of(line) == key_indent {
-        &line[key_indent..]
-    } else {
-        return None;
-    };
-    let (key, _) = body.split_once(':')?;
-    Some(key.trim())
+/// Writes the value of a key at `indent`, the key ending at `column`.
+fn emit_value(out: &mut String, v: &Value, indent: usize, column: usize) -> Option<()> {
+    match v {
+        Value::Mapping(m) if m.is_empty() => out.push_str(" {}\n"),
+        Value::Sequence(s) if s.is_empty() => out.push_str(" []\n"),
+        Value::Mapping(m) => {
+            out.push('\n');
+            emit_map(out, m, indent + 2, false)?;
+        }
+        Value::Sequence(s) => {
+            out.push('\n');
+            emit_seq(out, s, indent)?;
+        }
+        Value::String(s) => {
+            write_value(out, column, indent + 2, s);
+            out.push('\n');
+        }
+        Value::Null => out.push('\n'),
+        Value::Number(_) | Value::Bool(_) => {
+            out.push(' ');
+            out.push_str(&scalar_text(v));
+            out.push('\n');
+        }
+        Value::Tagged(_) => return None,
+    }
+    Some(())
 }
 
-/// Replaces the scalar after `key:` on one line, keeping an inline comment.
-fn replace_value(line: &str, key: &str, value: &str) -> String {
-    let Some(colon) = line.find(&format!("{key}:")) else {
-        return line.to_string();
-    };
-    let head = &line[..colon + key.len() + 1];
-    let rest = &line[colon + key.len() + 1..];
-    let comment = rest
-        .find(" #")
-        .map(|i| rest[i..].trim_end_matches('\n').to_string())
-        .unwrap_or_default();
-    format!("{head} {value}{comment}\n")
+fn emit_seq(out: &mut String, s: &[Value], indent: usize) -> Option<()> {
+    for item in s {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match item {
+            Value::Mapping(m) if !m.is_empty() => {
+                out.push(' ');
+                emit_map(out, m, indent + 2, true)?;
+            }
+            Value::Sequence(inner) if !inner.is_empty() => {
+                out.push('\n');
+                emit_seq(out, inner, indent + 2)?;
+            }
+            other => emit_value(out, other, indent, indent + 1)?,
+        }
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -352,7 +421,13 @@ mod tests {
     #[test]
     fn updates_keep_comments_and_user_keys() {
         let old = "# my comment\nouts:\n- md5: 0cc175b9c0f1b6a831c399e269772661\n  size: 2\n  hash: md5\n  path: g\n  desc: some data   # inline\n  meta:\n    owner: me\n";
-        let new = update_in_place(old, 0, &rec("f3abb86bd34cf4d52698f14c0da1dc60", 3)).unwrap();
+        let new = update(
+            old,
+            0,
+            &rec("f3abb86bd34cf4d52698f14c0da1dc60", 3),
+            Path::new("g.dvc"),
+        )
+        .unwrap();
         assert_eq!(
             new,
             "# my comment\nouts:\n- md5: f3abb86bd34cf4d52698f14c0da1dc60\n  size: 3\n  hash: md5\n  path: g\n  desc: some data   # inline\n  meta:\n    owner: me\n"
@@ -362,7 +437,13 @@ mod tests {
     #[test]
     fn a_changed_legacy_out_gets_hash_appended() {
         let old = "outs:\n- md5: 4fcc82a88ee38e0aa16c17f512c685c9\n  size: 14\n  path: a.txt\n";
-        let new = update_in_place(old, 0, &rec("a10edbbb8f28f8e98ee6b649ea2556f4", 7)).unwrap();
+        let new = update(
+            old,
+            0,
+            &rec("a10edbbb8f28f8e98ee6b649ea2556f4", 7),
+            Path::new("a.txt.dvc"),
+        )
+        .unwrap();
         assert_eq!(
             new,
             "outs:\n- md5: a10edbbb8f28f8e98ee6b649ea2556f4\n  size: 7\n  path: a.txt\n  hash: md5\n"
@@ -395,7 +476,7 @@ mod tests {
             "# c\nouts:\n- md5: 83d36553a910a84c55e99b18af88174f.dir\n  size: 28\n  nfiles: 4\n  path: 'data x'\n  meta: {a: [1, 2]}\n  isexec: true\n  cache: false\n  remote: r\n",
         ])) {
             let _ = parse(&text, Path::new("x.dvc"));
-            let _ = update_in_place(&text, 0, &rec("f3abb86bd34cf4d52698f14c0da1dc60", 3));
+            let _ = update(&text, 0, &rec("f3abb86bd34cf4d52698f14c0da1dc60", 3), Path::new("x.dvc"));
         }
     }
 }

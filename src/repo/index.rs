@@ -12,7 +12,8 @@ use super::out::{Origin, Out};
 use super::safepath::{self, SafePathError};
 use crate::hash::HashInfo;
 
-/// Every `.dvc` file, `dvc.yaml` and `dvc.lock` under the repository root, relative, sorted.
+/// Every `.dvc` file, `dvc.yaml` and `dvc.lock` under the repository root (outside nested
+/// sub-repositories), relative, sorted.
 pub fn declaring_files(repo: &Repo) -> Vec<String> {
     let mut files = Vec::new();
     let walker = ignore::WalkBuilder::new(&repo.root)
@@ -23,7 +24,9 @@ pub fn declaring_files(repo: &Repo) -> Vec<String> {
         .require_git(false)
         .parents(false)
         .add_custom_ignore_filename(".dvcignore")
-        .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".dvc" | ".hg")))
+        .filter_entry(|e| {
+            !matches!(e.file_name().to_str(), Some(".git" | ".dvc" | ".hg")) && !is_subrepo(e)
+        })
         .build();
     for entry in walker.flatten() {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
@@ -44,8 +47,30 @@ pub fn declaring_files(repo: &Repo) -> Vec<String> {
             ),
         }
     }
-    files.sort();
+    files.sort_by(|a, b| walk_order(a, b));
     files
+}
+
+/// dvc's order of declaring files (its walk of the workspace): a directory's own files before
+/// its subdirectories, names in order at each level.
+fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (pa, pb): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+    for i in 0..pa.len().min(pb.len()) {
+        if pa[i] != pb[i] {
+            let (a_file, b_file) = (i + 1 == pa.len(), i + 1 == pb.len());
+            return b_file.cmp(&a_file).then(pa[i].cmp(pb[i]));
+        }
+    }
+    pa.len().cmp(&pb.len())
+}
+
+/// A git+DVC repository nested inside the project: dvc leaves it, and its `.dvc` files, to
+/// itself.
+fn is_subrepo(e: &ignore::DirEntry) -> bool {
+    e.depth() > 0
+        && e.file_type().is_some_and(|t| t.is_dir())
+        && e.path().join(".dvc").is_dir()
+        && e.path().join(".git").exists()
 }
 
 /// `/`-separated form of a relative path (lossy for names that are not UTF-8: callers that
@@ -135,6 +160,7 @@ pub fn outs_of_dvcfile(repo: &Repo, file: &str) -> anyhow::Result<Vec<Out>> {
                 remote: e.remote,
                 push: e.push,
                 imported,
+                parts: Vec::new(),
             })
         })
         .collect()
@@ -202,6 +228,7 @@ fn outs_of_lock_text(repo: &Repo, file: &str, text: &str) -> anyhow::Result<Vec<
                 remote: None,
                 push: true,
                 imported: false,
+                parts: Vec::new(),
             });
         }
     }
@@ -243,11 +270,25 @@ pub fn collect(repo: &Repo, cwd: &Path, targets: &[String]) -> anyhow::Result<Ve
             .into());
         }
         for m in matches {
-            if !selected
-                .iter()
-                .any(|s: &Out| s.path == m.path && s.origin == m.origin)
+            // a target strictly inside a tracked directory selects only that part of it
+            let part = (m.is_dir() && t.abs != m.path)
+                .then(|| t.abs.strip_prefix(&m.path).ok().map(to_posix))
+                .flatten()
+                .filter(|p| !p.is_empty());
+            match selected
+                .iter_mut()
+                .find(|s: &&mut Out| s.path == m.path && s.origin == m.origin)
             {
-                selected.push(m.clone());
+                None => {
+                    let mut m = m.clone();
+                    m.parts.extend(part);
+                    selected.push(m);
+                }
+                Some(s) if s.parts.is_empty() => {}
+                Some(s) => match part {
+                    Some(p) => s.parts.push(p),
+                    None => s.parts.clear(),
+                },
             }
         }
     }
@@ -336,6 +377,30 @@ mod tests {
             dvc_dir: PathBuf::from("/nonexistent-ferry-root/.dvc"),
             config: crate::config::Config::default(),
         }
+    }
+
+    #[test]
+    fn declaring_files_come_in_dvcs_walk_order() {
+        let mut files = vec![
+            "a/b/x.dvc",
+            "top.dvc",
+            "a/b/dd.dvc",
+            "a/z.dvc",
+            "b.dvc",
+            "a/b/c/d.dvc",
+        ];
+        files.sort_by(|a, b| walk_order(a, b));
+        assert_eq!(
+            files,
+            [
+                "b.dvc",
+                "top.dvc",
+                "a/z.dvc",
+                "a/b/dd.dvc",
+                "a/b/x.dvc",
+                "a/b/c/d.dvc"
+            ]
+        );
     }
 
     #[test]

@@ -11,6 +11,16 @@ use crate::error::UserError;
 /// How long to wait for another process before giving up.
 const WAIT: Duration = Duration::from_secs(3);
 
+/// Set by `--wait-for-lock`: wait for the lock as long as it takes.
+static WAIT_WITHOUT_LIMIT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every later [`acquire`] in this process wait until the lock is free (dvc's
+/// `--wait-for-lock`).
+pub fn wait_without_limit() {
+    WAIT_WITHOUT_LIMIT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Holds the lock until dropped (the OS releases it even if the process is killed).
 #[derive(Debug)]
 pub struct RepoLock {
@@ -41,7 +51,10 @@ pub fn acquire(tmp_dir: &Path) -> Result<RepoLock, UserError> {
     loop {
         match file.try_lock() {
             Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < WAIT => {
+            Err(std::fs::TryLockError::WouldBlock)
+                if start.elapsed() < WAIT
+                    || WAIT_WITHOUT_LIMIT.load(std::sync::atomic::Ordering::Relaxed) =>
+            {
                 std::thread::sleep(Duration::from_millis(50))
             }
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -54,7 +67,7 @@ pub fn acquire(tmp_dir: &Path) -> Result<RepoLock, UserError> {
                     format!("process {holder}")
                 };
                 return Err(UserError::failed(format!("Unable to acquire lock: the repository is locked by {who} (a running `dvc` or `ferry`)"))
-                    .with_hint(format!("wait for it to finish; if no such process is running, the lock '{}' is stale and can be deleted", path.display())));
+                    .with_hint(format!("wait for it to finish (or rerun with --wait-for-lock); if no such process is running, the lock '{}' is stale and can be deleted", path.display())));
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
         }

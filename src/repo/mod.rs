@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 pub mod add;
+pub mod add_targets;
 pub mod checkout;
+pub mod checkout_parts;
 pub mod dvcfile;
 pub mod gitignore;
 pub mod imports;
@@ -15,8 +17,11 @@ pub mod pipeline;
 pub mod safepath;
 pub mod stage_status;
 pub mod status;
+pub mod targets;
+pub mod unsaved;
 pub mod workspace;
 pub mod yaml;
+mod yaml_edit;
 
 use crate::config::{Config, ConfigError};
 use crate::error::{Exit, Hint};
@@ -167,7 +172,7 @@ impl Repo {
 }
 
 /// Whether git tracks `rel` in the repository at `root` (false when git is not in use).
-fn git_tracks(root: &Path, rel: &str) -> bool {
+pub(crate) fn git_tracks(root: &Path, rel: &str) -> bool {
     std::process::Command::new("git")
         .current_dir(root)
         .args(["ls-files", "--error-unmatch", "--", rel])

@@ -49,11 +49,24 @@ pub struct Out {
     /// An out of `dvc import` (a dep with `repo:`): its data belongs to the source repository,
     /// so dvc leaves it out of push, `status -c` and `status --remotes`.
     pub imported: bool,
+    /// For a directory named by targets inside it (`pull data/dir/f1`): the paths inside it
+    /// (relative to it, `/`-separated) the command acts on, as dvc's granular targets; empty
+    /// for the whole output.
+    pub parts: Vec<String>,
 }
 
 impl Out {
     /// Whether the out is a directory (its hash ends in `.dir`).
     pub fn is_dir(&self) -> bool {
         self.hash.as_ref().is_some_and(HashInfo::is_dir)
+    }
+
+    /// Whether the file at `relpath` inside this directory output is acted on (see `parts`).
+    pub fn selects_file(&self, relpath: &str) -> bool {
+        self.parts.is_empty()
+            || self.parts.iter().any(|p| {
+                relpath == p
+                    || (relpath.starts_with(p.as_str()) && relpath[p.len()..].starts_with('/'))
+            })
     }
 }

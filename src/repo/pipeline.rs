@@ -238,6 +238,7 @@ impl Pipeline {
                     remote: o.remote.clone(),
                     push: o.push,
                     imported: false,
+                    parts: Vec::new(),
                 });
             }
         }

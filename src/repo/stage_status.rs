@@ -44,6 +44,40 @@ pub struct Report {
     pub frozen: Vec<String>,
 }
 
+impl Report {
+    /// The report as dvc prints it when run in `cwd` below the root: `.dvc` files and changed
+    /// outs and deps named relative to `cwd` (`x.txt`, `../../top.txt`), in the same order.
+    pub fn relative_to(mut self, root: &Path, cwd: &Path) -> Report {
+        let cwd = index::normalize(cwd);
+        if cwd == root || !cwd.starts_with(root) {
+            return self;
+        }
+        let rel = |p: &str| crate::config::paths::relative_to(&root.join(p), &cwd);
+        self.stages = std::mem::take(&mut self.stages)
+            .into_iter()
+            .map(|(key, mut entries)| {
+                for entry in entries.as_array_mut().into_iter().flatten() {
+                    for kind in ["changed outs", "changed deps"] {
+                        if let Some(paths) = entry.get_mut(kind).and_then(Json::as_object_mut) {
+                            *paths = std::mem::take(paths)
+                                .into_iter()
+                                .map(|(p, st)| (rel(&p), st))
+                                .collect();
+                        }
+                    }
+                }
+                let key = if key.ends_with(".dvc") {
+                    rel(&key)
+                } else {
+                    key
+                };
+                (key, entries)
+            })
+            .collect();
+        self
+    }
+}
+
 /// A path dep with what was recorded for it.
 struct Dep {
     shown: String,

@@ -33,6 +33,7 @@ pub fn of_out(odb: &Odb, out: &Out) -> Result<(Vec<Object>, bool), OdbError> {
     let mut objects: Vec<Object> = odb
         .read_manifest(&hash)?
         .into_iter()
+        .filter(|e| out.selects_file(&e.relpath))
         .map(|e| Object {
             hash: HashInfo {
                 md5: e.md5,

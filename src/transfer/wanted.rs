@@ -75,6 +75,78 @@ pub fn of_outs(outs: &[Out]) -> Vec<Root> {
 /// any ref, plus the files that could not be parsed (named `path@rev`), which are skipped.
 pub fn of_history(root: &Path) -> Result<(Vec<Root>, Vec<String>), HistoryError> {
     let revs = git(root, &["log", "--all", "--format=%H"])?;
+    of_revs(root, &revs)
+}
+
+/// The revisions dvc's `-a` (each branch's tip), `-T` (each tag) and `-A` (every commit)
+/// select, newest first, each once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Revisions {
+    /// `-a/--all-branches`.
+    pub all_branches: bool,
+    /// `-T/--all-tags`.
+    pub all_tags: bool,
+    /// `-A/--all-commits`.
+    pub all_commits: bool,
+}
+
+impl Revisions {
+    /// Whether any revision beyond the workspace is asked for.
+    pub fn any(&self) -> bool {
+        self.all_branches || self.all_tags || self.all_commits
+    }
+}
+
+/// The outputs recorded at the selected revisions, as [`Out`]s named `path@rev` (for push and
+/// fetch: they are never checked out), plus the files that could not be parsed.
+pub fn outs_at(repo_root: &Path, sel: Revisions) -> Result<(Vec<Out>, Vec<String>), HistoryError> {
+    let mut revs = String::new();
+    if sel.all_commits {
+        revs = git(repo_root, &["log", "--all", "--format=%H"])?;
+    } else {
+        for (on, refs) in [
+            (sel.all_branches, "refs/heads"),
+            (sel.all_tags, "refs/tags"),
+        ] {
+            if on {
+                let tips = git(
+                    repo_root,
+                    &["for-each-ref", "--format=%(objectname)^{commit}", refs],
+                )?;
+                for tip in tips.lines().filter(|l| !l.is_empty()) {
+                    revs.push_str(&git(repo_root, &["rev-parse", tip])?);
+                }
+            }
+        }
+    }
+    let (roots, unreadable) = of_revs(repo_root, &revs)?;
+    let outs = roots
+        .into_iter()
+        .map(|r| Out {
+            origin: crate::repo::out::Origin::DvcFile {
+                file: r.name.clone(),
+                index: 0,
+            },
+            def_path: r.name.clone(),
+            path: repo_root.join(&r.name),
+            rel: r.name,
+            hash: Some(r.hash),
+            size: r.size,
+            nfiles: None,
+            isexec: false,
+            cache: true,
+            remote: r.remote,
+            push: r.push,
+            imported: false,
+            parts: Vec::new(),
+        })
+        .collect();
+    Ok((outs, unreadable))
+}
+
+/// The roots recorded by the `.dvc` files and `dvc.lock`s of each revision in `revs` (one
+/// commit id a line).
+fn of_revs(root: &Path, revs: &str) -> Result<(Vec<Root>, Vec<String>), HistoryError> {
     let mut blobs_seen = HashSet::new();
     let mut hashes_seen = HashSet::new();
     let mut roots = Vec::new();
