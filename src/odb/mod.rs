@@ -77,12 +77,51 @@ pub fn is_temp_name(name: &str) -> bool {
 pub struct Odb {
     /// Root of the cache (`.dvc/cache` unless `cache.dir` says otherwise).
     pub root: PathBuf,
+    /// `cache.shared = group`: directories Ferry creates in the cache get mode 2775 (group
+    /// writable, new files inherit the group), as dvc makes them.
+    pub shared: bool,
 }
+
+/// Mode of the cache directories Ferry creates when the cache is shared with a group.
+pub const SHARED_DIR_MODE: u32 = 0o2775;
 
 impl Odb {
     /// The cache at `root`.
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            shared: false,
+        }
+    }
+
+    /// Creates `dir` (inside the cache) and its missing parents. In a shared cache, each
+    /// directory created and `dir` itself get [`SHARED_DIR_MODE`], as dvc's `makedirs` does.
+    fn make_dir(&self, dir: &Path) -> io::Result<()> {
+        if !self.shared {
+            return fs::create_dir_all(dir);
+        }
+        let below = dir.strip_prefix(&self.root).unwrap_or(dir);
+        let mut path = self.root.clone();
+        let mut steps = vec![path.clone()];
+        for c in below.components() {
+            path.push(c);
+            steps.push(path.clone());
+        }
+        for step in &steps {
+            let created = match fs::create_dir(step) {
+                Ok(()) => true,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && step.is_dir() => false,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir_all(step)?;
+                    true
+                }
+                Err(e) => return Err(e),
+            };
+            if created || step == dir {
+                fs::set_permissions(step, Permissions::from_mode(SHARED_DIR_MODE))?;
+            }
+        }
+        Ok(())
     }
 
     /// Where `hash` lives in this cache.
@@ -169,7 +208,7 @@ impl Odb {
         };
         let file = match open() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(dir)?;
+                self.make_dir(dir)?;
                 open()?
             }
             other => other?,
@@ -282,7 +321,8 @@ pub enum OdbError {
 static REFLINKS: AtomicBool = AtomicBool::new(true);
 
 /// Copies the open file `src` into the new, empty file `dst`: a reflink (shared blocks) when the
-/// filesystem can, else `copy_file_range` in the kernel.
+/// filesystem can, else `copy_file_range` in the kernel (no `fstat` of either file first, as
+/// `io::copy` does), falling back to a read/write copy where the kernel refuses it.
 pub fn clone_or_copy(src: &mut File, dst: &mut File) -> io::Result<()> {
     if REFLINKS.load(Ordering::Relaxed) {
         match rustix::fs::ioctl_ficlone(&*dst, &*src) {
@@ -290,24 +330,56 @@ pub fn clone_or_copy(src: &mut File, dst: &mut File) -> io::Result<()> {
             Err(_) => REFLINKS.store(false, Ordering::Relaxed),
         }
     }
-    io::copy(src, dst).map(|_| ())
+    let mut copied = 0u64;
+    loop {
+        match rustix::fs::copy_file_range(&*src, None, &*dst, None, 1 << 30) {
+            Ok(0) => return Ok(()),
+            Ok(n) => copied += n as u64,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) if copied == 0 => return io::copy(src, dst).map(|_| ()),
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
-/// Reflinks `src` to the new file `dst` (FICLONE); fails on filesystems without reflinks.
-pub fn reflink(src: &Path, dst: &Path) -> io::Result<()> {
-    let from = File::open(src)?;
-    let to = File::options().write(true).create_new(true).open(dst)?;
-    if let Err(e) = rustix::fs::ioctl_ficlone(&to, &from) {
-        drop(to);
-        let _ = fs::remove_file(dst);
-        return Err(e.into());
+/// Reflinks the open file `src` into the new, empty file `dst` (FICLONE); fails on
+/// filesystems without reflinks.
+pub fn reflink_file(src: &File, dst: &File) -> io::Result<()> {
+    rustix::fs::ioctl_ficlone(dst, src).map_err(io::Error::from)
+}
+
+/// Whether files can be reflinked from the directory `from` to the directory `to` (both
+/// existing), probed once per pair of filesystems in a process with a one-byte file: the answer
+/// for `(dev(from), dev(to))` is remembered, so a filesystem without reflinks costs one failed
+/// `FICLONE` per run, not one per file.
+pub fn reflinks_between(from: &Path, to: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    static KNOWN: std::sync::Mutex<Vec<((u64, u64), bool)>> = std::sync::Mutex::new(Vec::new());
+    let (Ok(a), Ok(b)) = (fs::metadata(from), fs::metadata(to)) else {
+        return true;
+    };
+    let pair = (a.dev(), b.dev());
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, ok)) = known.iter().find(|(p, _)| *p == pair) {
+        return *ok;
     }
-    Ok(())
+    let probe = || -> io::Result<bool> {
+        let src = tempfile::tempfile_in(from)?;
+        (&src).write_all(b"x")?;
+        let dst = tempfile::tempfile_in(to)?;
+        Ok(reflink_file(&src, &dst).is_ok())
+    };
+    // a probe that cannot even run (read-only cache) decides nothing: try per file then
+    let ok = probe().unwrap_or(true);
+    known.push((pair, ok));
+    ok
 }
 
 /// The process umask (from `/proc/self/status`; assumed to strip write bits when unknown),
 /// read once.
-fn umask() -> u32 {
+pub(crate) fn umask() -> u32 {
     static UMASK: OnceLock<u32> = OnceLock::new();
     *UMASK.get_or_init(|| {
         std::fs::read_to_string("/proc/self/status")

@@ -336,14 +336,26 @@ impl Ctx<'_> {
     /// Reads `object` once and uploads it to every target in `to`, each under its own limit.
     async fn send(&self, object: Object, to: Vec<usize>) {
         let key = object.key();
-        let size = tokio::fs::metadata(self.odb.path(&object.hash))
-            .await
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let Ok(_memory) = self.memory.acquire_many(buffer_mib(size, to.len())).await else {
+        // One blocking hop reads a small object (under a 1 MiB reservation); a bigger one is
+        // reserved for by its size before it is loaded.
+        let Ok(small) = self.memory.acquire_many(1).await else {
             return;
         };
-        let payload = match Payload::load(self.odb, &object.hash).await {
+        let mut memory = small;
+        let mut loaded = Payload::load_up_to(self.odb, &object.hash, 1 << 20).await;
+        if let Ok(Payload::File(_, size, _)) = &loaded {
+            let size = *size;
+            drop(memory);
+            let Ok(big) = self.memory.acquire_many(buffer_mib(size, to.len())).await else {
+                return;
+            };
+            memory = big;
+            if size <= super::copy::SHARED_READ_MAX {
+                loaded = Payload::load(self.odb, &object.hash).await;
+            }
+        }
+        let _memory = memory;
+        let payload = match loaded {
             Ok(p) => p,
             Err(e) => {
                 for ti in to {
