@@ -216,7 +216,7 @@ def report(a, info, records, rows):
 
 def main(a):
     """Entry from bench.py when `--dataset huge` is given."""
-    rows = [max(1, int(a.files * a.scale)), max(1, int(a.dvc_files * a.scale))]
+    rows = [max(1, int(a.files * a.scale))] + ([max(1, int(a.dvc_files * a.scale))] if a.dvc_files else [])
     info = bench.machine_info(a)
     bench.log(f"huge: rows {rows}, load {' '.join(info['load_at_start'])}; work fs: {a.fs_note}")
     runner = bench.Runner(os.path.join(a.out, "logs"), 0, a.timeout, a.nice)
@@ -226,12 +226,12 @@ def main(a):
         for files in sorted(rows):   # the small row first: its dvc figures come early
             src = os.path.join(a.data, f"huge-{files}")
             sums = generate(src, files)
-            tools = [t for t in a.tools if t == "ferry" or (t == "dvc" and files == rows[1])]
+            tools = [t for t in a.tools if t == "ferry" or (t == "dvc" and files == rows[-1] and len(rows) > 1)]
             for tool in tools:
                 exe = {"dvc": a.dvc, "ferry": a.ferry}[tool]
                 if exe:
                     session(a, runner, records, tool, exe, files, src, sums)
-            if not a.keep and files != rows[1]:
+            if not a.keep and files == rows[0]:
                 shutil.rmtree(src, ignore_errors=True)
                 os.remove(src + ".md5")
     except KeyboardInterrupt:

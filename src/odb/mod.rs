@@ -138,31 +138,29 @@ impl Odb {
     /// directory, one directory listing replaces their stats (a 10,000-file tree costs ~256
     /// listings instead of 10,000 stats).
     pub fn contains_all(&self, hashes: impl IntoIterator<Item = HashInfo>) -> bool {
-        let mut by_dir: std::collections::HashMap<PathBuf, Vec<String>> =
-            std::collections::HashMap::new();
-        for h in hashes {
-            let path = self.path(&h);
-            let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-                return false;
-            };
-            by_dir
-                .entry(dir.to_path_buf())
-                .or_default()
-                .push(name.to_string_lossy().into_owned());
-        }
-        by_dir.into_iter().all(|(dir, names)| {
-            if names.len() < 4 {
-                return names.iter().all(|n| dir.join(n).is_file());
-            }
-            let Ok(listing) = fs::read_dir(&dir) else {
-                return false;
-            };
-            let present: std::collections::HashSet<String> = listing
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.iter().all(|n| present.contains(n))
-        })
+        let mut all: Vec<HashInfo> = hashes.into_iter().collect();
+        all.sort_unstable_by(|a, b| (a.legacy, &a.md5).cmp(&(b.legacy, &b.md5)));
+        all.dedup();
+        // one group per cache directory, listed once (only one listing held at a time)
+        all.chunk_by(|a, b| a.legacy == b.legacy && a.md5.get(..2) == b.md5.get(..2))
+            .all(|group| {
+                if group.len() < 4 {
+                    return group.iter().all(|h| self.contains(h));
+                }
+                let Some(dir) = self.path(&group[0]).parent().map(Path::to_path_buf) else {
+                    return false;
+                };
+                let Ok(listing) = fs::read_dir(&dir) else {
+                    return false;
+                };
+                let present: std::collections::HashSet<std::ffi::OsString> =
+                    listing.flatten().map(|e| e.file_name()).collect();
+                group.iter().all(|h| {
+                    h.md5
+                        .get(2..)
+                        .is_some_and(|name| present.contains(std::ffi::OsStr::new(name)))
+                })
+            })
     }
 
     /// Whether the cache holds a good copy of `hash`: a 0444 file is trusted as DVC does;
@@ -410,6 +408,39 @@ mod tests {
         assert_eq!(key(&legacy), "4f/cc82a88ee38e0aa16c17f512c685c9");
         assert_eq!(parse_key(&key(&legacy)), Some(legacy));
         assert_eq!(parse_key("files/md5/83/.abc.tmp"), None);
+    }
+
+    #[test]
+    fn contains_all_lists_crowded_directories_and_stats_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().to_path_buf());
+        let crowded: Vec<HashInfo> = (0..6)
+            .map(|i| HashInfo::md5(format!("ab{i:030}")))
+            .collect();
+        let alone = HashInfo::md5(format!("cd{:030}", 1));
+        for h in crowded.iter().chain([&alone]) {
+            odb.insert_bytes(h.md5.as_bytes(), h).unwrap();
+        }
+        let with = |extra: Option<HashInfo>| {
+            let mut v = crowded.clone();
+            v.push(alone.clone());
+            v.extend(extra);
+            odb.contains_all(v)
+        };
+        assert!(with(None));
+        assert!(
+            !with(Some(HashInfo::md5(format!("ab{:030}", 9)))),
+            "missing among many"
+        );
+        assert!(
+            !with(Some(HashInfo::md5(format!("ef{:030}", 9)))),
+            "missing alone"
+        );
+        let legacy = HashInfo {
+            md5: crowded[0].md5.clone(),
+            legacy: true,
+        };
+        assert!(!with(Some(legacy)), "the other layout is another directory");
     }
 
     #[test]
