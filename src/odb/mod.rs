@@ -190,36 +190,29 @@ impl Odb {
         Ok(true)
     }
 
-    /// Creates a fresh temp file in the directory `hash` will live in (making the directory on
-    /// first use), already read-only: the returned handle can still write, and no chmod is
-    /// needed after. Fill it, then [`Odb::commit_temp`].
-    pub fn create_temp(&self, hash: &HashInfo) -> io::Result<(PathBuf, File)> {
+    /// Creates the file a new object is written into, in the directory `hash` will live in
+    /// (making the directory on first use), already read-only: the returned handle can still
+    /// write, and no chmod is needed after. Fill it, then [`Odb::commit_temp`].
+    pub fn create_temp(&self, hash: &HashInfo) -> io::Result<TempObject> {
         let final_path = self.path(hash);
         let dir = final_path.parent().unwrap_or(&self.root);
-        let path = dir.join(temp_name());
-        let open = || {
-            File::options()
-                .write(true)
-                .create_new(true)
-                .mode(OBJECT_MODE)
-                .open(&path)
-        };
-        let file = match open() {
+        let temp = match TempObject::create(dir, OBJECT_MODE) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.make_dir(dir)?;
-                open()?
+                TempObject::create(dir, OBJECT_MODE)?
             }
             other => other?,
         };
         if umask() & OBJECT_MODE != 0 {
-            file.set_permissions(Permissions::from_mode(OBJECT_MODE))?;
+            temp.file
+                .set_permissions(Permissions::from_mode(OBJECT_MODE))?;
         }
-        Ok((path, file))
+        Ok(temp)
     }
 
-    /// Moves a complete, verified temp file from [`Odb::create_temp`] into place as `hash`.
-    pub fn commit_temp(&self, tmp: &Path, hash: &HashInfo) -> io::Result<()> {
-        fs::rename(tmp, self.path(hash))
+    /// Puts a complete, verified object from [`Odb::create_temp`] in place as `hash`.
+    pub fn commit_temp(&self, temp: TempObject, hash: &HashInfo) -> io::Result<()> {
+        temp.commit(&self.path(hash))
     }
 
     /// Copies (or reflinks) the workspace file `src`, whose hash the caller computed, into the
@@ -228,17 +221,9 @@ impl Odb {
         if self.contains(hash) {
             return Ok(());
         }
-        let (tmp, mut dst) = self.create_temp(hash)?;
-        let result = File::open(src)
-            .and_then(|mut from| clone_or_copy(&mut from, &mut dst))
-            .and_then(|()| {
-                drop(dst);
-                self.commit_temp(&tmp, hash)
-            });
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        let mut temp = self.create_temp(hash)?;
+        File::open(src).and_then(|mut from| clone_or_copy(&mut from, &mut temp.file))?;
+        self.commit_temp(temp, hash)
     }
 
     /// Stores `bytes` (a `.dir` manifest) as `hash` unless present.
@@ -246,15 +231,9 @@ impl Odb {
         if self.contains(hash) {
             return Ok(());
         }
-        let (tmp, mut file) = self.create_temp(hash)?;
-        let result = file.write_all(bytes).and_then(|()| {
-            drop(file);
-            self.commit_temp(&tmp, hash)
-        });
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        let mut temp = self.create_temp(hash)?;
+        temp.file.write_all(bytes)?;
+        self.commit_temp(temp, hash)
     }
 
     /// Reads and parses the manifest of a `.dir` hash from the cache.
@@ -298,6 +277,111 @@ impl Odb {
         }
         Ok(out)
     }
+}
+
+/// A file being written that appears under its final name only once complete: an anonymous
+/// file (`O_TMPFILE`) linked in by `linkat`, one directory entry made and no temp name to clean
+/// up after a crash; where the filesystem cannot (or `/proc` is missing), a `.<random>.tmp`
+/// file renamed into place. Dropped uncommitted, it leaves nothing behind.
+#[derive(Debug)]
+pub struct TempObject {
+    /// The open file, writable whatever its mode.
+    pub file: File,
+    /// The temp file's name when it is not anonymous.
+    named: Option<PathBuf>,
+}
+
+impl TempObject {
+    /// A new file with `mode` (less the umask) in the existing directory `dir`.
+    pub fn create(dir: &Path, mode: u32) -> io::Result<Self> {
+        if anonymous_files() {
+            use rustix::fs::{Mode, OFlags};
+            let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+            match rustix::fs::open(dir, flags, Mode::from_raw_mode(mode)) {
+                Ok(fd) => {
+                    return Ok(Self {
+                        file: File::from(fd),
+                        named: None,
+                    });
+                }
+                Err(rustix::io::Errno::NOENT) => return Err(io::ErrorKind::NotFound.into()),
+                // the filesystem has no O_TMPFILE: a named temp file instead
+                Err(_) => {}
+            }
+        }
+        let path = dir.join(temp_name());
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)?;
+        Ok(Self {
+            file,
+            named: Some(path),
+        })
+    }
+
+    /// A path to read the file back through (its name, or `/proc/self/fd/N`).
+    pub fn read_path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        match &self.named {
+            Some(p) => p.clone(),
+            None => PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd())),
+        }
+    }
+
+    /// Puts the file in place as `dest`, replacing what is there.
+    pub fn commit(mut self, dest: &Path) -> io::Result<()> {
+        match self.named.take() {
+            Some(tmp) => {
+                let result = fs::rename(&tmp, dest);
+                if result.is_err() {
+                    let _ = fs::remove_file(&tmp);
+                }
+                result
+            }
+            None => {
+                let fd = self.read_path();
+                let link = |to: &Path| {
+                    rustix::fs::linkat(
+                        rustix::fs::CWD,
+                        &fd,
+                        rustix::fs::CWD,
+                        to,
+                        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+                    )
+                };
+                match link(dest) {
+                    Ok(()) => Ok(()),
+                    Err(rustix::io::Errno::EXIST) => {
+                        // something is there already: link beside it, then rename over it
+                        let tmp = dest.with_file_name(temp_name());
+                        link(&tmp)?;
+                        let result = fs::rename(&tmp, dest);
+                        if result.is_err() {
+                            let _ = fs::remove_file(&tmp);
+                        }
+                        result
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TempObject {
+    fn drop(&mut self) {
+        if let Some(tmp) = &self.named {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Whether anonymous files can be linked in by name (`/proc/self/fd` is there), checked once.
+fn anonymous_files() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| Path::new("/proc/self/fd").is_dir())
 }
 
 /// An error reading from the cache.

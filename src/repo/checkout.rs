@@ -510,8 +510,9 @@ impl Linker {
     }
 
     /// Makes `dest` (whose directory exists) from the cache object by the first link type that
-    /// works, atomically. The temp file is registered ([`WorkspaceTemp`]) so an interrupted run
-    /// does not leave it behind.
+    /// works, atomically: a copy is written into an anonymous file linked in whole (see
+    /// [`odb::TempObject`]), a link is made under a temp name registered ([`WorkspaceTemp`]) so
+    /// an interrupted run does not leave it behind, then renamed.
     fn link(
         &self,
         odb: &Odb,
@@ -523,77 +524,72 @@ impl Linker {
             path: dest.to_path_buf(),
             error,
         };
+        // nothing new is started once Ctrl-C was pressed
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(write(std::io::ErrorKind::Interrupted.into()));
+        }
         let parent = dest.parent().unwrap_or(Path::new("."));
         let src = odb.path(hash);
-        let temp = WorkspaceTemp::new_in(parent).map_err(write)?;
-        let tmp = temp.path();
         let mut last = None;
-        let mut made_meta = None;
         for kind in &self.links {
             let made = match kind {
                 LinkType::Reflink | LinkType::Copy => {
-                    copy_to_temp(&src, tmp, *kind == LinkType::Reflink, isexec).map(Some)
+                    copy_into(&src, parent, dest, *kind == LinkType::Reflink, isexec)
                 }
-                LinkType::Hardlink => fs::hard_link(&src, tmp).map(|()| None),
-                LinkType::Symlink => std::os::unix::fs::symlink(&src, tmp).map(|()| None),
+                LinkType::Hardlink | LinkType::Symlink => {
+                    link_into(&src, parent, dest, *kind == LinkType::Hardlink)
+                }
             };
             match made {
-                Ok(meta) => {
-                    made_meta = meta;
-                    last = None;
-                    break;
-                }
-                Err(e) => {
-                    let _ = fs::remove_file(tmp);
-                    last = Some(e);
-                }
+                Ok(meta) => return Ok(Fingerprint::of(&meta)),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(write(e)),
+                Err(e) => last = Some(e),
             }
         }
-        if let Some(e) = last {
-            return Err(write(e));
-        }
-        fs::rename(tmp, dest).map_err(write)?;
-        temp.renamed();
-        let meta = match made_meta {
-            Some(m) => m,
-            None => fs::metadata(dest).map_err(|e| {
-                CheckoutError::Io(format!(
-                    "cannot stat '{}': {}",
-                    dest.display(),
-                    describe_io(&e)
-                ))
-            })?,
-        };
-        Ok(Fingerprint::of(&meta))
+        Err(write(last.unwrap_or_else(|| {
+            std::io::Error::other("no link type to check the file out with")
+        })))
     }
 }
 
-/// A reflink (`reflink_only`) or a copy of the cache file `src` as the new file `tmp`, with
-/// mode 0644 (0744 for an executable); its metadata, taken before the rename (which changes
-/// neither inode, size nor mtime).
-fn copy_to_temp(
+/// A reflink (`reflink_only`) or a copy of the cache file `src` put in place as `dest`, with
+/// mode 0644 (0744 for an executable); the metadata it has in place.
+fn copy_into(
     src: &Path,
-    tmp: &Path,
+    dir: &Path,
+    dest: &Path,
     reflink_only: bool,
     isexec: bool,
 ) -> std::io::Result<fs::Metadata> {
-    use std::os::unix::fs::OpenOptionsExt;
     let mode = if isexec { 0o744 } else { 0o644 };
     let mut from = fs::File::open(src)?;
-    let mut to = fs::File::options()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(tmp)?;
+    let mut to = odb::TempObject::create(dir, mode)?;
     if reflink_only {
-        odb::reflink_file(&from, &to)?;
+        odb::reflink_file(&from, &to.file)?;
     } else {
-        odb::clone_or_copy(&mut from, &mut to)?;
+        odb::clone_or_copy(&mut from, &mut to.file)?;
     }
     if odb::umask() & mode != 0 {
-        to.set_permissions(Permissions::from_mode(mode))?;
+        to.file.set_permissions(Permissions::from_mode(mode))?;
     }
-    to.metadata()
+    // taken before it is put in place, which changes neither inode, size nor mtime
+    let meta = to.file.metadata()?;
+    to.commit(dest)?;
+    Ok(meta)
+}
+
+/// A hard link to, or a symlink at, the cache file `src` put in place as `dest`; the metadata
+/// of the file it reaches.
+fn link_into(src: &Path, dir: &Path, dest: &Path, hard: bool) -> std::io::Result<fs::Metadata> {
+    let temp = WorkspaceTemp::new_in(dir)?;
+    if hard {
+        fs::hard_link(src, temp.path())?;
+    } else {
+        std::os::unix::fs::symlink(src, temp.path())?;
+    }
+    fs::rename(temp.path(), dest)?;
+    temp.renamed();
+    fs::metadata(dest)
 }
 
 fn set_exec(path: &Path) -> std::io::Result<()> {

@@ -88,13 +88,13 @@ async fn download_once(
     size: Option<u64>,
 ) -> Result<u64, CopyError> {
     let limit = read_limit(hash, size);
-    let (tmp, mut file) = odb.create_temp(hash).map_err(|source| CopyError::Local {
+    let mut temp = odb.create_temp(hash).map_err(|source| CopyError::Local {
         path: odb.path(hash),
         source,
     })?;
-    let guard = TempGuard(&tmp);
+    let shown = odb.path(hash);
     let local = |source| CopyError::Local {
-        path: tmp.clone(),
+        path: shown.clone(),
         source,
     };
     let mut hasher = Md5::new();
@@ -106,12 +106,11 @@ async fn download_once(
             return Err(oversized(remote, key, &hash.md5, received, limit).into());
         }
         hasher.update(&chunk);
-        file.write_all(&chunk).map_err(local)?;
+        temp.file.write_all(&chunk).map_err(local)?;
     }
-    drop(file);
     let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);
     let actual = if hash.legacy {
-        hash::file_md5_dos2unix(&tmp).map_err(local)?.0
+        hash::file_md5_dos2unix(&temp.read_path()).map_err(local)?.0
     } else {
         hex::encode(hasher.finalize())
     };
@@ -127,24 +126,8 @@ async fn download_once(
         .with_key(key)
         .into());
     }
-    odb.commit_temp(&tmp, hash).map_err(local)?;
-    guard.keep();
+    odb.commit_temp(temp, hash).map_err(local)?;
     Ok(received)
-}
-
-/// Deletes a temp file unless told to keep it.
-struct TempGuard<'a>(&'a Path);
-
-impl TempGuard<'_> {
-    fn keep(self) {
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for TempGuard<'_> {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.0);
-    }
 }
 
 /// Where an upload's bytes come from. Both kinds were (or are, as they stream) hashed: a cache
@@ -160,6 +143,25 @@ pub enum Payload {
 
 /// Objects up to this size are read once and shared by all target remotes.
 pub const SHARED_READ_MAX: u64 = 8 << 20;
+
+/// Cache files up to this size are read without a hop to a blocking thread.
+const INLINE_READ_MAX: u64 = 256 << 10;
+
+/// Reads all `size` bytes of the open cache file and checks they are the object `hash`.
+fn read_checked(
+    mut file: std::fs::File,
+    size: u64,
+    path: &Path,
+    hash: &HashInfo,
+) -> std::io::Result<Payload> {
+    let mut bytes = vec![0u8; size as usize];
+    std::io::Read::read_exact(&mut file, &mut bytes)?;
+    let actual = hash::md5_of(&bytes, hash.legacy);
+    if actual != hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5) {
+        return Err(corrupt_cache(path, hash, &actual));
+    }
+    Ok(Payload::Bytes(Bytes::from(bytes)))
+}
 
 /// The error for a cache file whose bytes are not the object its name says.
 fn corrupt_cache(path: &Path, hash: &HashInfo, actual: &str) -> std::io::Error {
@@ -187,22 +189,19 @@ impl Payload {
     pub async fn load_up_to(odb: &Odb, hash: &HashInfo, inline: u64) -> std::io::Result<Payload> {
         let path = odb.path(hash);
         let hash = hash.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut file = std::fs::File::open(&path)?;
-            let size = file.metadata()?.len();
-            if size > inline.min(SHARED_READ_MAX) {
-                return Ok(Payload::File(path, size, hash));
-            }
-            let mut bytes = vec![0u8; size as usize];
-            std::io::Read::read_exact(&mut file, &mut bytes)?;
-            let actual = hash::md5_of(&bytes, hash.legacy);
-            if actual != hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5) {
-                return Err(corrupt_cache(&path, &hash, &actual));
-            }
-            Ok(Payload::Bytes(Bytes::from(bytes)))
-        })
-        .await
-        .map_err(std::io::Error::other)?
+        let file = std::fs::File::open(&path)?;
+        let size = file.metadata()?.len();
+        if size > inline.min(SHARED_READ_MAX) {
+            return Ok(Payload::File(path, size, hash));
+        }
+        let read = move || read_checked(file, size, &path, &hash);
+        // a small file is read right here: cheaper than the thread hand-offs of a hop
+        if size <= INLINE_READ_MAX {
+            return read();
+        }
+        tokio::task::spawn_blocking(read)
+            .await
+            .map_err(std::io::Error::other)?
     }
 
     /// Its length.
