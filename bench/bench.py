@@ -680,7 +680,11 @@ def report(bench, info, ceiling, sizes, args, echo=True):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply file counts (many, mixed) and sizes (big)")
+    ap.add_argument("--dataset", choices=["huge"], help="huge: the many-small-files benchmark of bench/huge.py "
+                    "(local remote, cp -a floor) instead of the dvc/S3 cases")
+    ap.add_argument("--files", type=int, default=1_000_000, help="huge: files in the big row (ferry only)")
+    ap.add_argument("--dvc-files", type=int, default=100_000, help="huge: files in the row that also runs dvc")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply file counts (many, mixed, huge) and sizes (big)")
     ap.add_argument("--quick", action="store_true", help="smoke run: scale 0.01, 1 rep, 300 s timeout")
     ap.add_argument("--reps", type=int, default=3, help="repetitions per case (default 3)")
     ap.add_argument("--datasets", default="many,big,mixed", help="comma list (default many,big,mixed)")
@@ -706,6 +710,10 @@ def main():
     bad = set(a.steps) - set(STEPS)
     if bad:
         ap.error(f"unknown step(s) {', '.join(bad)}; known: {', '.join(STEPS)}")
+    if a.dataset == "huge":
+        import huge
+        os.makedirs(a.out, exist_ok=True)
+        return huge.main(a)
     if "s3" in a.remotes and not os.environ.get("FERRY_TEST_S3_ENDPOINT"):
         ap.error("FERRY_TEST_S3_ENDPOINT is not set (bench/run starts SeaweedFS and sets it)")
     if a.quick:

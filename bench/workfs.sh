@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark's work filesystem: a journaled ext4 in a sparse image file, loop-mounted.
-#   bench/workfs.sh up   IMG MNT [SIZE]   # create the image once, mount it (idempotent); exit 1 if impossible
+#   bench/workfs.sh up   IMG MNT [SIZE [BYTES_PER_INODE]]   # create the image once, mount it (idempotent);
+#                                                         # exit 1 if impossible
 #   bench/workfs.sh down IMG MNT          # fstrim, unmount, detach the loop device (idempotent)
 # Why: a root filesystem that is ext4 *without* a journal (as on the reference VM) makes file
 # creation right after a mass delete cost 0.2-5 s of kernel time per 10,000 files, at random
@@ -8,7 +9,7 @@
 # recreate tens of thousands of files per run, so timings there would measure that, not the tools.
 # A journaled ext4 does not do that check. The loop device uses direct I/O (no double page cache).
 set -euo pipefail
-cmd=${1:?up or down}; IMG=${2:?image path}; MNT=${3:?mount point}; SIZE=${4:-24G}
+cmd=${1:?up or down}; IMG=${2:?image path}; MNT=${3:?mount point}; SIZE=${4:-24G}; INODE_RATIO=${5:-}
 say() { printf '[%(%H:%M:%S)T] workfs: %s\n' -1 "$*" >&2; }
 
 if [ "$cmd" = down ]; then
@@ -33,7 +34,7 @@ for t in losetup mkfs.ext4 mount findmnt; do command -v "$t" >/dev/null || { say
 mkdir -p "$(dirname "$IMG")" "$MNT"
 if [ ! -f "$IMG" ]; then
   truncate -s "$SIZE" "$IMG"
-  mkfs.ext4 -q -F -L ferrybench "$IMG" || { rm -f "$IMG"; say "mkfs.ext4 failed"; exit 1; }
+  mkfs.ext4 -q -F -L ferrybench ${INODE_RATIO:+-i "$INODE_RATIO"} "$IMG" || { rm -f "$IMG"; say "mkfs.ext4 failed"; exit 1; }
   say "created $IMG ($SIZE sparse, ext4 with journal)"
 fi
 dev=$(losetup --find --show --direct-io=on "$IMG" 2>/dev/null || losetup --find --show "$IMG") \

@@ -80,6 +80,53 @@ pub fn file_md5_dos2unix(path: &Path) -> io::Result<(String, u64)> {
     hash_file(path, true)
 }
 
+/// An md5 fed chunk by chunk under either rule; for `md5-dos2unix` every chunk but the last
+/// must be exactly 1 MiB (the rule is defined per 1 MiB read, as [`file_md5_dos2unix`] reads).
+pub struct ChunkHasher {
+    md5: Md5,
+    dos2unix_text: bool,
+}
+
+/// The size of the chunks [`ChunkHasher`] expects under the `md5-dos2unix` rule.
+pub const HASH_CHUNK: usize = CHUNK;
+
+impl ChunkHasher {
+    /// A hasher for a plain (`legacy == false`) or `md5-dos2unix` hash.
+    pub fn new(legacy: bool) -> Self {
+        Self {
+            md5: Md5::new(),
+            dos2unix_text: legacy,
+        }
+    }
+
+    /// Feeds one chunk (see the type's docs for its size).
+    pub fn update(&mut self, chunk: &[u8]) {
+        if self.dos2unix_text && is_text_block(&chunk[..chunk.len().min(512)]) {
+            self.md5.update(dos2unix(chunk));
+        } else {
+            self.md5.update(chunk);
+        }
+    }
+
+    /// The md5 as lowercase hex.
+    pub fn finish(self) -> String {
+        hex_digest(self.md5)
+    }
+}
+
+/// The md5 of bytes held in memory under either rule (what [`file_md5`] or
+/// [`file_md5_dos2unix`] would say of a file holding them).
+pub fn md5_of(bytes: &[u8], legacy: bool) -> String {
+    if !legacy {
+        return md5_bytes(bytes);
+    }
+    let mut h = ChunkHasher::new(true);
+    for chunk in bytes.chunks(CHUNK) {
+        h.update(chunk);
+    }
+    h.finish()
+}
+
 fn hash_file(path: &Path, dos2unix_text: bool) -> io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Md5::new();
@@ -159,6 +206,17 @@ mod tests {
             ("4fcc82a88ee38e0aa16c17f512c685c9".into(), 14)
         );
         assert_eq!(file_md5(&p).unwrap().0, "c6242222cf6ccdb15a43e0e5b1a08810");
+    }
+
+    #[test]
+    fn bytes_in_memory_hash_like_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("crlf.txt");
+        let mut text = b"line1\r\nline2\r\n".repeat(100_000);
+        text.extend_from_slice(b"\0\r\n");
+        std::fs::write(&p, &text).unwrap();
+        assert_eq!(md5_of(&text, true), file_md5_dos2unix(&p).unwrap().0);
+        assert_eq!(md5_of(&text, false), file_md5(&p).unwrap().0);
     }
 
     #[test]

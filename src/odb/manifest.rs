@@ -31,16 +31,25 @@ pub fn sort(entries: &mut [Entry]) {
 
 /// Serializes sorted entries exactly as DVC 3 writes a `.dir` object.
 pub fn to_json(entries: &[Entry]) -> Vec<u8> {
-    let mut out = String::with_capacity(entries.len() * 80 + 2);
+    to_json_pairs(
+        entries.len(),
+        entries.iter().map(|e| (e.relpath.as_str(), e.md5.as_str())),
+    )
+}
+
+/// [`to_json`] of sorted `(relpath, md5)` pairs borrowed from elsewhere (no `Entry` copies of
+/// a million paths); `len` sizes the buffer.
+pub fn to_json_pairs<'a>(len: usize, entries: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+    let mut out = String::with_capacity(len * 80 + 2);
     out.push('[');
-    for (i, e) in entries.iter().enumerate() {
+    for (i, (relpath, md5)) in entries.enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
         out.push_str("{\"md5\": ");
-        py_json_string(&mut out, &e.md5);
+        py_json_string(&mut out, md5);
         out.push_str(", \"relpath\": ");
-        py_json_string(&mut out, &e.relpath);
+        py_json_string(&mut out, relpath);
         out.push('}');
     }
     out.push(']');

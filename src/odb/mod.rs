@@ -77,12 +77,51 @@ pub fn is_temp_name(name: &str) -> bool {
 pub struct Odb {
     /// Root of the cache (`.dvc/cache` unless `cache.dir` says otherwise).
     pub root: PathBuf,
+    /// `cache.shared = group`: directories Ferry creates in the cache get mode 2775 (group
+    /// writable, new files inherit the group), as dvc makes them.
+    pub shared: bool,
 }
+
+/// Mode of the cache directories Ferry creates when the cache is shared with a group.
+pub const SHARED_DIR_MODE: u32 = 0o2775;
 
 impl Odb {
     /// The cache at `root`.
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            shared: false,
+        }
+    }
+
+    /// Creates `dir` (inside the cache) and its missing parents. In a shared cache, each
+    /// directory created and `dir` itself get [`SHARED_DIR_MODE`], as dvc's `makedirs` does.
+    fn make_dir(&self, dir: &Path) -> io::Result<()> {
+        if !self.shared {
+            return fs::create_dir_all(dir);
+        }
+        let below = dir.strip_prefix(&self.root).unwrap_or(dir);
+        let mut path = self.root.clone();
+        let mut steps = vec![path.clone()];
+        for c in below.components() {
+            path.push(c);
+            steps.push(path.clone());
+        }
+        for step in &steps {
+            let created = match fs::create_dir(step) {
+                Ok(()) => true,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && step.is_dir() => false,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir_all(step)?;
+                    true
+                }
+                Err(e) => return Err(e),
+            };
+            if created || step == dir {
+                fs::set_permissions(step, Permissions::from_mode(SHARED_DIR_MODE))?;
+            }
+        }
+        Ok(())
     }
 
     /// Where `hash` lives in this cache.
@@ -99,31 +138,29 @@ impl Odb {
     /// directory, one directory listing replaces their stats (a 10,000-file tree costs ~256
     /// listings instead of 10,000 stats).
     pub fn contains_all(&self, hashes: impl IntoIterator<Item = HashInfo>) -> bool {
-        let mut by_dir: std::collections::HashMap<PathBuf, Vec<String>> =
-            std::collections::HashMap::new();
-        for h in hashes {
-            let path = self.path(&h);
-            let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-                return false;
-            };
-            by_dir
-                .entry(dir.to_path_buf())
-                .or_default()
-                .push(name.to_string_lossy().into_owned());
-        }
-        by_dir.into_iter().all(|(dir, names)| {
-            if names.len() < 4 {
-                return names.iter().all(|n| dir.join(n).is_file());
-            }
-            let Ok(listing) = fs::read_dir(&dir) else {
-                return false;
-            };
-            let present: std::collections::HashSet<String> = listing
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.iter().all(|n| present.contains(n))
-        })
+        let mut all: Vec<HashInfo> = hashes.into_iter().collect();
+        all.sort_unstable_by(|a, b| (a.legacy, &a.md5).cmp(&(b.legacy, &b.md5)));
+        all.dedup();
+        // one group per cache directory, listed once (only one listing held at a time)
+        all.chunk_by(|a, b| a.legacy == b.legacy && a.md5.get(..2) == b.md5.get(..2))
+            .all(|group| {
+                if group.len() < 4 {
+                    return group.iter().all(|h| self.contains(h));
+                }
+                let Some(dir) = self.path(&group[0]).parent().map(Path::to_path_buf) else {
+                    return false;
+                };
+                let Ok(listing) = fs::read_dir(&dir) else {
+                    return false;
+                };
+                let present: std::collections::HashSet<std::ffi::OsString> =
+                    listing.flatten().map(|e| e.file_name()).collect();
+                group.iter().all(|h| {
+                    h.md5
+                        .get(2..)
+                        .is_some_and(|name| present.contains(std::ffi::OsStr::new(name)))
+                })
+            })
     }
 
     /// Whether the cache holds a good copy of `hash`: a 0444 file is trusted as DVC does;
@@ -153,36 +190,29 @@ impl Odb {
         Ok(true)
     }
 
-    /// Creates a fresh temp file in the directory `hash` will live in (making the directory on
-    /// first use), already read-only: the returned handle can still write, and no chmod is
-    /// needed after. Fill it, then [`Odb::commit_temp`].
-    pub fn create_temp(&self, hash: &HashInfo) -> io::Result<(PathBuf, File)> {
+    /// Creates the file a new object is written into, in the directory `hash` will live in
+    /// (making the directory on first use), already read-only: the returned handle can still
+    /// write, and no chmod is needed after. Fill it, then [`Odb::commit_temp`].
+    pub fn create_temp(&self, hash: &HashInfo) -> io::Result<TempObject> {
         let final_path = self.path(hash);
         let dir = final_path.parent().unwrap_or(&self.root);
-        let path = dir.join(temp_name());
-        let open = || {
-            File::options()
-                .write(true)
-                .create_new(true)
-                .mode(OBJECT_MODE)
-                .open(&path)
-        };
-        let file = match open() {
+        let temp = match TempObject::create(dir, OBJECT_MODE) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(dir)?;
-                open()?
+                self.make_dir(dir)?;
+                TempObject::create(dir, OBJECT_MODE)?
             }
             other => other?,
         };
         if umask() & OBJECT_MODE != 0 {
-            file.set_permissions(Permissions::from_mode(OBJECT_MODE))?;
+            temp.file
+                .set_permissions(Permissions::from_mode(OBJECT_MODE))?;
         }
-        Ok((path, file))
+        Ok(temp)
     }
 
-    /// Moves a complete, verified temp file from [`Odb::create_temp`] into place as `hash`.
-    pub fn commit_temp(&self, tmp: &Path, hash: &HashInfo) -> io::Result<()> {
-        fs::rename(tmp, self.path(hash))
+    /// Puts a complete, verified object from [`Odb::create_temp`] in place as `hash`.
+    pub fn commit_temp(&self, temp: TempObject, hash: &HashInfo) -> io::Result<()> {
+        temp.commit(&self.path(hash))
     }
 
     /// Copies (or reflinks) the workspace file `src`, whose hash the caller computed, into the
@@ -191,17 +221,9 @@ impl Odb {
         if self.contains(hash) {
             return Ok(());
         }
-        let (tmp, mut dst) = self.create_temp(hash)?;
-        let result = File::open(src)
-            .and_then(|mut from| clone_or_copy(&mut from, &mut dst))
-            .and_then(|()| {
-                drop(dst);
-                self.commit_temp(&tmp, hash)
-            });
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        let mut temp = self.create_temp(hash)?;
+        File::open(src).and_then(|mut from| clone_or_copy(&mut from, &mut temp.file))?;
+        self.commit_temp(temp, hash)
     }
 
     /// Stores `bytes` (a `.dir` manifest) as `hash` unless present.
@@ -209,15 +231,9 @@ impl Odb {
         if self.contains(hash) {
             return Ok(());
         }
-        let (tmp, mut file) = self.create_temp(hash)?;
-        let result = file.write_all(bytes).and_then(|()| {
-            drop(file);
-            self.commit_temp(&tmp, hash)
-        });
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        let mut temp = self.create_temp(hash)?;
+        temp.file.write_all(bytes)?;
+        self.commit_temp(temp, hash)
     }
 
     /// Reads and parses the manifest of a `.dir` hash from the cache.
@@ -263,6 +279,111 @@ impl Odb {
     }
 }
 
+/// A file being written that appears under its final name only once complete: an anonymous
+/// file (`O_TMPFILE`) linked in by `linkat`, one directory entry made and no temp name to clean
+/// up after a crash; where the filesystem cannot (or `/proc` is missing), a `.<random>.tmp`
+/// file renamed into place. Dropped uncommitted, it leaves nothing behind.
+#[derive(Debug)]
+pub struct TempObject {
+    /// The open file, writable whatever its mode.
+    pub file: File,
+    /// The temp file's name when it is not anonymous.
+    named: Option<PathBuf>,
+}
+
+impl TempObject {
+    /// A new file with `mode` (less the umask) in the existing directory `dir`.
+    pub fn create(dir: &Path, mode: u32) -> io::Result<Self> {
+        if anonymous_files() {
+            use rustix::fs::{Mode, OFlags};
+            let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+            match rustix::fs::open(dir, flags, Mode::from_raw_mode(mode)) {
+                Ok(fd) => {
+                    return Ok(Self {
+                        file: File::from(fd),
+                        named: None,
+                    });
+                }
+                Err(rustix::io::Errno::NOENT) => return Err(io::ErrorKind::NotFound.into()),
+                // the filesystem has no O_TMPFILE: a named temp file instead
+                Err(_) => {}
+            }
+        }
+        let path = dir.join(temp_name());
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)?;
+        Ok(Self {
+            file,
+            named: Some(path),
+        })
+    }
+
+    /// A path to read the file back through (its name, or `/proc/self/fd/N`).
+    pub fn read_path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        match &self.named {
+            Some(p) => p.clone(),
+            None => PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd())),
+        }
+    }
+
+    /// Puts the file in place as `dest`, replacing what is there.
+    pub fn commit(mut self, dest: &Path) -> io::Result<()> {
+        match self.named.take() {
+            Some(tmp) => {
+                let result = fs::rename(&tmp, dest);
+                if result.is_err() {
+                    let _ = fs::remove_file(&tmp);
+                }
+                result
+            }
+            None => {
+                let fd = self.read_path();
+                let link = |to: &Path| {
+                    rustix::fs::linkat(
+                        rustix::fs::CWD,
+                        &fd,
+                        rustix::fs::CWD,
+                        to,
+                        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+                    )
+                };
+                match link(dest) {
+                    Ok(()) => Ok(()),
+                    Err(rustix::io::Errno::EXIST) => {
+                        // something is there already: link beside it, then rename over it
+                        let tmp = dest.with_file_name(temp_name());
+                        link(&tmp)?;
+                        let result = fs::rename(&tmp, dest);
+                        if result.is_err() {
+                            let _ = fs::remove_file(&tmp);
+                        }
+                        result
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TempObject {
+    fn drop(&mut self) {
+        if let Some(tmp) = &self.named {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Whether anonymous files can be linked in by name (`/proc/self/fd` is there), checked once.
+fn anonymous_files() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| Path::new("/proc/self/fd").is_dir())
+}
+
 /// An error reading from the cache.
 #[derive(Debug, thiserror::Error)]
 pub enum OdbError {
@@ -282,7 +403,8 @@ pub enum OdbError {
 static REFLINKS: AtomicBool = AtomicBool::new(true);
 
 /// Copies the open file `src` into the new, empty file `dst`: a reflink (shared blocks) when the
-/// filesystem can, else `copy_file_range` in the kernel.
+/// filesystem can, else `copy_file_range` in the kernel (no `fstat` of either file first, as
+/// `io::copy` does), falling back to a read/write copy where the kernel refuses it.
 pub fn clone_or_copy(src: &mut File, dst: &mut File) -> io::Result<()> {
     if REFLINKS.load(Ordering::Relaxed) {
         match rustix::fs::ioctl_ficlone(&*dst, &*src) {
@@ -290,24 +412,56 @@ pub fn clone_or_copy(src: &mut File, dst: &mut File) -> io::Result<()> {
             Err(_) => REFLINKS.store(false, Ordering::Relaxed),
         }
     }
-    io::copy(src, dst).map(|_| ())
+    let mut copied = 0u64;
+    loop {
+        match rustix::fs::copy_file_range(&*src, None, &*dst, None, 1 << 30) {
+            Ok(0) => return Ok(()),
+            Ok(n) => copied += n as u64,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) if copied == 0 => return io::copy(src, dst).map(|_| ()),
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
-/// Reflinks `src` to the new file `dst` (FICLONE); fails on filesystems without reflinks.
-pub fn reflink(src: &Path, dst: &Path) -> io::Result<()> {
-    let from = File::open(src)?;
-    let to = File::options().write(true).create_new(true).open(dst)?;
-    if let Err(e) = rustix::fs::ioctl_ficlone(&to, &from) {
-        drop(to);
-        let _ = fs::remove_file(dst);
-        return Err(e.into());
+/// Reflinks the open file `src` into the new, empty file `dst` (FICLONE); fails on
+/// filesystems without reflinks.
+pub fn reflink_file(src: &File, dst: &File) -> io::Result<()> {
+    rustix::fs::ioctl_ficlone(dst, src).map_err(io::Error::from)
+}
+
+/// Whether files can be reflinked from the directory `from` to the directory `to` (both
+/// existing), probed once per pair of filesystems in a process with a one-byte file: the answer
+/// for `(dev(from), dev(to))` is remembered, so a filesystem without reflinks costs one failed
+/// `FICLONE` per run, not one per file.
+pub fn reflinks_between(from: &Path, to: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    static KNOWN: std::sync::Mutex<Vec<((u64, u64), bool)>> = std::sync::Mutex::new(Vec::new());
+    let (Ok(a), Ok(b)) = (fs::metadata(from), fs::metadata(to)) else {
+        return true;
+    };
+    let pair = (a.dev(), b.dev());
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, ok)) = known.iter().find(|(p, _)| *p == pair) {
+        return *ok;
     }
-    Ok(())
+    let probe = || -> io::Result<bool> {
+        let src = tempfile::tempfile_in(from)?;
+        (&src).write_all(b"x")?;
+        let dst = tempfile::tempfile_in(to)?;
+        Ok(reflink_file(&src, &dst).is_ok())
+    };
+    // a probe that cannot even run (read-only cache) decides nothing: try per file then
+    let ok = probe().unwrap_or(true);
+    known.push((pair, ok));
+    ok
 }
 
 /// The process umask (from `/proc/self/status`; assumed to strip write bits when unknown),
 /// read once.
-fn umask() -> u32 {
+pub(crate) fn umask() -> u32 {
     static UMASK: OnceLock<u32> = OnceLock::new();
     *UMASK.get_or_init(|| {
         std::fs::read_to_string("/proc/self/status")
@@ -338,6 +492,39 @@ mod tests {
         assert_eq!(key(&legacy), "4f/cc82a88ee38e0aa16c17f512c685c9");
         assert_eq!(parse_key(&key(&legacy)), Some(legacy));
         assert_eq!(parse_key("files/md5/83/.abc.tmp"), None);
+    }
+
+    #[test]
+    fn contains_all_lists_crowded_directories_and_stats_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().to_path_buf());
+        let crowded: Vec<HashInfo> = (0..6)
+            .map(|i| HashInfo::md5(format!("ab{i:030}")))
+            .collect();
+        let alone = HashInfo::md5(format!("cd{:030}", 1));
+        for h in crowded.iter().chain([&alone]) {
+            odb.insert_bytes(h.md5.as_bytes(), h).unwrap();
+        }
+        let with = |extra: Option<HashInfo>| {
+            let mut v = crowded.clone();
+            v.push(alone.clone());
+            v.extend(extra);
+            odb.contains_all(v)
+        };
+        assert!(with(None));
+        assert!(
+            !with(Some(HashInfo::md5(format!("ab{:030}", 9)))),
+            "missing among many"
+        );
+        assert!(
+            !with(Some(HashInfo::md5(format!("ef{:030}", 9)))),
+            "missing alone"
+        );
+        let legacy = HashInfo {
+            md5: crowded[0].md5.clone(),
+            legacy: true,
+        };
+        assert!(!with(Some(legacy)), "the other layout is another directory");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::hash::state::State;
 use crate::odb::Odb;
 
 use super::Repo;
+use super::checkout;
 use super::dvcfile::{self, OutEntry, Recorded};
 use super::safepath;
 use super::workspace::{self, Current};
@@ -133,6 +134,16 @@ pub fn add_path(
             if commit {
                 odb.insert_file(&file.path, &hash)
                     .map_err(|e| cache_write(&file.path, &e))?;
+                let dir = file.path.parent().unwrap_or(&repo.root);
+                let links = repo.link_types();
+                checkout::relink(
+                    odb,
+                    dir,
+                    std::slice::from_ref(file),
+                    hash.legacy,
+                    &links,
+                    state,
+                )?;
             }
             let rec = Recorded {
                 hash: hash.clone(),
@@ -162,6 +173,7 @@ pub fn add_path(
             if commit {
                 odb.insert_bytes(manifest, hash)
                     .map_err(|e| cache_write(path, &e))?;
+                checkout::relink(odb, path, files, legacy, &repo.link_types(), state)?;
             }
             let rec = Recorded {
                 hash: hash.clone(),

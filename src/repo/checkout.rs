@@ -59,6 +59,14 @@ impl WorkspaceTemp {
     pub fn path(&self) -> &Path {
         &self.0
     }
+
+    /// Forgets a temp file that was renamed into place (no `unlink` of a path that is gone).
+    pub fn renamed(self) {
+        if let Some(set) = in_flight().as_mut() {
+            set.remove(&self.0);
+        }
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for WorkspaceTemp {
@@ -313,7 +321,11 @@ fn checkout_dir(
     // before anything in the directory is touched: no symlinked directory on the way to a file
     safepath::check_tree_parents(&out.path, entries.iter().map(|e| e.relpath.as_str()))?;
     let legacy = recorded.legacy;
-    if let Some(missing) = entries.iter().find(|e| !saved(odb, &e.md5, legacy)) {
+    let all_saved = odb.contains_all(entries.iter().map(|e| HashInfo {
+        md5: e.md5.clone(),
+        legacy,
+    }));
+    if !all_saved && let Some(missing) = entries.iter().find(|e| !saved(odb, &e.md5, legacy)) {
         return Err(CheckoutError::MissingCache(format!(
             "{}/{}",
             out.rel, missing.relpath
@@ -371,6 +383,20 @@ fn checkout_dir(
         .iter()
         .filter(|e| !have.contains(e.relpath.as_str()))
         .collect();
+    // Every directory once (entries are sorted, so a directory's files are together), before
+    // the files: no `mkdir` per file.
+    let mut last_dir = None;
+    for e in &todo {
+        let dir = e.relpath.rsplit_once('/').map(|(d, _)| d);
+        if dir.is_some() && dir != last_dir {
+            let path = out.path.join(dir.unwrap_or_default());
+            fs::create_dir_all(&path).map_err(|e| {
+                CheckoutError::Io(format!("cannot create '{}': {e}", path.display()))
+            })?;
+        }
+        last_dir = dir;
+    }
+    let linker = Linker::new(odb, &out.path, links);
     let placed: Vec<Result<(PathBuf, Fingerprint, String), CheckoutError>> = todo
         .par_iter()
         .map(|e| {
@@ -379,7 +405,7 @@ fn checkout_dir(
                 md5: e.md5.clone(),
                 legacy,
             };
-            let fp = link(odb, &hash, &dest, links, false)?;
+            let fp = linker.link(odb, &hash, &dest, false)?;
             Ok((dest, fp, e.md5.clone()))
         })
         .collect();
@@ -399,67 +425,171 @@ pub(crate) fn place(
     isexec: bool,
     state: &mut State,
 ) -> Result<(), CheckoutError> {
-    let fp = link(odb, hash, dest, links, isexec)?;
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| {
+        CheckoutError::Io(format!(
+            "cannot create the parent of '{}': {}",
+            dest.display(),
+            describe_io(&e)
+        ))
+    })?;
+    let fp = Linker::new(odb, parent, links).link(odb, hash, dest, isexec)?;
     state.remember(dest, fp, &hash.md5, hash.legacy);
     Ok(())
 }
 
-/// Makes `dest` from the cache object by the first link type that works, atomically. The temp
-/// file is registered ([`WorkspaceTemp`]) so an interrupted run does not leave it behind.
-fn link(
+/// After `add` or `commit`, as dvc does: when the first link type `cache.type` allows between
+/// the cache and `dir` is `hardlink` or `symlink`, each of `files` (just cached) is replaced by
+/// that link to its cache object (read-only, mode 0444, like the object); with `reflink` or
+/// `copy` first, the workspace files stay as they are.
+pub fn relink(
     odb: &Odb,
-    hash: &HashInfo,
-    dest: &Path,
+    dir: &Path,
+    files: &[FileInfo],
+    legacy: bool,
     links: &[LinkType],
-    isexec: bool,
-) -> Result<Fingerprint, CheckoutError> {
-    let write = |error: std::io::Error| CheckoutError::Write {
-        path: dest.to_path_buf(),
-        error,
-    };
-    let io = |what: &str, e: std::io::Error| {
-        CheckoutError::Io(format!(
-            "cannot {what} '{}': {}",
-            dest.display(),
-            describe_io(&e)
-        ))
-    };
-    let parent = dest.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| io("create the parent of", e))?;
-    let src = odb.path(hash);
-    let temp = WorkspaceTemp::new_in(parent).map_err(write)?;
-    let tmp = temp.path();
-    let mut last = None;
-    for kind in links {
-        let made = match kind {
-            LinkType::Reflink => odb::reflink(&src, tmp),
-            LinkType::Hardlink => fs::hard_link(&src, tmp),
-            LinkType::Symlink => std::os::unix::fs::symlink(&src, tmp),
-            LinkType::Copy => fs::copy(&src, tmp).map(|_| ()),
-        };
-        match made {
-            Ok(()) => {
-                if matches!(kind, LinkType::Reflink | LinkType::Copy) {
-                    let mode = if isexec { 0o744 } else { 0o644 };
-                    fs::set_permissions(tmp, Permissions::from_mode(mode))
-                        .map_err(|e| io("set the mode of", e))?;
-                }
-                last = None;
-                break;
+    state: &mut State,
+) -> Result<(), CheckoutError> {
+    let linker = Linker::new(odb, dir, links);
+    if !matches!(
+        linker.links.first(),
+        Some(LinkType::Hardlink | LinkType::Symlink)
+    ) {
+        return Ok(());
+    }
+    let linked: Vec<Result<Option<Fingerprint>, CheckoutError>> = files
+        .par_iter()
+        .map(|f| {
+            let hash = HashInfo {
+                md5: f.md5.clone(),
+                legacy,
+            };
+            if linked_already(&odb.path(&hash), &f.path) {
+                return Ok(None);
             }
-            Err(e) => {
-                let _ = fs::remove_file(tmp);
-                last = Some(e);
-            }
+            linker.link(odb, &hash, &f.path, false).map(Some)
+        })
+        .collect();
+    for (f, fp) in files.iter().zip(linked) {
+        if let Some(fp) = fp? {
+            state.remember(&f.path, fp, &f.md5, legacy);
         }
     }
-    if let Some(e) = last {
-        return Err(write(e));
+    Ok(())
+}
+
+/// Whether the workspace file `path` is already a link to the cache file `object`: a hard
+/// link to the same inode, or a symlink to its path (a re-`add` of unchanged data relinks
+/// nothing).
+fn linked_already(object: &Path, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::read_link(path).is_ok_and(|t| t == object),
+        Ok(m) => fs::metadata(object).is_ok_and(|o| o.ino() == m.ino() && o.dev() == m.dev()),
+        Err(_) => false,
     }
-    fs::rename(tmp, dest).map_err(write)?;
-    drop(temp);
-    let meta = fs::metadata(dest).map_err(|e| io("stat", e))?;
-    Ok(Fingerprint::of(&meta))
+}
+
+/// The link types to use between the cache and one workspace directory, with reflinks probed
+/// once per pair of filesystems (see [`odb::reflinks_between`]): a filesystem without them
+/// costs no failed `FICLONE` per file.
+struct Linker {
+    links: Vec<LinkType>,
+}
+
+impl Linker {
+    fn new(odb: &Odb, dir: &Path, links: &[LinkType]) -> Self {
+        let mut links = links.to_vec();
+        if links.contains(&LinkType::Reflink) && !odb::reflinks_between(&odb.root, dir) {
+            links.retain(|l| *l != LinkType::Reflink);
+            if links.is_empty() {
+                links.push(LinkType::Reflink);
+            }
+        }
+        Self { links }
+    }
+
+    /// Makes `dest` (whose directory exists) from the cache object by the first link type that
+    /// works, atomically: a copy is written into an anonymous file linked in whole (see
+    /// [`odb::TempObject`]), a link is made under a temp name registered ([`WorkspaceTemp`]) so
+    /// an interrupted run does not leave it behind, then renamed.
+    fn link(
+        &self,
+        odb: &Odb,
+        hash: &HashInfo,
+        dest: &Path,
+        isexec: bool,
+    ) -> Result<Fingerprint, CheckoutError> {
+        let write = |error: std::io::Error| CheckoutError::Write {
+            path: dest.to_path_buf(),
+            error,
+        };
+        // nothing new is started once Ctrl-C was pressed
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(write(std::io::ErrorKind::Interrupted.into()));
+        }
+        let parent = dest.parent().unwrap_or(Path::new("."));
+        let src = odb.path(hash);
+        let mut last = None;
+        for kind in &self.links {
+            let made = match kind {
+                LinkType::Reflink | LinkType::Copy => {
+                    copy_into(&src, parent, dest, *kind == LinkType::Reflink, isexec)
+                }
+                LinkType::Hardlink | LinkType::Symlink => {
+                    link_into(&src, parent, dest, *kind == LinkType::Hardlink)
+                }
+            };
+            match made {
+                Ok(meta) => return Ok(Fingerprint::of(&meta)),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(write(e)),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(write(last.unwrap_or_else(|| {
+            std::io::Error::other("no link type to check the file out with")
+        })))
+    }
+}
+
+/// A reflink (`reflink_only`) or a copy of the cache file `src` put in place as `dest`, with
+/// mode 0644 (0744 for an executable); the metadata it has in place.
+fn copy_into(
+    src: &Path,
+    dir: &Path,
+    dest: &Path,
+    reflink_only: bool,
+    isexec: bool,
+) -> std::io::Result<fs::Metadata> {
+    let mode = if isexec { 0o744 } else { 0o644 };
+    let mut from = fs::File::open(src)?;
+    let mut to = odb::TempObject::create(dir, mode)?;
+    if reflink_only {
+        odb::reflink_file(&from, &to.file)?;
+    } else {
+        odb::clone_or_copy(&mut from, &mut to.file)?;
+    }
+    if odb::umask() & mode != 0 {
+        to.file.set_permissions(Permissions::from_mode(mode))?;
+    }
+    // taken before it is put in place, which changes neither inode, size nor mtime
+    let meta = to.file.metadata()?;
+    to.commit(dest)?;
+    Ok(meta)
+}
+
+/// A hard link to, or a symlink at, the cache file `src` put in place as `dest`; the metadata
+/// of the file it reaches.
+fn link_into(src: &Path, dir: &Path, dest: &Path, hard: bool) -> std::io::Result<fs::Metadata> {
+    let temp = WorkspaceTemp::new_in(dir)?;
+    if hard {
+        fs::hard_link(src, temp.path())?;
+    } else {
+        std::os::unix::fs::symlink(src, temp.path())?;
+    }
+    fs::rename(temp.path(), dest)?;
+    temp.renamed();
+    fs::metadata(dest)
 }
 
 fn set_exec(path: &Path) -> std::io::Result<()> {

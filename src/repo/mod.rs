@@ -147,7 +147,9 @@ impl Repo {
             Some(d) => self.dvc_dir.join(d),
             None => self.dvc_dir.join("cache"),
         };
-        crate::odb::Odb::new(dir)
+        let mut odb = crate::odb::Odb::new(dir);
+        odb.shared = self.config.get("cache", "shared") == Some("group");
+        odb
     }
 
     /// Ferry's state cache for this repository.

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::safepath::{self, Bounds, SafePathError};
 use crate::hash::state::{Fingerprint, State};
 use crate::hash::{self, HashInfo};
-use crate::odb::manifest::{self, Entry};
+use crate::odb::manifest;
 
 /// A file as found in the workspace, with its hash.
 #[derive(Debug, Clone)]
@@ -130,23 +130,19 @@ pub fn current(
             .transpose()?
             .unwrap_or_default();
         let isexec = meta.permissions().mode() & 0o100 != 0;
-        let mut files = hash_files(vec![(name, path.to_path_buf(), Some(meta))], legacy, state)?;
+        let mut files = hash_files(vec![(name, path.to_path_buf())], Some(meta), legacy, state)?;
         let file = files
             .pop()
             .ok_or_else(|| io(std::io::Error::other("file vanished")))?;
         return Ok(Current::File { file, isexec });
     }
     let listed = list_dir(bounds, path)?;
-    let mut files = hash_files(listed, legacy, state)?;
+    let mut files = hash_files(listed, None, legacy, state)?;
     files.sort_unstable_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
-    let entries: Vec<Entry> = files
-        .iter()
-        .map(|f| Entry {
-            relpath: f.rel.clone(),
-            md5: f.md5.clone(),
-        })
-        .collect();
-    let manifest = manifest::to_json(&entries);
+    let manifest = manifest::to_json_pairs(
+        files.len(),
+        files.iter().map(|f| (f.rel.as_str(), f.md5.as_str())),
+    );
     let hash = HashInfo {
         md5: format!("{}.dir", hash::md5_bytes(&manifest)),
         legacy,
@@ -164,10 +160,7 @@ pub fn current(
 /// Only names are collected here; the stats happen in parallel while hashing. A name that is not
 /// UTF-8 is refused (never mapped lossily, which could make two files one), and so is a symlink
 /// to a file outside `bounds`; a symlink to a directory is not walked.
-fn list_dir(
-    bounds: &Bounds,
-    dir: &Path,
-) -> Result<Vec<(String, PathBuf, Option<Metadata>)>, WorkspaceError> {
+fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Vec<(String, PathBuf)>, WorkspaceError> {
     let walker = ignore::WalkBuilder::new(dir)
         .standard_filters(false)
         .parents(true)
@@ -204,7 +197,7 @@ fn list_dir(
                 Err(_) => {}
             }
         }
-        out.push((super::index::to_posix(rel), path.to_path_buf(), None));
+        out.push((super::index::to_posix(rel), path.to_path_buf()));
     }
     Ok(out)
 }
@@ -212,61 +205,91 @@ fn list_dir(
 /// A hashed file, its fingerprint, and whether the hash is new to the state cache.
 type Hashed = (FileInfo, Fingerprint, bool);
 
-/// Hashes files in parallel, skipping those the state cache already knows.
+/// Files per state-cache range scan (see [`crate::hash::state::StateReader::get_sorted`]).
+const STATE_CHUNK: usize = 512;
+
+/// Hashes files in parallel, skipping those the state cache already knows; `meta` is the
+/// metadata of a single file already looked at. The files are sorted by path first, so each
+/// chunk of them is looked up in the state cache by one range scan.
 fn hash_files(
-    files: Vec<(String, PathBuf, Option<Metadata>)>,
+    mut files: Vec<(String, PathBuf)>,
+    meta: Option<Metadata>,
     legacy: bool,
     state: &mut State,
 ) -> Result<Vec<FileInfo>, WorkspaceError> {
-    let reader = state.reader();
+    files.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let snapshot = state.reader();
+    let known = &meta;
+    let reader = &snapshot;
     let results: Vec<Result<Option<Hashed>, WorkspaceError>> = files
         .into_par_iter()
-        .map(|(rel, path, meta)| {
-            let meta = match meta {
-                Some(m) => m,
-                None => std::fs::metadata(&path).map_err(|source| WorkspaceError::Io {
-                    path: path.clone(),
-                    source,
-                })?,
-            };
-            if !meta.is_file() {
-                return Ok(None);
-            }
-            let fp = Fingerprint::of(&meta);
-            if let Some(md5) = reader.get(&path, fp, legacy) {
-                return Ok(Some((
-                    FileInfo {
-                        rel,
-                        path,
-                        md5,
-                        size: meta.len(),
-                    },
-                    fp,
-                    false,
-                )));
-            }
-            let hashed = if legacy {
-                hash::file_md5_dos2unix(&path)
-            } else {
-                hash::file_md5(&path)
-            };
-            let (md5, size) = hashed.map_err(|source| WorkspaceError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            Ok(Some((
-                FileInfo {
-                    rel,
-                    path,
-                    md5,
-                    size,
-                },
-                fp,
-                true,
-            )))
+        .chunks(STATE_CHUNK)
+        .flat_map_iter(|chunk| {
+            let metas: Vec<Result<Metadata, std::io::Error>> = chunk
+                .iter()
+                .map(|(_, path)| match known {
+                    Some(m) => Ok(m.clone()),
+                    None => std::fs::metadata(path),
+                })
+                .collect();
+            let probes: Vec<(&Path, Fingerprint)> = chunk
+                .iter()
+                .zip(&metas)
+                .filter_map(|((_, path), m)| {
+                    let m = m.as_ref().ok().filter(|m| m.is_file())?;
+                    Some((path.as_path(), Fingerprint::of(m)))
+                })
+                .collect();
+            let mut known_md5s = reader.get_sorted(&probes, legacy).into_iter();
+            drop(probes);
+            chunk
+                .into_iter()
+                .zip(metas)
+                .map(|((rel, path), meta)| {
+                    let meta = meta.map_err(|source| WorkspaceError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    if !meta.is_file() {
+                        return Ok(None);
+                    }
+                    let fp = Fingerprint::of(&meta);
+                    if let Some(md5) = known_md5s.next().flatten() {
+                        return Ok(Some((
+                            FileInfo {
+                                rel,
+                                path,
+                                md5,
+                                size: meta.len(),
+                            },
+                            fp,
+                            false,
+                        )));
+                    }
+                    let hashed = if legacy {
+                        hash::file_md5_dos2unix(&path)
+                    } else {
+                        hash::file_md5(&path)
+                    };
+                    let (md5, size) = hashed.map_err(|source| WorkspaceError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    Ok(Some((
+                        FileInfo {
+                            rel,
+                            path,
+                            md5,
+                            size,
+                        },
+                        fp,
+                        true,
+                    )))
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
-    drop(reader);
+    drop(snapshot);
     let mut out = Vec::with_capacity(results.len());
     for r in results {
         let Some((info, fp, fresh)) = r? else {

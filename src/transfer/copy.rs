@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures::StreamExt;
 use md5::{Digest, Md5};
-use tokio::io::AsyncReadExt;
 
 use super::ObjectMeter;
 use crate::hash::{self, HashInfo};
@@ -99,13 +98,13 @@ async fn download_once(
     size: Option<u64>,
 ) -> Result<u64, CopyError> {
     let limit = read_limit(hash, size);
-    let (tmp, mut file) = odb.create_temp(hash).map_err(|source| CopyError::Local {
+    let mut temp = odb.create_temp(hash).map_err(|source| CopyError::Local {
         path: odb.path(hash),
         source,
     })?;
-    let guard = TempGuard(&tmp);
+    let shown = odb.path(hash);
     let local = |source| CopyError::Local {
-        path: tmp.clone(),
+        path: shown.clone(),
         source,
     };
     let mut hasher = Md5::new();
@@ -117,12 +116,11 @@ async fn download_once(
             return Err(oversized(remote, key, &hash.md5, received, limit).into());
         }
         hasher.update(&chunk);
-        file.write_all(&chunk).map_err(local)?;
+        temp.file.write_all(&chunk).map_err(local)?;
     }
-    drop(file);
     let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);
     let actual = if hash.legacy {
-        hash::file_md5_dos2unix(&tmp).map_err(local)?.0
+        hash::file_md5_dos2unix(&temp.read_path()).map_err(local)?.0
     } else {
         hex::encode(hasher.finalize())
     };
@@ -138,55 +136,89 @@ async fn download_once(
         .with_key(key)
         .into());
     }
-    odb.commit_temp(&tmp, hash).map_err(local)?;
-    guard.keep();
+    odb.commit_temp(temp, hash).map_err(local)?;
     Ok(received)
 }
 
-/// Deletes a temp file unless told to keep it.
-struct TempGuard<'a>(&'a Path);
-
-impl TempGuard<'_> {
-    fn keep(self) {
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for TempGuard<'_> {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.0);
-    }
-}
-
-/// Where an upload's bytes come from.
+/// Where an upload's bytes come from. Both kinds were (or are, as they stream) hashed: a cache
+/// file whose bytes do not match its name is never uploaded (dvc issue #10498).
 #[derive(Debug, Clone)]
 pub enum Payload {
-    /// Read once into memory and shared by every target remote (small objects).
+    /// Read once into memory, checked, and shared by every target remote (small objects).
     Bytes(Bytes),
-    /// Streamed from a cache file (large objects; each target reads it, from the page cache).
-    File(PathBuf, u64),
+    /// Streamed from a cache file (large objects; each target reads it, from the page cache),
+    /// hashed on the way: a mismatch fails the stream before its end, so no upload completes.
+    File(PathBuf, u64, HashInfo),
 }
 
 /// Objects up to this size are read once and shared by all target remotes.
 pub const SHARED_READ_MAX: u64 = 8 << 20;
 
+/// Cache files up to this size are read without a hop to a blocking thread.
+const INLINE_READ_MAX: u64 = 256 << 10;
+
+/// Reads all `size` bytes of the open cache file and checks they are the object `hash`.
+fn read_checked(
+    mut file: std::fs::File,
+    size: u64,
+    path: &Path,
+    hash: &HashInfo,
+) -> std::io::Result<Payload> {
+    let mut bytes = vec![0u8; size as usize];
+    std::io::Read::read_exact(&mut file, &mut bytes)?;
+    let actual = hash::md5_of(&bytes, hash.legacy);
+    if actual != hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5) {
+        return Err(corrupt_cache(path, hash, &actual));
+    }
+    Ok(Payload::Bytes(Bytes::from(bytes)))
+}
+
+/// The error for a cache file whose bytes are not the object its name says.
+fn corrupt_cache(path: &Path, hash: &HashInfo, actual: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!(
+            "the cache file '{}' has md5 {actual}, not {}: it is corrupt and was not uploaded \
+             (rerun `ferry add` or `ferry fetch` to restore a good copy)",
+            path.display(),
+            hash.md5
+        ),
+    )
+}
+
 impl Payload {
-    /// Loads the cache file of `hash`: into memory when small, else as a path to stream.
+    /// Loads the cache file of `hash` in one blocking hop: into memory and checked when small,
+    /// else as a path to stream (checked as it streams).
     pub async fn load(odb: &Odb, hash: &HashInfo) -> std::io::Result<Payload> {
+        Self::load_up_to(odb, hash, SHARED_READ_MAX).await
+    }
+
+    /// [`Payload::load`], reading into memory only a file of at most `inline` bytes: a bigger
+    /// one comes back as [`Payload::File`] with its size, so the caller can reserve memory
+    /// before loading it.
+    pub async fn load_up_to(odb: &Odb, hash: &HashInfo, inline: u64) -> std::io::Result<Payload> {
         let path = odb.path(hash);
-        let size = tokio::fs::metadata(&path).await?.len();
-        if size <= SHARED_READ_MAX {
-            Ok(Payload::Bytes(Bytes::from(tokio::fs::read(&path).await?)))
-        } else {
-            Ok(Payload::File(path, size))
+        let hash = hash.clone();
+        let file = std::fs::File::open(&path)?;
+        let size = file.metadata()?.len();
+        if size > inline.min(SHARED_READ_MAX) {
+            return Ok(Payload::File(path, size, hash));
         }
+        let read = move || read_checked(file, size, &path, &hash);
+        // a small file is read right here: cheaper than the thread hand-offs of a hop
+        if size <= INLINE_READ_MAX {
+            return read();
+        }
+        tokio::task::spawn_blocking(read)
+            .await
+            .map_err(std::io::Error::other)?
     }
 
     /// Its length.
     pub fn len(&self) -> u64 {
         match self {
             Payload::Bytes(b) => b.len() as u64,
-            Payload::File(_, n) => *n,
+            Payload::File(_, n, _) => *n,
         }
     }
 
@@ -198,47 +230,74 @@ impl Payload {
     fn stream(&self, remote: &str) -> ByteStream {
         match self {
             Payload::Bytes(b) => Box::pin(futures::stream::once(std::future::ready(Ok(b.clone())))),
-            Payload::File(path, _) => file_stream(path.clone(), remote.to_string()),
+            Payload::File(path, _, hash) => {
+                file_stream(path.clone(), hash.clone(), remote.to_string())
+            }
         }
     }
 }
 
-/// Streams a file in 1 MiB chunks.
-fn file_stream(path: PathBuf, remote: String) -> ByteStream {
-    let state = (None::<tokio::fs::File>, path, remote);
-    Box::pin(futures::stream::try_unfold(
-        state,
-        |(file, path, remote)| async move {
-            let mut file = match file {
-                Some(f) => f,
-                None => tokio::fs::File::open(&path).await.map_err(|e| {
-                    RemoteError::new(
-                        ErrorKind::Permanent,
-                        &remote,
-                        format!("cannot read '{}': {e}", path.display()),
-                    )
-                })?,
+/// Streams a cache file in 1 MiB chunks, one blocking hop per chunk, hashing them: at the end
+/// of the file a mismatch with `hash` is an error in place of the end of the stream.
+fn file_stream(path: PathBuf, hash: HashInfo, remote: String) -> ByteStream {
+    struct Reading {
+        file: Option<std::fs::File>,
+        hasher: Option<hash::ChunkHasher>,
+    }
+    let legacy = hash.legacy;
+    let state = Reading {
+        file: None,
+        hasher: Some(hash::ChunkHasher::new(legacy)),
+    };
+    Box::pin(futures::stream::try_unfold(state, move |mut st| {
+        let (path, hash, remote) = (path.clone(), hash.clone(), remote.clone());
+        async move {
+            let Some(mut hasher) = st.hasher.take() else {
+                return Ok(None);
             };
-            let mut buf = bytes::BytesMut::with_capacity(1 << 20);
-            while buf.len() < buf.capacity() {
-                let n = file.read_buf(&mut buf).await.map_err(|e| {
-                    RemoteError::new(
-                        ErrorKind::Permanent,
-                        &remote,
-                        format!("cannot read '{}': {e}", path.display()),
-                    )
-                })?;
-                if n == 0 {
-                    break;
+            let cannot = |e: std::io::Error| {
+                RemoteError::new(
+                    ErrorKind::Permanent,
+                    &remote,
+                    format!("cannot read '{}': {e}", path.display()),
+                )
+            };
+            let file = st.file.take();
+            let read_path = path.clone();
+            let (file, buf) = tokio::task::spawn_blocking(move || {
+                let mut file = match file {
+                    Some(f) => f,
+                    None => std::fs::File::open(&read_path)?,
+                };
+                let mut buf = vec![0u8; hash::HASH_CHUNK];
+                let mut filled = 0;
+                while filled < buf.len() {
+                    match std::io::Read::read(&mut file, &mut buf[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
                 }
-            }
+                buf.truncate(filled);
+                Ok((file, buf))
+            })
+            .await
+            .map_err(|e| cannot(std::io::Error::other(e)))?
+            .map_err(cannot)?;
             if buf.is_empty() {
-                Ok(None)
-            } else {
-                Ok(Some((buf.freeze(), (Some(file), path, remote))))
+                let actual = hasher.finish();
+                if actual != hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5) {
+                    return Err(cannot(corrupt_cache(&path, &hash, &actual)));
+                }
+                return Ok(None);
             }
-        },
-    ))
+            hasher.update(&buf);
+            st.file = Some(file);
+            st.hasher = Some(hasher);
+            Ok(Some((Bytes::from(buf), st)))
+        }
+    }))
 }
 
 /// Uploads `payload` as `key`; the stack retries it with a fresh body per attempt. Bytes are

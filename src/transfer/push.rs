@@ -52,8 +52,9 @@ pub struct Target<'a> {
     pub outs: Vec<&'a Out>,
 }
 
-/// A `.dir` object and the files it lists.
-type DirObjects = (Object, Vec<Object>);
+/// A `.dir` object and the files it lists (shared, never copied: a million-file directory's
+/// list is held once however many targets it goes to).
+type DirObjects = (Object, std::sync::Arc<Vec<Object>>);
 
 struct Need {
     object: Object,
@@ -75,23 +76,14 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     let mut wanted: Vec<(Vec<Object>, Vec<DirObjects>)> = Vec::new();
     for t in targets {
         let mut files: Vec<Object> = Vec::new();
-        let mut dirs: Vec<(Object, Vec<Object>)> = Vec::new();
+        let mut dirs: Vec<DirObjects> = Vec::new();
         let mut seen = HashSet::new();
         for out in t.outs.iter().filter(|o| o.cache && o.push && !o.imported) {
             let Ok((objects, complete)) = of_out(odb, out) else {
                 continue;
             };
-            let mut objects = objects.into_iter();
-            let (entries, dir) = if out.is_dir() {
-                let all: Vec<Object> = objects.by_ref().collect();
-                let (dir, entries) = all
-                    .split_last()
-                    .map(|(d, e)| (Some(d.clone()), e.to_vec()))
-                    .unwrap_or((None, Vec::new()));
-                (entries, dir)
-            } else {
-                (objects.collect(), None)
-            };
+            let mut entries = objects;
+            let dir = if out.is_dir() { entries.pop() } else { None };
             for o in &entries {
                 if !odb.contains(&o.hash) {
                     missing_local
@@ -105,7 +97,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
                 if !complete {
                     missing_local.entry(d.hash.clone()).or_insert(d);
                 } else if seen.insert(d.hash.clone()) {
-                    dirs.push((d, entries));
+                    dirs.push((d, std::sync::Arc::new(entries)));
                 }
             }
         }
@@ -138,7 +130,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     // one LIST per prefix costs little. Only where the remote cannot list does a `.dir` on it
     // vouch for its files (uploaded last), which saves a request per file; the row says so.
     let mut needs: HashMap<HashInfo, Need> = HashMap::new();
-    let mut dir_needs: Vec<Vec<(Object, Vec<Object>)>> = Vec::new();
+    let mut dir_needs: Vec<Vec<DirObjects>> = Vec::new();
     for (ti, (t, (files, dirs))) in targets.iter().zip(&wanted).enumerate() {
         let remote = &t.handle.remote;
         // A remote that cannot take uploads fails before anything is checked or sent.
@@ -203,7 +195,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             if holds(&dirs_there, &d.key(), local_size(odb, d)) {
                 row.already += 1;
             } else {
-                mine.push((d.clone(), entries.clone()));
+                mine.push((d.clone(), std::sync::Arc::clone(entries)));
             }
         }
         dir_needs.push(mine);
@@ -322,14 +314,26 @@ impl Ctx<'_> {
     /// Reads `object` once and uploads it to every target in `to`, each under its own limit.
     async fn send(&self, object: Object, to: Vec<usize>) {
         let key = object.key();
-        let size = tokio::fs::metadata(self.odb.path(&object.hash))
-            .await
-            .map(|m| m.len())
-            .unwrap_or(0);
-        let Ok(_memory) = self.memory.acquire_many(buffer_mib(size, to.len())).await else {
+        // One blocking hop reads a small object (under a 1 MiB reservation); a bigger one is
+        // reserved for by its size before it is loaded.
+        let Ok(small) = self.memory.acquire_many(1).await else {
             return;
         };
-        let payload = match Payload::load(self.odb, &object.hash).await {
+        let mut memory = small;
+        let mut loaded = Payload::load_up_to(self.odb, &object.hash, 1 << 20).await;
+        if let Ok(Payload::File(_, size, _)) = &loaded {
+            let size = *size;
+            drop(memory);
+            let Ok(big) = self.memory.acquire_many(buffer_mib(size, to.len())).await else {
+                return;
+            };
+            memory = big;
+            if size <= super::copy::SHARED_READ_MAX {
+                loaded = Payload::load(self.odb, &object.hash).await;
+            }
+        }
+        let _memory = memory;
+        let payload = match loaded {
             Ok(p) => p,
             Err(e) => {
                 for ti in to {

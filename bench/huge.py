@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Many small files against the filesystem's floor (issue 16), driven by `bench/run --dataset huge`.
+
+Two rows, each on its own deterministic dataset of files of 200 B-2 KiB, 1,000 per directory:
+  big row   : --files (default 1,000,000) x --scale, ferry only
+  small row : --dvc-files (default 100,000) x --scale, dvc and ferry
+Per tool and row, in a fresh `git init` + `<tool> init` repo with a local-directory remote:
+  floor      cp -a DATASET repo/DATASET     the copy every tool has to make at least once (timed)
+  add        <tool> add DATASET             cold cache and state, page cache warm
+  status     <tool> status (x2, both kept)  nothing changed
+  push       <tool> push                    into the empty local remote
+  push_noop  <tool> push                    nothing to do
+  (untimed)  rm -rf cache, workspace data, .dvc/tmp, site cache      == a fresh clone
+  pull       <tool> pull                    two copies: cache and workspace
+The pulled tree is checked against the generator's md5 list. Each timed command runs after an
+untimed `sync` under bench.Runner (wall, user+sys, peak RSS of the process tree from wait4).
+Targets (issue 16): add and push <= 1.5x floor, pull <= 2.5x floor, status and no-op push <= 1.5 s,
+peak RSS <= 150 MB on every ferry step, ferry's time per file in the big row within 1.25x of the
+small row's, for add, push and pull.
+"""
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench  # noqa: E402
+
+STEPS = ["floor", "add", "status", "push", "push_noop", "pull"]
+PER_DIR = 1000
+MB = 1e6
+
+
+def generate(root, files, seed=20261201):
+    """`files` files of 200-2048 random bytes, PER_DIR per directory (`dNNNN/fNNNNNNN.bin`), one PRNG
+    stream: the same seed and count give byte-identical trees. Returns the md5 list (path -> md5),
+    cached beside the tree in `<root>.md5` so a rerun costs nothing."""
+    listing = root + ".md5"
+    header = json.dumps({"files": files, "seed": seed, "per_dir": PER_DIR})
+    if os.path.isdir(root) and os.path.exists(listing):
+        with open(listing) as f:
+            if f.readline().strip() == header:
+                bench.log(f"dataset {root}: already generated ({files} files)")
+                return dict(line.split() for line in f)
+    shutil.rmtree(root, ignore_errors=True)
+    t = time.monotonic()
+    rng = random.Random(seed)
+    sums = {}
+    for i in range(files):
+        d = f"d{i // PER_DIR:04d}"
+        if i % PER_DIR == 0:
+            os.makedirs(os.path.join(root, d))
+        rel = f"{d}/f{i:07d}.bin"
+        data = rng.randbytes(rng.randint(200, 2048))
+        with open(os.path.join(root, rel), "wb") as f:
+            f.write(data)
+        sums[rel] = hashlib.md5(data).hexdigest()
+    with open(listing + ".tmp", "w") as f:
+        f.write(header + "\n")
+        f.writelines(f"{k} {v}\n" for k, v in sums.items())
+    os.replace(listing + ".tmp", listing)
+    bench.log(f"dataset {root}: {files} files generated in {time.monotonic() - t:.0f} s")
+    return sums
+
+
+def verify(tree, sums):
+    """Whether `tree` holds exactly the files of `sums` with those md5s (and nothing else)."""
+    seen = 0
+    for dp, _, fs in os.walk(tree):
+        for name in fs:
+            p = os.path.join(dp, name)
+            rel = os.path.relpath(p, tree)
+            with open(p, "rb") as f:
+                if sums.get(rel) != hashlib.md5(f.read()).hexdigest():
+                    return f"{rel}: missing from the dataset or different bytes"
+            seen += 1
+    return "identical" if seen == len(sums) else f"{len(sums) - seen} file(s) missing"
+
+
+def session(a, runner, records, tool, exe, files, src, sums):
+    """One tool on one row: every step of STEPS, recorded into `records`."""
+    name = os.path.basename(src)
+    w = os.path.join(a.work, "runs", f"huge-{files}", tool)
+    repo, remote, site = os.path.join(w, "repo"), os.path.join(w, "remote"), os.path.join(w, "site-cache")
+    shutil.rmtree(w, ignore_errors=True)
+    os.makedirs(repo)
+    os.makedirs(remote)
+    env = dict(os.environ, DVC_SITE_CACHE_DIR=site)
+    env = {k: v for k, v in env.items() if not k.startswith("FERRY_LOG")}
+    q = runner.quiet
+    q(["git", "init", "-q", "-b", "main"], repo, env)
+    q([exe, "init", "-q"], repo, env)
+    q([exe, "remote", "add", "-d", "bench", remote], repo, env)
+    q(["git", "add", "-A"], repo, env)
+    q(["git", "commit", "-qm", "init"], repo, env)
+
+    def timed(step, argv, sub=None):
+        r = runner.timed(f"huge-{files}-{tool}-{sub or step}", argv, repo, env)
+        r.update(tool=tool, files=files, step=step)
+        records.append(r)
+        ok = r["rc"] == 0
+        bench.log(f"  {files:>8} {tool:5s} {step:9s} {r['wall_s'] or 0:8.2f}s cpu {r.get('cpu_s', 0):7.2f}s "
+                  f"rss {r.get('maxrss_kib', 0) / 1024:6.0f}MiB load {r.get('load1', 0):.1f} "
+                  + ("ok" if ok else f"FAILED: {r.get('error', '')}"))
+        return ok
+
+    timed("floor", ["cp", "-a", src, os.path.join(repo, name)])
+    if timed("add", [exe, "add", name]):
+        q(["git", "add", "-A"], repo, env, check=False)
+        q(["git", "commit", "-qm", "add"], repo, env, check=False)
+        timed("status", [exe, "status"], "status1")
+        timed("status", [exe, "status"], "status2")
+        if timed("push", [exe, "push"]):
+            timed("push_noop", [exe, "push"])
+            for p in (os.path.join(repo, ".dvc", "cache"), os.path.join(repo, name),
+                      os.path.join(repo, ".dvc", "tmp"), site):
+                shutil.rmtree(p, ignore_errors=True)
+            if timed("pull", [exe, "pull"]):
+                got = verify(os.path.join(repo, name), sums)
+                records[-1]["verified"] = got
+                bench.log(f"  verify {tool} pull of {files} files: {got}")
+    if not a.keep:
+        shutil.rmtree(w, ignore_errors=True)
+        if os.path.ismount(a.work):
+            subprocess.run(["fstrim", a.work], capture_output=True)
+
+
+def summarize(records):
+    """Median wall, CPU, peak RSS per (files, tool, step) over the successful runs."""
+    out = {}
+    for r in records:
+        out.setdefault((r["files"], r["tool"], r["step"]), []).append(r)
+    s = {}
+    for k, rs in out.items():
+        ok = [r for r in rs if r["rc"] == 0]
+        s[k] = {"runs": len(rs), "ok": len(ok), "error": next((r.get("error") for r in rs if r["rc"]), None)}
+        if ok:
+            s[k].update(wall_s=bench.med(ok, "wall_s"), user_s=bench.med(ok, "user_s"), sys_s=bench.med(ok, "sys_s"),
+                        maxrss_mib=max(r["maxrss_kib"] for r in ok) / 1024, load1=bench.med(ok, "load1"))
+    return s
+
+
+def targets(s, rows):
+    """Issue 16's targets: met / missed / n/a with the figure."""
+    t = []
+
+    def add(name, value, limit):
+        verdict = "n/a" if value is None else ("met" if value <= limit else "missed")
+        t.append({"target": name, "value": None if value is None else round(value, 3), "limit": limit,
+                  "verdict": verdict})
+
+    def wall(files, tool, step):
+        return (s.get((files, tool, step)) or {}).get("wall_s")
+
+    for files in rows:
+        floor = wall(files, "ferry", "floor")
+        for step, limit in (("add", 1.5), ("push", 1.5), ("pull", 2.5)):
+            add(f"{files} files {step}: ferry / floor ≤ {limit}×", bench.ratio(wall(files, "ferry", step), floor), limit)
+        for step in ("status", "push_noop"):
+            add(f"{files} files {step}: ≤ 1.5 s", wall(files, "ferry", step), 1.5)
+        rss = [v["maxrss_mib"] * (1 << 20) / MB for k, v in s.items()
+               if k[0] == files and k[1] == "ferry" and k[2] != "floor" and v.get("maxrss_mib")]
+        add(f"{files} files: peak RSS ≤ 150 MB on every ferry step", max(rss) if rss else None, 150)
+    if len(rows) == 2:
+        big, small = rows
+        for step in ("add", "push", "pull"):
+            b, m = wall(big, "ferry", step), wall(small, "ferry", step)
+            add(f"{step}: time per file at {big} within 1.25× of {small}",
+                bench.ratio(b / big if b else None, m / small if m else None), 1.25)
+    return t
+
+
+def report(a, info, records, rows):
+    s = summarize(records)
+    tgt = targets(s, rows)
+    L = [f"# Ferry many-files benchmark (`bench/run --dataset huge`) — {info['date_utc']}", "",
+         f"Machine: {info['cores']} × {info['cpu']}, {info['memory']} RAM; load at start "
+         f"{' '.join(info['load_at_start'])}, at end {' '.join(info.get('load_at_end', []))}.  ",
+         f"Work fs: {info['work_fs']}. Files of 200 B–2 KiB, {PER_DIR} per directory, local-directory remote.  ",
+         f"ferry {info['versions']['ferry']} ({info['ferry_commit']}), {info['versions']['dvc']}.", "",
+         "| files | step | floor s | dvc s | ferry s | ferry/floor | dvc/ferry | ferry user+sys s | ferry RSS MB | ferry µs/file | load |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for files in rows:
+        floor = (s.get((files, "ferry", "floor")) or {}).get("wall_s")
+        for step in STEPS[1:]:
+            f = s.get((files, "ferry", step)) or {}
+            d = s.get((files, "dvc", step)) or {}
+            fw = f.get("wall_s")
+            cpu = f"{bench.fmt(f.get('user_s'))} + {bench.fmt(f.get('sys_s'))}" if fw else "–"
+            ferry = bench.fmt(fw) if fw is not None else ("failed" if f else "–")
+            L.append(f"| {files} | {step} | {bench.fmt(floor)} | {bench.fmt(d.get('wall_s'))} | {ferry} | "
+                     f"{bench.fmt(bench.ratio(fw, floor))} | {bench.fmt(bench.ratio(d.get('wall_s'), fw))} | {cpu} | "
+                     f"{bench.fmt(f['maxrss_mib'] * (1 << 20) / MB, 0) if fw else '–'} | "
+                     f"{bench.fmt(fw * 1e6 / files, 1) if fw else '–'} | {bench.fmt(f.get('load1'), 1)} |")
+    L += ["", "## Targets (issue 16)", "", "| target | value | limit | verdict |", "|---|---|---|---|"]
+    L += [f"| {x['target']} | {bench.fmt(x['value'], 3)} | {x['limit']} | **{x['verdict']}** |" for x in tgt]
+    fails = [r for r in records if r["rc"] != 0]
+    if fails:
+        L += ["", "## Failed steps", ""] + [f"- {r['files']} {r['tool']} {r['step']}: {r.get('error', '')}" for r in fails]
+    bad = [r for r in records if r.get("verified") not in (None, "identical")]
+    L += ["", "Pulled trees: " + ("all identical to the dataset" if not bad else
+                                  "; ".join(f"{r['files']} {r['tool']}: {r['verified']}" for r in bad)), ""]
+    text = "\n".join(L)
+    with open(os.path.join(a.out, "results.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump({"machine": info, "rows": rows, "targets": tgt, "runs": records}, f, indent=1)
+    print(text)
+    return bad
+
+
+def main(a):
+    """Entry from bench.py when `--dataset huge` is given."""
+    rows = [max(1, int(a.files * a.scale))] + ([max(1, int(a.dvc_files * a.scale))] if a.dvc_files else [])
+    info = bench.machine_info(a)
+    bench.log(f"huge: rows {rows}, load {' '.join(info['load_at_start'])}; work fs: {a.fs_note}")
+    runner = bench.Runner(os.path.join(a.out, "logs"), 0, a.timeout, a.nice)
+    records = []
+    os.makedirs(a.data, exist_ok=True)
+    try:
+        for files in sorted(rows):   # the small row first: its dvc figures come early
+            src = os.path.join(a.data, f"huge-{files}")
+            sums = generate(src, files)
+            tools = [t for t in a.tools if t == "ferry" or (t == "dvc" and files == rows[-1] and len(rows) > 1)]
+            for tool in tools:
+                exe = {"dvc": a.dvc, "ferry": a.ferry}[tool]
+                if exe:
+                    session(a, runner, records, tool, exe, files, src, sums)
+            if not a.keep and files == rows[0]:
+                shutil.rmtree(src, ignore_errors=True)
+                os.remove(src + ".md5")
+    except KeyboardInterrupt:
+        bench.log("interrupted: reporting what was measured so far")
+    info["load_at_end"] = open("/proc/loadavg").read().split()[:3]
+    bad = report(a, info, records, [r for r in rows if any(x["files"] == r for x in records)] or rows)
+    return 2 if bad else 0
