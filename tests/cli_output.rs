@@ -490,7 +490,8 @@ fn local_gc_reports_in_json() {
       "legacy": 0
     }
     "#);
-    let out = ok(fy(d, g).args(["gc", "-w", "--json"]));
+    // a real removal asks first, as dvc: scripts pass -f
+    let out = ok(fy(d, g).args(["gc", "-w", "-f", "--json"]));
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["dry_run"], false);
     assert!(

@@ -195,8 +195,11 @@ impl World {
     /// `ferry remote usage --json`, by remote name.
     fn usage(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
         let src = self.src.path().to_path_buf();
-        let rows: Vec<serde_json::Value> =
+        let report: serde_json::Value =
             serde_json::from_str(&self.ok(&src, &["remote", "usage", "--json"])).unwrap();
+        assert_eq!(report["schema"], 1);
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_value(report["remotes"].clone()).unwrap();
         rows.into_iter()
             .map(|r| (r["name"].as_str().unwrap().to_string(), r))
             .collect()
