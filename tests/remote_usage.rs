@@ -478,8 +478,9 @@ fn a_reset_zone_change_applies_from_the_next_reset_and_usage_says_so() {
         ],
         "{shown}"
     );
-    let json: serde_json::Value =
+    let report: serde_json::Value =
         serde_json::from_slice(&usage(dir.path(), state.path(), NOON, true).stdout).unwrap();
+    let json = &report["remotes"];
     assert_eq!(json[0]["bytes"], 1_000);
     assert_eq!(
         json[0]["next_window"],
@@ -489,8 +490,9 @@ fn a_reset_zone_change_applies_from_the_next_reset_and_usage_says_so() {
 
     // After the old reset: counts start again, the new zone's midnight is the next reset.
     let after = "2026-11-28T00:00:01Z";
-    let json: serde_json::Value =
+    let report: serde_json::Value =
         serde_json::from_slice(&usage(dir.path(), state.path(), after, true).stdout).unwrap();
+    let json = &report["remotes"];
     assert_eq!(
         (json[0]["bytes"].clone(), json[0]["requests"].clone()),
         (0.into(), 0.into())

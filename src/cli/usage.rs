@@ -39,9 +39,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     }
     let report = crate::ops::usage::usage(&repo, &settings)?;
     if args.json {
-        ctx.out.line(&crate::ui::json::report(
-            &json!({ "remotes": to_json(&report) }),
-        )?);
+        ctx.out.line(&crate::ui::json::report(&to_json(&report))?);
     } else if report.rows.is_empty() {
         ctx.out
             .warn("no remotes configured; add one with `ferry remote add NAME URL`");
@@ -100,7 +98,7 @@ fn to_json(report: &UsageReport) -> serde_json::Value {
         })
         .collect();
     match &report.team {
-        None => serde_json::Value::Array(rows),
+        None => json!({ "remotes": rows }),
         Some(team) => json!({
             "team": {"remote": team.remote, "member": team.member},
             "remotes": rows,
