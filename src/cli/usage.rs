@@ -97,13 +97,15 @@ fn to_json(report: &UsageReport) -> serde_json::Value {
             value
         })
         .collect();
-    match &report.team {
-        None => json!({ "remotes": rows }),
-        Some(team) => json!({
-            "team": {"remote": team.remote, "member": team.member},
-            "remotes": rows,
-        }),
+    let mut out = serde_json::Map::new();
+    if let Some(team) = &report.team {
+        out.insert(
+            "team".into(),
+            json!({"remote": team.remote, "member": team.member}),
+        );
     }
+    out.insert("remotes".into(), serde_json::Value::Array(rows));
+    serde_json::Value::Object(out)
 }
 
 /// The report for people: a block per remote with a bar per limit.
