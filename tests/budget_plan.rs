@@ -4,7 +4,8 @@
 mod budget_fixture;
 mod common;
 
-use budget_fixture::{Project, S3Prefix, out_text, served};
+use budget_fixture::Project;
+use common::fixture::{S3Prefix, out_text, served};
 use common::*;
 
 /// Six 100-byte files come before three 5,000-byte ones; the limited remote allows 5 GETs a
@@ -40,23 +41,7 @@ fn under_a_call_limit_the_plan_takes_the_large_objects_and_the_pull_follows_it()
     p.commit();
     let manifests: u64 = ["a_small", "b_large"]
         .iter()
-        .map(|out| {
-            let dvc = read(p.src(), &format!("{out}.dvc"));
-            let md5 = dvc
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("- md5: "))
-                .unwrap()
-                .trim()
-                .to_string();
-            std::fs::metadata(
-                p.src()
-                    .join(".dvc/cache/files/md5")
-                    .join(&md5[..2])
-                    .join(&md5[2..]),
-            )
-            .unwrap()
-            .len()
-        })
+        .map(|out| p.manifest_len(out))
         .sum();
 
     let clone = p.clone_repo();

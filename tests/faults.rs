@@ -13,9 +13,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::fixture::{
+    class_b, files_under, git_clone, out_text, s3_credential_args, sandboxed, served,
+};
 use common::{
-    HttpServer, LoggedRequest, ferry, git_repo, ok, s3_bucket, s3_endpoint, s3_key, s3_secret,
-    s3_spec, text, unique_prefix, write,
+    HttpServer, git_repo, ok, run, s3_bucket, s3_endpoint, s3_spec, unique_prefix, write,
 };
 
 const DAY: &str = "2026-11-27T15:00:00Z";
@@ -29,16 +31,7 @@ const CAP_AFTER: u64 = 40_000;
 const JOBS: usize = 2;
 
 fn blob(i: usize) -> Vec<u8> {
-    let mut x = (i as u64 + 11).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut out = Vec::with_capacity(SIZE);
-    while out.len() < SIZE {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(SIZE);
-    out
+    common::fixture::blob(11, i, SIZE)
 }
 
 struct World {
@@ -55,12 +48,8 @@ struct World {
 
 impl World {
     fn ferry(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut cmd = ferry(dir);
-        cmd.args(args)
-            .env("FERRY_STATE_DIR", self.state.path())
-            .env("FERRY_NOW", DAY)
-            .env("DVC_GLOBAL_CONFIG_DIR", self.state.path())
-            .env("DVC_SYSTEM_CONFIG_DIR", self.state.path());
+        let mut cmd = sandboxed(dir, self.state.path(), DAY);
+        cmd.args(args);
         cmd
     }
 
@@ -70,39 +59,15 @@ impl World {
 
     fn credentials(&self, dir: &Path) {
         for name in ["s3a", "s3b"] {
-            self.ok(
-                dir,
-                &[
-                    "remote",
-                    "modify",
-                    "--local",
-                    name,
-                    "access_key_id",
-                    &s3_key(),
-                ],
-            );
-            let secret = s3_secret();
-            self.ok(
-                dir,
-                &[
-                    "remote",
-                    "modify",
-                    "--local",
-                    name,
-                    "secret_access_key",
-                    &secret,
-                ],
-            );
+            for args in s3_credential_args(name) {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.ok(dir, &args);
+            }
         }
     }
 
     fn clone(&mut self) -> PathBuf {
-        let dir = tempfile::Builder::new()
-            .prefix("ferry-faults-")
-            .tempdir()
-            .unwrap();
-        let (from, to) = (self.src.path().display(), dir.path().display());
-        ok(Command::new("git").args(["clone", "-q", &from.to_string(), &to.to_string()]));
+        let dir = git_clone(self.src.path());
         let path = dir.path().to_path_buf();
         self.clones.push(dir);
         self.credentials(&path);
@@ -207,7 +172,7 @@ impl World {
 
     /// Every remote that holds the `.dir` holds every file it lists.
     fn no_dir_without_its_files(&self, want: &BTreeSet<String>, dir_key: &str) {
-        let rt = tokio::runtime::Runtime::new().unwrap();
+        let rt = common::fixture::runtime();
         let mut holdings: Vec<(&str, BTreeSet<String>)> = Vec::new();
         for (name, url) in [("s3a", &self.s3a.1), ("s3b", &self.s3b.1)] {
             let remote = ferry::remote::open(&s3_spec("check", url.clone())).unwrap();
@@ -216,7 +181,12 @@ impl World {
                 rt.block_on(remote.list("")).unwrap().into_iter().collect(),
             ));
         }
-        holdings.push(("dh", files_under(&self.dh.1.path().join("store"))));
+        holdings.push((
+            "dh",
+            files_under(&self.dh.1.path().join("store"))
+                .into_iter()
+                .collect(),
+        ));
         for (name, keys) in holdings {
             if keys.contains(dir_key) {
                 let lacking: Vec<&String> = want.difference(&keys).collect();
@@ -229,49 +199,9 @@ impl World {
     }
 }
 
-fn served(server: &HttpServer) -> u64 {
-    let state: serde_json::Value = serde_json::from_str(&server.control("{}")).unwrap();
-    state["served"].as_u64().unwrap()
-}
-
-/// GET/HEAD requests of objects (LISTs are B2's Class C, outside the limits).
-fn class_b(log: &[LoggedRequest]) -> Vec<&LoggedRequest> {
-    log.iter()
-        .filter(|l| (l.method == "GET" || l.method == "HEAD") && !l.path.contains("list-type="))
-        .collect()
-}
-
-fn files_under(root: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(rel) = p.strip_prefix(root) {
-                out.insert(rel.display().to_string());
-            }
-        }
-    }
-    out
-}
-
 fn chaos(seed: u64, extra: &str) -> String {
     format!(
         r#"{{"chaos": {{"seed": {seed}, "rate": 0.3, "kinds": ["500", "429", "503", "reset", "truncate", "flip", "stall"]}}, "retry_after": 1, "stall": 3{extra}}}"#
-    )
-}
-
-fn out_text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
     )
 }
 
@@ -367,7 +297,7 @@ fn limits_and_caps_hold_at_three_faulty_servers_through_every_command() {
     // push, rerun until it reports success: each run leaves no `.dir` without its files
     let mut pushed = false;
     for _ in 0..4 {
-        let out = run_out(&mut w.ferry(&src, &["push", "--all-remotes"]));
+        let out = run(&mut w.ferry(&src, &["push", "--all-remotes"]));
         w.no_dir_without_its_files(&with_dir, &dir_key);
         w.check("push", 1);
         if out.status.success() {
@@ -392,7 +322,7 @@ fn limits_and_caps_hold_at_three_faulty_servers_through_every_command() {
     w.check("two pulls", 2);
 
     let fetch = w.clone();
-    let out = run_out(&mut w.ferry(&fetch, &["fetch"]));
+    let out = run(&mut w.ferry(&fetch, &["fetch"]));
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
     w.check("fetch", 1);
 
@@ -415,7 +345,9 @@ fn limits_and_caps_hold_at_three_faulty_servers_through_every_command() {
     }
     for spare in &spares {
         assert_eq!(
-            files_under(spare.path()),
+            files_under(spare.path())
+                .into_iter()
+                .collect::<BTreeSet<_>>(),
             with_dir,
             "the spare got everything"
         );
@@ -432,8 +364,4 @@ fn limits_and_caps_hold_at_three_faulty_servers_through_every_command() {
             "{status} was injected: {statuses:?}"
         );
     }
-}
-
-fn run_out(cmd: &mut Command) -> Output {
-    cmd.output().unwrap()
 }

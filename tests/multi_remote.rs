@@ -8,6 +8,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::fixture;
+use common::fixture::{
+    S3Prefix, class_b, copy_keys, files_under, git_clone, git_commit_all, local_remote, object_key,
+    out_text, recorded_md5, s3_credential_args, sandboxed, served,
+};
 use common::*;
 
 /// The day every test runs on (budgets count per UTC day), its reset, and a moment after it.
@@ -15,18 +20,9 @@ const DAY: &str = "2026-11-27T15:00:00Z";
 const RESET: &str = "2026-11-28T00:00:00Z";
 const NEXT_DAY: &str = "2026-11-28T00:00:01Z";
 
-/// Deterministic bytes: object `i` of `len` bytes, different for every `i`.
+/// Deterministic bytes: object `i` of `len` bytes (this suite's salt).
 fn blob(i: usize, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
-    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    fixture::blob(1, i, len)
 }
 
 /// A project: a git repo with `data/` (a directory output of `files`) committed, the remotes
@@ -68,12 +64,8 @@ impl Project {
 
     /// `ferry ARGS` in `dir` with this project's ledger and no user/system DVC config.
     fn ferry(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut cmd = ferry(dir);
-        cmd.args(args)
-            .env("FERRY_STATE_DIR", self.state.path())
-            .env("FERRY_NOW", DAY)
-            .env("DVC_GLOBAL_CONFIG_DIR", self.state.path())
-            .env("DVC_SYSTEM_CONFIG_DIR", self.state.path());
+        let mut cmd = sandboxed(dir, self.state.path(), DAY);
+        cmd.args(args);
         cmd
     }
 
@@ -89,29 +81,25 @@ impl Project {
 
     /// Commits everything in the source repo (the remotes' config included).
     fn commit(&self) {
-        ok(Command::new("git")
-            .current_dir(self.src())
-            .args(["add", "-A"]));
-        ok(Command::new("git")
-            .current_dir(self.src())
-            .args(["commit", "-q", "-m", "data"]));
+        git_commit_all(self.src(), "data");
     }
 
     /// A fresh clone of the committed source: no cache, no data, no `config.local`.
     fn clone(&mut self) -> PathBuf {
-        let dir = tempfile::Builder::new()
-            .prefix("ferry-clone-")
-            .tempdir()
-            .unwrap();
-        ok(Command::new("git").args([
-            "clone",
-            "-q",
-            &self.src().display().to_string(),
-            &dir.path().display().to_string(),
-        ]));
+        let dir = git_clone(self.src());
         let path = dir.path().to_path_buf();
         self.clones.push(dir);
         path
+    }
+
+    /// Adds local remote `name` at `dir` (the default remote when `default`).
+    fn add_local(&self, name: &str, dir: &Path, default: bool) {
+        let dir = dir.display().to_string();
+        let mut args = vec!["remote", "add", name, &dir];
+        if default {
+            args.push("-d");
+        }
+        self.ok(self.src(), &args);
     }
 
     /// Every data file's object key.
@@ -121,14 +109,7 @@ impl Project {
 
     /// The key of the `data/` manifest, as recorded in `data.dvc`.
     fn dir_key(&self) -> String {
-        let dvc = read(self.src(), "data.dvc");
-        let md5 = dvc
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("- md5: "))
-            .unwrap()
-            .trim()
-            .to_string();
-        format!("files/md5/{}/{}", &md5[..2], &md5[2..])
+        object_key(&recorded_md5(self.src(), "data.dvc"))
     }
 
     /// Total bytes of the data files.
@@ -187,58 +168,6 @@ impl Project {
     }
 }
 
-/// Every file under `root`, relative, sorted (empty when `root` does not exist).
-fn files_under(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(
-                    p.strip_prefix(root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .replace('\\', "/"),
-                );
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// A local remote directory.
-fn local_remote() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ferry-remote-")
-        .tempdir()
-        .unwrap()
-}
-
-/// Copies `keys` from one local remote (or HTTP server root) to another.
-fn copy_keys(from: &Path, to: &Path, keys: &[String]) {
-    for k in keys {
-        let dst = to.join(k);
-        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        std::fs::copy(from.join(k), dst).unwrap();
-    }
-}
-
-fn out_text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
-    )
-}
-
 /// Object GETs in a server log (no listings), as object keys (`files/md5/…`) with statuses.
 fn gets(log: &[LoggedRequest]) -> Vec<(String, u16)> {
     log.iter()
@@ -262,12 +191,8 @@ fn gets(log: &[LoggedRequest]) -> Vec<(String, u16)> {
 fn fallback_per_object_between_listed_local_remotes() {
     let mut p = Project::new(20, 3000);
     let (a, b) = (local_remote(), local_remote());
-    let (a_s, b_s) = (
-        a.path().display().to_string(),
-        b.path().display().to_string(),
-    );
-    p.ok(p.src(), &["remote", "add", "-d", "a", &a_s]);
-    p.ok(p.src(), &["remote", "add", "b", &b_s]);
+    p.add_local("a", a.path(), true);
+    p.add_local("b", b.path(), false);
     p.ok(p.src(), &["push", "-r", "b"]);
     p.commit();
     // `a` holds the manifest and the even files only.
@@ -320,10 +245,7 @@ fn fallback_per_object_after_404s_on_an_http_remote() {
         p.src(),
         &["remote", "add", "-d", "dh", &server.url("store")],
     );
-    p.ok(
-        p.src(),
-        &["remote", "add", "full", &full.path().display().to_string()],
-    );
+    p.add_local("full", full.path(), false);
     p.ok(p.src(), &["push", "-r", "full"]);
     p.commit();
     let keys = p.keys();
@@ -358,14 +280,8 @@ fn fallback_per_object_after_404s_on_an_http_remote() {
 fn missing_everywhere_lists_each_remotes_reason_and_allow_missing_passes() {
     let mut p = Project::new(3, 1000);
     let (a, b) = (local_remote(), local_remote());
-    p.ok(
-        p.src(),
-        &["remote", "add", "-d", "a", &a.path().display().to_string()],
-    );
-    p.ok(
-        p.src(),
-        &["remote", "add", "b", &b.path().display().to_string()],
-    );
+    p.add_local("a", a.path(), true);
+    p.add_local("b", b.path(), false);
     p.ok(p.src(), &["push", "-r", "b"]);
     p.commit();
     let gone = &p.keys()[1];
@@ -414,14 +330,8 @@ fn missing_everywhere_lists_each_remotes_reason_and_allow_missing_passes() {
 fn pin_and_no_fallback_use_one_remote() {
     let mut p = Project::new(4, 1000);
     let (a, b) = (local_remote(), local_remote());
-    p.ok(
-        p.src(),
-        &["remote", "add", "-d", "a", &a.path().display().to_string()],
-    );
-    p.ok(
-        p.src(),
-        &["remote", "add", "b", &b.path().display().to_string()],
-    );
+    p.add_local("a", a.path(), true);
+    p.add_local("b", b.path(), false);
     p.ok(p.src(), &["push", "-r", "b"]);
     p.commit();
     let keys = p.keys();
@@ -461,60 +371,6 @@ fn pin_and_no_fallback_use_one_remote() {
 // S3 on the shared SeaweedFS (directly or behind the fault proxy)
 // ---------------------------------------------------------------------------------------------
 
-/// A unique prefix in the shared test bucket, emptied when dropped.
-struct S3Prefix {
-    prefix: String,
-}
-
-impl S3Prefix {
-    fn new(label: &str) -> S3Prefix {
-        S3Prefix {
-            prefix: unique_prefix(label),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("s3://{}/{}", s3_bucket(), self.prefix)
-    }
-
-    /// The library's view of the prefix, straight to SeaweedFS (no proxy).
-    fn remote(&self) -> std::sync::Arc<dyn ferry::remote::Remote> {
-        ferry::remote::open(&s3_spec("check", self.url())).unwrap()
-    }
-
-    fn keys(&self) -> Vec<String> {
-        let r = self.remote();
-        runtime().block_on(r.list("")).unwrap()
-    }
-
-    fn delete(&self, keys: &[String]) {
-        let r = self.remote();
-        runtime().block_on(async {
-            for k in keys {
-                r.delete(k).await.unwrap();
-            }
-        });
-    }
-}
-
-impl Drop for S3Prefix {
-    fn drop(&mut self) {
-        // A failing test's panic must stay the one reported, not abort the whole binary.
-        if std::thread::panicking() {
-            return;
-        }
-        let keys = self.keys();
-        self.delete(&keys);
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Adds S3 remote `name` at `prefix` through `endpoint` (SeaweedFS or the fault proxy), with
 /// the test credentials in `config.local`.
 fn add_s3(p: &Project, dir: &Path, name: &str, prefix: &S3Prefix, endpoint: &str, default: bool) {
@@ -529,28 +385,10 @@ fn add_s3(p: &Project, dir: &Path, name: &str, prefix: &S3Prefix, endpoint: &str
 }
 
 fn set_s3_credentials(p: &Project, dir: &Path, name: &str) {
-    p.ok(
-        dir,
-        &[
-            "remote",
-            "modify",
-            "--local",
-            name,
-            "access_key_id",
-            &s3_key(),
-        ],
-    );
-    p.ok(
-        dir,
-        &[
-            "remote",
-            "modify",
-            "--local",
-            name,
-            "secret_access_key",
-            &s3_secret(),
-        ],
-    );
+    for args in s3_credential_args(name) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        p.ok(dir, &args);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,27 +412,28 @@ fn uploads(log: &[LoggedRequest], root_path: &str) -> BTreeMap<String, usize> {
     out
 }
 
+/// Three remotes on `p`: `disk` (a local directory, the default), `dh` (the HTTP server on a
+/// root of its own) and `s3` (a fresh prefix on SeaweedFS, named after `label`).
+fn disk_dh_s3(
+    p: &Project,
+    label: &str,
+) -> (tempfile::TempDir, tempfile::TempDir, HttpServer, S3Prefix) {
+    let local = local_remote();
+    let root = local_remote();
+    let server = HttpServer::start(root.path(), "", "");
+    let s3 = S3Prefix::new(label);
+    p.add_local("disk", local.path(), true);
+    p.ok(p.src(), &["remote", "add", "dh", &server.url("store")]);
+    add_s3(p, p.src(), "s3", &s3, &s3_endpoint(), false);
+    (local, root, server, s3)
+}
+
 /// `push --all-remotes` and plain `push` with `push.remotes` send every object to every remote
 /// exactly once, one report row per remote; a second push sends nothing.
 #[test]
 fn push_fans_out_to_every_remote_once() {
     let p = Project::new(20, 2000);
-    let local = local_remote();
-    let root = local_remote();
-    let server = HttpServer::start(root.path(), "", "");
-    let s3 = S3Prefix::new("fanout");
-    p.ok(
-        p.src(),
-        &[
-            "remote",
-            "add",
-            "-d",
-            "disk",
-            &local.path().display().to_string(),
-        ],
-    );
-    p.ok(p.src(), &["remote", "add", "dh", &server.url("store")]);
-    add_s3(&p, p.src(), "s3", &s3, &s3_endpoint(), false);
+    let (local, _root, server, s3) = disk_dh_s3(&p, "fanout");
     let mut all = p.keys();
     all.push(p.dir_key());
     all.sort();
@@ -689,10 +528,7 @@ fn push_failing_remotes_do_not_stop_the_others() {
             &format!("http://127.0.0.1:{dead}/store"),
         ],
     );
-    p.ok(
-        p.src(),
-        &["remote", "add", "disk", &good.path().display().to_string()],
-    );
+    p.add_local("disk", good.path(), false);
     write(
         p.src(),
         ".dvc/ferry.toml",
@@ -749,10 +585,7 @@ fn s3_then_disk(
         proxy.url("").trim_end_matches('/'),
         true,
     );
-    p.ok(
-        p.src(),
-        &["remote", "add", "disk", &disk.display().to_string()],
-    );
+    p.add_local("disk", disk, false);
     for (k, v) in s3_settings {
         p.ok(p.src(), &["remote", "modify", "s3", k, v]);
     }
@@ -1012,10 +845,7 @@ fn http_then_disk(
             &["remote", "modify", "--local", "dh", "password", "right"],
         );
     }
-    p.ok(
-        p.src(),
-        &["remote", "add", "disk", &disk.display().to_string()],
-    );
+    p.add_local("disk", disk, false);
     for (k, v) in dh_settings {
         p.ok(p.src(), &["remote", "modify", "dh", k, v]);
     }
@@ -1152,14 +982,8 @@ fn a_429_without_retry_after_on_a_limited_remote_is_its_quota() {
 fn a_corrupt_copy_is_discarded_and_served_by_the_next_remote() {
     let mut p = Project::new(4, 3_000);
     let (a, b) = (local_remote(), local_remote());
-    p.ok(
-        p.src(),
-        &["remote", "add", "-d", "a", &a.path().display().to_string()],
-    );
-    p.ok(
-        p.src(),
-        &["remote", "add", "b", &b.path().display().to_string()],
-    );
+    p.add_local("a", a.path(), true);
+    p.add_local("b", b.path(), false);
     p.ok(p.src(), &["push", "--all-remotes"]);
     p.commit();
     let bad = a.path().join(&p.keys()[2]);
@@ -1299,10 +1123,7 @@ fn an_unreachable_first_remote_hands_everything_to_the_next() {
             &format!("http://127.0.0.1:{dead}/store"),
         ],
     );
-    p.ok(
-        p.src(),
-        &["remote", "add", "disk", &disk.path().display().to_string()],
-    );
+    p.add_local("disk", disk.path(), false);
     p.ok(p.src(), &["push", "-r", "disk"]);
     p.commit();
     let clone = p.clone();
@@ -1373,10 +1194,7 @@ fn push_to_a_capped_remote_lists_instead_of_heads_and_uploads() {
         proxy.url("").trim_end_matches('/'),
         true,
     );
-    p.ok(
-        p.src(),
-        &["remote", "add", "disk", &disk.path().display().to_string()],
-    );
+    p.add_local("disk", disk.path(), false);
     proxy.control(r#"{"cap": true, "clear_log": true}"#);
     let out = p.run(p.src(), &["push", "--all-remotes"]);
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
@@ -1483,19 +1301,6 @@ fn an_interrupted_pull_keeps_only_what_was_downloaded() {
 // Every request through the layer stack (issue 12)
 // ---------------------------------------------------------------------------------------------
 
-/// GET/HEAD requests the proxy answered for objects (LISTs are Class C, outside the limit).
-fn class_b(log: &[LoggedRequest]) -> Vec<&LoggedRequest> {
-    log.iter()
-        .filter(|l| (l.method == "GET" || l.method == "HEAD") && !l.path.contains("list-type="))
-        .collect()
-}
-
-/// Object bytes the proxy sent so far (cut bodies count what was sent).
-fn served_total(proxy: &HttpServer) -> u64 {
-    let state: serde_json::Value = serde_json::from_str(&proxy.control("{}")).unwrap();
-    state["served"].as_u64().unwrap()
-}
-
 /// A project with `s3` (through `proxy`, first in the pull order, with `s3_settings`), `disk`
 /// (full) and `spare` (empty, a sync target), all committed; pushed to s3 and disk under
 /// whatever faults the proxy has on.
@@ -1516,10 +1321,7 @@ fn three_remotes(
         true,
     );
     for (name, dir) in [("disk", disk), ("spare", spare)] {
-        p.ok(
-            p.src(),
-            &["remote", "add", name, &dir.display().to_string()],
-        );
+        p.add_local(name, dir, false);
     }
     for (k, v) in s3_settings {
         p.ok(p.src(), &["remote", "modify", "s3", k, v]);
@@ -1556,7 +1358,7 @@ fn budgets_hold_at_the_server_under_injected_faults() {
     let check = |p: &Project, step: &str, dir: &Path| {
         let log = proxy.log();
         let requests = class_b(&log).len();
-        let served = served_total(&proxy);
+        let served = served(&proxy);
         eprintln!(
             "{step}: server sent {served}/{limit_bytes} bytes, answered {requests}/{limit_requests} GET/HEADs"
         );
@@ -1646,22 +1448,7 @@ fn a_capped_remote_gets_no_request_after_its_cap_answer_that_day() {
 #[test]
 fn push_rechecks_every_file_of_a_directory_where_the_remote_can_list() {
     let p = Project::new(20, 2000);
-    let local = local_remote();
-    let root = local_remote();
-    let server = HttpServer::start(root.path(), "", "");
-    let s3 = S3Prefix::new("recheck");
-    p.ok(
-        p.src(),
-        &[
-            "remote",
-            "add",
-            "-d",
-            "disk",
-            &local.path().display().to_string(),
-        ],
-    );
-    p.ok(p.src(), &["remote", "add", "dh", &server.url("store")]);
-    add_s3(&p, p.src(), "s3", &s3, &s3_endpoint(), false);
+    let (local, root, _server, s3) = disk_dh_s3(&p, "recheck");
     p.ok(p.src(), &["push", "--all-remotes"]);
     let gone: Vec<String> = p.keys().into_iter().take(3).collect();
     for k in &gone {

@@ -211,7 +211,8 @@ fn a_malformed_clock_is_a_config_error_and_outside_a_repo_is_253() {
 // ---------------------------------------------------------------------------------------------
 
 mod budget_fixture;
-use budget_fixture::{Project, S3Prefix, Seen, classes, out_text, served};
+use budget_fixture::Project;
+use common::fixture::{S3Prefix, Seen, classes, out_text, served};
 
 /// What the ledger holds for `remote`, as `remote usage --json` shows it: (bytes, Class B,
 /// Class C).

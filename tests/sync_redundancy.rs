@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::fixture::{runtime, s3_credential_args, sandboxed};
 use common::*;
 use ferry::remote::{self, RemoteSpec};
 
@@ -17,13 +18,7 @@ const NEXT_DAY: &str = "2026-11-28T15:00:00Z";
 /// `ferry` in `dir` with a private ledger, on the budget clock of `DAY`, and no global/system
 /// DVC config.
 fn fy(dir: &Path) -> Command {
-    let state = dir.join(".test-state");
-    let mut cmd = ferry(dir);
-    cmd.env("FERRY_STATE_DIR", &state)
-        .env("FERRY_NOW", DAY)
-        .env("DVC_GLOBAL_CONFIG_DIR", &state)
-        .env("DVC_SYSTEM_CONFIG_DIR", &state);
-    cmd
+    sandboxed(dir, &dir.join(".test-state"), DAY)
 }
 
 /// A DVC repo tracking `a.txt` (one file) and, when `n > 0`, `data/` (a directory of `n` files).
@@ -83,31 +78,23 @@ fn add_http(d: &Path, name: &str, server: &HttpServer) {
 /// An S3 remote on the shared SeaweedFS under a fresh prefix; returns the spec for cleanup.
 fn add_s3(d: &Path, name: &str, label: &str) -> RemoteSpec {
     let url = format!("s3://{}/{}", s3_bucket(), unique_prefix(label));
-    ok(fy(d).args(["remote", "add", name, &url]));
-    ok(fy(d).args(["remote", "modify", name, "endpointurl", &s3_endpoint()]));
-    ok(fy(d).args([
-        "remote",
-        "modify",
-        "--local",
-        name,
-        "access_key_id",
-        &s3_key(),
-    ]));
-    ok(fy(d).args([
-        "remote",
-        "modify",
-        "--local",
-        name,
-        "secret_access_key",
-        &s3_secret(),
-    ]));
+    add_s3_at(d, name, &url, &s3_endpoint());
     s3_spec(name, url)
+}
+
+/// S3 remote `name` at `url` through `endpoint`, with the test credentials in `config.local`.
+fn add_s3_at(d: &Path, name: &str, url: &str, endpoint: &str) {
+    ok(fy(d).args(["remote", "add", name, url]));
+    ok(fy(d).args(["remote", "modify", name, "endpointurl", endpoint]));
+    for args in s3_credential_args(name) {
+        ok(fy(d).args(args));
+    }
 }
 
 /// Every key under an S3 remote with its bytes.
 fn s3_objects(spec: &RemoteSpec) -> BTreeMap<String, Vec<u8>> {
     use futures::StreamExt;
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let r = remote::open(spec).unwrap();
         let mut out = BTreeMap::new();
@@ -125,7 +112,7 @@ fn s3_objects(spec: &RemoteSpec) -> BTreeMap<String, Vec<u8>> {
 
 /// Deletes `keys` from an S3 remote.
 fn s3_delete(spec: &RemoteSpec, keys: &[String]) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let r = remote::open(spec).unwrap();
         for key in keys {
@@ -136,7 +123,7 @@ fn s3_delete(spec: &RemoteSpec, keys: &[String]) {
 
 /// Empties an S3 remote's prefix (the SeaweedFS is shared and long-running).
 fn s3_empty(spec: &RemoteSpec) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let r = remote::open(spec).unwrap();
         for key in r.list("").await.unwrap() {
@@ -486,24 +473,7 @@ fn gc_cloud_on_an_http_remote_says_it_cannot_be_listed() {
 
 /// The S3 remote `name` behind the fault proxy, sharing `spec`'s bucket and prefix.
 fn add_s3_via(d: &Path, name: &str, spec: &RemoteSpec, proxy: &HttpServer) {
-    ok(fy(d).args(["remote", "add", name, &spec.url]));
-    ok(fy(d).args(["remote", "modify", name, "endpointurl", &proxy.url("")]));
-    ok(fy(d).args([
-        "remote",
-        "modify",
-        "--local",
-        name,
-        "access_key_id",
-        &s3_key(),
-    ]));
-    ok(fy(d).args([
-        "remote",
-        "modify",
-        "--local",
-        name,
-        "secret_access_key",
-        &s3_secret(),
-    ]));
+    add_s3_at(d, name, &spec.url, &proxy.url(""));
 }
 
 fn usage_of(d: &Path, remote: &str) -> serde_json::Value {

@@ -7,7 +7,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use budget_fixture::{Project, S3Prefix, classes, out_text, served};
+use budget_fixture::Project;
+use common::fixture::{S3Prefix, classes, out_text, served};
 use common::*;
 
 /// Each output is a directory of 3 files of 1,000 bytes.
@@ -64,24 +65,6 @@ fn machine(p: &mut Project) -> (PathBuf, tempfile::TempDir) {
     (clone, state)
 }
 
-fn manifest_len(p: &Project, out: &str) -> u64 {
-    let dvc = read(p.src(), &format!("{out}.dvc"));
-    let md5 = dvc
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("- md5: "))
-        .unwrap()
-        .trim()
-        .to_string();
-    std::fs::metadata(
-        p.src()
-            .join(".dvc/cache/files/md5")
-            .join(&md5[..2])
-            .join(&md5[2..]),
-    )
-    .unwrap()
-    .len()
-}
-
 fn pull(p: &Project, dir: &Path, state: &Path, out: &str) -> std::process::Output {
     let o = p.run(dir, state, &["pull", out]);
     assert_eq!(o.status.code(), Some(0), "{}", out_text(&o));
@@ -105,7 +88,7 @@ fn two_machines_stay_within_one_shared_limit() {
     let s3 = S3Prefix::new("team");
     let limit = 4_000;
     let (mut p, _disk) = project(&proxy, &s3, limit, "\n[team]\nledger = \"backblaze\"\n");
-    let (a_len, b_len) = (manifest_len(&p, "a"), manifest_len(&p, "b"));
+    let (a_len, b_len) = (p.manifest_len("a"), p.manifest_len("b"));
     let base = served(&proxy);
 
     let (one, one_state) = machine(&mut p);

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 use assert_cmd::cargo::CommandCargoExt;
 use tempfile::TempDir;
 
+pub mod fixture;
+
 /// A command running the `ferry` binary under test in `dir`.
 pub fn ferry(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("ferry").expect("ferry binary built");
