@@ -41,11 +41,7 @@ impl Repo {
         // wall clock says.
         cmd.env("FERRY_STATE_DIR", self.state.path())
             .env("FERRY_NOW", "2026-11-27T15:00:00Z");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("FERRY_REMOTE_") {
-                cmd.env_remove(k);
-            }
-        }
+        common::fixture::without_remote_overrides(&mut cmd);
         cmd
     }
 

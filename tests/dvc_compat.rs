@@ -431,20 +431,7 @@ fn run_with_input(cmd: &mut std::process::Command, input: &str) -> std::process:
 
 /// Every file under `root/sub`, relative, sorted.
 fn tree(root: &Path, sub: &str) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.push(p.strip_prefix(base).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&root.join(sub), &root.join(sub), &mut out);
-    out.sort();
-    out
+    common::fixture::files_under(&root.join(sub))
 }
 
 /// gc asks first as dvc does: no answer (not interactive) removes nothing and exits 1, `y`

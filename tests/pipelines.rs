@@ -53,19 +53,7 @@ fn git(repo: &Path, args: &[&str]) {
 }
 
 fn files_under(root: &Path) -> BTreeSet<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.insert(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(root, root, &mut out);
-    out
+    common::fixture::files_under(root).into_iter().collect()
 }
 
 /// The workspace (not `.git`, not `.dvc`) as path → bytes.
@@ -196,14 +184,7 @@ impl Project {
 
     /// A fresh `git clone` (no cache) using the same remotes.
     fn clone(&self) -> TempDir {
-        let dir = tempfile::Builder::new()
-            .prefix("ferry-clone-")
-            .tempdir()
-            .unwrap();
-        ok(Command::new("git")
-            .args(["clone", "-q"])
-            .arg(self.repo.path())
-            .arg(dir.path()));
+        let dir = common::fixture::git_clone(self.repo.path());
         dir
     }
 }

@@ -37,11 +37,7 @@ impl Repo {
     fn ferry(&self) -> Command {
         let mut cmd = ferry(self.path());
         cmd.env("FERRY_STATE_DIR", self.state.path());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("FERRY_REMOTE_") {
-                cmd.env_remove(k);
-            }
-        }
+        common::fixture::without_remote_overrides(&mut cmd);
         cmd
     }
 

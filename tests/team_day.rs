@@ -17,12 +17,7 @@ const TOKEN: &str = "dagshub-token-0123";
 
 /// `ferry` with a private budget ledger, a fixed clock and no user-level DVC config.
 fn fy(dir: &Path, state: &Path, now: &str) -> Command {
-    let mut cmd = ferry(dir);
-    cmd.env("FERRY_STATE_DIR", state)
-        .env("FERRY_NOW", now)
-        .env("DVC_GLOBAL_CONFIG_DIR", state)
-        .env("DVC_SYSTEM_CONFIG_DIR", state);
-    cmd
+    common::fixture::sandboxed(dir, state, now)
 }
 
 /// What a teammate types after cloning: the secrets that live in the untracked config.local.
@@ -39,14 +34,7 @@ fn credentials(dir: &Path, state: &Path) {
 }
 
 fn clone(src: &Path, keep: &mut Vec<tempfile::TempDir>) -> std::path::PathBuf {
-    let dir = tempfile::Builder::new()
-        .prefix("ferry-teamday-")
-        .tempdir()
-        .unwrap();
-    ok(Command::new("git")
-        .args(["clone", "-q"])
-        .arg(src)
-        .arg(dir.path()));
+    let dir = common::fixture::git_clone(src);
     let path = dir.path().to_path_buf();
     keep.push(dir);
     path

@@ -277,14 +277,7 @@ fn commit(repo: &Path, msg: &str) {
 
 /// A fresh `git clone` of `src` with its (untracked) `config.local` copied over.
 fn clone(src: &Path) -> TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("ferry-clone-")
-        .tempdir()
-        .unwrap();
-    ok(Command::new("git")
-        .args(["clone", "-q"])
-        .arg(src)
-        .arg(dir.path()));
+    let dir = common::fixture::git_clone(src);
     let local = src.join(".dvc/config.local");
     if local.exists() {
         std::fs::copy(local, dir.path().join(".dvc/config.local")).unwrap();
