@@ -21,6 +21,7 @@ mod push;
 mod redundancy;
 mod remote;
 mod remove;
+mod report_json;
 mod status;
 mod sync;
 mod transfer;
