@@ -23,13 +23,27 @@ fn two_refusing_remotes_get_advice_for_their_own_kind() {
     env.ok(d, &["remote", "modify", "--local", "hub", "user", "alice"]);
     env.ok(
         d,
-        &["remote", "modify", "--local", "hub", "password", "right-pass-9Kq"],
+        &[
+            "remote",
+            "modify",
+            "--local",
+            "hub",
+            "password",
+            "right-pass-9Kq",
+        ],
     );
     add_s3(&env, d, "bucket", &s3_endpoint(), &s3_secret());
     env.ok(d, &["push", "--all-remotes"]);
     env.ok(
         d,
-        &["remote", "modify", "--local", "hub", "password", "wrong-pass-3Zx"],
+        &[
+            "remote",
+            "modify",
+            "--local",
+            "hub",
+            "password",
+            "wrong-pass-3Zx",
+        ],
     );
     env.ok(
         d,
@@ -48,13 +62,22 @@ fn two_refusing_remotes_get_advice_for_their_own_kind() {
     let text = whole(&out);
     insta::assert_snapshot!("two_refusing_pull", text);
     assert_eq!(out.status.code(), Some(251));
-    let hint: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("hint:")).collect();
-    let hub = hint.iter().find(|l| l.contains("'hub'")).expect("hub advice");
-    let bucket = hint
-        .iter()
-        .find(|l| l.contains("'bucket'"))
-        .expect("bucket advice");
-    assert!(hub.contains("password") && !hub.contains("secret_access_key"), "{text}");
+    // one `hint:` block per remote, each for its own kind
+    let hints: Vec<String> = text
+        .split("\nhint: ")
+        .skip(1)
+        .map(|h| h.replace("\n  ", " "))
+        .collect();
+    assert_eq!(hints.len(), 2, "{text}");
+    let (hub, bucket) = (&hints[0], &hints[1]);
+    assert!(
+        hub.contains("remote 'hub'") && bucket.contains("remote 'bucket'"),
+        "{text}"
+    );
+    assert!(
+        hub.contains("password") && !hub.contains("secret_access_key"),
+        "{text}"
+    );
     assert!(
         bucket.contains("access_key_id") && !bucket.contains("password"),
         "{text}"
@@ -74,7 +97,10 @@ fn two_refusing_remotes_get_advice_for_their_own_kind() {
         .collect();
     assert_eq!(
         tried,
-        [("hub", "credentials_refused"), ("bucket", "credentials_refused")]
+        [
+            ("hub", "credentials_refused"),
+            ("bucket", "credentials_refused")
+        ]
     );
     assert_eq!(doc["remotes"][0]["disabled"], "credentials_refused");
     assert_eq!(doc["remotes"][1]["error"]["kind"], "auth");
@@ -96,11 +122,20 @@ fn a_pull_through_a_cap_is_one_short_line() {
     let repo = repo_with(&env, &refs);
     let d = repo.path();
     let proxy = HttpServer::s3_proxy(&s3_endpoint());
-    add_s3(&env, d, "b2", proxy.url("").trim_end_matches('/'), &s3_secret());
+    add_s3(
+        &env,
+        d,
+        "b2",
+        proxy.url("").trim_end_matches('/'),
+        &s3_secret(),
+    );
     env.ok(d, &["remote", "default", "b2"]);
     env.ok(d, &["remote", "modify", "b2", "jobs", "1"]);
     let disk = TempDir::new().unwrap();
-    env.ok(d, &["remote", "add", "disk", &disk.path().display().to_string()]);
+    env.ok(
+        d,
+        &["remote", "add", "disk", &disk.path().display().to_string()],
+    );
     env.ok(d, &["push", "--all-remotes"]);
     let names: Vec<&str> = refs.iter().map(|(n, _)| *n).collect();
     forget(d, &names);
@@ -110,7 +145,10 @@ fn a_pull_through_a_cap_is_one_short_line() {
     let text = whole(&out);
     insta::assert_snapshot!("pull_through_a_cap", text);
     assert_eq!(out.status.code(), Some(0));
-    assert!(!text.contains("WARNING") && !text.contains("http://"), "{text}");
+    assert!(
+        !text.contains("WARNING") && !text.contains("http://"),
+        "{text}"
+    );
     fits(&text, 80, &[]);
     for (n, b) in &files {
         assert_eq!(&common::read(d, n), b);
@@ -128,7 +166,10 @@ fn a_pull_through_a_cap_is_one_short_line() {
     assert_eq!(doc["remotes"][0]["name"], "b2");
     assert_eq!(doc["remotes"][0]["disabled"], "cap_reached");
     assert_eq!(doc["remotes"][0]["budget"]["capped"], true);
-    assert_eq!(doc["remotes"][0]["budget"]["capped_until"], "2026-06-02T00:00:00Z");
+    assert_eq!(
+        doc["remotes"][0]["budget"]["capped_until"],
+        "2026-06-02T00:00:00Z"
+    );
     assert_eq!(doc["remotes"][1]["received"]["objects"], 6);
     assert_eq!(doc["failed"], serde_json::json!([]));
     assert_eq!(doc["checkout"]["added"], 6);
@@ -144,7 +185,13 @@ fn a_push_with_one_remote_down_agrees_with_its_table() {
     let disk = TempDir::new().unwrap();
     env.ok(
         d,
-        &["remote", "add", "-d", "backblaze", &disk.path().display().to_string()],
+        &[
+            "remote",
+            "add",
+            "-d",
+            "backblaze",
+            &disk.path().display().to_string(),
+        ],
     );
     env.ok(d, &["remote", "add", "dagshub", &down_url()]);
     let _s = settings(&[(d, "[REPO]"), (disk.path(), "[DISK]")]).bind_to_scope();
@@ -177,12 +224,30 @@ fn a_sync_from_a_capped_source_says_when_it_can_succeed() {
     let repo = repo_with(&env, &[("data.txt", DATA)]);
     let d = repo.path();
     let proxy = HttpServer::s3_proxy(&s3_endpoint());
-    add_s3(&env, d, "b2", proxy.url("").trim_end_matches('/'), &s3_secret());
+    add_s3(
+        &env,
+        d,
+        "b2",
+        proxy.url("").trim_end_matches('/'),
+        &s3_secret(),
+    );
     env.ok(d, &["remote", "default", "b2"]);
-    env.ok(d, &["remote", "modify", "b2", "budget_reset", "America/Los_Angeles"]);
+    env.ok(
+        d,
+        &[
+            "remote",
+            "modify",
+            "b2",
+            "budget_reset",
+            "America/Los_Angeles",
+        ],
+    );
     env.ok(d, &["push"]);
     let disk = TempDir::new().unwrap();
-    env.ok(d, &["remote", "add", "disk", &disk.path().display().to_string()]);
+    env.ok(
+        d,
+        &["remote", "add", "disk", &disk.path().display().to_string()],
+    );
     forget(d, &["data.txt"]);
     proxy.control(r#"{"cap": true}"#);
     let _s = settings(&[(d, "[REPO]"), (disk.path(), "[DISK]")]).bind_to_scope();
@@ -190,7 +255,10 @@ fn a_sync_from_a_capped_source_says_when_it_can_succeed() {
     let text = whole(&out);
     insta::assert_snapshot!("sync_from_capped_source", text);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text.contains("2026-06-02 00:00 PDT"), "the reset in the remote's zone: {text}");
+    assert!(
+        text.contains("2026-06-02 00:00 PDT"),
+        "the reset in the remote's zone: {text}"
+    );
 
     let out = env.run(d, &["sync", "--to", "disk", "--json"]);
     assert_eq!(out.status.code(), Some(1));

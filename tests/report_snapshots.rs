@@ -100,16 +100,26 @@ fn every_report_at_80_columns_and_in_json() {
     }
     write(d, "model.bin", "weights v1\n");
     env.ok(d, &["add", "data", "model.bin"]);
-    env.ok(d, &["remote", "add", "-d", "a", &a.path().display().to_string()]);
+    env.ok(
+        d,
+        &["remote", "add", "-d", "a", &a.path().display().to_string()],
+    );
     env.ok(d, &["remote", "add", "b", &b.path().display().to_string()]);
     env.ok(d, &["remote", "modify", "a", "daily_download_limit", "3kB"]);
     write(
         d,
         ".dvc/ferry.toml",
-        format!("{}[redundancy]\nmin_copies = 2\n", common::read(d, ".dvc/ferry.toml")),
+        format!(
+            "{}[redundancy]\nmin_copies = 2\n",
+            common::read(d, ".dvc/ferry.toml")
+        ),
     );
-    let _s = settings(&[(a.path(), "[REMOTE_A]"), (b.path(), "[REMOTE_B]"), (d, "[REPO]")])
-        .bind_to_scope();
+    let _s = settings(&[
+        (a.path(), "[REMOTE_A]"),
+        (b.path(), "[REMOTE_B]"),
+        (d, "[REPO]"),
+    ])
+    .bind_to_scope();
     let text = |name: &str, args: &[&str]| {
         let out = env.run(d, args);
         let shown = whole(&out);
@@ -125,8 +135,17 @@ fn every_report_at_80_columns_and_in_json() {
     };
 
     text("t80_push_all_remotes", &["push", "--all-remotes"]);
-    let doc = json("json_push_all_remotes", &["push", "--all-remotes", "--json"]);
-    assert!(doc["remotes"].as_array().unwrap().iter().all(|r| r["status"] == "ok"));
+    let doc = json(
+        "json_push_all_remotes",
+        &["push", "--all-remotes", "--json"],
+    );
+    assert!(
+        doc["remotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "ok")
+    );
     text("t80_status", &["status"]);
     text("t80_status_c", &["status", "-c", "-r", "b"]);
     text("t80_remote_list", &["remote", "list"]);

@@ -8,11 +8,13 @@ use super::transfer::{settings, table};
 use crate::error::Hint;
 use crate::error::{Exit, UserError};
 use crate::ops;
-use crate::ops::fetch::{FetchFrom, Fetched, LaneReport, Planned};
+use crate::ops::fetch::{FetchFrom, Fetched, Planned};
 use crate::repo::{Repo, index};
 use crate::transfer::router::Skip;
 use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
+
+use super::HINT_BREAK;
 
 /// Options shared by fetch and pull.
 #[derive(Debug, clap::Args)]
@@ -198,7 +200,7 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Option<F
         if args.json {
             report_json::emit(ctx, report_json::planned(&planned), Ok(Exit::Ok))?;
         } else {
-            ctx.out.line(&plan_text(&planned));
+            ctx.out.text(&plan_text(&planned));
         }
         return Ok(None);
     }
@@ -209,7 +211,7 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Option<F
     warn_all(ctx, &done.warnings);
     let report = &done.report;
     if done.lanes.len() > 1 && done.routed && !args.json {
-        ctx.out.line(&lanes_table(&done.lanes));
+        ctx.out.line(&lanes_table(&done));
     }
     warn_lanes(ctx, &done);
     let mut bad: Vec<_> = report.bad_manifests.iter().collect();
@@ -255,16 +257,26 @@ fn budget_text(r: &crate::budget::Remaining) -> String {
     }
 }
 
-/// The per-remote summary of a fetch over several remotes.
-fn lanes_table(lanes: &[LaneReport]) -> String {
-    let rows: Vec<Vec<String>> = lanes
+/// The per-remote summary of a fetch over several remotes: what each supplied, and every
+/// object that passed it over by reason (those another remote then supplied and those none
+/// did).
+fn lanes_table(done: &Fetched) -> String {
+    let rows: Vec<Vec<String>> = done
+        .lanes
         .iter()
-        .map(|lane| {
-            let fell: Vec<String> = lane
-                .fell_back
+        .enumerate()
+        .map(|(i, lane)| {
+            let mut passed = lane.fell_back.clone();
+            for (_, why) in done
+                .report
+                .failed
                 .iter()
-                .map(|(why, n)| format!("{n} {why}"))
-                .collect();
+                .flat_map(|r| &r.tried)
+                .filter(|(t, _)| *t == i)
+            {
+                *passed.entry(why.label().to_string()).or_default() += 1;
+            }
+            let fell: Vec<String> = passed.iter().map(|(why, n)| format!("{n} {why}")).collect();
             vec![
                 lane.name.clone(),
                 lane.objects.to_string(),
@@ -316,7 +328,7 @@ fn warn_lanes(ctx: &Ctx, done: &Fetched) {
             .budget
             .as_ref()
             .filter(|b| b.capped)
-            .map(|b| format!(" until {}", b.reset_text()))
+            .map(|b| format!(" (until {})", b.reset_text()))
             .unwrap_or_default();
         if let Some(e) = &lane.cause {
             let capped = lane.disabled == Some(Skip::Quota);
@@ -524,7 +536,7 @@ fn failure_hint(done: &Fetched) -> String {
     if hints.is_empty() {
         "the data is on none of the remotes tried; push it from a machine that has it, or pass --allow-missing".into()
     } else {
-        hints.join("\n")
+        hints.join(HINT_BREAK)
     }
 }
 

@@ -183,6 +183,10 @@ impl Selection {
     }
 }
 
+/// Between the advice for one remote and the next in one error's hint: each gets a `hint:`
+/// line of its own.
+const HINT_BREAK: &str = "\nhint: ";
+
 /// What every command gets: the resolved global options and the printer.
 pub struct Ctx {
     /// The directory the command runs in (after `-C`).

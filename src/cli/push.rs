@@ -148,7 +148,7 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool, json: bool) -> anyhow::
     err.hint = Some(if hints.is_empty() {
         "rerun `ferry push`: what was uploaded is kept and only the rest is sent".into()
     } else {
-        hints.join("\n")
+        hints.join(super::HINT_BREAK)
     });
     err.exit = worst_exit(
         report

@@ -30,7 +30,7 @@ pub fn status_remotes(
     if json {
         ctx.out.line(&crate::ui::json::report(&to_json(&copies))?);
     } else {
-        ctx.out.line(&copies_text(&copies));
+        ctx.out.text(&copies_text(&copies));
     }
     let report = &copies.replication;
     for r in &report.remotes {

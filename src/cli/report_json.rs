@@ -58,14 +58,23 @@ fn unserved(failed: &[Routed], lanes: &[LaneReport]) -> Vec<Value> {
         .collect()
 }
 
-/// The remotes of a fetch (or a sync's sources): what each supplied, why objects passed it
-/// over, whether it was taken out of the run, and its budget afterwards.
-pub fn lanes(lanes: &[LaneReport]) -> Vec<Value> {
+/// The remotes of a fetch (or a sync's sources): what each supplied, every object that passed
+/// it over by reason (whether another remote then supplied it or, in `failed`, none did),
+/// whether it was taken out of the run, and its budget afterwards.
+pub fn lanes(lanes: &[LaneReport], failed: &[Routed]) -> Vec<Value> {
     lanes
         .iter()
-        .map(|l| {
-            let passed_on: serde_json::Map<String, Value> = l
-                .fell_back
+        .enumerate()
+        .map(|(i, l)| {
+            let mut passed = l.fell_back.clone();
+            for (_, why) in failed
+                .iter()
+                .flat_map(|r| &r.tried)
+                .filter(|(t, _)| *t == i)
+            {
+                *passed.entry(why.label().to_string()).or_default() += 1;
+            }
+            let passed_on: serde_json::Map<String, Value> = passed
                 .iter()
                 .map(|(why, n)| (why.replace(' ', "_"), (*n).into()))
                 .collect();
@@ -101,7 +110,7 @@ pub fn fetched(done: &Fetched, checkout: Option<&Summary>) -> Value {
         .map(|i| json!({"file": i.file, "url": i.url, "missing_objects": i.objects}))
         .collect();
     let mut doc = json!({
-        "remotes": lanes(&done.lanes),
+        "remotes": lanes(&done.lanes, &report.failed),
         "fetched": {"objects": report.fetched.len(), "bytes": bytes},
         "failed": unserved(&report.failed, &done.lanes),
         "bad_manifests": bad,
@@ -238,7 +247,7 @@ pub fn synced(synced: &Synced) -> Value {
         .collect();
     json!({
         "remotes": remotes,
-        "sources": lanes(&synced.sources),
+        "sources": lanes(&synced.sources, &[]),
         "warnings": synced.warnings,
     })
 }
@@ -284,7 +293,7 @@ pub fn sync_plan(synced: &Synced, items: bool) -> Value {
     json!({
         "dry_run": true,
         "remotes": remotes,
-        "sources": lanes(&synced.sources),
+        "sources": lanes(&synced.sources, &[]),
         "unknown_dirs": unknown.into_iter().map(object).collect::<Vec<_>>(),
         "warnings": synced.warnings,
     })

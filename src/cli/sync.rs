@@ -76,7 +76,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         return report_json::emit(ctx, doc, Ok(Exit::Ok));
     }
     if spec.dry_run {
-        ctx.out.line(&plan_text(
+        ctx.out.text(&plan_text(
             &synced.plan,
             &synced.unknown_dirs,
             ctx.verbose > 0,

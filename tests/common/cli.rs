@@ -35,6 +35,7 @@ impl Env {
             .env("FERRY_NOW", NOW)
             .env("COLUMNS", "80")
             .env("NO_COLOR", "1")
+            .env("TZ", "UTC")
             .env_remove("FERRY_REMOTE_S3_ACCESS_KEY_ID")
             .env_remove("FERRY_PROGRESS_EVERY");
         cmd
@@ -62,17 +63,21 @@ pub fn whole(out: &Output) -> String {
         "exit {}\n--- stdout\n{}--- stderr\n{}",
         out.status.code().unwrap_or(-1),
         super::text(&out.stdout),
-        stderr
-            .iter()
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
+        stderr.iter().map(|l| format!("{l}\n")).collect::<String>()
     )
 }
 
 fn is_progress(line: &str) -> bool {
-    ["fetching:", "pushing:", "syncing:", "checking out", "hashing", "listing"]
-        .iter()
-        .any(|p| line.starts_with(p))
+    [
+        "fetching:",
+        "pushing:",
+        "syncing:",
+        "checking out",
+        "hashing",
+        "listing",
+    ]
+    .iter()
+    .any(|p| line.starts_with(p))
 }
 
 /// Asserts that no line of `text` is wider than `width` (a table or a long word may be; say
@@ -135,7 +140,14 @@ pub fn add_s3(env: &Env, dir: &Path, name: &str, endpoint: &str, secret: &str) -
     );
     env.ok(
         dir,
-        &["remote", "modify", "--local", name, "secret_access_key", secret],
+        &[
+            "remote",
+            "modify",
+            "--local",
+            name,
+            "secret_access_key",
+            secret,
+        ],
     );
     url
 }
