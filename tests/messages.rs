@@ -205,6 +205,7 @@ fn a_push_with_one_remote_down_agrees_with_its_table() {
     let out = env.run(d, &["push", "--all-remotes", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let doc = json_doc(&out);
+    insta::assert_snapshot!("push_one_remote_down_json", common::text(&out.stdout));
     let status: Vec<(&str, &str)> = doc["remotes"]
         .as_array()
         .unwrap()
@@ -266,4 +267,104 @@ fn a_sync_from_a_capped_source_says_when_it_can_succeed() {
     assert_eq!(doc["remotes"][0]["status"], "failed");
     assert_eq!(doc["sources"][0]["name"], "b2");
     assert_eq!(doc["sources"][0]["budget"]["capped"], true);
+}
+
+/// Data on no remote: `pull` fails and says so (push it from a machine that has it), `fetch`
+/// warns and succeeds, as dvc; both name the file and every remote's reason.
+#[test]
+fn data_on_no_remote_says_where_it_was_looked_for() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("data.txt", DATA)]);
+    let d = repo.path();
+    let (a, b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    env.ok(
+        d,
+        &["remote", "add", "-d", "a", &a.path().display().to_string()],
+    );
+    env.ok(d, &["remote", "add", "b", &b.path().display().to_string()]);
+    forget(d, &["data.txt"]);
+    let _s = settings(&[(d, "[REPO]")]).bind_to_scope();
+    let out = env.run(d, &["pull"]);
+    insta::assert_snapshot!("pull_data_on_no_remote", whole(&out));
+    assert_eq!(out.status.code(), Some(1));
+    let out = env.run(d, &["fetch"]);
+    insta::assert_snapshot!("fetch_data_on_no_remote", whole(&out));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// The only remote serves a damaged copy: the warning names the remote and the output, the
+/// hint says to push a good copy there; nothing lands in the cache or the workspace.
+#[test]
+fn a_corrupt_copy_names_the_remote_and_the_fix() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("data.txt", DATA)]);
+    let d = repo.path();
+    let store = TempDir::new().unwrap();
+    let server = HttpServer::start(store.path(), "", "");
+    env.ok(d, &["remote", "add", "-d", "web", &server.url("store")]);
+    env.ok(d, &["push"]);
+    forget(d, &["data.txt"]);
+    server.control(r#"{"corrupt": true}"#);
+    let _s = settings(&[(d, "[REPO]")]).bind_to_scope();
+    let out = env.run(d, &["pull"]);
+    insta::assert_snapshot!("pull_corrupt_copy", whole(&out));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!d.join("data.txt").exists());
+    let doc = json_doc(&env.run(d, &["fetch", "--json"]));
+    assert_eq!(
+        doc["remotes"][0]["corrupt"],
+        serde_json::json!(["data.txt"])
+    );
+    assert_eq!(doc["failed"][0]["tried"][0]["reason"], "corrupt_copy");
+}
+
+/// The only remote's daily download limit is smaller than the data: the hint names the limit,
+/// its file and the reset in the remote's zone, and how to raise it.
+#[test]
+fn a_daily_limit_says_which_and_until_when() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("data.txt", DATA)]);
+    let d = repo.path();
+    let a = TempDir::new().unwrap();
+    env.ok(
+        d,
+        &["remote", "add", "-d", "a", &a.path().display().to_string()],
+    );
+    env.ok(d, &["remote", "modify", "a", "daily_download_limit", "5B"]);
+    env.ok(
+        d,
+        &["remote", "modify", "a", "budget_reset", "Europe/Berlin"],
+    );
+    env.ok(d, &["push"]);
+    forget(d, &["data.txt"]);
+    let _s = settings(&[(d, "[REPO]")]).bind_to_scope();
+    let out = env.run(d, &["pull"]);
+    let text = whole(&out);
+    insta::assert_snapshot!("pull_over_daily_limit", text);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text.contains("2026-06-02 00:00 CEST"), "{text}");
+    fits(&text, 80, &[]);
+}
+
+/// `push` of an output whose data the cache lacks: dvc's warning with the object, and a
+/// pointer to `sync --to` when another remote may hold it.
+#[test]
+fn a_push_of_data_missing_from_the_cache_points_to_sync() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("data.txt", DATA)]);
+    let d = repo.path();
+    let (a, b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    env.ok(
+        d,
+        &["remote", "add", "-d", "a", &a.path().display().to_string()],
+    );
+    env.ok(d, &["remote", "add", "b", &b.path().display().to_string()]);
+    forget(d, &[]);
+    let _s = settings(&[(d, "[REPO]")]).bind_to_scope();
+    let out = env.run(d, &["push", "-r", "b"]);
+    insta::assert_snapshot!("push_missing_from_cache", whole(&out));
+    std::fs::remove_file(d.join("data.txt")).unwrap();
+    let out = env.run(d, &["checkout", "--allow-missing"]);
+    insta::assert_snapshot!("checkout_allow_missing", whole(&out));
+    assert_eq!(out.status.code(), Some(0));
 }

@@ -102,17 +102,14 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
     let Some(done) = do_fetch(ctx, &repo, &args.fetch)? else {
         return Ok(Exit::Ok);
     };
-    let checkout = checkout_after(ctx, &repo, &args, !json);
-    let result = match &checkout {
-        Ok(summary) => pull_outcome(ctx, &done, summary, &args),
-        Err(e) => Err(anyhow::anyhow!("{e:#}")),
+    let summary = match checkout_after(ctx, &repo, &args, !json) {
+        Ok(summary) => summary,
+        Err(e) if json => return report_json::emit(ctx, report_json::fetched(&done, None), Err(e)),
+        Err(e) => return Err(e),
     };
+    let result = pull_outcome(ctx, &done, &summary, &args);
     if json {
-        let summary = checkout.as_ref().ok();
-        return report_json::emit(ctx, report_json::fetched(&done, summary), result);
-    }
-    if let Err(e) = checkout {
-        return Err(e);
+        return report_json::emit(ctx, report_json::fetched(&done, Some(&summary)), result);
     }
     result
 }
@@ -496,7 +493,7 @@ fn failure_hint(done: &Fetched) -> String {
         let reset = || {
             lane.budget
                 .as_ref()
-                .map(|b| format!(" (at {})", b.reset_text()))
+                .map(|b| format!(" at {}", b.reset_text()))
                 .unwrap_or_default()
         };
         let hint = if whys.contains(&&Skip::Auth) {
@@ -576,8 +573,11 @@ fn fetch_failures(
         "Some of the cache files could not be downloaded from any remote:\n{}",
         lines.join("\n")
     );
+    // (callers pass `allow_missing` only when every remote simply lacks the objects)
     if allow_missing {
-        ctx.out.warn(&text);
+        ctx.out.warn(&format!(
+            "{text}\npush them from a machine that has the data (`ferry push` there)"
+        ));
         return Ok(Exit::Ok);
     }
     // A remote that refused the credentials is a configuration problem (exit 251).
