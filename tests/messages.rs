@@ -368,3 +368,29 @@ fn a_push_of_data_missing_from_the_cache_points_to_sync() {
     insta::assert_snapshot!("checkout_allow_missing", whole(&out));
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// A remote that is down while the others are counted: `status --remotes` names it with the
+/// advice for it and exits 1; `gc --cloud` on another remote says it keeps what only the down
+/// one might also hold.
+#[test]
+fn a_remote_down_in_the_copy_counts_is_named_with_advice() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("data.txt", DATA), ("old.txt", "old\n")]);
+    let d = repo.path();
+    let a = TempDir::new().unwrap();
+    env.ok(
+        d,
+        &["remote", "add", "-d", "a", &a.path().display().to_string()],
+    );
+    env.ok(d, &["push"]);
+    std::fs::remove_file(d.join("old.txt.dvc")).unwrap();
+    env.ok(d, &["remote", "add", "dagshub", &down_url()]);
+    env.ok(d, &["config", "redundancy.min_copies", "2"]);
+    let _s = settings(&[(d, "[REPO]"), (a.path(), "[REMOTE_A]")]).bind_to_scope();
+    let out = env.run(d, &["status", "--remotes"]);
+    insta::assert_snapshot!("status_remotes_one_down", whole(&out));
+    assert_eq!(out.status.code(), Some(1));
+    let out = env.run(d, &["gc", "-w", "--cloud", "-r", "a", "--dry"]);
+    insta::assert_snapshot!("gc_cloud_other_down", whole(&out));
+    assert_eq!(out.status.code(), Some(0));
+}

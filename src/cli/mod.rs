@@ -171,7 +171,9 @@ impl Selection {
             let (more, unreadable) = crate::transfer::wanted::outs_at(&repo.root, revs)?;
             for f in unreadable {
                 ctx.out
-                    .warn(&format!("skipping '{f}': it cannot be parsed"));
+                    .warn(&format!(
+                        "skipping '{f}' at a selected revision: it cannot be parsed, so the data it records is left out"
+                    ));
             }
             for o in more {
                 if !outs.iter().any(|w| w.hash == o.hash) {

@@ -66,7 +66,7 @@ pub fn sync(
         let (history, unreadable) = wanted::of_history(&repo.root)?;
         for file in unreadable {
             warnings.push(format!(
-                "skipping '{file}': not a valid .dvc file or dvc.lock"
+                "skipping '{file}' of the history: not a valid .dvc file or dvc.lock, so the data it records is not synced (fix it in a new commit if that data matters)"
             ));
         }
         merge(&mut roots, history);
