@@ -155,6 +155,10 @@ fn every_report_at_80_columns_and_in_json() {
 
     delete(b.path(), &[1, 4, 7]);
     text("t80_status_remotes", &["status", "--remotes"]);
+    text("t80_status_c_missing", &["status", "-c", "-r", "b"]);
+    let out = env.run(d, &["status", "-c", "-r", "b", "--json"]);
+    // DVC's own shape, byte for byte as dvc prints it: no schema field
+    insta::assert_snapshot!("json_status_c_missing", common::text(&out.stdout));
     json("json_status_remotes", &["status", "--remotes", "--json"]);
     text("t80_sync_dry_run", &["sync", "--dry-run"]);
     json("json_sync_dry_run", &["sync", "--dry-run", "--json"]);
@@ -173,6 +177,9 @@ fn every_report_at_80_columns_and_in_json() {
     forget();
     text("t80_fetch_dry_run", &["fetch", "--dry-run"]);
     json("json_fetch_dry_run", &["fetch", "--dry-run", "--json"]);
+    let doc = json("json_pull_dry_run", &["pull", "--dry-run", "--json"]);
+    assert_eq!(doc["dry_run"], true);
+    assert!(!d.join("data").exists(), "a dry run writes nothing");
     text("t80_pull", &["pull"]);
     text("t80_remote_usage", &["remote", "usage"]);
     json("json_remote_usage", &["remote", "usage", "--json"]);
