@@ -394,3 +394,35 @@ fn a_remote_down_in_the_copy_counts_is_named_with_advice() {
     insta::assert_snapshot!("gc_cloud_other_down", whole(&out));
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// The first remote keeps failing (500s past the retries) and the second serves everything:
+/// one note says where the objects came from and how to look at the failing one, without
+/// telling the user to rerun a pull that succeeded.
+#[test]
+fn a_failing_remote_made_up_for_is_one_warning_without_rerun() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("data.txt", DATA)]);
+    let d = repo.path();
+    let store = TempDir::new().unwrap();
+    let server = HttpServer::start(store.path(), "", "");
+    env.ok(d, &["remote", "add", "-d", "web", &server.url("store")]);
+    let disk = TempDir::new().unwrap();
+    env.ok(
+        d,
+        &["remote", "add", "disk", &disk.path().display().to_string()],
+    );
+    env.ok(d, &["push", "--all-remotes"]);
+    forget(d, &["data.txt"]);
+    server.control(r#"{"fail_500": 1000}"#);
+    let _s = settings(&[(d, "[REPO]")]).bind_to_scope();
+    let out = env.run(d, &["pull"]);
+    let text = whole(&out);
+    insta::assert_snapshot!("pull_failing_remote_made_up_for", text);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!text.contains("rerun"), "{text}");
+    assert!(
+        text.contains("note: remote 'web' failed to serve 1 file (1 retries exhausted)"),
+        "{text}"
+    );
+    assert_eq!(common::read(d, "data.txt"), DATA);
+}

@@ -365,10 +365,14 @@ fn warn_lanes(ctx: &Ctx, done: &Fetched) {
                     ),
                 };
                 let mut text = format!("remote '{name}' {what} ({}){outcome}", e.message);
-                if unserved == 0
-                    && let Some(hint) = e.hint()
-                {
-                    text.push_str(&format!("\n{hint}"));
+                // Refused credentials need fixing even when others made up for them; a remote
+                // that failed needs nothing now but a look.
+                if unserved == 0 && lane.disabled == Some(Skip::Auth) {
+                    if let Some(hint) = e.hint() {
+                        text.push_str(&format!("\n{hint}"));
+                    }
+                } else if unserved == 0 {
+                    text.push_str(&format!("; `ferry doctor -r {name}` checks it"));
                 }
                 ctx.out.warn(&text);
             }
@@ -390,6 +394,33 @@ fn warn_lanes(ctx: &Ctx, done: &Fetched) {
             } else {
                 ctx.out.warn(&text);
             }
+        }
+        // Failures that did not take it out of the run but that another remote made up for.
+        let failing = [
+            Skip::Unreachable,
+            Skip::Retries(String::new()),
+            Skip::Failed(String::new()),
+        ];
+        let failed: Vec<String> = failing
+            .iter()
+            .filter_map(|w| {
+                lane.fell_back
+                    .get(w.label())
+                    .map(|n| format!("{n} {}", w.label()))
+            })
+            .collect();
+        if lane.cause.is_none() && !failed.is_empty() {
+            let n: u64 = failing
+                .iter()
+                .filter_map(|w| lane.fell_back.get(w.label()))
+                .sum();
+            ctx.out.note(&format!(
+                "remote '{name}' failed to serve {} ({}); {} came from {} instead; `ferry doctor -r {name}` checks it",
+                files(n as usize),
+                failed.join(", "),
+                if n == 1 { "it" } else { "they" },
+                served_after(done, i)
+            ));
         }
         if !lane.corrupt.is_empty() {
             let mut corrupt = lane.corrupt.clone();
