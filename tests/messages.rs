@@ -399,7 +399,7 @@ fn a_remote_down_in_the_copy_counts_is_named_with_advice() {
 /// one note says where the objects came from and how to look at the failing one, without
 /// telling the user to rerun a pull that succeeded.
 #[test]
-fn a_failing_remote_made_up_for_is_one_warning_without_rerun() {
+fn a_failing_remote_made_up_for_is_one_note_without_rerun() {
     let env = Env::new();
     let repo = repo_with(&env, &[("data.txt", DATA)]);
     let d = repo.path();
@@ -421,7 +421,7 @@ fn a_failing_remote_made_up_for_is_one_warning_without_rerun() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!text.contains("rerun"), "{text}");
     assert!(
-        text.contains("note: remote 'web' failed to serve 1 file (1 retries exhausted)"),
+        text.contains("note: remote 'web' failed to serve 1 file (retries exhausted)"),
         "{text}"
     );
     assert_eq!(common::read(d, "data.txt"), DATA);

@@ -403,11 +403,8 @@ fn warn_lanes(ctx: &Ctx, done: &Fetched) {
         ];
         let failed: Vec<String> = failing
             .iter()
-            .filter_map(|w| {
-                lane.fell_back
-                    .get(w.label())
-                    .map(|n| format!("{n} {}", w.label()))
-            })
+            .filter(|w| lane.fell_back.contains_key(w.label()))
+            .map(|w| w.label().to_string())
             .collect();
         if lane.cause.is_none() && !failed.is_empty() {
             let n: u64 = failing
