@@ -49,9 +49,11 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         ctx.out.line(&summary.line());
     }
     if args.allow_missing && !summary.missing.is_empty() {
+        let mut missing = std::mem::take(&mut summary.missing);
+        missing.sort();
         ctx.out.warn(&format!(
-            "missing from the cache, not checked out: {}",
-            std::mem::take(&mut summary.missing).join(", ")
+            "missing from the cache, not checked out: {}; `ferry pull` downloads them (or `ferry fetch`, then `ferry checkout`)",
+            missing.join(", ")
         ));
     }
     summary.into_result()

@@ -1,16 +1,20 @@
 //! `ferry fetch` and `ferry pull`: download what outputs need, routing each object over the
 //! remotes in order (with budgets), then (pull) check the data out.
 use super::Ctx;
+use super::checkout::Summary;
 use super::checkout::checkout_all;
+use super::report_json;
 use super::transfer::{settings, table};
 use crate::error::Hint;
 use crate::error::{Exit, UserError};
 use crate::ops;
-use crate::ops::fetch::{FetchFrom, Fetched, LaneReport, Planned};
+use crate::ops::fetch::{FetchFrom, Fetched, Planned};
 use crate::repo::{Repo, index};
 use crate::transfer::router::Skip;
 use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
+
+use super::HINT_BREAK;
 
 /// Options shared by fetch and pull.
 #[derive(Debug, clap::Args)]
@@ -30,6 +34,10 @@ pub struct FetchArgs {
     /// Concurrent downloads per remote.
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    /// Print one JSON report (docs/json.md) on stdout instead of the summary (with --dry-run:
+    /// the plan).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     selection: super::Selection,
 }
@@ -63,13 +71,14 @@ pub struct PullArgs {
 /// `ferry fetch`.
 pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
+    let json = args.fetch.json;
     let Some(done) = do_fetch(ctx, &repo, &args.fetch)? else {
         return Ok(Exit::Ok);
     };
     let report = &done.report;
-    if report.fetched.is_empty() && report.failed.is_empty() {
+    if !json && report.fetched.is_empty() && report.failed.is_empty() {
         ctx.out.line("Everything is up to date.");
-    } else if !report.fetched.is_empty() {
+    } else if !json && !report.fetched.is_empty() {
         ctx.out
             .line(&format!("{} fetched", files(report.fetched.len())));
     }
@@ -79,23 +88,52 @@ pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         .failed
         .iter()
         .all(|r| r.tried.iter().all(|(_, why)| *why == Skip::NotFound));
-    fetch_failures(&done, only_missing, "fetch")
+    let result = fetch_failures(ctx, &done, only_missing, "fetch");
+    if json {
+        return report_json::emit(ctx, report_json::fetched(&done, None), result);
+    }
+    result
 }
 
 /// `ferry pull`.
 pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
+    let json = args.fetch.json;
     let Some(done) = do_fetch(ctx, &repo, &args.fetch)? else {
         return Ok(Exit::Ok);
     };
-    let report = &done.report;
+    let summary = match checkout_after(ctx, &repo, &args, !json) {
+        Ok(summary) => summary,
+        Err(e) if json => return report_json::emit(ctx, report_json::fetched(&done, None), Err(e)),
+        Err(e) => return Err(e),
+    };
+    let result = pull_outcome(ctx, &done, &summary, &args);
+    if json {
+        return report_json::emit(ctx, report_json::fetched(&done, Some(&summary)), result);
+    }
+    result
+}
+
+/// Pull's checkout of the targets once their data is fetched (`lines`: DVC's `A`/`M` lines).
+fn checkout_after(ctx: &Ctx, repo: &Repo, args: &PullArgs, lines: bool) -> anyhow::Result<Summary> {
     let _lock = repo.lock()?;
     let targets = args
         .fetch
         .selection
-        .targets(&repo, &ctx.cwd, &args.fetch.targets)?;
-    let outs = index::collect(&repo, &ctx.cwd, &targets)?;
-    let summary = checkout_all(ctx, &repo, &outs, args.force, true)?;
+        .targets(repo, &ctx.cwd, &args.fetch.targets)?;
+    let outs = index::collect(repo, &ctx.cwd, &targets)?;
+    checkout_all(ctx, repo, &outs, args.force, lines)
+}
+
+/// A pull's summary line (without `--json`) and its outcome: DVC's checkout failures, or the
+/// downloads no remote could serve.
+fn pull_outcome(
+    ctx: &Ctx,
+    done: &Fetched,
+    summary: &Summary,
+    args: &PullArgs,
+) -> anyhow::Result<Exit> {
+    let report = &done.report;
     let mut parts = Vec::new();
     if !report.fetched.is_empty() {
         parts.push(format!("{} fetched", files(report.fetched.len())));
@@ -106,10 +144,10 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
     if summary.modified > 0 {
         parts.push(format!("{} modified", files(summary.modified)));
     }
-    if parts.is_empty() && summary.missing.is_empty() && summary.unsaved.is_empty() {
+    let json = args.fetch.json;
+    if !json && parts.is_empty() && summary.missing.is_empty() && summary.unsaved.is_empty() {
         ctx.out.line("Everything is up to date.");
-    } else if !parts.is_empty() {
-        let last = parts.pop().unwrap_or_default();
+    } else if let Some(last) = parts.pop().filter(|_| !json) {
         ctx.out.line(&if parts.is_empty() {
             last
         } else {
@@ -117,7 +155,9 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
         });
     }
     if !summary.unsaved.is_empty() {
-        return Err(UserError::failed(format!("failed to pull data from the cloud - Can't remove the following unsaved files without confirmation. Use `--force` to force.\n{}", summary.unsaved.join("\n")))
+        let mut unsaved = summary.unsaved.clone();
+        unsaved.sort();
+        return Err(UserError::failed(format!("failed to pull data from the cloud - Can't remove the following unsaved files without confirmation. Use `--force` to force.\n{}", unsaved.join("\n")))
             .with_hint("save them with `ferry add`, or pass --force to discard them")
             .into());
     }
@@ -128,15 +168,17 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
         .iter()
         .any(|r| r.tried.iter().any(|(_, why)| *why != Skip::NotFound));
     if refused {
-        fetch_failures(&done, false, "pull")?;
+        fetch_failures(ctx, done, false, "pull")?;
     }
     if !summary.missing.is_empty() && !args.allow_missing {
-        fetch_failures(&done, true, "pull")?;
-        return Err(UserError::failed(format!("failed to pull data from the cloud - Checkout failed for following targets:\n{}\nIs your cache up to date?\n<https://error.dvc.org/missing-files>", summary.missing.join("\n")))
-            .with_hint(failure_hint(&done))
+        fetch_failures(ctx, done, true, "pull")?;
+        let mut missing = summary.missing.clone();
+        missing.sort();
+        return Err(UserError::failed(format!("failed to pull data from the cloud - Checkout failed for following targets:\n{}\nIs your cache up to date?\n<https://error.dvc.org/missing-files>", missing.join("\n")))
+            .with_hint(failure_hint(done))
             .into());
     }
-    fetch_failures(&done, args.allow_missing, "pull")
+    fetch_failures(ctx, done, args.allow_missing, "pull")
 }
 
 /// Resolves the fetch's settings and runs [`ops::fetch::fetch`] (or, `--dry-run`, renders
@@ -152,7 +194,11 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Option<F
     if args.dry_run {
         let planned = ops::fetch::plan(repo, &settings, &outs, &from)?;
         warn_all(ctx, &planned.warnings);
-        ctx.out.line(&plan_text(&planned));
+        if args.json {
+            report_json::emit(ctx, report_json::planned(&planned), Ok(Exit::Ok))?;
+        } else {
+            ctx.out.text(&plan_text(&planned));
+        }
         return Ok(None);
     }
     let progress = TransferProgress::new("fetching", ctx.out.is_quiet());
@@ -161,11 +207,13 @@ fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Option<F
     let done = done?;
     warn_all(ctx, &done.warnings);
     let report = &done.report;
-    if done.lanes.len() > 1 && done.routed {
-        ctx.out.line(&lanes_table(&done.lanes));
+    if done.lanes.len() > 1 && done.routed && !args.json {
+        ctx.out.line(&lanes_table(&done));
     }
     warn_lanes(ctx, &done);
-    for (out, e) in &report.bad_manifests {
+    let mut bad: Vec<_> = report.bad_manifests.iter().collect();
+    bad.sort();
+    for (out, e) in bad {
         ctx.out.error(&format!("'{out}': {e}"));
     }
     for i in &done.imports {
@@ -206,16 +254,26 @@ fn budget_text(r: &crate::budget::Remaining) -> String {
     }
 }
 
-/// The per-remote summary of a fetch over several remotes.
-fn lanes_table(lanes: &[LaneReport]) -> String {
-    let rows: Vec<Vec<String>> = lanes
+/// The per-remote summary of a fetch over several remotes: what each supplied, and every
+/// object that passed it over by reason (those another remote then supplied and those none
+/// did).
+fn lanes_table(done: &Fetched) -> String {
+    let rows: Vec<Vec<String>> = done
+        .lanes
         .iter()
-        .map(|lane| {
-            let fell: Vec<String> = lane
-                .fell_back
+        .enumerate()
+        .map(|(i, lane)| {
+            let mut passed = lane.fell_back.clone();
+            for (_, why) in done
+                .report
+                .failed
                 .iter()
-                .map(|(why, n)| format!("{n} {why}"))
-                .collect();
+                .flat_map(|r| &r.tried)
+                .filter(|(t, _)| *t == i)
+            {
+                *passed.entry(why.label().to_string()).or_default() += 1;
+            }
+            let fell: Vec<String> = passed.iter().map(|(why, n)| format!("{n} {why}")).collect();
             vec![
                 lane.name.clone(),
                 lane.objects.to_string(),
@@ -231,8 +289,28 @@ fn lanes_table(lanes: &[LaneReport]) -> String {
     table(&["remote", "objects", "bytes", "passed on (why)"], &rows)
 }
 
-/// Says why a remote was left out (credentials, cap, unreachable) and what to do, and which
-/// remote holds corrupt copies: the reasons behind the rows of the summary.
+/// The remotes after lane `i` that supplied objects, quoted, in order (where what `i` passed
+/// on went).
+fn served_after(done: &Fetched, i: usize) -> String {
+    let names: Vec<String> = done
+        .lanes
+        .iter()
+        .enumerate()
+        .filter(|(j, l)| *j != i && l.objects > 0)
+        .map(|(_, l)| format!("'{}'", l.name))
+        .collect();
+    if names.is_empty() {
+        "the other remotes".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Says why a remote was left out (credentials, cap, unreachable) and what became of its
+/// objects, and which remote holds corrupt copies: the reasons behind the rows of the summary.
+/// A cap that other remotes made up for is one `note:` line (nothing to fix); a refusal or a
+/// failure is a warning, with the remote's own advice unless objects are missing (the final
+/// error's hint then gives it, per remote).
 fn warn_lanes(ctx: &Ctx, done: &Fetched) {
     let report = &done.report;
     for (i, lane) in done.lanes.iter().enumerate() {
@@ -243,38 +321,110 @@ fn warn_lanes(ctx: &Ctx, done: &Fetched) {
             .iter()
             .filter(|r| r.tried.iter().any(|(t, _)| *t == i))
             .count();
-        let passed_over = moved > 0 || unserved > 0;
+        let until = lane
+            .budget
+            .as_ref()
+            .filter(|b| b.capped)
+            .map(|b| format!(" (until {})", b.reset_text()))
+            .unwrap_or_default();
         if let Some(e) = &lane.cause {
-            let what = match lane.disabled {
-                Some(Skip::Auth) => "refused our credentials",
-                Some(Skip::Quota) => "reports its download cap is exhausted",
-                _ => "kept failing",
-            };
-            // Say only what happened to the objects it was asked for.
-            let outcome = match (moved, unserved) {
-                (0, 0) => String::new(),
-                (_, 0) => "; its objects were taken from the other remotes".into(),
-                (0, _) => "; no other remote supplied its objects".into(),
-                (moved, unserved) => format!(
-                    "; {} taken from the other remotes, {} from none",
-                    files(moved as usize),
-                    files(unserved)
-                ),
-            };
-            let mut text = format!("remote '{name}' {what} ({}){outcome}", e.message);
-            if let Some(hint) = e.hint() {
-                text.push_str(&format!("\n{hint}"));
+            let capped = lane.disabled == Some(Skip::Quota);
+            if capped && unserved == 0 {
+                let rest = if moved > 0 {
+                    format!(
+                        "; {} came from {} instead",
+                        files(moved as usize),
+                        served_after(done, i)
+                    )
+                } else {
+                    String::new()
+                };
+                ctx.out.note(&format!(
+                    "remote '{name}' reports its download cap is exhausted{until}{rest}"
+                ));
+            } else {
+                let what = match lane.disabled {
+                    Some(Skip::Auth) => "refused our credentials".to_string(),
+                    Some(Skip::Quota) => format!("reports its download cap is exhausted{until}"),
+                    _ => "kept failing".to_string(),
+                };
+                // Say only what happened to the objects it was asked for.
+                let outcome = match (moved, unserved) {
+                    (0, 0) => String::new(),
+                    (moved, 0) => format!(
+                        "; its objects were taken from the other remotes ({} from {})",
+                        files(moved as usize),
+                        served_after(done, i)
+                    ),
+                    (0, _) => "; no other remote supplied its objects".into(),
+                    (moved, unserved) => format!(
+                        "; {} came from {}, {} from no remote",
+                        files(moved as usize),
+                        served_after(done, i),
+                        files(unserved)
+                    ),
+                };
+                let mut text = format!("remote '{name}' {what} ({}){outcome}", e.message);
+                // Refused credentials need fixing even when others made up for them; a remote
+                // that failed needs nothing now but a look.
+                if unserved == 0 && lane.disabled == Some(Skip::Auth) {
+                    if let Some(hint) = e.hint() {
+                        text.push_str(&format!("\n{hint}"));
+                    }
+                } else if unserved == 0 {
+                    text.push_str(&format!("; `ferry doctor -r {name}` checks it"));
+                }
+                ctx.out.warn(&text);
             }
-            ctx.out.warn(&text);
-        } else if let Some(until) = lane.capped_until.filter(|_| passed_over) {
-            ctx.out.warn(&format!(
-                "remote '{name}' reported its download cap earlier today; skipped without a request until its reset at {until}"
+        } else if let Some(at) = lane.capped_until.filter(|_| moved > 0 || unserved > 0) {
+            let at = lane
+                .budget
+                .as_ref()
+                .map(|b| b.reset_text())
+                .unwrap_or_else(|| at.to_string());
+            let text = format!(
+                "remote '{name}' reported its download cap earlier today; skipped without a request until its reset at {at}"
+            );
+            if unserved == 0 {
+                ctx.out.note(&format!(
+                    "{text}; {} came from {} instead",
+                    files(moved as usize),
+                    served_after(done, i)
+                ));
+            } else {
+                ctx.out.warn(&text);
+            }
+        }
+        // Failures that did not take it out of the run but that another remote made up for.
+        let failing = [
+            Skip::Unreachable,
+            Skip::Retries(String::new()),
+            Skip::Failed(String::new()),
+        ];
+        let failed: Vec<String> = failing
+            .iter()
+            .filter(|w| lane.fell_back.contains_key(w.label()))
+            .map(|w| w.label().to_string())
+            .collect();
+        if lane.cause.is_none() && !failed.is_empty() {
+            let n: u64 = failing
+                .iter()
+                .filter_map(|w| lane.fell_back.get(w.label()))
+                .sum();
+            ctx.out.note(&format!(
+                "remote '{name}' failed to serve {} ({}); {} came from {} instead; `ferry doctor -r {name}` checks it",
+                files(n as usize),
+                failed.join(", "),
+                if n == 1 { "it" } else { "they" },
+                served_after(done, i)
             ));
         }
         if !lane.corrupt.is_empty() {
+            let mut corrupt = lane.corrupt.clone();
+            corrupt.sort();
             ctx.out.warn(&format!(
                 "remote '{name}' holds corrupt copies (discarded: wrong md5 or longer than the object) of: {}; push them again from a good copy",
-                lane.corrupt.join(", ")
+                corrupt.join(", ")
             ));
         }
     }
@@ -352,40 +502,77 @@ fn plan_text(planned: &Planned) -> String {
     lines.join("\n")
 }
 
-/// The most actionable next step for objects no remote supplied, naming the remote at fault:
-/// refused credentials first, then corrupt copies, then failing remotes, else plain absence.
+/// What to do about the objects no remote supplied: one line per remote at fault, for that
+/// remote's kind and reason (refused credentials, corrupt copies, a cap, a daily limit, a
+/// failure), in the order of the remotes; else plain absence.
 fn failure_hint(done: &Fetched) -> String {
-    let culprit = |want: fn(&Skip) -> bool| {
-        done.report
+    let mut hints = Vec::new();
+    for (i, lane) in done.lanes.iter().enumerate() {
+        let whys: Vec<&Skip> = done
+            .report
             .failed
             .iter()
             .flat_map(|r| &r.tried)
-            .find(|(_, why)| want(why))
-            .and_then(|(i, _)| done.lanes.get(*i))
-            .map(|l| l.name.as_str())
-    };
-    if let Some(n) = culprit(|w| *w == Skip::Auth) {
-        format!(
-            "remote '{n}' rejected the credentials: check `ferry remote modify {n} --local user …`/`password …` (HTTP) or `access_key_id`/`secret_access_key` (S3)"
-        )
-    } else if let Some(n) = culprit(|w| *w == Skip::Corrupt) {
-        format!(
-            "remote '{n}' holds copies whose md5 or size does not match their name; they were discarded: push good copies from a machine that has the data"
-        )
-    } else if let Some(n) =
-        culprit(|w| matches!(w, Skip::Unreachable | Skip::Retries(_) | Skip::Failed(_)))
-    {
-        format!(
-            "remote '{n}' failed or could not be reached; rerun the command: what was downloaded is kept"
-        )
-    } else {
+            .filter(|(t, _)| *t == i)
+            .map(|(_, why)| why)
+            .collect();
+        let n = &lane.name;
+        let own = || lane.cause.as_ref().and_then(Hint::hint);
+        let reset = || {
+            lane.budget
+                .as_ref()
+                .map(|b| format!(" at {}", b.reset_text()))
+                .unwrap_or_default()
+        };
+        let hint = if whys.contains(&&Skip::Auth) {
+            own().unwrap_or_else(|| {
+                format!("check the credentials of remote '{n}': `ferry doctor -r {n}` tests them")
+            })
+        } else if whys.contains(&&Skip::Corrupt) {
+            format!(
+                "remote '{n}' holds copies whose md5 or size does not match their name; they were discarded: push good copies from a machine that has the data (`ferry push -r {n}`)"
+            )
+        } else if whys.contains(&&Skip::Quota) {
+            format!(
+                "remote '{n}' is capped until its reset{}; rerun then (what was downloaded is kept), or push the data to another remote from a machine that has it",
+                reset()
+            )
+        } else if whys.contains(&&Skip::OverBudget) {
+            format!(
+                "remote '{n}' reached a daily limit of .dvc/ferry.toml until its reset{}; `ferry remote usage` shows which, `ferry config remote.{n}.daily_download_limit …` raises it",
+                reset()
+            )
+        } else if whys
+            .iter()
+            .any(|w| matches!(w, Skip::Unreachable | Skip::Retries(_) | Skip::Failed(_)))
+        {
+            own().unwrap_or_else(|| {
+                format!(
+                    "remote '{n}' failed or could not be reached; rerun the command: what was downloaded is kept (`ferry doctor -r {n}` checks it)"
+                )
+            })
+        } else {
+            continue;
+        };
+        if !hints.contains(&hint) {
+            hints.push(hint);
+        }
+    }
+    if hints.is_empty() {
         "the data is on none of the remotes tried; push it from a machine that has it, or pass --allow-missing".into()
+    } else {
+        hints.join(HINT_BREAK)
     }
 }
 
 /// Reports objects no remote supplied, each with every remote's reason; an error of command
 /// `verb` unless `allow_missing`.
-fn fetch_failures(done: &Fetched, allow_missing: bool, verb: &str) -> anyhow::Result<Exit> {
+fn fetch_failures(
+    ctx: &Ctx,
+    done: &Fetched,
+    allow_missing: bool,
+    verb: &str,
+) -> anyhow::Result<Exit> {
     let report = &done.report;
     if report.failed.is_empty() {
         return Ok(Exit::Ok);
@@ -414,8 +601,11 @@ fn fetch_failures(done: &Fetched, allow_missing: bool, verb: &str) -> anyhow::Re
         "Some of the cache files could not be downloaded from any remote:\n{}",
         lines.join("\n")
     );
+    // (callers pass `allow_missing` only when every remote simply lacks the objects)
     if allow_missing {
-        eprintln!("WARNING: {text}");
+        ctx.out.warn(&format!(
+            "{text}\npush them from a machine that has the data (`ferry push` there)"
+        ));
         return Ok(Exit::Ok);
     }
     // A remote that refused the credentials is a configuration problem (exit 251).

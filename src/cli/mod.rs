@@ -21,6 +21,7 @@ mod push;
 mod redundancy;
 mod remote;
 mod remove;
+mod report_json;
 mod status;
 mod sync;
 mod transfer;
@@ -170,7 +171,9 @@ impl Selection {
             let (more, unreadable) = crate::transfer::wanted::outs_at(&repo.root, revs)?;
             for f in unreadable {
                 ctx.out
-                    .warn(&format!("skipping '{f}': it cannot be parsed"));
+                    .warn(&format!(
+                        "skipping '{f}' at a selected revision: it cannot be parsed, so the data it records is left out"
+                    ));
             }
             for o in more {
                 if !outs.iter().any(|w| w.hash == o.hash) {
@@ -181,6 +184,10 @@ impl Selection {
         Ok(outs)
     }
 }
+
+/// Between the advice for one remote and the next in one error's hint: each gets a `hint:`
+/// line of its own.
+const HINT_BREAK: &str = "\nhint: ";
 
 /// What every command gets: the resolved global options and the printer.
 pub struct Ctx {

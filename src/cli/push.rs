@@ -32,6 +32,9 @@ pub struct Args {
     /// Read the targets as glob patterns (`*`, `?`, `[…]`, `**`).
     #[arg(long)]
     glob: bool,
+    /// Print one JSON report (docs/json.md) on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `ferry push`: resolves where it goes, calls [`crate::ops::push::push`], renders.
@@ -55,10 +58,16 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     for w in &pushed.warnings {
         ctx.out.warn(w);
     }
-    render(ctx, &pushed.report, pushed.fan_out)
+    let result = render(ctx, &pushed.report, pushed.fan_out, args.json);
+    if args.json {
+        return super::report_json::emit(ctx, super::report_json::pushed(&pushed), result);
+    }
+    result
 }
 
-fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit> {
+/// Prints the errors (and, unless `json`, the table or summary line), then the push's outcome:
+/// an error naming every remote that did not get everything.
+fn render(ctx: &Ctx, report: &PushReport, fan_out: bool, json: bool) -> anyhow::Result<Exit> {
     if !report.missing_local.is_empty() {
         let mut list: Vec<String> = report
             .missing_local
@@ -88,6 +97,70 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
             failed_remotes.push(name.clone());
         }
     }
+    if !json {
+        summary(ctx, report, fan_out, failed_remotes.is_empty());
+    }
+    if failed_remotes.is_empty() {
+        return Ok(Exit::Ok);
+    }
+    // Name each failed remote with what it got; the table above says the same per row.
+    let per_remote: Vec<String> = report
+        .rows
+        .iter()
+        .filter_map(|(name, r)| {
+            if let Some(e) = &r.unreachable {
+                let why = match e.kind {
+                    ErrorKind::Auth => "credentials refused",
+                    ErrorKind::Quota => "capped",
+                    _ => "unreachable",
+                };
+                Some(format!("nothing sent to '{name}' ({why})"))
+            } else if !r.failed.is_empty() {
+                Some(format!(
+                    "{} of {} failed to upload to '{name}'",
+                    r.failed.len(),
+                    files(r.failed.len() + r.uploaded as usize)
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let complete = report.rows.len() - per_remote.len();
+    let rest = match complete {
+        0 => String::new(),
+        1 if report.rows.len() == 2 => "; the other remote got everything".into(),
+        _ => "; the other remotes got everything".into(),
+    };
+    let mut hints: Vec<String> = Vec::new();
+    for (_, r) in &report.rows {
+        let first = r.unreachable.as_ref().or(r.failed.first().map(|(_, e)| e));
+        if let Some(h) = first.and_then(crate::error::Hint::hint)
+            && !hints.contains(&h)
+        {
+            hints.push(h);
+        }
+    }
+    let mut err = UserError::failed(format!(
+        "failed to push data to the cloud - {}{rest}",
+        per_remote.join(", ")
+    ));
+    err.hint = Some(if hints.is_empty() {
+        "rerun `ferry push`: what was uploaded is kept and only the rest is sent".into()
+    } else {
+        hints.join(super::HINT_BREAK)
+    });
+    err.exit = worst_exit(
+        report
+            .rows
+            .iter()
+            .flat_map(|(_, r)| r.unreachable.iter().chain(r.failed.iter().map(|(_, e)| e))),
+    );
+    Err(err.into())
+}
+
+/// The table (several remotes asked for) or DVC's one summary line.
+fn summary(ctx: &Ctx, report: &PushReport, fan_out: bool, all_ok: bool) {
     if fan_out {
         let rows: Vec<Vec<String>> = report
             .rows
@@ -118,7 +191,7 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
             &rows,
         ));
         for (name, r) in report.rows.iter().filter(|(_, r)| r.trusted_dirs > 0) {
-            ctx.out.line(&format!(
+            ctx.out.text(&format!(
                 "note: remote '{name}' cannot list, so {} already there {} taken as complete \
                  from {} .dir (the files were not checked)",
                 plural(r.trusted_dirs, "directory", "directories"),
@@ -131,57 +204,10 @@ fn render(ctx: &Ctx, report: &PushReport, fan_out: bool) -> anyhow::Result<Exit>
         if uploaded > 0 {
             ctx.out
                 .line(&format!("{} pushed", files(uploaded as usize)));
-        } else if failed_remotes.is_empty() && report.missing_local.is_empty() {
+        } else if all_ok && report.missing_local.is_empty() {
             ctx.out.line("Everything is up to date.");
         }
     }
-    if failed_remotes.is_empty() {
-        return Ok(Exit::Ok);
-    }
-    let n: usize = report.rows.iter().map(|(_, r)| r.failed.len()).sum();
-    let per_remote: Vec<String> = report
-        .rows
-        .iter()
-        .filter_map(|(name, r)| {
-            if r.unreachable.is_some() {
-                Some(format!("{name} (could not be checked, nothing sent)"))
-            } else if !r.failed.is_empty() {
-                Some(format!("{name} ({} failed)", files(r.failed.len())))
-            } else {
-                None
-            }
-        })
-        .collect();
-    let mut hints: Vec<String> = Vec::new();
-    for (_, r) in &report.rows {
-        let first = r.unreachable.as_ref().or(r.failed.first().map(|(_, e)| e));
-        if let Some(h) = first.and_then(crate::error::Hint::hint)
-            && !hints.contains(&h)
-        {
-            hints.push(h);
-        }
-    }
-    let what = if n > 0 {
-        format!("{} failed to upload", files(n))
-    } else {
-        "nothing could be uploaded".to_string()
-    };
-    let mut err = UserError::failed(format!(
-        "failed to push data to the cloud - {what}; failed remotes: {}",
-        per_remote.join(", ")
-    ));
-    err.hint = Some(if hints.is_empty() {
-        "rerun `ferry push`: what was uploaded is kept and only the rest is sent".into()
-    } else {
-        hints.join("; ")
-    });
-    err.exit = worst_exit(
-        report
-            .rows
-            .iter()
-            .flat_map(|(_, r)| r.unreachable.iter().chain(r.failed.iter().map(|(_, e)| e))),
-    );
-    Err(err.into())
 }
 
 /// `n` and the noun in the right number.

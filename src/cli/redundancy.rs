@@ -30,7 +30,7 @@ pub fn status_remotes(
     if json {
         ctx.out.line(&crate::ui::json::report(&to_json(&copies))?);
     } else {
-        ctx.out.line(&copies_text(&copies));
+        ctx.out.text(&copies_text(&copies));
     }
     let report = &copies.replication;
     for r in &report.remotes {
@@ -39,6 +39,9 @@ pub fn status_remotes(
                 "remote '{}' could not be checked (counted as holding nothing) - {}",
                 r.name, e.message
             ));
+            if let Some(hint) = crate::error::Hint::hint(e) {
+                ctx.out.hint(&hint);
+            }
         }
     }
     let unchecked = report.remotes.iter().any(|r| r.error.is_some());
@@ -55,8 +58,9 @@ pub fn status_remotes(
 fn copies_text(copies: &Copies) -> String {
     let report = &copies.replication;
     let mut lines = vec![format!(
-        "Copies of the {} wanted objects ({}) on each remote; the local cache is not counted as a copy; redundancy.min_copies = {}",
+        "Copies of the {} wanted object{} ({}) on each remote; the local cache is not counted as a copy; redundancy.min_copies = {}",
         report.wanted.objects,
+        if report.wanted.objects == 1 { "" } else { "s" },
         human_bytes(report.wanted.bytes),
         report.min_copies
     )];
@@ -194,13 +198,13 @@ fn render_gc(ctx: &Ctx, report: &CloudGcReport, dry: bool) -> anyhow::Result<Exi
     let (name, min_copies, plan) = (&report.remote, report.min_copies, &report.plan);
     for e in &plan.unchecked {
         ctx.out.warn(&format!(
-            "remote '{}' could not be checked, so it counts as holding none of the unused objects - {}",
-            e.remote, e.message
+            "remote '{}' could not be checked, so it counts as holding none of the unused objects (what only it might also hold is kept) - {}; `ferry doctor -r {}` says why",
+            e.remote, e.message, e.remote
         ));
     }
     if !plan.keep.is_empty() {
-        ctx.out.line(&format!(
-            "Kept {} unused object{} on remote '{name}': deleting would leave fewer than {min_copies} cop{} on the remotes (redundancy.min_copies):",
+        ctx.out.text(&format!(
+            "Kept {} unused object{} on remote '{name}': deleting would leave fewer than {min_copies} cop{} on the other remotes (redundancy.min_copies, at most the number of other remotes):",
             plan.keep.len(),
             if plan.keep.len() == 1 { "" } else { "s" },
             if min_copies == 1 { "y" } else { "ies" },

@@ -1,13 +1,16 @@
 //! `ferry sync`: make every target remote hold every wanted object, copying from the local
 //! cache or, through the router and its budgets, from the other remotes.
 use super::Ctx;
+use super::report_json;
 use super::transfer::{settings, table};
 use crate::error::{Exit, UserError};
-use crate::ops::sync::SyncSpec;
+use crate::ops::fetch::LaneReport;
+use crate::ops::sync::{SyncSpec, Synced};
 use crate::repo::{Repo, index};
+use crate::transfer::router::Skip;
 use std::collections::BTreeMap;
 
-use crate::transfer::sync::{LOCAL, PlanRow, TargetRow};
+use crate::transfer::sync::{LOCAL, PlanRow};
 use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
 
@@ -42,6 +45,10 @@ pub struct Args {
     /// Concurrent transfers per remote.
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    /// Print one JSON report (docs/json.md) on stdout instead of the table (with --dry-run:
+    /// the plan; with -v also each object and its source).
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `ferry sync`: resolves targets and sources, calls [`crate::ops::sync::sync`], renders.
@@ -64,15 +71,23 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     for w in &synced.warnings {
         ctx.out.warn(w);
     }
+    if spec.dry_run && args.json {
+        let doc = report_json::sync_plan(&synced, ctx.verbose > 0);
+        return report_json::emit(ctx, doc, Ok(Exit::Ok));
+    }
     if spec.dry_run {
-        ctx.out.line(&plan_text(
+        ctx.out.text(&plan_text(
             &synced.plan,
             &synced.unknown_dirs,
             ctx.verbose > 0,
         ));
         return Ok(Exit::Ok);
     }
-    render(ctx, &synced.rows)
+    let result = render(ctx, &synced, args.json);
+    if args.json {
+        return report_json::emit(ctx, report_json::synced(&synced), result);
+    }
+    result
 }
 
 /// Sources with the local cache first, then the remotes by name.
@@ -90,7 +105,10 @@ fn sources_text(from: impl Iterator<Item = String>) -> String {
     }
 }
 
-fn render(ctx: &Ctx, rows: &[TargetRow]) -> anyhow::Result<Exit> {
+/// Prints the errors (and, unless `json`, the table), then the sync's outcome: an error naming
+/// each target left incomplete, with what to do next.
+fn render(ctx: &Ctx, synced: &Synced, json: bool) -> anyhow::Result<Exit> {
+    let rows = &synced.rows;
     for row in rows {
         if let Some(e) = &row.unreachable {
             ctx.out.error(&format!(
@@ -98,7 +116,9 @@ fn render(ctx: &Ctx, rows: &[TargetRow]) -> anyhow::Result<Exit> {
                 row.name, e.message
             ));
         }
-        for (o, why) in row.failed.iter().take(FAILURES_SHOWN) {
+        let mut failed: Vec<_> = row.failed.iter().collect();
+        failed.sort_by(|a, b| (&a.0.out, &a.0.hash.md5).cmp(&(&b.0.out, &b.0.hash.md5)));
+        for (o, why) in failed.into_iter().take(FAILURES_SHOWN) {
             ctx.out.error(&format!(
                 "failed to sync '{}' ({}) to remote '{}' - {why}",
                 o.out, o.hash.md5, row.name
@@ -138,10 +158,12 @@ fn render(ctx: &Ctx, rows: &[TargetRow]) -> anyhow::Result<Exit> {
             ]
         })
         .collect();
-    ctx.out.line(&table(
-        &["remote", "had", "copied", "bytes", "from", "status"],
-        &table_rows,
-    ));
+    if !json {
+        ctx.out.line(&table(
+            &["remote", "had", "copied", "bytes", "from", "status"],
+            &table_rows,
+        ));
+    }
     let failed: Vec<&str> = rows
         .iter()
         .filter(|r| r.is_failed())
@@ -165,6 +187,7 @@ fn render(ctx: &Ctx, rows: &[TargetRow]) -> anyhow::Result<Exit> {
         rows.iter()
             .find_map(|r| r.unreachable.as_ref())
             .and_then(crate::error::Hint::hint)
+            .or_else(|| sources_hint(&synced.sources))
             .unwrap_or_else(|| {
                 "rerun `ferry sync`: what was copied is kept and only the rest is sent".into()
             })
@@ -175,6 +198,39 @@ fn render(ctx: &Ctx, rows: &[TargetRow]) -> anyhow::Result<Exit> {
         )
     });
     Err(err.into())
+}
+
+/// When objects failed because their sources are capped or out of today's budget: when a
+/// rerun can succeed (each source's reset, in its own zone) and what to do instead.
+fn sources_hint(sources: &[LaneReport]) -> Option<String> {
+    let blocked: Vec<String> = sources
+        .iter()
+        .filter(|l| {
+            matches!(l.disabled, Some(Skip::Quota))
+                || l.fell_back.contains_key(Skip::OverBudget.label())
+                || l.fell_back.contains_key(Skip::Quota.label())
+        })
+        .map(|l| {
+            let why = if matches!(l.disabled, Some(Skip::Quota))
+                || l.fell_back.contains_key(Skip::Quota.label())
+            {
+                "is capped"
+            } else {
+                "is out of today's budget"
+            };
+            match &l.budget {
+                Some(b) => format!("source '{}' {why} until {}", l.name, b.reset_text()),
+                None => format!("source '{}' {why} until its reset", l.name),
+            }
+        })
+        .collect();
+    if blocked.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: rerun `ferry sync` after that (what was copied is kept), or copy from another remote with `--from NAME`, or push from a machine that has the data",
+        blocked.join("; ")
+    ))
 }
 
 /// The `--dry-run` plan as text: per target what it lacks and where it would come from; with

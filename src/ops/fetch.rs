@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::budget_state::BudgetState;
 use super::lanes;
 use crate::budget::Remaining;
 use crate::config::ferry::FerrySettings;
@@ -51,10 +52,14 @@ pub struct LaneReport {
     pub budget_after: Remaining,
     /// Whether a listing told what it holds (else it was assumed to hold what was routed there).
     pub listed: bool,
+    /// Its budget as the run left it (today's use of the three meters, limits, cap); `None`
+    /// without a ledger.
+    pub budget: Option<BudgetState>,
 }
 
 impl LaneReport {
-    fn of(lane: &Lane) -> Self {
+    /// The report of `lane` as the run (or plan) left it.
+    pub(crate) fn of(lane: &Lane) -> Self {
         let stats = lane.stats();
         Self {
             name: lane.handle.name.clone(),
@@ -68,6 +73,7 @@ impl LaneReport {
             budget_before: lane.budget_start,
             budget_after: lane.budget_left(),
             listed: lane.listed(),
+            budget: BudgetState::of(&lane.handle),
         }
     }
 }

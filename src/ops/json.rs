@@ -42,9 +42,10 @@ impl Serialize for RemoteError {
 
 impl Serialize for Remaining {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Remaining", 3)?;
+        let mut st = s.serialize_struct("Remaining", 4)?;
         st.serialize_field("bytes", &self.bytes)?;
         st.serialize_field("requests", &self.requests)?;
+        st.serialize_field("lists", &self.lists)?;
         st.serialize_field("capped", &self.capped)?;
         st.end()
     }

@@ -2,6 +2,7 @@
 //! report, printing nothing. `cli` parses arguments, resolves settings once, calls an operation
 //! and renders its report; operations call `repo` and `transfer`, which call `odb`, `remote`
 //! and `budget` (the one-way flow of DESIGN.md §4).
+pub mod budget_state;
 pub mod config;
 pub mod doctor;
 pub mod fetch;

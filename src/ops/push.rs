@@ -1,5 +1,8 @@
 //! `push`: which remotes a push goes to, which outputs go to each (DVC's rule), then the upload
 //! fan-out of [`crate::transfer::push`].
+use std::collections::BTreeMap;
+
+use super::budget_state::BudgetState;
 use crate::config::ferry::FerrySettings;
 use crate::repo::Repo;
 use crate::repo::out::Out;
@@ -29,6 +32,9 @@ pub struct Pushed {
     /// What the user should know besides the report: copies `redundancy.min_copies` asks for
     /// that this push does not make, objects only another remote can supply.
     pub warnings: Vec<String>,
+    /// Each target's budget after the push (its HEADs and LISTs are metered), by name; a
+    /// remote without a ledger is left out.
+    pub budgets: BTreeMap<String, BudgetState>,
 }
 
 /// Pushes `outs` where `to` says: `-r`, else every remote with `--all-remotes`, else the push
@@ -68,10 +74,15 @@ pub fn push(
     let report = super::runtime()?.block_on(push_to(&repo.odb(), &targets, progress));
     let fan_out = targets.len() > 1 && (to.all_remotes || default_targets.len() > 1);
     let warnings = advice(repo, settings, to, &names, &report);
+    let budgets = targets
+        .iter()
+        .filter_map(|t| Some((t.handle.name.clone(), BudgetState::of(t.handle)?)))
+        .collect();
     Ok(Pushed {
         report,
         fan_out,
         warnings,
+        budgets,
     })
 }
 

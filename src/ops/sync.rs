@@ -3,11 +3,16 @@
 //! budgets, from the other remotes; or, with `--dry-run`, where each would come from.
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
+use super::budget_state::BudgetState;
+use super::fetch::LaneReport;
 use super::lanes;
 use crate::config::ferry::FerrySettings;
 use crate::error::UserError;
 use crate::repo::Repo;
 use crate::repo::out::Out;
+use crate::transfer::remotes::Handle;
 use crate::transfer::sync::{PlanRow, TargetRow, learn_sources};
 use crate::transfer::wanted::{self, Root};
 use crate::transfer::{Object, Progress};
@@ -40,6 +45,11 @@ pub struct Synced {
     pub plan: Vec<PlanRow>,
     /// Directories whose file lists are not in the cache (a plan cannot count their files).
     pub unknown_dirs: Vec<Object>,
+    /// The remotes copied from (or, in a plan, that would be), in pull order, with what each
+    /// supplied, why objects passed it over, and its budget afterwards.
+    pub sources: Vec<LaneReport>,
+    /// Each target's budget afterwards (the checks of what it holds are metered), by name.
+    pub budgets: BTreeMap<String, BudgetState>,
 }
 
 /// Runs (or plans) a sync of `outs` (and, `all_commits`, of history) onto the targets.
@@ -56,7 +66,7 @@ pub fn sync(
         let (history, unreadable) = wanted::of_history(&repo.root)?;
         for file in unreadable {
             warnings.push(format!(
-                "skipping '{file}': not a valid .dvc file or dvc.lock"
+                "skipping '{file}' of the history: not a valid .dvc file or dvc.lock, so the data it records is not synced (fix it in a new commit if that data matters)"
             ));
         }
         merge(&mut roots, history);
@@ -104,6 +114,8 @@ pub fn sync(
             rows: Vec::new(),
             plan,
             unknown_dirs: all.unknown_dirs,
+            sources: router.lanes.iter().map(LaneReport::of).collect(),
+            budgets: target_budgets(&targets),
         });
     }
     let spool = repo.tmp_dir().join("ferry").join("spool");
@@ -120,7 +132,17 @@ pub fn sync(
         rows,
         plan: Vec::new(),
         unknown_dirs: all.unknown_dirs,
+        sources: router.lanes.iter().map(LaneReport::of).collect(),
+        budgets: target_budgets(&targets),
     })
+}
+
+/// The budget of every target that has a ledger account, by name.
+fn target_budgets<T>(targets: &[(Handle, T)]) -> BTreeMap<String, BudgetState> {
+    targets
+        .iter()
+        .filter_map(|(h, _)| Some((h.name.clone(), BudgetState::of(h)?)))
+        .collect()
 }
 
 /// Adds `more` roots whose hashes are not in `roots` yet.

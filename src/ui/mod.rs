@@ -77,6 +77,14 @@ impl Printer {
         }
     }
 
+    /// A `note:` line on stderr: something worth knowing that needs no action (a cap that was
+    /// hit while another remote supplied the rest).
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            self.message("note: ", console::Style::new().cyan(), text);
+        }
+    }
+
     /// An `ERROR:` line on stderr; shown even with `-q`.
     pub fn error(&self, text: &str) {
         self.message("ERROR: ", console::Style::new().red(), text);

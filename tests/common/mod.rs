@@ -537,3 +537,4 @@ pub fn s3_spec(name: &str, url: String) -> ferry::remote::RemoteSpec {
         .collect(),
     }
 }
+pub mod cli;
