@@ -643,8 +643,15 @@ fn cap_mid_run_reroutes_at_once_and_holds_until_the_reset() {
     assert_eq!(row(&stdout, "disk")[1], "15", "{stdout}");
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("WARNING: remote 's3' reports its download cap is exhausted"),
+        stderr.contains(
+            "note: remote 's3' reports its download cap is exhausted (until 2026-11-28 00:00 UTC); \
+             15 files came from 'disk' instead"
+        ),
         "{stderr}"
+    );
+    assert!(
+        !stderr.contains("WARNING"),
+        "the cap was made up for: {stderr}"
     );
     let seen = gets(&proxy.log());
     let statuses: Vec<u16> = seen.iter().map(|(_, s)| *s).collect();

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use assert_cmd::cargo::CommandCargoExt;
 use tempfile::TempDir;
 
+pub mod cli;
 pub mod fixture;
 
 /// A command running the `ferry` binary under test in `dir`.
@@ -537,4 +538,3 @@ pub fn s3_spec(name: &str, url: String) -> ferry::remote::RemoteSpec {
         .collect(),
     }
 }
-pub mod cli;
