@@ -184,8 +184,7 @@ impl Project {
 
     /// A fresh `git clone` (no cache) using the same remotes.
     fn clone(&self) -> TempDir {
-        let dir = common::fixture::git_clone(self.repo.path());
-        dir
+        common::fixture::git_clone(self.repo.path())
     }
 }
 

@@ -104,7 +104,7 @@ impl Account {
             team.warn_unreadable(&why);
         }
         if let Err(e) = self.refresh() {
-            tracing::warn!("cannot read the budget ledger: {e}");
+            tracing::warn!("cannot read the budget ledger: {}", e.with_advice());
         }
         self.team = Some(team);
         self
@@ -196,7 +196,8 @@ impl Account {
                 Ok(claim) if claim.granted == 1 => v.window = Some(claim.window),
                 Ok(_) => return false,
                 Err(e) => tracing::warn!(
-                    "could not claim budget in the ledger ({e}); going by this process's view"
+                    "could not claim budget in the ledger, going by this process's view: {}",
+                    e.with_advice()
                 ),
             }
         }
@@ -225,7 +226,7 @@ impl Account {
                 .flush()
                 .and_then(|()| claims.give_back().map(|_| ()))
             {
-                tracing::warn!("could not give back a budget claim: {e}");
+                tracing::warn!("could not give back a budget claim: {}", e.with_advice());
             }
         }
     }
@@ -268,7 +269,7 @@ impl Drop for Account {
     fn drop(&mut self) {
         if let Some(team) = &self.team {
             if let Err(e) = self.meter.flush() {
-                tracing::warn!("budget use not recorded: {e}");
+                tracing::warn!("budget use not recorded: {}", e.with_advice());
             }
             team.publish(&self.key, &self.tz);
         }

@@ -45,6 +45,17 @@ impl LedgerError {
     }
 }
 
+impl LedgerError {
+    /// The error and what to do about it on one line, for the warnings of a transfer that carries
+    /// on without its budget record.
+    pub fn with_advice(&self) -> String {
+        match self.hint() {
+            Some(hint) => format!("{self}; {hint}"),
+            None => self.to_string(),
+        }
+    }
+}
+
 impl Hint for LedgerError {
     fn hint(&self) -> Option<String> {
         match self {

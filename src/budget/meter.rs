@@ -112,7 +112,11 @@ impl Meter {
 
     fn warn(&self, e: &LedgerError) {
         if !self.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!("budget use of '{}' not recorded: {e}", self.url);
+            tracing::warn!(
+                "budget use of '{}' not recorded, so its daily limits count too little today: {}",
+                self.url,
+                e.with_advice()
+            );
         }
     }
 }

@@ -62,9 +62,9 @@ impl Hint for FerryError {
     fn hint(&self) -> Option<String> {
         match self {
             FerryError::Invalid { path, .. } => Some(format!(
-                "fix '{}'; its keys are pull.order, push.remotes, remote.<name>.{{{}}}, redundancy.min_copies and team.ledger",
+                "fix '{}'; its keys are pull.order, push.remotes, redundancy.min_copies, team.ledger and, per remote, remote.<name>.{}",
                 path.display(),
-                REMOTE_KEYS.join(",")
+                REMOTE_KEYS.join(", ")
             )),
             FerryError::Secret { remote, key, .. } => Some(format!(
                 "remove it from the file and run `ferry remote modify --local {remote} {key} <value>`"
@@ -282,7 +282,7 @@ impl FerrySettings {
     pub fn parse(text: &str, path: &Path) -> Result<Self, FerryError> {
         let invalid = |message: String| FerryError::Invalid {
             path: path.to_path_buf(),
-            message,
+            message: message.trim_end().to_string(),
         };
         let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         if let Some(toml::Value::Table(remotes)) = table.get("remote") {
@@ -445,7 +445,7 @@ impl FerryFile {
             .parse()
             .map_err(|e: toml_edit::TomlError| FerryError::Invalid {
                 path: path.clone(),
-                message: e.to_string(),
+                message: e.to_string().trim_end().to_string(),
             })?;
         Ok(Self { path, doc, existed })
     }

@@ -213,13 +213,8 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
-fn known_names(remote: Option<&str>) -> Vec<String> {
-    KEYS.iter()
-        .map(|k| match remote {
-            Some(r) => k.name.replace('*', r),
-            None => k.name.to_string(),
-        })
-        .collect()
+fn known_names() -> Vec<String> {
+    KEYS.iter().map(|k| k.name.to_string()).collect()
 }
 
 /// Finds `name`'s setting; an unknown one is an error naming the nearest known key.
@@ -241,9 +236,12 @@ pub fn resolve(name: &str) -> Result<Resolved, UserError> {
             return Ok(Resolved { key, path });
         }
     }
-    let mut names = known_names(remote.as_deref());
-    names.extend(DVC_KEYS.iter().map(|k| k.to_string()));
     let err = UserError::config(format!("'{name}' is not a Ferry setting"));
+    if let Some(r) = &remote {
+        return Err(err.with_hint(unknown_remote_option(r, &parts[2])));
+    }
+    let mut names = known_names();
+    names.extend(DVC_KEYS.iter().map(|k| k.to_string()));
     Err(match did_you_mean(name, names.iter().map(String::as_str)) {
         Some(near) => err.with_hint(format!("did you mean '{near}'?")),
         None => err.with_hint(format!(
@@ -251,6 +249,23 @@ pub fn resolve(name: &str) -> Result<Resolved, UserError> {
             names.join(", ")
         )),
     })
+}
+
+/// The hint for `remote.REMOTE.OPTION` that is not a Ferry setting: the nearest of Ferry's own
+/// per-remote settings (matched on the option alone, so the shared `remote.NAME.` prefix does not
+/// make every option look near), else where the remote's own options are set.
+fn unknown_remote_option(remote: &str, option: &str) -> String {
+    let options: Vec<&str> = KEYS
+        .iter()
+        .filter_map(|k| k.name.strip_prefix("remote.*."))
+        .collect();
+    match did_you_mean(option, options.iter().copied()) {
+        Some(near) => format!("did you mean 'remote.{remote}.{near}'?"),
+        None => format!(
+            "Ferry's settings of a remote are {}; its own options (url, jobs, credentials, …) are set with `ferry remote modify {remote} {option} VALUE`",
+            options.join(", ")
+        ),
+    }
 }
 
 /// `value` checked for `key`, as it is written to the file. `remotes` are the configured
@@ -261,7 +276,12 @@ pub fn parse_value(
     remotes: &[String],
 ) -> Result<toml::Value, UserError> {
     let name = r.path.join(".");
-    let bad = |why: String| UserError::config(format!("{name}: {why}"));
+    let bad = |why: String| {
+        UserError::config(format!("{name}: {why}")).with_hint(format!(
+            "nothing was changed; give a valid value, e.g. `ferry config {name} {}`",
+            example(r.key.kind)
+        ))
+    };
     let remote = |n: &str| -> Result<String, UserError> {
         let n = n.to_lowercase();
         if remotes.contains(&n) {
@@ -319,6 +339,18 @@ pub fn parse_value(
     }
 }
 
+/// A valid value of `kind`, for the hint of a bad one.
+fn example(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Remotes => "dagshub,backblaze",
+        Kind::Remote => "backblaze",
+        Kind::Copies => "2",
+        Kind::Requests => "2500",
+        Kind::Size => "1GB",
+        Kind::Zone => "UTC",
+    }
+}
+
 /// One value in one file, for `--list --show-origin`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -345,8 +377,12 @@ fn read_table(path: &Path) -> Result<Option<(String, toml::Table)>, UserError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let table = toml::from_str(&text).map_err(|e| {
-                UserError::config(format!("invalid '{}': {e}", path.display()))
-                    .with_hint(format!("fix or remove '{}'", path.display()))
+                UserError::config(format!(
+                    "invalid '{}': {}",
+                    path.display(),
+                    e.to_string().trim_end()
+                ))
+                .with_hint(format!("fix or remove '{}'", path.display()))
             })?;
             Ok(Some((text, table)))
         }

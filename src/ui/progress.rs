@@ -609,7 +609,9 @@ impl Ticker {
                     return;
                 };
                 loop {
-                    let Ok((guard, _)) = cvar.wait_timeout(stopped, every) else {
+                    // waits while not stopped, so a stop that came before this thread took the
+                    // lock is seen at once instead of after a whole period
+                    let Ok((guard, _)) = cvar.wait_timeout_while(stopped, every, |s| !*s) else {
                         return;
                     };
                     stopped = guard;
@@ -726,6 +728,22 @@ mod tests {
                 moved: 30_100_000,
                 size: 150_000_000,
             }],
+        }
+    }
+
+    /// A ticker stopped before its thread ever waited (a command failing at once) ends at once,
+    /// not after a whole [`PLAIN_EVERY`] period: the stop is not a notification it can miss.
+    #[test]
+    fn a_ticker_stopped_at_once_ends_at_once() {
+        for _ in 0..20 {
+            let started = Instant::now();
+            let ticker = Ticker::start(|_| None);
+            ticker.stop();
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "stop took {:?}",
+                started.elapsed()
+            );
         }
     }
 

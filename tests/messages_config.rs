@@ -1,0 +1,437 @@
+//! Issue 17: the errors of configuration, remotes, usage, init, gc and the repository itself,
+//! each built in the situation that prints it and checked whole: the exit code the README
+//! documents and all of stdout and stderr as an 80-column snapshot (temp paths filtered).
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command};
+
+use common::cli::{Env, fits, repo_with, settings, whole};
+use tempfile::TempDir;
+
+/// Runs `ferry ARGS` in `dir`, snapshots its whole output as `name` and checks `exit`; the
+/// output fits 80 columns except for lines holding `wide` (a path or URL that cannot wrap).
+fn expect(env: &Env, dir: &Path, args: &[&str], exit: i32, name: &str, wide: &[&str]) -> String {
+    let out = env.run(dir, args);
+    let text = whole(&out);
+    {
+        let _s = settings(&[(dir, "[REPO]")]).bind_to_scope();
+        insta::assert_snapshot!(name, text);
+    }
+    assert_eq!(out.status.code(), Some(exit), "{text}");
+    fits(&text, 80, wide);
+    text
+}
+
+/// An initialised repository with one S3 remote `store` (never contacted) and no default.
+fn repo_with_remote(env: &Env) -> TempDir {
+    let repo = repo_with(env, &[]);
+    env.ok(repo.path(), &["remote", "add", "store", "s3://bucket/path"]);
+    repo
+}
+
+#[test]
+fn a_command_outside_a_repository_says_where_it_looked() {
+    let env = Env::new();
+    let dir = TempDir::new().unwrap();
+    expect(&env, dir.path(), &["status"], 253, "not_a_repo_status", &[]);
+    expect(&env, dir.path(), &["push"], 253, "not_a_repo_push", &[]);
+}
+
+#[test]
+fn init_twice_changes_nothing_and_says_how_to_start_over() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[]);
+    let config = std::fs::read(repo.path().join(".dvc/config")).unwrap();
+    expect(&env, repo.path(), &["init"], 1, "init_twice", &[]);
+    assert_eq!(
+        std::fs::read(repo.path().join(".dvc/config")).unwrap(),
+        config
+    );
+}
+
+#[test]
+fn init_outside_git_names_both_ways_out() {
+    let env = Env::new();
+    let dir = TempDir::new().unwrap();
+    expect(&env, dir.path(), &["init"], 1, "init_no_git", &[]);
+    assert!(!dir.path().join(".dvc").exists());
+}
+
+#[test]
+fn a_misspelt_setting_gets_the_nearest_one() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let d = repo.path();
+    expect(
+        &env,
+        d,
+        &["config", "pul.order", "store"],
+        251,
+        "config_did_you_mean",
+        &[],
+    );
+    expect(
+        &env,
+        d,
+        &["config", "remote.store.daily_downlod_limit", "1GB"],
+        251,
+        "config_remote_did_you_mean",
+        &[],
+    );
+    assert!(!d.join(".dvc/ferry.toml").exists());
+}
+
+#[test]
+fn an_unknown_setting_lists_the_known_ones() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    expect(
+        &env,
+        repo.path(),
+        &["config", "zzzzzz", "1"],
+        251,
+        "config_unknown_key",
+        &[],
+    );
+}
+
+/// `jobs` is a DVC option of the remote, not a Ferry setting: the hint says where it is set
+/// instead of offering a per-remote setting that merely shares the `remote.NAME.` prefix.
+#[test]
+fn a_remote_option_given_to_config_points_to_remote_modify() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let text = expect(
+        &env,
+        repo.path(),
+        &["config", "remote.store.jobs", "4"],
+        251,
+        "config_remote_option",
+        &[],
+    );
+    assert!(!text.contains("did you mean"), "{text}");
+    assert!(
+        text.replace("\n  ", " ")
+            .contains("`ferry remote modify store jobs VALUE`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_setting_naming_an_unknown_remote_is_refused() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let d = repo.path();
+    expect(
+        &env,
+        d,
+        &["config", "pull.order", "stor"],
+        251,
+        "config_remote_near",
+        &[],
+    );
+    expect(
+        &env,
+        d,
+        &["config", "pull.order", "elsewhere"],
+        251,
+        "config_remote_unknown",
+        &[],
+    );
+    assert!(!d.join(".dvc/ferry.toml").exists());
+}
+
+#[test]
+fn a_bad_setting_value_says_what_is_expected() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let d = repo.path();
+    expect(
+        &env,
+        d,
+        &["config", "remote.store.daily_download_limit", "lots"],
+        251,
+        "config_bad_size",
+        &[],
+    );
+    expect(
+        &env,
+        d,
+        &["config", "redundancy.min_copies", "many"],
+        251,
+        "config_bad_copies",
+        &[],
+    );
+    expect(
+        &env,
+        d,
+        &["config", "remote.store.budget_reset", "Mars/Olympus"],
+        251,
+        "config_bad_zone",
+        &[],
+    );
+}
+
+#[test]
+fn config_without_a_key_is_a_usage_error() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    expect(&env, repo.path(), &["config"], 254, "config_no_key", &[]);
+}
+
+#[test]
+fn a_broken_ferry_toml_is_named_with_its_keys() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let d = repo.path();
+    let cmd = ["fetch", "--dry-run"];
+    common::write(d, ".dvc/ferry.toml", "[pull]\norder = 3\n");
+    expect(&env, d, &cmd, 251, "ferry_toml_bad_type", &[]);
+    common::write(d, ".dvc/ferry.toml", "[pull]\nordr = [\"store\"]\n");
+    expect(&env, d, &cmd, 251, "ferry_toml_unknown_key", &[]);
+    common::write(d, ".dvc/ferry.toml", "[pull\n");
+    expect(&env, d, &cmd, 251, "ferry_toml_not_toml", &[]);
+    expect(
+        &env,
+        d,
+        &["config", "--list"],
+        251,
+        "ferry_toml_not_toml_list",
+        &[],
+    );
+}
+
+#[test]
+fn a_broken_dvc_config_names_the_file() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let d = repo.path();
+    common::write(d, ".dvc/config", "[core]\nremote = a\nremote = b\n");
+    expect(&env, d, &["status"], 251, "dvc_config_duplicate", &[]);
+}
+
+#[test]
+fn adding_a_remote_twice_says_how_to_replace_it() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    expect(
+        &env,
+        repo.path(),
+        &["remote", "add", "store", "s3://bucket/other"],
+        251,
+        "remote_add_exists",
+        &[],
+    );
+}
+
+#[test]
+fn a_remote_of_an_unknown_kind_is_refused() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    expect(
+        &env,
+        repo.path(),
+        &["remote", "add", "odd", "foo://x"],
+        251,
+        "remote_add_unsupported",
+        &[],
+    );
+    expect(
+        &env,
+        repo.path(),
+        &["remote", "add", "b2", "b2://"],
+        251,
+        "remote_add_b2_no_bucket",
+        &[],
+    );
+}
+
+#[test]
+fn modifying_an_option_the_remote_has_not_is_refused() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let d = repo.path();
+    let config = std::fs::read(d.join(".dvc/config")).unwrap();
+    expect(
+        &env,
+        d,
+        &["remote", "modify", "store", "nosuchopt", "1"],
+        251,
+        "remote_modify_unknown_option",
+        &["https://"],
+    );
+    expect(
+        &env,
+        d,
+        &["remote", "modify", "store", "jobs", "many"],
+        251,
+        "remote_modify_bad_value",
+        &[],
+    );
+    assert_eq!(std::fs::read(d.join(".dvc/config")).unwrap(), config);
+}
+
+#[test]
+fn naming_a_remote_that_does_not_exist() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let d = repo.path();
+    expect(
+        &env,
+        d,
+        &["remote", "modify", "nope", "jobs", "3"],
+        251,
+        "remote_modify_unknown",
+        &[],
+    );
+    expect(
+        &env,
+        d,
+        &["remote", "remove", "nope"],
+        251,
+        "remote_remove_unknown",
+        &[],
+    );
+    expect(
+        &env,
+        d,
+        &["remote", "default", "nope"],
+        251,
+        "remote_default_unknown",
+        &[],
+    );
+    expect(
+        &env,
+        d,
+        &["push", "-r", "nope"],
+        251,
+        "push_unknown_remote",
+        &[],
+    );
+}
+
+#[test]
+fn renaming_a_remote_onto_a_used_name_is_refused() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let d = repo.path();
+    env.ok(d, &["remote", "add", "other", "s3://bucket/other"]);
+    expect(
+        &env,
+        d,
+        &["remote", "rename", "store", "other"],
+        251,
+        "remote_rename_taken",
+        &[],
+    );
+}
+
+/// As dvc (which exits 1 here too): no `-r` and no default remote.
+#[test]
+fn a_push_without_a_default_remote_says_how_to_name_one() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    expect(&env, repo.path(), &["push"], 1, "push_no_default", &[]);
+}
+
+#[test]
+fn gc_without_a_scope_asks_for_one() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    expect(&env, repo.path(), &["gc"], 255, "gc_no_scope", &[]);
+    assert!(repo.path().join(".dvc/cache/files").exists());
+}
+
+#[test]
+fn remove_of_a_data_file_names_the_dvc_file_to_give() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    expect(
+        &env,
+        repo.path(),
+        &["remove", "a.txt"],
+        1,
+        "remove_not_dvc",
+        &[],
+    );
+    assert!(repo.path().join("a.txt.dvc").exists());
+}
+
+#[test]
+fn add_errors_name_the_path_and_the_way_out() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[]);
+    let d = repo.path();
+    common::write(d, "a.txt", "a\n");
+    common::write(d, "b.txt", "b\n");
+    expect(
+        &env,
+        d,
+        &["add", "-o", "x", "a.txt", "b.txt"],
+        254,
+        "add_out_two_targets",
+        &[],
+    );
+    expect(&env, d, &["add", "nosuch.txt"], 1, "add_missing", &[]);
+    assert!(!d.join("a.txt.dvc").exists());
+}
+
+#[test]
+fn status_of_an_untracked_target_says_what_can_be_named() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    expect(
+        &env,
+        repo.path(),
+        &["status", "nosuch.dvc"],
+        1,
+        "status_unknown_target",
+        &[],
+    );
+}
+
+/// Another process holds `.dvc/tmp/lock` (`flock`, as a running dvc would): after its short
+/// wait, Ferry names the lock and how to wait for it, and changes nothing.
+#[test]
+fn a_held_repository_lock_is_named() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[]);
+    let d = repo.path();
+    common::write(d, "a.txt", "a\n");
+    std::fs::create_dir_all(d.join(".dvc/tmp")).unwrap();
+    let lock = d.join(".dvc/tmp/lock");
+    std::fs::write(&lock, "").unwrap();
+    let holder = Holder(
+        Command::new("flock")
+            .arg("--no-fork")
+            .arg(&lock)
+            .args(["sleep", "30"])
+            .spawn()
+            .expect("flock from util-linux"),
+    );
+    // wait until the holder has the lock: a non-blocking try of our own then fails
+    while Command::new("flock")
+        .arg("-n")
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    expect(&env, d, &["add", "a.txt"], 1, "lock_held", &[]);
+    assert!(!d.join("a.txt.dvc").exists());
+    drop(holder);
+}
+
+/// Kills the lock holder when the test ends, pass or fail.
+struct Holder(Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
