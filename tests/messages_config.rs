@@ -426,6 +426,39 @@ fn a_held_repository_lock_is_named() {
     drop(holder);
 }
 
+/// The budget ledger cannot be written (`FERRY_STATE_DIR` is a file): the push still succeeds,
+/// and the warnings say that the remote's use goes uncounted and what to set.
+#[test]
+fn an_unwritable_budget_ledger_warns_and_the_push_goes_on() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    let d = repo.path();
+    let disk = TempDir::new().unwrap();
+    let disk_url = disk.path().display().to_string();
+    env.ok(d, &["remote", "add", "-d", "disk", &disk_url]);
+    env.ok(d, &["config", "remote.disk.daily_download_limit", "1GB"]);
+    let state = TempDir::new().unwrap();
+    let not_a_dir = state.path().join("state");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let out = common::run(env.ferry(d, &["push"]).env("FERRY_STATE_DIR", &not_a_dir));
+    let text = whole(&out);
+    // the ledger file is named by a hash of the remote URL, a temp path here
+    let mut s = settings(&[
+        (d, "[REPO]"),
+        (disk.path(), "[DISK]"),
+        (state.path(), "[STATE]"),
+    ]);
+    s.add_filter(r"[0-9a-f]{32}\.json", "[URL-HASH].json");
+    let _s = s.bind_to_scope();
+    insta::assert_snapshot!("ledger_unwritable_push", text);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(disk.path().join("files/md5").exists(), "{text}");
+    assert!(
+        text.contains("set FERRY_STATE_DIR to one that is"),
+        "{text}"
+    );
+}
+
 /// Kills the lock holder when the test ends, pass or fail.
 struct Holder(Child);
 

@@ -551,7 +551,7 @@ fn warn_once(path: &Path, why: &str) {
     let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
     if warned.insert(path.to_path_buf()) {
         tracing::warn!(
-            "ignoring budget ledger '{}': {why}; counting this remote's use from zero",
+            "ignoring budget ledger '{}': {why}; counting this remote's use from zero (remove the file if it is damaged, or set FERRY_STATE_DIR to a directory Ferry may write)",
             path.display()
         );
     }
