@@ -459,6 +459,53 @@ fn an_unwritable_budget_ledger_warns_and_the_push_goes_on() {
     );
 }
 
+#[test]
+fn sync_without_remotes_says_how_to_add_one() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    expect(&env, repo.path(), &["sync"], 1, "sync_no_remote", &[]);
+}
+
+/// `--token-env` names a variable that is not set: nothing is added, and the hint says what to
+/// export (the token itself is never asked for on the command line).
+#[test]
+fn a_token_variable_that_is_not_set_is_named() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[]);
+    let d = repo.path();
+    let config = std::fs::read(d.join(".dvc/config")).unwrap();
+    let out = common::run(
+        env.ferry(
+            d,
+            &[
+                "remote",
+                "add",
+                "hub",
+                "dagshub://alice/proj",
+                "--token-env",
+                "FERRY_TEST_UNSET_TOKEN",
+            ],
+        )
+        .env_remove("FERRY_TEST_UNSET_TOKEN"),
+    );
+    let text = whole(&out);
+    insta::assert_snapshot!("remote_add_token_env_unset", text);
+    assert_eq!(out.status.code(), Some(251), "{text}");
+    fits(&text, 80, &[]);
+    assert_eq!(std::fs::read(d.join(".dvc/config")).unwrap(), config);
+}
+
+/// A remote that cannot be set up (an S3 URL without a bucket): doctor names it, gives the
+/// commands to fix it and exits 251, never contacting a server.
+#[test]
+fn doctor_names_a_misconfigured_remote_and_the_fix() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[]);
+    let d = repo.path();
+    env.ok(d, &["remote", "add", "-d", "nb", "s3://"]);
+    expect(&env, d, &["doctor"], 251, "doctor_misconfigured", &[]);
+}
+
 /// Kills the lock holder when the test ends, pass or fail.
 struct Holder(Child);
 
