@@ -67,7 +67,7 @@ pub fn acquire(tmp_dir: &Path) -> Result<RepoLock, UserError> {
                     format!("process {holder}")
                 };
                 return Err(UserError::failed(format!("Unable to acquire lock: the repository is locked by {who} (a running `dvc` or `ferry`)"))
-                    .with_hint(format!("wait for it to finish (or rerun with --wait-for-lock); if no such process is running, the lock '{}' is stale and can be deleted", path.display())));
+                    .with_hint(format!("wait for it to finish, or rerun with --wait-for-lock; the lock on '{}' is freed when the process holding it exits, so deleting the file does not help", path.display())));
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
         }

@@ -95,20 +95,23 @@ impl Printer {
         self.message("hint: ", console::Style::new().cyan(), text);
     }
 
-    /// `prefix` + `text` wrapped on stderr, the prefix coloured when colour is on (the width is
-    /// measured without the colour codes).
+    /// `prefix` + `text` wrapped on stderr, the prefix coloured when colour is on.
     fn message(&self, prefix: &str, style: console::Style, text: &str) {
-        let wrapped = match wrap::width(wrap::Stream::Stderr) {
-            Some(w) => wrap::wrap(prefix, text, HANG, w),
-            None => format!("{prefix}{text}"),
-        };
-        let shown = match wrapped.strip_prefix(prefix) {
-            Some(rest) if self.color => {
-                format!("{}{rest}", style.force_styling(true).apply_to(prefix))
-            }
-            _ => wrapped,
-        };
+        let shown = styled_message(prefix, style, text, self.color);
         progress::suspend(|| eprintln!("{shown}"));
+    }
+}
+
+/// `prefix` + `text` wrapped to stderr's width with a hanging indent, the prefix coloured when
+/// `color` (the width is measured without the colour codes).
+fn styled_message(prefix: &str, style: console::Style, text: &str, color: bool) -> String {
+    let wrapped = match wrap::width(wrap::Stream::Stderr) {
+        Some(w) => wrap::wrap(prefix, text, HANG, w),
+        None => format!("{prefix}{text}"),
+    };
+    match wrapped.strip_prefix(prefix) {
+        Some(rest) if color => format!("{}{rest}", style.force_styling(true).apply_to(prefix)),
+        _ => wrapped,
     }
 }
 
@@ -133,10 +136,50 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| LogLine(Vec::new()))
-        .with_ansi(stderr_color())
-        .with_target(false)
-        .without_time()
+        .with_ansi(false)
+        .event_format(LogFormat {
+            color: stderr_color(),
+        })
         .try_init();
+}
+
+/// Renders a log event as Ferry's own messages look: `WARNING:`/`ERROR:` like the
+/// [`Printer`]'s, `info:`/`debug:`/`trace:` for `-v`/`-vv`/`-vvv`, wrapped to the width.
+struct LogFormat {
+    color: bool,
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for LogFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use tracing_subscriber::fmt::FormatFields;
+        let mut text = String::new();
+        ctx.format_fields(
+            tracing_subscriber::fmt::format::Writer::new(&mut text),
+            event,
+        )?;
+        let style = console::Style::new();
+        let (prefix, style) = match *event.metadata().level() {
+            tracing::Level::ERROR => ("ERROR: ", style.red()),
+            tracing::Level::WARN => ("WARNING: ", style.yellow()),
+            tracing::Level::INFO => ("info: ", style.green()),
+            tracing::Level::DEBUG => ("debug: ", style.blue()),
+            tracing::Level::TRACE => ("trace: ", style.magenta()),
+        };
+        writeln!(
+            writer,
+            "{}",
+            styled_message(prefix, style, &text, self.color)
+        )
+    }
 }
 
 /// One log event, buffered and written to stderr whole (above the progress bars) when dropped.
