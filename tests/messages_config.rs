@@ -245,6 +245,14 @@ fn a_remote_of_an_unknown_kind_is_refused() {
         "remote_add_b2_no_bucket",
         &[],
     );
+    expect(
+        &env,
+        repo.path(),
+        &["remote", "add", "nb", "s3://"],
+        251,
+        "remote_add_s3_no_bucket",
+        &[],
+    );
 }
 
 #[test]
@@ -502,7 +510,12 @@ fn doctor_names_a_misconfigured_remote_and_the_fix() {
     let env = Env::new();
     let repo = repo_with(&env, &[]);
     let d = repo.path();
-    env.ok(d, &["remote", "add", "-d", "nb", "s3://"]);
+    // `remote add` refuses such a URL; a hand-edited config can still hold one.
+    common::write(
+        d,
+        ".dvc/config",
+        "[core]\n    remote = nb\n['remote \"nb\"']\n    url = s3://\n",
+    );
     expect(&env, d, &["doctor"], 251, "doctor_misconfigured", &[]);
 }
 

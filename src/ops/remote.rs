@@ -247,6 +247,12 @@ impl Preset {
                 bucket_path: rest.to_string(),
             });
         }
+        if let Some(rest) = url.strip_prefix("s3://")
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return Err(UserError::config(format!("'{url}' names no bucket"))
+                .with_hint("use s3://BUCKET/PATH; nothing was changed"));
+        }
         if let Some(rest) = url.strip_prefix("dagshub://") {
             let rest = rest.trim_end_matches('/');
             let rest = rest
