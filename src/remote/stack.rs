@@ -21,7 +21,8 @@
 //!
 //! Callers above `remote/` never retry, limit or count by hand: they call a [`Stack`].
 //! Whole-object operations take a closure run once per attempt (`read_with` consumes the stream,
-//! `write_with` makes a fresh body), so a cut body is retried from the start.
+//! `write_with` makes a fresh body). A read retried after a cut body asks only for the bytes
+//! its reader does not hold yet (`read_span`, a ranged GET), so a download resumes, not restarts.
 //!
 //! What it does not do: choose another remote (the router does), or reserve budget for work
 //! planned ahead (the router's claims do; a claimed read skips the first budget check, which
@@ -34,7 +35,8 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::{
-    ByteStream, Capabilities, ErrorKind, PendingUpload, Presence, Remote, RemoteError, RetryPolicy,
+    ByteStream, Capabilities, ErrorKind, PendingUpload, Presence, Ranged, Remote, RemoteError,
+    RetryPolicy,
 };
 use crate::budget::{Account, Cost};
 
@@ -111,6 +113,43 @@ pub struct ReadBudget {
     pub size: Option<u64>,
     /// The first attempt was claimed in the ledger already (the router's claims).
     pub claimed: bool,
+}
+
+/// The part of an object a read is for, and how much of it the reader holds so far: the
+/// reader advances `done` as it stores bytes, and every retry asks for what follows.
+#[derive(Debug, Default)]
+pub struct Span {
+    /// The object offset the part starts at.
+    pub start: u64,
+    /// Where it ends (exclusive); `None` for the object's end.
+    pub end: Option<u64>,
+    done: AtomicU64,
+}
+
+impl Span {
+    /// The whole object, nothing held yet.
+    pub fn whole() -> Span {
+        Span::default()
+    }
+
+    /// `start..end` of the object, of which the first `done` bytes are held already.
+    pub fn new(start: u64, end: Option<u64>, done: u64) -> Span {
+        Span {
+            start,
+            end,
+            done: AtomicU64::new(done),
+        }
+    }
+
+    /// Bytes of the part the reader holds.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Records that the reader now holds `done` bytes of the part (0: it dropped them).
+    pub fn set_done(&self, done: u64) {
+        self.done.store(done, Ordering::Relaxed);
+    }
 }
 
 /// A remote wrapped in its layers (module doc). Built once per remote when it is opened and
@@ -309,11 +348,36 @@ impl Stack {
         F: FnMut(ByteStream) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let whole = Span::whole();
+        self.read_span(key, budget, &whole, |ranged| consume(ranged.body))
+            .await
+    }
+
+    /// Reads the part of `key` that `span` describes and hands each attempt's body to
+    /// `consume`. Before every attempt the stack reads [`Span::done`], the bytes `consume`
+    /// already holds, and asks only for the rest (`Range: bytes=N-`), so a retry after a cut
+    /// body continues where it stopped; the budget reserves only those bytes, and the meter
+    /// charges every byte the server sends (all of them, when it ignores the range). A read of
+    /// a whole object from its first byte is a plain GET. `budget.size` is the span's length.
+    pub async fn read_span<T, E, F, Fut>(
+        &self,
+        key: &str,
+        budget: ReadBudget,
+        span: &Span,
+        mut consume: F,
+    ) -> (Result<T, E>, Spent)
+    where
+        E: AttemptError,
+        F: FnMut(Ranged) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let spent = Counter::default();
-        let need = [budget.size.unwrap_or(0), 1, 0];
         let mut tries = 0u32;
         let result = loop {
             tries += 1;
+            let done = span.done();
+            let left = budget.size.map_or(0, |n| n.saturating_sub(done));
+            let need = [left, 1, 0];
             let held = match self
                 .gate(Op::Read, need, !budget.claimed, tries, &spent)
                 .await
@@ -322,8 +386,24 @@ impl Stack {
                 Err(e) => break Err(E::from(e)),
             };
             self.charge(&spent, &held, [0, 1, 0]);
-            let mut result = match self.backend.read(key).await {
-                Ok(stream) => consume(self.metered(stream, &spent, &held)).await,
+            let from = span.start + done;
+            let answer = if from == 0 && span.end.is_none() {
+                self.backend
+                    .read(key)
+                    .await
+                    .map(|body| Ranged { start: 0, body })
+            } else {
+                self.backend.read_range(key, from, span.end).await
+            };
+            let mut result = match answer {
+                Ok(ranged) => {
+                    let body = self.metered(ranged.body, &spent, &held);
+                    consume(Ranged {
+                        start: ranged.start,
+                        body,
+                    })
+                    .await
+                }
                 Err(e) => Err(E::from(e)),
             };
             if held.probe.is_some() {
