@@ -1109,6 +1109,120 @@ mod tests {
         assert_eq!(backend.requests.load(Ordering::Relaxed), 0);
     }
 
+    /// A remote that serves one object by ranges, cutting the first body after `cut` bytes,
+    /// and records where each request started.
+    struct Ranges {
+        object: &'static [u8],
+        cut: usize,
+        starts: Mutex<Vec<u64>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Remote for Ranges {
+        fn name(&self) -> &str {
+            "r"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::default()
+        }
+        async fn stat(&self, _: &str) -> Result<Presence, RemoteError> {
+            Ok(Presence::Present(None))
+        }
+        async fn list_sized(&self, _: &str) -> Result<Vec<(String, u64)>, RemoteError> {
+            Ok(Vec::new())
+        }
+        async fn read(&self, k: &str) -> Result<ByteStream, RemoteError> {
+            self.read_range(k, 0, None).await.map(|r| r.body)
+        }
+        async fn read_range(
+            &self,
+            _: &str,
+            start: u64,
+            _: Option<u64>,
+        ) -> Result<Ranged, RemoteError> {
+            let first = {
+                let mut starts = self.starts.lock().unwrap();
+                starts.push(start);
+                starts.len() == 1
+            };
+            let rest = &self.object[start as usize..];
+            let mut items = vec![Ok(Bytes::from_static(rest))];
+            if first {
+                items = vec![
+                    Ok(Bytes::from_static(&rest[..self.cut])),
+                    Err(RemoteError::new(ErrorKind::Transient, "r", "cut")),
+                ];
+            }
+            Ok(Ranged {
+                start,
+                body: Box::pin(futures::stream::iter(items)),
+            })
+        }
+        async fn write(&self, _: &str, _: ByteStream, _: u64) -> Result<(), RemoteError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> Result<(), RemoteError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_cut_asks_for_the_rest_and_reserves_only_that() {
+        let dir = tempfile::tempdir().unwrap();
+        // Room for the object once (10 bytes), not for the whole of it twice.
+        let limits = Budget {
+            limit_bytes: Some(10),
+            limit_requests: Some(2),
+            ..Budget::default()
+        };
+        let acct = account(dir.path(), limits);
+        let backend = Arc::new(Ranges {
+            object: b"0123456789",
+            cut: 6,
+            starts: Mutex::new(Vec::new()),
+        });
+        let stack = Stack::new(
+            backend.clone(),
+            StackConfig {
+                jobs: 1,
+                policy: fast(),
+                account: Some(acct.clone()),
+            },
+        );
+        let span = Span::whole();
+        let got = tokio::sync::Mutex::new(Vec::new());
+        let budget = ReadBudget {
+            size: Some(10),
+            claimed: false,
+        };
+        let (result, spent) = stack
+            .read_span("k", budget, &span, |mut ranged| {
+                let (span, got) = (&span, &got);
+                async move {
+                    let mut got = got.lock().await;
+                    assert_eq!(ranged.start as usize, got.len(), "starts where it stopped");
+                    while let Some(chunk) = ranged.body.next().await {
+                        got.extend_from_slice(&chunk?);
+                        span.set_done(got.len() as u64);
+                    }
+                    Ok::<_, RemoteError>(())
+                }
+            })
+            .await;
+        result.unwrap();
+        assert_eq!(got.into_inner(), b"0123456789");
+        assert_eq!(*backend.starts.lock().unwrap(), vec![0, 6]);
+        assert_eq!(
+            spent,
+            Spent {
+                bytes: 10,
+                requests: 2
+            }
+        );
+        let u = acct.usage().unwrap();
+        assert_eq!((u.bytes, u.requests), (10, 2), "the meter saw every byte");
+    }
+
     fn capped_account(dir: &std::path::Path) -> Arc<Account> {
         let acct = account(dir, Budget::default());
         acct.mark_capped().unwrap();
