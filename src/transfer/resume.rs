@@ -166,8 +166,15 @@ async fn attempt(
             source,
         })
     };
+    // The bytes not hashed on the way are read back on a blocking thread.
     let actual = match cursor.into_inner() {
-        Ok(c) => c.finish(&partial, size, hash.legacy).map_err(local),
+        Ok(c) => {
+            let (held_by, legacy) = (Arc::clone(&partial), hash.legacy);
+            tokio::task::spawn_blocking(move || c.finish(&held_by, size, legacy))
+                .await
+                .unwrap_or_else(|e| Err(io::Error::other(e)))
+                .map_err(local)
+        }
         Err(_) => Err(local(io::Error::other("a part panicked"))),
     };
     let actual = match actual {
@@ -252,7 +259,8 @@ async fn fill(
                 path: partial.shown.clone(),
                 source,
             })?;
-        if let Ok(mut c) = cursor.lock() {
+        // Never waits for the hash: a part that finds it busy leaves its bytes to be read back.
+        if let Ok(mut c) = cursor.try_lock() {
             c.advance(partial, part.span.start, at, bytes)
                 .map_err(|source| CopyError::Local {
                     path: partial.shown.clone(),
