@@ -143,12 +143,12 @@ impl Span {
 
     /// Bytes of the part the reader holds.
     pub fn done(&self) -> u64 {
-        self.done.load(Ordering::Relaxed)
+        self.done.load(Ordering::Acquire)
     }
 
     /// Records that the reader now holds `done` bytes of the part (0: it dropped them).
     pub fn set_done(&self, done: u64) {
-        self.done.store(done, Ordering::Relaxed);
+        self.done.store(done, Ordering::Release);
     }
 }
 

@@ -4,8 +4,8 @@
 //! file kept outside the cache and the workspace (`.dvc/tmp/ferry/partial/<md5>.partial`, with
 //! `<md5>.parts` beside it telling how many bytes of each part are good). The object is read
 //! as parts of [`PART_SIZE`] (a single part on a remote with daily limits, whose router claim
-//! covers one request), up to [`PARTS_AT_ONCE`] of them at once, each written at its offset and
-//! hashed in order as the bytes before it are in. The remote's stack retries each part from
+//! covers one request), up to [`PARTS_AT_ONCE`] of them at once, each written at its offset; the
+//! md5 follows the gap-free front of the file on a blocking thread, beside the downloads. The remote's stack retries each part from
 //! where its body stopped (`Range: bytes=N-`).
 //!
 //! A run that fails or is interrupted (Ctrl-C) writes the `.parts` file; the next run re-reads
@@ -119,10 +119,6 @@ async fn attempt(
         let partial = Arc::clone(&partial);
         crate::interrupt::on_interrupt(move || partial.save())
     };
-    let cursor = Mutex::new(Cursor {
-        hasher: (!hash.legacy).then(md5::Md5::new),
-        hashed: 0,
-    });
     let key = crate::odb::key(hash);
     let spent = Mutex::new(Spent::default());
     let wanted = partial
@@ -130,29 +126,38 @@ async fn attempt(
         .iter()
         .enumerate()
         .filter(|(_, s)| s.done() < s.len());
-    let results: Vec<Result<(), CopyError>> = futures::stream::iter(wanted)
-        .map(|(i, span)| {
-            let (partial, cursor, key, spent) = (&partial, &cursor, &key, &spent);
-            async move {
-                let budget = ReadBudget {
-                    size: Some(span.len()),
-                    claimed: budget.claimed && i == 0,
-                };
-                let (result, cost) = remote
-                    .read_span(key, budget, &span.span, |ranged| {
-                        fill(ranged, span, partial, cursor, meter, remote.name(), key)
-                    })
-                    .await;
-                if let Ok(mut s) = spent.lock() {
-                    s.bytes += cost.bytes;
-                    s.requests += cost.requests;
+    let written = tokio::sync::Notify::new();
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let parts = async {
+        let results: Vec<Result<(), CopyError>> = futures::stream::iter(wanted)
+            .map(|(i, span)| {
+                let (partial, key, spent, written) = (&partial, &key, &spent, &written);
+                async move {
+                    let budget = ReadBudget {
+                        size: Some(span.len()),
+                        claimed: budget.claimed && i == 0,
+                    };
+                    let (result, cost) = remote
+                        .read_span(key, budget, &span.span, |ranged| {
+                            fill(ranged, span, partial, written, meter, remote.name(), key)
+                        })
+                        .await;
+                    if let Ok(mut s) = spent.lock() {
+                        s.bytes += cost.bytes;
+                        s.requests += cost.requests;
+                    }
+                    result
                 }
-                result
-            }
-        })
-        .buffer_unordered(PARTS_AT_ONCE)
-        .collect()
-        .await;
+            })
+            .buffer_unordered(PARTS_AT_ONCE)
+            .collect()
+            .await;
+        finished.store(true, std::sync::atomic::Ordering::Release);
+        written.notify_one();
+        results
+    };
+    let hashing = follow(&partial, hash.legacy, &written, &finished);
+    let (results, hashed) = futures::join!(parts, hashing);
     let spent = spent.into_inner().unwrap_or_default();
     drop(undo);
     if let Some(e) = results.into_iter().find_map(Result::err) {
@@ -166,20 +171,19 @@ async fn attempt(
             source,
         })
     };
-    // The bytes not hashed on the way are read back on a blocking thread.
-    let actual = match cursor.into_inner() {
-        Ok(c) => {
-            let (held_by, legacy) = (Arc::clone(&partial), hash.legacy);
-            tokio::task::spawn_blocking(move || c.finish(&held_by, size, legacy))
+    let actual = match hashed {
+        Ok(Some(hasher)) => hex::encode(hasher.finalize()),
+        Ok(None) => {
+            let path = partial.read_path();
+            let dos2unix = tokio::task::spawn_blocking(move || hash::file_md5_dos2unix(&path))
                 .await
-                .unwrap_or_else(|e| Err(io::Error::other(e)))
-                .map_err(local)
+                .unwrap_or_else(|e| Err(io::Error::other(e)));
+            match dos2unix {
+                Ok((md5, _)) => md5,
+                Err(e) => return (Err(local(e)), spent),
+            }
         }
-        Err(_) => Err(local(io::Error::other("a part panicked"))),
-    };
-    let actual = match actual {
-        Ok(a) => a,
-        Err(e) => return (Err(e), spent),
+        Err(e) => return (Err(local(e)), spent),
     };
     let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);
     if actual != expected {
@@ -213,7 +217,7 @@ async fn fill(
     ranged: Ranged,
     part: &Part,
     partial: &Partial,
-    cursor: &Mutex<Cursor>,
+    written: &tokio::sync::Notify,
     meter: &ObjectMeter,
     remote: &str,
     key: &str,
@@ -259,55 +263,45 @@ async fn fill(
                 path: partial.shown.clone(),
                 source,
             })?;
-        // Never waits for the hash: a part that finds it busy leaves its bytes to be read back.
-        if let Ok(mut c) = cursor.try_lock() {
-            c.advance(partial, part.span.start, at, bytes)
-                .map_err(|source| CopyError::Local {
-                    path: partial.shown.clone(),
-                    source,
-                })?;
-        }
         at += take as u64;
         part.span.set_done(at - part.span.start);
+        written.notify_one();
     }
     Ok(())
 }
 
-/// The md5 over the object's bytes in order, fed as the parts bring them.
-struct Cursor {
-    /// `None` for a legacy (`md5-dos2unix`) hash: the whole file is hashed at the end.
-    hasher: Option<md5::Md5>,
-    /// Bytes of the object hashed so far (all from 0).
-    hashed: u64,
-}
-
-impl Cursor {
-    /// `bytes`, just written at `at` by the part starting at `base`: hashed at once when all
-    /// bytes before them are hashed; the part's earlier bytes are read back first when the
-    /// hash has reached the part (resumed bytes, or bytes that came while an earlier part was
-    /// still arriving).
-    fn advance(&mut self, partial: &Partial, base: u64, at: u64, bytes: &[u8]) -> io::Result<()> {
-        let Some(hasher) = self.hasher.as_mut() else {
-            return Ok(());
-        };
-        if self.hashed < base || self.hashed > at {
-            return Ok(());
-        }
-        hash_range(hasher, &partial.file, self.hashed, at)?;
-        hasher.update(bytes);
-        self.hashed = at + bytes.len() as u64;
-        Ok(())
+/// Hashes the object in order while its parts arrive: whenever the bytes written from offset 0
+/// on without a gap (the frontier) grow, they are read back (from the page cache) and hashed on
+/// a blocking thread, so the md5 runs beside the downloads, not after them. Ends once the parts
+/// are finished; returns the hasher having seen every byte up to the frontier, or `None` for a
+/// legacy (`md5-dos2unix`) hash, which the caller computes over the whole file.
+async fn follow(
+    partial: &Arc<Partial>,
+    legacy: bool,
+    written: &tokio::sync::Notify,
+    finished: &std::sync::atomic::AtomicBool,
+) -> io::Result<Option<md5::Md5>> {
+    if legacy {
+        return Ok(None);
     }
-
-    /// The md5 of the whole object: what is not hashed yet is read back from the file.
-    fn finish(self, partial: &Partial, size: u64, legacy: bool) -> io::Result<String> {
-        match self.hasher {
-            Some(mut hasher) => {
-                hash_range(&mut hasher, &partial.file, self.hashed, size)?;
-                Ok(hex::encode(hasher.finalize()))
-            }
-            None if legacy => Ok(hash::file_md5_dos2unix(&partial.read_path())?.0),
-            None => Err(io::Error::other("no hasher")),
+    let mut hasher = md5::Md5::new();
+    let mut hashed = 0u64;
+    loop {
+        let done = finished.load(std::sync::atomic::Ordering::Acquire);
+        let frontier = partial.frontier();
+        if frontier > hashed {
+            let file = Arc::clone(partial);
+            let (from, to) = (hashed, frontier);
+            hasher = tokio::task::spawn_blocking(move || {
+                hash_range(&mut hasher, &file.file, from, to).map(|()| hasher)
+            })
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)))?;
+            hashed = frontier;
+        } else if done {
+            return Ok(Some(hasher));
+        } else {
+            written.notified().await;
         }
     }
 }
@@ -428,6 +422,16 @@ impl Partial {
             },
             shown: path,
         })
+    }
+
+    /// The bytes written from offset 0 on without a gap.
+    fn frontier(&self) -> u64 {
+        for part in &self.spans {
+            if part.done() < part.len() {
+                return part.span.start + part.done();
+            }
+        }
+        self.size
     }
 
     /// Bytes held from an earlier run.
