@@ -51,6 +51,22 @@ class Verdicts(unittest.TestCase):
         self.assertAlmostEqual(t["big push"]["value"], 7 / 6, places=3)
         self.assertEqual(t["big add"]["verdict"], "met")           # 1500 / 1600 MB/s = 94 %
 
+    def test_issue16_rows_need_100k_files_and_carry_both_ratios(self):
+        rs = [rec("big", "dvc", "pull", 4.0), rec("big", "ferry", "pull", 1.6), rec("big", "s5cmd", "pull", 1.5),
+              rec("many", "ferry", "push", 11.0), rec("many", "s5cmd", "push", 10.0),
+              rec("many", "ferry", "pull", 13.0), rec("many", "s5cmd", "pull", 10.0)]
+        s = bench.summarize(rs)
+        t = {x["target"].split(":")[0]: x for x in bench.issue16_targets(s, SIZES)}
+        self.assertEqual(t["big pull"]["verdict"], "met")             # 4.0 / 1.6 = 2.5 >= 2
+        self.assertAlmostEqual(t["big pull"]["ferry_over_s5cmd"], 1.6 / 1.5)
+        self.assertEqual(t["many (10000 files) push"]["verdict"], "n/a")   # 10k files: not the 100k row
+        self.assertIn("--scale 10", t["many (10000 files) push"]["why"])
+        big = dict(SIZES, many=(460_000_000, 100_000))
+        t = {x["target"].split(":")[0]: x for x in bench.issue16_targets(s, big)}
+        self.assertEqual(t["many (100000 files) push"]["verdict"], "met")    # 11 / 10 = 1.1
+        self.assertEqual(t["many (100000 files) pull"]["verdict"], "missed")  # 13 / 10 = 1.3
+        self.assertAlmostEqual(t["many (100000 files) pull"]["ferry_rss_mib"], 50_000 / 1024, places=1)
+
     def test_failed_ferry_step_is_na_with_its_error(self):
         rs = [rec("big", "dvc", "pull", 3.0), rec("big", "ferry", "pull", 0.01, rc=254,
                                                  error="error: unrecognized subcommand 'pull'")]

@@ -80,6 +80,9 @@ pub struct Odb {
     /// `cache.shared = group`: directories Ferry creates in the cache get mode 2775 (group
     /// writable, new files inherit the group), as dvc makes them.
     pub shared: bool,
+    /// Where interrupted downloads of large objects wait to be resumed (`.dvc/tmp/ferry/partial`
+    /// for a repository's cache; `None`: a download resumes within its run only).
+    pub partials: Option<PathBuf>,
 }
 
 /// Mode of the cache directories Ferry creates when the cache is shared with a group.
@@ -91,6 +94,7 @@ impl Odb {
         Self {
             root,
             shared: false,
+            partials: None,
         }
     }
 
@@ -213,6 +217,27 @@ impl Odb {
     /// Puts a complete, verified object from [`Odb::create_temp`] in place as `hash`.
     pub fn commit_temp(&self, temp: TempObject, hash: &HashInfo) -> io::Result<()> {
         temp.commit(&self.path(hash))
+    }
+
+    /// Puts the complete, verified file at `path` (outside the cache, e.g. a resumed download)
+    /// in place as `hash`: made read-only, then renamed in (copied where `path` is on another
+    /// filesystem, then removed).
+    pub fn commit_file(&self, path: &Path, hash: &HashInfo) -> io::Result<()> {
+        let dest = self.path(hash);
+        let dir = dest.parent().unwrap_or(&self.root);
+        if !dir.is_dir() {
+            self.make_dir(dir)?;
+        }
+        fs::set_permissions(path, Permissions::from_mode(OBJECT_MODE))?;
+        match fs::rename(path, &dest) {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) => {
+                let mut temp = self.create_temp(hash)?;
+                File::open(path).and_then(|mut from| clone_or_copy(&mut from, &mut temp.file))?;
+                self.commit_temp(temp, hash)?;
+                fs::remove_file(path)
+            }
+            other => other,
+        }
     }
 
     /// Copies (or reflinks) the workspace file `src`, whose hash the caller computed, into the

@@ -17,8 +17,8 @@ use super::classify::{
 };
 use super::options::{get, http_client, invalid, read_timeout};
 use super::{
-    ByteStream, Capabilities, ErrorKind, Presence, Remote, RemoteError, RemoteSpec, check_key,
-    guard_progress,
+    ByteStream, Capabilities, ErrorKind, Presence, Ranged, Remote, RemoteError, RemoteSpec,
+    check_key, guard_progress,
 };
 
 /// An HTTP(S) remote speaking DVC's protocol.
@@ -171,6 +171,59 @@ impl HttpRemote {
             ),
         )
         .with_key(key)
+    }
+
+    /// A GET answer's body as a stream: one shorter than its `Content-Length` (or cut by the
+    /// connection) ends with a `Transient` error, never a silent short object, and so does a
+    /// body that stalls (see [`guard_progress`]).
+    fn body(&self, resp: Response, key: &str) -> ByteStream {
+        let expected = content_length(&resp);
+        let name = self.name.clone();
+        let url = display_url(&self.object_url(key));
+        let what = format!("GET {url}");
+        let guarded_key = key.to_string();
+        let key = key.to_string();
+        let state = (resp.bytes_stream(), 0u64, false);
+        let stream = futures::stream::unfold(state, move |(mut body, got, done)| {
+            let (name, url, key) = (name.clone(), url.clone(), key.clone());
+            async move {
+                if done {
+                    return None;
+                }
+                let truncated = |got: u64, cause: String| {
+                    RemoteError::new(
+                        ErrorKind::Transient,
+                        &name,
+                        format!("GET {url}: body cut short after {got} bytes{cause}"),
+                    )
+                    .with_key(&key)
+                };
+                match body.next().await {
+                    Some(Ok(chunk)) => {
+                        let got = got + chunk.len() as u64;
+                        Some((Ok(chunk), (body, got, false)))
+                    }
+                    Some(Err(e)) => {
+                        let cause = format!(" ({})", error_chain(&e));
+                        Some((Err(truncated(got, cause)), (body, got, true)))
+                    }
+                    None => match expected {
+                        Some(len) if got < len => {
+                            let cause = format!(" of {len}");
+                            Some((Err(truncated(got, cause)), (body, got, true)))
+                        }
+                        _ => None,
+                    },
+                }
+            }
+        });
+        guard_progress(
+            Box::pin(stream),
+            self.read_timeout,
+            &self.name,
+            &guarded_key,
+            what,
+        )
     }
 
     /// Refuses a success answer that is a web page: a server (or a proxy, or a wrong URL) that
@@ -326,7 +379,13 @@ fn exact_size(
     ))
 }
 
-/// The `Content-Length` a response declared, if any.
+/// The first byte's offset in a `Content-Range: bytes START-END/TOTAL` answer.
+fn range_start(resp: &Response) -> Option<u64> {
+    let value = resp.headers().get(CONTENT_RANGE)?.to_str().ok()?;
+    let (first, _) = value.trim().strip_prefix("bytes ")?.split_once('-')?;
+    first.trim().parse().ok()
+}
+
 /// The total size in a `Content-Range: bytes 0-0/TOTAL` (or `bytes */TOTAL`) answer.
 fn range_total(resp: &Response) -> Option<u64> {
     resp.headers()
@@ -336,6 +395,7 @@ fn range_total(resp: &Response) -> Option<u64> {
         .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
+/// The `Content-Length` a response declared, if any.
 fn content_length(resp: &Response) -> Option<u64> {
     resp.headers()
         .get(CONTENT_LENGTH)
@@ -437,61 +497,48 @@ impl Remote for HttpRemote {
     /// ends the stream with a `Transient` error, never a silent short object, and so does a
     /// body that stalls (see [`guard_progress`]). A web page is refused before any byte is read.
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
+        self.read_range(key, 0, None).await.map(|r| r.body)
+    }
+
+    /// A GET with `Range: bytes=start-` (or `start-last`); a 206 answer starts where its
+    /// `Content-Range` says, a 200 (a server that ignores ranges) at 0. Checked and guarded as
+    /// [`Remote::read`] says.
+    async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<Ranged, RemoteError> {
         check_key(&self.name, key)?;
-        let resp = self
-            .send(self.request(Method::GET, key), &Method::GET, key)
-            .await?;
+        let mut req = self.request(Method::GET, key);
+        if start > 0 || end.is_some() {
+            let last = end.map(|e| e.saturating_sub(1).to_string());
+            req = req.header(RANGE, format!("bytes={start}-{}", last.unwrap_or_default()));
+        }
+        let resp = self.send(req, &Method::GET, key).await?;
         if !resp.status().is_success() {
             return Err(self.status_error(resp, &Method::GET, key).await);
         }
         self.refuse_web_page(&resp, &Method::GET, key)?;
-        let expected = content_length(&resp);
-        let name = self.name.clone();
-        let url = display_url(&self.object_url(key));
-        let what = format!("GET {url}");
-        let guarded_key = key.to_string();
-        let key = key.to_string();
-        let state = (resp.bytes_stream(), 0u64, false);
-        let stream = futures::stream::unfold(state, move |(mut body, got, done)| {
-            let (name, url, key) = (name.clone(), url.clone(), key.clone());
-            async move {
-                if done {
-                    return None;
-                }
-                let truncated = |got: u64, cause: String| {
-                    RemoteError::new(
-                        ErrorKind::Transient,
-                        &name,
-                        format!("GET {url}: body cut short after {got} bytes{cause}"),
-                    )
-                    .with_key(&key)
-                };
-                match body.next().await {
-                    Some(Ok(chunk)) => {
-                        let got = got + chunk.len() as u64;
-                        Some((Ok(chunk), (body, got, false)))
-                    }
-                    Some(Err(e)) => {
-                        let cause = format!(" ({})", error_chain(&e));
-                        Some((Err(truncated(got, cause)), (body, got, true)))
-                    }
-                    None => match expected {
-                        Some(len) if got < len => {
-                            let cause = format!(" of {len}");
-                            Some((Err(truncated(got, cause)), (body, got, true)))
-                        }
-                        _ => None,
-                    },
-                }
-            }
-        });
-        Ok(guard_progress(
-            Box::pin(stream),
-            self.read_timeout,
-            &self.name,
-            &guarded_key,
-            what,
-        ))
+        let begins = if resp.status() == StatusCode::PARTIAL_CONTENT {
+            range_start(&resp).ok_or_else(|| {
+                RemoteError::new(
+                    ErrorKind::Transient,
+                    &self.name,
+                    format!(
+                        "GET {}: a 206 answer without a readable Content-Range",
+                        display_url(&self.object_url(key))
+                    ),
+                )
+                .with_key(key)
+            })?
+        } else {
+            0
+        };
+        Ok(Ranged {
+            start: begins,
+            body: self.body(resp, key),
+        })
     }
 
     /// One POST (or PUT) to the object's final URL with a chunked body, as DVC sends it. A body

@@ -30,7 +30,7 @@ pub use http::HttpRemote;
 pub use local::LocalRemote;
 pub use retry::RetryPolicy;
 pub use s3::{MULTIPART_CHUNK, S3Remote};
-pub use stack::{AttemptError, Op, ReadBudget, Spent, Stack, StackConfig};
+pub use stack::{AttemptError, Op, ReadBudget, Span, Spent, Stack, StackConfig};
 pub use webdav::WebDavRemote;
 
 /// A remote as configured: its name, URL and DVC options, merged over all config levels and
@@ -177,6 +177,16 @@ pub struct PendingUpload {
 /// A stream of object bytes; backends produce it on read and consume it on write.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, RemoteError>> + Send>>;
 
+/// The answer to a ranged read: a body and the object offset its first byte is at. That is
+/// the offset asked for, or 0 when the server ignored the range and sent the whole object (the
+/// caller then skips what it already has).
+pub struct Ranged {
+    /// Where in the object the body starts.
+    pub start: u64,
+    /// The bytes from `start` on.
+    pub body: ByteStream,
+}
+
 /// What a backend can do beyond read/write/exists/delete, so callers never match on its type.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Capabilities {
@@ -250,6 +260,23 @@ pub trait Remote: Send + Sync {
     }
     /// Streams the object's bytes.
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError>;
+    /// Streams the object's bytes from offset `start` up to `end` (exclusive; the object's end
+    /// when `None`): `Range: bytes=start-` on the wire, so an interrupted download continues
+    /// where it stopped and a large object can come in parts. A server that ignores the range
+    /// answers with the whole object ([`Ranged::start`] is then 0); so does this default, for
+    /// backends that cannot ask for less.
+    async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<Ranged, RemoteError> {
+        let _ = (start, end);
+        Ok(Ranged {
+            start: 0,
+            body: self.read(key).await?,
+        })
+    }
     /// Stores `size` bytes from `body` under `key`; the object appears whole or not at all
     /// where the backend allows it.
     async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError>;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ByteStream, Capabilities, PendingUpload, Presence, Remote, RemoteError};
+use super::{ByteStream, Capabilities, PendingUpload, Presence, Ranged, Remote, RemoteError};
 
 /// How hard to retry one operation on one remote.
 #[derive(Debug, Clone)]
@@ -82,6 +82,15 @@ impl<R: Remote + ?Sized> Remote for Arc<R> {
 
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
         (**self).read(key).await
+    }
+
+    async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<Ranged, RemoteError> {
+        (**self).read_range(key, start, end).await
     }
 
     async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError> {

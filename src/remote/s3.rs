@@ -14,7 +14,7 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 use super::classify::{classify_status, excerpt, is_cap_text, parse_retry_after, s3_auth_advice};
 use super::options::{get, http_client, invalid, read_timeout};
 use super::presence_of;
-use super::s3_wire::SignedQueryTransport;
+use super::s3_wire::{RANGE_IGNORED, SignedQueryTransport};
 use super::{
     ByteStream, Capabilities, ErrorKind, PendingUpload, Presence, Remote, RemoteError, RemoteSpec,
     check_key, guard_progress,
@@ -210,6 +210,50 @@ impl S3Remote {
             uploads,
             lists,
         })
+    }
+
+    /// Streams bytes `start..end` of the object (to its end when `end` is `None`). The first
+    /// chunk is awaited here, so a missing object, refused credentials or a cap surface as this
+    /// call's error, not mid-stream. A body that stalls ends with a `Transient` error (see
+    /// [`guard_progress`]).
+    async fn read_from(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<ByteStream, RemoteError> {
+        check_key(&self.name, key)?;
+        let reader = self
+            .op
+            .reader(key)
+            .await
+            .map_err(|e| self.error("GET", key, &e))?;
+        let range = (
+            std::ops::Bound::Included(start),
+            end.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+        );
+        let stream = reader
+            .into_bytes_stream(range)
+            .await
+            .map_err(|e| self.error("GET", key, &e))?;
+        let what = format!("GET {}/{key}", self.display);
+        let (name, display, k) = (self.name.clone(), self.display.clone(), key.to_string());
+        let mut first_item = true;
+        // The first chunk's error keeps its class (not found, refused, capped); a later one is
+        // a body cut short, worth a retry.
+        let body = stream.map(move |item| {
+            let later = !std::mem::replace(&mut first_item, false);
+            item.map_err(|e| {
+                let mut err = classify_io(&name, &display, &k, &e);
+                if later && !err.kind.is_retryable() {
+                    err.kind = ErrorKind::Transient;
+                }
+                err
+            })
+        });
+        let mut body = guard_progress(Box::pin(body), self.read_timeout, &self.name, key, what);
+        let first = body.next().await.transpose()?;
+        Ok(Box::pin(futures::stream::iter(first.map(Ok)).chain(body)))
     }
 
     fn error(&self, what: &str, key: &str, e: &opendal::Error) -> RemoteError {
@@ -556,34 +600,25 @@ impl Remote for S3Remote {
     /// credentials or a cap surface as this call's error, not mid-stream. A body that stalls
     /// ends with a `Transient` error (see [`guard_progress`]).
     async fn read(&self, key: &str) -> Result<ByteStream, RemoteError> {
-        check_key(&self.name, key)?;
-        let reader = self
-            .op
-            .reader(key)
-            .await
-            .map_err(|e| self.error("GET", key, &e))?;
-        let stream = reader
-            .into_bytes_stream(..)
-            .await
-            .map_err(|e| self.error("GET", key, &e))?;
-        let what = format!("GET {}/{key}", self.display);
-        let (name, display, k) = (self.name.clone(), self.display.clone(), key.to_string());
-        let mut first_item = true;
-        // The first chunk's error keeps its class (not found, refused, capped); a later one is
-        // a body cut short, worth a retry.
-        let body = stream.map(move |item| {
-            let later = !std::mem::replace(&mut first_item, false);
-            item.map_err(|e| {
-                let mut err = classify_io(&name, &display, &k, &e);
-                if later && !err.kind.is_retryable() {
-                    err.kind = ErrorKind::Transient;
-                }
-                err
-            })
-        });
-        let mut body = guard_progress(Box::pin(body), self.read_timeout, &self.name, key, what);
-        let first = body.next().await.transpose()?;
-        Ok(Box::pin(futures::stream::iter(first.map(Ok)).chain(body)))
+        self.read_from(key, 0, None).await
+    }
+
+    /// A GET with `Range: bytes=start-` (or `start-last`). S3 servers honour ranges; one that
+    /// answers a ranged GET with the whole object is caught on the wire (see
+    /// [`super::s3_wire`]) and read whole instead, from offset 0.
+    async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<super::Ranged, RemoteError> {
+        match self.read_from(key, start, end).await {
+            Err(e) if e.message.contains(RANGE_IGNORED) => Ok(super::Ranged {
+                start: 0,
+                body: self.read_from(key, 0, None).await?,
+            }),
+            other => other.map(|body| super::Ranged { start, body }),
+        }
     }
 
     /// A single PUT below [`MULTIPART_CHUNK`], a multipart upload above it.

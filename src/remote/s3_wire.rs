@@ -30,6 +30,11 @@ pub(crate) struct SignedQueryTransport {
     pub(crate) lists: Arc<AtomicU64>,
 }
 
+/// What the error says when a server answered a ranged GET with the whole object (200): the
+/// body would be read as if it started at the offset asked for, so it is refused on the wire
+/// and the backend reads the object whole instead.
+pub(crate) const RANGE_IGNORED: &str = "the server ignored the Range header (200 to a ranged GET)";
+
 impl HttpTransport for SignedQueryTransport {
     fn fetch(
         &self,
@@ -41,8 +46,29 @@ impl HttpTransport for SignedQueryTransport {
         if let Some(uri) = with_canonical_query(req.uri()) {
             *req.uri_mut() = uri;
         }
-        self.inner.fetch(req)
+        let ranged = asks_part(&req);
+        let sent = self.inner.fetch(req);
+        async move {
+            let resp = sent.await?;
+            if ranged && resp.status() == http::StatusCode::OK {
+                return Err(opendal::Error::new(
+                    opendal::ErrorKind::Unexpected,
+                    RANGE_IGNORED,
+                ));
+            }
+            Ok(resp)
+        }
     }
+}
+
+/// Whether a request is a GET for less than a whole object (a `Range` other than `bytes=0-`).
+fn asks_part(req: &http::Request<Buffer>) -> bool {
+    req.method() == http::Method::GET
+        && req
+            .headers()
+            .get(http::header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|r| r != "bytes=0-")
 }
 
 /// Whether a request is one B2 bills as Class C: a GET listing objects (`list-type=`) or

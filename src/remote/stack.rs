@@ -21,7 +21,8 @@
 //!
 //! Callers above `remote/` never retry, limit or count by hand: they call a [`Stack`].
 //! Whole-object operations take a closure run once per attempt (`read_with` consumes the stream,
-//! `write_with` makes a fresh body), so a cut body is retried from the start.
+//! `write_with` makes a fresh body). A read retried after a cut body asks only for the bytes
+//! its reader does not hold yet (`read_span`, a ranged GET), so a download resumes, not restarts.
 //!
 //! What it does not do: choose another remote (the router does), or reserve budget for work
 //! planned ahead (the router's claims do; a claimed read skips the first budget check, which
@@ -34,7 +35,8 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::{
-    ByteStream, Capabilities, ErrorKind, PendingUpload, Presence, Remote, RemoteError, RetryPolicy,
+    ByteStream, Capabilities, ErrorKind, PendingUpload, Presence, Ranged, Remote, RemoteError,
+    RetryPolicy,
 };
 use crate::budget::{Account, Cost};
 
@@ -111,6 +113,43 @@ pub struct ReadBudget {
     pub size: Option<u64>,
     /// The first attempt was claimed in the ledger already (the router's claims).
     pub claimed: bool,
+}
+
+/// The part of an object a read is for, and how much of it the reader holds so far: the
+/// reader advances `done` as it stores bytes, and every retry asks for what follows.
+#[derive(Debug, Default)]
+pub struct Span {
+    /// The object offset the part starts at.
+    pub start: u64,
+    /// Where it ends (exclusive); `None` for the object's end.
+    pub end: Option<u64>,
+    done: AtomicU64,
+}
+
+impl Span {
+    /// The whole object, nothing held yet.
+    pub fn whole() -> Span {
+        Span::default()
+    }
+
+    /// `start..end` of the object, of which the first `done` bytes are held already.
+    pub fn new(start: u64, end: Option<u64>, done: u64) -> Span {
+        Span {
+            start,
+            end,
+            done: AtomicU64::new(done),
+        }
+    }
+
+    /// Bytes of the part the reader holds.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Records that the reader now holds `done` bytes of the part (0: it dropped them).
+    pub fn set_done(&self, done: u64) {
+        self.done.store(done, Ordering::Release);
+    }
 }
 
 /// A remote wrapped in its layers (module doc). Built once per remote when it is opened and
@@ -309,11 +348,36 @@ impl Stack {
         F: FnMut(ByteStream) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let whole = Span::whole();
+        self.read_span(key, budget, &whole, |ranged| consume(ranged.body))
+            .await
+    }
+
+    /// Reads the part of `key` that `span` describes and hands each attempt's body to
+    /// `consume`. Before every attempt the stack reads [`Span::done`], the bytes `consume`
+    /// already holds, and asks only for the rest (`Range: bytes=N-`), so a retry after a cut
+    /// body continues where it stopped; the budget reserves only those bytes, and the meter
+    /// charges every byte the server sends (all of them, when it ignores the range). A read of
+    /// a whole object from its first byte is a plain GET. `budget.size` is the span's length.
+    pub async fn read_span<T, E, F, Fut>(
+        &self,
+        key: &str,
+        budget: ReadBudget,
+        span: &Span,
+        mut consume: F,
+    ) -> (Result<T, E>, Spent)
+    where
+        E: AttemptError,
+        F: FnMut(Ranged) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let spent = Counter::default();
-        let need = [budget.size.unwrap_or(0), 1, 0];
         let mut tries = 0u32;
         let result = loop {
             tries += 1;
+            let done = span.done();
+            let left = budget.size.map_or(0, |n| n.saturating_sub(done));
+            let need = [left, 1, 0];
             let held = match self
                 .gate(Op::Read, need, !budget.claimed, tries, &spent)
                 .await
@@ -322,8 +386,24 @@ impl Stack {
                 Err(e) => break Err(E::from(e)),
             };
             self.charge(&spent, &held, [0, 1, 0]);
-            let mut result = match self.backend.read(key).await {
-                Ok(stream) => consume(self.metered(stream, &spent, &held)).await,
+            let from = span.start + done;
+            let answer = if from == 0 && span.end.is_none() {
+                self.backend
+                    .read(key)
+                    .await
+                    .map(|body| Ranged { start: 0, body })
+            } else {
+                self.backend.read_range(key, from, span.end).await
+            };
+            let mut result = match answer {
+                Ok(ranged) => {
+                    let body = self.metered(ranged.body, &spent, &held);
+                    consume(Ranged {
+                        start: ranged.start,
+                        body,
+                    })
+                    .await
+                }
                 Err(e) => Err(E::from(e)),
             };
             if held.probe.is_some() {
@@ -1027,6 +1107,120 @@ mod tests {
             ErrorKind::Unsupported
         );
         assert_eq!(backend.requests.load(Ordering::Relaxed), 0);
+    }
+
+    /// A remote that serves one object by ranges, cutting the first body after `cut` bytes,
+    /// and records where each request started.
+    struct Ranges {
+        object: &'static [u8],
+        cut: usize,
+        starts: Mutex<Vec<u64>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Remote for Ranges {
+        fn name(&self) -> &str {
+            "r"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::default()
+        }
+        async fn stat(&self, _: &str) -> Result<Presence, RemoteError> {
+            Ok(Presence::Present(None))
+        }
+        async fn list_sized(&self, _: &str) -> Result<Vec<(String, u64)>, RemoteError> {
+            Ok(Vec::new())
+        }
+        async fn read(&self, k: &str) -> Result<ByteStream, RemoteError> {
+            self.read_range(k, 0, None).await.map(|r| r.body)
+        }
+        async fn read_range(
+            &self,
+            _: &str,
+            start: u64,
+            _: Option<u64>,
+        ) -> Result<Ranged, RemoteError> {
+            let first = {
+                let mut starts = self.starts.lock().unwrap();
+                starts.push(start);
+                starts.len() == 1
+            };
+            let rest = &self.object[start as usize..];
+            let mut items = vec![Ok(Bytes::from_static(rest))];
+            if first {
+                items = vec![
+                    Ok(Bytes::from_static(&rest[..self.cut])),
+                    Err(RemoteError::new(ErrorKind::Transient, "r", "cut")),
+                ];
+            }
+            Ok(Ranged {
+                start,
+                body: Box::pin(futures::stream::iter(items)),
+            })
+        }
+        async fn write(&self, _: &str, _: ByteStream, _: u64) -> Result<(), RemoteError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> Result<(), RemoteError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_cut_asks_for_the_rest_and_reserves_only_that() {
+        let dir = tempfile::tempdir().unwrap();
+        // Room for the object once (10 bytes), not for the whole of it twice.
+        let limits = Budget {
+            limit_bytes: Some(10),
+            limit_requests: Some(2),
+            ..Budget::default()
+        };
+        let acct = account(dir.path(), limits);
+        let backend = Arc::new(Ranges {
+            object: b"0123456789",
+            cut: 6,
+            starts: Mutex::new(Vec::new()),
+        });
+        let stack = Stack::new(
+            backend.clone(),
+            StackConfig {
+                jobs: 1,
+                policy: fast(),
+                account: Some(acct.clone()),
+            },
+        );
+        let span = Span::whole();
+        let got = tokio::sync::Mutex::new(Vec::new());
+        let budget = ReadBudget {
+            size: Some(10),
+            claimed: false,
+        };
+        let (result, spent) = stack
+            .read_span("k", budget, &span, |mut ranged| {
+                let (span, got) = (&span, &got);
+                async move {
+                    let mut got = got.lock().await;
+                    assert_eq!(ranged.start as usize, got.len(), "starts where it stopped");
+                    while let Some(chunk) = ranged.body.next().await {
+                        got.extend_from_slice(&chunk?);
+                        span.set_done(got.len() as u64);
+                    }
+                    Ok::<_, RemoteError>(())
+                }
+            })
+            .await;
+        result.unwrap();
+        assert_eq!(got.into_inner(), b"0123456789");
+        assert_eq!(*backend.starts.lock().unwrap(), vec![0, 6]);
+        assert_eq!(
+            spent,
+            Spent {
+                bytes: 10,
+                requests: 2
+            }
+        );
+        let u = acct.usage().unwrap();
+        assert_eq!((u.bytes, u.requests), (10, 2), "the meter saw every byte");
     }
 
     fn capped_account(dir: &std::path::Path) -> Arc<Account> {

@@ -324,6 +324,15 @@ impl Remote for WebDavRemote {
         self.http.read(key).await
     }
 
+    async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<super::Ranged, RemoteError> {
+        self.http.read_range(key, start, end).await
+    }
+
     /// MKCOL of the missing collections, then one streamed PUT.
     async fn write(&self, key: &str, body: ByteStream, size: u64) -> Result<(), RemoteError> {
         check_key(&self.name, key)?;

@@ -149,6 +149,7 @@ impl Repo {
         };
         let mut odb = crate::odb::Odb::new(dir);
         odb.shared = self.config.get("cache", "shared") == Some("group");
+        odb.partials = Some(self.tmp_dir().join("ferry").join("partial"));
         odb
     }
 

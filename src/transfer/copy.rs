@@ -40,7 +40,9 @@ impl AttemptError for CopyError {
     }
 }
 
-/// Downloads `hash` from `remote` into `odb`, verified. Returns the bytes of the object and
+/// Downloads `hash` from `remote` into `odb`, verified (an object of at least
+/// [`super::resume::RESUME_MIN`] known bytes resumably, in parts: see [`super::resume`]).
+/// Returns the bytes of the object and
 /// what all attempts cost (retries of cut or corrupt bodies included: the stack retries them).
 /// `budget.size` is the object's size when a `.dvc` file, a `.dir` manifest or a listing told
 /// it: a body longer than that is cut off at once and refused as corrupt (see [`read_limit`]).
@@ -52,6 +54,11 @@ pub async fn download(
     budget: ReadBudget,
     meter: &ObjectMeter,
 ) -> (Result<u64, CopyError>, Spent) {
+    if let Some(size) = budget.size.filter(|&s| s >= super::resume::RESUME_MIN)
+        && !hash.is_dir()
+    {
+        return super::resume::download(remote, odb, hash, size, budget, meter).await;
+    }
     let key = crate::odb::key(hash);
     remote
         .read_with(&key, budget, |stream| {

@@ -73,12 +73,19 @@ fn routed(router: &Router, objects: Vec<(Object, Option<String>)>) -> Vec<Routed
 const LIST_THRESHOLD: usize = 16;
 
 /// Lists the listable remotes before sending a single GET, so the router knows who holds what
-/// and how big it is: when many objects are wanted (one LIST beats many GETs), when any remote
-/// has a byte limit (the planner needs sizes to stay under it), or for a plan (`plan`). Remotes
+/// and how big it is: when many objects are wanted from several remotes (one LIST beats many
+/// GETs sent to a remote that lacks them), when any remote has a byte limit (the planner needs
+/// sizes to stay under it), or for a plan (`plan`). With one remote and no limits a listing
+/// tells nothing a GET would not (a 100k-object remote is 100 sequential LIST pages). Remotes
 /// that cannot list are never probed here: a probe would be a GET of the object itself.
 async fn learn_holdings(router: &mut Router, objects: &[Routed], plan: bool) {
     let keys: Vec<String> = objects.iter().map(|r| r.object.key()).collect();
-    let many = objects.len() > LIST_THRESHOLD;
+    let usable = router
+        .lanes
+        .iter()
+        .filter(|l| l.disabled().is_none())
+        .count();
+    let many = objects.len() > LIST_THRESHOLD && usable > 1;
     // An object's size is the same on every remote, so any listing gives a limited remote's
     // planner the sizes it needs, even when that remote itself cannot list.
     // A call limit needs them too: the budget-optimal order prefers large objects.

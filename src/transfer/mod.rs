@@ -12,6 +12,7 @@ pub mod objects;
 pub mod push;
 pub mod redundancy;
 pub mod remotes;
+pub mod resume;
 pub mod router;
 pub mod sync;
 pub mod wanted;
@@ -86,6 +87,27 @@ impl ObjectMeter {
         if let Some(s) = &self.0 {
             s.restart();
         }
+    }
+
+    /// `more` bytes already held (a resumed download's partial file) count as moved.
+    pub fn resumed(&self, more: u64) {
+        if let Some(s) = &self.0 {
+            s.moved(more);
+        }
+    }
+
+    /// `stream` with each chunk reported as it passes, added to what the object moved so far (a
+    /// part, or the rest of a resumed download).
+    pub fn count_more(&self, stream: crate::remote::ByteStream) -> crate::remote::ByteStream {
+        use futures::StreamExt;
+        let Some(sink) = self.0.clone() else {
+            return stream;
+        };
+        Box::pin(stream.inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                sink.moved(bytes.len() as u64);
+            }
+        }))
     }
 
     /// `stream` with each chunk reported as it passes (a fresh attempt, so it restarts first).

@@ -38,11 +38,17 @@ Control (never authenticated, never logged):
       endless: bool      GET bodies are chunked (no Content-Length) and repeat the object forever
       fail_part: int     (proxy) every upload of this multipart part number -> 500
       no_head: bool      every HEAD of an object -> 405 Method Not Allowed (as some servers)
+      cut_once: int      the next GET body (200 or 206) stops after this many bytes, connection
+                         closed; then off again
+      rate: num          GET bodies (200 and 206) are sent at about this many bytes a second
+      ignore_range: bool Range headers are ignored: GETs answer 200 with the whole object (as a
+                         proxy, the Range header is not relayed)
       reset: true        back to no faults;  clear_log: true  empties the log
   GET /__log       JSON list of {"method", "path", "status", "range", "t", "t0"} for every
                    object request ("range": its Range header, or null; "t0" when it arrived,
                    "t" when it was answered)
-  A GET with `Range: bytes=A-B` (or `A-`) is answered 206 with that slice and Content-Range.
+  A GET with `Range: bytes=A-B` (or `A-`) is answered 206 with that slice and Content-Range
+  (relayed as a proxy, counted in "served", with cut_once and rate applied).
   The control answer is the fault state, with "served": object bytes sent by GETs so far (cut
   bodies count what was sent).
 """
@@ -75,6 +81,7 @@ NO_FAULTS = {
     "throttle": 0, "slowdown": 0, "retry_after": 1, "truncate": False, "die_after": None,
     "corrupt": False, "slow": 0, "html_page": False, "trickle": 0, "endless": False,
     "fail_part": None, "chaos": None, "no_head": False, "stall": 5,
+    "cut_once": None, "rate": 0, "ignore_range": False,
 }
 CHAOS_STATUS = ("500", "429", "503")
 CHAOS_BODY = ("truncate", "flip")
@@ -255,9 +262,12 @@ class Handler(BaseHTTPRequestHandler):
         conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
         try:
             conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            with LOCK:
+                ignore_range = STATE["ignore_range"]
             for k, v in self.headers.items():
-                if k.lower() not in HOP_BY_HOP:
-                    conn.putheader(k, v)
+                if k.lower() in HOP_BY_HOP or (ignore_range and k.lower() == "range"):
+                    continue
+                conn.putheader(k, v)
             if self.command in ("POST", "PUT") or body:
                 conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body or None)
@@ -298,6 +308,9 @@ class Handler(BaseHTTPRequestHandler):
             status, headers, data = self.forward(body)
             if self.command == "GET" and status == 200 and not self.is_list():
                 self.send_bytes(data, headers)
+            elif self.command == "GET" and status == 206:
+                self.record(206)
+                self.send_paced(206, headers, data)
             else:
                 self.record(status)
                 self.send_response(status)
@@ -345,6 +358,9 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(200, data, {"Content-Type": "application/octet-stream"}, head=True)
             return
         wanted = byte_range(self.headers.get("Range"), len(data))
+        with LOCK:
+            if STATE["ignore_range"]:
+                wanted = None
         if wanted is not None:
             self.send_range(data, wanted)
             return
@@ -359,13 +375,48 @@ class Handler(BaseHTTPRequestHandler):
             return
         part = data[start:end]
         self.record(206)
-        self.send_response(206)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Range", f"bytes {start}-{start + len(part) - 1}/{len(data)}")
-        self.send_header("Content-Length", str(len(part)))
+        headers = [("Content-Type", "application/octet-stream"),
+                   ("Content-Range", f"bytes {start}-{start + len(part) - 1}/{len(data)}")]
+        self.send_paced(206, headers, part)
+
+    def take_cut_once(self):
+        """The byte count of a pending `cut_once` fault (which is then used up), or None."""
+        with LOCK:
+            cut, STATE["cut_once"] = STATE["cut_once"], None
+        return cut
+
+    def send_paced(self, status, headers, data, cut=None):
+        """An answer with `data` as its body (Content-Length its full size), sent at `rate`
+        bytes a second when set, stopped after `cut` (or a pending cut_once) bytes with the
+        connection closed; every byte sent is counted in "served"."""
+        with LOCK:
+            rate = STATE["rate"]
+        pending = self.take_cut_once()
+        if pending is not None:
+            cut = pending if cut is None else min(cut, pending)
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(part)
-        self.served(len(part))
+        stop = len(data) if cut is None else min(cut, len(data))
+        piece = 65536
+        sent = 0
+        while sent < stop:
+            n = min(piece, stop - sent)
+            self.wfile.write(data[sent:sent + n])
+            self.served(n)
+            sent += n
+            if rate:
+                self.wfile.flush()
+                time.sleep(n / rate)
+        if stop < len(data):
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def send_bytes(self, data, headers):
         """A 200 GET answer with the body faults applied (corrupt, truncate, die_after, trickle,
@@ -389,6 +440,12 @@ class Handler(BaseHTTPRequestHandler):
         cut = len(data) // 2 if truncate else None
         if die_after is not None:
             cut = min(die_after, len(data)) if cut is None else min(cut, die_after)
+        with LOCK:
+            paced = STATE["rate"] or STATE["cut_once"] is not None
+        if paced:
+            self.record(200)
+            self.send_paced(200, headers, data, cut)
+            return
         self.record(200)
         self.send_response(200)
         for k, v in headers:
