@@ -32,6 +32,9 @@ pub struct Args {
     /// Read the targets as glob patterns (`*`, `?`, `[…]`, `**`).
     #[arg(long)]
     glob: bool,
+    /// Check every file on the remote, not trusting directories an earlier push saw complete.
+    #[arg(long)]
+    verify: bool,
 }
 
 /// Runs `ferry push`: resolves where it goes, calls [`crate::ops::push::push`], renders.
@@ -48,6 +51,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         remote: args.remote,
         all_remotes: args.all_remotes,
         jobs: args.jobs,
+        verify: args.verify,
     };
     let progress = TransferProgress::new("pushing", ctx.out.is_quiet());
     let pushed = crate::ops::push::push(&repo, &settings, &outs, &to, &progress)?;

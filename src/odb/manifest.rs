@@ -40,7 +40,30 @@ pub fn to_json(entries: &[Entry]) -> Vec<u8> {
 /// [`to_json`] of sorted `(relpath, md5)` pairs borrowed from elsewhere (no `Entry` copies of
 /// a million paths); `len` sizes the buffer.
 pub fn to_json_pairs<'a>(len: usize, entries: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
-    let mut out = String::with_capacity(len * 80 + 2);
+    let mut out = Vec::with_capacity(len * 80 + 2);
+    stream_json_pairs(entries, |piece| out.extend_from_slice(piece));
+    out
+}
+
+/// The md5 of the bytes [`to_json_pairs`] would return, without holding them (a million-file
+/// directory's manifest is about 80 MB).
+pub fn md5_of_pairs<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    use md5::Digest as _;
+    let mut md5 = md5::Md5::new();
+    stream_json_pairs(entries, |piece| md5.update(piece));
+    crate::hash::hex_digest(md5)
+}
+
+/// Bytes of JSON [`stream_json_pairs`] gathers before handing them on.
+const PIECE: usize = 64 << 10;
+
+/// The JSON of sorted `(relpath, md5)` pairs as DVC writes a `.dir`, handed to `sink` in
+/// pieces of about [`PIECE`] bytes.
+pub fn stream_json_pairs<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a str)>,
+    mut sink: impl FnMut(&[u8]),
+) {
+    let mut out = String::with_capacity(PIECE + 1024);
     out.push('[');
     for (i, (relpath, md5)) in entries.enumerate() {
         if i > 0 {
@@ -51,9 +74,13 @@ pub fn to_json_pairs<'a>(len: usize, entries: impl Iterator<Item = (&'a str, &'a
         out.push_str(", \"relpath\": ");
         py_json_string(&mut out, relpath);
         out.push('}');
+        if out.len() >= PIECE {
+            sink(out.as_bytes());
+            out.clear();
+        }
     }
     out.push(']');
-    out.into_bytes()
+    sink(out.as_bytes());
 }
 
 /// Python's `json.dumps` string encoding with `ensure_ascii=True` (also used for `--json`).
@@ -80,29 +107,39 @@ pub fn py_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// One entry as it appears in a `.dir` object, borrowed from its bytes where no escape was
+/// decoded (parsing a million entries builds no JSON tree).
+#[derive(serde::Deserialize)]
+struct RawEntry<'a> {
+    #[serde(borrow)]
+    md5: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    relpath: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// Parses a `.dir` object, rejecting any entry whose path could escape the directory.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, ManifestError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
-    let list = value
-        .as_array()
-        .ok_or_else(|| ManifestError::Malformed("not a list".into()))?;
+    let list: Vec<RawEntry> = serde_json::from_slice(bytes).map_err(|e| {
+        ManifestError::Malformed(if e.is_data() {
+            format!("not a list of {{md5, relpath}}: {e}")
+        } else {
+            e.to_string()
+        })
+    })?;
     let mut entries = Vec::with_capacity(list.len());
     for item in list {
         let md5 = item
-            .get("md5")
-            .and_then(|v| v.as_str())
+            .md5
             .ok_or_else(|| ManifestError::Malformed("an entry has no md5".into()))?;
         let relpath = item
-            .get("relpath")
-            .and_then(|v| v.as_str())
+            .relpath
             .ok_or_else(|| ManifestError::Malformed("an entry has no relpath".into()))?;
         if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ManifestError::Malformed(format!("bad md5 '{md5}'")));
         }
-        check_relpath(relpath)?;
+        check_relpath(&relpath)?;
         entries.push(Entry {
-            relpath: relpath.to_string(),
+            relpath: relpath.into_owned(),
             md5: md5.to_ascii_lowercase(),
         });
     }
@@ -153,6 +190,22 @@ mod tests {
             crate::hash::md5_bytes(&json),
             "31b4c1ee57f29e2abc2d28f9b32ed790"
         );
+        assert_eq!(
+            md5_of_pairs(entries.iter().map(|e| (e.relpath.as_str(), e.md5.as_str()))),
+            "31b4c1ee57f29e2abc2d28f9b32ed790"
+        );
+        assert_eq!(parse(&json).unwrap(), entries);
+    }
+
+    #[test]
+    fn a_long_manifest_streamed_in_pieces_hashes_as_its_bytes() {
+        let entries: Vec<Entry> = (0..5000)
+            .map(|i| e(&format!("d/é{i:05}"), &format!("{i:032x}")))
+            .collect();
+        let pairs = || entries.iter().map(|e| (e.relpath.as_str(), e.md5.as_str()));
+        let json = to_json_pairs(entries.len(), pairs());
+        assert!(json.len() > 3 * PIECE, "{} bytes", json.len());
+        assert_eq!(md5_of_pairs(pairs()), crate::hash::md5_bytes(&json));
         assert_eq!(parse(&json).unwrap(), entries);
     }
 

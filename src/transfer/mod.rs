@@ -14,6 +14,7 @@ pub mod redundancy;
 pub mod remotes;
 pub mod router;
 pub mod sync;
+pub mod verified;
 pub mod wanted;
 
 use crate::hash::HashInfo;
