@@ -119,31 +119,80 @@ struct RawEntry<'a> {
 
 /// Parses a `.dir` object, rejecting any entry whose path could escape the directory.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, ManifestError> {
-    let list: Vec<RawEntry> = serde_json::from_slice(bytes).map_err(|e| {
-        ManifestError::Malformed(if e.is_data() {
-            format!("not a list of {{md5, relpath}}: {e}")
-        } else {
-            e.to_string()
-        })
-    })?;
-    let mut entries = Vec::with_capacity(list.len());
-    for item in list {
-        let md5 = item
-            .md5
-            .ok_or_else(|| ManifestError::Malformed("an entry has no md5".into()))?;
-        let relpath = item
-            .relpath
-            .ok_or_else(|| ManifestError::Malformed("an entry has no relpath".into()))?;
-        if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ManifestError::Malformed(format!("bad md5 '{md5}'")));
-        }
-        check_relpath(&relpath)?;
+    let mut entries = Vec::new();
+    for_each(bytes, |relpath, md5| {
         entries.push(Entry {
-            relpath: relpath.into_owned(),
+            relpath: relpath.to_string(),
             md5: md5.to_ascii_lowercase(),
         });
-    }
+    })?;
     Ok(entries)
+}
+
+/// The md5s a `.dir` object lists, 16 bytes each, in its order (what a completeness check
+/// needs of a million-file manifest: 16 MB instead of its entries' strings).
+pub fn md5s(bytes: &[u8]) -> Result<Vec<[u8; 16]>, ManifestError> {
+    let mut out = Vec::new();
+    for_each(bytes, |_, md5| {
+        let mut raw = [0u8; 16];
+        // checked to be 32 hex digits by `for_each`
+        if hex::decode_to_slice(md5, &mut raw).is_ok() {
+            out.push(raw);
+        }
+    })?;
+    Ok(out)
+}
+
+/// Calls `f(relpath, md5)` for each entry of a `.dir` object as it is parsed (nothing but the
+/// current entry is held), after the checks [`parse`] makes: 32 hex digits, a safe path.
+pub fn for_each(bytes: &[u8], f: impl FnMut(&str, &str)) -> Result<(), ManifestError> {
+    use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+
+    /// The callback, and the refusal that stopped the parse (serde's errors carry text only).
+    struct Each<F>(F, Option<ManifestError>);
+    impl<'de, F: FnMut(&str, &str)> Visitor<'de> for &mut Each<F> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of {md5, relpath}")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<RawEntry>()? {
+                let refused = match (&item.md5, &item.relpath) {
+                    (None, _) => Some(ManifestError::Malformed("an entry has no md5".into())),
+                    (_, None) => Some(ManifestError::Malformed("an entry has no relpath".into())),
+                    (Some(md5), _)
+                        if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                    {
+                        Some(ManifestError::Malformed(format!("bad md5 '{md5}'")))
+                    }
+                    (_, Some(relpath)) => check_relpath(relpath).err(),
+                };
+                if let Some(e) = refused {
+                    self.1 = Some(e);
+                    return Err(A::Error::custom("refused entry"));
+                }
+                if let (Some(md5), Some(relpath)) = (&item.md5, &item.relpath) {
+                    (self.0)(relpath, md5);
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de, F: FnMut(&str, &str)> DeserializeSeed<'de> for &mut Each<F> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    let mut each = Each(f, None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = (&mut each).deserialize(&mut de).and_then(|()| de.end());
+    match (parsed, each.1) {
+        (_, Some(refused)) => Err(refused),
+        (Ok(()), None) => Ok(()),
+        (Err(e), None) => Err(ManifestError::Malformed(e.to_string())),
+    }
 }
 
 /// Refuses absolute paths, `..`, `.`, empty components, NUL, and `.git`/`.dvc` components
@@ -207,6 +256,9 @@ mod tests {
         assert!(json.len() > 3 * PIECE, "{} bytes", json.len());
         assert_eq!(md5_of_pairs(pairs()), crate::hash::md5_bytes(&json));
         assert_eq!(parse(&json).unwrap(), entries);
+        let raw = md5s(&json).unwrap();
+        assert_eq!(raw.len(), 5000);
+        assert_eq!(hex::encode(raw[4999]), entries[4999].md5);
     }
 
     #[test]
@@ -241,7 +293,11 @@ mod tests {
                 r#"[{{"md5": "00000000000000000000000000000000", "relpath": {}}}]"#,
                 serde_json::to_string(bad).unwrap()
             );
-            assert!(parse(json.as_bytes()).is_err(), "{bad:?} accepted");
+            assert!(
+                matches!(parse(json.as_bytes()), Err(ManifestError::UnsafePath(p)) if p == bad),
+                "{bad:?} accepted"
+            );
+            assert!(md5s(json.as_bytes()).is_err(), "{bad:?} accepted");
         }
     }
 
