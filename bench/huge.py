@@ -40,51 +40,56 @@ MB = 1e6
 
 def generate(root, files, seed=20261201):
     """`files` files of 200-2048 random bytes, PER_DIR per directory (`dNNNN/fNNNNNNN.bin`), one PRNG
-    stream: the same seed and count give byte-identical trees. Returns the md5 list (path -> md5),
-    cached beside the tree in `<root>.md5` so a rerun costs nothing."""
+    stream: the same seed and count give byte-identical trees. Returns the path of the md5 list
+    (a header line, then `path md5` a line), written beside the tree as `<root>.md5` so a rerun
+    costs nothing. The list is never held in memory: a forked timed command would inherit the
+    harness's resident size in its peak RSS (Linux counts the pre-exec high-water mark)."""
     listing = root + ".md5"
     header = json.dumps({"files": files, "seed": seed, "per_dir": PER_DIR})
     if os.path.isdir(root) and os.path.exists(listing):
         with open(listing) as f:
             if f.readline().strip() == header:
                 bench.log(f"dataset {root}: already generated ({files} files)")
-                return dict(line.split() for line in f)
+                return listing
     shutil.rmtree(root, ignore_errors=True)
     t = time.monotonic()
     rng = random.Random(seed)
-    sums = {}
-    for i in range(files):
-        d = f"d{i // PER_DIR:04d}"
-        if i % PER_DIR == 0:
-            os.makedirs(os.path.join(root, d))
-        rel = f"{d}/f{i:07d}.bin"
-        data = rng.randbytes(rng.randint(200, 2048))
-        with open(os.path.join(root, rel), "wb") as f:
-            f.write(data)
-        sums[rel] = hashlib.md5(data).hexdigest()
-    with open(listing + ".tmp", "w") as f:
-        f.write(header + "\n")
-        f.writelines(f"{k} {v}\n" for k, v in sums.items())
+    with open(listing + ".tmp", "w") as out:
+        out.write(header + "\n")
+        for i in range(files):
+            d = f"d{i // PER_DIR:04d}"
+            if i % PER_DIR == 0:
+                os.makedirs(os.path.join(root, d))
+            rel = f"{d}/f{i:07d}.bin"
+            data = rng.randbytes(rng.randint(200, 2048))
+            with open(os.path.join(root, rel), "wb") as f:
+                f.write(data)
+            out.write(f"{rel} {hashlib.md5(data).hexdigest()}\n")
     os.replace(listing + ".tmp", listing)
     bench.log(f"dataset {root}: {files} files generated in {time.monotonic() - t:.0f} s")
-    return sums
+    return listing
 
 
-def verify(tree, sums):
-    """Whether `tree` holds exactly the files of `sums` with those md5s (and nothing else)."""
-    seen = 0
-    for dp, _, fs in os.walk(tree):
-        for name in fs:
-            p = os.path.join(dp, name)
-            rel = os.path.relpath(p, tree)
-            with open(p, "rb") as f:
-                if sums.get(rel) != hashlib.md5(f.read()).hexdigest():
-                    return f"{rel}: missing from the dataset or different bytes"
-            seen += 1
-    return "identical" if seen == len(sums) else f"{len(sums) - seen} file(s) missing"
+def verify(tree, listing):
+    """Whether `tree` holds exactly the files of the md5 list `listing` with those md5s (and
+    nothing else), reading the list line by line."""
+    wanted = 0
+    with open(listing) as f:
+        f.readline()
+        for line in f:
+            rel, md5 = line.split()
+            try:
+                with open(os.path.join(tree, rel), "rb") as g:
+                    if hashlib.md5(g.read()).hexdigest() != md5:
+                        return f"{rel}: different bytes"
+            except FileNotFoundError:
+                return f"{rel}: missing"
+            wanted += 1
+    seen = sum(len(fs) for _, _, fs in os.walk(tree))
+    return "identical" if seen == wanted else f"{seen - wanted} file(s) not in the dataset"
 
 
-def session(a, runner, records, tool, exe, files, src, sums):
+def session(a, runner, records, tool, exe, files, src, listing):
     """One tool on one row: every step of STEPS, recorded into `records`."""
     name = os.path.basename(src)
     w = os.path.join(a.work, "runs", f"huge-{files}", tool)
@@ -123,7 +128,7 @@ def session(a, runner, records, tool, exe, files, src, sums):
                       os.path.join(repo, ".dvc", "tmp"), site):
                 shutil.rmtree(p, ignore_errors=True)
             if timed("pull", [exe, "pull"]):
-                got = verify(os.path.join(repo, name), sums)
+                got = verify(os.path.join(repo, name), listing)
                 records[-1]["verified"] = got
                 bench.log(f"  verify {tool} pull of {files} files: {got}")
     if not a.keep:
@@ -245,12 +250,12 @@ def main(a):
     try:
         for files in sorted(rows):   # the small row first: its dvc figures come early
             src = os.path.join(a.data, f"huge-{files}")
-            sums = generate(src, files)
+            listing = generate(src, files)
             tools = [t for t in a.tools if t == "ferry" or (t == "dvc" and files == dvc_row and files != big)]
             for tool in tools:
                 exe = {"dvc": a.dvc, "ferry": a.ferry}[tool]
                 if exe:
-                    session(a, runner, records, tool, exe, files, src, sums)
+                    session(a, runner, records, tool, exe, files, src, listing)
             if not a.keep and files == big:
                 shutil.rmtree(src, ignore_errors=True)
                 os.remove(src + ".md5")

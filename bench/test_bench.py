@@ -139,6 +139,25 @@ class Huge(unittest.TestCase):
         self.assertAlmostEqual(rss["value"], 163.84, places=2)
         self.assertEqual(t["1000000 files pull: ferry / floor ≤ 2.5×"]["verdict"], "n/a")
 
+    def test_generated_tree_is_verified_from_its_listing(self):
+        import huge
+        with tempfile.TemporaryDirectory() as d:
+            root = os.path.join(d, "huge-1200")
+            with open(os.devnull, "w") as null:
+                stderr, sys.stderr = sys.stderr, null
+                try:
+                    listing = huge.generate(root, 1200)
+                    self.assertEqual(huge.generate(root, 1200), listing)   # reused, not regenerated
+                finally:
+                    sys.stderr = stderr
+            self.assertEqual(sorted(os.listdir(root)), ["d0000", "d0001"])
+            self.assertEqual(huge.verify(root, listing), "identical")
+            with open(os.path.join(root, "d0001", "f0001100.bin"), "ab") as f:
+                f.write(b"x")
+            self.assertEqual(huge.verify(root, listing), "d0001/f0001100.bin: different bytes")
+            os.remove(os.path.join(root, "d0001", "f0001100.bin"))
+            self.assertEqual(huge.verify(root, listing), "d0001/f0001100.bin: missing")
+
     def test_report_prints_every_row_with_us_per_file(self):
         huge, roles = self.rows()
         rs = [hrec(f, tool, step, f * 1e-5) for f in (50_000, 100_000, 1_000_000)
