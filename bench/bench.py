@@ -729,6 +729,8 @@ def main():
                     "(local remote, cp -a floor) instead of the dvc/S3 cases")
     ap.add_argument("--files", type=int, default=1_000_000, help="huge: files in the big row (ferry only)")
     ap.add_argument("--dvc-files", type=int, default=100_000, help="huge: files in the row that also runs dvc")
+    ap.add_argument("--growth-files", type=int, default=50_000,
+                    help="huge: files in the row (ferry only) the big row's time per file is compared with (0: none)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply file counts (many, mixed, huge) and sizes (big)")
     ap.add_argument("--quick", action="store_true", help="smoke run: scale 0.01, 1 rep, 300 s timeout")
     ap.add_argument("--reps", type=int, default=3, help="repetitions per case (default 3)")

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Many small files against the filesystem's floor (issue 16), driven by `bench/run --dataset huge`.
 
-Two rows, each on its own deterministic dataset of files of 200 B-2 KiB, 1,000 per directory:
-  big row   : --files (default 1,000,000) x --scale, ferry only
-  small row : --dvc-files (default 100,000) x --scale, dvc and ferry
+Three rows, each on its own deterministic dataset of files of 200 B-2 KiB, 1,000 per directory:
+  big row    : --files (default 1,000,000) x --scale, ferry only
+  growth row : --growth-files (default 50,000) x --scale, ferry only (the big row's time per file
+               is compared with this one's)
+  dvc row    : --dvc-files (default 100,000) x --scale, dvc and ferry side by side
 Per tool and row, in a fresh `git init` + `<tool> init` repo with a local-directory remote:
   floor      cp -a DATASET repo/DATASET     the copy every tool has to make at least once (timed)
   add        <tool> add DATASET             cold cache and state, page cache warm
@@ -16,7 +18,7 @@ The pulled tree is checked against the generator's md5 list. Each timed command 
 untimed `sync` under bench.Runner (wall, user+sys, peak RSS of the process tree from wait4).
 Targets (issue 16): add and push <= 1.5x floor, pull <= 2.5x floor, status and no-op push <= 1.5 s,
 peak RSS <= 150 MB on every ferry step, ferry's time per file in the big row within 1.25x of the
-small row's, for add, push and pull.
+growth row's (the dvc row's when there is no growth row), for add, push and pull.
 """
 import hashlib
 import json
@@ -38,51 +40,56 @@ MB = 1e6
 
 def generate(root, files, seed=20261201):
     """`files` files of 200-2048 random bytes, PER_DIR per directory (`dNNNN/fNNNNNNN.bin`), one PRNG
-    stream: the same seed and count give byte-identical trees. Returns the md5 list (path -> md5),
-    cached beside the tree in `<root>.md5` so a rerun costs nothing."""
+    stream: the same seed and count give byte-identical trees. Returns the path of the md5 list
+    (a header line, then `path md5` a line), written beside the tree as `<root>.md5` so a rerun
+    costs nothing. The list is never held in memory: a forked timed command would inherit the
+    harness's resident size in its peak RSS (Linux counts the pre-exec high-water mark)."""
     listing = root + ".md5"
     header = json.dumps({"files": files, "seed": seed, "per_dir": PER_DIR})
     if os.path.isdir(root) and os.path.exists(listing):
         with open(listing) as f:
             if f.readline().strip() == header:
                 bench.log(f"dataset {root}: already generated ({files} files)")
-                return dict(line.split() for line in f)
+                return listing
     shutil.rmtree(root, ignore_errors=True)
     t = time.monotonic()
     rng = random.Random(seed)
-    sums = {}
-    for i in range(files):
-        d = f"d{i // PER_DIR:04d}"
-        if i % PER_DIR == 0:
-            os.makedirs(os.path.join(root, d))
-        rel = f"{d}/f{i:07d}.bin"
-        data = rng.randbytes(rng.randint(200, 2048))
-        with open(os.path.join(root, rel), "wb") as f:
-            f.write(data)
-        sums[rel] = hashlib.md5(data).hexdigest()
-    with open(listing + ".tmp", "w") as f:
-        f.write(header + "\n")
-        f.writelines(f"{k} {v}\n" for k, v in sums.items())
+    with open(listing + ".tmp", "w") as out:
+        out.write(header + "\n")
+        for i in range(files):
+            d = f"d{i // PER_DIR:04d}"
+            if i % PER_DIR == 0:
+                os.makedirs(os.path.join(root, d))
+            rel = f"{d}/f{i:07d}.bin"
+            data = rng.randbytes(rng.randint(200, 2048))
+            with open(os.path.join(root, rel), "wb") as f:
+                f.write(data)
+            out.write(f"{rel} {hashlib.md5(data).hexdigest()}\n")
     os.replace(listing + ".tmp", listing)
     bench.log(f"dataset {root}: {files} files generated in {time.monotonic() - t:.0f} s")
-    return sums
+    return listing
 
 
-def verify(tree, sums):
-    """Whether `tree` holds exactly the files of `sums` with those md5s (and nothing else)."""
-    seen = 0
-    for dp, _, fs in os.walk(tree):
-        for name in fs:
-            p = os.path.join(dp, name)
-            rel = os.path.relpath(p, tree)
-            with open(p, "rb") as f:
-                if sums.get(rel) != hashlib.md5(f.read()).hexdigest():
-                    return f"{rel}: missing from the dataset or different bytes"
-            seen += 1
-    return "identical" if seen == len(sums) else f"{len(sums) - seen} file(s) missing"
+def verify(tree, listing):
+    """Whether `tree` holds exactly the files of the md5 list `listing` with those md5s (and
+    nothing else), reading the list line by line."""
+    wanted = 0
+    with open(listing) as f:
+        f.readline()
+        for line in f:
+            rel, md5 = line.split()
+            try:
+                with open(os.path.join(tree, rel), "rb") as g:
+                    if hashlib.md5(g.read()).hexdigest() != md5:
+                        return f"{rel}: different bytes"
+            except FileNotFoundError:
+                return f"{rel}: missing"
+            wanted += 1
+    seen = sum(len(fs) for _, _, fs in os.walk(tree))
+    return "identical" if seen == wanted else f"{seen - wanted} file(s) not in the dataset"
 
 
-def session(a, runner, records, tool, exe, files, src, sums):
+def session(a, runner, records, tool, exe, files, src, listing):
     """One tool on one row: every step of STEPS, recorded into `records`."""
     name = os.path.basename(src)
     w = os.path.join(a.work, "runs", f"huge-{files}", tool)
@@ -121,7 +128,7 @@ def session(a, runner, records, tool, exe, files, src, sums):
                       os.path.join(repo, ".dvc", "tmp"), site):
                 shutil.rmtree(p, ignore_errors=True)
             if timed("pull", [exe, "pull"]):
-                got = verify(os.path.join(repo, name), sums)
+                got = verify(os.path.join(repo, name), listing)
                 records[-1]["verified"] = got
                 bench.log(f"  verify {tool} pull of {files} files: {got}")
     if not a.keep:
@@ -145,8 +152,23 @@ def summarize(records):
     return s
 
 
-def targets(s, rows):
-    """Issue 16's targets: met / missed / n/a with the figure."""
+def roles(a):
+    """The rows of a run from its arguments: (big, growth, dvc) file counts, 0 for a row not run."""
+    n = lambda files: max(1, int(files * a.scale)) if files else 0
+    return n(a.files), n(getattr(a, "growth_files", 0)), n(a.dvc_files)
+
+
+def growth_pair(rows, roles_):
+    """(big, small) rows whose ferry time per file the growth target compares, or None: the big row
+    against the growth row, else against the dvc row."""
+    big, growth, dvc = roles_
+    small = growth if growth in rows and growth != big else (dvc if dvc in rows and dvc != big else 0)
+    return (big, small) if big in rows and small else None
+
+
+def targets(s, rows, roles_=None):
+    """Issue 16's targets: met / missed / n/a with the figure. `roles_` is (big, growth, dvc) as
+    from `roles`; without it the largest and smallest of `rows` are the growth pair."""
     t = []
 
     def add(name, value, limit):
@@ -166,8 +188,9 @@ def targets(s, rows):
         rss = [v["maxrss_mib"] * (1 << 20) / MB for k, v in s.items()
                if k[0] == files and k[1] == "ferry" and k[2] != "floor" and v.get("maxrss_mib")]
         add(f"{files} files: peak RSS ≤ 150 MB on every ferry step", max(rss) if rss else None, 150)
-    if len(rows) == 2:
-        big, small = rows
+    pair = growth_pair(rows, roles_) if roles_ else ((max(rows), min(rows)) if len(rows) > 1 else None)
+    if pair:
+        big, small = pair
         for step in ("add", "push", "pull"):
             b, m = wall(big, "ferry", step), wall(small, "ferry", step)
             add(f"{step}: time per file at {big} within 1.25× of {small}",
@@ -175,9 +198,9 @@ def targets(s, rows):
     return t
 
 
-def report(a, info, records, rows):
+def report(a, info, records, rows, roles_=None):
     s = summarize(records)
-    tgt = targets(s, rows)
+    tgt = targets(s, rows, roles_)
     L = [f"# Ferry many-files benchmark (`bench/run --dataset huge`) — {info['date_utc']}", "",
          f"Machine: {info['cores']} × {info['cpu']}, {info['memory']} RAM; load at start "
          f"{' '.join(info['load_at_start'])}, at end {' '.join(info.get('load_at_end', []))}.  ",
@@ -216,7 +239,9 @@ def report(a, info, records, rows):
 
 def main(a):
     """Entry from bench.py when `--dataset huge` is given."""
-    rows = [max(1, int(a.files * a.scale))] + ([max(1, int(a.dvc_files * a.scale))] if a.dvc_files else [])
+    roles_ = roles(a)
+    big, growth, dvc_row = roles_
+    rows = sorted({r for r in roles_ if r})
     info = bench.machine_info(a)
     bench.log(f"huge: rows {rows}, load {' '.join(info['load_at_start'])}; work fs: {a.fs_note}")
     runner = bench.Runner(os.path.join(a.out, "logs"), 0, a.timeout, a.nice)
@@ -225,17 +250,17 @@ def main(a):
     try:
         for files in sorted(rows):   # the small row first: its dvc figures come early
             src = os.path.join(a.data, f"huge-{files}")
-            sums = generate(src, files)
-            tools = [t for t in a.tools if t == "ferry" or (t == "dvc" and files == rows[-1] and len(rows) > 1)]
+            listing = generate(src, files)
+            tools = [t for t in a.tools if t == "ferry" or (t == "dvc" and files == dvc_row and files != big)]
             for tool in tools:
                 exe = {"dvc": a.dvc, "ferry": a.ferry}[tool]
                 if exe:
-                    session(a, runner, records, tool, exe, files, src, sums)
-            if not a.keep and files == rows[0]:
+                    session(a, runner, records, tool, exe, files, src, listing)
+            if not a.keep and files == big:
                 shutil.rmtree(src, ignore_errors=True)
                 os.remove(src + ".md5")
     except KeyboardInterrupt:
         bench.log("interrupted: reporting what was measured so far")
     info["load_at_end"] = open("/proc/loadavg").read().split()[:3]
-    bad = report(a, info, records, [r for r in rows if any(x["files"] == r for x in records)] or rows)
+    bad = report(a, info, records, [r for r in rows if any(x["files"] == r for x in records)] or rows, roles_)
     return 2 if bad else 0

@@ -102,5 +102,102 @@ class Report(unittest.TestCase):
             self.assertTrue(any(t["verdict"] == "n/a" for t in data["targets"]))
 
 
+def hrec(files, tool, step, wall, rss_kib=50_000, rc=0):
+    r = {"files": files, "tool": tool, "step": step, "rc": rc, "wall_s": wall, "user_s": wall / 2, "sys_s": 0.1,
+         "cpu_s": wall / 2 + 0.1, "maxrss_kib": rss_kib, "load1": 1.5}
+    if rc:
+        r["error"] = "ERROR: boom"
+    return r
+
+
+class Huge(unittest.TestCase):
+    """bench/huge.py's rows (1M, 50k growth, 100k with dvc) and issue 16's verdicts."""
+
+    def rows(self):
+        import huge
+        args = types.SimpleNamespace(files=1_000_000, growth_files=50_000, dvc_files=100_000, scale=1.0)
+        return huge, huge.roles(args)
+
+    def test_roles_scale_and_drop_absent_rows(self):
+        import huge
+        a = types.SimpleNamespace(files=1_000_000, growth_files=50_000, dvc_files=100_000, scale=0.1)
+        self.assertEqual(huge.roles(a), (100_000, 5_000, 10_000))
+        a = types.SimpleNamespace(files=200_000, growth_files=0, dvc_files=0, scale=1.0)
+        self.assertEqual(huge.roles(a), (200_000, 0, 0))
+        self.assertIsNone(huge.growth_pair([200_000], huge.roles(a)))
+
+    def test_growth_compares_the_big_row_with_the_50k_row_not_the_dvc_row(self):
+        huge, roles = self.rows()
+        rs = []
+        for files, per_file_us in ((1_000_000, 130.0), (50_000, 100.0), (100_000, 200.0)):
+            rs += [hrec(files, "ferry", "floor", files * 50e-6), hrec(files, "ferry", "add", files * 70e-6),
+                   hrec(files, "ferry", "push", files * per_file_us * 1e-6),
+                   hrec(files, "ferry", "pull", files * 100e-6)]
+        t = {x["target"]: x for x in huge.targets(huge.summarize(rs), [50_000, 100_000, 1_000_000], roles)}
+        push = t["push: time per file at 1000000 within 1.25× of 50000"]
+        self.assertEqual(push["verdict"], "missed")        # 130 / 100 µs = 1.3
+        self.assertAlmostEqual(push["value"], 1.3)
+        self.assertEqual(t["add: time per file at 1000000 within 1.25× of 50000"]["verdict"], "met")
+        self.assertFalse(any("of 100000" in k for k in t), "the dvc row is not the growth baseline")
+        self.assertEqual(t["1000000 files push: ferry / floor ≤ 1.5×"]["verdict"], "missed")   # 130 / 50
+        self.assertEqual(t["1000000 files add: ferry / floor ≤ 1.5×"]["verdict"], "met")       # 70 / 50
+
+    def test_status_noop_push_and_rss_verdicts_per_row(self):
+        huge, roles = self.rows()
+        rs = [hrec(1_000_000, "ferry", "floor", 50.0), hrec(1_000_000, "ferry", "status", 1.2),
+              hrec(1_000_000, "ferry", "status", 1.4), hrec(1_000_000, "ferry", "push_noop", 2.0, rss_kib=160_000),
+              hrec(1_000_000, "dvc", "status", 90.0, rss_kib=900_000)]
+        t = {x["target"]: x for x in huge.targets(huge.summarize(rs), [1_000_000], roles)}
+        self.assertEqual(t["1000000 files status: ≤ 1.5 s"]["verdict"], "met")     # median of 1.2, 1.4
+        self.assertEqual(t["1000000 files push_noop: ≤ 1.5 s"]["verdict"], "missed")
+        rss = t["1000000 files: peak RSS ≤ 150 MB on every ferry step"]
+        self.assertEqual(rss["verdict"], "missed")     # 160,000 KiB = 163.8 MB; dvc's RSS not counted
+        self.assertAlmostEqual(rss["value"], 163.84, places=2)
+        self.assertEqual(t["1000000 files pull: ferry / floor ≤ 2.5×"]["verdict"], "n/a")
+
+    def test_generated_tree_is_verified_from_its_listing(self):
+        import huge
+        with tempfile.TemporaryDirectory() as d:
+            root = os.path.join(d, "huge-1200")
+            with open(os.devnull, "w") as null:
+                stderr, sys.stderr = sys.stderr, null
+                try:
+                    listing = huge.generate(root, 1200)
+                    self.assertEqual(huge.generate(root, 1200), listing)   # reused, not regenerated
+                finally:
+                    sys.stderr = stderr
+            self.assertEqual(sorted(os.listdir(root)), ["d0000", "d0001"])
+            self.assertEqual(huge.verify(root, listing), "identical")
+            with open(os.path.join(root, "d0001", "f0001100.bin"), "ab") as f:
+                f.write(b"x")
+            self.assertEqual(huge.verify(root, listing), "d0001/f0001100.bin: different bytes")
+            os.remove(os.path.join(root, "d0001", "f0001100.bin"))
+            self.assertEqual(huge.verify(root, listing), "d0001/f0001100.bin: missing")
+
+    def test_report_prints_every_row_with_us_per_file(self):
+        huge, roles = self.rows()
+        rs = [hrec(f, tool, step, f * 1e-5) for f in (50_000, 100_000, 1_000_000)
+              for tool in ("ferry", "dvc") if tool == "ferry" or f == 100_000
+              for step in huge.STEPS]
+        with tempfile.TemporaryDirectory() as out:
+            info = {"date_utc": "2026-01-01T00:00:00Z", "cores": 2, "cpu": "cpu", "memory": "1 GiB",
+                    "load_at_start": ["1", "1", "1"], "load_at_end": ["2", "2", "2"], "work_fs": "fs",
+                    "ferry_commit": "abc", "versions": {"ferry": "f", "dvc": "3.67.1"}}
+            with open(os.devnull, "w") as null:
+                stdout, sys.stdout = sys.stdout, null
+                try:
+                    huge.report(types.SimpleNamespace(out=out), info, rs, [50_000, 100_000, 1_000_000], roles)
+                finally:
+                    sys.stdout = stdout
+            with open(os.path.join(out, "results.md")) as f:
+                md = f.read()
+            self.assertIn("| 1000000 | push | 10.00 | – | 10.00 | 1.00 | – | 5.00 + 0.10 | 51 | 10.0 | 1.5 |", md)
+            self.assertIn("| 100000 | push | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 |", md)
+            self.assertIn("| 50000 | pull |", md)
+            self.assertIn("push: time per file at 1000000 within 1.25× of 50000 | 1.000 | 1.25 | **met** |", md)
+            with open(os.path.join(out, "results.json")) as f:
+                self.assertEqual(json.load(f)["rows"], [50_000, 100_000, 1_000_000])
+
+
 if __name__ == "__main__":
     unittest.main()

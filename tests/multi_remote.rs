@@ -1450,8 +1450,10 @@ fn a_capped_remote_gets_no_request_after_its_cap_answer_that_day() {
 }
 
 /// A `.dir` already on a remote does not vouch for its files where the remote can list: three
-/// files deleted behind Ferry's back on a local and an S3 remote are uploaded again. An HTTP
-/// remote (no listing) is trusted by its `.dir`, and the report says so.
+/// files deleted behind Ferry's back on a local and an S3 remote are uploaded again by a push
+/// that does not trust its own record of the first push (`--verify`, or a clone without the
+/// record); a plain push trusts the record while the `.dir` is there. An HTTP remote (no
+/// listing) is trusted by its `.dir`, and the report says so.
 #[test]
 fn push_rechecks_every_file_of_a_directory_where_the_remote_can_list() {
     let p = Project::new(20, 2000);
@@ -1464,7 +1466,13 @@ fn push_rechecks_every_file_of_a_directory_where_the_remote_can_list() {
     }
     s3.delete(&gone);
 
-    let out = p.run(p.src(), &["push", "--all-remotes"]);
+    let trusted = p.run(p.src(), &["push", "--all-remotes"]);
+    let stdout = text(&trusted.stdout);
+    for name in ["disk", "s3", "dh"] {
+        assert_eq!(row(&stdout, name)[1], "0", "{stdout}");
+        assert_eq!(row(&stdout, name)[3], "21", "20 files and the .dir: {stdout}");
+    }
+    let out = p.run(p.src(), &["push", "--all-remotes", "--verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
     let stdout = text(&out.stdout);
     for name in ["disk", "s3"] {

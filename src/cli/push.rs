@@ -35,6 +35,9 @@ pub struct Args {
     /// Print one JSON report (docs/json.md) on stdout instead of the table.
     #[arg(long)]
     json: bool,
+    /// Check every file on the remote, not trusting directories an earlier push saw complete.
+    #[arg(long)]
+    verify: bool,
 }
 
 /// Runs `ferry push`: resolves where it goes, calls [`crate::ops::push::push`], renders.
@@ -51,6 +54,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         remote: args.remote,
         all_remotes: args.all_remotes,
         jobs: args.jobs,
+        verify: args.verify,
     };
     let progress = TransferProgress::new("pushing", ctx.out.is_quiet());
     let pushed = crate::ops::push::push(&repo, &settings, &outs, &to, &progress)?;

@@ -193,6 +193,7 @@ pub fn pushed(pushed: &Pushed) -> Value {
                 "pushed": {"objects": r.uploaded, "bytes": r.bytes},
                 "already": r.already,
                 "dirs_trusted": r.trusted_dirs,
+                "dirs_recorded": r.recorded_dirs,
                 "failed": failed,
                 "error": r.unreachable,
                 "budget": pushed.budgets.get(name),

@@ -3,13 +3,16 @@
 //! DB lives outside the repo and is not shared; dvc-format.md §9).
 //!
 //! All lookups of a command go through one read transaction and all new entries through one
-//! write transaction, so there is no per-file fsync or transaction.
+//! write transaction, so there is no per-file fsync or transaction. The database is opened
+//! read-only until something is to be written: a `status` that finds nothing new writes
+//! nothing and syncs nothing (a writable open and its close cost five `fdatasync`s, a
+//! journal commit each).
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, TableDefinition};
 
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("md5_by_path_v1");
 
@@ -46,31 +49,36 @@ impl Fingerprint {
 /// 100,000 files: about 15 MB of queue).
 const PENDING_MAX: usize = 100_000;
 
+/// The database, as opened so far.
+enum Db {
+    /// For lookups only: opening it writes nothing.
+    Read(ReadOnlyDatabase),
+    /// Opened for writing (on the first flush with something to write).
+    Write(Database),
+}
+
 /// The opened state cache. Absent (`None` inside) when it cannot be opened, e.g. another process
 /// holds it: Ferry then simply hashes everything.
 pub struct State {
-    db: Option<Database>,
+    path: PathBuf,
+    db: Option<Db>,
     pending: Vec<(Vec<u8>, [u8; 49])>,
 }
 
 impl State {
-    /// Opens (creating) the state database at `path`; never fails, see the type's docs.
+    /// Opens the state database at `path` (read-only while it exists; created when it does not,
+    /// or cannot be read as it is); never fails, see the type's docs.
     pub fn open(path: &Path) -> Self {
         let db = path
             .parent()
             .map(std::fs::create_dir_all)
             .and_then(|r| r.ok())
-            .and_then(|_| match Database::create(path) {
-                Ok(db) => Some(db),
-                Err(e) => {
-                    tracing::debug!(
-                        "state cache {} unavailable ({e}); hashing without it",
-                        path.display()
-                    );
-                    None
-                }
+            .and_then(|_| match ReadOnlyDatabase::open(path) {
+                Ok(db) => Some(Db::Read(db)),
+                Err(_) => writable(path).map(Db::Write),
             });
         Self {
+            path: path.to_path_buf(),
             db,
             pending: Vec::new(),
         }
@@ -79,18 +87,21 @@ impl State {
     /// A state that remembers nothing (for one-off hashing).
     pub fn disabled() -> Self {
         Self {
+            path: PathBuf::new(),
             db: None,
             pending: Vec::new(),
         }
     }
 
-    /// A snapshot for lookups; cheap, usable from many threads.
+    /// A snapshot for lookups; cheap, usable from many threads. Drop it before
+    /// [`State::remember`]: the first write reopens the database for writing.
     pub fn reader(&self) -> StateReader {
-        let table = self
-            .db
-            .as_ref()
-            .and_then(|db| db.begin_read().ok())
-            .and_then(|txn| txn.open_table(TABLE).ok());
+        let txn = match self.db.as_ref() {
+            Some(Db::Read(db)) => db.begin_read().ok(),
+            Some(Db::Write(db)) => db.begin_read().ok(),
+            None => None,
+        };
+        let table = txn.and_then(|txn| txn.open_table(TABLE).ok());
         StateReader { table }
     }
 
@@ -111,10 +122,18 @@ impl State {
 
     /// Writes the queued entries in one transaction. Failure only costs re-hashing later.
     pub fn flush(&mut self) {
-        let Some(db) = &self.db else { return };
         if self.pending.is_empty() {
             return;
         }
+        if let Some(Db::Read(_)) = self.db {
+            // the read-only handle's lock goes before the writable open takes its own
+            self.db = None;
+            self.db = writable(&self.path).map(Db::Write);
+        }
+        let Some(Db::Write(db)) = &self.db else {
+            self.pending.clear();
+            return;
+        };
         // in key order: the B-tree is filled front to back
         self.pending.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let result = (|| -> Result<(), redb::Error> {
@@ -132,6 +151,21 @@ impl State {
             tracing::debug!("could not update the state cache: {e}");
         }
         self.pending.clear();
+    }
+}
+
+/// The state database at `path` opened for writing (created if missing), or `None` when it
+/// cannot be (another process holds it).
+fn writable(path: &Path) -> Option<Database> {
+    match Database::create(path) {
+        Ok(db) => Some(db),
+        Err(e) => {
+            tracing::debug!(
+                "state cache {} unavailable ({e}); hashing without it",
+                path.display()
+            );
+            None
+        }
     }
 }
 
@@ -232,5 +266,36 @@ mod tests {
         std::fs::write(&file, "hello!\n").unwrap();
         let changed = Fingerprint::of(&std::fs::metadata(&file).unwrap());
         assert_eq!(reader.get(&file, changed, false), None);
+        drop(reader);
+        drop(state);
+        // reopened read-only: lookups work, and the first write reopens it for writing
+        let db = dir.path().join("state.redb");
+        let before = std::fs::read(&db).unwrap();
+        let mut state = State::open(&db);
+        assert!(matches!(state.db, Some(Db::Read(_))));
+        assert_eq!(
+            state.reader().get(&file, fp, false).as_deref(),
+            Some("b1946ac92492d2347c6235b4d2611184")
+        );
+        state.flush();
+        drop(state);
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            before,
+            "a read-only use wrote to the file"
+        );
+        let mut state = State::open(&db);
+        state.remember(&file, changed, "6a5e2c2a4b1c5c2e1f1e4e07e4e10b3a", false);
+        state.flush();
+        assert!(matches!(state.db, Some(Db::Write(_))));
+        assert_eq!(
+            state.reader().get(&file, changed, false).as_deref(),
+            Some("6a5e2c2a4b1c5c2e1f1e4e07e4e10b3a")
+        );
+        assert_eq!(
+            state.reader().get(&file, fp, false),
+            None,
+            "the old fingerprint was replaced"
+        );
     }
 }

@@ -40,7 +40,30 @@ pub fn to_json(entries: &[Entry]) -> Vec<u8> {
 /// [`to_json`] of sorted `(relpath, md5)` pairs borrowed from elsewhere (no `Entry` copies of
 /// a million paths); `len` sizes the buffer.
 pub fn to_json_pairs<'a>(len: usize, entries: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
-    let mut out = String::with_capacity(len * 80 + 2);
+    let mut out = Vec::with_capacity(len * 80 + 2);
+    stream_json_pairs(entries, |piece| out.extend_from_slice(piece));
+    out
+}
+
+/// The md5 of the bytes [`to_json_pairs`] would return, without holding them (a million-file
+/// directory's manifest is about 80 MB).
+pub fn md5_of_pairs<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    use md5::Digest as _;
+    let mut md5 = md5::Md5::new();
+    stream_json_pairs(entries, |piece| md5.update(piece));
+    crate::hash::hex_digest(md5)
+}
+
+/// Bytes of JSON [`stream_json_pairs`] gathers before handing them on.
+const PIECE: usize = 64 << 10;
+
+/// The JSON of sorted `(relpath, md5)` pairs as DVC writes a `.dir`, handed to `sink` in
+/// pieces of about [`PIECE`] bytes.
+pub fn stream_json_pairs<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a str)>,
+    mut sink: impl FnMut(&[u8]),
+) {
+    let mut out = String::with_capacity(PIECE + 1024);
     out.push('[');
     for (i, (relpath, md5)) in entries.enumerate() {
         if i > 0 {
@@ -51,9 +74,13 @@ pub fn to_json_pairs<'a>(len: usize, entries: impl Iterator<Item = (&'a str, &'a
         out.push_str(", \"relpath\": ");
         py_json_string(&mut out, relpath);
         out.push('}');
+        if out.len() >= PIECE {
+            sink(out.as_bytes());
+            out.clear();
+        }
     }
     out.push(']');
-    out.into_bytes()
+    sink(out.as_bytes());
 }
 
 /// Python's `json.dumps` string encoding with `ensure_ascii=True` (also used for `--json`).
@@ -80,33 +107,92 @@ pub fn py_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// One entry as it appears in a `.dir` object, borrowed from its bytes where no escape was
+/// decoded (parsing a million entries builds no JSON tree).
+#[derive(serde::Deserialize)]
+struct RawEntry<'a> {
+    #[serde(borrow)]
+    md5: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    relpath: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// Parses a `.dir` object, rejecting any entry whose path could escape the directory.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, ManifestError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
-    let list = value
-        .as_array()
-        .ok_or_else(|| ManifestError::Malformed("not a list".into()))?;
-    let mut entries = Vec::with_capacity(list.len());
-    for item in list {
-        let md5 = item
-            .get("md5")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| ManifestError::Malformed("an entry has no md5".into()))?;
-        let relpath = item
-            .get("relpath")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| ManifestError::Malformed("an entry has no relpath".into()))?;
-        if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ManifestError::Malformed(format!("bad md5 '{md5}'")));
-        }
-        check_relpath(relpath)?;
+    let mut entries = Vec::new();
+    for_each(bytes, |relpath, md5| {
         entries.push(Entry {
             relpath: relpath.to_string(),
             md5: md5.to_ascii_lowercase(),
         });
-    }
+    })?;
     Ok(entries)
+}
+
+/// The md5s a `.dir` object lists, 16 bytes each, in its order (what a completeness check
+/// needs of a million-file manifest: 16 MB instead of its entries' strings).
+pub fn md5s(bytes: &[u8]) -> Result<Vec<[u8; 16]>, ManifestError> {
+    let mut out = Vec::new();
+    for_each(bytes, |_, md5| {
+        let mut raw = [0u8; 16];
+        // checked to be 32 hex digits by `for_each`
+        if hex::decode_to_slice(md5, &mut raw).is_ok() {
+            out.push(raw);
+        }
+    })?;
+    Ok(out)
+}
+
+/// Calls `f(relpath, md5)` for each entry of a `.dir` object as it is parsed (nothing but the
+/// current entry is held), after the checks [`parse`] makes: 32 hex digits, a safe path.
+pub fn for_each(bytes: &[u8], f: impl FnMut(&str, &str)) -> Result<(), ManifestError> {
+    use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+
+    /// The callback, and the refusal that stopped the parse (serde's errors carry text only).
+    struct Each<F>(F, Option<ManifestError>);
+    impl<'de, F: FnMut(&str, &str)> Visitor<'de> for &mut Each<F> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of {md5, relpath}")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<RawEntry>()? {
+                let refused = match (&item.md5, &item.relpath) {
+                    (None, _) => Some(ManifestError::Malformed("an entry has no md5".into())),
+                    (_, None) => Some(ManifestError::Malformed("an entry has no relpath".into())),
+                    (Some(md5), _)
+                        if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                    {
+                        Some(ManifestError::Malformed(format!("bad md5 '{md5}'")))
+                    }
+                    (_, Some(relpath)) => check_relpath(relpath).err(),
+                };
+                if let Some(e) = refused {
+                    self.1 = Some(e);
+                    return Err(A::Error::custom("refused entry"));
+                }
+                if let (Some(md5), Some(relpath)) = (&item.md5, &item.relpath) {
+                    (self.0)(relpath, md5);
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de, F: FnMut(&str, &str)> DeserializeSeed<'de> for &mut Each<F> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    let mut each = Each(f, None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = (&mut each).deserialize(&mut de).and_then(|()| de.end());
+    match (parsed, each.1) {
+        (_, Some(refused)) => Err(refused),
+        (Ok(()), None) => Ok(()),
+        (Err(e), None) => Err(ManifestError::Malformed(e.to_string())),
+    }
 }
 
 /// Refuses absolute paths, `..`, `.`, empty components, NUL, and `.git`/`.dvc` components
@@ -153,7 +239,26 @@ mod tests {
             crate::hash::md5_bytes(&json),
             "31b4c1ee57f29e2abc2d28f9b32ed790"
         );
+        assert_eq!(
+            md5_of_pairs(entries.iter().map(|e| (e.relpath.as_str(), e.md5.as_str()))),
+            "31b4c1ee57f29e2abc2d28f9b32ed790"
+        );
         assert_eq!(parse(&json).unwrap(), entries);
+    }
+
+    #[test]
+    fn a_long_manifest_streamed_in_pieces_hashes_as_its_bytes() {
+        let entries: Vec<Entry> = (0..5000)
+            .map(|i| e(&format!("d/é{i:05}"), &format!("{i:032x}")))
+            .collect();
+        let pairs = || entries.iter().map(|e| (e.relpath.as_str(), e.md5.as_str()));
+        let json = to_json_pairs(entries.len(), pairs());
+        assert!(json.len() > 3 * PIECE, "{} bytes", json.len());
+        assert_eq!(md5_of_pairs(pairs()), crate::hash::md5_bytes(&json));
+        assert_eq!(parse(&json).unwrap(), entries);
+        let raw = md5s(&json).unwrap();
+        assert_eq!(raw.len(), 5000);
+        assert_eq!(hex::encode(raw[4999]), entries[4999].md5);
     }
 
     #[test]
@@ -188,7 +293,11 @@ mod tests {
                 r#"[{{"md5": "00000000000000000000000000000000", "relpath": {}}}]"#,
                 serde_json::to_string(bad).unwrap()
             );
-            assert!(parse(json.as_bytes()).is_err(), "{bad:?} accepted");
+            assert!(
+                matches!(parse(json.as_bytes()), Err(ManifestError::UnsafePath(p)) if p == bad),
+                "{bad:?} accepted"
+            );
+            assert!(md5s(json.as_bytes()).is_err(), "{bad:?} accepted");
         }
     }
 

@@ -7,7 +7,7 @@ use crate::config::ferry::FerrySettings;
 use crate::repo::Repo;
 use crate::repo::out::Out;
 use crate::transfer::Progress;
-use crate::transfer::push::{PushReport, Target, push as push_to};
+use crate::transfer::push::{PushReport, Records, Target, push as push_to};
 use crate::transfer::remotes::{self, Handle};
 
 /// Where a push goes, resolved from the command line.
@@ -19,6 +19,8 @@ pub struct PushTo {
     pub all_remotes: bool,
     /// `-j N`: requests at once per remote.
     pub jobs: Option<usize>,
+    /// `--verify`: check every file on the remotes, whatever an earlier push recorded.
+    pub verify: bool,
 }
 
 /// What a push did, and how to show it.
@@ -71,7 +73,12 @@ pub fn push(
         })
         .filter(|t| !t.outs.is_empty() || to.all_remotes || to.remote.is_some())
         .collect();
-    let report = super::runtime()?.block_on(push_to(&repo.odb(), &targets, progress));
+    let record_dir = repo.tmp_dir().join("ferry").join("verified");
+    let records = Records {
+        dir: Some(&record_dir),
+        trust: !to.verify,
+    };
+    let report = super::runtime()?.block_on(push_to(&repo.odb(), &targets, records, progress));
     let fan_out = targets.len() > 1 && (to.all_remotes || default_targets.len() > 1);
     let warnings = advice(repo, settings, to, &names, &report);
     let budgets = targets

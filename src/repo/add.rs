@@ -153,12 +153,7 @@ pub fn add_path(
             };
             (hash, rec)
         }
-        Current::Dir {
-            hash,
-            manifest,
-            files,
-            size,
-        } => {
+        Current::Dir { hash, files, size } => {
             let legacy = hash.legacy;
             files.par_iter().filter(|_| commit).try_for_each(|f| {
                 odb.insert_file(
@@ -171,7 +166,7 @@ pub fn add_path(
                 .map_err(|e| cache_write(&f.path, &e))
             })?;
             if commit {
-                odb.insert_bytes(manifest, hash)
+                odb.insert_bytes(&workspace::manifest_of(files), hash)
                     .map_err(|e| cache_write(path, &e))?;
                 checkout::relink(odb, path, files, legacy, &repo.link_types(), state)?;
             }

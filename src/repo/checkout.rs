@@ -321,10 +321,7 @@ fn checkout_dir(
     // before anything in the directory is touched: no symlinked directory on the way to a file
     safepath::check_tree_parents(&out.path, entries.iter().map(|e| e.relpath.as_str()))?;
     let legacy = recorded.legacy;
-    let all_saved = odb.contains_all(entries.iter().map(|e| HashInfo {
-        md5: e.md5.clone(),
-        legacy,
-    }));
+    let all_saved = odb.contains_all(legacy, entries.iter().map(|e| e.md5.as_str()));
     if !all_saved && let Some(missing) = entries.iter().find(|e| !saved(odb, &e.md5, legacy)) {
         return Err(CheckoutError::MissingCache(format!(
             "{}/{}",

@@ -173,17 +173,13 @@ fn cache(odb: &Odb, abs: &Path, current: &Current) -> anyhow::Result<()> {
         Current::File { file, .. } => odb
             .insert_file(&file.path, &HashInfo::md5(file.md5.clone()))
             .map_err(|e| failed(&file.path, e)),
-        Current::Dir {
-            hash,
-            manifest,
-            files,
-            ..
-        } => {
+        Current::Dir { hash, files, .. } => {
             files.par_iter().try_for_each(|f| {
                 odb.insert_file(&f.path, &HashInfo::md5(f.md5.clone()))
                     .map_err(|e| failed(&f.path, e))
             })?;
-            odb.insert_bytes(manifest, hash).map_err(|e| failed(abs, e))
+            odb.insert_bytes(&super::workspace::manifest_of(files), hash)
+                .map_err(|e| failed(abs, e))
         }
     }
 }

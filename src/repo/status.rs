@@ -40,13 +40,11 @@ pub fn cache_complete(odb: &Odb, hash: &HashInfo) -> bool {
     if !hash.is_dir() {
         return true;
     }
-    match odb.read_manifest(hash) {
-        Ok(entries) => odb.contains_all(entries.into_iter().map(|e| HashInfo {
-            md5: e.md5,
-            legacy: hash.legacy,
-        })),
-        Err(_) => false,
-    }
+    // only the md5s are kept of the manifest (16 bytes a file)
+    let md5s = std::fs::read(odb.path(hash))
+        .ok()
+        .and_then(|bytes| crate::odb::manifest::md5s(&bytes).ok());
+    md5s.is_some_and(|md5s| odb.contains_all_raw(hash.legacy, md5s))
 }
 
 /// The status of one output (DVC's order: cache first, then the workspace).
@@ -64,12 +62,19 @@ pub fn out_status(
             OutStatus::Deleted
         });
     };
-    if out.cache && !cache_complete(odb, recorded) {
+    // The cache and the workspace are looked at side by side (a directory's manifest read and
+    // its objects listed while the workspace is walked and hashed); the cache's answer comes
+    // first, as in DVC.
+    let (complete, current) = rayon::join(
+        || !out.cache || cache_complete(odb, recorded),
+        || workspace::current(bounds, &out.path, recorded.legacy, state),
+    );
+    if !complete {
         return Ok(OutStatus::NotInCache);
     }
     // A symlink Ferry will not read through (to a directory, or out of the repository) where
     // the data should be is a change to report, not a reason to fail the whole status.
-    let current = match workspace::current(bounds, &out.path, recorded.legacy, state) {
+    let current = match current {
         Err(WorkspaceError::Unsafe(
             SafePathError::LinkedDir(_) | SafePathError::LinkOutside { .. },
         )) => return Ok(OutStatus::Modified),

@@ -38,10 +38,8 @@ pub enum Current {
     },
     /// A directory, with its files sorted as in its manifest.
     Dir {
-        /// The manifest's hash (`….dir`).
+        /// The manifest's hash (`….dir`); its bytes are [`manifest_of`] the files.
         hash: HashInfo,
-        /// The manifest bytes, as DVC writes them.
-        manifest: Vec<u8>,
         /// Every file (after `.dvcignore`), sorted by relpath.
         files: Vec<FileInfo>,
         /// Sum of the file sizes.
@@ -61,6 +59,14 @@ impl Current {
             Current::Dir { hash, .. } => Some(hash.clone()),
         }
     }
+}
+
+/// The `.dir` bytes of a directory's files (sorted by relpath), as DVC writes them.
+pub fn manifest_of(files: &[FileInfo]) -> Vec<u8> {
+    manifest::to_json_pairs(
+        files.len(),
+        files.iter().map(|f| (f.rel.as_str(), f.md5.as_str())),
+    )
 }
 
 /// Why the workspace could not be read.
@@ -139,21 +145,13 @@ pub fn current(
     let listed = list_dir(bounds, path)?;
     let mut files = hash_files(listed, None, legacy, state)?;
     files.sort_unstable_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
-    let manifest = manifest::to_json_pairs(
-        files.len(),
-        files.iter().map(|f| (f.rel.as_str(), f.md5.as_str())),
-    );
+    let md5 = manifest::md5_of_pairs(files.iter().map(|f| (f.rel.as_str(), f.md5.as_str())));
     let hash = HashInfo {
-        md5: format!("{}.dir", hash::md5_bytes(&manifest)),
+        md5: format!("{md5}.dir"),
         legacy,
     };
     let size = files.iter().map(|f| f.size).sum();
-    Ok(Current::Dir {
-        hash,
-        manifest,
-        files,
-        size,
-    })
+    Ok(Current::Dir { hash, files, size })
 }
 
 /// Lists a directory's files (following `.dvcignore`, skipping `.git`, `.dvc`, `.hg`).
@@ -221,10 +219,12 @@ fn hash_files(
     let snapshot = state.reader();
     let known = &meta;
     let reader = &snapshot;
-    let results: Vec<Result<Option<Hashed>, WorkspaceError>> = files
+    // one result vector per chunk, consumed chunk by chunk below (never concatenated: at a
+    // million files a flat copy would double the peak)
+    let results: Vec<Vec<Result<Option<Hashed>, WorkspaceError>>> = files
         .into_par_iter()
         .chunks(STATE_CHUNK)
-        .flat_map_iter(|chunk| {
+        .map(|chunk| {
             let metas: Vec<Result<Metadata, std::io::Error>> = chunk
                 .iter()
                 .map(|(_, path)| match known {
@@ -290,8 +290,8 @@ fn hash_files(
         })
         .collect();
     drop(snapshot);
-    let mut out = Vec::with_capacity(results.len());
-    for r in results {
+    let mut out = Vec::with_capacity(results.iter().map(Vec::len).sum());
+    for r in results.into_iter().flatten() {
         let Some((info, fp, fresh)) = r? else {
             continue;
         };

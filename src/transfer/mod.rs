@@ -15,6 +15,7 @@ pub mod remotes;
 pub mod resume;
 pub mod router;
 pub mod sync;
+pub mod verified;
 pub mod wanted;
 
 use crate::hash::HashInfo;

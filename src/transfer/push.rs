@@ -11,6 +11,7 @@ use super::copy::{Payload, upload};
 use super::exists::{holds, present};
 use super::objects::of_out;
 use super::remotes::Handle;
+use super::verified::Verified;
 use super::{Object, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
@@ -29,6 +30,9 @@ pub struct PushRow {
     /// Directories whose files were not checked because the remote cannot list and holds
     /// their `.dir` (which DVC and Ferry upload last, so it vouches for them).
     pub trusted_dirs: u64,
+    /// Directories whose files were not checked because an earlier push saw them all on this
+    /// remote and its `.dir` is still there ([`super::verified`]; `--verify` checks them).
+    pub recorded_dirs: u64,
     /// Objects that failed, with the error.
     pub failed: Vec<(Object, RemoteError)>,
     /// Set when the remote could not even be checked (then nothing was sent).
@@ -56,6 +60,15 @@ pub struct Target<'a> {
 /// list is held once however many targets it goes to).
 type DirObjects = (Object, std::sync::Arc<Vec<Object>>);
 
+/// Where the per-remote push records live ([`super::verified`]) and whether to trust them.
+#[derive(Debug, Clone, Copy)]
+pub struct Records<'a> {
+    /// The records' directory (`.dvc/tmp/ferry/verified`); `None` keeps none.
+    pub dir: Option<&'a std::path::Path>,
+    /// False for `--verify`: every file is checked and the records are rebuilt.
+    pub trust: bool,
+}
+
 struct Need {
     object: Object,
     /// Target indexes lacking it.
@@ -63,7 +76,12 @@ struct Need {
 }
 
 /// Pushes each target's outputs to it. Never fails as a whole: failures are in the report.
-pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) -> PushReport {
+pub async fn push(
+    odb: &Odb,
+    targets: &[Target<'_>],
+    records: Records<'_>,
+    progress: &dyn Progress,
+) -> PushReport {
     let mut report = PushReport {
         rows: targets
             .iter()
@@ -71,14 +89,47 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             .collect(),
         ..Default::default()
     };
+    let mut verified: Vec<Verified> = targets
+        .iter()
+        .map(|t| match records.dir {
+            Some(dir) => Verified::load(dir, &t.handle.url, &t.handle.ledger_key, records.trust),
+            None => Verified::none(),
+        })
+        .collect();
+    // Directories an earlier push saw whole on a target, whose `.dir` is still there: their
+    // manifests are not even read.
+    let mut vouched: Vec<HashSet<HashInfo>> = Vec::new();
+    for (ti, t) in targets.iter().enumerate() {
+        let found = recorded_dirs(odb, t, &mut verified[ti]).await;
+        vouched.push(found.unwrap_or_else(|e| {
+            report.rows[ti].1.unreachable = Some(e);
+            HashSet::new()
+        }));
+    }
     let mut missing_local: HashMap<HashInfo, Object> = HashMap::new();
-    // What each target should hold: files then dirs, only objects present locally.
+    // What each target should hold: files then dirs, only objects present locally; and the
+    // dirs of outputs pushed only in part (granular targets), which the record never takes.
     let mut wanted: Vec<(Vec<Object>, Vec<DirObjects>)> = Vec::new();
-    for t in targets {
+    let mut partial: Vec<HashSet<HashInfo>> = Vec::new();
+    for (ti, t) in targets.iter().enumerate() {
         let mut files: Vec<Object> = Vec::new();
         let mut dirs: Vec<DirObjects> = Vec::new();
+        let mut parts = HashSet::new();
         let mut seen = HashSet::new();
         for out in t.outs.iter().filter(|o| o.cache && o.push && !o.imported) {
+            if let Some(h) = out.hash.as_ref().filter(|h| vouched[ti].contains(*h)) {
+                if seen.insert(h.clone()) {
+                    let row = &mut report.rows[ti].1;
+                    row.recorded_dirs += 1;
+                    row.already += 1 + out.nfiles.unwrap_or(0);
+                }
+                continue;
+            }
+            if !out.parts.is_empty()
+                && let Some(h) = &out.hash
+            {
+                parts.insert(h.clone());
+            }
             let Ok((objects, complete)) = of_out(odb, out) else {
                 continue;
             };
@@ -102,6 +153,7 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
             }
         }
         wanted.push((files, dirs));
+        partial.push(parts);
     }
     // Per target, the objects missing locally that it lacks too: DVC warns only about objects
     // "neither locally nor on remote", and never uploads a `.dir` whose files would be absent.
@@ -133,6 +185,10 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
     let mut dir_needs: Vec<Vec<DirObjects>> = Vec::new();
     for (ti, (t, (files, dirs))) in targets.iter().zip(&wanted).enumerate() {
         let remote = &t.handle.remote;
+        if report.rows[ti].1.unreachable.is_some() {
+            dir_needs.push(Vec::new());
+            continue;
+        }
         // A remote that cannot take uploads fails before anything is checked or sent.
         if let Err(e) = remote.require(Op::Write) {
             report.rows[ti].1.unreachable = Some(e);
@@ -264,12 +320,81 @@ pub async fn push(odb: &Odb, targets: &[Target<'_>], progress: &dyn Progress) ->
         .for_each_concurrent(width, |(d, ts)| ctx.send(d, ts))
         .await;
 
+    // A directory whose every file and `.dir` are on the target now goes into its record.
+    for (ti, (_, dirs)) in wanted.iter().enumerate() {
+        let reached = ctx.rows[ti].lock().is_ok_and(|r| r.unreachable.is_none());
+        let Ok(failed) = ctx.failed[ti].lock() else {
+            continue;
+        };
+        if !reached {
+            continue;
+        }
+        let lacks = |h: &HashInfo| failed.contains(h) || absent[ti].contains(h);
+        for (d, entries) in dirs {
+            if !partial[ti].contains(&d.hash)
+                && !lacks(&d.hash)
+                && !entries.iter().any(|e| lacks(&e.hash))
+            {
+                verified[ti].insert(&d.hash);
+            }
+        }
+        verified[ti].save();
+    }
+
     report.rows = targets
         .iter()
         .zip(rows)
         .map(|(t, r)| (t.handle.name.clone(), r.into_inner().unwrap_or_default()))
         .collect();
     report
+}
+
+/// The directories of `t`'s outputs that `record` names and whose `.dir`, of the local one's
+/// size, the remote still holds (one existence check for them all); those whose `.dir` is gone
+/// are dropped from the record.
+async fn recorded_dirs(
+    odb: &Odb,
+    t: &Target<'_>,
+    record: &mut Verified,
+) -> Result<HashSet<HashInfo>, RemoteError> {
+    if record.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let dirs: HashSet<&HashInfo> = t
+        .outs
+        .iter()
+        .filter(|o| o.cache && o.push && !o.imported)
+        .filter_map(|o| o.hash.as_ref())
+        .filter(|h| h.is_dir() && record.holds(h) && odb.contains(h))
+        .collect();
+    if dirs.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let dirs: Vec<Object> = dirs
+        .into_iter()
+        .map(|h| Object {
+            hash: h.clone(),
+            size: None,
+            out: String::new(),
+        })
+        .collect();
+    let keys: Vec<String> = dirs.iter().map(Object::key).collect();
+    let there = present(&t.handle.remote, &keys).await?;
+    let mut found = HashSet::new();
+    for d in dirs {
+        if holds(&there, &d.key(), local_size(odb, &d)) {
+            found.insert(d.hash);
+        } else {
+            record.forget(&d.hash);
+        }
+    }
+    tracing::info!(
+        "remote '{}': directories taken as complete from the push record (their .dir is \
+         there; `ferry push --verify` checks every file): {}",
+        t.handle.name,
+        found.len()
+    );
+    Ok(found)
 }
 
 /// The size `object` must have on a remote: from its `.dvc` file or manifest, else its cache
