@@ -1470,7 +1470,11 @@ fn push_rechecks_every_file_of_a_directory_where_the_remote_can_list() {
     let stdout = text(&trusted.stdout);
     for name in ["disk", "s3", "dh"] {
         assert_eq!(row(&stdout, name)[1], "0", "{stdout}");
-        assert_eq!(row(&stdout, name)[3], "21", "20 files and the .dir: {stdout}");
+        assert_eq!(
+            row(&stdout, name)[3],
+            "21",
+            "20 files and the .dir: {stdout}"
+        );
     }
     let out = p.run(p.src(), &["push", "--all-remotes", "--verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", out_text(&out));
