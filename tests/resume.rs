@@ -92,7 +92,7 @@ impl Pulled {
     /// The cache holds only object files named by their md5, the workspace only its own files.
     fn assert_clean(&self) {
         let root = self.root();
-        for file in files_under(&root.join(".dvc/cache")) {
+        for file in common::fixture::files_under(&root.join(".dvc/cache")) {
             assert!(
                 file.starts_with("files/md5/")
                     && !file.contains(".tmp")
@@ -100,7 +100,7 @@ impl Pulled {
                 "stray file in the cache: {file}"
             );
         }
-        for file in files_under(root) {
+        for file in common::fixture::files_under(root) {
             if file.starts_with(".git/") || file.starts_with(".dvc/") {
                 continue;
             }
@@ -112,25 +112,6 @@ impl Pulled {
     }
 }
 
-fn files_under(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(root).unwrap();
-                out.push(rel.to_string_lossy().into_owned());
-            }
-        }
-    }
-    out
-}
 
 /// `.dvc/config.local` for the S3 remote `r` at `endpoint`.
 fn s3_config(endpoint: &str) -> String {
