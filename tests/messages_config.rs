@@ -565,7 +565,7 @@ fn checkout_of_data_missing_from_the_cache_names_it() {
     assert!(!d.join("a.txt").exists());
 }
 
-/// `pull` over a file edited and never added: the data is fetched, the edit kept.
+/// `pull` over a file edited and never added: refused, the edit kept.
 #[test]
 fn pull_over_unsaved_edits_is_refused() {
     let env = Env::new();
