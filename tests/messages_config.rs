@@ -528,3 +528,171 @@ impl Drop for Holder {
         let _ = self.0.wait();
     }
 }
+
+/// `commit` of an output edited since its `.dvc` file was written, without `--force`: refused,
+/// naming the `.dvc` file; nothing is recorded.
+#[test]
+fn commit_of_a_changed_output_asks_for_force() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    let d = repo.path();
+    let dvc = std::fs::read(d.join("a.txt.dvc")).unwrap();
+    common::write(d, "a.txt", "edited\n");
+    expect(&env, d, &["commit"], 1, "commit_changed", &[]);
+    assert_eq!(std::fs::read(d.join("a.txt.dvc")).unwrap(), dvc);
+    assert_eq!(std::fs::read(d.join("a.txt")).unwrap(), b"edited\n");
+}
+
+/// `checkout` over a file edited and never added: refused with exit 255 (as dvc), the edit kept.
+#[test]
+fn checkout_over_unsaved_edits_is_refused() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    let d = repo.path();
+    common::write(d, "a.txt", "edited\n");
+    expect(&env, d, &["checkout"], 255, "checkout_unsaved", &[]);
+    assert_eq!(std::fs::read(d.join("a.txt")).unwrap(), b"edited\n");
+}
+
+/// `checkout` of data that is neither in the workspace nor in the cache names the target.
+#[test]
+fn checkout_of_data_missing_from_the_cache_names_it() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    let d = repo.path();
+    common::cli::forget(d, &["a.txt"]);
+    expect(&env, d, &["checkout"], 255, "checkout_missing", &[]);
+    assert!(!d.join("a.txt").exists());
+}
+
+/// `pull` over a file edited and never added: refused, the edit kept.
+#[test]
+fn pull_over_unsaved_edits_is_refused() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    let d = repo.path();
+    let disk = TempDir::new().unwrap();
+    env.ok(
+        d,
+        &[
+            "remote",
+            "add",
+            "-d",
+            "disk",
+            &disk.path().display().to_string(),
+        ],
+    );
+    env.ok(d, &["push"]);
+    common::write(d, "a.txt", "edited\n");
+    expect(&env, d, &["pull"], 1, "pull_unsaved", &[]);
+    assert_eq!(std::fs::read(d.join("a.txt")).unwrap(), b"edited\n");
+}
+
+/// `gc -w` without `-f` and nothing on stdin (a script): not confirmed, nothing removed.
+#[test]
+fn gc_not_confirmed_removes_nothing() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    let d = repo.path();
+    common::write(d, "b.txt", "b\n");
+    env.ok(d, &["add", "b.txt"]);
+    std::fs::remove_file(d.join("b.txt.dvc")).unwrap();
+    let objects = || walkdir(&d.join(".dvc/cache/files/md5"));
+    let before = objects();
+    expect(&env, d, &["gc", "-w"], 1, "gc_not_confirmed", &[]);
+    assert_eq!(objects(), before);
+    assert_eq!(before.len(), 2);
+}
+
+/// `gc -w --cloud` on an HTTP remote, which cannot be listed: refused before anything is
+/// removed, locally or on the remote, and the hint names the kinds that can.
+#[test]
+fn gc_cloud_on_an_http_remote_is_refused() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+    let d = repo.path();
+    common::write(d, "b.txt", "b\n");
+    env.ok(d, &["add", "b.txt"]);
+    std::fs::remove_file(d.join("b.txt.dvc")).unwrap();
+    let store = TempDir::new().unwrap();
+    let server = common::HttpServer::start(store.path(), "", "");
+    env.ok(d, &["remote", "add", "web", &server.url("store")]);
+    env.ok(d, &["push", "-r", "web"]);
+    let remote_before = walkdir(store.path());
+    let local_before = walkdir(&d.join(".dvc/cache/files/md5"));
+    let out = env.run(d, &["gc", "-w", "--cloud", "-r", "web", "-f"]);
+    let text = whole(&out);
+    {
+        let _s = settings(&[(d, "[REPO]")]).bind_to_scope();
+        insta::assert_snapshot!("gc_cloud_http", text);
+    }
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    fits(&text, 80, &["http://"]);
+    assert_eq!(walkdir(store.path()), remote_before);
+    assert_eq!(walkdir(&d.join(".dvc/cache/files/md5")), local_before);
+}
+
+/// A secret in the tracked `ferry.toml`: refused, naming the file and the key (never the
+/// value), and the hint says where the secret belongs.
+#[test]
+fn a_secret_in_ferry_toml_is_refused() {
+    let env = Env::new();
+    let repo = repo_with_remote(&env);
+    let d = repo.path();
+    common::write(
+        d,
+        ".dvc/ferry.toml",
+        "[remote.store]\nsecret_access_key = \"s3cr3t-Vq7\"\n",
+    );
+    let text = expect(
+        &env,
+        d,
+        &["fetch", "--dry-run"],
+        251,
+        "ferry_toml_secret",
+        &[],
+    );
+    assert!(!text.contains("s3cr3t-Vq7"), "{text}");
+}
+
+/// `.dvc/config` is a symbolic link (as a cloned repository could make it), which Ferry never
+/// writes through: `remote add` fails naming the file, and the link's target is unchanged.
+#[test]
+fn a_config_that_cannot_be_written_is_named() {
+    let env = Env::new();
+    let repo = repo_with(&env, &[]);
+    let d = repo.path();
+    let elsewhere = TempDir::new().unwrap();
+    let target = elsewhere.path().join("config");
+    std::fs::copy(d.join(".dvc/config"), &target).unwrap();
+    let config = std::fs::read(&target).unwrap();
+    std::fs::remove_file(d.join(".dvc/config")).unwrap();
+    std::os::unix::fs::symlink(&target, d.join(".dvc/config")).unwrap();
+    expect(
+        &env,
+        d,
+        &["remote", "add", "store", "s3://bucket/path"],
+        251,
+        "config_unwritable",
+        &[],
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), config);
+}
+
+/// The files under `dir`, sorted, with their bytes.
+fn walkdir(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                found.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    found.sort();
+    found
+}

@@ -95,7 +95,7 @@ pub fn read_raw(path: &Path) -> Result<ConfigDoc, ConfigError> {
         Err(source) => {
             return Err(ConfigError::Read {
                 path: path.into(),
-                source,
+                reason: source,
             });
         }
     };
@@ -169,9 +169,9 @@ pub fn write(level: Level, path: &Path, doc: &ConfigDoc) -> Result<(), ConfigErr
     let text = doc
         .write()
         .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-    let io = |source| ConfigError::Write {
+    let io = |reason| ConfigError::Write {
         path: path.into(),
-        source,
+        reason,
     };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;

@@ -25,20 +25,20 @@ pub use level::Level;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A config file could not be read.
-    #[error("configuration error - config file error: cannot read '{path}': {source}")]
+    #[error("configuration error - config file error: cannot read '{path}': {reason}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why; in the message itself, not a `source` (the error chain would print it twice).
+        reason: std::io::Error,
     },
     /// A config file could not be written.
-    #[error("configuration error - config file error: cannot write '{path}': {source}")]
+    #[error("configuration error - config file error: cannot write '{path}': {reason}")]
     Write {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why; in the message itself, not a `source` (the error chain would print it twice).
+        reason: std::io::Error,
     },
     /// A config file is not valid configobj text.
     #[error("configuration error - config file error: {message} (in '{path}')")]
