@@ -300,13 +300,13 @@ impl Odb {
     /// Reads and parses the manifest of a `.dir` hash from the cache.
     pub fn read_manifest(&self, hash: &HashInfo) -> Result<Vec<manifest::Entry>, OdbError> {
         let path = self.path(hash);
-        let bytes = fs::read(&path).map_err(|source| OdbError::Io {
+        let bytes = fs::read(&path).map_err(|reason| OdbError::Io {
             path: path.clone(),
-            source,
+            reason,
         })?;
-        manifest::parse(&bytes).map_err(|source| OdbError::Manifest {
+        manifest::parse(&bytes).map_err(|reason| OdbError::Manifest {
             hash: hash.md5.clone(),
-            source,
+            reason,
         })
     }
 
@@ -449,13 +449,13 @@ fn anonymous_files() -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum OdbError {
     /// A cache file could not be read.
-    #[error("cannot read cache file '{path}': {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("cannot read cache file '{path}': {reason}")]
+    Io { path: PathBuf, reason: io::Error },
     /// A `.dir` object is malformed or unsafe.
-    #[error("cache object {hash}: {source}")]
+    #[error("cache object {hash}: {reason}")]
     Manifest {
         hash: String,
-        source: manifest::ManifestError,
+        reason: manifest::ManifestError,
     },
 }
 
