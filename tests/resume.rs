@@ -112,7 +112,6 @@ impl Pulled {
     }
 }
 
-
 /// `.dvc/config.local` for the S3 remote `r` at `endpoint`.
 fn s3_config(endpoint: &str) -> String {
     format!(
