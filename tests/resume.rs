@@ -14,18 +14,9 @@ use common::*;
 
 const MIB: usize = 1 << 20;
 
-/// `len` bytes no two runs of a part size repeat (xorshift).
+/// `len` deterministic bytes for object `seed` (no two runs of a part size repeat).
 fn blob(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    common::fixture::blob(seed, 0, len)
 }
 
 /// A repository tracking `data.bin` (`data`), pushed to `url`; its cache and workspace copy
