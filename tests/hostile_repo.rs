@@ -250,6 +250,61 @@ fn symlinked_metadata_is_never_written_through() {
     assert_eq!(h.outside_files().len(), 1, "{:?}", h.outside_files());
 }
 
+/// A large download goes through `.dvc/tmp/ferry/partial/`, and a push writes its record in
+/// `.dvc/tmp/ferry/verified/`: a cloned repository that carries links there gets a refusal (for
+/// the directories) or has the link removed (a partial file), and the link's target is never
+/// written.
+#[test]
+fn partial_downloads_and_push_records_are_never_written_through_a_symlink() {
+    const LARGE: usize = 9 << 20;
+    let data: String = (0..LARGE)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let md5 = md5_hex(data.as_bytes());
+    let push_to_remote = |h: &Hostile| {
+        let remote = h.base.join("remote");
+        std::fs::create_dir_all(&remote).unwrap();
+        ok(h.ferry().args(["remote", "add", "-d", "r"]).arg(&remote));
+        h.cached("big.bin", &data);
+        ok(h.ferry().arg("push"));
+        std::fs::remove_dir_all(h.repo.join(".dvc/cache")).unwrap();
+        std::fs::remove_file(h.repo.join("big.bin")).unwrap();
+    };
+
+    // The partial file itself -> a victim: the link is removed, the pull completes, the victim
+    // is untouched.
+    let h = setup();
+    push_to_remote(&h);
+    write(&h.base, "victim", "precious\n");
+    let partial = h.repo.join(".dvc/tmp/ferry/partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    symlink(
+        h.base.join("victim"),
+        partial.join(format!("{md5}.partial")),
+    )
+    .unwrap();
+    let out = run(h.ferry().arg("pull"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("symbolic link where Ferry keeps its partial downloads"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(read(&h.base, "victim"), "precious\n");
+    assert!(read(&h.repo, "big.bin") == data, "the pulled file is whole");
+
+    // The directories -> outside: refused before anything is downloaded.
+    for dir in ["partial", "verified"] {
+        let h = setup();
+        push_to_remote(&h);
+        std::fs::create_dir_all(h.repo.join(".dvc/tmp/ferry")).unwrap();
+        symlink(&h.outside, h.repo.join(".dvc/tmp/ferry").join(dir)).unwrap();
+        refused(h.ferry().arg("pull"), dir);
+        refused(h.ferry().arg("push"), dir);
+        assert!(h.outside_files().is_empty(), "{:?}", h.outside_files());
+    }
+}
+
 /// The reserved outs: each is refused by status, fetch, checkout and pull before anything is
 /// downloaded or written.
 #[test]

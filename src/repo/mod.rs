@@ -98,7 +98,8 @@ impl Repo {
         Ok(repo)
     }
 
-    /// Refuses `.dvc/tmp` (and the lock and state inside it) when any of it is a symlink, and a
+    /// Refuses `.dvc/tmp` (and the lock, state, spool, partial downloads and push records inside
+    /// it) when any of it is a symlink, and a
     /// `.dvc/cache` symlink committed to git that points out of the repository when `cache.dir`
     /// is not configured: a cloned repository must not make Ferry write outside it. A cache symlink the user made locally
     /// (not in git) is their own choice and is kept, as dvc keeps it.
@@ -110,6 +111,8 @@ impl Repo {
             tmp.join("ferry"),
             tmp.join("ferry").join("state.redb"),
             tmp.join("ferry").join("spool"),
+            tmp.join("ferry").join("partial"),
+            tmp.join("ferry").join("verified"),
         ] {
             safepath::check_metadata(&self.root, &path)?;
         }

@@ -20,10 +20,10 @@ pub enum CopyError {
     #[error(transparent)]
     Remote(#[from] RemoteError),
     /// Writing the local cache failed (disk full, permissions): no remote can fix that.
-    #[error("cannot write to the cache at '{path}': {source}")]
+    #[error("cannot write to the cache at '{path}': {reason}")]
     Local {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
 }
 
@@ -107,12 +107,12 @@ async fn download_once(
     let limit = read_limit(hash, size);
     let mut temp = odb.create_temp(hash).map_err(|source| CopyError::Local {
         path: odb.path(hash),
-        source,
+        reason: source,
     })?;
     let shown = odb.path(hash);
     let local = |source| CopyError::Local {
         path: shown.clone(),
-        source,
+        reason: source,
     };
     let mut hasher = Md5::new();
     let mut received = 0u64;

@@ -14,7 +14,7 @@
 //! fetches the object whole once more; a mismatch of bytes all fetched in this run is the
 //! remote's corrupt copy. At most [`MAX_PARTIALS`] partial files are kept (the oldest go).
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -106,7 +106,7 @@ async fn attempt(
         Err(source) => {
             let e = CopyError::Local {
                 path: odb.partials.clone().unwrap_or_else(|| odb.path(hash)),
-                source,
+                reason: source,
             };
             return (Err(e.into()), Spent::default());
         }
@@ -168,7 +168,7 @@ async fn attempt(
     let local = |source| {
         Outcome::Failed(CopyError::Local {
             path: shown.clone(),
-            source,
+            reason: source,
         })
     };
     let actual = match hashed {
@@ -261,7 +261,7 @@ async fn fill(
             .write_all_at(bytes, at)
             .map_err(|source| CopyError::Local {
                 path: partial.shown.clone(),
-                source,
+                reason: source,
             })?;
         at += take as u64;
         part.span.set_done(at - part.span.start);
@@ -385,12 +385,25 @@ impl Partial {
         if !path.exists() {
             prune(dir, MAX_PARTIALS - 1)?;
         }
+        // Never through a symlink: a cloned repository may carry one under `.dvc/tmp`. This is
+        // Ferry's own scratch space, so such a link is removed (its target is left alone).
+        if path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            tracing::warn!(
+                "removed '{}': a symbolic link where Ferry keeps its partial downloads (its target was not touched)",
+                path.display()
+            );
+            fs::remove_file(&path)?;
+        }
         let file = File::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)?;
         let busy =
             rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err();
@@ -448,8 +461,13 @@ impl Partial {
         for part in &self.spans {
             text.push_str(&format!("{}\n", part.done()));
         }
-        let temp = parts.with_extension("parts.tmp");
-        let written = fs::write(&temp, text).and_then(|()| fs::rename(&temp, parts));
+        // A fresh temp file renamed over the record: a symlink in its place is replaced, never
+        // written through.
+        let dir = parts.parent().unwrap_or(Path::new("."));
+        let written = tempfile::NamedTempFile::new_in(dir).and_then(|mut temp| {
+            temp.write_all(text.as_bytes())?;
+            temp.persist(parts).map(drop).map_err(|e| e.error)
+        });
         if let Err(e) = written {
             tracing::warn!(
                 "cannot record the partial download '{}': {e}",

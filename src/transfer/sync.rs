@@ -447,7 +447,7 @@ impl Relay<'_> {
             .map_err(Side::Target),
             Err(source) => Err(Side::Local(CopyError::Local {
                 path: path.clone(),
-                source,
+                reason: source,
             })),
         };
         let _ = std::fs::remove_file(&path);
