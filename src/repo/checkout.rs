@@ -224,6 +224,13 @@ impl crate::error::Hint for CheckoutError {
     }
 }
 
+/// The hash `out` records, or the error every checkout gives for an out recorded without one.
+pub(crate) fn recorded_hash(out: &Out) -> Result<HashInfo, CheckoutError> {
+    out.hash
+        .clone()
+        .ok_or_else(|| CheckoutError::NoHash(out.rel.clone()))
+}
+
 /// Restores one output. Files already matching are left alone. An out that is a symlink Ferry
 /// may not read through (to a directory, or outside the repository) is unsaved content: with
 /// `force` the link itself is removed, never what it points to.
@@ -235,10 +242,7 @@ pub fn checkout_out(
     force: bool,
     state: &mut State,
 ) -> Result<Change, CheckoutError> {
-    let recorded = out
-        .hash
-        .clone()
-        .ok_or_else(|| CheckoutError::NoHash(out.rel.clone()))?;
+    let recorded = recorded_hash(out)?;
     if fs::symlink_metadata(&out.path).is_ok_and(|m| m.file_type().is_symlink()) {
         let target = fs::metadata(&out.path);
         let followable =

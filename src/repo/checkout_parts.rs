@@ -23,10 +23,7 @@ pub fn checkout_parts(
     force: bool,
     state: &mut State,
 ) -> Result<Change, CheckoutError> {
-    let recorded = out
-        .hash
-        .clone()
-        .ok_or_else(|| CheckoutError::NoHash(out.rel.clone()))?;
+    let recorded = super::checkout::recorded_hash(out)?;
     if !odb.contains(&recorded) {
         return Err(CheckoutError::MissingCache(out.rel.clone()));
     }
