@@ -188,6 +188,15 @@ fn a_broken_ferry_toml_is_named_with_its_keys() {
     let cmd = ["fetch", "--dry-run"];
     common::write(d, ".dvc/ferry.toml", "[pull]\norder = 3\n");
     expect(&env, d, &cmd, 251, "ferry_toml_bad_type", &[]);
+    // the list shows what is written, and says that every command refuses it
+    expect(
+        &env,
+        d,
+        &["config", "--list"],
+        251,
+        "ferry_toml_bad_type_list",
+        &[],
+    );
     common::write(d, ".dvc/ferry.toml", "[pull]\nordr = [\"store\"]\n");
     expect(&env, d, &cmd, 251, "ferry_toml_unknown_key", &[]);
     common::write(d, ".dvc/ferry.toml", "[pull\n");
@@ -517,6 +526,14 @@ fn doctor_names_a_misconfigured_remote_and_the_fix() {
         "[core]\n    remote = nb\n['remote \"nb\"']\n    url = s3://\n",
     );
     expect(&env, d, &["doctor"], 251, "doctor_misconfigured", &[]);
+    // any other command names what to change, not only where to look
+    expect(&env, d, &["fetch"], 251, "open_no_bucket", &[]);
+    common::write(
+        d,
+        ".dvc/config",
+        "[core]\n    remote = nb\n['remote \"nb\"']\n    url = ftp://host/path\n",
+    );
+    expect(&env, d, &["fetch"], 251, "open_unsupported_scheme", &[]);
 }
 
 /// Kills the lock holder when the test ends, pass or fail.

@@ -87,6 +87,8 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
             };
             ctx.out.line(&shown);
         }
+        // the list shows what the files hold; a value every command refuses is said here too
+        ops::check(&dvc_dir)?;
         return Ok(Exit::Ok);
     }
     let Some(key) = args.key.as_deref() else {

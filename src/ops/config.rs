@@ -418,6 +418,13 @@ pub fn list(dvc_dir: &Path, scopes: &[Scope]) -> Result<Vec<Entry>, UserError> {
     Ok(out)
 }
 
+/// Loads every level the way each command does, so `--list` can say when what it shows is
+/// refused (a value `ferry.toml` holds that no command would accept).
+pub fn check(dvc_dir: &Path) -> Result<(), anyhow::Error> {
+    FerrySettings::load(dvc_dir)?;
+    Ok(())
+}
+
 /// The value of `key` in effect (the last level that sets it wins), with where it is set.
 pub fn get(dvc_dir: &Path, key: &str, scopes: &[Scope]) -> Result<Option<Entry>, UserError> {
     let r = resolve(key)?;

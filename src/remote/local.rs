@@ -46,7 +46,11 @@ impl LocalRemote {
                     "local remote URL '{}' is not an absolute path or file:// URL",
                     spec.url
                 ),
-            )),
+            )
+            .with_advice(format!(
+                "give remote '{0}' an absolute path, e.g. `ferry remote modify {0} url /PATH`",
+                spec.name
+            ))),
         }
     }
 

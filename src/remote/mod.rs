@@ -369,7 +369,12 @@ pub fn open(spec: &RemoteSpec) -> Result<Arc<dyn Remote>, RemoteError> {
                 format!(
                     "unsupported URL scheme '{other}://' (Ferry speaks local paths, s3://, b2://, http://, https://, webdav:// and webdavs://)"
                 ),
-            ));
+            )
+            .with_advice(format!(
+                "give remote '{0}' a URL Ferry speaks, e.g. `ferry remote modify {0} url \
+                 s3://BUCKET/PATH`",
+                spec.name
+            )));
         }
     })
 }

@@ -15,9 +15,14 @@ pub(crate) fn get<'a>(spec: &'a RemoteSpec, key: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// A configuration error naming the remote and the option.
+/// A configuration error naming the remote and the option; its hint says how to change an
+/// option and where to see them all.
 pub(crate) fn invalid(spec: &RemoteSpec, message: impl Into<String>) -> RemoteError {
-    RemoteError::new(ErrorKind::Permanent, &spec.name, message)
+    let name = &spec.name;
+    RemoteError::new(ErrorKind::Permanent, name, message).with_advice(format!(
+        "change it with `ferry remote modify {name} OPTION VALUE` (`--local` for a secret); \
+         `ferry remote list -v` shows every option of '{name}' and the file it comes from"
+    ))
 }
 
 /// A boolean option as DVC writes it (`true`/`false`, any case; also 1/0, yes/no).

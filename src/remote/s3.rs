@@ -87,7 +87,11 @@ impl S3Remote {
             return Err(invalid(
                 spec,
                 format!("no bucket in URL '{}'", super::display_url(&spec.url)),
-            ));
+            )
+            .with_advice(format!(
+                "give remote '{0}' its bucket: `ferry remote modify {0} url {scheme}://BUCKET/PATH`",
+                spec.name
+            )));
         }
         let region = get(spec, "region").map(str::to_string);
         let endpoint = match (get(spec, "endpointurl"), scheme.as_str(), &region) {

@@ -59,11 +59,15 @@ pub fn open(
         e => e.into(),
     })?;
     open_spec(config, &spec, settings, jobs, RetryPolicy::default()).map_err(|e| {
-        UserError::config(e.to_string())
-            .with_hint(format!(
-                "check `ferry remote list` and the options of remote '{}'",
+        // the backend's advice names the option or URL to change; the generic line otherwise
+        let hint = e.advice.clone().unwrap_or_else(|| {
+            format!(
+                "check `ferry remote list -v` and the options of remote '{}'",
                 spec.name
-            ))
+            )
+        });
+        UserError::config(e.to_string())
+            .with_hint(hint)
             .with_exit(Exit::Config)
             .into()
     })
