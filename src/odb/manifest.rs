@@ -146,6 +146,24 @@ pub fn md5s(bytes: &[u8]) -> Result<Vec<[u8; 16]>, ManifestError> {
 /// Calls `f(relpath, md5)` for each entry of a `.dir` object as it is parsed (nothing but the
 /// current entry is held), after the checks [`parse`] makes: 32 hex digits, a safe path.
 pub fn for_each(bytes: &[u8], f: impl FnMut(&str, &str)) -> Result<(), ManifestError> {
+    each_of(serde_json::Deserializer::from_slice(bytes), f)
+}
+
+/// [`for_each`] over a manifest read from `reader` as it is parsed: a million-file manifest
+/// (about 80 MB) is never held whole, only the current entry.
+pub fn for_each_read(
+    reader: impl std::io::Read,
+    f: impl FnMut(&str, &str),
+) -> Result<(), ManifestError> {
+    let reader = std::io::BufReader::with_capacity(1 << 18, reader);
+    each_of(serde_json::Deserializer::from_reader(reader), f)
+}
+
+/// The parse both [`for_each`] and [`for_each_read`] make.
+fn each_of<'r, R: serde_json::de::Read<'r>>(
+    mut de: serde_json::Deserializer<R>,
+    f: impl FnMut(&str, &str),
+) -> Result<(), ManifestError> {
     use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 
     /// The callback, and the refusal that stopped the parse (serde's errors carry text only).
@@ -186,7 +204,6 @@ pub fn for_each(bytes: &[u8], f: impl FnMut(&str, &str)) -> Result<(), ManifestE
     }
 
     let mut each = Each(f, None);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = (&mut each).deserialize(&mut de).and_then(|()| de.end());
     match (parsed, each.1) {
         (_, Some(refused)) => Err(refused),
