@@ -294,6 +294,31 @@ mod tests {
     }
 
     #[test]
+    fn a_manifest_read_as_it_streams_is_parsed_and_checked_the_same() {
+        let text = br#"[{"md5": "7fc56270e7a70fa81a5935b72eacbe29", "relpath": "a\u00e9/b\"q.txt"},
+            {"md5": "9D5ED678FE57BCCA610140957AFAB571", "relpath": "c.txt"}]"#;
+        let mut from_slice = Vec::new();
+        for_each(text, |r, m| from_slice.push((r.to_string(), m.to_string()))).unwrap();
+        let mut streamed = Vec::new();
+        for_each_read(&text[..], |r, m| {
+            streamed.push((r.to_string(), m.to_string()))
+        })
+        .unwrap();
+        assert_eq!(streamed, from_slice);
+        assert_eq!(streamed[0].0, "a\u{e9}/b\"q.txt");
+        for bad in [
+            &br#"[{"md5": "7fc56270e7a70fa81a5935b72eacbe29", "relpath": "../x"}]"#[..],
+            br#"[{"md5": "7fc5", "relpath": "x"}]"#,
+            br#"[{"md5": "7fc56270e7a70fa81a5935b72eacbe29", "relpath": "x"}] trailing"#,
+        ] {
+            let streamed = for_each_read(bad, |_, _| {}).map_err(|e| e.to_string());
+            let sliced = for_each(bad, |_, _| {}).map_err(|e| e.to_string());
+            assert!(streamed.is_err(), "{}", String::from_utf8_lossy(bad));
+            assert_eq!(streamed, sliced);
+        }
+    }
+
+    #[test]
     fn escaping_paths_are_refused() {
         for bad in [
             "../x",

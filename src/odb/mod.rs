@@ -627,6 +627,39 @@ mod tests {
     }
 
     #[test]
+    fn missing_raw_names_what_the_cache_lacks_in_crowded_and_sparse_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().to_path_buf());
+        let raw = |h: &HashInfo| {
+            let mut r = [0u8; 16];
+            hex::decode_to_slice(&h.md5, &mut r).unwrap();
+            r
+        };
+        let stored: Vec<HashInfo> = (0..6)
+            .map(|i| HashInfo::md5(format!("ab{i:030}")))
+            .chain([HashInfo::md5(format!("cd{:030}", 1))])
+            .collect();
+        for h in &stored {
+            odb.insert_bytes(h.md5.as_bytes(), h).unwrap();
+        }
+        let lacking = [
+            HashInfo::md5(format!("ab{:030}", 9)),
+            HashInfo::md5(format!("cd{:030}", 2)),
+            HashInfo::md5(format!("ef{:030}", 9)),
+        ];
+        let mut asked: Vec<[u8; 16]> = stored.iter().chain(&lacking).map(raw).collect();
+        asked.sort_unstable();
+        let expected: Vec<[u8; 16]> = lacking.iter().map(raw).collect();
+        assert_eq!(odb.missing_raw(false, &asked), expected);
+        assert_eq!(
+            odb.missing_raw(true, &asked).len(),
+            asked.len(),
+            "the legacy layout is other directories"
+        );
+        assert!(odb.missing_raw(false, &[]).is_empty());
+    }
+
+    #[test]
     fn temp_names_are_recognised() {
         assert!(is_temp_name(&temp_name()));
         for other in [

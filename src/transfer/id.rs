@@ -3,14 +3,26 @@
 //! [`super::Object`] with its path ~150).
 use crate::hash::HashInfo;
 
-/// A file object (never a `.dir`): its hash kind and binary md5. Sorted, ids group by base
-/// (`files/md5/` before the legacy root) then by their two-digit key prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A file object (never a `.dir`): its hash kind and binary md5. Ids sort as their keys do
+/// (legacy `ab/…` before `files/md5/ab/…`), so sorted ids group by listing prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Id {
     /// `true` for a legacy (`md5-dos2unix`) hash, whose key has no `files/md5/` base.
     pub legacy: bool,
     /// The md5.
     pub md5: [u8; 16],
+}
+
+impl Ord for Id {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (!self.legacy, self.md5).cmp(&(!other.legacy, other.md5))
+    }
+}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Id {
@@ -98,9 +110,20 @@ mod tests {
     }
 
     #[test]
-    fn sorted_ids_group_by_prefix() {
-        let a = Id::of_hex("ff000000000000000000000000000000", false).unwrap();
-        let b = Id::of_hex("00000000000000000000000000000000", true).unwrap();
-        assert!(a < b, "the files/md5/ base before the legacy root");
+    fn ids_sort_as_their_keys() {
+        let ids: Vec<Id> = [
+            ("ff000000000000000000000000000000", false),
+            ("00000000000000000000000000000000", true),
+            ("0f000000000000000000000000000000", false),
+            ("ff000000000000000000000000000001", true),
+        ]
+        .into_iter()
+        .map(|(h, legacy)| Id::of_hex(h, legacy).unwrap())
+        .collect();
+        let mut by_id = ids.clone();
+        by_id.sort();
+        let mut by_key = ids;
+        by_key.sort_by_key(Id::key);
+        assert_eq!(by_id, by_key);
     }
 }

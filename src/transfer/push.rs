@@ -153,7 +153,10 @@ pub async fn push(
             if !out.parts.is_empty() {
                 parts.insert(hash.clone());
             }
-            if !seen.insert(hash.clone()) {
+            // A directory's `.dir` goes once, but each output of it brings the files it selects
+            // (two granular targets of one directory select different files).
+            let first = seen.insert(hash.clone());
+            if !first && !(hash.is_dir() && !out.parts.is_empty()) {
                 continue;
             }
             let object = Object {
@@ -219,14 +222,16 @@ pub async fn push(
                     });
                 }
             }
-            want.dirs.push(Dir {
-                object: Object {
-                    size: None,
-                    ..object
-                },
-                out,
-                files,
-            });
+            if first {
+                want.dirs.push(Dir {
+                    object: Object {
+                        size: None,
+                        ..object
+                    },
+                    out,
+                    files,
+                });
+            }
         }
         want.files.sort_unstable();
         want.files.dedup();
