@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use common::fixture::{files_under, object_key, out_text, recorded_md5};
 use common::*;
 
 /// Files in `data/`: more than a batch, so the batches' seams are crossed.
@@ -51,7 +52,7 @@ fn repo() -> (tempfile::TempDir, PathBuf) {
 /// The md5 of `bytes`, as an object key of the DVC 3 layout.
 fn key(bytes: &[u8]) -> String {
     use md5::Digest;
-    fixture::object_key(&hex::encode(md5::Md5::digest(bytes)))
+    object_key(&hex::encode(md5::Md5::digest(bytes)))
 }
 
 /// Every object key the outputs need (files and the two `.dir`s).
@@ -59,7 +60,7 @@ fn wanted(root: &Path) -> BTreeSet<String> {
     let mut keys: BTreeSet<String> = (0..FILES).map(|i| key(content(i).as_bytes())).collect();
     keys.insert(key(b"only in more\n"));
     for dvc in ["data.dvc", "more.dvc"] {
-        keys.insert(fixture::object_key(&fixture::recorded_md5(root, dvc)));
+        keys.insert(object_key(&recorded_md5(root, dvc)));
     }
     keys
 }
@@ -87,7 +88,7 @@ fn more_files_than_a_batch_are_pushed_pulled_and_checked_out_once_each() {
     let out = ok(ferry(root).args(["pull", "--json"]));
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["fetched"]["objects"], wanted.len(), "{out}");
-    assert_eq!(doc["checkout"]["added"].as_array().map(Vec::len), Some(3));
+    assert_eq!(doc["checkout"]["added"], FILES + 3 + 1, "{out}");
     for i in 0..FILES {
         assert_eq!(read(root, &rel(i)), content(i), "{}", rel(i));
     }
@@ -98,22 +99,35 @@ fn more_files_than_a_batch_are_pushed_pulled_and_checked_out_once_each() {
     assert!(ok(ferry(root).args(["status"])).contains("up to date"));
 }
 
+/// The md5 an object key names.
+fn hex_of(key: &str) -> String {
+    key.trim_start_matches("files/md5/").replace('/', "")
+}
+
 #[test]
-fn a_file_the_cache_lacks_is_named_by_its_path() {
+fn a_file_the_cache_lacks_is_named_by_push_and_stops_checkout_before_any_file() {
     let (repo, _remote) = repo();
     let root = repo.path();
     let lost = key(content(4321).as_bytes());
     std::fs::remove_file(root.join(".dvc/cache").join(&lost)).unwrap();
 
-    let out = run(ferry(root).args(["push"]));
-    let shown = out_text(&out);
-    assert!(shown.contains(&rel(4321)), "{shown}");
+    let out = run(ferry(root).args(["push", "--json"]));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["missing_local"],
+        serde_json::json!([{"md5": hex_of(&lost), "path": rel(4321)}]),
+        "{}",
+        out_text(&out)
+    );
 
     std::fs::remove_dir_all(root.join("data")).unwrap();
     let out = run(ferry(root).args(["checkout", "data"]));
     assert!(!out.status.success(), "{}", out_text(&out));
-    let shown = out_text(&out);
-    assert!(shown.contains(&rel(4321)), "{shown}");
+    assert!(
+        text(&out.stderr).contains("Checkout failed for following targets:\ndata\n"),
+        "{}",
+        out_text(&out)
+    );
     assert!(
         !root.join("data").exists() || files_under(&root.join("data")).is_empty(),
         "nothing placed before the check"
