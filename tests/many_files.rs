@@ -15,9 +15,9 @@ const FILES: usize = 5000;
 /// The content of `data/`'s file `i`: every tenth file repeats file 0's bytes and every 97th is
 /// empty, so one object stands for many files in the same manifest.
 fn content(i: usize) -> String {
-    if i % 97 == 0 {
+    if i.is_multiple_of(97) {
         String::new()
-    } else if i % 10 == 0 {
+    } else if i.is_multiple_of(10) {
         "shared\n".to_string()
     } else {
         format!("file {i}\n")

@@ -601,7 +601,6 @@ fn checkout_new_dir(
         }
     })?;
     place_batch(&mut batch, state);
-    drop(place_batch);
     match failure {
         Some(e) => Err(e),
         None => Ok(written),

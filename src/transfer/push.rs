@@ -156,7 +156,8 @@ pub async fn push(
             // A directory's `.dir` goes once, but each output of it brings the files it selects
             // (two granular targets of one directory select different files).
             let first = seen.insert(hash.clone());
-            if !first && !(hash.is_dir() && !out.parts.is_empty()) {
+            let granular_dir = hash.is_dir() && !out.parts.is_empty();
+            if !first && !granular_dir {
                 continue;
             }
             let object = Object {
