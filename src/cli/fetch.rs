@@ -76,11 +76,11 @@ pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     };
     let report = &done.report;
-    if !json && report.fetched.is_empty() && report.failed.is_empty() {
+    if !json && report.fetched == 0 && report.failed.is_empty() {
         ctx.out.line("Everything is up to date.");
-    } else if !json && !report.fetched.is_empty() {
+    } else if !json && report.fetched > 0 {
         ctx.out
-            .line(&format!("{} fetched", files(report.fetched.len())));
+            .line(&format!("{} fetched", files(report.fetched as usize)));
     }
     // data that is simply on no remote is a warning, as in dvc; a remote that refused, failed
     // or served corrupt bytes fails the fetch
@@ -135,8 +135,8 @@ fn pull_outcome(
 ) -> anyhow::Result<Exit> {
     let report = &done.report;
     let mut parts = Vec::new();
-    if !report.fetched.is_empty() {
-        parts.push(format!("{} fetched", files(report.fetched.len())));
+    if report.fetched > 0 {
+        parts.push(format!("{} fetched", files(report.fetched as usize)));
     }
     if summary.added > 0 {
         parts.push(format!("{} added", files(summary.added)));

@@ -111,7 +111,7 @@ pub fn fetched(done: &Fetched, checkout: Option<&Summary>) -> Value {
         .collect();
     let mut doc = json!({
         "remotes": lanes(&done.lanes, &report.failed),
-        "fetched": {"objects": report.fetched.len(), "bytes": bytes},
+        "fetched": {"objects": report.fetched, "bytes": bytes},
         "failed": unserved(&report.failed, &done.lanes),
         "bad_manifests": bad,
         "imports": imports,

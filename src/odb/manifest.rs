@@ -146,6 +146,24 @@ pub fn md5s(bytes: &[u8]) -> Result<Vec<[u8; 16]>, ManifestError> {
 /// Calls `f(relpath, md5)` for each entry of a `.dir` object as it is parsed (nothing but the
 /// current entry is held), after the checks [`parse`] makes: 32 hex digits, a safe path.
 pub fn for_each(bytes: &[u8], f: impl FnMut(&str, &str)) -> Result<(), ManifestError> {
+    each_of(serde_json::Deserializer::from_slice(bytes), f)
+}
+
+/// [`for_each`] over a manifest read from `reader` as it is parsed: a million-file manifest
+/// (about 80 MB) is never held whole, only the current entry.
+pub fn for_each_read(
+    reader: impl std::io::Read,
+    f: impl FnMut(&str, &str),
+) -> Result<(), ManifestError> {
+    let reader = std::io::BufReader::with_capacity(1 << 18, reader);
+    each_of(serde_json::Deserializer::from_reader(reader), f)
+}
+
+/// The parse both [`for_each`] and [`for_each_read`] make.
+fn each_of<'r, R: serde_json::de::Read<'r>>(
+    mut de: serde_json::Deserializer<R>,
+    f: impl FnMut(&str, &str),
+) -> Result<(), ManifestError> {
     use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 
     /// The callback, and the refusal that stopped the parse (serde's errors carry text only).
@@ -186,7 +204,6 @@ pub fn for_each(bytes: &[u8], f: impl FnMut(&str, &str)) -> Result<(), ManifestE
     }
 
     let mut each = Each(f, None);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = (&mut each).deserialize(&mut de).and_then(|()| de.end());
     match (parsed, each.1) {
         (_, Some(refused)) => Err(refused),
@@ -274,6 +291,31 @@ mod tests {
         let json =
             String::from_utf8(to_json(&[e("😀", "00000000000000000000000000000000")])).unwrap();
         assert!(json.contains("\\ud83d\\ude00"), "{json}");
+    }
+
+    #[test]
+    fn a_manifest_read_as_it_streams_is_parsed_and_checked_the_same() {
+        let text = br#"[{"md5": "7fc56270e7a70fa81a5935b72eacbe29", "relpath": "a\u00e9/b\"q.txt"},
+            {"md5": "9D5ED678FE57BCCA610140957AFAB571", "relpath": "c.txt"}]"#;
+        let mut from_slice = Vec::new();
+        for_each(text, |r, m| from_slice.push((r.to_string(), m.to_string()))).unwrap();
+        let mut streamed = Vec::new();
+        for_each_read(&text[..], |r, m| {
+            streamed.push((r.to_string(), m.to_string()))
+        })
+        .unwrap();
+        assert_eq!(streamed, from_slice);
+        assert_eq!(streamed[0].0, "a\u{e9}/b\"q.txt");
+        for bad in [
+            &br#"[{"md5": "7fc56270e7a70fa81a5935b72eacbe29", "relpath": "../x"}]"#[..],
+            br#"[{"md5": "7fc5", "relpath": "x"}]"#,
+            br#"[{"md5": "7fc56270e7a70fa81a5935b72eacbe29", "relpath": "x"}] trailing"#,
+        ] {
+            let streamed = for_each_read(bad, |_, _| {}).map_err(|e| e.to_string());
+            let sliced = for_each(bad, |_, _| {}).map_err(|e| e.to_string());
+            assert!(streamed.is_err(), "{}", String::from_utf8_lossy(bad));
+            assert_eq!(streamed, sliced);
+        }
     }
 
     #[test]

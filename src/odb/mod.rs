@@ -162,27 +162,44 @@ impl Odb {
         let groups: Vec<&[[u8; 16]]> = md5s.chunk_by(|a, b| a[0] == b[0]).collect();
         groups
             .par_iter()
-            .all(|group| self.holds_group(legacy, group))
+            .all(|group| self.missing_in_group(legacy, group).is_empty())
     }
 
-    /// [`Odb::contains_all_raw`] for sorted md5s sharing their first byte (one cache directory,
-    /// listed once when they are more than a few).
-    fn holds_group(&self, legacy: bool, group: &[[u8; 16]]) -> bool {
+    /// Which of `md5s` (binary, sorted, each once) the cache lacks, in their order: the bulk
+    /// form of [`Odb::contains`] (a directory listing per two-digit directory in place of a
+    /// stat per object), on all cores.
+    pub fn missing_raw(&self, legacy: bool, md5s: &[[u8; 16]]) -> Vec<[u8; 16]> {
+        use rayon::prelude::*;
+        let groups: Vec<&[[u8; 16]]> = md5s.chunk_by(|a, b| a[0] == b[0]).collect();
+        groups
+            .par_iter()
+            .flat_map_iter(|group| self.missing_in_group(legacy, group))
+            .collect()
+    }
+
+    /// The md5s of `group` (sorted, sharing their first byte: one cache directory) that the
+    /// cache lacks; the directory is listed once when they are more than a few.
+    fn missing_in_group(&self, legacy: bool, group: &[[u8; 16]]) -> Vec<[u8; 16]> {
         let hash = |md5: &[u8; 16]| HashInfo {
             md5: hex::encode(md5),
             legacy,
         };
         let Some(first) = group.first() else {
-            return true;
+            return Vec::new();
         };
         if group.len() < 4 {
-            return group.iter().all(|m| self.contains(&hash(m)));
+            return group
+                .iter()
+                .filter(|m| !self.contains(&hash(m)))
+                .copied()
+                .collect();
         }
-        let Some(dir) = self.path(&hash(first)).parent().map(Path::to_path_buf) else {
-            return false;
-        };
-        let Ok(listing) = fs::read_dir(&dir) else {
-            return false;
+        let listing = self
+            .path(&hash(first))
+            .parent()
+            .and_then(|dir| fs::read_dir(dir).ok());
+        let Some(listing) = listing else {
+            return group.to_vec();
         };
         // the objects' names: the 30 hex digits after the directory's two
         let mut present: Vec<[u8; 15]> = listing
@@ -196,11 +213,15 @@ impl Odb {
             })
             .collect();
         present.sort_unstable();
-        group.iter().all(|m| {
-            let mut tail = [0u8; 15];
-            tail.copy_from_slice(&m[1..]);
-            present.binary_search(&tail).is_ok()
-        })
+        group
+            .iter()
+            .filter(|m| {
+                let mut tail = [0u8; 15];
+                tail.copy_from_slice(&m[1..]);
+                present.binary_search(&tail).is_err()
+            })
+            .copied()
+            .collect()
     }
 
     /// Whether the cache holds a good copy of `hash`: a 0444 file is trusted as DVC does;
@@ -305,6 +326,24 @@ impl Odb {
             reason,
         })?;
         manifest::parse(&bytes).map_err(|reason| OdbError::Manifest {
+            hash: hash.md5.clone(),
+            reason,
+        })
+    }
+
+    /// Calls `f(relpath, md5)` for each entry of the `.dir` object `hash` in the cache, read as it
+    /// is parsed (a million-file manifest is never held whole).
+    pub fn for_each_entry(
+        &self,
+        hash: &HashInfo,
+        f: impl FnMut(&str, &str),
+    ) -> Result<(), OdbError> {
+        let path = self.path(hash);
+        let file = File::open(&path).map_err(|reason| OdbError::Io {
+            path: path.clone(),
+            reason,
+        })?;
+        manifest::for_each_read(file, f).map_err(|reason| OdbError::Manifest {
             hash: hash.md5.clone(),
             reason,
         })
@@ -585,6 +624,39 @@ mod tests {
             !odb.contains_all(true, crowded.iter().map(|h| h.md5.as_str())),
             "the other layout is another directory"
         );
+    }
+
+    #[test]
+    fn missing_raw_names_what_the_cache_lacks_in_crowded_and_sparse_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().to_path_buf());
+        let raw = |h: &HashInfo| {
+            let mut r = [0u8; 16];
+            hex::decode_to_slice(&h.md5, &mut r).unwrap();
+            r
+        };
+        let stored: Vec<HashInfo> = (0..6)
+            .map(|i| HashInfo::md5(format!("ab{i:030}")))
+            .chain([HashInfo::md5(format!("cd{:030}", 1))])
+            .collect();
+        for h in &stored {
+            odb.insert_bytes(h.md5.as_bytes(), h).unwrap();
+        }
+        let lacking = [
+            HashInfo::md5(format!("ab{:030}", 9)),
+            HashInfo::md5(format!("cd{:030}", 2)),
+            HashInfo::md5(format!("ef{:030}", 9)),
+        ];
+        let mut asked: Vec<[u8; 16]> = stored.iter().chain(&lacking).map(raw).collect();
+        asked.sort_unstable();
+        let expected: Vec<[u8; 16]> = lacking.iter().map(raw).collect();
+        assert_eq!(odb.missing_raw(false, &asked), expected);
+        assert_eq!(
+            odb.missing_raw(true, &asked).len(),
+            asked.len(),
+            "the legacy layout is other directories"
+        );
+        assert!(odb.missing_raw(false, &[]).is_empty());
     }
 
     #[test]

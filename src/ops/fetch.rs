@@ -181,7 +181,7 @@ pub fn fetch(
         progress,
     ))?;
     let lanes = router.lanes.iter().map(LaneReport::of).collect();
-    let routed = !report.fetched.is_empty() || !report.failed.is_empty();
+    let routed = report.fetched > 0 || !report.failed.is_empty();
     let mut imports = Vec::new();
     for (file, outs) in imported_by_file(&imported) {
         if outs.iter().all(|o| {
@@ -221,9 +221,7 @@ pub fn fetch(
             });
         }
         // dvc counts an import's files, not its `.dir`
-        report
-            .fetched
-            .extend(got.fetched.into_iter().filter(|(o, _)| !o.hash.is_dir()));
+        report.fetched += got.fetched - got.fetched_dirs;
         report.bad_manifests.extend(got.bad_manifests);
     }
     Ok(Fetched {

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 
+use super::id::Id;
 use crate::remote::{ErrorKind, Presence, RemoteError, Stack};
 
 /// Keys a LIST page returns (S3's ListObjectsV2, B2's, dvc's `LIST_OBJECT_PAGE_SIZE`).
@@ -23,6 +24,11 @@ pub const LIST_PAGE: u64 = 1000;
 
 /// Key prefixes under one base (`00/` … `ff/`): the fan-out of DVC's layout.
 const FANOUT: u64 = 256;
+
+/// A walk's answer is held whole until it is sorted through; one expected to bring more keys
+/// than this is split into its prefixes (one answer each) when they cost at most an eighth
+/// more requests, so checking a million-object remote holds a prefix's keys at a time.
+const WALK_MAX: u64 = 100_000;
 
 /// Which of `keys` `remote` holds, with their sizes where the answer told them.
 pub async fn present(
@@ -87,9 +93,10 @@ fn choose(sample: u64, left_prefixes: u64, left_keys: u64, bases: u64, heads_all
     let prefixes = left_prefixes * pages(sample);
     let walk = bases * pages(sample.max(1) * FANOUT);
     let heads = if heads_allowed { left_keys } else { u64::MAX };
+    let walk_too_big = sample.saturating_mul(FANOUT) > WALK_MAX && prefixes <= walk + walk / 8;
     if heads <= prefixes.min(walk) {
         Way::Heads
-    } else if walk < prefixes {
+    } else if walk < prefixes && !walk_too_big {
         Way::Walk
     } else {
         Way::Prefixes
@@ -164,6 +171,129 @@ async fn check(
         Way::Walk => keep(lists(remote, bases.into_iter()).await?, &mut found),
     }
     Ok(found)
+}
+
+/// Which of `ids` (sorted, each once) `remote` holds, by the policy of [`present`], in the
+/// compact form push needs at a million files: per id, in its order, `None` when absent, else
+/// the size the answer told. Listings are sorted through as they arrive, never gathered.
+pub async fn present_ids(
+    remote: &Stack,
+    ids: &[Id],
+) -> Result<Vec<Option<Option<u64>>>, RemoteError> {
+    let mut found = vec![None; ids.len()];
+    if ids.is_empty() {
+        return Ok(found);
+    }
+    let can_list = remote.capabilities().list;
+    if !can_list || (ids.len() == 1 && !remote.is_capped()) {
+        match head_ids(remote, ids, (0..ids.len()).collect(), found).await {
+            Err(e) if can_list && e.kind == ErrorKind::Quota => found = vec![None; ids.len()],
+            other => return other,
+        }
+    }
+    let heads_allowed = !remote.is_capped();
+    let groups: Vec<std::ops::Range<usize>> = {
+        let mut groups = Vec::new();
+        let mut start = 0;
+        for i in 1..=ids.len() {
+            let same = |a: &Id, b: &Id| a.legacy == b.legacy && a.md5[0] == b.md5[0];
+            if i == ids.len() || !same(&ids[i - 1], &ids[i]) {
+                groups.push(start..i);
+                start = i;
+            }
+        }
+        groups
+    };
+    let bases = 1 + u64::from(ids.first().map(|i| i.legacy) != ids.last().map(|i| i.legacy));
+    let sample = remote.list_sized(&ids[groups[0].start].prefix()).await?;
+    let sample_n = sample.len() as u64;
+    mark(ids, sample, &mut found);
+    let rest = &groups[1..];
+    if rest.is_empty() {
+        return Ok(found);
+    }
+    let left_keys: u64 = rest.iter().map(|g| g.len() as u64).sum();
+    let way = choose(sample_n, rest.len() as u64, left_keys, bases, heads_allowed);
+    tracing::debug!(
+        "remote '{}': {left_keys} keys under {} more prefixes, {sample_n} objects in the first: {way:?}",
+        remote.name(),
+        rest.len()
+    );
+    let prefixes = || rest.iter().map(|g| ids[g.start].prefix());
+    match way {
+        Way::Heads => {
+            let left: Vec<usize> = rest.iter().flat_map(|g| g.clone()).collect();
+            match head_ids(remote, ids, left, found.clone()).await {
+                Ok(more) => Ok(more),
+                Err(e) if e.kind == ErrorKind::Quota => {
+                    list_ids(remote, prefixes(), ids, found).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Way::Prefixes => list_ids(remote, prefixes(), ids, found).await,
+        Way::Walk => {
+            let mut walks: Vec<String> = ids
+                .iter()
+                .map(|i| {
+                    if i.legacy {
+                        String::new()
+                    } else {
+                        "files/md5/".into()
+                    }
+                })
+                .collect();
+            walks.dedup();
+            list_ids(remote, walks.into_iter(), ids, found).await
+        }
+    }
+}
+
+/// Sets, in `found`, the ids of `ids` that `listed` names (with their sizes).
+fn mark(ids: &[Id], listed: Vec<(String, u64)>, found: &mut [Option<Option<u64>>]) {
+    for (key, size) in listed {
+        if let Some(i) = Id::of_key(&key).and_then(|id| ids.binary_search(&id).ok()) {
+            found[i] = Some(Some(size));
+        }
+    }
+}
+
+/// [`present_ids`] by listing each of `prefixes`, the listings running at once, each sorted
+/// through as it arrives.
+async fn list_ids(
+    remote: &Stack,
+    prefixes: impl Iterator<Item = String>,
+    ids: &[Id],
+    found: Vec<Option<Option<u64>>>,
+) -> Result<Vec<Option<Option<u64>>>, RemoteError> {
+    futures::stream::iter(prefixes)
+        .map(|p| async move { remote.list_sized(&p).await })
+        .buffer_unordered(remote.jobs())
+        .try_fold(found, |mut found, listed| async move {
+            mark(ids, listed, &mut found);
+            Ok(found)
+        })
+        .await
+}
+
+/// [`present_ids`] by one HEAD per id of `ids` at the indexes `which`, as many at once as the
+/// remote's jobs.
+async fn head_ids(
+    remote: &Stack,
+    ids: &[Id],
+    which: Vec<usize>,
+    found: Vec<Option<Option<u64>>>,
+) -> Result<Vec<Option<Option<u64>>>, RemoteError> {
+    futures::stream::iter(which)
+        .map(|i| async move { remote.stat(&ids[i].key()).await.map(|p| (i, p)) })
+        .buffer_unordered(remote.jobs())
+        .try_fold(found, |mut found, (i, p)| async move {
+            if let Presence::Present(size) = p {
+                found[i] = Some(size);
+            }
+            Ok(found)
+        })
+        .await
 }
 
 /// Every key under each of `prefixes`, with sizes, the listings running at once.

@@ -18,8 +18,10 @@ use md5::{Digest, Md5};
 /// What a fetch did.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct FetchReport {
-    /// Objects downloaded, with the lane that supplied each.
-    pub fetched: Vec<(Object, usize)>,
+    /// Objects downloaded (counted, not listed: a million-file pull keeps no list).
+    pub fetched: u64,
+    /// How many of them are `.dir` manifests.
+    pub fetched_dirs: u64,
     /// Objects no remote could supply.
     pub failed: Vec<Routed>,
     /// Directory outputs whose manifest could not be read (unsafe or malformed), with the error.
@@ -28,7 +30,8 @@ pub struct FetchReport {
 
 impl FetchReport {
     fn absorb(&mut self, o: FetchOutcome) {
-        self.fetched.extend(o.fetched);
+        self.fetched += o.fetched;
+        self.fetched_dirs += o.fetched_dirs;
         self.failed.extend(o.failed);
     }
 }
@@ -156,6 +159,49 @@ pub async fn fetch(
         .iter()
         .map(|r| r.object.hash.clone())
         .collect();
+    // Without limits and with one remote to ask, nothing needs the whole list at once (no
+    // budget order, no listing to learn from): the objects go in bounded batches, read from the
+    // manifests as they are parsed, so memory stays flat in the number of files.
+    let usable = router
+        .lanes
+        .iter()
+        .filter(|l| l.disabled().is_none())
+        .count();
+    let limited = router
+        .lanes
+        .iter()
+        .any(|l| l.limits_bytes() || l.limits_calls());
+    if usable <= 1 && !limited {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let producer = {
+            let (odb, outs) = (odb.clone(), outs.to_vec());
+            tokio::task::spawn_blocking(move || {
+                let mut bad = Vec::new();
+                missing_in_batches(&odb, &outs, &failed, &mut bad, |batch| {
+                    tx.blocking_send(batch).is_ok()
+                });
+                bad
+            })
+        };
+        while let Some(batch) = rx.recv().await {
+            let batch = routed(router, batch);
+            let known_bytes = batch.iter().filter_map(|r| r.object.size).sum();
+            progress.add_total(batch.len() as u64, known_bytes);
+            let outcome = router.fetch(odb, batch, progress).await;
+            match outcome {
+                Ok(o) => report.absorb(o),
+                Err(e) => {
+                    drop(rx);
+                    let _ = producer.await;
+                    return Err(e);
+                }
+            }
+        }
+        if let Ok(bad) = producer.await {
+            report.bad_manifests.extend(bad);
+        }
+        return Ok(report);
+    }
     let rest: Vec<_> = missing_objects(odb, outs, &mut report)
         .into_iter()
         .filter(|(o, _)| !failed.contains(&o.hash))
@@ -169,6 +215,103 @@ pub async fn fetch(
     router.order_for_budget(&mut rest);
     report.absorb(router.fetch(odb, rest, progress).await?);
     Ok(report)
+}
+
+/// Objects a batched fetch hands the router at a time.
+const FETCH_BATCH: usize = 4096;
+
+/// [`missing_objects`] handed to `send` in batches of [`FETCH_BATCH`] as the manifests are
+/// parsed, leaving out the objects in `failed`; stops when `send` says no one listens. Per file
+/// only its 17-byte id is kept (to send a file two outputs share once); a manifest that cannot
+/// be read goes into `bad`.
+fn missing_in_batches(
+    odb: &Odb,
+    outs: &[Out],
+    failed: &std::collections::HashSet<HashInfo>,
+    bad: &mut Vec<(String, String)>,
+    mut send: impl FnMut(Vec<(Object, Option<String>)>) -> bool,
+) {
+    use super::id::Id;
+    let mut batch = Vec::new();
+    let mut open = true;
+    // every file of the outputs streamed so far, per output, sorted
+    let mut earlier: Vec<Vec<Id>> = Vec::new();
+    let mut single: std::collections::HashSet<HashInfo> = std::collections::HashSet::new();
+    let seen_before =
+        |earlier: &[Vec<Id>], id: &Id| earlier.iter().any(|ids| ids.binary_search(id).is_ok());
+    for out in outs.iter().filter(|o| o.cache) {
+        let Some(hash) = out.hash.as_ref() else {
+            continue;
+        };
+        let mut offer = |object: Object, batch: &mut Vec<(Object, Option<String>)>| {
+            if !failed.contains(&object.hash) && !odb.contains(&object.hash) {
+                batch.push((object, out.remote.clone()));
+            }
+            if batch.len() >= FETCH_BATCH && open {
+                open = send(std::mem::take(batch));
+            }
+        };
+        if !hash.is_dir() {
+            let id = Id::of(hash);
+            if single.insert(hash.clone()) && !id.is_some_and(|id| seen_before(&earlier, &id)) {
+                let object = Object {
+                    hash: hash.clone(),
+                    size: out.size,
+                    out: out.rel.clone(),
+                };
+                offer(object, &mut batch);
+            }
+            continue;
+        }
+        if !odb.contains(hash) {
+            continue;
+        }
+        // the files once each: an id taken is marked in a bitset beside the sorted ids
+        let mut ids = Vec::new();
+        let listed = odb.for_each_entry(hash, |relpath, md5| {
+            if out.selects_file(relpath)
+                && let Some(id) = Id::of_hex(md5, hash.legacy)
+            {
+                ids.push(id);
+            }
+        });
+        if let Err(e) = listed {
+            bad.push((out.rel.clone(), e.to_string()));
+            continue;
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut taken = vec![0u64; ids.len().div_ceil(64)];
+        let streamed = odb.for_each_entry(hash, |relpath, md5| {
+            let Some(id) = Id::of_hex(md5, hash.legacy).filter(|_| out.selects_file(relpath))
+            else {
+                return;
+            };
+            let Ok(i) = ids.binary_search(&id) else {
+                return;
+            };
+            if taken[i / 64] & (1 << (i % 64)) != 0 || seen_before(&earlier, &id) {
+                return;
+            }
+            taken[i / 64] |= 1 << (i % 64);
+            let object = Object {
+                hash: id.hash(),
+                size: None,
+                out: format!("{}/{relpath}", out.rel),
+            };
+            offer(object, &mut batch);
+        });
+        if let Err(e) = streamed {
+            bad.push((out.rel.clone(), e.to_string()));
+        }
+        earlier.push(ids);
+        if !open {
+            return;
+        }
+    }
+    if !batch.is_empty() && open {
+        send(batch);
+    }
 }
 
 fn dedup_routed(objects: Vec<(Object, Option<String>)>) -> Vec<(Object, Option<String>)> {

@@ -8,6 +8,7 @@ pub mod cloud_status;
 pub mod copy;
 pub mod exists;
 pub mod fetch;
+pub mod id;
 pub mod objects;
 pub mod push;
 pub mod redundancy;

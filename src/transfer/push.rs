@@ -2,20 +2,20 @@
 //! local object is read once and sent to every remote that lacks it (each remote with its own
 //! concurrency and retries), and a directory's `.dir` goes only after all its files made it.
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::copy::{Payload, upload};
-use super::exists::{holds, present};
-use super::objects::of_out;
+use super::exists::{holds, present, present_ids};
+use super::id::Id;
 use super::remotes::Handle;
 use super::verified::Verified;
 use super::{Object, Progress};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, Op, RemoteError};
+use crate::remote::{ErrorKind, Op, Presence, RemoteError};
 use crate::repo::out::Out;
 
 /// What one remote got.
@@ -56,10 +56,6 @@ pub struct Target<'a> {
     pub outs: Vec<&'a Out>,
 }
 
-/// A `.dir` object and the files it lists (shared, never copied: a million-file directory's
-/// list is held once however many targets it goes to).
-type DirObjects = (Object, std::sync::Arc<Vec<Object>>);
-
 /// Where the per-remote push records live ([`super::verified`]) and whether to trust them.
 #[derive(Debug, Clone, Copy)]
 pub struct Records<'a> {
@@ -69,13 +65,37 @@ pub struct Records<'a> {
     pub trust: bool,
 }
 
-struct Need {
+/// A directory to push: its `.dir` object, the output it came from (to name its files in
+/// messages) and its files as compact ids, sorted, each once (shared, never copied: a
+/// million-file directory's 17 MB of ids are held once however many targets it goes to; its
+/// paths are never held, only read again from the manifest to name a failure).
+struct Dir<'a> {
     object: Object,
-    /// Target indexes lacking it.
-    targets: Vec<usize>,
+    out: &'a Out,
+    files: Arc<Vec<Id>>,
+}
+
+/// What one target should hold of its outputs, only objects present locally.
+#[derive(Default)]
+struct Wanted<'a> {
+    /// Every file object, sorted, each once.
+    files: Vec<Id>,
+    /// The directories, each once.
+    dirs: Vec<Dir<'a>>,
+}
+
+/// What a single-file output tells of its object, which a directory's files lack: its size
+/// (from the `.dvc` file) and its name.
+struct Named {
+    size: Option<u64>,
+    out: String,
 }
 
 /// Pushes each target's outputs to it. Never fails as a whole: failures are in the report.
+///
+/// Memory stays flat in the number of files: per file only its 17-byte [`Id`] is kept (in its
+/// directory's list, the target's list and the queue of uploads), manifests are read as they
+/// are parsed, and the remote's answers are sorted through as they arrive.
 pub async fn push(
     odb: &Odb,
     targets: &[Target<'_>],
@@ -107,54 +127,119 @@ pub async fn push(
         }));
     }
     let mut missing_local: HashMap<HashInfo, Object> = HashMap::new();
-    // What each target should hold: files then dirs, only objects present locally; and the
-    // dirs of outputs pushed only in part (granular targets), which the record never takes.
-    let mut wanted: Vec<(Vec<Object>, Vec<DirObjects>)> = Vec::new();
+    let mut named: HashMap<Id, Named> = HashMap::new();
+    // A directory's files, read once for all the targets it goes to.
+    let mut read: HashMap<HashInfo, Arc<Vec<Id>>> = HashMap::new();
+    // What each target should hold; and the dirs of outputs pushed only in part (granular
+    // targets), which the record never takes.
+    let mut wanted: Vec<Wanted> = Vec::new();
     let mut partial: Vec<HashSet<HashInfo>> = Vec::new();
     for (ti, t) in targets.iter().enumerate() {
-        let mut files: Vec<Object> = Vec::new();
-        let mut dirs: Vec<DirObjects> = Vec::new();
+        let mut want = Wanted::default();
         let mut parts = HashSet::new();
         let mut seen = HashSet::new();
         for out in t.outs.iter().filter(|o| o.cache && o.push && !o.imported) {
-            if let Some(h) = out.hash.as_ref().filter(|h| vouched[ti].contains(*h)) {
-                if seen.insert(h.clone()) {
+            let Some(hash) = out.hash.as_ref() else {
+                continue;
+            };
+            if vouched[ti].contains(hash) {
+                if seen.insert(hash.clone()) {
                     let row = &mut report.rows[ti].1;
                     row.recorded_dirs += 1;
                     row.already += 1 + out.nfiles.unwrap_or(0);
                 }
                 continue;
             }
-            if !out.parts.is_empty()
-                && let Some(h) = &out.hash
-            {
-                parts.insert(h.clone());
+            if !out.parts.is_empty() {
+                parts.insert(hash.clone());
             }
-            let Ok((objects, complete)) = of_out(odb, out) else {
+            // A directory's `.dir` goes once, but each output of it brings the files it selects
+            // (two granular targets of one directory select different files).
+            let first = seen.insert(hash.clone());
+            let granular_dir = hash.is_dir() && !out.parts.is_empty();
+            if !first && !granular_dir {
                 continue;
+            }
+            let object = Object {
+                hash: hash.clone(),
+                size: out.size,
+                out: out.rel.clone(),
             };
-            let mut entries = objects;
-            let dir = if out.is_dir() { entries.pop() } else { None };
-            for o in &entries {
-                if !odb.contains(&o.hash) {
-                    missing_local
-                        .entry(o.hash.clone())
-                        .or_insert_with(|| o.clone());
-                } else if seen.insert(o.hash.clone()) {
-                    files.push(o.clone());
+            if !hash.is_dir() {
+                let Some(id) = Id::of(hash) else {
+                    continue;
+                };
+                if odb.contains(hash) {
+                    want.files.push(id);
+                    named.entry(id).or_insert(Named {
+                        size: out.size,
+                        out: out.rel.clone(),
+                    });
+                } else {
+                    missing_local.entry(hash.clone()).or_insert(object);
+                }
+                continue;
+            }
+            if !odb.contains(hash) {
+                missing_local.entry(hash.clone()).or_insert(Object {
+                    size: None,
+                    ..object
+                });
+                continue;
+            }
+            let files = match read.get(hash).filter(|_| out.parts.is_empty()) {
+                Some(files) => Arc::clone(files),
+                None => {
+                    let Ok(files) = dir_files(odb, out, hash) else {
+                        continue;
+                    };
+                    let files = Arc::new(files);
+                    if out.parts.is_empty() {
+                        read.insert(hash.clone(), Arc::clone(&files));
+                    }
+                    files
+                }
+            };
+            let md5s: Vec<[u8; 16]> = files.iter().map(|id| id.md5).collect();
+            let lacking = odb.missing_raw(hash.legacy, &md5s);
+            drop(md5s);
+            if lacking.is_empty() {
+                want.files.extend(files.iter().copied());
+            } else {
+                let lacking: HashSet<Id> = lacking
+                    .into_iter()
+                    .map(|md5| Id {
+                        legacy: hash.legacy,
+                        md5,
+                    })
+                    .collect();
+                want.files
+                    .extend(files.iter().filter(|id| !lacking.contains(id)).copied());
+                for (id, label) in labels(odb, out, hash, &lacking) {
+                    missing_local.entry(id.hash()).or_insert(Object {
+                        hash: id.hash(),
+                        size: None,
+                        out: label,
+                    });
                 }
             }
-            if let Some(d) = dir {
-                if !complete {
-                    missing_local.entry(d.hash.clone()).or_insert(d);
-                } else if seen.insert(d.hash.clone()) {
-                    dirs.push((d, std::sync::Arc::new(entries)));
-                }
+            if first {
+                want.dirs.push(Dir {
+                    object: Object {
+                        size: None,
+                        ..object
+                    },
+                    out,
+                    files,
+                });
             }
         }
-        wanted.push((files, dirs));
+        want.files.sort_unstable();
+        want.files.dedup();
+        wanted.push(want);
         partial.push(parts);
     }
+    drop(read);
     // Per target, the objects missing locally that it lacks too: DVC warns only about objects
     // "neither locally nor on remote", and never uploads a `.dir` whose files would be absent.
     let mut missing_local: Vec<Object> = missing_local.into_values().collect();
@@ -176,14 +261,19 @@ pub async fn push(
     }
     missing_local.retain(|o| absent.iter().all(|a| a.contains(&o.hash)));
     report.missing_local = missing_local;
+    let absent_ids: Vec<HashSet<Id>> = absent
+        .iter()
+        .map(|a| a.iter().filter_map(Id::of).collect())
+        .collect();
 
     // Ask every target what it holds. A remote that can list is checked for every file of a
     // directory, whatever `.dir` it holds (another tool, or a gc, may have left it incomplete):
     // one LIST per prefix costs little. Only where the remote cannot list does a `.dir` on it
     // vouch for its files (uploaded last), which saves a request per file; the row says so.
-    let mut needs: HashMap<HashInfo, Need> = HashMap::new();
-    let mut dir_needs: Vec<Vec<DirObjects>> = Vec::new();
-    for (ti, (t, (files, dirs))) in targets.iter().zip(&wanted).enumerate() {
+    // Each need is a file and a target lacking it, sorted so a file's targets are together.
+    let mut needs: Vec<(Id, u32)> = Vec::new();
+    let mut dir_needs: Vec<Vec<&Dir>> = Vec::new();
+    for (ti, (t, want)) in targets.iter().zip(&mut wanted).enumerate() {
         let remote = &t.handle.remote;
         if report.rows[ti].1.unreachable.is_some() {
             dir_needs.push(Vec::new());
@@ -195,7 +285,7 @@ pub async fn push(
             dir_needs.push(Vec::new());
             continue;
         }
-        let dir_keys: Vec<String> = dirs.iter().map(|(d, _)| d.key()).collect();
+        let dir_keys: Vec<String> = want.dirs.iter().map(|d| d.object.key()).collect();
         let dirs_there = match present(remote, &dir_keys).await {
             Ok(p) => p,
             Err(e) => {
@@ -204,18 +294,30 @@ pub async fn push(
                 continue;
             }
         };
+        let there_dir = |d: &Dir| holds(&dirs_there, &d.object.key(), local_size(odb, &d.object));
         let trusting = !remote.capabilities().list;
-        let vouched: HashSet<&HashInfo> = dirs
+        let mut vouched: Vec<Id> = want
+            .dirs
             .iter()
-            .filter(|(d, _)| trusting && holds(&dirs_there, &d.key(), local_size(odb, d)))
-            .flat_map(|(_, e)| e.iter().map(|o| &o.hash))
+            .filter(|d| trusting && there_dir(d))
+            .flat_map(|d| d.files.iter().copied())
             .collect();
-        let to_check: Vec<&Object> = files
-            .iter()
-            .filter(|o| !vouched.contains(&o.hash))
-            .collect();
-        let keys: Vec<String> = to_check.iter().map(|o| o.key()).collect();
-        let there = match present(remote, &keys).await {
+        vouched.sort_unstable();
+        vouched.dedup();
+        let files = std::mem::take(&mut want.files);
+        let wanted_files = files.len();
+        let to_check: Vec<Id> = if vouched.is_empty() {
+            files
+        } else {
+            files
+                .into_iter()
+                .filter(|id| vouched.binary_search(id).is_err())
+                .collect()
+        };
+        let row = &mut report.rows[ti].1;
+        row.already += (wanted_files - to_check.len()) as u64;
+        drop(vouched);
+        let there = match present_ids(remote, &to_check).await {
             Ok(p) => p,
             Err(e) => {
                 report.rows[ti].1.unreachable = Some(e);
@@ -224,43 +326,44 @@ pub async fn push(
             }
         };
         let row = &mut report.rows[ti].1;
-        row.already += (files.len() - to_check.len()) as u64;
         if trusting {
-            row.trusted_dirs += dirs
-                .iter()
-                .filter(|(d, _)| holds(&dirs_there, &d.key(), local_size(odb, d)))
-                .count() as u64;
+            row.trusted_dirs += want.dirs.iter().filter(|d| there_dir(d)).count() as u64;
         }
-        for o in to_check {
-            if holds(&there, &o.key(), local_size(odb, o)) {
+        for (id, found) in to_check.into_iter().zip(there) {
+            let expected = || match named.get(&id) {
+                Some(n) if n.size.is_some() => n.size,
+                _ => cache_size(odb, &id.hash()),
+            };
+            let held = match found {
+                None => false,
+                Some(None) => true,
+                Some(size) => Presence::Present(size).holds(expected()),
+            };
+            if held {
                 row.already += 1;
             } else {
-                needs
-                    .entry(o.hash.clone())
-                    .or_insert_with(|| Need {
-                        object: o.clone(),
-                        targets: Vec::new(),
-                    })
-                    .targets
-                    .push(ti);
+                needs.push((id, ti as u32));
             }
         }
         let mut mine = Vec::new();
-        for (d, entries) in dirs {
+        for d in &want.dirs {
             // A `.dir` already there stays; any file it lacks was queued above.
-            if holds(&dirs_there, &d.key(), local_size(odb, d)) {
+            if there_dir(d) {
                 row.already += 1;
             } else {
-                mine.push((d.clone(), std::sync::Arc::clone(entries)));
+                mine.push(d);
             }
         }
         dir_needs.push(mine);
     }
-    let total: u64 = needs.values().map(|n| n.targets.len() as u64).sum::<u64>()
-        + dir_needs.iter().map(|d| d.len() as u64).sum::<u64>();
+    needs.sort_unstable();
+    let total: u64 = needs.len() as u64 + dir_needs.iter().map(|d| d.len() as u64).sum::<u64>();
     let bytes: u64 = needs
-        .values()
-        .map(|n| local_size(odb, &n.object).unwrap_or(0) * n.targets.len() as u64)
+        .iter()
+        .map(|(id, _)| match named.get(id) {
+            Some(Named { size: Some(n), .. }) => *n,
+            _ => cache_size(odb, &id.hash()).unwrap_or(0),
+        })
         .sum();
     progress.add_total(total, bytes);
 
@@ -283,22 +386,33 @@ pub async fn push(
         progress,
     };
 
-    futures::stream::iter(needs.into_values())
-        .for_each_concurrent(width, |need| ctx.send(need.object, need.targets))
+    futures::stream::iter(needs.chunk_by(|a, b| a.0 == b.0))
+        .for_each_concurrent(width, |group| {
+            let id = group[0].0;
+            let label = named
+                .get(&id)
+                .map_or_else(|| hex::encode(id.md5), |n| n.out.clone());
+            let object = Object {
+                hash: id.hash(),
+                size: None,
+                out: label,
+            };
+            let to = group.iter().map(|(_, ti)| *ti as usize).collect();
+            ctx.send(object, to)
+        })
         .await;
+    drop(needs);
     // Directories last, and only where every file made it.
-    let dir_work: Vec<(Object, Vec<usize>)> = dir_needs
-        .into_iter()
-        .enumerate()
-        .flat_map(|(ti, dirs)| dirs.into_iter().map(move |(d, entries)| (ti, d, entries)))
-        .filter_map(|(ti, d, entries)| {
-            if entries.iter().any(|e| absent[ti].contains(&e.hash)) {
+    let mut dir_work: Vec<(Object, Vec<usize>)> = Vec::new();
+    for (ti, dirs) in dir_needs.into_iter().enumerate() {
+        for d in dirs {
+            if lacks_any(&d.files, &absent_ids[ti], &HashSet::new()) {
                 progress.done(0);
-                return None;
+                continue;
             }
             let broken = ctx.failed[ti]
                 .lock()
-                .map(|f| entries.iter().any(|e| f.contains(&e.hash)))
+                .map(|f| lacks_any(&d.files, &HashSet::new(), &f))
                 .unwrap_or(true);
             if broken {
                 let e = RemoteError::new(
@@ -307,21 +421,20 @@ pub async fn push(
                     "not uploaded because some of its files failed",
                 );
                 if let Ok(mut row) = ctx.rows[ti].lock() {
-                    row.failed.push((d, e));
+                    row.failed.push((d.object.clone(), e));
                 }
                 progress.done(0);
-                None
             } else {
-                Some((d, vec![ti]))
+                dir_work.push((d.object.clone(), vec![ti]));
             }
-        })
-        .collect();
+        }
+    }
     futures::stream::iter(dir_work)
         .for_each_concurrent(width, |(d, ts)| ctx.send(d, ts))
         .await;
 
     // A directory whose every file and `.dir` are on the target now goes into its record.
-    for (ti, (_, dirs)) in wanted.iter().enumerate() {
+    for (ti, want) in wanted.iter().enumerate() {
         let reached = ctx.rows[ti].lock().is_ok_and(|r| r.unreachable.is_none());
         let Ok(failed) = ctx.failed[ti].lock() else {
             continue;
@@ -330,23 +443,117 @@ pub async fn push(
             continue;
         }
         let lacks = |h: &HashInfo| failed.contains(h) || absent[ti].contains(h);
-        for (d, entries) in dirs {
-            if !partial[ti].contains(&d.hash)
-                && !lacks(&d.hash)
-                && !entries.iter().any(|e| lacks(&e.hash))
+        for d in &want.dirs {
+            let hash = &d.object.hash;
+            if !partial[ti].contains(hash)
+                && !lacks(hash)
+                && !lacks_any(&d.files, &absent_ids[ti], &failed)
             {
-                verified[ti].insert(&d.hash);
+                verified[ti].insert(hash);
             }
         }
         verified[ti].save();
     }
 
+    let mut rows: Vec<PushRow> = rows
+        .into_iter()
+        .map(|r| r.into_inner().unwrap_or_default())
+        .collect();
+    for (row, want) in rows.iter_mut().zip(&wanted) {
+        name_failures(odb, row, want, &named);
+    }
     report.rows = targets
         .iter()
         .zip(rows)
-        .map(|(t, r)| (t.handle.name.clone(), r.into_inner().unwrap_or_default()))
+        .map(|(t, r)| (t.handle.name.clone(), r))
         .collect();
     report
+}
+
+/// The files of the directory `hash` that `out` selects, as ids sorted and each once, read from
+/// the cache's manifest as it is parsed.
+fn dir_files(odb: &Odb, out: &Out, hash: &HashInfo) -> Result<Vec<Id>, crate::odb::OdbError> {
+    let mut ids = Vec::new();
+    odb.for_each_entry(hash, |relpath, md5| {
+        if out.selects_file(relpath)
+            && let Some(id) = Id::of_hex(md5, hash.legacy)
+        {
+            ids.push(id);
+        }
+    })?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The paths (`out/relpath`, the first entry naming each) of the files `which` of the
+/// directory `hash` that `out` selects, read again from its manifest: only failures and
+/// missing objects are named, and they are few.
+fn labels(odb: &Odb, out: &Out, hash: &HashInfo, which: &HashSet<Id>) -> HashMap<Id, String> {
+    let mut found: HashMap<Id, String> = HashMap::new();
+    let read = odb.for_each_entry(hash, |relpath, md5| {
+        if let Some(id) = Id::of_hex(md5, hash.legacy)
+            && which.contains(&id)
+            && out.selects_file(relpath)
+        {
+            found
+                .entry(id)
+                .or_insert_with(|| format!("{}/{relpath}", out.rel));
+        }
+    });
+    if read.is_err() {
+        // the manifest was readable a moment ago; the ids still name the objects
+        tracing::debug!(
+            "cannot read the manifest {} again to name its files",
+            hash.md5
+        );
+    }
+    for id in which {
+        found.entry(*id).or_insert_with(|| hex::encode(id.md5));
+    }
+    found
+}
+
+/// Names the files of `row`'s failures by their paths in `want`'s outputs (a directory's file
+/// was sent under its md5 only).
+fn name_failures(odb: &Odb, row: &mut PushRow, want: &Wanted, named: &HashMap<Id, Named>) {
+    let unnamed: HashSet<Id> = row
+        .failed
+        .iter()
+        .filter_map(|(o, _)| Id::of(&o.hash).filter(|id| !named.contains_key(id)))
+        .collect();
+    if unnamed.is_empty() {
+        return;
+    }
+    let mut found: HashMap<Id, String> = HashMap::new();
+    for d in &want.dirs {
+        let here: HashSet<Id> = unnamed
+            .iter()
+            .filter(|id| !found.contains_key(id) && d.files.binary_search(id).is_ok())
+            .copied()
+            .collect();
+        if !here.is_empty() {
+            for (id, label) in labels(odb, d.out, &d.object.hash, &here) {
+                found.entry(id).or_insert(label);
+            }
+        }
+    }
+    for (o, _) in &mut row.failed {
+        if let Some(label) = Id::of(&o.hash).and_then(|id| found.get(&id)) {
+            o.out = label.clone();
+        }
+    }
+}
+
+/// Whether any of `files` is in `absent` or `failed` (each usually empty).
+fn lacks_any(files: &[Id], absent: &HashSet<Id>, failed: &HashSet<HashInfo>) -> bool {
+    (!absent.is_empty() && files.iter().any(|id| absent.contains(id)))
+        || (!failed.is_empty() && files.iter().any(|id| failed.contains(&id.hash())))
+}
+
+/// The size of the cache file of `hash`, when there is one.
+fn cache_size(odb: &Odb, hash: &HashInfo) -> Option<u64> {
+    std::fs::metadata(odb.path(hash)).ok().map(|m| m.len())
 }
 
 /// The directories of `t`'s outputs that `record` names and whose `.dir`, of the local one's
@@ -400,11 +607,7 @@ async fn recorded_dirs(
 /// The size `object` must have on a remote: from its `.dvc` file or manifest, else its cache
 /// file's.
 fn local_size(odb: &Odb, object: &Object) -> Option<u64> {
-    object.size.or_else(|| {
-        std::fs::metadata(odb.path(&object.hash))
-            .ok()
-            .map(|m| m.len())
-    })
+    object.size.or_else(|| cache_size(odb, &object.hash))
 }
 
 /// Upload payloads in flight are kept under this many MiB, so memory stays flat whatever the

@@ -355,8 +355,10 @@ pub struct Routed {
 /// The result of a routed fetch.
 #[derive(Debug, Default)]
 pub struct FetchOutcome {
-    /// Objects now in the cache, with the lane that supplied each.
-    pub fetched: Vec<(Object, usize)>,
+    /// Objects now in the cache (counted, not listed: a million-file pull keeps no list).
+    pub fetched: u64,
+    /// How many of them are `.dir` manifests.
+    pub fetched_dirs: u64,
     /// Objects no remote could supply, with each remote's reason.
     pub failed: Vec<Routed>,
 }
@@ -487,10 +489,11 @@ impl Router {
                     }
                 }
             }
-            let Some((index, done, again)) = running.next().await else {
+            let Some((index, (done, dirs), again)) = running.next().await else {
                 break;
             };
-            outcome.fetched.extend(done);
+            outcome.fetched += done;
+            outcome.fetched_dirs += dirs;
             self.lanes[index].sync_ledger();
             pending.extend(again);
         }
@@ -514,8 +517,8 @@ impl Router {
         progress: &dyn Progress,
         abort: &AtomicBool,
         local_error: &Mutex<Option<CopyError>>,
-    ) -> (usize, Vec<(Object, usize)>, Vec<Routed>) {
-        let results: Vec<Result<(Object, usize), Routed>> = futures::stream::iter(batch)
+    ) -> (usize, (u64, u64), Vec<Routed>) {
+        let results: Vec<Result<bool, Routed>> = futures::stream::iter(batch)
             .map(|mut r| async move {
                 let reserved = (lane.cost(&r.object), 1);
                 let nothing = Spent::default();
@@ -556,7 +559,7 @@ impl Router {
                             self.lanes[*i].note_fell_back(why);
                         }
                         progress.done(bytes);
-                        Ok((r.object, index))
+                        Ok(r.object.hash.is_dir())
                     }
                     Err(CopyError::Remote(e)) => {
                         let why = self.classify(lane, &e);
@@ -582,11 +585,14 @@ impl Router {
             .buffer_unordered(lane.handle.remote.jobs())
             .collect()
             .await;
-        let mut done = Vec::new();
+        let mut done = (0, 0);
         let mut again = Vec::new();
         for r in results {
             match r {
-                Ok(d) => done.push(d),
+                Ok(dir) => {
+                    done.0 += 1;
+                    done.1 += u64::from(dir);
+                }
                 Err(r) => again.push(r),
             }
         }

@@ -1,0 +1,129 @@
+//! A file object named in 17 bytes without a heap allocation: what push keeps per file of a
+//! million-file directory (a [`HashInfo`]'s hex `String` costs ~60 bytes more, an
+//! [`super::Object`] with its path ~150).
+use crate::hash::HashInfo;
+
+/// A file object (never a `.dir`): its hash kind and binary md5. Ids sort as their keys do
+/// (legacy `ab/…` before `files/md5/ab/…`), so sorted ids group by listing prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Id {
+    /// `true` for a legacy (`md5-dos2unix`) hash, whose key has no `files/md5/` base.
+    pub legacy: bool,
+    /// The md5.
+    pub md5: [u8; 16],
+}
+
+impl Ord for Id {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (!self.legacy, self.md5).cmp(&(!other.legacy, other.md5))
+    }
+}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Id {
+    /// The id of a file hash; `None` for a `.dir` or a malformed md5.
+    pub fn of(hash: &HashInfo) -> Option<Id> {
+        Self::of_hex(&hash.md5, hash.legacy)
+    }
+
+    /// The id of 32 hex digits of the given kind.
+    pub fn of_hex(md5: &str, legacy: bool) -> Option<Id> {
+        let mut raw = [0u8; 16];
+        hex::decode_to_slice(md5, &mut raw).ok()?;
+        Some(Id { legacy, md5: raw })
+    }
+
+    /// The id an object key names (a listing's), `None` for a `.dir` or any other file.
+    pub fn of_key(key: &str) -> Option<Id> {
+        let (legacy, rest) = match key.strip_prefix("files/md5/") {
+            Some(rest) => (false, rest),
+            None => (true, key),
+        };
+        let (head, tail) = rest.split_once('/')?;
+        if head.len() != 2 || tail.len() != 30 {
+            return None;
+        }
+        let mut hex = [0u8; 32];
+        hex[..2].copy_from_slice(head.as_bytes());
+        hex[2..].copy_from_slice(tail.as_bytes());
+        let mut raw = [0u8; 16];
+        hex::decode_to_slice(hex, &mut raw).ok()?;
+        Some(Id { legacy, md5: raw })
+    }
+
+    /// Its hash, for the cache and messages.
+    pub fn hash(&self) -> HashInfo {
+        HashInfo {
+            md5: hex::encode(self.md5),
+            legacy: self.legacy,
+        }
+    }
+
+    /// Its key in a cache or remote.
+    pub fn key(&self) -> String {
+        crate::odb::key(&self.hash())
+    }
+
+    /// The listing prefix its key lies under (`files/md5/ab/`, `ab/` for a legacy one).
+    pub fn prefix(&self) -> String {
+        let head = hex::encode(&self.md5[..1]);
+        if self.legacy {
+            format!("{head}/")
+        } else {
+            format!("files/md5/{head}/")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Id;
+    use crate::hash::HashInfo;
+
+    #[test]
+    fn an_id_and_its_key_round_trip() {
+        for legacy in [false, true] {
+            let hash = HashInfo {
+                md5: "d8e8fca2dc0f896fd7cb4cb0031ba249".into(),
+                legacy,
+            };
+            let id = Id::of(&hash).expect("a file hash");
+            assert_eq!(id.hash(), hash);
+            assert_eq!(id.key(), crate::odb::key(&hash));
+            assert_eq!(Id::of_key(&id.key()), Some(id));
+            assert!(id.key().starts_with(&id.prefix()));
+        }
+        assert_eq!(
+            Id::of(&HashInfo::md5("d8e8fca2dc0f896fd7cb4cb0031ba249.dir")),
+            None
+        );
+        assert_eq!(
+            Id::of_key("files/md5/d8/e8fca2dc0f896fd7cb4cb0031ba249.dir"),
+            None
+        );
+        assert_eq!(Id::of_key("files/md5/d8/.tmp"), None);
+    }
+
+    #[test]
+    fn ids_sort_as_their_keys() {
+        let ids: Vec<Id> = [
+            ("ff000000000000000000000000000000", false),
+            ("00000000000000000000000000000000", true),
+            ("0f000000000000000000000000000000", false),
+            ("ff000000000000000000000000000001", true),
+        ]
+        .into_iter()
+        .map(|(h, legacy)| Id::of_hex(h, legacy).unwrap())
+        .collect();
+        let mut by_id = ids.clone();
+        by_id.sort();
+        let mut by_key = ids;
+        by_key.sort_by_key(Id::key);
+        assert_eq!(by_id, by_key);
+    }
+}
