@@ -19,9 +19,12 @@ const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("md5_by_path_v
 /// What identifies an unchanged file: inode, modification time (ns) and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
-    ino: u64,
-    mtime_ns: i128,
-    size: u64,
+    /// The inode number.
+    pub ino: u64,
+    /// The modification time, in ns since the epoch.
+    pub mtime_ns: i64,
+    /// The size in bytes.
+    pub size: u64,
 }
 
 impl Fingerprint {
@@ -29,7 +32,10 @@ impl Fingerprint {
     pub fn of(meta: &Metadata) -> Self {
         Self {
             ino: meta.ino(),
-            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
             size: meta.size(),
         }
     }
@@ -37,7 +43,7 @@ impl Fingerprint {
     fn encode(&self, md5: &[u8; 16], legacy: bool) -> [u8; 49] {
         let mut v = [0u8; 49];
         v[0..8].copy_from_slice(&self.ino.to_le_bytes());
-        v[8..24].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        v[8..24].copy_from_slice(&i128::from(self.mtime_ns).to_le_bytes());
         v[24..32].copy_from_slice(&self.size.to_le_bytes());
         v[32] = u8::from(legacy);
         v[33..49].copy_from_slice(md5);
@@ -91,6 +97,12 @@ impl State {
             db: None,
             pending: Vec::new(),
         }
+    }
+
+    /// The directory holding the state database (`None` for [`State::disabled`]): Ferry's
+    /// private per-repository state, where the status snapshots live too.
+    pub fn dir(&self) -> Option<&Path> {
+        self.path.parent().filter(|p| !p.as_os_str().is_empty())
     }
 
     /// A snapshot for lookups; cheap, usable from many threads. Drop it before

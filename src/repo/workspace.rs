@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::safepath::{self, Bounds, SafePathError};
+use super::snapshot;
 use crate::hash::state::{Fingerprint, State};
 use crate::hash::{self, HashInfo};
 use crate::odb::manifest;
@@ -22,6 +23,8 @@ pub struct FileInfo {
     pub md5: String,
     /// Its size.
     pub size: u64,
+    /// Its fingerprint when it was looked at (for the status snapshot).
+    pub fp: Fingerprint,
 }
 
 /// What an output's path holds right now.
@@ -142,10 +145,21 @@ pub fn current(
             .ok_or_else(|| io(std::io::Error::other("file vanished")))?;
         return Ok(Current::File { file, isexec });
     }
-    let listed = list_dir(bounds, path)?;
+    let started_ns = snapshot::now_ns();
+    let (listed, dirs) = list_dir(bounds, path)?;
     let mut files = hash_files(listed, None, legacy, state)?;
     files.sort_unstable_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
     let md5 = manifest::md5_of_pairs(files.iter().map(|f| (f.rel.as_str(), f.md5.as_str())));
+    if let (Some(snap_dir), Some(dirs)) = (snapshot::dir_of(state), &dirs) {
+        let walked = snapshot::Walked {
+            started_ns,
+            legacy,
+            md5: &md5,
+            dirs,
+            files: &files,
+        };
+        snapshot::write_workspace(&snap_dir, &bounds.root, path, &walked);
+    }
     let hash = HashInfo {
         md5: format!("{md5}.dir"),
         legacy,
@@ -154,11 +168,37 @@ pub fn current(
     Ok(Current::Dir { hash, files, size })
 }
 
+/// The hash of what `path` holds and whether it is a directory (`None`: nothing there), as
+/// [`current`] finds it, but for a directory proven unchanged by its status snapshot
+/// ([`super::snapshot`]) without walking or hashing it: one stat per file.
+pub fn current_hash(
+    bounds: &Bounds,
+    path: &Path,
+    legacy: bool,
+    state: &mut State,
+) -> Result<Option<(HashInfo, bool)>, WorkspaceError> {
+    let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    if is_dir
+        && let Some(snap_dir) = snapshot::dir_of(state)
+        && let Some(md5) = snapshot::workspace_md5(&snap_dir, &bounds.root, path, legacy, state)
+    {
+        tracing::debug!("'{}' hashed from its status snapshot", path.display());
+        return Ok(Some((HashInfo { md5, legacy }, true)));
+    }
+    let current = current(bounds, path, legacy, state)?;
+    let is_dir = matches!(current, Current::Dir { .. });
+    Ok(current.hash(legacy).map(|h| (h, is_dir)))
+}
+
 /// Lists a directory's files (following `.dvcignore`, skipping `.git`, `.dvc`, `.hg`).
 /// Only names are collected here; the stats happen in parallel while hashing. A name that is not
 /// UTF-8 is refused (never mapped lossily, which could make two files one), and so is a symlink
-/// to a file outside `bounds`; a symlink to a directory is not walked.
-fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Vec<(String, PathBuf)>, WorkspaceError> {
+/// to a file outside `bounds`; a symlink to a directory is not walked. The walked directories
+/// (relative, `""` for `dir`) are listed too, unless one has a name that is not UTF-8 (`None`:
+/// no snapshot can describe the walk).
+type Listed = (Vec<(String, PathBuf)>, Option<Vec<Box<str>>>);
+
+fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Listed, WorkspaceError> {
     let walker = ignore::WalkBuilder::new(dir)
         .standard_filters(false)
         .parents(true)
@@ -166,6 +206,7 @@ fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Vec<(String, PathBuf)>, Works
         .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".dvc" | ".hg")))
         .build();
     let mut out = Vec::new();
+    let mut dirs = Some(Vec::new());
     for entry in walker {
         let entry = entry.map_err(|e| WorkspaceError::Walk {
             path: dir.to_path_buf(),
@@ -174,10 +215,19 @@ fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Vec<(String, PathBuf)>, Works
         let Some(ft) = entry.file_type() else {
             continue;
         };
+        let path = entry.path();
         if ft.is_dir() {
+            match (
+                path.strip_prefix(dir).ok().and_then(Path::to_str),
+                &mut dirs,
+            ) {
+                (Some(rel), Some(d)) => {
+                    d.push(super::index::to_posix(Path::new(rel)).into_boxed_str())
+                }
+                _ => dirs = None,
+            }
             continue;
         }
-        let path = entry.path();
         if entry.file_name() == ".dvcignore" {
             return Err(WorkspaceError::NestedDvcignore(
                 path.parent().unwrap_or(dir).to_path_buf(),
@@ -197,7 +247,7 @@ fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Vec<(String, PathBuf)>, Works
         }
         out.push((super::index::to_posix(rel), path.to_path_buf()));
     }
-    Ok(out)
+    Ok((out, dirs))
 }
 
 /// A hashed file, its fingerprint, and whether the hash is new to the state cache.
@@ -261,6 +311,7 @@ fn hash_files(
                                 path,
                                 md5,
                                 size: meta.len(),
+                                fp,
                             },
                             fp,
                             false,
@@ -281,6 +332,7 @@ fn hash_files(
                             path,
                             md5,
                             size,
+                            fp,
                         },
                         fp,
                         true,
