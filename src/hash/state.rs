@@ -79,7 +79,7 @@ impl State {
             .parent()
             .map(std::fs::create_dir_all)
             .and_then(|r| r.ok())
-            .and_then(|_| match ReadOnlyDatabase::open(path) {
+            .and_then(|_| match builder().open_read_only(path) {
                 Ok(db) => Some(Db::Read(db)),
                 Err(_) => writable(path).map(Db::Write),
             });
@@ -121,11 +121,16 @@ impl State {
     /// are written at once, so the queue's memory stays flat in the number of files.
     pub fn remember(&mut self, path: &Path, fp: Fingerprint, md5_hex: &str, legacy: bool) {
         let mut raw = [0u8; 16];
-        if self.db.is_some() && hex::decode_to_slice(md5_hex, &mut raw).is_ok() {
-            self.pending.push((
-                path.as_os_str().as_bytes().to_vec(),
-                fp.encode(&raw, legacy),
-            ));
+        if hex::decode_to_slice(md5_hex, &mut raw).is_ok() {
+            self.remember_raw(path, fp, &raw, legacy);
+        }
+    }
+
+    /// [`State::remember`] of a binary md5.
+    pub fn remember_raw(&mut self, path: &Path, fp: Fingerprint, md5: &[u8; 16], legacy: bool) {
+        if self.db.is_some() {
+            self.pending
+                .push((path.as_os_str().as_bytes().to_vec(), fp.encode(md5, legacy)));
             if self.pending.len() >= PENDING_MAX {
                 self.flush();
             }
@@ -166,10 +171,20 @@ impl State {
     }
 }
 
+/// Bytes of pages redb keeps in memory (its default is 1 GiB, which a million-file state
+/// database, read once front to back, would fill with pages never read again).
+const CACHE_BYTES: usize = 32 << 20;
+
+fn builder() -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_cache_size(CACHE_BYTES);
+    b
+}
+
 /// The state database at `path` opened for writing (created if missing), or `None` when it
 /// cannot be (another process holds it).
 fn writable(path: &Path) -> Option<Database> {
-    match Database::create(path) {
+    match builder().create(path) {
         Ok(db) => Some(db),
         Err(e) => {
             tracing::debug!(

@@ -21,7 +21,7 @@
 //! holds the same names (any create, delete or rename in it changes its mtime), and a file whose
 //! `(inode, mtime, size)` is unchanged is taken as unchanged (the state cache's rule, and dvc's).
 //! A timestamp is only trusted when it is older than the walk that recorded it by more than
-//! [`RACY_MARGIN`] (a change within the same clock tick would not move it): a directory or
+//! [`RACY_MARGIN_NS`] (a change within the same clock tick would not move it): a directory or
 //! cache directory younger than that is never recorded (no snapshot is written), and a file
 //! younger than that is hashed again. Anything odd (a symlink, a name the safe-path rule
 //! refuses, a read error, a directory changed) sends status the slow way, which rewrites the
@@ -45,9 +45,6 @@ use crate::odb::{Odb, manifest};
 /// How much older than the walk a timestamp must be to prove anything (clock ticks of coarse
 /// filesystem clocks, and a little skew).
 pub const RACY_MARGIN_NS: i64 = 2_000_000_000;
-
-/// Same as [`RACY_MARGIN_NS`], for the module docs.
-pub const RACY_MARGIN: std::time::Duration = std::time::Duration::from_nanos(RACY_MARGIN_NS as u64);
 
 const MAGIC: &[u8; 8] = b"FERRYSNP";
 const CACHE_MAGIC: &[u8; 8] = b"FERRYSNC";
@@ -177,11 +174,9 @@ pub fn write_workspace(snap_dir: &Path, root: &Path, out: &Path, walked: &Walked
         }
         w.put(&(walked.files.len() as u64).to_le_bytes())?;
         for f in walked.files {
-            let mut raw = [0u8; 16];
-            hex::decode_to_slice(&f.md5, &mut raw).map_err(io::Error::other)?;
             w.name(&f.rel)?;
             put_fp(w, &f.fp)?;
-            w.put(&raw)?;
+            w.put(&f.md5)?;
         }
         Ok(())
     });

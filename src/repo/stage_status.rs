@@ -407,14 +407,16 @@ fn outside_current(abs: &Path, legacy: bool) -> anyhow::Result<Option<Current>> 
             } else {
                 crate::hash::file_md5(abs)?
             };
+            let mut raw = [0u8; 16];
+            hex::decode_to_slice(&md5, &mut raw)?;
             Ok(Some(Current::File {
                 file: workspace::FileInfo {
-                    rel: String::new(),
-                    path: abs.to_path_buf(),
-                    md5,
+                    rel: Box::from(""),
+                    md5: raw,
                     size,
                     fp: crate::hash::state::Fingerprint::of(&m),
                 },
+                path: abs.to_path_buf(),
                 isexec: false,
             }))
         }
