@@ -52,8 +52,8 @@ impl Fingerprint {
 }
 
 /// Entries queued before [`State::remember`] writes them (one transaction, one fsync, per
-/// 100,000 files: about 15 MB of queue).
-const PENDING_MAX: usize = 100_000;
+/// 50,000 files: about 7 MB of queue).
+const PENDING_MAX: usize = 50_000;
 
 /// The database, as opened so far.
 enum Db {
@@ -173,7 +173,7 @@ impl State {
 
 /// Bytes of pages redb keeps in memory (its default is 1 GiB, which a million-file state
 /// database, read once front to back, would fill with pages never read again).
-const CACHE_BYTES: usize = 32 << 20;
+const CACHE_BYTES: usize = 16 << 20;
 
 fn builder() -> redb::Builder {
     let mut b = redb::Builder::new();
