@@ -19,9 +19,12 @@ const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("md5_by_path_v
 /// What identifies an unchanged file: inode, modification time (ns) and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
-    ino: u64,
-    mtime_ns: i128,
-    size: u64,
+    /// The inode number.
+    pub ino: u64,
+    /// The modification time, in ns since the epoch.
+    pub mtime_ns: i64,
+    /// The size in bytes.
+    pub size: u64,
 }
 
 impl Fingerprint {
@@ -29,7 +32,10 @@ impl Fingerprint {
     pub fn of(meta: &Metadata) -> Self {
         Self {
             ino: meta.ino(),
-            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
             size: meta.size(),
         }
     }
@@ -37,7 +43,7 @@ impl Fingerprint {
     fn encode(&self, md5: &[u8; 16], legacy: bool) -> [u8; 49] {
         let mut v = [0u8; 49];
         v[0..8].copy_from_slice(&self.ino.to_le_bytes());
-        v[8..24].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        v[8..24].copy_from_slice(&i128::from(self.mtime_ns).to_le_bytes());
         v[24..32].copy_from_slice(&self.size.to_le_bytes());
         v[32] = u8::from(legacy);
         v[33..49].copy_from_slice(md5);
@@ -46,8 +52,8 @@ impl Fingerprint {
 }
 
 /// Entries queued before [`State::remember`] writes them (one transaction, one fsync, per
-/// 100,000 files: about 15 MB of queue).
-const PENDING_MAX: usize = 100_000;
+/// 50,000 files: about 7 MB of queue).
+const PENDING_MAX: usize = 50_000;
 
 /// The database, as opened so far.
 enum Db {
@@ -73,7 +79,7 @@ impl State {
             .parent()
             .map(std::fs::create_dir_all)
             .and_then(|r| r.ok())
-            .and_then(|_| match ReadOnlyDatabase::open(path) {
+            .and_then(|_| match builder().open_read_only(path) {
                 Ok(db) => Some(Db::Read(db)),
                 Err(_) => writable(path).map(Db::Write),
             });
@@ -93,6 +99,12 @@ impl State {
         }
     }
 
+    /// The directory holding the state database (`None` for [`State::disabled`]): Ferry's
+    /// private per-repository state, where the status snapshots live too.
+    pub fn dir(&self) -> Option<&Path> {
+        self.path.parent().filter(|p| !p.as_os_str().is_empty())
+    }
+
     /// A snapshot for lookups; cheap, usable from many threads. Drop it before
     /// [`State::remember`]: the first write reopens the database for writing.
     pub fn reader(&self) -> StateReader {
@@ -109,11 +121,16 @@ impl State {
     /// are written at once, so the queue's memory stays flat in the number of files.
     pub fn remember(&mut self, path: &Path, fp: Fingerprint, md5_hex: &str, legacy: bool) {
         let mut raw = [0u8; 16];
-        if self.db.is_some() && hex::decode_to_slice(md5_hex, &mut raw).is_ok() {
-            self.pending.push((
-                path.as_os_str().as_bytes().to_vec(),
-                fp.encode(&raw, legacy),
-            ));
+        if hex::decode_to_slice(md5_hex, &mut raw).is_ok() {
+            self.remember_raw(path, fp, &raw, legacy);
+        }
+    }
+
+    /// [`State::remember`] of a binary md5.
+    pub fn remember_raw(&mut self, path: &Path, fp: Fingerprint, md5: &[u8; 16], legacy: bool) {
+        if self.db.is_some() {
+            self.pending
+                .push((path.as_os_str().as_bytes().to_vec(), fp.encode(md5, legacy)));
             if self.pending.len() >= PENDING_MAX {
                 self.flush();
             }
@@ -154,10 +171,20 @@ impl State {
     }
 }
 
+/// Bytes of pages redb keeps in memory (its default is 1 GiB, which a million-file state
+/// database, read once front to back, would fill with pages never read again).
+const CACHE_BYTES: usize = 16 << 20;
+
+fn builder() -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_cache_size(CACHE_BYTES);
+    b
+}
+
 /// The state database at `path` opened for writing (created if missing), or `None` when it
 /// cannot be (another process holds it).
 fn writable(path: &Path) -> Option<Database> {
-    match Database::create(path) {
+    match builder().create(path) {
         Ok(db) => Some(db),
         Err(e) => {
             tracing::debug!(

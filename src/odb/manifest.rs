@@ -39,7 +39,10 @@ pub fn to_json(entries: &[Entry]) -> Vec<u8> {
 
 /// [`to_json`] of sorted `(relpath, md5)` pairs borrowed from elsewhere (no `Entry` copies of
 /// a million paths); `len` sizes the buffer.
-pub fn to_json_pairs<'a>(len: usize, entries: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+pub fn to_json_pairs<R: AsRef<str>, M: AsRef<str>>(
+    len: usize,
+    entries: impl Iterator<Item = (R, M)>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(len * 80 + 2);
     stream_json_pairs(entries, |piece| out.extend_from_slice(piece));
     out
@@ -47,7 +50,7 @@ pub fn to_json_pairs<'a>(len: usize, entries: impl Iterator<Item = (&'a str, &'a
 
 /// The md5 of the bytes [`to_json_pairs`] would return, without holding them (a million-file
 /// directory's manifest is about 80 MB).
-pub fn md5_of_pairs<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+pub fn md5_of_pairs<R: AsRef<str>, M: AsRef<str>>(entries: impl Iterator<Item = (R, M)>) -> String {
     use md5::Digest as _;
     let mut md5 = md5::Md5::new();
     stream_json_pairs(entries, |piece| md5.update(piece));
@@ -59,8 +62,8 @@ const PIECE: usize = 64 << 10;
 
 /// The JSON of sorted `(relpath, md5)` pairs as DVC writes a `.dir`, handed to `sink` in
 /// pieces of about [`PIECE`] bytes.
-pub fn stream_json_pairs<'a>(
-    entries: impl Iterator<Item = (&'a str, &'a str)>,
+pub fn stream_json_pairs<R: AsRef<str>, M: AsRef<str>>(
+    entries: impl Iterator<Item = (R, M)>,
     mut sink: impl FnMut(&[u8]),
 ) {
     let mut out = String::with_capacity(PIECE + 1024);
@@ -70,9 +73,9 @@ pub fn stream_json_pairs<'a>(
             out.push_str(", ");
         }
         out.push_str("{\"md5\": ");
-        py_json_string(&mut out, md5);
+        py_json_string(&mut out, md5.as_ref());
         out.push_str(", \"relpath\": ");
-        py_json_string(&mut out, relpath);
+        py_json_string(&mut out, relpath.as_ref());
         out.push('}');
         if out.len() >= PIECE {
             sink(out.as_bytes());

@@ -123,18 +123,22 @@ pub fn add_path(
                     .into(),
             );
         }
-        Current::File { file, isexec } => {
+        Current::File {
+            file,
+            path: file_path,
+            isexec,
+        } => {
             let hash = current
                 .hash(
                     old_hash
                         .as_ref()
-                        .is_some_and(|h| h.legacy && h.md5 == file.md5),
+                        .is_some_and(|h| h.legacy && file.md5_is(&h.md5)),
                 )
-                .unwrap_or_else(|| HashInfo::md5(file.md5.clone()));
+                .unwrap_or_else(|| file.hash(false));
             if commit {
-                odb.insert_file(&file.path, &hash)
-                    .map_err(|e| cache_write(&file.path, &e))?;
-                let dir = file.path.parent().unwrap_or(&repo.root);
+                odb.insert_file(file_path, &hash)
+                    .map_err(|e| cache_write(file_path, &e))?;
+                let dir = file_path.parent().unwrap_or(&repo.root);
                 let links = repo.link_types();
                 checkout::relink(
                     odb,
@@ -156,18 +160,12 @@ pub fn add_path(
         Current::Dir { hash, files, size } => {
             let legacy = hash.legacy;
             files.par_iter().filter(|_| commit).try_for_each(|f| {
-                odb.insert_file(
-                    &f.path,
-                    &HashInfo {
-                        md5: f.md5.clone(),
-                        legacy,
-                    },
-                )
-                .map_err(|e| cache_write(&f.path, &e))
+                let file = f.path_in(path);
+                odb.insert_file(&file, &f.hash(legacy))
+                    .map_err(|e| cache_write(&file, &e))
             })?;
             if commit {
-                odb.insert_bytes(&workspace::manifest_of(files), hash)
-                    .map_err(|e| cache_write(path, &e))?;
+                insert_manifest(odb, files, hash).map_err(|e| cache_write(path, &e))?;
                 checkout::relink(odb, path, files, legacy, &repo.link_types(), state)?;
             }
             let rec = Recorded {
@@ -215,6 +213,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let temp = super::checkout::WorkspaceTemp::new_in(dir)?;
     std::fs::write(temp.path(), bytes)?;
     std::fs::rename(temp.path(), path)
+}
+
+/// Stores the `.dir` of `files` as `hash`, streamed into the cache's temp file (a million-file
+/// manifest is never held whole).
+pub(crate) fn insert_manifest(
+    odb: &Odb,
+    files: &[workspace::FileInfo],
+    hash: &HashInfo,
+) -> std::io::Result<()> {
+    if odb.contains(hash) {
+        return Ok(());
+    }
+    let temp = odb.create_temp(hash)?;
+    let mut out = std::io::BufWriter::new(&temp.file);
+    let mut failed = None;
+    workspace::stream_manifest(files, |piece| {
+        if failed.is_none()
+            && let Err(e) = std::io::Write::write_all(&mut out, piece)
+        {
+            failed = Some(e);
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    std::io::Write::flush(&mut out)?;
+    drop(out);
+    odb.commit_temp(temp, hash)
 }
 
 /// Storing a workspace file in the cache failed: name the file and, when it is, the full disk.

@@ -279,11 +279,16 @@ pub fn checkout_out(
             return Err(CheckoutError::MissingCache(out.rel.clone()));
         }
         match &current {
-            Current::File { file, .. } if !force && !saved(odb, &file.md5, recorded.legacy) => {
+            Current::File { file, .. }
+                if !force && !saved(odb, &file.md5_hex(), recorded.legacy) =>
+            {
                 return Err(CheckoutError::Unsaved(out.path.clone()));
             }
             Current::Dir { files, .. }
-                if !force && files.iter().any(|f| !saved(odb, &f.md5, recorded.legacy)) =>
+                if !force
+                    && files
+                        .iter()
+                        .any(|f| !saved(odb, &f.md5_hex(), recorded.legacy)) =>
             {
                 return Err(CheckoutError::Unsaved(out.path.clone()));
             }
@@ -338,7 +343,7 @@ fn checkout_dir(
     let existing: Vec<FileInfo> = match current {
         Current::Dir { files, .. } => files,
         Current::File { file, .. } => {
-            if !force && !saved(odb, &file.md5, legacy) {
+            if !force && !saved(odb, &file.md5_hex(), legacy) {
                 return Err(CheckoutError::Unsaved(out.path.clone()));
             }
             fs::remove_file(&out.path).map_err(|e| {
@@ -355,31 +360,29 @@ fn checkout_dir(
     // Temp files an interrupted run left behind are Ferry's own, not unsaved changes.
     let (leftovers, existing): (Vec<FileInfo>, Vec<FileInfo>) =
         existing.into_iter().partition(|f| {
-            !wanted.contains_key(f.rel.as_str())
-                && f.path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(odb::is_temp_name)
+            !wanted.contains_key(&*f.rel) && f.rel.rsplit('/').next().is_some_and(odb::is_temp_name)
         });
     for f in &leftovers {
-        fs::remove_file(&f.path)
-            .map_err(|e| CheckoutError::Io(format!("cannot remove '{}': {e}", f.path.display())))?;
+        let path = f.path_in(&out.path);
+        fs::remove_file(&path)
+            .map_err(|e| CheckoutError::Io(format!("cannot remove '{}': {e}", path.display())))?;
     }
     let stale: Vec<&FileInfo> = existing
         .iter()
-        .filter(|f| wanted.get(f.rel.as_str()) != Some(&f.md5.as_str()))
+        .filter(|f| !wanted.get(&*f.rel).is_some_and(|m| f.md5_is(m)))
         .collect();
-    if !force && let Some(f) = stale.iter().find(|f| !saved(odb, &f.md5, legacy)) {
-        return Err(CheckoutError::Unsaved(f.path.clone()));
+    if !force && let Some(f) = stale.iter().find(|f| !saved(odb, &f.md5_hex(), legacy)) {
+        return Err(CheckoutError::Unsaved(f.path_in(&out.path)));
     }
     for f in &stale {
-        fs::remove_file(&f.path)
-            .map_err(|e| CheckoutError::Io(format!("cannot remove '{}': {e}", f.path.display())))?;
+        let path = f.path_in(&out.path);
+        fs::remove_file(&path)
+            .map_err(|e| CheckoutError::Io(format!("cannot remove '{}': {e}", path.display())))?;
     }
     let have: std::collections::HashSet<&str> = existing
         .iter()
-        .filter(|f| wanted.get(f.rel.as_str()) == Some(&f.md5.as_str()))
-        .map(|f| f.rel.as_str())
+        .filter(|f| wanted.get(&*f.rel).is_some_and(|m| f.md5_is(m)))
+        .map(|f| &*f.rel)
         .collect();
     fs::create_dir_all(&out.path)
         .map_err(|e| CheckoutError::Io(format!("cannot create '{}': {e}", out.path.display())))?;
@@ -443,7 +446,7 @@ pub(crate) fn place(
 }
 
 /// After `add` or `commit`, as dvc does: when the first link type `cache.type` allows between
-/// the cache and `dir` is `hardlink` or `symlink`, each of `files` (just cached) is replaced by
+/// the cache and `dir` is `hardlink` or `symlink`, each of `files` of `dir` (just cached) is replaced by
 /// that link to its cache object (read-only, mode 0444, like the object); with `reflink` or
 /// `copy` first, the workspace files stay as they are.
 pub fn relink(
@@ -464,19 +467,17 @@ pub fn relink(
     let linked: Vec<Result<Option<Fingerprint>, CheckoutError>> = files
         .par_iter()
         .map(|f| {
-            let hash = HashInfo {
-                md5: f.md5.clone(),
-                legacy,
-            };
-            if linked_already(&odb.path(&hash), &f.path) {
+            let hash = f.hash(legacy);
+            let path = f.path_in(dir);
+            if linked_already(&odb.path(&hash), &path) {
                 return Ok(None);
             }
-            linker.link(odb, &hash, &f.path, false).map(Some)
+            linker.link(odb, &hash, &path, false).map(Some)
         })
         .collect();
     for (f, fp) in files.iter().zip(linked) {
         if let Some(fp) = fp? {
-            state.remember(&f.path, fp, &f.md5, legacy);
+            state.remember_raw(&f.path_in(dir), fp, &f.md5, legacy);
         }
     }
     Ok(())

@@ -49,14 +49,8 @@ pub fn checkout_parts(
         }
         let dest = out.path.join(&e.relpath);
         match workspace::current(bounds, &dest, legacy, state)? {
-            Current::File { file, .. } if file.md5 == e.md5 => continue,
-            Current::File { file, .. }
-                if !force
-                    && !odb.contains(&HashInfo {
-                        md5: file.md5.clone(),
-                        legacy,
-                    }) =>
-            {
+            Current::File { file, .. } if file.md5_is(&e.md5) => continue,
+            Current::File { file, .. } if !force && !odb.contains(&file.hash(legacy)) => {
                 return Err(CheckoutError::Unsaved(dest));
             }
             Current::Dir { .. } if !force => return Err(CheckoutError::Unsaved(dest)),

@@ -142,7 +142,7 @@ fn record(path: &str, current: &Current) -> Option<Recorded> {
     let hash = current.hash(false)?;
     Some(match current {
         Current::Missing => return None,
-        Current::File { file, isexec } => Recorded {
+        Current::File { file, isexec, .. } => Recorded {
             path: path.to_string(),
             hash,
             size: file.size,
@@ -170,16 +170,16 @@ fn cache(odb: &Odb, abs: &Path, current: &Current) -> anyhow::Result<()> {
     };
     match current {
         Current::Missing => Ok(()),
-        Current::File { file, .. } => odb
-            .insert_file(&file.path, &HashInfo::md5(file.md5.clone()))
-            .map_err(|e| failed(&file.path, e)),
+        Current::File { file, path, .. } => odb
+            .insert_file(path, &file.hash(false))
+            .map_err(|e| failed(path, e)),
         Current::Dir { hash, files, .. } => {
             files.par_iter().try_for_each(|f| {
-                odb.insert_file(&f.path, &HashInfo::md5(f.md5.clone()))
-                    .map_err(|e| failed(&f.path, e))
+                let path = f.path_in(abs);
+                odb.insert_file(&path, &f.hash(false))
+                    .map_err(|e| failed(&path, e))
             })?;
-            odb.insert_bytes(&super::workspace::manifest_of(files), hash)
-                .map_err(|e| failed(abs, e))
+            super::add::insert_manifest(odb, files, hash).map_err(|e| failed(abs, e))
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod lock_commit;
 pub mod out;
 pub mod pipeline;
 pub mod safepath;
+pub mod snapshot;
 pub mod stage_status;
 pub mod status;
 pub mod targets;
@@ -98,10 +99,10 @@ impl Repo {
         Ok(repo)
     }
 
-    /// Refuses `.dvc/tmp` (and the lock, state, spool, partial downloads and push records inside
-    /// it) when any of it is a symlink, and a
-    /// `.dvc/cache` symlink committed to git that points out of the repository when `cache.dir`
-    /// is not configured: a cloned repository must not make Ferry write outside it. A cache symlink the user made locally
+    /// Refuses `.dvc/tmp` (and the lock, state, spool, partial downloads, push records and status
+    /// snapshots inside it) when any of it is a symlink, and a `.dvc/cache` symlink committed to
+    /// git that points out of the repository when `cache.dir` is not configured: a cloned
+    /// repository must not make Ferry write outside it. A cache symlink the user made locally
     /// (not in git) is their own choice and is kept, as dvc keeps it.
     fn check_metadata(&self) -> Result<(), safepath::SafePathError> {
         let tmp = self.tmp_dir();
@@ -113,6 +114,7 @@ impl Repo {
             tmp.join("ferry").join("spool"),
             tmp.join("ferry").join("partial"),
             tmp.join("ferry").join("verified"),
+            tmp.join("ferry").join("snapshot"),
         ] {
             safepath::check_metadata(&self.root, &path)?;
         }

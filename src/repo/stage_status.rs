@@ -373,20 +373,20 @@ fn dep_status(
     state: &mut State,
 ) -> anyhow::Result<Option<&'static str>> {
     let legacy = d.rec.as_ref().is_some_and(|h| h.legacy);
-    let current = if d.inside {
-        match workspace::current(bounds, &d.abs, legacy, state) {
+    let now = if d.inside {
+        match workspace::current_hash(bounds, &d.abs, legacy, state) {
             Err(WorkspaceError::Unsafe(
                 SafePathError::LinkedDir(_) | SafePathError::LinkOutside { .. },
             )) => return Ok(Some("modified")),
-            other => other?,
+            other => other?.map(|(h, _)| h),
         }
     } else {
         match outside_current(&d.abs, legacy)? {
-            Some(c) => c,
+            Some(c) => c.hash(legacy),
             None => return Ok(None),
         }
     };
-    let Some(now) = current.hash(legacy) else {
+    let Some(now) = now else {
         return Ok(Some("deleted"));
     };
     Ok(match &d.rec {
@@ -407,13 +407,16 @@ fn outside_current(abs: &Path, legacy: bool) -> anyhow::Result<Option<Current>> 
             } else {
                 crate::hash::file_md5(abs)?
             };
+            let mut raw = [0u8; 16];
+            hex::decode_to_slice(&md5, &mut raw)?;
             Ok(Some(Current::File {
                 file: workspace::FileInfo {
-                    rel: String::new(),
-                    path: abs.to_path_buf(),
-                    md5,
+                    rel: Box::from(""),
+                    md5: raw,
                     size,
+                    fp: crate::hash::state::Fingerprint::of(&m),
                 },
+                path: abs.to_path_buf(),
                 isexec: false,
             }))
         }

@@ -1,11 +1,14 @@
 //! Local status of outputs: DVC's `modified`, `deleted` and `not in cache`.
+use std::path::Path;
+
 use crate::hash::HashInfo;
 use crate::hash::state::State;
 use crate::odb::Odb;
 
 use super::out::Out;
 use super::safepath::{Bounds, SafePathError};
-use super::workspace::{self, Current, WorkspaceError};
+use super::snapshot;
+use super::workspace::{self, WorkspaceError};
 
 /// How an output differs from its record, as DVC names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,17 +37,62 @@ impl OutStatus {
 
 /// Whether the cache holds the object and, for a directory, every file it lists.
 pub fn cache_complete(odb: &Odb, hash: &HashInfo) -> bool {
-    if !odb.contains(hash) {
+    full_cache_check(odb, hash).is_some()
+}
+
+/// [`cache_complete`], answered by the output's cache snapshot when it proves the answer
+/// ([`snapshot::cache_proven`]), else checked in full and, when complete, recorded.
+fn cache_complete_of(
+    odb: &Odb,
+    bounds: &Bounds,
+    out: &Out,
+    hash: &HashInfo,
+    snap_dir: Option<&Path>,
+) -> bool {
+    let Some(snap_dir) = snap_dir.filter(|_| hash.is_dir()) else {
+        return cache_complete(odb, hash);
+    };
+    if snapshot::cache_proven(snap_dir, &bounds.root, &out.path, odb, hash) {
+        tracing::debug!(
+            "the cache of '{}' unchanged since its snapshot",
+            out.path.display()
+        );
+        return true;
+    }
+    let started = snapshot::now_ns();
+    let Some(prefixes) = full_cache_check(odb, hash) else {
         return false;
+    };
+    snapshot::write_cache(
+        snap_dir,
+        &bounds.root,
+        &out.path,
+        odb,
+        hash,
+        &prefixes,
+        started,
+    );
+    true
+}
+
+/// The full cache check: `Some` when complete, with (for a `.dir`) the first bytes of its
+/// objects' md5s.
+fn full_cache_check(odb: &Odb, hash: &HashInfo) -> Option<[bool; 256]> {
+    let mut prefixes = [false; 256];
+    if !odb.contains(hash) {
+        return None;
     }
     if !hash.is_dir() {
-        return true;
+        return Some(prefixes);
     }
     // only the md5s are kept of the manifest (16 bytes a file)
     let md5s = std::fs::read(odb.path(hash))
         .ok()
-        .and_then(|bytes| crate::odb::manifest::md5s(&bytes).ok());
-    md5s.is_some_and(|md5s| odb.contains_all_raw(hash.legacy, md5s))
+        .and_then(|bytes| crate::odb::manifest::md5s(&bytes).ok())?;
+    for m in &md5s {
+        prefixes[m[0] as usize] = true;
+    }
+    odb.contains_all_raw(hash.legacy, md5s).then_some(prefixes)
 }
 
 /// The status of one output (DVC's order: cache first, then the workspace).
@@ -65,9 +113,10 @@ pub fn out_status(
     // The cache and the workspace are looked at side by side (a directory's manifest read and
     // its objects listed while the workspace is walked and hashed); the cache's answer comes
     // first, as in DVC.
+    let snap_dir = snapshot::dir_of(state);
     let (complete, current) = rayon::join(
-        || !out.cache || cache_complete(odb, recorded),
-        || workspace::current(bounds, &out.path, recorded.legacy, state),
+        || !out.cache || cache_complete_of(odb, bounds, out, recorded, snap_dir.as_deref()),
+        || workspace::current_hash(bounds, &out.path, recorded.legacy, state),
     );
     if !complete {
         return Ok(OutStatus::NotInCache);
@@ -80,12 +129,9 @@ pub fn out_status(
         )) => return Ok(OutStatus::Modified),
         other => other?,
     };
-    Ok(match current.hash(recorded.legacy) {
+    Ok(match current {
         None => OutStatus::Deleted,
-        Some(h)
-            if matches!(current, Current::File { .. }) == recorded.is_dir()
-                || h.md5 != recorded.md5 =>
-        {
+        Some((h, is_dir)) if is_dir != recorded.is_dir() || h.md5 != recorded.md5 => {
             OutStatus::Modified
         }
         Some(_) => OutStatus::Clean,

@@ -34,12 +34,7 @@ pub fn unsaved_change(
         }
     }
     let legacy = recorded.legacy;
-    let saved = |md5: &str| {
-        odb.contains(&HashInfo {
-            md5: md5.to_string(),
-            legacy,
-        })
-    };
+    let saved = |f: &workspace::FileInfo| odb.contains(&f.hash(legacy));
     let current = workspace::current(bounds, &out.path, legacy, state)?;
     if !out.parts.is_empty() {
         return parts_unsaved(odb, out, &recorded, &current);
@@ -49,11 +44,10 @@ pub fn unsaved_change(
     }
     Ok(match (&current, recorded.is_dir()) {
         (Current::Missing, _) => None,
-        (Current::File { file, .. }, _) => (!saved(&file.md5)).then(|| out.path.clone()),
-        (Current::Dir { files, .. }, false) => files
-            .iter()
-            .any(|f| !saved(&f.md5))
-            .then(|| out.path.clone()),
+        (Current::File { file, .. }, _) => (!saved(file)).then(|| out.path.clone()),
+        (Current::Dir { files, .. }, false) => {
+            files.iter().any(|f| !saved(f)).then(|| out.path.clone())
+        }
         (Current::Dir { files, .. }, true) => {
             if !odb.contains(&recorded) {
                 return Ok(None);
@@ -65,17 +59,13 @@ pub fn unsaved_change(
                 .collect();
             files
                 .iter()
-                .filter(|f| wanted.get(f.rel.as_str()) != Some(&f.md5.as_str()))
+                .filter(|f| !wanted.get(&*f.rel).is_some_and(|m| f.md5_is(m)))
                 .filter(|f| {
-                    wanted.contains_key(f.rel.as_str())
-                        || !f
-                            .path
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(odb::is_temp_name)
+                    wanted.contains_key(&*f.rel)
+                        || !f.rel.rsplit('/').next().is_some_and(odb::is_temp_name)
                 })
-                .find(|f| !saved(&f.md5))
-                .map(|f| f.path.clone())
+                .find(|f| !saved(f))
+                .map(|f| f.path_in(&out.path))
         }
     })
 }
@@ -101,12 +91,7 @@ fn parts_unsaved(
         .collect();
     Ok(files
         .iter()
-        .filter(|f| wanted.get(f.rel.as_str()).is_some_and(|m| *m != f.md5))
-        .find(|f| {
-            !odb.contains(&HashInfo {
-                md5: f.md5.clone(),
-                legacy: recorded.legacy,
-            })
-        })
-        .map(|f| f.path.clone()))
+        .filter(|f| wanted.get(&*f.rel).is_some_and(|m| !f.md5_is(m)))
+        .find(|f| !odb.contains(&f.hash(recorded.legacy)))
+        .map(|f| f.path_in(&out.path)))
 }

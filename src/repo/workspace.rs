@@ -7,21 +7,49 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::safepath::{self, Bounds, SafePathError};
+use super::snapshot;
 use crate::hash::state::{Fingerprint, State};
 use crate::hash::{self, HashInfo};
 use crate::odb::manifest;
 
-/// A file as found in the workspace, with its hash.
+/// A file as found in the workspace, with its hash: 64 bytes and its name, as a million-file
+/// directory holds a million of them (its absolute path is [`FileInfo::path_in`] the output).
 #[derive(Debug, Clone)]
 pub struct FileInfo {
     /// Path relative to the output directory (`/`-separated); the file name for a single file.
-    pub rel: String,
-    /// Absolute path.
-    pub path: PathBuf,
+    pub rel: Box<str>,
     /// Its md5 under the out's hash kind.
-    pub md5: String,
+    pub md5: [u8; 16],
     /// Its size.
     pub size: u64,
+    /// Its fingerprint when it was looked at (for the status snapshot).
+    pub fp: Fingerprint,
+}
+
+impl FileInfo {
+    /// The md5 as 32 lowercase hex digits.
+    pub fn md5_hex(&self) -> String {
+        hex::encode(self.md5)
+    }
+
+    /// Its object's hash under `legacy`'s kind.
+    pub fn hash(&self, legacy: bool) -> HashInfo {
+        HashInfo {
+            md5: self.md5_hex(),
+            legacy,
+        }
+    }
+
+    /// Whether its md5 is `hex` (as a manifest writes it).
+    pub fn md5_is(&self, hex: &str) -> bool {
+        let mut raw = [0u8; 16];
+        hex::decode_to_slice(hex, &mut raw).is_ok() && raw == self.md5
+    }
+
+    /// Its path inside `dir`: the output directory, or a single file's parent.
+    pub fn path_in(&self, dir: &Path) -> PathBuf {
+        dir.join(&*self.rel)
+    }
 }
 
 /// What an output's path holds right now.
@@ -31,8 +59,10 @@ pub enum Current {
     Missing,
     /// A single file.
     File {
-        /// The file and its hash.
+        /// The file and its hash (`rel` is its name).
         file: FileInfo,
+        /// Its path.
+        path: PathBuf,
         /// Whether its owner-exec bit is set.
         isexec: bool,
     },
@@ -52,10 +82,7 @@ impl Current {
     pub fn hash(&self, legacy: bool) -> Option<HashInfo> {
         match self {
             Current::Missing => None,
-            Current::File { file, .. } => Some(HashInfo {
-                md5: file.md5.clone(),
-                legacy,
-            }),
+            Current::File { file, .. } => Some(file.hash(legacy)),
             Current::Dir { hash, .. } => Some(hash.clone()),
         }
     }
@@ -63,10 +90,37 @@ impl Current {
 
 /// The `.dir` bytes of a directory's files (sorted by relpath), as DVC writes them.
 pub fn manifest_of(files: &[FileInfo]) -> Vec<u8> {
-    manifest::to_json_pairs(
-        files.len(),
-        files.iter().map(|f| (f.rel.as_str(), f.md5.as_str())),
-    )
+    let mut out = Vec::with_capacity(files.len() * 80 + 2);
+    stream_manifest(files, |piece| out.extend_from_slice(piece));
+    out
+}
+
+/// The `.dir` bytes of `files` handed to `sink` in pieces (never all held: a million-file
+/// manifest is about 80 MB).
+pub fn stream_manifest(files: &[FileInfo], sink: impl FnMut(&[u8])) {
+    manifest::stream_json_pairs(files.iter().map(|f| (&*f.rel, Hex::of(&f.md5))), sink);
+}
+
+/// The md5 of [`manifest_of`] `files`, without holding the bytes.
+pub fn manifest_md5(files: &[FileInfo]) -> String {
+    manifest::md5_of_pairs(files.iter().map(|f| (&*f.rel, Hex::of(&f.md5))))
+}
+
+/// An md5's hex digits on the stack, for writing manifests of binary md5s.
+struct Hex([u8; 32]);
+
+impl Hex {
+    fn of(md5: &[u8; 16]) -> Self {
+        let mut hex = [0u8; 32];
+        let _ = hex::encode_to_slice(md5, &mut hex);
+        Hex(hex)
+    }
+}
+
+impl AsRef<str> for Hex {
+    fn as_ref(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// Why the workspace could not be read.
@@ -136,16 +190,31 @@ pub fn current(
             .transpose()?
             .unwrap_or_default();
         let isexec = meta.permissions().mode() & 0o100 != 0;
-        let mut files = hash_files(vec![(name, path.to_path_buf())], Some(meta), legacy, state)?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let mut files = hash_files(dir, vec![name.into()], Some(meta), legacy, state)?;
         let file = files
             .pop()
             .ok_or_else(|| io(std::io::Error::other("file vanished")))?;
-        return Ok(Current::File { file, isexec });
+        return Ok(Current::File {
+            file,
+            path: path.to_path_buf(),
+            isexec,
+        });
     }
-    let listed = list_dir(bounds, path)?;
-    let mut files = hash_files(listed, None, legacy, state)?;
-    files.sort_unstable_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
-    let md5 = manifest::md5_of_pairs(files.iter().map(|f| (f.rel.as_str(), f.md5.as_str())));
+    let started_ns = snapshot::now_ns();
+    let (listed, dirs) = list_dir(bounds, path)?;
+    let files = hash_files(path, listed, None, legacy, state)?;
+    let md5 = manifest_md5(&files);
+    if let (Some(snap_dir), Some(dirs)) = (snapshot::dir_of(state), &dirs) {
+        let walked = snapshot::Walked {
+            started_ns,
+            legacy,
+            md5: &md5,
+            dirs,
+            files: &files,
+        };
+        snapshot::write_workspace(&snap_dir, &bounds.root, path, &walked);
+    }
     let hash = HashInfo {
         md5: format!("{md5}.dir"),
         legacy,
@@ -154,11 +223,37 @@ pub fn current(
     Ok(Current::Dir { hash, files, size })
 }
 
+/// The hash of what `path` holds and whether it is a directory (`None`: nothing there), as
+/// [`current`] finds it, but for a directory proven unchanged by its status snapshot
+/// ([`super::snapshot`]) without walking or hashing it: one stat per file.
+pub fn current_hash(
+    bounds: &Bounds,
+    path: &Path,
+    legacy: bool,
+    state: &mut State,
+) -> Result<Option<(HashInfo, bool)>, WorkspaceError> {
+    let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    if is_dir
+        && let Some(snap_dir) = snapshot::dir_of(state)
+        && let Some(md5) = snapshot::workspace_md5(&snap_dir, &bounds.root, path, legacy, state)
+    {
+        tracing::debug!("'{}' hashed from its status snapshot", path.display());
+        return Ok(Some((HashInfo { md5, legacy }, true)));
+    }
+    let current = current(bounds, path, legacy, state)?;
+    let is_dir = matches!(current, Current::Dir { .. });
+    Ok(current.hash(legacy).map(|h| (h, is_dir)))
+}
+
 /// Lists a directory's files (following `.dvcignore`, skipping `.git`, `.dvc`, `.hg`).
 /// Only names are collected here; the stats happen in parallel while hashing. A name that is not
 /// UTF-8 is refused (never mapped lossily, which could make two files one), and so is a symlink
-/// to a file outside `bounds`; a symlink to a directory is not walked.
-fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Vec<(String, PathBuf)>, WorkspaceError> {
+/// to a file outside `bounds`; a symlink to a directory is not walked. The walked directories
+/// (relative, `""` for `dir`) are listed too, unless one has a name that is not UTF-8 (`None`:
+/// no snapshot can describe the walk).
+type Listed = (Vec<Box<str>>, Option<Vec<Box<str>>>);
+
+fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Listed, WorkspaceError> {
     let walker = ignore::WalkBuilder::new(dir)
         .standard_filters(false)
         .parents(true)
@@ -166,6 +261,7 @@ fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Vec<(String, PathBuf)>, Works
         .filter_entry(|e| !matches!(e.file_name().to_str(), Some(".git" | ".dvc" | ".hg")))
         .build();
     let mut out = Vec::new();
+    let mut dirs = Some(Vec::new());
     for entry in walker {
         let entry = entry.map_err(|e| WorkspaceError::Walk {
             path: dir.to_path_buf(),
@@ -174,10 +270,19 @@ fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Vec<(String, PathBuf)>, Works
         let Some(ft) = entry.file_type() else {
             continue;
         };
+        let path = entry.path();
         if ft.is_dir() {
+            match (
+                path.strip_prefix(dir).ok().and_then(Path::to_str),
+                &mut dirs,
+            ) {
+                (Some(rel), Some(d)) => {
+                    d.push(super::index::to_posix(Path::new(rel)).into_boxed_str())
+                }
+                _ => dirs = None,
+            }
             continue;
         }
-        let path = entry.path();
         if entry.file_name() == ".dvcignore" {
             return Err(WorkspaceError::NestedDvcignore(
                 path.parent().unwrap_or(dir).to_path_buf(),
@@ -195,47 +300,78 @@ fn list_dir(bounds: &Bounds, dir: &Path) -> Result<Vec<(String, PathBuf)>, Works
                 Err(_) => {}
             }
         }
-        out.push((super::index::to_posix(rel), path.to_path_buf()));
+        out.push(super::index::to_posix(rel).into_boxed_str());
     }
-    Ok(out)
+    Ok((out, dirs))
 }
 
-/// A hashed file, its fingerprint, and whether the hash is new to the state cache.
-type Hashed = (FileInfo, Fingerprint, bool);
+/// A hashed file, and whether the hash is new to the state cache.
+type Hashed = (FileInfo, bool);
 
 /// Files per state-cache range scan (see [`crate::hash::state::StateReader::get_sorted`]).
 const STATE_CHUNK: usize = 512;
 
-/// Hashes files in parallel, skipping those the state cache already knows; `meta` is the
-/// metadata of a single file already looked at. The files are sorted by path first, so each
-/// chunk of them is looked up in the state cache by one range scan.
+/// Files hashed per batch: the results of one batch are held at a time beside the output.
+const BATCH: usize = 1 << 16;
+
+/// Hashes the files `rels` of `dir` in parallel, skipping those the state cache already knows;
+/// `meta` is the metadata of a single file already looked at. The files are sorted by name
+/// first (the manifest's order, kept in the result), so each chunk of them is looked up in the
+/// state cache by one range scan.
 fn hash_files(
-    mut files: Vec<(String, PathBuf)>,
+    dir: &Path,
+    mut rels: Vec<Box<str>>,
     meta: Option<Metadata>,
     legacy: bool,
     state: &mut State,
 ) -> Result<Vec<FileInfo>, WorkspaceError> {
-    files.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let snapshot = state.reader();
-    let known = &meta;
-    let reader = &snapshot;
-    // one result vector per chunk, consumed chunk by chunk below (never concatenated: at a
-    // million files a flat copy would double the peak)
-    let results: Vec<Vec<Result<Option<Hashed>, WorkspaceError>>> = files
+    rels.par_sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut out = Vec::with_capacity(rels.len());
+    let mut rest = rels.into_iter();
+    loop {
+        let batch: Vec<Box<str>> = rest.by_ref().take(BATCH).collect();
+        if batch.is_empty() {
+            return Ok(out);
+        }
+        let snapshot = state.reader();
+        let results = hash_batch(dir, batch, meta.as_ref(), legacy, &snapshot);
+        drop(snapshot);
+        for r in results.into_iter().flatten() {
+            let Some((info, fresh)) = r? else {
+                continue;
+            };
+            if fresh {
+                state.remember_raw(&info.path_in(dir), info.fp, &info.md5, legacy);
+            }
+            out.push(info);
+        }
+    }
+}
+
+/// One batch of [`hash_files`], in chunks of [`STATE_CHUNK`] on all cores.
+fn hash_batch(
+    dir: &Path,
+    batch: Vec<Box<str>>,
+    known: Option<&Metadata>,
+    legacy: bool,
+    reader: &crate::hash::state::StateReader,
+) -> Vec<Vec<Result<Option<Hashed>, WorkspaceError>>> {
+    batch
         .into_par_iter()
         .chunks(STATE_CHUNK)
         .map(|chunk| {
-            let metas: Vec<Result<Metadata, std::io::Error>> = chunk
+            let paths: Vec<PathBuf> = chunk.iter().map(|rel| dir.join(&**rel)).collect();
+            let metas: Vec<Result<Metadata, std::io::Error>> = paths
                 .iter()
-                .map(|(_, path)| match known {
+                .map(|path| match known {
                     Some(m) => Ok(m.clone()),
                     None => std::fs::metadata(path),
                 })
                 .collect();
-            let probes: Vec<(&Path, Fingerprint)> = chunk
+            let probes: Vec<(&Path, Fingerprint)> = paths
                 .iter()
                 .zip(&metas)
-                .filter_map(|((_, path), m)| {
+                .filter_map(|(path, m)| {
                     let m = m.as_ref().ok().filter(|m| m.is_file())?;
                     Some((path.as_path(), Fingerprint::of(m)))
                 })
@@ -244,61 +380,36 @@ fn hash_files(
             drop(probes);
             chunk
                 .into_iter()
+                .zip(paths)
                 .zip(metas)
                 .map(|((rel, path), meta)| {
-                    let meta = meta.map_err(|source| WorkspaceError::Io {
+                    let io = |source| WorkspaceError::Io {
                         path: path.clone(),
                         source,
-                    })?;
+                    };
+                    let meta = meta.map_err(io)?;
                     if !meta.is_file() {
                         return Ok(None);
                     }
                     let fp = Fingerprint::of(&meta);
-                    if let Some(md5) = known_md5s.next().flatten() {
-                        return Ok(Some((
-                            FileInfo {
-                                rel,
-                                path,
-                                md5,
-                                size: meta.len(),
-                            },
-                            fp,
-                            false,
-                        )));
-                    }
-                    let hashed = if legacy {
-                        hash::file_md5_dos2unix(&path)
-                    } else {
-                        hash::file_md5(&path)
+                    let (hex, size, fresh) = match known_md5s.next().flatten() {
+                        Some(hex) => (hex, meta.len(), false),
+                        None => {
+                            let hashed = if legacy {
+                                hash::file_md5_dos2unix(&path)
+                            } else {
+                                hash::file_md5(&path)
+                            };
+                            let (hex, size) = hashed.map_err(io)?;
+                            (hex, size, true)
+                        }
                     };
-                    let (md5, size) = hashed.map_err(|source| WorkspaceError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
-                    Ok(Some((
-                        FileInfo {
-                            rel,
-                            path,
-                            md5,
-                            size,
-                        },
-                        fp,
-                        true,
-                    )))
+                    let mut md5 = [0u8; 16];
+                    hex::decode_to_slice(&hex, &mut md5)
+                        .map_err(|e| io(std::io::Error::other(e)))?;
+                    Ok(Some((FileInfo { rel, md5, size, fp }, fresh)))
                 })
                 .collect::<Vec<_>>()
         })
-        .collect();
-    drop(snapshot);
-    let mut out = Vec::with_capacity(results.iter().map(Vec::len).sum());
-    for r in results.into_iter().flatten() {
-        let Some((info, fp, fresh)) = r? else {
-            continue;
-        };
-        if fresh {
-            state.remember(&info.path, fp, &info.md5, legacy);
-        }
-        out.push(info);
-    }
-    Ok(out)
+        .collect()
 }
