@@ -31,13 +31,8 @@ fn rel(i: usize) -> String {
 /// A repository with `data/` (a directory of [`FILES`] files), `more/` (a directory sharing
 /// two of its objects) and `one.txt` (a file sharing another), added, and a local remote `r`.
 fn repo() -> (tempfile::TempDir, PathBuf) {
-    let repo = git_repo();
+    let (repo, remote) = common::fixture::repo_with_inner_remote();
     let root = repo.path();
-    let remote = root.join("remote");
-    std::fs::create_dir_all(&remote).unwrap();
-    ok(ferry(root).args(["init", "-q"]));
-    ok(ferry(root).args(["remote", "add", "-d", "r"]).arg(&remote));
-    std::fs::write(root.join(".gitignore"), "/remote\n").unwrap();
     for i in 0..FILES {
         write(root, &rel(i), content(i));
     }

@@ -15,13 +15,8 @@ const FILES: [(&str, &str); 3] = [
 
 /// A repository with `data/` (three files) added and committed, and a local remote `r`.
 fn repo() -> (tempfile::TempDir, PathBuf) {
-    let repo = git_repo();
+    let (repo, remote) = common::fixture::repo_with_inner_remote();
     let root = repo.path();
-    let remote = root.join("remote");
-    std::fs::create_dir_all(&remote).unwrap();
-    ok(ferry(root).args(["init", "-q"]));
-    ok(ferry(root).args(["remote", "add", "-d", "r"]).arg(&remote));
-    std::fs::write(root.join(".gitignore"), "/remote\n").unwrap();
     for (rel, content) in FILES {
         write(root, rel, content);
     }

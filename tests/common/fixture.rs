@@ -81,6 +81,19 @@ pub fn git_commit_all(repo: &Path, message: &str) {
     }
 }
 
+/// A git repository with Ferry initialised and a default local remote `r` in its own
+/// git-ignored `remote/` directory; returns the repository and the remote's path.
+pub fn repo_with_inner_remote() -> (TempDir, std::path::PathBuf) {
+    let repo = super::git_repo();
+    let root = repo.path();
+    let remote = root.join("remote");
+    std::fs::create_dir_all(&remote).expect("remote dir");
+    ok(ferry(root).args(["init", "-q"]));
+    ok(ferry(root).args(["remote", "add", "-d", "r"]).arg(&remote));
+    std::fs::write(root.join(".gitignore"), "/remote\n").expect(".gitignore");
+    (repo, remote)
+}
+
 /// An empty directory to serve as a local remote.
 pub fn local_remote() -> TempDir {
     tempfile::Builder::new()
