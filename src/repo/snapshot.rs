@@ -32,7 +32,6 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
 use rayon::prelude::*;
@@ -57,12 +56,29 @@ const CHUNK: usize = 16_384;
 /// cheap and rewrites the snapshot).
 const MAX_CHANGED: usize = 4_096;
 
-/// Now, in ns since the epoch (the real clock: it is compared with filesystem timestamps).
-pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+/// Now as the filesystem holding `dir` stamps it: the mtime of a nameless file just created
+/// there (`O_TMPFILE`, never linked, gone when closed). Recorded timestamps are compared with
+/// the clock that wrote them, never with the wall clock (which may be skewed from a network
+/// filesystem's, or faked). `None` where it cannot be told (no `O_TMPFILE`, a read-only or
+/// linked directory): nothing is recorded then.
+pub fn fs_now(dir: &Path) -> Option<i64> {
+    use rustix::fs::{Mode, OFlags};
+    std::fs::create_dir_all(dir).ok()?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let dir_fd = rustix::fs::open(dir, flags, Mode::empty()).ok()?;
+    let probe = rustix::fs::openat(
+        &dir_fd,
+        ".",
+        OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .ok()?;
+    let st = rustix::fs::fstat(&probe).ok()?;
+    Some(
+        st.st_mtime
+            .saturating_mul(1_000_000_000)
+            .saturating_add(st.st_mtime_nsec as i64),
+    )
 }
 
 /// The inode and mtime of a directory.
@@ -121,7 +137,7 @@ fn ignore_stamps(out: &Path) -> Vec<Option<[u8; 16]>> {
 
 /// What a full walk of a directory output found, to be written as its snapshot.
 pub struct Walked<'a> {
-    /// When the walk began ([`now_ns`] before it).
+    /// When the walk began, on the filesystem's clock ([`fs_now`] before it).
     pub started_ns: i64,
     /// The hash kind.
     pub legacy: bool,

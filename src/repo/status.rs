@@ -59,19 +59,21 @@ fn cache_complete_of(
         );
         return true;
     }
-    let started = snapshot::now_ns();
+    let started = snapshot::fs_now(snap_dir);
     let Some(prefixes) = full_cache_check(odb, hash) else {
         return false;
     };
-    snapshot::write_cache(
-        snap_dir,
-        &bounds.root,
-        &out.path,
-        odb,
-        hash,
-        &prefixes,
-        started,
-    );
+    if let Some(started) = started {
+        snapshot::write_cache(
+            snap_dir,
+            &bounds.root,
+            &out.path,
+            odb,
+            hash,
+            &prefixes,
+            started,
+        );
+    }
     true
 }
 

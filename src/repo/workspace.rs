@@ -201,11 +201,12 @@ pub fn current(
             isexec,
         });
     }
-    let started_ns = snapshot::now_ns();
+    let snap_dir = snapshot::dir_of(state);
+    let started = snap_dir.as_deref().and_then(snapshot::fs_now);
     let (listed, dirs) = list_dir(bounds, path)?;
     let files = hash_files(path, listed, None, legacy, state)?;
     let md5 = manifest_md5(&files);
-    if let (Some(snap_dir), Some(dirs)) = (snapshot::dir_of(state), &dirs) {
+    if let (Some(snap_dir), Some(started_ns), Some(dirs)) = (snap_dir, started, &dirs) {
         let walked = snapshot::Walked {
             started_ns,
             legacy,
