@@ -73,12 +73,14 @@ pub fn fs_now(dir: &Path) -> Option<i64> {
         Mode::from_raw_mode(0o600),
     )
     .ok()?;
-    let st = rustix::fs::fstat(&probe).ok()?;
-    Some(
-        st.st_mtime
-            .saturating_mul(1_000_000_000)
-            .saturating_add(st.st_mtime_nsec as i64),
-    )
+    rustix::fs::fstat(&probe).ok().map(|st| stat_mtime_ns(&st))
+}
+
+/// The mtime of a raw `stat` answer, in ns.
+fn stat_mtime_ns(st: &rustix::fs::Stat) -> i64 {
+    st.st_mtime
+        .saturating_mul(1_000_000_000)
+        .saturating_add(st.st_mtime_nsec as i64)
 }
 
 /// The inode and mtime of a directory.
@@ -507,10 +509,7 @@ fn see(out: &Path, e: &Entry, since: i64, dir: &mut Option<(String, OwnedFd)>) -
     }
     let fp = Fingerprint {
         ino: st.st_ino,
-        mtime_ns: st
-            .st_mtime
-            .saturating_mul(1_000_000_000)
-            .saturating_add(st.st_mtime_nsec as i64),
+        mtime_ns: stat_mtime_ns(&st),
         size: st.st_size as u64,
     };
     if fp == e.fp && fp.mtime_ns < since - RACY_MARGIN_NS {
@@ -621,11 +620,7 @@ pub fn cache_proven(snap_dir: &Path, root: &Path, out: &Path, odb: &Odb, hash: &
         if r.bytes::<1>()?[0] != u8::from(hash.legacy) {
             return None;
         }
-        let len = u16::from_le_bytes(r.bytes()?) as usize;
-        let mut name = vec![0u8; len];
-        r.input.read_exact(&mut name).ok()?;
-        r.md5.update(&name);
-        if name != hash.md5.as_bytes() {
+        if r.name(false)? != hash.md5 {
             return None;
         }
         let since = r.i64()?;

@@ -330,10 +330,7 @@ pub async fn push(
             row.trusted_dirs += want.dirs.iter().filter(|d| there_dir(d)).count() as u64;
         }
         for (id, found) in to_check.into_iter().zip(there) {
-            let expected = || match named.get(&id) {
-                Some(n) if n.size.is_some() => n.size,
-                _ => cache_size(odb, &id.hash()),
-            };
+            let expected = || expected_size(odb, &named, &id);
             let held = match found {
                 None => false,
                 Some(None) => true,
@@ -360,10 +357,7 @@ pub async fn push(
     let total: u64 = needs.len() as u64 + dir_needs.iter().map(|d| d.len() as u64).sum::<u64>();
     let bytes: u64 = needs
         .iter()
-        .map(|(id, _)| match named.get(id) {
-            Some(Named { size: Some(n), .. }) => *n,
-            _ => cache_size(odb, &id.hash()).unwrap_or(0),
-        })
+        .map(|(id, _)| expected_size(odb, &named, id).unwrap_or(0))
         .sum();
     progress.add_total(total, bytes);
 
@@ -549,6 +543,15 @@ fn name_failures(odb: &Odb, row: &mut PushRow, want: &Wanted, named: &HashMap<Id
 fn lacks_any(files: &[Id], absent: &HashSet<Id>, failed: &HashSet<HashInfo>) -> bool {
     (!absent.is_empty() && files.iter().any(|id| absent.contains(id)))
         || (!failed.is_empty() && files.iter().any(|id| failed.contains(&id.hash())))
+}
+
+/// The size the object `id` must have: from its `.dvc` file when a single-file output names
+/// it, else its cache file's.
+fn expected_size(odb: &Odb, named: &HashMap<Id, Named>, id: &Id) -> Option<u64> {
+    named
+        .get(id)
+        .and_then(|n| n.size)
+        .or_else(|| cache_size(odb, &id.hash()))
 }
 
 /// The size of the cache file of `hash`, when there is one.
