@@ -1,10 +1,14 @@
 //! The local object cache: DVC 3 layout (`files/md5/xx/…`) and the legacy root layout, atomic
 //! inserts (temp file in the target directory, then rename, then mode 0444), verification and
 //! listing for gc.
+mod insert;
 pub mod manifest;
+
+pub use insert::{InsertError, Source};
 
 use std::fs::{self, File, Permissions};
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -394,10 +398,21 @@ pub struct TempObject {
 impl TempObject {
     /// A new file with `mode` (less the umask) in the existing directory `dir`.
     pub fn create(dir: &Path, mode: u32) -> io::Result<Self> {
+        Self::create_at(None, dir, mode)
+    }
+
+    /// [`TempObject::create`] in the directory open as `dir_fd` (whose path is `dir`): the
+    /// kernel walks no path for the anonymous file.
+    pub fn create_at(dir_fd: Option<&OwnedFd>, dir: &Path, mode: u32) -> io::Result<Self> {
         if anonymous_files() {
             use rustix::fs::{Mode, OFlags};
             let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
-            match rustix::fs::open(dir, flags, Mode::from_raw_mode(mode)) {
+            let mode = Mode::from_raw_mode(mode);
+            let opened = match dir_fd {
+                Some(fd) => rustix::fs::openat(fd, ".", flags, mode),
+                None => rustix::fs::open(dir, flags, mode),
+            };
+            match opened {
                 Ok(fd) => {
                     return Ok(Self {
                         file: File::from(fd),
@@ -431,41 +446,52 @@ impl TempObject {
     }
 
     /// Puts the file in place as `dest`, replacing what is there.
-    pub fn commit(mut self, dest: &Path) -> io::Result<()> {
-        match self.named.take() {
-            Some(tmp) => {
-                let result = fs::rename(&tmp, dest);
-                if result.is_err() {
-                    let _ = fs::remove_file(&tmp);
-                }
-                result
+    pub fn commit(self, dest: &Path) -> io::Result<()> {
+        let (dir, name) = match (dest.parent(), dest.file_name()) {
+            (Some(dir), Some(name)) => (dir, Path::new(name)),
+            _ => (Path::new("."), dest),
+        };
+        self.commit_at(None, dir, name)
+    }
+
+    /// [`TempObject::commit`] as `name` in the directory open as `dir_fd` (whose path is
+    /// `dir`), walking no path to it.
+    pub fn commit_at(
+        mut self,
+        dir_fd: Option<&OwnedFd>,
+        dir: &Path,
+        name: &Path,
+    ) -> io::Result<()> {
+        let dest = dir.join(name);
+        let rename = |from: &Path| {
+            let result = fs::rename(from, &dest);
+            if result.is_err() {
+                let _ = fs::remove_file(from);
             }
-            None => {
-                let fd = self.read_path();
-                let link = |to: &Path| {
-                    rustix::fs::linkat(
-                        rustix::fs::CWD,
-                        &fd,
-                        rustix::fs::CWD,
-                        to,
-                        rustix::fs::AtFlags::SYMLINK_FOLLOW,
-                    )
-                };
-                match link(dest) {
-                    Ok(()) => Ok(()),
-                    Err(rustix::io::Errno::EXIST) => {
-                        // something is there already: link beside it, then rename over it
-                        let tmp = dest.with_file_name(temp_name());
-                        link(&tmp)?;
-                        let result = fs::rename(&tmp, dest);
-                        if result.is_err() {
-                            let _ = fs::remove_file(&tmp);
-                        }
-                        result
-                    }
-                    Err(e) => Err(e.into()),
+            result
+        };
+        if let Some(tmp) = self.named.take() {
+            return rename(&tmp);
+        }
+        let fd = self.read_path();
+        let link = |to: &Path| {
+            let flags = rustix::fs::AtFlags::SYMLINK_FOLLOW;
+            match dir_fd {
+                Some(dir_fd) => rustix::fs::linkat(rustix::fs::CWD, &fd, dir_fd, to, flags),
+                None => {
+                    rustix::fs::linkat(rustix::fs::CWD, &fd, rustix::fs::CWD, &dir.join(to), flags)
                 }
             }
+        };
+        match link(name) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::EXIST) => {
+                // something is there already: link beside it, then rename over it
+                let tmp = temp_name();
+                link(Path::new(&tmp))?;
+                rename(&dir.join(tmp))
+            }
+            Err(e) => Err(e.into()),
         }
     }
 }

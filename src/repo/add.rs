@@ -1,8 +1,6 @@
 //! `add` and `commit`: hash an output, store it in the cache and record it in its `.dvc` file.
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::error::{UserError, describe_io};
 use crate::hash::HashInfo;
 use crate::hash::state::State;
@@ -159,12 +157,13 @@ pub fn add_path(
         }
         Current::Dir { hash, files, size } => {
             let legacy = hash.legacy;
-            files.par_iter().filter(|_| commit).try_for_each(|f| {
-                let file = f.path_in(path);
-                odb.insert_file(&file, &f.hash(legacy))
-                    .map_err(|e| cache_write(&file, &e))
-            })?;
             if commit {
+                let source = |i: usize| crate::odb::Source {
+                    size: files[i].size,
+                    path: files[i].path_in(path),
+                };
+                odb.insert_files(legacy, files.len(), |i| files[i].md5, source)
+                    .map_err(|e| cache_write(&e.path, &e.source))?;
                 insert_manifest(odb, files, hash).map_err(|e| cache_write(path, &e))?;
                 checkout::relink(odb, path, files, legacy, &repo.link_types(), state)?;
             }

@@ -3,7 +3,6 @@
 //! go into the cache.
 use std::path::Path;
 
-use rayon::prelude::*;
 use serde_json::{Map, Value as Json};
 
 use super::Repo;
@@ -174,11 +173,12 @@ fn cache(odb: &Odb, abs: &Path, current: &Current) -> anyhow::Result<()> {
             .insert_file(path, &file.hash(false))
             .map_err(|e| failed(path, e)),
         Current::Dir { hash, files, .. } => {
-            files.par_iter().try_for_each(|f| {
-                let path = f.path_in(abs);
-                odb.insert_file(&path, &f.hash(false))
-                    .map_err(|e| failed(&path, e))
-            })?;
+            let source = |i: usize| crate::odb::Source {
+                size: files[i].size,
+                path: files[i].path_in(abs),
+            };
+            odb.insert_files(false, files.len(), |i| files[i].md5, source)
+                .map_err(|e| failed(&e.path, e.source))?;
             super::add::insert_manifest(odb, files, hash).map_err(|e| failed(abs, e))
         }
     }
