@@ -479,7 +479,7 @@ impl TempObject {
             match dir_fd {
                 Some(dir_fd) => rustix::fs::linkat(rustix::fs::CWD, &fd, dir_fd, to, flags),
                 None => {
-                    rustix::fs::linkat(rustix::fs::CWD, &fd, rustix::fs::CWD, &dir.join(to), flags)
+                    rustix::fs::linkat(rustix::fs::CWD, &fd, rustix::fs::CWD, dir.join(to), flags)
                 }
             }
         };
