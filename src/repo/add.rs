@@ -167,6 +167,9 @@ pub fn add_path(
             if commit {
                 insert_manifest(odb, files, hash).map_err(|e| cache_write(path, &e))?;
                 checkout::relink(odb, path, files, legacy, &repo.link_types(), state)?;
+                if let Some(snap_dir) = super::snapshot::dir_of(state) {
+                    super::snapshot::record_stored(&snap_dir, &repo.root, path, odb, hash, files);
+                }
             }
             let rec = Recorded {
                 hash: hash.clone(),

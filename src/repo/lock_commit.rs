@@ -75,6 +75,11 @@ pub fn commit_stage(
         };
         if o.cache {
             cache(odb, &abs, &current)?;
+            if let (Current::Dir { hash, files, .. }, Some(snap_dir)) =
+                (&current, super::snapshot::dir_of(state))
+            {
+                super::snapshot::record_stored(&snap_dir, &repo.root, &abs, odb, hash, files);
+            }
         }
         outs.push(r);
     }

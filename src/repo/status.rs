@@ -59,7 +59,7 @@ fn cache_complete_of(
         );
         return true;
     }
-    let started = snapshot::fs_now(snap_dir);
+    let started = snapshot::cache_now(odb);
     let Some(prefixes) = full_cache_check(odb, hash) else {
         return false;
     };
