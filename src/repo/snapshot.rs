@@ -399,17 +399,61 @@ pub fn workspace_md5(
     let (md5, since) = header(&mut r, out, legacy)?;
     let count = r.u64()?;
     let reader = state.reader();
-    let mut changed: Vec<(u64, [u8; 16])> = Vec::new();
+    // the record is decoded (and its checksum summed) on a thread of its own, a chunk ahead of
+    // the stats of the chunk before
+    let (chunks, decoded) = std::sync::mpsc::sync_channel::<Vec<Entry>>(1);
+    let (changed, complete) = std::thread::scope(|scope| {
+        let decoder = scope.spawn(move || decode(r, count, &chunks));
+        let changed = compare(out, since, legacy, &reader, decoded);
+        (changed, decoder.join().unwrap_or(false))
+    });
+    let changed = changed.filter(|_| complete)?;
+    if changed.is_empty() {
+        return Some(format!("{}.dir", hex::encode(md5)));
+    }
+    recompute(&path, out, legacy, &changed)
+}
+
+/// Reads the `count` files of a workspace record into `chunks` of [`CHUNK`]; whether the
+/// record was whole (read to its end and its checksum held). Stops when the receiver is gone.
+fn decode(mut r: Reader, count: u64, chunks: &std::sync::mpsc::SyncSender<Vec<Entry>>) -> bool {
     let mut index = 0u64;
     while index < count {
         let n = (count - index).min(CHUNK as u64) as usize;
         let mut chunk = Vec::with_capacity(n);
         for _ in 0..n {
-            let rel = r.name(false)?;
-            let fp = r.fp()?;
-            let md5 = r.bytes::<16>()?;
-            chunk.push(Entry { rel, fp, md5 });
+            let entry = (|| {
+                Some(Entry {
+                    rel: r.name(false)?,
+                    fp: r.fp()?,
+                    md5: r.bytes::<16>()?,
+                })
+            })();
+            let Some(entry) = entry else {
+                return false;
+            };
+            chunk.push(entry);
         }
+        if chunks.send(chunk).is_err() {
+            return false;
+        }
+        index += n as u64;
+    }
+    r.finish()
+}
+
+/// Stats each decoded chunk and hashes again the files whose fingerprint is not the trusted
+/// recorded one: the files whose md5 changed (by index), or `None` when the fast path gives up.
+fn compare(
+    out: &Path,
+    since: i64,
+    legacy: bool,
+    reader: &crate::hash::state::StateReader,
+    decoded: std::sync::mpsc::Receiver<Vec<Entry>>,
+) -> Option<Vec<(u64, [u8; 16])>> {
+    let mut changed: Vec<(u64, [u8; 16])> = Vec::new();
+    let mut index = 0u64;
+    for chunk in decoded {
         let seen = look(out, &chunk, since);
         for (i, (e, s)) in chunk.iter().zip(seen).enumerate() {
             let fp = match s {
@@ -434,15 +478,9 @@ pub fn workspace_md5(
                 }
             }
         }
-        index += n as u64;
+        index += chunk.len() as u64;
     }
-    if !r.finish() {
-        return None;
-    }
-    if changed.is_empty() {
-        return Some(format!("{}.dir", hex::encode(md5)));
-    }
-    recompute(&path, out, legacy, &changed)
+    Some(changed)
 }
 
 fn hash_file(path: &Path, legacy: bool) -> Option<String> {

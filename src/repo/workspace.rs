@@ -326,14 +326,17 @@ fn hash_files(
     legacy: bool,
     state: &mut State,
 ) -> Result<Vec<FileInfo>, WorkspaceError> {
-    rels.par_sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    // in reverse: batches are split off the end, and the names' list shrinks as they move
+    // into the result (16 bytes a file not held twice)
+    rels.par_sort_unstable_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
     let mut out = Vec::with_capacity(rels.len());
-    let mut rest = rels.into_iter();
     loop {
-        let batch: Vec<Box<str>> = rest.by_ref().take(BATCH).collect();
+        let mut batch = rels.split_off(rels.len().saturating_sub(BATCH));
+        rels.shrink_to_fit();
         if batch.is_empty() {
             return Ok(out);
         }
+        batch.reverse();
         let snapshot = state.reader();
         let results = hash_batch(dir, batch, meta.as_ref(), legacy, &snapshot);
         drop(snapshot);
