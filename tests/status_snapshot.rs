@@ -243,6 +243,35 @@ fn the_first_status_after_add_answers_from_what_add_recorded() {
     assert!(!seen.cache_fast);
 }
 
+/// A stage's directory output committed by `ferry commit`: the first status after it answers
+/// from the records `commit` wrote, as after `add`.
+#[test]
+fn the_first_status_after_a_stage_commit_answers_from_what_commit_recorded() {
+    let repo = git_repo();
+    let root = repo.path();
+    ok(ferry(root).arg("init"));
+    write(
+        root,
+        "dvc.yaml",
+        "stages:\n  make:\n    cmd: echo made\n    outs:\n    - data\n",
+    );
+    for (rel, body) in FILES {
+        write(root, rel, body);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    ok(ferry(root).args(["commit", "-f"]));
+    assert!(
+        root.join("dvc.lock").is_file(),
+        "the stage was not committed"
+    );
+    let seen = same_as_dvc(root, "commit");
+    assert_eq!(seen.json, serde_json::json!({}));
+    assert!(
+        seen.workspace_fast && seen.cache_fast,
+        "the first status walked or listed the cache"
+    );
+}
+
 /// A file stamped at or after the clock reading of the walk that recorded it (as one written in
 /// the walk's own tick is) is never trusted: written again with the same size and given the
 /// same stamp back (what a second write in that tick looks like), it is found modified, from

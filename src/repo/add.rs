@@ -151,7 +151,7 @@ pub fn add_path(
             }
             let rec = Recorded {
                 hash: hash.clone(),
-                size: file.size,
+                size: file.size(),
                 nfiles: None,
                 isexec: *isexec,
             };

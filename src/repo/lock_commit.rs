@@ -150,7 +150,7 @@ fn record(path: &str, current: &Current) -> Option<Recorded> {
         Current::File { file, isexec, .. } => Recorded {
             path: path.to_string(),
             hash,
-            size: file.size,
+            size: file.size(),
             nfiles: None,
             isexec: *isexec,
         },
