@@ -20,11 +20,32 @@ fn age(path: &Path) {
             age(&e.unwrap().path());
         }
     }
+    set_mtime(path, long_ago());
+}
+
+fn set_mtime(path: &Path, when: SystemTime) {
     std::fs::File::open(path)
         .unwrap()
-        .set_modified(long_ago())
+        .set_modified(when)
         .unwrap();
 }
+
+/// A stamp no clock reading of this run reaches: what a change made in the same clock tick as
+/// the walk (or the check) that recorded it looks like to the racy-timestamp rule, without
+/// having to hit that tick.
+fn this_tick() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(24 * 3600)
+}
+
+const FILES: [(&str, &str); 7] = [
+    ("data/a/f1", "one\n"),
+    ("data/a/f2", "two\n"),
+    ("data/a/f3", "three\n"),
+    ("data/b/g1", "gee one\n"),
+    ("data/b/g2", "gee two\n"),
+    ("data/a.b", "dot\n"),
+    ("data/top.txt", "top\n"),
+];
 
 /// A repository with `data/` added by Ferry, its tree and cache directories aged, and one
 /// status run (which records the cache side): the next status can answer from the snapshot.
@@ -32,15 +53,7 @@ fn setup() -> tempfile::TempDir {
     let repo = git_repo();
     let root = repo.path();
     ok(ferry(root).arg("init"));
-    for (rel, body) in [
-        ("data/a/f1", "one\n"),
-        ("data/a/f2", "two\n"),
-        ("data/a/f3", "three\n"),
-        ("data/b/g1", "gee one\n"),
-        ("data/b/g2", "gee two\n"),
-        ("data/a.b", "dot\n"),
-        ("data/top.txt", "top\n"),
-    ] {
+    for (rel, body) in FILES {
         write(root, rel, body);
     }
     age(&root.join("data"));
@@ -193,6 +206,119 @@ fn every_change_to_the_tree_is_seen() {
         // and again, from whatever the walk recorded
         same_as_dvc(root, what);
     }
+}
+
+/// Data written just before `add`, as a user does it (nothing aged): the first status after
+/// `add` answers both sides from the records `add` wrote, and a cache object deleted right
+/// after `add` is still seen.
+#[test]
+fn the_first_status_after_add_answers_from_what_add_recorded() {
+    let repo = git_repo();
+    let root = repo.path();
+    ok(ferry(root).arg("init"));
+    for (rel, body) in FILES {
+        write(root, rel, body);
+    }
+    // past the filesystem clock's tick the data was written in (a few ms on coarse clocks)
+    std::thread::sleep(Duration::from_millis(50));
+    ok(ferry(root).args(["add", "data"]));
+    let seen = same_as_dvc(root, "add");
+    assert_eq!(seen.json, serde_json::json!({}));
+    assert!(
+        seen.workspace_fast && seen.cache_fast,
+        "the first status walked or listed the cache"
+    );
+    let md5 = md5_hex(b"gee two\n");
+    std::fs::remove_file(
+        root.join(".dvc/cache/files/md5")
+            .join(&md5[..2])
+            .join(&md5[2..]),
+    )
+    .unwrap();
+    let seen = same_as_dvc(root, "a cache object deleted right after add");
+    assert_eq!(
+        seen.json,
+        serde_json::json!({"data.dvc": [{"changed outs": {"data": "not in cache"}}]})
+    );
+    assert!(!seen.cache_fast);
+}
+
+/// A stage's directory output committed by `ferry commit`: the first status after it answers
+/// from the records `commit` wrote, as after `add`.
+#[test]
+fn the_first_status_after_a_stage_commit_answers_from_what_commit_recorded() {
+    let repo = git_repo();
+    let root = repo.path();
+    ok(ferry(root).arg("init"));
+    write(
+        root,
+        "dvc.yaml",
+        "stages:\n  make:\n    cmd: echo made\n    outs:\n    - data\n",
+    );
+    for (rel, body) in FILES {
+        write(root, rel, body);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    ok(ferry(root).args(["commit", "-f"]));
+    assert!(
+        root.join("dvc.lock").is_file(),
+        "the stage was not committed"
+    );
+    let seen = same_as_dvc(root, "commit");
+    assert_eq!(seen.json, serde_json::json!({}));
+    assert!(
+        seen.workspace_fast && seen.cache_fast,
+        "the first status walked or listed the cache"
+    );
+}
+
+/// A file stamped at or after the clock reading of the walk that recorded it (as one written in
+/// the walk's own tick is) is never trusted: written again with the same size and given the
+/// same stamp back (what a second write in that tick looks like), it is found modified, from
+/// its bytes (the state cache's entry for that stamp is as young). dvc says clean here: its
+/// state cache trusts the stamp.
+#[test]
+fn a_file_changed_in_the_tick_of_the_walk_is_seen() {
+    let repo = setup();
+    let root = repo.path();
+    let f2 = root.join("data/a/f2");
+    let tick = this_tick();
+    set_mtime(&f2, tick);
+    // a walk (add of unchanged data) records f2 with its young stamp
+    ok(ferry(root).args(["add", "data"]));
+    assert_eq!(ferry_status(root).json, serde_json::json!({}));
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new().write(true).open(&f2).unwrap();
+    f.write_all(b"TWO\n").unwrap();
+    drop(f);
+    set_mtime(&f2, tick);
+    let seen = ferry_status(root);
+    assert_eq!(seen.json, modified());
+    assert!(seen.workspace_fast, "the directory did not change");
+}
+
+/// A cache directory stamped at or after the clock reading of the check (as one changed in the
+/// check's own tick is) is never recorded: an object deleted from it and the stamp put back is
+/// still seen.
+#[test]
+fn a_cache_directory_changed_in_the_tick_of_the_check_is_seen() {
+    let repo = setup();
+    let root = repo.path();
+    let md5 = md5_hex(b"gee two\n");
+    let dir = root.join(".dvc/cache/files/md5").join(&md5[..2]);
+    let tick = this_tick();
+    set_mtime(&dir, tick);
+    let seen = same_as_dvc(root, "a cache directory stamped in the check's tick");
+    assert_eq!(seen.json, serde_json::json!({}));
+    assert!(!seen.cache_fast, "the cache directory's stamp moved");
+    std::fs::remove_file(dir.join(&md5[2..])).unwrap();
+    set_mtime(&dir, tick);
+    let seen = same_as_dvc(root, "an object deleted in that tick");
+    assert_eq!(
+        seen.json,
+        serde_json::json!({"data.dvc": [{"changed outs": {"data": "not in cache"}}]})
+    );
+    assert!(!seen.cache_fast);
 }
 
 #[test]

@@ -149,7 +149,7 @@ pub fn add_path(
             }
             let rec = Recorded {
                 hash: hash.clone(),
-                size: file.size,
+                size: file.size(),
                 nfiles: None,
                 isexec: *isexec,
             };
@@ -166,6 +166,9 @@ pub fn add_path(
                     .map_err(|e| cache_write(&e.path, &e.source))?;
                 insert_manifest(odb, files, hash).map_err(|e| cache_write(path, &e))?;
                 checkout::relink(odb, path, files, legacy, &repo.link_types(), state)?;
+                if let Some(snap_dir) = super::snapshot::dir_of(state) {
+                    super::snapshot::record_stored(&snap_dir, &repo.root, path, odb, hash, files);
+                }
             }
             let rec = Recorded {
                 hash: hash.clone(),

@@ -74,6 +74,11 @@ pub fn commit_stage(
         };
         if o.cache {
             cache(odb, &abs, &current)?;
+            if let (Current::Dir { hash, files, .. }, Some(snap_dir)) =
+                (&current, super::snapshot::dir_of(state))
+            {
+                super::snapshot::record_stored(&snap_dir, &repo.root, &abs, odb, hash, files);
+            }
         }
         outs.push(r);
     }
@@ -144,7 +149,7 @@ fn record(path: &str, current: &Current) -> Option<Recorded> {
         Current::File { file, isexec, .. } => Recorded {
             path: path.to_string(),
             hash,
-            size: file.size,
+            size: file.size(),
             nfiles: None,
             isexec: *isexec,
         },

@@ -17,21 +17,34 @@
 //! ignored. They are written to a temp file and renamed into place, and opened with
 //! `O_NOFOLLOW`: a symlink a hostile clone planted there is never read or written through.
 //!
-//! What a snapshot proves, and the racy-timestamp rule: a directory whose mtime is unchanged
-//! holds the same names (any create, delete or rename in it changes its mtime), and a file whose
-//! `(inode, mtime, size)` is unchanged is taken as unchanged (the state cache's rule, and dvc's).
-//! A timestamp is only trusted when it is older than the walk that recorded it by more than
-//! [`RACY_MARGIN_NS`] (a change within the same clock tick would not move it): a directory or
-//! cache directory younger than that is never recorded (no snapshot is written), and a file
-//! younger than that is hashed again. Anything odd (a symlink, a name the safe-path rule
-//! refuses, a read error, a directory changed) sends status the slow way, which rewrites the
-//! snapshot. Nothing is ever written because of what a snapshot says.
+//! What a snapshot proves: a directory whose mtime is unchanged holds the same names (any
+//! create, delete or rename in it changes its mtime), and a file whose `(inode, mtime, size)` is
+//! unchanged is taken as unchanged (the state cache's rule, and dvc's).
+//!
+//! The racy-timestamp rule ("racy git", git's `Documentation/technical/racy-git.txt`, made
+//! strict): a timestamp is trusted only when it is strictly older than a reading of the same
+//! filesystem's clock ([`fs_now`]: the mtime of a nameless file created there) taken *before*
+//! the stat that read it. The argument: the filesystem stamps every change with its clock, which
+//! never goes back (coarse ticks, 2-s FAT ticks and the multigrain timestamps of newer kernels
+//! alike). A change made before the reading `T` happened before the stat (and the listing or
+//! hashing that follows it) and is in what was recorded; a change made after `T` is stamped
+//! `≥ T`, so it cannot leave a trusted stamp (`< T`) as it was. A change in the same tick as the
+//! stat gives a stamp `≥ T` too, which is why no stamp `≥ T` is trusted: such a directory or
+//! cache directory is never recorded (no record is written), and such a file is hashed again by
+//! every fast path. No margin is needed, as probe and stamps come from one clock; what the rule
+//! cannot see is a timestamp set back by hand to its old value (`touch -d`, a restore), which
+//! the state cache and dvc cannot see either.
+//!
+//! Anything odd (a symlink, a name the safe-path rule refuses, a read error, a directory
+//! changed) sends status the slow way, which rewrites the snapshot. Nothing is ever written
+//! because of what a snapshot says.
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use md5::{Digest, Md5};
 use rayon::prelude::*;
@@ -40,10 +53,6 @@ use super::workspace::FileInfo;
 use crate::hash::HashInfo;
 use crate::hash::state::{Fingerprint, State};
 use crate::odb::{Odb, manifest};
-
-/// How much older than the walk a timestamp must be to prove anything (clock ticks of coarse
-/// filesystem clocks, and a little skew).
-pub const RACY_MARGIN_NS: i64 = 2_000_000_000;
 
 const MAGIC: &[u8; 8] = b"FERRYSNP";
 const CACHE_MAGIC: &[u8; 8] = b"FERRYSNC";
@@ -62,8 +71,14 @@ const MAX_CHANGED: usize = 4_096;
 /// filesystem's, or faked). `None` where it cannot be told (no `O_TMPFILE`, a read-only or
 /// linked directory): nothing is recorded then.
 pub fn fs_now(dir: &Path) -> Option<i64> {
-    use rustix::fs::{Mode, OFlags};
     std::fs::create_dir_all(dir).ok()?;
+    fs_clock(dir)
+}
+
+/// [`fs_now`] in an existing directory (the cache's root: the clock of the filesystem holding
+/// the cache, which need not be the repository's).
+fn fs_clock(dir: &Path) -> Option<i64> {
+    use rustix::fs::{Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let dir_fd = rustix::fs::open(dir, flags, Mode::empty()).ok()?;
     let probe = rustix::fs::openat(
@@ -105,11 +120,12 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
         .saturating_add(meta.mtime_nsec())
 }
 
-/// A directory's stamp when it is a real directory (not a link) old enough to be trusted.
+/// A directory's stamp when it is a real directory (not a link) stamped strictly before the
+/// clock reading `since_ns` taken before this stat (the racy rule in the module docs).
 fn trusted_dir(path: &Path, since_ns: i64) -> Option<DirStamp> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     let stamp = DirStamp::of(&meta);
-    (meta.is_dir() && stamp.mtime_ns < since_ns - RACY_MARGIN_NS).then_some(stamp)
+    (meta.is_dir() && stamp.mtime_ns < since_ns).then_some(stamp)
 }
 
 /// Where the snapshots of the repository whose state cache is `state` live.
@@ -383,17 +399,61 @@ pub fn workspace_md5(
     let (md5, since) = header(&mut r, out, legacy)?;
     let count = r.u64()?;
     let reader = state.reader();
-    let mut changed: Vec<(u64, [u8; 16])> = Vec::new();
+    // the record is decoded (and its checksum summed) on a thread of its own, a chunk ahead of
+    // the stats of the chunk before
+    let (chunks, decoded) = std::sync::mpsc::sync_channel::<Vec<Entry>>(1);
+    let (changed, complete) = std::thread::scope(|scope| {
+        let decoder = scope.spawn(move || decode(r, count, &chunks));
+        let changed = compare(out, since, legacy, &reader, decoded);
+        (changed, decoder.join().unwrap_or(false))
+    });
+    let changed = changed.filter(|_| complete)?;
+    if changed.is_empty() {
+        return Some(format!("{}.dir", hex::encode(md5)));
+    }
+    recompute(&path, out, legacy, &changed)
+}
+
+/// Reads the `count` files of a workspace record into `chunks` of [`CHUNK`]; whether the
+/// record was whole (read to its end and its checksum held). Stops when the receiver is gone.
+fn decode(mut r: Reader, count: u64, chunks: &std::sync::mpsc::SyncSender<Vec<Entry>>) -> bool {
     let mut index = 0u64;
     while index < count {
         let n = (count - index).min(CHUNK as u64) as usize;
         let mut chunk = Vec::with_capacity(n);
         for _ in 0..n {
-            let rel = r.name(false)?;
-            let fp = r.fp()?;
-            let md5 = r.bytes::<16>()?;
-            chunk.push(Entry { rel, fp, md5 });
+            let entry = (|| {
+                Some(Entry {
+                    rel: r.name(false)?,
+                    fp: r.fp()?,
+                    md5: r.bytes::<16>()?,
+                })
+            })();
+            let Some(entry) = entry else {
+                return false;
+            };
+            chunk.push(entry);
         }
+        if chunks.send(chunk).is_err() {
+            return false;
+        }
+        index += n as u64;
+    }
+    r.finish()
+}
+
+/// Stats each decoded chunk and hashes again the files whose fingerprint is not the trusted
+/// recorded one: the files whose md5 changed (by index), or `None` when the fast path gives up.
+fn compare(
+    out: &Path,
+    since: i64,
+    legacy: bool,
+    reader: &crate::hash::state::StateReader,
+    decoded: std::sync::mpsc::Receiver<Vec<Entry>>,
+) -> Option<Vec<(u64, [u8; 16])>> {
+    let mut changed: Vec<(u64, [u8; 16])> = Vec::new();
+    let mut index = 0u64;
+    for chunk in decoded {
         let seen = look(out, &chunk, since);
         for (i, (e, s)) in chunk.iter().zip(seen).enumerate() {
             let fp = match s {
@@ -402,7 +462,10 @@ pub fn workspace_md5(
                 Seen::Changed(fp) => fp,
             };
             let abs = out.join(&e.rel);
-            let hex = match reader.get(&abs, fp, legacy) {
+            // a fingerprint as recorded but too young to trust: the state cache's entry for it
+            // is as young, so the bytes are read
+            let known = (fp != e.fp).then(|| reader.get(&abs, fp, legacy)).flatten();
+            let hex = match known {
                 Some(hex) => hex,
                 None => hash_file(&abs, legacy)?,
             };
@@ -415,15 +478,9 @@ pub fn workspace_md5(
                 }
             }
         }
-        index += n as u64;
+        index += chunk.len() as u64;
     }
-    if !r.finish() {
-        return None;
-    }
-    if changed.is_empty() {
-        return Some(format!("{}.dir", hex::encode(md5)));
-    }
-    recompute(&path, out, legacy, &changed)
+    Some(changed)
 }
 
 fn hash_file(path: &Path, legacy: bool) -> Option<String> {
@@ -512,7 +569,7 @@ fn see(out: &Path, e: &Entry, since: i64, dir: &mut Option<(String, OwnedFd)>) -
         mtime_ns: stat_mtime_ns(&st),
         size: st.st_size as u64,
     };
-    if fp == e.fp && fp.mtime_ns < since - RACY_MARGIN_NS {
+    if fp == e.fp && fp.mtime_ns < since {
         Seen::Same
     } else {
         Seen::Changed(fp)
@@ -556,9 +613,15 @@ fn first_byte(md5: &str) -> Option<u8> {
     md5.get(..2).and_then(|h| u8::from_str_radix(h, 16).ok())
 }
 
+/// Now on the clock of the filesystem holding the cache ([`fs_now`] in its root, which is not
+/// created): what the cache record's stamps are compared with.
+pub fn cache_now(odb: &Odb) -> Option<i64> {
+    fs_clock(&odb.root)
+}
+
 /// Records that every object of the `.dir` `hash` was found in the cache by a full check begun
-/// at `started_ns`, with `prefixes` the first bytes of its objects' md5s; skipped when a
-/// directory involved is too young to be trusted.
+/// after the clock reading `started_ns` ([`cache_now`]), with `prefixes` the first bytes of its
+/// objects' md5s; skipped when a directory involved is too young to be trusted.
 pub fn write_cache(
     snap_dir: &Path,
     root: &Path,
@@ -568,33 +631,115 @@ pub fn write_cache(
     prefixes: &[bool; 256],
     started_ns: i64,
 ) {
-    let Some(own) = first_byte(&hash.md5) else {
-        return;
-    };
-    let Ok(object) = std::fs::symlink_metadata(odb.path(hash)) else {
-        return;
-    };
-    let object = Fingerprint::of(&object);
-    let mut stamps = Vec::new();
-    for p in 0..=255u8 {
-        if !prefixes[p as usize] && p != own {
-            continue;
-        }
-        let Some(stamp) = fanout(odb, hash.legacy, p).and_then(|d| trusted_dir(&d, started_ns))
-        else {
+    if let Some(stamps) = cache_stamps(odb, hash, prefixes, started_ns) {
+        put_cache(snap_dir, root, out, hash, &stamps);
+    }
+}
+
+/// Longest wait for the cache's clock to pass the fan-out directories just written (a coarse
+/// clock's tick is a few ms; a 1- or 2-s clock is not waited for).
+const SETTLE_MAX: Duration = Duration::from_millis(64);
+
+/// Records the cache side of the directory output at `out` whose objects (`files`) and `.dir`
+/// (`hash`) were just stored by `add` or `commit` under the repository lock, so that the first
+/// status after them needs no full check. The fan-out directories are stamped first (after a
+/// clock reading, waiting out the tick they were written in), then every object is looked for
+/// in a listing of its directory (names only, no stat per object): a deletion before the
+/// stamps (an outside `dvc gc`) is found by the listing, one after them moves a stamp. Where
+/// anything is missing or the clock will not settle, nothing is recorded and the first status
+/// checks in full, as before.
+pub fn record_stored(
+    snap_dir: &Path,
+    root: &Path,
+    out: &Path,
+    odb: &Odb,
+    hash: &HashInfo,
+    files: &[FileInfo],
+) {
+    let mut prefixes = [false; 256];
+    for f in files {
+        prefixes[f.md5[0] as usize] = true;
+    }
+    let mut wait = Duration::from_millis(1);
+    let stamps = loop {
+        let Some(since) = cache_now(odb) else {
             return;
         };
-        stamps.push((p, stamp));
+        if let Some(stamps) = cache_stamps(odb, hash, &prefixes, since) {
+            break stamps;
+        }
+        if wait > SETTLE_MAX {
+            return;
+        }
+        std::thread::sleep(wait);
+        wait *= 2;
+    };
+    if odb.contains(hash) && all_listed(odb, hash.legacy, files) {
+        put_cache(snap_dir, root, out, hash, &stamps);
     }
+}
+
+/// Whether the cache holds every object of `files`, by listings of its fan-out directories,
+/// in 16 passes (one per first hex digit) so that at most a sixteenth of the md5s is held.
+fn all_listed(odb: &Odb, legacy: bool, files: &[FileInfo]) -> bool {
+    (0..16u8).all(|digit| {
+        let mut md5s: Vec<[u8; 16]> = files
+            .iter()
+            .filter(|f| f.md5[0] >> 4 == digit)
+            .map(|f| f.md5)
+            .collect();
+        md5s.par_sort_unstable();
+        md5s.dedup();
+        odb.missing_raw(legacy, &md5s).is_empty()
+    })
+}
+
+/// What a cache record holds besides its `.dir` md5.
+struct CacheStamps {
+    /// The clock reading the stamps were trusted against.
+    since: i64,
+    /// The `.dir` object's fingerprint.
+    object: Fingerprint,
+    /// The fan-out directories (by first md5 byte) holding its objects and itself.
+    dirs: Vec<(u8, DirStamp)>,
+}
+
+/// Stamps the `.dir` object and the fan-out directories of `prefixes` (and the `.dir`'s own),
+/// each trusted against `since`; `None` when one is missing or too young.
+fn cache_stamps(
+    odb: &Odb,
+    hash: &HashInfo,
+    prefixes: &[bool; 256],
+    since: i64,
+) -> Option<CacheStamps> {
+    let own = first_byte(&hash.md5)?;
+    let object = Fingerprint::of(&std::fs::symlink_metadata(odb.path(hash)).ok()?);
+    let mut dirs = Vec::new();
+    for p in 0..=255u8 {
+        if prefixes[p as usize] || p == own {
+            dirs.push((
+                p,
+                fanout(odb, hash.legacy, p).and_then(|d| trusted_dir(&d, since))?,
+            ));
+        }
+    }
+    Some(CacheStamps {
+        since,
+        object,
+        dirs,
+    })
+}
+
+fn put_cache(snap_dir: &Path, root: &Path, out: &Path, hash: &HashInfo, stamps: &CacheStamps) {
     let result = write_record(snap_dir, &format!("{}.cache", id(root, out)), |w| {
         w.put(CACHE_MAGIC)?;
         w.put(&VERSION.to_le_bytes())?;
         w.put(&[u8::from(hash.legacy)])?;
         w.name(&hash.md5)?;
-        w.put(&started_ns.to_le_bytes())?;
-        put_fp(w, &object)?;
-        w.put(&(stamps.len() as u32).to_le_bytes())?;
-        for (p, stamp) in &stamps {
+        w.put(&stamps.since.to_le_bytes())?;
+        put_fp(w, &stamps.object)?;
+        w.put(&(stamps.dirs.len() as u32).to_le_bytes())?;
+        for (p, stamp) in &stamps.dirs {
             w.put(&[*p])?;
             w.put(&stamp.ino.to_le_bytes())?;
             w.put(&stamp.mtime_ns.to_le_bytes())?;

@@ -402,7 +402,7 @@ fn outside_current(abs: &Path, legacy: bool) -> anyhow::Result<Option<Current>> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(Current::Missing)),
         Err(e) => Err(anyhow::anyhow!("cannot read '{}': {e}", abs.display())),
         Ok(m) if m.is_file() => {
-            let (md5, size) = if legacy {
+            let (md5, _) = if legacy {
                 crate::hash::file_md5_dos2unix(abs)?
             } else {
                 crate::hash::file_md5(abs)?
@@ -413,7 +413,6 @@ fn outside_current(abs: &Path, legacy: bool) -> anyhow::Result<Option<Current>> 
                 file: workspace::FileInfo {
                     rel: Box::from(""),
                     md5: raw,
-                    size,
                     fp: crate::hash::state::Fingerprint::of(&m),
                 },
                 path: abs.to_path_buf(),

@@ -12,7 +12,7 @@ use crate::hash::state::{Fingerprint, State};
 use crate::hash::{self, HashInfo};
 use crate::odb::manifest;
 
-/// A file as found in the workspace, with its hash: 64 bytes and its name, as a million-file
+/// A file as found in the workspace, with its hash: 56 bytes and its name, as a million-file
 /// directory holds a million of them (its absolute path is [`FileInfo::path_in`] the output).
 #[derive(Debug, Clone)]
 pub struct FileInfo {
@@ -20,13 +20,16 @@ pub struct FileInfo {
     pub rel: Box<str>,
     /// Its md5 under the out's hash kind.
     pub md5: [u8; 16],
-    /// Its size.
-    pub size: u64,
-    /// Its fingerprint when it was looked at (for the status snapshot).
+    /// Its fingerprint when it was looked at (for the state cache and the status snapshot).
     pub fp: Fingerprint,
 }
 
 impl FileInfo {
+    /// Its size as it was stat'ed (what dvc records, too).
+    pub fn size(&self) -> u64 {
+        self.fp.size
+    }
+
     /// The md5 as 32 lowercase hex digits.
     pub fn md5_hex(&self) -> String {
         hex::encode(self.md5)
@@ -220,7 +223,7 @@ pub fn current(
         md5: format!("{md5}.dir"),
         legacy,
     };
-    let size = files.iter().map(|f| f.size).sum();
+    let size = files.iter().map(FileInfo::size).sum();
     Ok(Current::Dir { hash, files, size })
 }
 
@@ -326,14 +329,17 @@ fn hash_files(
     legacy: bool,
     state: &mut State,
 ) -> Result<Vec<FileInfo>, WorkspaceError> {
-    rels.par_sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    // in reverse: batches are split off the end, and the names' list shrinks as they move
+    // into the result (16 bytes a file not held twice)
+    rels.par_sort_unstable_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
     let mut out = Vec::with_capacity(rels.len());
-    let mut rest = rels.into_iter();
     loop {
-        let batch: Vec<Box<str>> = rest.by_ref().take(BATCH).collect();
+        let mut batch = rels.split_off(rels.len().saturating_sub(BATCH));
+        rels.shrink_to_fit();
         if batch.is_empty() {
             return Ok(out);
         }
+        batch.reverse();
         let snapshot = state.reader();
         let results = hash_batch(dir, batch, meta.as_ref(), legacy, &snapshot);
         drop(snapshot);
@@ -393,22 +399,22 @@ fn hash_batch(
                         return Ok(None);
                     }
                     let fp = Fingerprint::of(&meta);
-                    let (hex, size, fresh) = match known_md5s.next().flatten() {
-                        Some(hex) => (hex, meta.len(), false),
+                    let (hex, fresh) = match known_md5s.next().flatten() {
+                        Some(hex) => (hex, false),
                         None => {
                             let hashed = if legacy {
                                 hash::file_md5_dos2unix(&path)
                             } else {
                                 hash::file_md5(&path)
                             };
-                            let (hex, size) = hashed.map_err(io)?;
-                            (hex, size, true)
+                            let (hex, _) = hashed.map_err(io)?;
+                            (hex, true)
                         }
                     };
                     let mut md5 = [0u8; 16];
                     hex::decode_to_slice(&hex, &mut md5)
                         .map_err(|e| io(std::io::Error::other(e)))?;
-                    Ok(Some((FileInfo { rel, md5, size, fp }, fresh)))
+                    Ok(Some((FileInfo { rel, md5, fp }, fresh)))
                 })
                 .collect::<Vec<_>>()
         })
