@@ -159,7 +159,7 @@ pub fn add_path(
             let legacy = hash.legacy;
             if commit {
                 let source = |i: usize| crate::odb::Source {
-                    size: files[i].size,
+                    size: files[i].size(),
                     path: files[i].path_in(path),
                 };
                 odb.insert_files(legacy, files.len(), |i| files[i].md5, source)

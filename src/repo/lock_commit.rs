@@ -179,7 +179,7 @@ fn cache(odb: &Odb, abs: &Path, current: &Current) -> anyhow::Result<()> {
             .map_err(|e| failed(path, e)),
         Current::Dir { hash, files, .. } => {
             let source = |i: usize| crate::odb::Source {
-                size: files[i].size,
+                size: files[i].size(),
                 path: files[i].path_in(abs),
             };
             odb.insert_files(false, files.len(), |i| files[i].md5, source)
