@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{OBJECT_MODE, Odb, TempObject, clone_or_copy, umask};
+use super::{LIST_AT, Odb, clone_or_copy, name_bytes, object_file, object_names};
 
 /// Files up to this size are copied with one read and one write (cheaper than the kernel's
 /// `copy_file_range`, which sets up a splice per call).
@@ -67,12 +67,7 @@ impl Odb {
         let Some((first_md5, first)) = files.next() else {
             return Ok(());
         };
-        let head = hex::encode([first_md5[0]]);
-        let dir = if legacy {
-            self.root.join(&head)
-        } else {
-            self.root.join("files/md5").join(&head)
-        };
+        let dir = self.fanout_dir(legacy, first_md5[0]);
         let cache_error = |source| InsertError {
             path: first.path.clone(),
             source,
@@ -85,11 +80,12 @@ impl Odb {
             other => other.map_err(cache_error)?,
         };
         // a few objects are looked up one by one; more, by one listing of the directory
-        let present = (count >= 4).then(|| listing(&dir_fd));
+        // (a listing cut short only costs objects stored again, linked over their old copy)
+        let present = (count >= LIST_AT).then(|| object_names(&dir).unwrap_or_default());
         for (md5, src) in std::iter::once((first_md5, first)).chain(files) {
             let name = hex::encode(&md5[1..]);
             let there = match &present {
-                Some(names) => names.binary_search(&tail(&md5)).is_ok(),
+                Some(names) => names.binary_search(&name_bytes(&md5)).is_ok(),
                 None => is_file_at(&dir_fd, &name),
             };
             if !there {
@@ -105,35 +101,10 @@ impl Odb {
     }
 }
 
-/// The md5 less its first byte: an object's name within its directory, in binary.
-fn tail(md5: &[u8; 16]) -> [u8; 15] {
-    let mut t = [0u8; 15];
-    t.copy_from_slice(&md5[1..]);
-    t
-}
-
 fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
     use rustix::fs::{Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     rustix::fs::open(dir, flags, Mode::empty()).map_err(io::Error::from)
-}
-
-/// The objects of the open cache directory (names of 30 hex digits), sorted; other names are
-/// not objects.
-/// A listing cut short only costs objects stored again (linked over their old copy).
-fn listing(dir_fd: &OwnedFd) -> Vec<[u8; 15]> {
-    let mut names = Vec::new();
-    let Ok(mut dir) = rustix::fs::Dir::read_from(dir_fd) else {
-        return names;
-    };
-    while let Some(Ok(entry)) = dir.next() {
-        let mut t = [0u8; 15];
-        if hex::decode_to_slice(entry.file_name().to_bytes(), &mut t).is_ok() {
-            names.push(t);
-        }
-    }
-    names.sort_unstable();
-    names
 }
 
 /// Whether `name` in the open directory is a regular file (following a link, as
@@ -153,36 +124,19 @@ fn store(
     (md5, legacy): (&[u8; 16], bool),
     src: &Source,
 ) -> io::Result<()> {
-    let mut temp = TempObject::create_at(Some(dir_fd), dir, OBJECT_MODE)?;
-    if umask() & OBJECT_MODE != 0 {
-        use std::os::unix::fs::PermissionsExt;
-        temp.file
-            .set_permissions(std::fs::Permissions::from_mode(OBJECT_MODE))?;
-    }
+    let mut temp = object_file(Some(dir_fd), dir)?;
     let mut from = File::open(&src.path)?;
     if src.size <= SMALL_COPY && !super::REFLINKS.load(std::sync::atomic::Ordering::Relaxed) {
-        // one read past the size sees a file that grew since it was hashed
-        let mut buf = vec![0u8; src.size as usize + 1];
-        let mut filled = 0;
-        loop {
-            match from.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-            if filled == buf.len() {
-                break;
-            }
-        }
-        let bytes = &buf[..filled];
-        if crate::hash::md5_of(bytes, legacy) != hex::encode(md5) {
+        // one byte past the size sees a file that grew since it was hashed
+        let mut bytes = Vec::with_capacity(src.size as usize + 1);
+        (&mut from).take(src.size + 1).read_to_end(&mut bytes)?;
+        if crate::hash::md5_of(&bytes, legacy) != hex::encode(md5) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "it changed while being added; run the command again",
             ));
         }
-        temp.file.write_all(bytes)?;
+        temp.file.write_all(&bytes)?;
     } else {
         clone_or_copy(&mut from, &mut temp.file)?;
     }

@@ -191,41 +191,31 @@ impl Odb {
         let Some(first) = group.first() else {
             return Vec::new();
         };
-        if group.len() < 4 {
+        if group.len() < LIST_AT {
             return group
                 .iter()
                 .filter(|m| !self.contains(&hash(m)))
                 .copied()
                 .collect();
         }
-        let listing = self
-            .path(&hash(first))
-            .parent()
-            .and_then(|dir| fs::read_dir(dir).ok());
-        let Some(listing) = listing else {
+        let Some(present) = object_names(&self.fanout_dir(legacy, first[0])) else {
             return group.to_vec();
         };
-        // the objects' names: the 30 hex digits after the directory's two
-        let mut present: Vec<[u8; 15]> = listing
-            .flatten()
-            .filter_map(|e| {
-                let mut r = [0u8; 15];
-                let name = e.file_name();
-                hex::decode_to_slice(name.as_encoded_bytes(), &mut r)
-                    .ok()
-                    .map(|()| r)
-            })
-            .collect();
-        present.sort_unstable();
         group
             .iter()
-            .filter(|m| {
-                let mut tail = [0u8; 15];
-                tail.copy_from_slice(&m[1..]);
-                present.binary_search(&tail).is_err()
-            })
+            .filter(|m| present.binary_search(&name_bytes(m)).is_err())
             .copied()
             .collect()
+    }
+
+    /// The two-digit directory holding the objects whose md5 begins with `head`.
+    fn fanout_dir(&self, legacy: bool, head: u8) -> PathBuf {
+        let head = hex::encode([head]);
+        if legacy {
+            self.root.join(head)
+        } else {
+            self.root.join("files/md5").join(head)
+        }
     }
 
     /// Whether the cache holds a good copy of `hash`: a 0444 file is trusted as DVC does;
@@ -261,18 +251,13 @@ impl Odb {
     pub fn create_temp(&self, hash: &HashInfo) -> io::Result<TempObject> {
         let final_path = self.path(hash);
         let dir = final_path.parent().unwrap_or(&self.root);
-        let temp = match TempObject::create(dir, OBJECT_MODE) {
+        match object_file(None, dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.make_dir(dir)?;
-                TempObject::create(dir, OBJECT_MODE)?
+                object_file(None, dir)
             }
-            other => other?,
-        };
-        if umask() & OBJECT_MODE != 0 {
-            temp.file
-                .set_permissions(Permissions::from_mode(OBJECT_MODE))?;
+            other => other,
         }
-        Ok(temp)
     }
 
     /// Puts a complete, verified object from [`Odb::create_temp`] in place as `hash`.
@@ -381,6 +366,45 @@ impl Odb {
         }
         Ok(out)
     }
+}
+
+/// A new read-only object file in the existing cache directory `dir` (open as `dir_fd` when
+/// given): [`TempObject::create_at`] with mode [`OBJECT_MODE`] whatever the umask.
+fn object_file(dir_fd: Option<&OwnedFd>, dir: &Path) -> io::Result<TempObject> {
+    let temp = TempObject::create_at(dir_fd, dir, OBJECT_MODE)?;
+    if umask() & OBJECT_MODE != 0 {
+        temp.file
+            .set_permissions(Permissions::from_mode(OBJECT_MODE))?;
+    }
+    Ok(temp)
+}
+
+/// From this many objects of one two-digit directory on, the directory is listed once rather
+/// than each object looked up.
+const LIST_AT: usize = 4;
+
+/// An object's name within its two-digit directory, in binary: its md5 less the first byte.
+fn name_bytes(md5: &[u8; 16]) -> [u8; 15] {
+    let mut tail = [0u8; 15];
+    tail.copy_from_slice(&md5[1..]);
+    tail
+}
+
+/// The objects of a two-digit cache directory (names of 30 hex digits; other names are not
+/// objects), sorted; `None` when it cannot be listed.
+fn object_names(dir: &Path) -> Option<Vec<[u8; 15]>> {
+    let mut names: Vec<[u8; 15]> = fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let mut name = [0u8; 15];
+            hex::decode_to_slice(e.file_name().as_encoded_bytes(), &mut name)
+                .ok()
+                .map(|()| name)
+        })
+        .collect();
+    names.sort_unstable();
+    Some(names)
 }
 
 /// A file being written that appears under its final name only once complete: an anonymous
