@@ -4,7 +4,7 @@
 //! query); all of them must share one budget, and none of the variants may leak credentials into
 //! the state directory. So the URL is reduced to scheme, host, port and path, and only that
 //! reduced form is stored (for display) and hashed (for the file name).
-use md5::{Digest, Md5};
+use crate::hash::md5::Md5;
 
 use crate::remote::{RemoteSpec, display_url};
 

@@ -30,11 +30,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
-use md5::{Digest, Md5};
 
 use super::{Account, Budget, Ledger, Window, ledger_url};
 use crate::config::Config;
 use crate::config::ferry::FerrySettings;
+use crate::hash::md5::Md5;
 use crate::remote::{self, ErrorKind, RemoteError, RemoteSpec, RetryPolicy, Stack, StackConfig};
 
 /// Where the records live, under the shared remote's root.

@@ -6,7 +6,9 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use md5::{Digest, Md5};
+pub mod md5;
+
+use md5::Md5;
 
 /// Read size for hashing: DVC reads 1 MiB chunks, and the legacy text rule is defined per chunk.
 const CHUNK: usize = 1 << 20;

@@ -149,8 +149,7 @@ mod tests {
     use crate::hash::HashInfo;
 
     fn md5(bytes: &[u8]) -> [u8; 16] {
-        use md5::Digest;
-        md5::Md5::digest(bytes).into()
+        crate::hash::md5::Md5::digest(bytes)
     }
 
     #[test]

@@ -51,8 +51,7 @@ pub fn to_json_pairs<R: AsRef<str>, M: AsRef<str>>(
 /// The md5 of the bytes [`to_json_pairs`] would return, without holding them (a million-file
 /// directory's manifest is about 80 MB).
 pub fn md5_of_pairs<R: AsRef<str>, M: AsRef<str>>(entries: impl Iterator<Item = (R, M)>) -> String {
-    use md5::Digest as _;
-    let mut md5 = md5::Md5::new();
+    let mut md5 = crate::hash::md5::Md5::new();
     stream_json_pairs(entries, |piece| md5.update(piece));
     crate::hash::hex_digest(md5)
 }

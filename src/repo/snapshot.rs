@@ -46,11 +46,11 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use md5::{Digest, Md5};
 use rayon::prelude::*;
 
 use super::workspace::FileInfo;
 use crate::hash::HashInfo;
+use crate::hash::md5::Md5;
 use crate::hash::state::{Fingerprint, State};
 use crate::odb::{Odb, manifest};
 
@@ -145,11 +145,7 @@ fn id(root: &Path, out: &Path) -> String {
 fn ignore_stamps(out: &Path) -> Vec<Option<[u8; 16]>> {
     out.ancestors()
         .skip(1)
-        .map(|dir| {
-            std::fs::read(dir.join(".dvcignore"))
-                .ok()
-                .map(|bytes| Md5::digest(bytes).into())
-        })
+        .map(|dir| std::fs::read(dir.join(".dvcignore")).ok().map(Md5::digest))
         .collect()
 }
 
@@ -282,7 +278,7 @@ fn write_record(
         md5: Md5::new(),
     };
     let written = body(&mut w).and_then(|()| {
-        let sum: [u8; 16] = w.md5.finalize().into();
+        let sum = w.md5.finalize();
         w.out.write_all(&sum)?;
         w.out.flush()
     });
@@ -357,7 +353,7 @@ impl Reader {
 
     /// Whether the record ends here with the md5 of all that was read.
     fn finish(mut self) -> bool {
-        let sum: [u8; 16] = self.md5.finalize_reset().into();
+        let sum = self.md5.finalize_reset();
         let mut tail = [0u8; 16];
         let mut extra = [0u8; 1];
         self.input.read_exact(&mut tail).is_ok()

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use md5::{Digest, Md5};
 
 use super::ObjectMeter;
+use crate::hash::md5::Md5;
 use crate::hash::{self, HashInfo};
 use crate::odb::Odb;
 use crate::remote::{AttemptError, ByteStream, ErrorKind, ReadBudget, RemoteError, Spent, Stack};

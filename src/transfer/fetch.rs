@@ -8,12 +8,12 @@ use super::objects::{dedup, of_out};
 use super::router::{FetchOutcome, Routed, Router};
 use super::{Object, Progress};
 use crate::hash::HashInfo;
+use crate::hash::md5::Md5;
 use crate::odb::Odb;
 use crate::odb::manifest::{self, Entry};
 use crate::remote::{ErrorKind, ReadBudget, RemoteError, Stack};
 use crate::repo::out::Out;
 use futures::StreamExt;
-use md5::{Digest, Md5};
 
 /// What a fetch did.
 #[derive(Debug, Default, serde::Serialize)]

@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
-use md5::Digest;
 
 use super::ObjectMeter;
 use super::copy::CopyError;
+use crate::hash::md5::Md5;
 use crate::hash::{self, HashInfo};
 use crate::odb::{Odb, TempObject};
 use crate::remote::{ErrorKind, Ranged, ReadBudget, RemoteError, Span, Spent, Stack};
@@ -280,11 +280,11 @@ async fn follow(
     legacy: bool,
     written: &tokio::sync::Notify,
     finished: &std::sync::atomic::AtomicBool,
-) -> io::Result<Option<md5::Md5>> {
+) -> io::Result<Option<Md5>> {
     if legacy {
         return Ok(None);
     }
-    let mut hasher = md5::Md5::new();
+    let mut hasher = Md5::new();
     let mut hashed = 0u64;
     loop {
         let done = finished.load(std::sync::atomic::Ordering::Acquire);
@@ -307,7 +307,7 @@ async fn follow(
 }
 
 /// Feeds bytes `from..to` of `file` to `hasher`.
-fn hash_range(hasher: &mut md5::Md5, file: &File, from: u64, to: u64) -> io::Result<()> {
+fn hash_range(hasher: &mut Md5, file: &File, from: u64, to: u64) -> io::Result<()> {
     let mut buf = vec![0u8; (to - from).min(hash::HASH_CHUNK as u64) as usize];
     let mut at = from;
     while at < to {

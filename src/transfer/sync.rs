@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use md5::{Digest, Md5};
 
 use super::copy::{CopyError, Payload, download, oversized, upload};
 use super::exists::present;
@@ -19,6 +18,7 @@ use super::router::{Claimed, Routed, Router, Skip};
 use super::wanted::Wanted;
 use super::{Object, ObjectMeter, Progress};
 use crate::hash::HashInfo;
+use crate::hash::md5::Md5;
 use crate::odb::Odb;
 use crate::remote::{AttemptError, ByteStream, ErrorKind, ReadBudget, RemoteError, Stack};
 
