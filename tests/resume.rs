@@ -310,3 +310,81 @@ fn interrupt_mid_download(pulled: &Pulled, proxy: &HttpServer, size: usize) {
     assert!(!pulled.root().join(".dvc/cache").join(&pulled.key).exists());
     pulled.assert_clean();
 }
+
+/// The mode bits of the file at `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn a_fresh_pull_writes_the_workspace_copy_while_it_downloads() {
+    let size = 20 * MIB;
+    let (pulled, proxy) = on_s3(blob(size, 6));
+    let out = run(ferry(pulled.root()).arg("pull").env("FERRY_LOG", "debug"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    pulled.assert_restored();
+    assert_eq!(
+        served(&proxy),
+        size as u64,
+        "one download for cache and workspace"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("data.bin: the copy written while it downloaded"),
+        "the workspace file was not the download's twin:\n{stderr}"
+    );
+    let twin_mode = mode(&pulled.root().join("data.bin"));
+    std::fs::remove_file(pulled.root().join("data.bin")).unwrap();
+    let out = run(ferry(pulled.root())
+        .arg("checkout")
+        .env("FERRY_LOG", "debug"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("written while it downloaded"),
+        "a checkout copies from the cache"
+    );
+    pulled.assert_restored();
+    assert_eq!(
+        twin_mode,
+        mode(&pulled.root().join("data.bin")),
+        "the twin has the mode of a copy"
+    );
+}
+
+#[test]
+fn a_resumed_download_is_copied_from_the_cache() {
+    let size = 24 * MIB;
+    let (pulled, proxy) = on_s3(blob(size, 7));
+    interrupt_mid_download(&pulled, &proxy, size);
+    proxy.control(r#"{"rate": 0, "clear_log": true}"#);
+    let out = run(ferry(pulled.root()).arg("pull").env("FERRY_LOG", "debug"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    pulled.assert_restored();
+    assert!(
+        !text(&out.stderr).contains("written while it downloaded"),
+        "bytes from an earlier run are not in a twin: the file is copied from the cache"
+    );
+}
+
+#[test]
+fn a_corrupt_large_object_leaves_no_workspace_copy() {
+    let size = 12 * MIB;
+    let dir = tempfile::tempdir().unwrap();
+    let server = HttpServer::start(dir.path(), "", "");
+    let pulled = Pulled::new(blob(size, 8), &server.url("store"), "");
+    let stored = dir.path().join("store").join(&pulled.key);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[size / 2] ^= 0xFF;
+    std::fs::write(&stored, &bytes).unwrap();
+    let out = run(ferry(pulled.root()).arg("pull"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("corrupt"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!pulled.root().join("data.bin").exists());
+    assert!(!pulled.root().join(".dvc/cache").join(&pulled.key).exists());
+    pulled.assert_clean();
+}

@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     }
     let outs =
         index::collect(&repo, &ctx.cwd, &targets).map_err(|e| unknown_target(e, &targets))?;
-    let mut summary = checkout_all(ctx, &repo, &outs, args.force, !args.summary)?;
+    let mut summary = checkout_all(ctx, &repo, &outs, args.force, !args.summary, None)?;
     if args.summary {
         ctx.out.line(&summary.line());
     }
@@ -138,8 +138,10 @@ pub fn checkout_all(
     outs: &[crate::repo::out::Out],
     force: bool,
     per_out_lines: bool,
+    twins: Option<std::sync::Arc<crate::odb::twins::Twins>>,
 ) -> anyhow::Result<Summary> {
-    let odb = repo.odb();
+    let mut odb = repo.odb();
+    odb.twins = twins;
     let bounds = repo.bounds();
     let links = repo.link_types();
     let mut state = repo.state();

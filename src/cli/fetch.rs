@@ -7,6 +7,7 @@ use super::report_json;
 use super::transfer::{settings, table};
 use crate::error::Hint;
 use crate::error::{Exit, UserError};
+use crate::odb::twins::Twins;
 use crate::ops;
 use crate::ops::fetch::{FetchFrom, Fetched, Planned};
 use crate::repo::{Repo, index};
@@ -15,6 +16,7 @@ use crate::ui::progress::TransferProgress;
 use crate::ui::{files, human_bytes};
 
 use super::HINT_BREAK;
+use std::sync::Arc;
 
 /// Options shared by fetch and pull.
 #[derive(Debug, clap::Args)]
@@ -72,7 +74,7 @@ pub struct PullArgs {
 pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let json = args.fetch.json;
-    let Some(done) = do_fetch(ctx, &repo, &args.fetch)? else {
+    let Some(done) = do_fetch(ctx, &repo, &args.fetch, None)? else {
         return Ok(Exit::Ok);
     };
     let report = &done.report;
@@ -99,10 +101,13 @@ pub fn run_fetch(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
 pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
     let repo = Repo::discover(&ctx.cwd)?;
     let json = args.fetch.json;
-    let Some(done) = do_fetch(ctx, &repo, &args.fetch)? else {
+    // a checkout that copies files gets the large ones written while they download
+    let twins = crate::repo::checkout::copies_files(&repo)
+        .then(|| std::sync::Arc::new(Twins::new(repo.root.clone())));
+    let Some(done) = do_fetch(ctx, &repo, &args.fetch, twins.clone())? else {
         return Ok(Exit::Ok);
     };
-    let summary = match checkout_after(ctx, &repo, &args, !json) {
+    let summary = match checkout_after(ctx, &repo, &args, !json, twins) {
         Ok(summary) => summary,
         Err(e) if json => return report_json::emit(ctx, report_json::fetched(&done, None), Err(e)),
         Err(e) => return Err(e),
@@ -115,14 +120,20 @@ pub fn run_pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<Exit> {
 }
 
 /// Pull's checkout of the targets once their data is fetched (`lines`: DVC's `A`/`M` lines).
-fn checkout_after(ctx: &Ctx, repo: &Repo, args: &PullArgs, lines: bool) -> anyhow::Result<Summary> {
+fn checkout_after(
+    ctx: &Ctx,
+    repo: &Repo,
+    args: &PullArgs,
+    lines: bool,
+    twins: Option<Arc<Twins>>,
+) -> anyhow::Result<Summary> {
     let _lock = repo.lock()?;
     let targets = args
         .fetch
         .selection
         .targets(repo, &ctx.cwd, &args.fetch.targets)?;
     let outs = index::collect(repo, &ctx.cwd, &targets)?;
-    checkout_all(ctx, repo, &outs, args.force, lines)
+    checkout_all(ctx, repo, &outs, args.force, lines, twins)
 }
 
 /// A pull's summary line (without `--json`) and its outcome: DVC's checkout failures, or the
@@ -183,13 +194,19 @@ fn pull_outcome(
 
 /// Resolves the fetch's settings and runs [`ops::fetch::fetch`] (or, `--dry-run`, renders
 /// [`ops::fetch::plan`] and returns `None`), rendering the per-remote summary and warnings.
-fn do_fetch(ctx: &Ctx, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Option<Fetched>> {
+fn do_fetch(
+    ctx: &Ctx,
+    repo: &Repo,
+    args: &FetchArgs,
+    twins: Option<Arc<Twins>>,
+) -> anyhow::Result<Option<Fetched>> {
     let settings = settings(repo)?.naming(args.remote.as_deref());
     let outs = args.selection.outs(ctx, repo, &args.targets)?;
     let from = FetchFrom {
         remote: args.remote.clone(),
         no_fallback: args.no_fallback,
         jobs: args.jobs,
+        twins,
     };
     if args.dry_run {
         let planned = ops::fetch::plan(repo, &settings, &outs, &from)?;

@@ -3,6 +3,7 @@
 //! listing for gc.
 mod insert;
 pub mod manifest;
+pub mod twins;
 
 pub use insert::{InsertError, Source};
 
@@ -87,6 +88,9 @@ pub struct Odb {
     /// Where interrupted downloads of large objects wait to be resumed (`.dvc/tmp/ferry/partial`
     /// for a repository's cache; `None`: a download resumes within its run only).
     pub partials: Option<PathBuf>,
+    /// Where large downloads also write their workspace copy (a pull whose checkout copies;
+    /// `None`: no twins, see [`twins`]).
+    pub twins: Option<std::sync::Arc<twins::Twins>>,
 }
 
 /// Mode of the cache directories Ferry creates when the cache is shared with a group.
@@ -99,6 +103,7 @@ impl Odb {
             root,
             shared: false,
             partials: None,
+            twins: None,
         }
     }
 
@@ -458,6 +463,11 @@ impl TempObject {
             file,
             named: Some(path),
         })
+    }
+
+    /// Whether the file has no name until committed (`O_TMPFILE`).
+    pub fn is_anonymous(&self) -> bool {
+        self.named.is_none()
     }
 
     /// A path to read the file back through (its name, or `/proc/self/fd/N`).

@@ -25,6 +25,8 @@ pub struct FetchFrom {
     pub no_fallback: bool,
     /// `-j N`: requests at once per remote.
     pub jobs: Option<usize>,
+    /// A pull's workspace twins of large downloads (see [`crate::odb::twins`]).
+    pub twins: Option<std::sync::Arc<crate::odb::twins::Twins>>,
 }
 
 /// One remote of the order and what it did (or, in a plan, would do) in this run.
@@ -171,7 +173,8 @@ pub fn fetch(
 ) -> anyhow::Result<Fetched> {
     let mut warnings = Vec::new();
     let mut router = router(repo, settings, from, &mut warnings)?;
-    let odb = repo.odb();
+    let mut odb = repo.odb();
+    odb.twins = from.twins.clone();
     let rt = super::runtime()?;
     let (imported, outs): (Vec<Out>, Vec<Out>) = outs.iter().cloned().partition(|o| o.imported);
     let mut report = rt.block_on(crate::transfer::fetch::fetch(

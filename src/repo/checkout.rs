@@ -608,6 +608,28 @@ fn checkout_new_dir(
     }
 }
 
+/// Whether a checkout in `repo` copies files out of the cache (the first of its `cache.type`
+/// that can work is `copy`, or `reflink` where the filesystem has none): then a pull writes the
+/// workspace copies of large objects while they download (see [`odb::twins`]).
+pub fn copies_files(repo: &crate::repo::Repo) -> bool {
+    let odb = repo.odb();
+    // a cache not made yet will be made on the filesystem of its nearest existing ancestor
+    let cache = odb
+        .root
+        .ancestors()
+        .find(|d| d.is_dir())
+        .unwrap_or(&repo.root);
+    for kind in repo.link_types() {
+        match kind {
+            LinkType::Reflink if odb::reflinks_between(cache, &repo.root) => return false,
+            LinkType::Reflink => {}
+            LinkType::Copy => return true,
+            LinkType::Hardlink | LinkType::Symlink => return false,
+        }
+    }
+    false
+}
+
 struct Linker {
     links: Vec<LinkType>,
 }
@@ -647,6 +669,19 @@ impl Linker {
         let src = odb.path(hash);
         let mut last = None;
         for kind in &self.links {
+            let twin = match kind {
+                LinkType::Copy => odb.twins.as_ref().and_then(|t| t.take(hash)),
+                _ => None,
+            };
+            if let Some(twin) = twin {
+                match place_twin(twin, dest, isexec) {
+                    Ok(meta) => {
+                        tracing::debug!("{}: the copy written while it downloaded", dest.display());
+                        return Ok(Fingerprint::of(&meta));
+                    }
+                    Err(e) => tracing::debug!("{}: twin not placed ({e}); copying", dest.display()),
+                }
+            }
             let made = match kind {
                 LinkType::Reflink | LinkType::Copy => {
                     copy_into(&src, parent, dest, *kind == LinkType::Reflink, isexec)
@@ -690,6 +725,16 @@ fn copy_into(
     // taken before it is put in place, which changes neither inode, size nor mtime
     let meta = to.file.metadata()?;
     to.commit(dest)?;
+    Ok(meta)
+}
+
+/// The pull's verified workspace copy of the object (see [`odb::twins`]) put in place as
+/// `dest`, with the mode [`copy_into`] gives; the metadata it has in place. Fails (and the
+/// caller copies) where `dest` is on another filesystem.
+fn place_twin(twin: odb::TempObject, dest: &Path, isexec: bool) -> std::io::Result<fs::Metadata> {
+    odb::twins::set_mode(&twin, if isexec { 0o744 } else { 0o644 })?;
+    let meta = twin.file.metadata()?;
+    twin.commit(dest)?;
     Ok(meta)
 }
 

@@ -114,6 +114,13 @@ async fn attempt(
     let partial = Arc::new(partial);
     let held = partial.held();
     meter.resumed(held);
+    // the workspace copy is written alongside only by a download that starts from nothing
+    let twin = odb
+        .twins
+        .as_ref()
+        .filter(|_| held == 0)
+        .and_then(|twins| twins.start(size))
+        .map(Twin::new);
     // Ctrl-C ends the process at once: what the parts hold is written down first.
     let undo = {
         let partial = Arc::clone(&partial);
@@ -132,6 +139,7 @@ async fn attempt(
         let results: Vec<Result<(), CopyError>> = futures::stream::iter(wanted)
             .map(|(i, span)| {
                 let (partial, key, spent, written) = (&partial, &key, &spent, &written);
+                let twin = twin.as_ref();
                 async move {
                     let budget = ReadBudget {
                         size: Some(span.len()),
@@ -139,7 +147,8 @@ async fn attempt(
                     };
                     let (result, cost) = remote
                         .read_span(key, budget, &span.span, |ranged| {
-                            fill(ranged, span, partial, written, meter, remote.name(), key)
+                            let to = Sink { partial, twin };
+                            fill(ranged, span, to, written, meter, remote.name(), key)
                         })
                         .await;
                     if let Ok(mut s) = spent.lock() {
@@ -205,8 +214,52 @@ async fn attempt(
         );
     };
     match partial.commit(odb, hash) {
-        Ok(()) => (Ok(size), spent),
+        Ok(()) => {
+            if let (Some(twins), Some(twin)) = (&odb.twins, twin.and_then(Twin::whole)) {
+                twins.finish(hash, twin);
+            }
+            (Ok(size), spent)
+        }
         Err(e) => (Err(local(e)), spent),
+    }
+}
+
+/// Where a part's bytes go: the partial file and, when the pull wants one, the workspace twin
+/// (see [`crate::odb::twins`]).
+#[derive(Clone, Copy)]
+struct Sink<'a> {
+    partial: &'a Partial,
+    twin: Option<&'a Twin>,
+}
+
+/// A workspace copy being written beside the partial file; a failed write (a full disk) only
+/// drops it, the download goes on.
+struct Twin {
+    temp: TempObject,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl Twin {
+    fn new(temp: TempObject) -> Self {
+        Self {
+            temp,
+            broken: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn write(&self, bytes: &[u8], at: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.broken.load(Relaxed)
+            && let Err(e) = self.temp.file.write_all_at(bytes, at)
+        {
+            tracing::debug!("workspace twin dropped: {e}");
+            self.broken.store(true, Relaxed);
+        }
+    }
+
+    /// The file, if every write reached it.
+    fn whole(self) -> Option<TempObject> {
+        (!self.broken.into_inner()).then_some(self.temp)
     }
 }
 
@@ -216,12 +269,13 @@ async fn attempt(
 async fn fill(
     ranged: Ranged,
     part: &Part,
-    partial: &Partial,
+    to: Sink<'_>,
     written: &tokio::sync::Notify,
     meter: &ObjectMeter,
     remote: &str,
     key: &str,
 ) -> Result<(), CopyError> {
+    let Sink { partial, twin } = to;
     let end = part.end;
     let want = part.span.start + part.span.done();
     let mut at = ranged.start;
@@ -263,6 +317,9 @@ async fn fill(
                 path: partial.shown.clone(),
                 reason: source,
             })?;
+        if let Some(twin) = twin {
+            twin.write(bytes, at);
+        }
         at += take as u64;
         part.span.set_done(at - part.span.start);
         written.notify_one();
