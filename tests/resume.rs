@@ -388,3 +388,40 @@ fn a_corrupt_large_object_leaves_no_workspace_copy() {
     assert!(!pulled.root().join(".dvc/cache").join(&pulled.key).exists());
     pulled.assert_clean();
 }
+
+#[test]
+fn a_large_file_in_a_directory_gets_its_workspace_copy_while_it_downloads() {
+    // a `.dir` manifest gives no sizes: the object proves large as it streams
+    let repo = git_repo();
+    let root = repo.path();
+    let url = format!("s3://{}/{}", s3_bucket(), unique_prefix("twin-dir"));
+    ok(ferry(root).args(["init", "-q"]));
+    ok(ferry(root).args(["remote", "add", "-d", "r", &url]));
+    std::fs::write(root.join(".dvc/config.local"), s3_config(&s3_endpoint())).unwrap();
+    let large = blob(10 * MIB, 9);
+    let small = blob(1000, 10);
+    write(root, "d/large.bin", &large);
+    write(root, "d/small.bin", &small);
+    ok(ferry(root).args(["add", "d"]));
+    ok(ferry(root).args(["push"]));
+    std::fs::remove_dir_all(root.join(".dvc/cache")).unwrap();
+    std::fs::remove_dir_all(root.join("d")).unwrap();
+    let out = run(ferry(root).arg("pull").env("FERRY_LOG", "debug"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read(root.join("d/large.bin")).unwrap() == large);
+    assert!(std::fs::read(root.join("d/small.bin")).unwrap() == small);
+    let placed: Vec<String> = text(&out.stderr)
+        .lines()
+        .filter(|l| l.contains("written while it downloaded"))
+        .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
+        .collect();
+    assert_eq!(
+        placed,
+        ["large.bin: the copy written while it downloaded"],
+        "only the large file has a twin"
+    );
+    assert_eq!(
+        ok(ferry(root).arg("status")).trim(),
+        "Data and pipelines are up to date."
+    );
+}

@@ -13,10 +13,11 @@
 //! Bounds: at most [`MAX_TWINS`] twins per run, and a twin only while the workspace's filesystem
 //! keeps twice the object's size free, so twins never fill a disk the checkout would not.
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::TempObject;
 use crate::hash::HashInfo;
@@ -47,7 +48,7 @@ impl Twins {
 
     /// A new anonymous file for the download of `hash` (`size` bytes), or `None` when the run's
     /// twins are used up, the disk is short, or the filesystem has no anonymous files.
-    pub fn start(&self, size: u64) -> Option<TempObject> {
+    pub fn start(&self, size: u64) -> Option<Twin> {
         if self.started.fetch_add(1, Ordering::Relaxed) >= MAX_TWINS {
             return None;
         }
@@ -58,7 +59,10 @@ impl Twins {
             return None;
         }
         match TempObject::create(&self.dir, 0o644) {
-            Ok(temp) if temp.is_anonymous() => Some(temp),
+            Ok(temp) if temp.is_anonymous() => Some(Twin {
+                temp,
+                broken: AtomicBool::new(false),
+            }),
             Ok(_) => None,
             Err(e) => {
                 tracing::debug!("no workspace twin in {}: {e}", self.dir.display());
@@ -67,16 +71,61 @@ impl Twins {
         }
     }
 
-    /// Keeps `temp`, which holds exactly the bytes of `hash` now in the cache.
-    pub fn finish(&self, hash: &HashInfo, temp: TempObject) {
+    /// Keeps `twin`, written with exactly the bytes of `hash` now in the cache, unless one of
+    /// its writes failed.
+    pub fn finish(&self, hash: &HashInfo, twin: Twin) {
+        if twin.broken.into_inner() {
+            return;
+        }
         if let Ok(mut ready) = self.ready.lock() {
-            ready.insert(key(hash), temp);
+            ready.insert(key(hash), twin.temp);
         }
     }
 
     /// The verified twin of `hash`, if one is left (each is taken once).
     pub fn take(&self, hash: &HashInfo) -> Option<TempObject> {
         self.ready.lock().ok()?.remove(&key(hash))
+    }
+}
+
+/// A workspace copy being written beside a download. A failed write (a full disk) only marks
+/// it broken, so it is never kept; the download goes on.
+#[derive(Debug)]
+pub struct Twin {
+    temp: TempObject,
+    broken: AtomicBool,
+}
+
+impl Twin {
+    /// Writes `bytes` at offset `at` (downloads in parts).
+    pub fn write_at(&self, bytes: &[u8], at: u64) {
+        if !self.broken.load(Ordering::Relaxed) {
+            let written = self.temp.file.write_all_at(bytes, at);
+            self.check(written);
+        }
+    }
+
+    /// Writes `bytes` at the end (a download in one stream).
+    pub fn append(&mut self, bytes: &[u8]) {
+        if !self.broken.load(Ordering::Relaxed) {
+            let written = self.temp.file.write_all(bytes);
+            self.check(written);
+        }
+    }
+
+    /// Copies all of `from` (the bytes a stream brought before the twin began) to the twin.
+    pub fn append_file(&mut self, from: &mut std::fs::File) {
+        if !self.broken.load(Ordering::Relaxed) {
+            let copied = super::clone_or_copy(from, &mut self.temp.file);
+            self.check(copied);
+        }
+    }
+
+    fn check(&self, result: io::Result<()>) {
+        if let Err(e) = result {
+            tracing::debug!("workspace twin dropped: {e}");
+            self.broken.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -101,16 +150,24 @@ pub fn set_mode(temp: &TempObject, mode: u32) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     #[test]
     fn a_twin_is_taken_once_and_the_run_has_a_cap() {
         let dir = tempfile::tempdir().unwrap();
         let twins = Twins::new(dir.path().to_path_buf());
         let hash = HashInfo::md5("0cc175b9c0f1b6a831c399e269772661");
-        let mut temp = twins.start(1).expect("a twin on a filesystem with room");
-        temp.file.write_all(b"a").unwrap();
-        twins.finish(&hash, temp);
+        let mut twin = twins.start(1).expect("a twin on a filesystem with room");
+        twin.append(b"a");
+        twins.finish(&hash, twin);
+        let broken = twins.start(1).unwrap();
+        broken.broken.store(true, Ordering::Relaxed);
+        twins.finish(&HashInfo::md5("92eb5ffee6ae2fec3ad71c777531578f"), broken);
+        assert!(
+            twins
+                .take(&HashInfo::md5("92eb5ffee6ae2fec3ad71c777531578f"))
+                .is_none(),
+            "a twin a write failed on is never kept"
+        );
         let legacy = HashInfo {
             legacy: true,
             ..hash.clone()
@@ -123,7 +180,7 @@ mod tests {
         assert!(twins.take(&hash).is_none(), "taken once");
         temp.commit(&dir.path().join("a")).unwrap();
         assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"a");
-        for _ in 1..MAX_TWINS {
+        for _ in 2..MAX_TWINS {
             assert!(twins.start(1).is_some());
         }
         assert!(twins.start(1).is_none(), "at most MAX_TWINS a run");

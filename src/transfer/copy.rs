@@ -116,6 +116,9 @@ async fn download_once(
     };
     let mut hasher = Md5::new();
     let mut received = 0u64;
+    // a pull's workspace copy, begun once the object proves large (see odb::twins)
+    let mut twin: Option<crate::odb::twins::Twin> = None;
+    let mut twin_due = odb.twins.as_ref().filter(|_| !hash.is_dir());
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         received += chunk.len() as u64;
@@ -124,6 +127,13 @@ async fn download_once(
         }
         hasher.update(&chunk);
         temp.file.write_all(&chunk).map_err(local)?;
+        if let Some(twin) = &mut twin {
+            twin.append(&chunk);
+        } else if received >= super::resume::RESUME_MIN
+            && let Some(twins) = twin_due.take()
+        {
+            twin = begin_twin(twins, &temp, size.unwrap_or(received));
+        }
     }
     let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);
     let actual = if hash.legacy {
@@ -144,7 +154,22 @@ async fn download_once(
         .into());
     }
     odb.commit_temp(temp, hash).map_err(local)?;
+    if let (Some(twins), Some(twin)) = (&odb.twins, twin) {
+        twins.finish(hash, twin);
+    }
     Ok(received)
+}
+
+/// A twin of the download being written into `temp`, holding what `temp` holds so far.
+fn begin_twin(
+    twins: &crate::odb::twins::Twins,
+    temp: &crate::odb::TempObject,
+    size: u64,
+) -> Option<crate::odb::twins::Twin> {
+    let mut twin = twins.start(size)?;
+    let mut so_far = std::fs::File::open(temp.read_path()).ok()?;
+    twin.append_file(&mut so_far);
+    Some(twin)
 }
 
 /// Where an upload's bytes come from. Both kinds were (or are, as they stream) hashed: a cache

@@ -25,6 +25,7 @@ use super::ObjectMeter;
 use super::copy::CopyError;
 use crate::hash::md5::Md5;
 use crate::hash::{self, HashInfo};
+use crate::odb::twins::Twin;
 use crate::odb::{Odb, TempObject};
 use crate::remote::{ErrorKind, Ranged, ReadBudget, RemoteError, Span, Spent, Stack};
 
@@ -119,8 +120,7 @@ async fn attempt(
         .twins
         .as_ref()
         .filter(|_| held == 0)
-        .and_then(|twins| twins.start(size))
-        .map(Twin::new);
+        .and_then(|twins| twins.start(size));
     // Ctrl-C ends the process at once: what the parts hold is written down first.
     let undo = {
         let partial = Arc::clone(&partial);
@@ -215,7 +215,7 @@ async fn attempt(
     };
     match partial.commit(odb, hash) {
         Ok(()) => {
-            if let (Some(twins), Some(twin)) = (&odb.twins, twin.and_then(Twin::whole)) {
+            if let (Some(twins), Some(twin)) = (&odb.twins, twin) {
                 twins.finish(hash, twin);
             }
             (Ok(size), spent)
@@ -230,37 +230,6 @@ async fn attempt(
 struct Sink<'a> {
     partial: &'a Partial,
     twin: Option<&'a Twin>,
-}
-
-/// A workspace copy being written beside the partial file; a failed write (a full disk) only
-/// drops it, the download goes on.
-struct Twin {
-    temp: TempObject,
-    broken: std::sync::atomic::AtomicBool,
-}
-
-impl Twin {
-    fn new(temp: TempObject) -> Self {
-        Self {
-            temp,
-            broken: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    fn write(&self, bytes: &[u8], at: u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        if !self.broken.load(Relaxed)
-            && let Err(e) = self.temp.file.write_all_at(bytes, at)
-        {
-            tracing::debug!("workspace twin dropped: {e}");
-            self.broken.store(true, Relaxed);
-        }
-    }
-
-    /// The file, if every write reached it.
-    fn whole(self) -> Option<TempObject> {
-        (!self.broken.into_inner()).then_some(self.temp)
-    }
 }
 
 /// Writes one attempt's body of a part at its offsets, skipping what is held already (all of
@@ -318,7 +287,7 @@ async fn fill(
                 reason: source,
             })?;
         if let Some(twin) = twin {
-            twin.write(bytes, at);
+            twin.write_at(bytes, at);
         }
         at += take as u64;
         part.span.set_done(at - part.span.start);
