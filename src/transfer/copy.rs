@@ -95,7 +95,9 @@ pub fn oversized(remote: &str, key: &str, object: &str, got: u64, limit: u64) ->
 }
 
 /// Streams one attempt's body into a temp file of the cache while hashing; renames it into
-/// place only when the md5 matches.
+/// place only when the md5 matches. The first [`INLINE_WRITE_MAX`] bytes are hashed and written
+/// where they arrive; past that, in batches on a blocking thread (one at a time, the next batch
+/// arriving meanwhile), so the downloads of several large objects hash on several cores.
 async fn download_once(
     mut stream: ByteStream,
     remote: &str,
@@ -105,7 +107,7 @@ async fn download_once(
     size: Option<u64>,
 ) -> Result<u64, CopyError> {
     let limit = read_limit(hash, size);
-    let mut temp = odb.create_temp(hash).map_err(|source| CopyError::Local {
+    let temp = odb.create_temp(hash).map_err(|source| CopyError::Local {
         path: odb.path(hash),
         reason: source,
     })?;
@@ -114,27 +116,53 @@ async fn download_once(
         path: shown.clone(),
         reason: source,
     };
-    let mut hasher = Md5::new();
+    let mut sink = Some(StreamSink {
+        hasher: Md5::new(),
+        temp,
+        written: 0,
+        twin: None,
+        twin_due: odb.twins.clone().filter(|_| !hash.is_dir()),
+        size,
+    });
+    let mut pending: Option<tokio::task::JoinHandle<(StreamSink, std::io::Result<()>)>> = None;
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batched = 0usize;
     let mut received = 0u64;
-    // a pull's workspace copy, begun once the object proves large (see odb::twins)
-    let mut twin: Option<crate::odb::twins::Twin> = None;
-    let mut twin_due = odb.twins.as_ref().filter(|_| !hash.is_dir());
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         received += chunk.len() as u64;
         if let Some(limit) = limit.filter(|&l| received > l) {
             return Err(oversized(remote, key, &hash.md5, received, limit).into());
         }
-        hasher.update(&chunk);
-        temp.file.write_all(&chunk).map_err(local)?;
-        if let Some(twin) = &mut twin {
-            twin.append(&chunk);
-        } else if received >= super::resume::RESUME_MIN
-            && let Some(twins) = twin_due.take()
-        {
-            twin = begin_twin(twins, &temp, size.unwrap_or(received));
+        if let Some(inline) = sink.as_mut().filter(|_| received <= INLINE_WRITE_MAX) {
+            inline.write(&[chunk]).map_err(local)?;
+            continue;
+        }
+        batched += chunk.len();
+        batch.push(chunk);
+        if batched >= WRITE_BATCH {
+            let mut next = match pending.take() {
+                Some(handle) => finished(handle).await.map_err(local)?,
+                None => sink
+                    .take()
+                    .ok_or_else(|| local(std::io::Error::other("no sink")))?,
+            };
+            let chunks = std::mem::take(&mut batch);
+            batched = 0;
+            pending = Some(tokio::task::spawn_blocking(move || {
+                let result = next.write(&chunks);
+                (next, result)
+            }));
         }
     }
+    let mut sink = match pending.take() {
+        Some(handle) => finished(handle).await.map_err(local)?,
+        None => sink.ok_or_else(|| local(std::io::Error::other("no sink")))?,
+    };
+    sink.write(&batch).map_err(local)?;
+    let StreamSink {
+        hasher, temp, twin, ..
+    } = sink;
     let expected = hash.md5.strip_suffix(".dir").unwrap_or(&hash.md5);
     let actual = if hash.legacy {
         hash::file_md5_dos2unix(&temp.read_path()).map_err(local)?.0
@@ -158,6 +186,50 @@ async fn download_once(
         twins.finish(hash, twin);
     }
     Ok(received)
+}
+
+/// Bytes of a download hashed and written on the runtime's thread, before batches go to a
+/// blocking thread (1 MiB: small objects never leave it).
+const INLINE_WRITE_MAX: u64 = 1 << 20;
+
+/// The bytes handed to a blocking thread at once (1 MiB).
+const WRITE_BATCH: usize = 1 << 20;
+
+/// Where a streamed download goes: its md5, the cache's temp file and, once the object proves
+/// large, a pull's workspace twin (see [`crate::odb::twins`]).
+struct StreamSink {
+    hasher: Md5,
+    temp: crate::odb::TempObject,
+    written: u64,
+    twin: Option<crate::odb::twins::Twin>,
+    twin_due: Option<std::sync::Arc<crate::odb::twins::Twins>>,
+    size: Option<u64>,
+}
+
+impl StreamSink {
+    fn write(&mut self, chunks: &[Bytes]) -> std::io::Result<()> {
+        for chunk in chunks {
+            self.hasher.update(chunk);
+            self.temp.file.write_all(chunk)?;
+            self.written += chunk.len() as u64;
+            if let Some(twin) = &mut self.twin {
+                twin.append(chunk);
+            } else if self.written >= super::resume::RESUME_MIN
+                && let Some(twins) = self.twin_due.take()
+            {
+                self.twin = begin_twin(&twins, &self.temp, self.size.unwrap_or(self.written));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The sink back from a batch written on a blocking thread, or the batch's error.
+async fn finished(
+    handle: tokio::task::JoinHandle<(StreamSink, std::io::Result<()>)>,
+) -> std::io::Result<StreamSink> {
+    let (sink, result) = handle.await.map_err(std::io::Error::other)?;
+    result.map(|()| sink)
 }
 
 /// A twin of the download being written into `temp`, holding what `temp` holds so far.
