@@ -363,9 +363,17 @@ fn hash_batch(
     legacy: bool,
     reader: &crate::hash::state::StateReader,
 ) -> Vec<Vec<Result<Option<Hashed>, WorkspaceError>>> {
+    // a batch too small to give every core chunks of STATE_CHUNK (a few large files) is cut
+    // finer, so its files hash on all cores
+    let chunk = STATE_CHUNK.min(
+        batch
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(1),
+    );
     batch
         .into_par_iter()
-        .chunks(STATE_CHUNK)
+        .chunks(chunk)
         .map(|chunk| {
             let paths: Vec<PathBuf> = chunk.iter().map(|rel| dir.join(&**rel)).collect();
             let metas: Vec<Result<Metadata, std::io::Error>> = paths
