@@ -24,6 +24,16 @@ pub struct HashInfo {
 }
 
 impl HashInfo {
+    /// The object as one string telling the two kinds apart (`legacy:` before a legacy md5),
+    /// for records and maps keyed by object.
+    pub fn tagged(&self) -> String {
+        if self.legacy {
+            format!("legacy:{}", self.md5)
+        } else {
+            self.md5.clone()
+        }
+    }
+
     /// A DVC 3 hash.
     pub fn md5(md5: impl Into<String>) -> Self {
         Self {

@@ -58,7 +58,7 @@ impl Twins {
         if free < size.saturating_mul(2) {
             return None;
         }
-        match TempObject::create(&self.dir, 0o644) {
+        match TempObject::create(&self.dir, TWIN_MODE) {
             Ok(temp) if temp.is_anonymous() => Some(Twin {
                 temp,
                 broken: AtomicBool::new(false),
@@ -78,13 +78,13 @@ impl Twins {
             return;
         }
         if let Ok(mut ready) = self.ready.lock() {
-            ready.insert(key(hash), twin.temp);
+            ready.insert(hash.tagged(), twin.temp);
         }
     }
 
     /// The verified twin of `hash`, if one is left (each is taken once).
     pub fn take(&self, hash: &HashInfo) -> Option<TempObject> {
-        self.ready.lock().ok()?.remove(&key(hash))
+        self.ready.lock().ok()?.remove(&hash.tagged())
     }
 }
 
@@ -129,23 +129,8 @@ impl Twin {
     }
 }
 
-fn key(hash: &HashInfo) -> String {
-    if hash.legacy {
-        format!("legacy:{}", hash.md5)
-    } else {
-        hash.md5.clone()
-    }
-}
-
-/// Sets the mode a checkout gives a copied file on `temp` (it was made 0644 less the umask).
-pub fn set_mode(temp: &TempObject, mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if mode != 0o644 || super::umask() & mode != 0 {
-        temp.file
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    }
-    Ok(())
-}
+/// The mode twins are made with (less the umask), as a checkout's copy of a plain file.
+pub const TWIN_MODE: u32 = 0o644;
 
 #[cfg(test)]
 mod tests {

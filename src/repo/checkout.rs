@@ -719,9 +719,7 @@ fn copy_into(
     } else {
         odb::clone_or_copy(&mut from, &mut to.file)?;
     }
-    if odb::umask() & mode != 0 {
-        to.file.set_permissions(Permissions::from_mode(mode))?;
-    }
+    give_mode(&to.file, mode, mode)?;
     // taken before it is put in place, which changes neither inode, size nor mtime
     let meta = to.file.metadata()?;
     to.commit(dest)?;
@@ -732,10 +730,19 @@ fn copy_into(
 /// `dest`, with the mode [`copy_into`] gives; the metadata it has in place. Fails (and the
 /// caller copies) where `dest` is on another filesystem.
 fn place_twin(twin: odb::TempObject, dest: &Path, isexec: bool) -> std::io::Result<fs::Metadata> {
-    odb::twins::set_mode(&twin, if isexec { 0o744 } else { 0o644 })?;
+    let mode = if isexec { 0o744 } else { 0o644 };
+    give_mode(&twin.file, odb::twins::TWIN_MODE, mode)?;
     let meta = twin.file.metadata()?;
     twin.commit(dest)?;
     Ok(meta)
+}
+
+/// Gives `file`, created with mode `made` (less the umask), the mode `mode` a checkout's copy has.
+fn give_mode(file: &fs::File, made: u32, mode: u32) -> std::io::Result<()> {
+    if made != mode || odb::umask() & mode != 0 {
+        file.set_permissions(Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
 /// A hard link to, or a symlink at, the cache file `src` put in place as `dest`; the metadata

@@ -116,7 +116,7 @@ async fn download_once(
         path: shown.clone(),
         reason: source,
     };
-    let mut sink = Some(StreamSink {
+    let mut sink = Held::Here(StreamSink {
         hasher: Md5::new(),
         temp,
         written: 0,
@@ -124,7 +124,6 @@ async fn download_once(
         twin_due: odb.twins.clone().filter(|_| !hash.is_dir()),
         size,
     });
-    let mut pending: Option<tokio::task::JoinHandle<(StreamSink, std::io::Result<()>)>> = None;
     let mut batch: Vec<Bytes> = Vec::new();
     let mut batched = 0usize;
     let mut received = 0u64;
@@ -134,31 +133,25 @@ async fn download_once(
         if let Some(limit) = limit.filter(|&l| received > l) {
             return Err(oversized(remote, key, &hash.md5, received, limit).into());
         }
-        if let Some(inline) = sink.as_mut().filter(|_| received <= INLINE_WRITE_MAX) {
+        if let Held::Here(inline) = &mut sink
+            && received <= INLINE_WRITE_MAX
+        {
             inline.write(&[chunk]).map_err(local)?;
             continue;
         }
         batched += chunk.len();
         batch.push(chunk);
         if batched >= WRITE_BATCH {
-            let mut next = match pending.take() {
-                Some(handle) => finished(handle).await.map_err(local)?,
-                None => sink
-                    .take()
-                    .ok_or_else(|| local(std::io::Error::other("no sink")))?,
-            };
+            let mut next = sink.back().await.map_err(local)?;
             let chunks = std::mem::take(&mut batch);
             batched = 0;
-            pending = Some(tokio::task::spawn_blocking(move || {
+            sink = Held::Away(tokio::task::spawn_blocking(move || {
                 let result = next.write(&chunks);
                 (next, result)
             }));
         }
     }
-    let mut sink = match pending.take() {
-        Some(handle) => finished(handle).await.map_err(local)?,
-        None => sink.ok_or_else(|| local(std::io::Error::other("no sink")))?,
-    };
+    let mut sink = sink.back().await.map_err(local)?;
     sink.write(&batch).map_err(local)?;
     let StreamSink {
         hasher, temp, twin, ..
@@ -224,12 +217,23 @@ impl StreamSink {
     }
 }
 
-/// The sink back from a batch written on a blocking thread, or the batch's error.
-async fn finished(
-    handle: tokio::task::JoinHandle<(StreamSink, std::io::Result<()>)>,
-) -> std::io::Result<StreamSink> {
-    let (sink, result) = handle.await.map_err(std::io::Error::other)?;
-    result.map(|()| sink)
+/// A [`StreamSink`], here or writing a batch on a blocking thread.
+enum Held {
+    Here(StreamSink),
+    Away(tokio::task::JoinHandle<(StreamSink, std::io::Result<()>)>),
+}
+
+impl Held {
+    /// The sink, once its batch (if any) is written; the batch's error otherwise.
+    async fn back(self) -> std::io::Result<StreamSink> {
+        match self {
+            Held::Here(sink) => Ok(sink),
+            Held::Away(handle) => {
+                let (sink, result) = handle.await.map_err(std::io::Error::other)?;
+                result.map(|()| sink)
+            }
+        }
+    }
 }
 
 /// A twin of the download being written into `temp`, holding what `temp` holds so far.

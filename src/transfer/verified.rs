@@ -59,7 +59,7 @@ impl Verified {
 
     /// Whether an earlier push saw every file of the directory `hash` on this remote.
     pub fn holds(&self, hash: &HashInfo) -> bool {
-        self.dirs.contains(&entry(hash))
+        self.dirs.contains(&hash.tagged())
     }
 
     /// Whether the record names no directory (then nothing needs checking first).
@@ -69,12 +69,12 @@ impl Verified {
 
     /// Every file of the directory `hash` and its `.dir` are on the remote now.
     pub fn insert(&mut self, hash: &HashInfo) {
-        self.changed |= self.dirs.insert(entry(hash));
+        self.changed |= self.dirs.insert(hash.tagged());
     }
 
     /// The directory `hash` can no longer be vouched for (its `.dir` is gone from the remote).
     pub fn forget(&mut self, hash: &HashInfo) {
-        self.changed |= self.dirs.remove(&entry(hash));
+        self.changed |= self.dirs.remove(&hash.tagged());
     }
 
     /// Writes the record if it changed (a temp file renamed over it). A failure only costs
@@ -96,15 +96,6 @@ impl Verified {
         if let Err(e) = write() {
             tracing::debug!("could not write the push record {}: {e}", path.display());
         }
-    }
-}
-
-/// A directory's line in the record.
-fn entry(hash: &HashInfo) -> String {
-    if hash.legacy {
-        format!("legacy:{}", hash.md5)
-    } else {
-        hash.md5.clone()
     }
 }
 
