@@ -285,6 +285,40 @@ fn a_file_changed_in_the_tick_of_the_walk_is_seen() {
     assert!(seen.workspace_fast, "the directory did not change");
 }
 
+/// The state cache keeps the racy-timestamp rule too: a file hashed in its own tick is not
+/// remembered, so a same-size rewrite in that tick is seen by a walk (no snapshot to answer
+/// from), for a directory's file and for a file output alike. dvc's state has no such rule.
+#[test]
+fn a_file_changed_in_the_tick_it_was_hashed_is_seen_by_a_walk() {
+    let repo = setup();
+    let root = repo.path();
+    write(root, "model.bin", "weights v1\n");
+    let tick = this_tick();
+    let (f2, model) = (root.join("data/a/f2"), root.join("model.bin"));
+    set_mtime(&f2, tick);
+    set_mtime(&model, tick);
+    ok(ferry(root).args(["add", "data"]));
+    ok(ferry(root).args(["add", "model.bin"]));
+    assert_eq!(ferry_status(root).json, serde_json::json!({}));
+    for (path, body) in [(&f2, "TWO\n"), (&model, "weights v2\n")] {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.write_all(body.as_bytes()).unwrap();
+        drop(f);
+        set_mtime(path, tick);
+    }
+    std::fs::remove_dir_all(root.join(".dvc/tmp/ferry/snapshot")).unwrap();
+    let seen = ferry_status(root);
+    assert!(!seen.workspace_fast, "answered from a snapshot");
+    assert_eq!(
+        seen.json,
+        serde_json::json!({
+            "data.dvc": [{"changed outs": {"data": "modified"}}],
+            "model.bin.dvc": [{"changed outs": {"model.bin": "modified"}}],
+        })
+    );
+}
+
 /// A cache directory stamped at or after the clock reading of the check (as one changed in the
 /// check's own tick is) is never recorded: an object deleted from it and the stamp put back is
 /// still seen.

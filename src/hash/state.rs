@@ -2,6 +2,14 @@
 //! read an unchanged file again. Kept privately in `.dvc/tmp/ferry/state.redb` (DVC's own state
 //! DB lives outside the repo and is not shared; dvc-format.md §9).
 //!
+//! A fingerprint is remembered only when its mtime is strictly older than a [`Clock`] reading
+//! of the file's filesystem taken before the stat that read it (the racy-timestamp rule, argued
+//! in [`crate::repo::snapshot`]): a file rewritten with the same size in the tick it was hashed
+//! in would otherwise keep its old md5 for good. dvc has no such rule. For a file Ferry itself
+//! has just written (a checkout), the reading is taken after the write: a later change is
+//! stamped at or after the reading and so seen; what stays unseen is a change another process
+//! makes to the file in the very tick Ferry writes it, git's checkout window too.
+//!
 //! All lookups of a command go through one read transaction and all new entries through one
 //! write transaction, so there is no per-file fsync or transaction. The database is opened
 //! read-only until something is to be written: a `status` that finds nothing new writes
@@ -11,6 +19,7 @@ use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{Database, ReadOnlyDatabase, ReadableDatabase, TableDefinition};
 
@@ -48,6 +57,76 @@ impl Fingerprint {
         v[32] = u8::from(legacy);
         v[33..49].copy_from_slice(md5);
         v
+    }
+}
+
+/// A reading of a filesystem's clock, in ns: what a fingerprint's mtime must be strictly older
+/// than to be trusted (see the module docs). Read from the filesystem, never from the wall
+/// clock, which may be skewed from a network filesystem's or faked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Clock(i64);
+
+impl Clock {
+    /// Now as the filesystem holding the existing directory `dir` stamps it: the mtime of a
+    /// nameless file created there (`O_TMPFILE`, never linked, gone when closed, so the
+    /// directory's own mtime does not move). `None` where that cannot be done (no `O_TMPFILE`,
+    /// a read-only directory, a symbolic link).
+    pub fn read(dir: &Path) -> Option<Self> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let dir_fd = rustix::fs::open(dir, flags, Mode::empty()).ok()?;
+        let probe = rustix::fs::openat(
+            &dir_fd,
+            ".",
+            OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .ok()?;
+        rustix::fs::fstat(&probe).ok().map(|st| Self::of_stat(&st))
+    }
+
+    /// [`Clock::read`] by a named probe file, created new and removed at once: for Ferry's own
+    /// directory on a filesystem without `O_TMPFILE` (NFS), where a name coming and going
+    /// disturbs nothing.
+    fn read_named(dir: &Path) -> Option<Self> {
+        use rustix::fs::{AtFlags, Mode, OFlags};
+        static PROBES: AtomicU64 = AtomicU64::new(0);
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let dir_fd = rustix::fs::open(dir, flags, Mode::empty()).ok()?;
+        let name = format!(
+            ".clock-{}-{}",
+            std::process::id(),
+            PROBES.fetch_add(1, Ordering::Relaxed)
+        );
+        let probe = rustix::fs::openat(
+            &dir_fd,
+            name.as_str(),
+            OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .ok()?;
+        let now = rustix::fs::fstat(&probe).ok().map(|st| Self::of_stat(&st));
+        let _ = rustix::fs::unlinkat(&dir_fd, name.as_str(), AtFlags::empty());
+        now
+    }
+
+    fn of_stat(st: &rustix::fs::Stat) -> Self {
+        Self(
+            st.st_mtime
+                .saturating_mul(1_000_000_000)
+                .saturating_add(st.st_mtime_nsec as i64),
+        )
+    }
+
+    /// The reading, in ns since the epoch.
+    pub fn ns(self) -> i64 {
+        self.0
+    }
+
+    /// Whether a fingerprint stat'ed after this reading may be remembered: its mtime is
+    /// strictly older, so any change after the reading would move it.
+    pub fn trusts(self, fp: &Fingerprint) -> bool {
+        fp.mtime_ns < self.0
     }
 }
 
@@ -105,6 +184,16 @@ impl State {
         self.path.parent().filter(|p| !p.as_os_str().is_empty())
     }
 
+    /// A [`Clock`] reading for files in `dir`: in `dir` itself where it can be (their own
+    /// filesystem), else in the state's directory (the repository's filesystem). `None` when
+    /// neither can be read: nothing is remembered then.
+    pub fn clock(&self, dir: &Path) -> Option<Clock> {
+        Clock::read(dir).or_else(|| {
+            let own = self.dir()?;
+            Clock::read(own).or_else(|| Clock::read_named(own))
+        })
+    }
+
     /// A snapshot for lookups; cheap, usable from many threads. Drop it before
     /// [`State::remember`]: the first write reopens the database for writing.
     pub fn reader(&self) -> StateReader {
@@ -117,18 +206,33 @@ impl State {
         StateReader { table }
     }
 
-    /// Queues `path` → `md5` for the next [`State::flush`]; every [`PENDING_MAX`] entries
-    /// are written at once, so the queue's memory stays flat in the number of files.
-    pub fn remember(&mut self, path: &Path, fp: Fingerprint, md5_hex: &str, legacy: bool) {
+    /// Queues `path` → `md5` for the next [`State::flush`] when `clock` (read before the stat
+    /// that gave `fp`, or after Ferry wrote the file) trusts `fp`; every [`PENDING_MAX`]
+    /// entries are written at once, so the queue's memory stays flat in the number of files.
+    pub fn remember(
+        &mut self,
+        path: &Path,
+        fp: Fingerprint,
+        md5_hex: &str,
+        legacy: bool,
+        clock: Option<Clock>,
+    ) {
         let mut raw = [0u8; 16];
         if hex::decode_to_slice(md5_hex, &mut raw).is_ok() {
-            self.remember_raw(path, fp, &raw, legacy);
+            self.remember_raw(path, fp, &raw, legacy, clock);
         }
     }
 
     /// [`State::remember`] of a binary md5.
-    pub fn remember_raw(&mut self, path: &Path, fp: Fingerprint, md5: &[u8; 16], legacy: bool) {
-        if self.db.is_some() {
+    pub fn remember_raw(
+        &mut self,
+        path: &Path,
+        fp: Fingerprint,
+        md5: &[u8; 16],
+        legacy: bool,
+        clock: Option<Clock>,
+    ) {
+        if self.db.is_some() && clock.is_some_and(|c| c.trusts(&fp)) {
             self.pending
                 .push((path.as_os_str().as_bytes().to_vec(), fp.encode(md5, legacy)));
             if self.pending.len() >= PENDING_MAX {
@@ -259,6 +363,68 @@ fn matching(v: &[u8], fp: Fingerprint, legacy: bool) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A reading later than any file's stamp here.
+    const LATER: Option<Clock> = Some(Clock(i64::MAX));
+
+    #[test]
+    fn a_stamp_not_older_than_the_clock_reading_is_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(&dir.path().join("state.redb"));
+        let before = state.clock(dir.path()).expect("the clock of a temp dir");
+        let young = dir.path().join("young");
+        std::fs::write(&young, "v1\n").unwrap();
+        let old = dir.path().join("old");
+        std::fs::write(&old, "v1\n").unwrap();
+        let past = std::fs::FileTimes::new()
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000));
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_times(past)
+            .unwrap();
+        let fp = |p: &Path| Fingerprint::of(&std::fs::metadata(p).unwrap());
+        let md5 = "0b5fbc1f7b1f1f1c1b0b5fbc1f7b1f1f";
+        state.remember(&young, fp(&young), md5, false, Some(before));
+        state.remember(&old, fp(&old), md5, false, Some(before));
+        state.remember(&old, fp(&old), md5, true, None);
+        state.flush();
+        let reader = state.reader();
+        assert_eq!(
+            reader.get(&young, fp(&young), false),
+            None,
+            "a file written after the reading was remembered"
+        );
+        assert_eq!(reader.get(&old, fp(&old), false).as_deref(), Some(md5));
+        assert_eq!(
+            reader.get(&old, fp(&old), true),
+            None,
+            "remembered without a clock reading"
+        );
+    }
+
+    #[test]
+    fn the_clock_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), "x").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let stamp = || std::fs::metadata(dir.path()).unwrap().modified().unwrap();
+        let before = stamp();
+        let nameless = Clock::read(dir.path()).expect("a nameless probe");
+        assert_eq!(
+            stamp(),
+            before,
+            "a nameless probe moved the directory's mtime"
+        );
+        let named = Clock::read_named(dir.path()).expect("a named probe");
+        assert!(named >= nameless, "the clock went back");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["f"], "a probe was left behind");
+    }
+
     #[test]
     fn remembers_until_the_file_changes() {
         let dir = tempfile::tempdir().unwrap();
@@ -266,7 +432,7 @@ mod tests {
         std::fs::write(&file, "hello\n").unwrap();
         let fp = Fingerprint::of(&std::fs::metadata(&file).unwrap());
         let mut state = State::open(&dir.path().join("state.redb"));
-        state.remember(&file, fp, "b1946ac92492d2347c6235b4d2611184", false);
+        state.remember(&file, fp, "b1946ac92492d2347c6235b4d2611184", false, LATER);
         state.flush();
         let reader = state.reader();
         assert_eq!(
@@ -312,7 +478,13 @@ mod tests {
             "a read-only use wrote to the file"
         );
         let mut state = State::open(&db);
-        state.remember(&file, changed, "6a5e2c2a4b1c5c2e1f1e4e07e4e10b3a", false);
+        state.remember(
+            &file,
+            changed,
+            "6a5e2c2a4b1c5c2e1f1e4e07e4e10b3a",
+            false,
+            LATER,
+        );
         state.flush();
         assert!(matches!(state.db, Some(Db::Write(_))));
         assert_eq!(

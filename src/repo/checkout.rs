@@ -417,9 +417,11 @@ fn checkout_dir(
         })
         .collect();
     let written = placed.len();
+    // after the writes (see the state cache's docs on files Ferry wrote itself)
+    let clock = state.clock(&out.path);
     for r in placed {
         let (dest, fp, md5) = r?;
-        state.remember(&dest, fp, &md5, legacy);
+        state.remember(&dest, fp, &md5, legacy, clock);
     }
     Ok(written)
 }
@@ -441,7 +443,8 @@ pub(crate) fn place(
         ))
     })?;
     let fp = Linker::new(odb, parent, links).link(odb, hash, dest, isexec)?;
-    state.remember(dest, fp, &hash.md5, hash.legacy);
+    let clock = state.clock(parent);
+    state.remember(dest, fp, &hash.md5, hash.legacy, clock);
     Ok(())
 }
 
@@ -475,9 +478,10 @@ pub fn relink(
             linker.link(odb, &hash, &path, false).map(Some)
         })
         .collect();
+    let clock = state.clock(dir);
     for (f, fp) in files.iter().zip(linked) {
         if let Some(fp) = fp? {
-            state.remember_raw(&f.path_in(dir), fp, &f.md5, legacy);
+            state.remember_raw(&f.path_in(dir), fp, &f.md5, legacy, clock);
         }
     }
     Ok(())
@@ -582,10 +586,11 @@ fn checkout_new_dir(
                 linker.link(odb, &hash, &dest, false).map(|fp| (dest, fp))
             })
             .collect();
+        let clock = state.clock(&out.path);
         for (r, (_, md5)) in placed.into_iter().zip(batch.iter()) {
             match r {
                 Ok((dest, fp)) => {
-                    state.remember(&dest, fp, md5, legacy);
+                    state.remember(&dest, fp, md5, legacy, clock);
                     written += 1;
                 }
                 Err(e) => {

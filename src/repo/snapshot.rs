@@ -23,7 +23,7 @@
 //!
 //! The racy-timestamp rule ("racy git", git's `Documentation/technical/racy-git.txt`, made
 //! strict): a timestamp is trusted only when it is strictly older than a reading of the same
-//! filesystem's clock ([`fs_now`]: the mtime of a nameless file created there) taken *before*
+//! filesystem's clock ([`Clock::read`]: the mtime of a nameless file created there) taken *before*
 //! the stat that read it. The argument: the filesystem stamps every change with its clock, which
 //! never goes back (coarse ticks, 2-s FAT ticks and the multigrain timestamps of newer kernels
 //! alike). A change made before the reading `T` happened before the stat (and the listing or
@@ -51,7 +51,7 @@ use rayon::prelude::*;
 use super::workspace::FileInfo;
 use crate::hash::HashInfo;
 use crate::hash::md5::Md5;
-use crate::hash::state::{Fingerprint, State};
+use crate::hash::state::{Clock, Fingerprint, State};
 use crate::odb::{Odb, manifest};
 
 const MAGIC: &[u8; 8] = b"FERRYSNP";
@@ -64,32 +64,6 @@ const CHUNK: usize = 16_384;
 /// Past this many files whose fingerprint changed, the fast path gives up (a full walk is as
 /// cheap and rewrites the snapshot).
 const MAX_CHANGED: usize = 4_096;
-
-/// Now as the filesystem holding `dir` stamps it: the mtime of a nameless file just created
-/// there (`O_TMPFILE`, never linked, gone when closed). Recorded timestamps are compared with
-/// the clock that wrote them, never with the wall clock (which may be skewed from a network
-/// filesystem's, or faked). `None` where it cannot be told (no `O_TMPFILE`, a read-only or
-/// linked directory): nothing is recorded then.
-pub fn fs_now(dir: &Path) -> Option<i64> {
-    std::fs::create_dir_all(dir).ok()?;
-    fs_clock(dir)
-}
-
-/// [`fs_now`] in an existing directory (the cache's root: the clock of the filesystem holding
-/// the cache, which need not be the repository's).
-fn fs_clock(dir: &Path) -> Option<i64> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let dir_fd = rustix::fs::open(dir, flags, Mode::empty()).ok()?;
-    let probe = rustix::fs::openat(
-        &dir_fd,
-        ".",
-        OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )
-    .ok()?;
-    rustix::fs::fstat(&probe).ok().map(|st| stat_mtime_ns(&st))
-}
 
 /// The mtime of a raw `stat` answer, in ns.
 fn stat_mtime_ns(st: &rustix::fs::Stat) -> i64 {
@@ -151,7 +125,7 @@ fn ignore_stamps(out: &Path) -> Vec<Option<[u8; 16]>> {
 
 /// What a full walk of a directory output found, to be written as its snapshot.
 pub struct Walked<'a> {
-    /// When the walk began, on the filesystem's clock ([`fs_now`] before it).
+    /// When the walk began, on the output's filesystem's clock ([`Clock`], read before it).
     pub started_ns: i64,
     /// The hash kind.
     pub legacy: bool,
@@ -609,10 +583,10 @@ fn first_byte(md5: &str) -> Option<u8> {
     md5.get(..2).and_then(|h| u8::from_str_radix(h, 16).ok())
 }
 
-/// Now on the clock of the filesystem holding the cache ([`fs_now`] in its root, which is not
-/// created): what the cache record's stamps are compared with.
+/// Now on the clock of the filesystem holding the cache ([`Clock::read`] in its root, which is
+/// not created): what the cache record's stamps are compared with.
 pub fn cache_now(odb: &Odb) -> Option<i64> {
-    fs_clock(&odb.root)
+    Clock::read(&odb.root).map(Clock::ns)
 }
 
 /// Records that every object of the `.dir` `hash` was found in the cache by a full check begun

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::safepath::{self, Bounds, SafePathError};
 use super::snapshot;
-use crate::hash::state::{Fingerprint, State};
+use crate::hash::state::{Clock, Fingerprint, State};
 use crate::hash::{self, HashInfo};
 use crate::odb::manifest;
 
@@ -172,6 +172,9 @@ pub fn current(
         source,
     };
     let missing = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    // before the stat: what a single file's fingerprint is trusted against
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let file_clock = state.clock(parent);
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => return Err(SafePathError::LinkedDir(path.to_path_buf()).into()),
@@ -194,7 +197,14 @@ pub fn current(
             .unwrap_or_default();
         let isexec = meta.permissions().mode() & 0o100 != 0;
         let dir = path.parent().unwrap_or(Path::new(""));
-        let mut files = hash_files(dir, vec![name.into()], Some(meta), legacy, state)?;
+        let mut files = hash_files(
+            dir,
+            vec![name.into()],
+            Some(meta),
+            legacy,
+            state,
+            file_clock,
+        )?;
         let file = files
             .pop()
             .ok_or_else(|| io(std::io::Error::other("file vanished")))?;
@@ -205,13 +215,15 @@ pub fn current(
         });
     }
     let snap_dir = snapshot::dir_of(state);
-    let started = snap_dir.as_deref().and_then(snapshot::fs_now);
+    // before the walk, on the output's own filesystem: what the walk's stamps are trusted
+    // against, in the state cache and in the snapshot
+    let started = state.clock(path);
     let (listed, dirs) = list_dir(bounds, path)?;
-    let files = hash_files(path, listed, None, legacy, state)?;
+    let files = hash_files(path, listed, None, legacy, state, started)?;
     let md5 = manifest_md5(&files);
-    if let (Some(snap_dir), Some(started_ns), Some(dirs)) = (snap_dir, started, &dirs) {
+    if let (Some(snap_dir), Some(started), Some(dirs)) = (snap_dir, started, &dirs) {
         let walked = snapshot::Walked {
-            started_ns,
+            started_ns: started.ns(),
             legacy,
             md5: &md5,
             dirs,
@@ -321,13 +333,15 @@ const BATCH: usize = 1 << 16;
 /// Hashes the files `rels` of `dir` in parallel, skipping those the state cache already knows;
 /// `meta` is the metadata of a single file already looked at. The files are sorted by name
 /// first (the manifest's order, kept in the result), so each chunk of them is looked up in the
-/// state cache by one range scan.
+/// state cache by one range scan. New hashes are remembered when `clock`, read before the
+/// stats, trusts their stamps.
 fn hash_files(
     dir: &Path,
     mut rels: Vec<Box<str>>,
     meta: Option<Metadata>,
     legacy: bool,
     state: &mut State,
+    clock: Option<Clock>,
 ) -> Result<Vec<FileInfo>, WorkspaceError> {
     // in reverse: batches are split off the end, and the names' list shrinks as they move
     // into the result (16 bytes a file not held twice)
@@ -348,7 +362,7 @@ fn hash_files(
                 continue;
             };
             if fresh {
-                state.remember_raw(&info.path_in(dir), info.fp, &info.md5, legacy);
+                state.remember_raw(&info.path_in(dir), info.fp, &info.md5, legacy, clock);
             }
             out.push(info);
         }
