@@ -73,16 +73,16 @@ impl Clock {
     /// a read-only directory, a symbolic link).
     pub fn read(dir: &Path) -> Option<Self> {
         use rustix::fs::{Mode, OFlags};
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let dir_fd = rustix::fs::open(dir, flags, Mode::empty()).ok()?;
         let probe = rustix::fs::openat(
-            &dir_fd,
+            Self::open_dir(dir)?,
             ".",
             OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
         .ok()?;
-        rustix::fs::fstat(&probe).ok().map(|st| Self::of_stat(&st))
+        rustix::fs::fstat(&probe)
+            .ok()
+            .map(|st| Self(stat_mtime_ns(&st)))
     }
 
     /// [`Clock::read`] by a named probe file, created new and removed at once: for Ferry's own
@@ -91,8 +91,7 @@ impl Clock {
     fn read_named(dir: &Path) -> Option<Self> {
         use rustix::fs::{AtFlags, Mode, OFlags};
         static PROBES: AtomicU64 = AtomicU64::new(0);
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let dir_fd = rustix::fs::open(dir, flags, Mode::empty()).ok()?;
+        let dir_fd = Self::open_dir(dir)?;
         let name = format!(
             ".clock-{}-{}",
             std::process::id(),
@@ -105,17 +104,18 @@ impl Clock {
             Mode::from_raw_mode(0o600),
         )
         .ok()?;
-        let now = rustix::fs::fstat(&probe).ok().map(|st| Self::of_stat(&st));
+        let now = rustix::fs::fstat(&probe)
+            .ok()
+            .map(|st| Self(stat_mtime_ns(&st)));
         let _ = rustix::fs::unlinkat(&dir_fd, name.as_str(), AtFlags::empty());
         now
     }
 
-    fn of_stat(st: &rustix::fs::Stat) -> Self {
-        Self(
-            st.st_mtime
-                .saturating_mul(1_000_000_000)
-                .saturating_add(st.st_mtime_nsec as i64),
-        )
+    /// The directory a probe is made in, never through a symbolic link.
+    fn open_dir(dir: &Path) -> Option<std::os::fd::OwnedFd> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::open(dir, flags, Mode::empty()).ok()
     }
 
     /// The reading, in ns since the epoch.
@@ -128,6 +128,13 @@ impl Clock {
     pub fn trusts(self, fp: &Fingerprint) -> bool {
         fp.mtime_ns < self.0
     }
+}
+
+/// The mtime of a raw `stat` answer, in ns.
+pub fn stat_mtime_ns(st: &rustix::fs::Stat) -> i64 {
+    st.st_mtime
+        .saturating_mul(1_000_000_000)
+        .saturating_add(st.st_mtime_nsec as i64)
 }
 
 /// Entries queued before [`State::remember`] writes them (one transaction, one fsync, per

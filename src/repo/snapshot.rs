@@ -51,7 +51,7 @@ use rayon::prelude::*;
 use super::workspace::FileInfo;
 use crate::hash::HashInfo;
 use crate::hash::md5::Md5;
-use crate::hash::state::{Clock, Fingerprint, State};
+use crate::hash::state::{Clock, Fingerprint, State, stat_mtime_ns};
 use crate::odb::{Odb, manifest};
 
 const MAGIC: &[u8; 8] = b"FERRYSNP";
@@ -64,13 +64,6 @@ const CHUNK: usize = 16_384;
 /// Past this many files whose fingerprint changed, the fast path gives up (a full walk is as
 /// cheap and rewrites the snapshot).
 const MAX_CHANGED: usize = 4_096;
-
-/// The mtime of a raw `stat` answer, in ns.
-fn stat_mtime_ns(st: &rustix::fs::Stat) -> i64 {
-    st.st_mtime
-        .saturating_mul(1_000_000_000)
-        .saturating_add(st.st_mtime_nsec as i64)
-}
 
 /// The inode and mtime of a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
