@@ -443,37 +443,77 @@ fn a_held_repository_lock_is_named() {
     drop(holder);
 }
 
-/// The budget ledger cannot be written (`FERRY_STATE_DIR` is a file): the push still succeeds,
-/// and the warnings say that the remote's use goes uncounted and what to set.
-#[test]
-fn an_unwritable_budget_ledger_warns_and_the_push_goes_on() {
-    let env = Env::new();
-    let repo = repo_with(&env, &[("a.txt", "a\n")]);
+/// A repository with `a.txt` added and a limited local-disk remote `disk` as its default.
+fn repo_with_limited_disk(env: &Env) -> (TempDir, TempDir) {
+    let repo = repo_with(env, &[("a.txt", "a\n")]);
     let d = repo.path();
     let disk = TempDir::new().unwrap();
     let disk_url = disk.path().display().to_string();
     env.ok(d, &["remote", "add", "-d", "disk", &disk_url]);
     env.ok(d, &["config", "remote.disk.daily_download_limit", "1GB"]);
+    (repo, disk)
+}
+
+/// Runs `ferry ARGS` in `repo` with `FERRY_STATE_DIR` set to a file, so the budget ledger
+/// cannot be written, and snapshots its whole output as `name`; returns it.
+fn with_unwritable_ledger(
+    env: &Env,
+    repo: &Path,
+    disk: &Path,
+    args: &[&str],
+    name: &str,
+) -> (std::process::Output, String) {
     let state = TempDir::new().unwrap();
     let not_a_dir = state.path().join("state");
     std::fs::write(&not_a_dir, "").unwrap();
-    let out = common::run(env.ferry(d, &["push"]).env("FERRY_STATE_DIR", &not_a_dir));
+    let out = common::run(env.ferry(repo, args).env("FERRY_STATE_DIR", &not_a_dir));
     let text = whole(&out);
     // the ledger file is named by a hash of the remote URL, a temp path here
     let mut s = settings(&[
-        (d, "[REPO]"),
-        (disk.path(), "[DISK]"),
+        (repo, "[REPO]"),
+        (disk, "[DISK]"),
         (state.path(), "[STATE]"),
     ]);
     s.add_filter(r"[0-9a-f]{32}\.json", "[URL-HASH].json");
     let _s = s.bind_to_scope();
-    insta::assert_snapshot!("ledger_unwritable_push", text);
+    insta::assert_snapshot!(name, text);
+    (out, text)
+}
+
+/// The budget ledger cannot be written (`FERRY_STATE_DIR` is a file): the push still succeeds,
+/// and the warnings say that the remote's use goes uncounted and what to set.
+#[test]
+fn an_unwritable_budget_ledger_warns_and_the_push_goes_on() {
+    let env = Env::new();
+    let (repo, disk) = repo_with_limited_disk(&env);
+    let (out, text) = with_unwritable_ledger(
+        &env,
+        repo.path(),
+        disk.path(),
+        &["push"],
+        "ledger_unwritable_push",
+    );
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(disk.path().join("files/md5").exists(), "{text}");
-    assert!(
-        text.contains("set FERRY_STATE_DIR to one that is"),
-        "{text}"
-    );
+    assert_eq!(text.matches("cannot be recorded").count(), 1, "{text}");
+}
+
+/// The same on pull, whose router writes the meter's counts after every batch: the pull
+/// succeeds, and that the use goes unrecorded is said once, by the meter, not once per batch.
+#[test]
+fn an_unwritable_budget_ledger_is_named_once_on_pull() {
+    let env = Env::new();
+    let (repo, disk) = repo_with_limited_disk(&env);
+    let d = repo.path();
+    env.ok(d, &["push"]);
+    std::fs::remove_dir_all(d.join(".dvc/cache")).unwrap();
+    std::fs::remove_file(d.join("a.txt")).unwrap();
+    let (out, text) =
+        with_unwritable_ledger(&env, d, disk.path(), &["pull"], "ledger_unwritable_pull");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(std::fs::read(d.join("a.txt")).unwrap(), b"a\n");
+    assert_eq!(text.matches("cannot be recorded").count(), 1, "{text}");
+    assert_eq!(text.matches("WARNING").count(), 2, "{text}");
 }
 
 #[test]

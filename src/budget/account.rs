@@ -104,7 +104,7 @@ impl Account {
             team.warn_unreadable(&why);
         }
         if let Err(e) = self.refresh() {
-            tracing::warn!("cannot read the budget ledger: {}", e.with_advice());
+            self.warn_ledger(&e);
         }
         self.team = Some(team);
         self
@@ -135,6 +135,12 @@ impl Account {
     /// Writes this process's pending counts to the ledger now.
     pub fn flush(&self) -> Result<(), LedgerError> {
         self.meter.flush()
+    }
+
+    /// Reports that this remote's ledger could not be used, once per process (see
+    /// [`Meter::warn_once`]); the caller goes on by its own count.
+    pub fn warn_ledger(&self, e: &LedgerError) {
+        self.meter.warn_once(e);
     }
 
     /// Today's use as the ledger has it now (after flushing this process's counts).
@@ -195,10 +201,7 @@ impl Account {
             match claimed {
                 Ok(claim) if claim.granted == 1 => v.window = Some(claim.window),
                 Ok(_) => return false,
-                Err(e) => tracing::warn!(
-                    "could not claim budget in the ledger, going by this process's view: {}",
-                    e.with_advice()
-                ),
+                Err(e) => self.warn_ledger(&e),
             }
         }
         add(&mut v.inflight, need);
@@ -226,7 +229,7 @@ impl Account {
                 .flush()
                 .and_then(|()| claims.give_back().map(|_| ()))
             {
-                tracing::warn!("could not give back a budget claim: {}", e.with_advice());
+                self.warn_ledger(&e);
             }
         }
     }
@@ -269,7 +272,7 @@ impl Drop for Account {
     fn drop(&mut self) {
         if let Some(team) = &self.team {
             if let Err(e) = self.meter.flush() {
-                tracing::warn!("budget use not recorded: {}", e.with_advice());
+                self.warn_ledger(&e);
             }
             team.publish(&self.key, &self.tz);
         }

@@ -73,13 +73,13 @@ impl Meter {
         }
         let window = match self.ledger.window(&self.tz) {
             Ok(w) => w,
-            Err(e) => return self.warn(&e),
+            Err(e) => return self.warn_once(&e),
         };
         let due = {
             let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             let stale = p.window.is_some_and(|w| w != window);
             if stale && let Err(e) = self.write(&mut p) {
-                self.warn(&e);
+                self.warn_once(&e);
             }
             if p.window.is_none() || stale {
                 p.window = Some(window);
@@ -91,7 +91,7 @@ impl Meter {
                 && p.written.is_none_or(|t| t.elapsed() >= FLUSH_EVERY)
         };
         if due && let Err(e) = self.flush() {
-            self.warn(&e);
+            self.warn_once(&e);
         }
     }
 
@@ -119,10 +119,13 @@ impl Meter {
         Ok(())
     }
 
-    fn warn(&self, e: &LedgerError) {
+    /// Says once per remote and process that its ledger could not be used, whatever failed
+    /// first (a count, a claim, a give-back): every later failure has the same cause and the same
+    /// effect, so repeating it would only bury the rest of the output.
+    pub fn warn_once(&self, e: &LedgerError) {
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                "budget use of '{}' not recorded, so its daily limits count too little today: {}",
+                "budget use of '{}' cannot be recorded, so this run goes by its own count and other runs today will not see its use: {}",
                 self.url,
                 e.with_advice()
             );
@@ -133,8 +136,7 @@ impl Meter {
 impl Drop for Meter {
     fn drop(&mut self) {
         if let Err(e) = self.flush() {
-            self.warned.store(false, Ordering::Relaxed);
-            self.warn(&e);
+            self.warn_once(&e);
         }
     }
 }

@@ -39,7 +39,7 @@ use futures::stream::FuturesUnordered;
 use super::copy::{CopyError, download};
 use super::remotes::Handle;
 use super::{Object, Progress};
-use crate::budget::{Budget, Claims, Remaining, Window};
+use crate::budget::{Budget, Claims, LedgerError, Remaining, Window};
 use crate::odb::Odb;
 use crate::remote::{ErrorKind, ReadBudget, RemoteError, Spent};
 
@@ -265,10 +265,7 @@ impl Lane {
                 (batch.split_off(claim.granted), Some(claim.window))
             }
             Err(e) => {
-                tracing::warn!(
-                    "could not claim budget of remote '{}' ({e}); planning on this process's view",
-                    self.handle.name
-                );
+                self.ledger_failed(&e);
                 (Vec::new(), None)
             }
         }
@@ -289,32 +286,33 @@ impl Lane {
     }
 
     /// Writes metered use to the ledger, then gives back settled claims and, for a limited
-    /// lane, re-reads what is left today (other processes may have used some).
+    /// lane, re-reads what is left today (other processes may have used some). A ledger that
+    /// cannot be used is reported once for the whole run, and the run plans on its own view.
     fn sync_ledger(&self) {
         let Some(account) = self.handle.remote.account() else {
             return;
         };
-        if let Err(e) = account.usage() {
-            tracing::warn!(
-                "could not record usage of remote '{}': {e}",
-                self.handle.name
-            );
+        if let Err(e) = account.flush() {
+            return account.warn_ledger(&e);
         }
         let Some(claims) = &self.claims else {
             return;
         };
-        let usage = match claims.give_back().and_then(|_| account.refresh()) {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::warn!(
-                    "could not update the budget of remote '{}': {e}",
-                    self.handle.name
-                );
-                return;
+        match claims.give_back().and_then(|_| account.refresh()) {
+            Ok(usage) => {
+                if let Ok(mut b) = self.budget.lock() {
+                    *b = self.limits.remaining(&usage);
+                }
             }
-        };
-        if let Ok(mut b) = self.budget.lock() {
-            *b = self.limits.remaining(&usage);
+            Err(e) => account.warn_ledger(&e),
+        }
+    }
+
+    /// Reports a ledger this lane could not claim in, once per run (the claims are the
+    /// account's, so a lane that claims has one).
+    fn ledger_failed(&self, e: &LedgerError) {
+        if let Some(account) = self.handle.remote.account() {
+            account.warn_ledger(e);
         }
     }
 }
@@ -702,10 +700,7 @@ impl Router {
             Ok(claim) if claim.granted == 1 => Claimed::Held(claim.window),
             Ok(_) => Claimed::NoRoom,
             Err(e) => {
-                tracing::warn!(
-                    "could not claim budget of remote '{}' ({e}); planning on this process's view",
-                    lane.handle.name
-                );
+                lane.ledger_failed(&e);
                 Claimed::NotNeeded
             }
         }
