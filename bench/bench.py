@@ -118,8 +118,10 @@ class Runner:
             raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {first_error_line(p.stdout)}")
         return p
 
-    def timed(self, tag, cmd, cwd, env):
-        """One measured step. Returns a dict of measurements (rc != 0 marks a failure)."""
+    def timed(self, tag, cmd, cwd, env, durable=False):
+        """One measured step. Returns a dict of measurements (rc != 0 marks a failure). With
+        `durable`, the step's time runs until its writes are on disk (a `sync` after the command
+        exits, inside the timing): `wall_s` is then that, `exit_s` the command alone."""
         logpath = os.path.join(self.logdir, tag + ".log")
         if self.nice:
             cmd = ["nice", "-n", str(self.nice)] + list(cmd)
@@ -136,6 +138,9 @@ class Runner:
             timer = threading.Timer(self.timeout, kill_group, (p.pid,))
             timer.start()
             _, status, ru = os.wait4(p.pid, 0)
+            exited = time.perf_counter()
+            if durable:
+                os.sync()
             t1, w1, b1 = time.perf_counter(), proc_ticks(self.weed_pid), busy_ticks()
             timer.cancel()
             p.returncode = os.waitstatus_to_exitcode(status)
@@ -146,6 +151,7 @@ class Runner:
         r = {
             "rc": p.returncode,
             "wall_s": round(t1 - t0, 4),
+            "exit_s": round(exited - t0, 4),
             "user_s": round(ru.ru_utime, 3),
             "sys_s": round(ru.ru_stime, 3),
             "cpu_s": round(cpu, 3),
@@ -729,6 +735,8 @@ def main():
                     "(local remote, cp -a floor) instead of the dvc/S3 cases")
     ap.add_argument("--files", type=int, default=1_000_000, help="huge: files in the big row (ferry only)")
     ap.add_argument("--dvc-files", type=int, default=100_000, help="huge: files in the row that also runs dvc")
+    ap.add_argument("--time-to-exit", action="store_true",
+                    help="huge: time each step until its command exits, not until its writes are on disk")
     ap.add_argument("--growth-files", type=int, default=50_000,
                     help="huge: files in the row (ferry only) the big row's time per file is compared with (0: none)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply file counts (many, mixed, huge) and sizes (big)")

@@ -15,7 +15,10 @@ Per tool and row, in a fresh `git init` + `<tool> init` repo with a local-direct
   (untimed)  rm -rf cache, workspace data, .dvc/tmp, site cache      == a fresh clone
   pull       <tool> pull                    two copies: cache and workspace
 The pulled tree is checked against the generator's md5 list. Each timed command runs after an
-untimed `sync` under bench.Runner (wall, user+sys, peak RSS of the process tree from wait4).
+untimed `sync` under bench.Runner (wall, user+sys, peak RSS of the process tree from wait4), and
+its time runs until a `sync` after it returns (its writes are on disk), unless --time-to-exit: a big
+row's dirty pages pass the kernel's writeback threshold mid-step and a small row's never do, so
+time to exit would grow per file for the kernel's sake, not the tool's (bench/README.md).
 Targets (issue 16): add and push <= 1.5x floor, pull <= 2.5x floor, status and no-op push <= 1.5 s,
 peak RSS <= 150 MB on every ferry step, ferry's time per file in the big row within 1.25x of the
 growth row's (the dvc row's when there is no growth row), for add, push and pull.
@@ -107,7 +110,7 @@ def session(a, runner, records, tool, exe, files, src, listing):
     q(["git", "commit", "-qm", "init"], repo, env)
 
     def timed(step, argv, sub=None):
-        r = runner.timed(f"huge-{files}-{tool}-{sub or step}", argv, repo, env)
+        r = runner.timed(f"huge-{files}-{tool}-{sub or step}", argv, repo, env, durable=not a.time_to_exit)
         r.update(tool=tool, files=files, step=step)
         records.append(r)
         ok = r["rc"] == 0
@@ -147,7 +150,8 @@ def summarize(records):
         ok = [r for r in rs if r["rc"] == 0]
         s[k] = {"runs": len(rs), "ok": len(ok), "error": next((r.get("error") for r in rs if r["rc"]), None)}
         if ok:
-            s[k].update(wall_s=bench.med(ok, "wall_s"), user_s=bench.med(ok, "user_s"), sys_s=bench.med(ok, "sys_s"),
+            s[k].update(wall_s=bench.med(ok, "wall_s"), exit_s=bench.med(ok, "exit_s"),
+                        user_s=bench.med(ok, "user_s"), sys_s=bench.med(ok, "sys_s"),
                         maxrss_mib=max(r["maxrss_kib"] for r in ok) / 1024, load1=bench.med(ok, "load1"))
     return s
 
@@ -198,6 +202,15 @@ def targets(s, rows, roles_=None):
     return t
 
 
+def growth_line(s, pair, step):
+    """One row of the growth table: ferry's (or the floor's) time per file in both rows."""
+    (big, small), k = pair, "ferry"
+    per = lambda files, key: (lambda v: v / files if v else None)((s.get((files, k, step)) or {}).get(key))
+    b, m = per(big, "wall_s"), per(small, "wall_s")
+    return (f"| {step} | {bench.fmt(b * 1e6 if b else None, 1)} | {bench.fmt(m * 1e6 if m else None, 1)} | "
+            f"{bench.fmt(bench.ratio(b, m), 2)} | {bench.fmt(bench.ratio(per(big, 'exit_s'), per(small, 'exit_s')), 2)} |")
+
+
 def report(a, info, records, rows, roles_=None):
     s = summarize(records)
     tgt = targets(s, rows, roles_)
@@ -205,6 +218,8 @@ def report(a, info, records, rows, roles_=None):
          f"Machine: {info['cores']} × {info['cpu']}, {info['memory']} RAM; load at start "
          f"{' '.join(info['load_at_start'])}, at end {' '.join(info.get('load_at_end', []))}.  ",
          f"Work fs: {info['work_fs']}. Files of 200 B–2 KiB, {PER_DIR} per directory, local-directory remote.  ",
+         "Each step is timed " + ("until its command exited." if a.time_to_exit else
+                                  "until its writes are on disk (a `sync` after the command, inside the timing)."), "",
          f"ferry {info['versions']['ferry']} ({info['ferry_commit']}), {info['versions']['dvc']}.", "",
          "| files | step | floor s | dvc s | ferry s | ferry/floor | dvc/ferry | ferry user+sys s | ferry RSS MB | ferry µs/file | load |",
          "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -222,6 +237,13 @@ def report(a, info, records, rows, roles_=None):
                      f"{bench.fmt(fw * 1e6 / files, 1) if fw else '–'} | {bench.fmt(f.get('load1'), 1)} |")
     L += ["", "## Targets (issue 16)", "", "| target | value | limit | verdict |", "|---|---|---|---|"]
     L += [f"| {x['target']} | {bench.fmt(x['value'], 3)} | {x['limit']} | **{x['verdict']}** |" for x in tgt]
+    pair = growth_pair(rows, roles_) if roles_ else None
+    if pair:
+        L += ["", f"## Growth per file, {pair[0]} against {pair[1]} files", "",
+              "Each step's time per file in the big row over the small row's: until its writes are on disk "
+              "(what the targets use, unless `--time-to-exit`) and until the command exited.", "",
+              "| step | µs/file big | µs/file small | growth | growth to exit |", "|---|---|---|---|---|"]
+        L += [growth_line(s, pair, step) for step in ("floor", "add", "push", "pull")]
     fails = [r for r in records if r["rc"] != 0]
     if fails:
         L += ["", "## Failed steps", ""] + [f"- {r['files']} {r['tool']} {r['step']}: {r.get('error', '')}" for r in fails]

@@ -286,8 +286,9 @@ impl Lane {
     }
 
     /// Writes metered use to the ledger, then gives back settled claims and, for a limited
-    /// lane, re-reads what is left today (other processes may have used some). A ledger that
-    /// cannot be used is reported once for the whole run, and the run plans on its own view.
+    /// lane, re-reads what is left today (other processes may have used some). Claims go back
+    /// only once the counts are written, so the ledger never holds less than was used; a ledger
+    /// that cannot be used is reported once for the whole run, which plans on its own view.
     fn sync_ledger(&self) {
         let Some(account) = self.handle.remote.account() else {
             return;
