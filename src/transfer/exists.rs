@@ -176,19 +176,61 @@ async fn check(
 /// Which of `ids` (sorted, each once) `remote` holds, by the policy of [`present`], in the
 /// compact form push needs at a million files: per id, in its order, `None` when absent, else
 /// the size the answer told. Listings are sorted through as they arrive, never gathered.
-pub async fn present_ids(
+pub async fn present_ids(remote: &Stack, ids: &[Id]) -> Result<Found, RemoteError> {
+    Ok(check_ids(remote, ids, &HashSet::new()).await?.found)
+}
+
+/// [`present_ids`] of `ids`, and [`present`] of a few `extra` keys (`.dir` manifests) beside
+/// them: an extra key under a prefix the ids' check listed is answered by that listing, so it
+/// costs no request of its own (no HEAD where a LIST already told).
+pub async fn present_ids_and(
     remote: &Stack,
     ids: &[Id],
-) -> Result<Vec<Option<Option<u64>>>, RemoteError> {
-    let mut found = vec![None; ids.len()];
+    extra: &[String],
+) -> Result<(Found, HashMap<String, Option<u64>>), RemoteError> {
+    let wanted: HashSet<&str> = extra.iter().map(String::as_str).collect();
+    let mut checked = check_ids(remote, ids, &wanted).await?;
+    let untold: Vec<String> = extra
+        .iter()
+        .filter(|k| !checked.listed.iter().any(|p| k.starts_with(p.as_str())))
+        .cloned()
+        .collect();
+    checked.extra.extend(present(remote, &untold).await?);
+    Ok((checked.found, checked.extra))
+}
+
+/// Per id, in its order: `None` when absent, else the size the answer told (if it did).
+pub type Found = Vec<Option<Option<u64>>>;
+
+/// What [`check_ids`] learnt: the ids' answer, the extra keys its listings named, and the
+/// prefixes (or bases) it listed, under which an extra key not named is absent.
+struct Checked {
+    found: Found,
+    extra: HashMap<String, Option<u64>>,
+    listed: Vec<String>,
+}
+
+async fn check_ids(
+    remote: &Stack,
+    ids: &[Id],
+    extra: &HashSet<&str>,
+) -> Result<Checked, RemoteError> {
+    let mut seen = Checked {
+        found: vec![None; ids.len()],
+        extra: HashMap::new(),
+        listed: Vec::new(),
+    };
     if ids.is_empty() {
-        return Ok(found);
+        return Ok(seen);
     }
     let can_list = remote.capabilities().list;
     if !can_list || (ids.len() == 1 && !remote.is_capped()) {
-        match head_ids(remote, ids, (0..ids.len()).collect(), found).await {
-            Err(e) if can_list && e.kind == ErrorKind::Quota => found = vec![None; ids.len()],
-            other => return other,
+        match head_ids(remote, ids, (0..ids.len()).collect(), seen.found).await {
+            Err(e) if can_list && e.kind == ErrorKind::Quota => seen.found = vec![None; ids.len()],
+            other => {
+                seen.found = other?;
+                return Ok(seen);
+            }
         }
     }
     let heads_allowed = !remote.is_capped();
@@ -205,12 +247,14 @@ pub async fn present_ids(
         groups
     };
     let bases = 1 + u64::from(ids.first().map(|i| i.legacy) != ids.last().map(|i| i.legacy));
-    let sample = remote.list_sized(&ids[groups[0].start].prefix()).await?;
+    let first = ids[groups[0].start].prefix();
+    let sample = remote.list_sized(&first).await?;
     let sample_n = sample.len() as u64;
-    mark(ids, sample, &mut found);
+    mark(ids, extra, sample, &mut seen);
+    seen.listed.push(first);
     let rest = &groups[1..];
     if rest.is_empty() {
-        return Ok(found);
+        return Ok(seen);
     }
     let left_keys: u64 = rest.iter().map(|g| g.len() as u64).sum();
     let way = choose(sample_n, rest.len() as u64, left_keys, bases, heads_allowed);
@@ -219,19 +263,22 @@ pub async fn present_ids(
         remote.name(),
         rest.len()
     );
-    let prefixes = || rest.iter().map(|g| ids[g.start].prefix());
+    let prefixes = || rest.iter().map(|g| ids[g.start].prefix()).collect();
     match way {
         Way::Heads => {
             let left: Vec<usize> = rest.iter().flat_map(|g| g.clone()).collect();
-            match head_ids(remote, ids, left, found.clone()).await {
-                Ok(more) => Ok(more),
+            match head_ids(remote, ids, left, seen.found.clone()).await {
+                Ok(more) => {
+                    seen.found = more;
+                    Ok(seen)
+                }
                 Err(e) if e.kind == ErrorKind::Quota => {
-                    list_ids(remote, prefixes(), ids, found).await
+                    list_ids(remote, prefixes(), ids, extra, seen).await
                 }
                 Err(e) => Err(e),
             }
         }
-        Way::Prefixes => list_ids(remote, prefixes(), ids, found).await,
+        Way::Prefixes => list_ids(remote, prefixes(), ids, extra, seen).await,
         Way::Walk => {
             let mut walks: Vec<String> = ids
                 .iter()
@@ -244,34 +291,38 @@ pub async fn present_ids(
                 })
                 .collect();
             walks.dedup();
-            list_ids(remote, walks.into_iter(), ids, found).await
+            list_ids(remote, walks, ids, extra, seen).await
         }
     }
 }
 
-/// Sets, in `found`, the ids of `ids` that `listed` names (with their sizes).
-fn mark(ids: &[Id], listed: Vec<(String, u64)>, found: &mut [Option<Option<u64>>]) {
+/// Sets, in `seen`, the ids of `ids` and the `extra` keys that `listed` names (with their sizes).
+fn mark(ids: &[Id], extra: &HashSet<&str>, listed: Vec<(String, u64)>, seen: &mut Checked) {
     for (key, size) in listed {
         if let Some(i) = Id::of_key(&key).and_then(|id| ids.binary_search(&id).ok()) {
-            found[i] = Some(Some(size));
+            seen.found[i] = Some(Some(size));
+        } else if extra.contains(key.as_str()) {
+            seen.extra.insert(key, Some(size));
         }
     }
 }
 
-/// [`present_ids`] by listing each of `prefixes`, the listings running at once, each sorted
+/// [`check_ids`] by listing each of `prefixes`, the listings running at once, each sorted
 /// through as it arrives.
 async fn list_ids(
     remote: &Stack,
-    prefixes: impl Iterator<Item = String>,
+    prefixes: Vec<String>,
     ids: &[Id],
-    found: Vec<Option<Option<u64>>>,
-) -> Result<Vec<Option<Option<u64>>>, RemoteError> {
+    extra: &HashSet<&str>,
+    mut seen: Checked,
+) -> Result<Checked, RemoteError> {
+    seen.listed.extend(prefixes.iter().cloned());
     futures::stream::iter(prefixes)
         .map(|p| async move { remote.list_sized(&p).await })
         .buffer_unordered(remote.jobs())
-        .try_fold(found, |mut found, listed| async move {
-            mark(ids, listed, &mut found);
-            Ok(found)
+        .try_fold(seen, |mut seen, listed| async move {
+            mark(ids, extra, listed, &mut seen);
+            Ok(seen)
         })
         .await
 }
@@ -282,8 +333,8 @@ async fn head_ids(
     remote: &Stack,
     ids: &[Id],
     which: Vec<usize>,
-    found: Vec<Option<Option<u64>>>,
-) -> Result<Vec<Option<Option<u64>>>, RemoteError> {
+    found: Found,
+) -> Result<Found, RemoteError> {
     futures::stream::iter(which)
         .map(|i| async move { remote.stat(&ids[i].key()).await.map(|p| (i, p)) })
         .buffer_unordered(remote.jobs())
