@@ -36,26 +36,6 @@ impl FetchReport {
     }
 }
 
-/// The objects the outputs still lack locally (after their manifests are local).
-fn missing_objects(
-    odb: &Odb,
-    outs: &[Out],
-    report: &mut FetchReport,
-) -> Vec<(Object, Option<String>)> {
-    let mut wanted = Vec::new();
-    for out in outs.iter().filter(|o| o.cache) {
-        match of_out(odb, out) {
-            Ok((objects, _)) => wanted.extend(objects.into_iter().map(|o| (o, out.remote.clone()))),
-            Err(e) => report.bad_manifests.push((out.rel.clone(), e.to_string())),
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    wanted
-        .into_iter()
-        .filter(|(o, _)| seen.insert(o.hash.clone()) && !odb.contains(&o.hash))
-        .collect()
-}
-
 fn routed(router: &Router, objects: Vec<(Object, Option<String>)>) -> Vec<Routed> {
     objects
         .into_iter()
@@ -202,10 +182,13 @@ pub async fn fetch(
         }
         return Ok(report);
     }
-    let rest: Vec<_> = missing_objects(odb, outs, &mut report)
-        .into_iter()
-        .filter(|(o, _)| !failed.contains(&o.hash))
-        .collect();
+    // The budget order and the listings need every missing object at once; the objects already
+    // cached never are (a no-op pull over several remotes holds nothing per file).
+    let mut rest = Vec::new();
+    missing_in_batches(odb, outs, &failed, &mut report.bad_manifests, |batch| {
+        rest.extend(batch);
+        true
+    });
     let rest = routed(router, rest);
     let known_bytes = rest.iter().filter_map(|r| r.object.size).sum();
     progress.add_total(rest.len() as u64, known_bytes);
@@ -220,10 +203,10 @@ pub async fn fetch(
 /// Objects a batched fetch hands the router at a time.
 const FETCH_BATCH: usize = 4096;
 
-/// [`missing_objects`] handed to `send` in batches of [`FETCH_BATCH`] as the manifests are
-/// parsed, leaving out the objects in `failed`; stops when `send` says no one listens. Per file
-/// only its 17-byte id is kept (to send a file two outputs share once); a manifest that cannot
-/// be read goes into `bad`.
+/// The objects the outputs still lack locally (after their manifests are local), handed to
+/// `send` in batches of [`FETCH_BATCH`] as the manifests are parsed, leaving out the objects in
+/// `failed`; stops when `send` says no one listens. Per file only its 17-byte id is kept (to
+/// send a file two outputs share once); a manifest that cannot be read goes into `bad`.
 fn missing_in_batches(
     odb: &Odb,
     outs: &[Out],
