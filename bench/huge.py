@@ -12,6 +12,7 @@ Per tool and row, in a fresh `git init` + `<tool> init` repo with a local-direct
   status     <tool> status (x2, both kept)  nothing changed
   push       <tool> push                    into the empty local remote
   push_noop  <tool> push                    nothing to do
+  status_c   <tool> status -c               cache and remote compared object by object (in sync)
   (untimed)  rm -rf cache, workspace data, .dvc/tmp, site cache      == a fresh clone
   pull       <tool> pull                    two copies: cache and workspace
 The pulled tree is checked against the generator's md5 list. Each timed command runs after an
@@ -36,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench  # noqa: E402
 
-STEPS = ["floor", "add", "status", "push", "push_noop", "pull"]
+STEPS = ["floor", "add", "status", "push", "push_noop", "status_c", "pull"]
 PER_DIR = 1000
 MB = 1e6
 
@@ -127,6 +128,7 @@ def session(a, runner, records, tool, exe, files, src, listing):
         timed("status", [exe, "status"], "status2")
         if timed("push", [exe, "push"]):
             timed("push_noop", [exe, "push"])
+            timed("status_c", [exe, "status", "-c"])
             for p in (os.path.join(repo, ".dvc", "cache"), os.path.join(repo, name),
                       os.path.join(repo, ".dvc", "tmp"), site):
                 shutil.rmtree(p, ignore_errors=True)

@@ -343,9 +343,9 @@ impl Odb {
         })
     }
 
-    /// Every object in the cache (both layouts), for gc.
-    pub fn list(&self) -> io::Result<Vec<HashInfo>> {
-        let mut out = Vec::new();
+    /// Calls `f` with every object in the cache (both layouts), a two-digit directory at a time,
+    /// for gc: a million-object cache is never held as a list.
+    pub fn for_each_object(&self, mut f: impl FnMut(HashInfo)) -> io::Result<()> {
         for (base, prefix) in [
             (self.root.join("files/md5"), "files/md5/"),
             (self.root.clone(), ""),
@@ -361,15 +361,15 @@ impl Odb {
                 let Ok(files) = fs::read_dir(dir.path()) else {
                     continue;
                 };
-                for f in files.flatten() {
-                    let key = format!("{prefix}{name}/{}", f.file_name().to_string_lossy());
+                for file in files.flatten() {
+                    let key = format!("{prefix}{name}/{}", file.file_name().to_string_lossy());
                     if let Some(h) = parse_key(&key) {
-                        out.push(h);
+                        f(h);
                     }
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

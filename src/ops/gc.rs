@@ -12,6 +12,7 @@ use crate::remote::RemoteError;
 use crate::repo::Repo;
 use crate::repo::out::Out;
 use crate::transfer::redundancy::{GcPlan, check_listable, delete, plan_gc};
+use crate::transfer::id::Id;
 use crate::transfer::remotes::{self, Handle};
 use crate::transfer::wanted;
 
@@ -27,37 +28,63 @@ pub struct GcReport {
 }
 
 /// Every object `outs` use: their hashes and, for directories whose manifest is local, the
-/// manifest's files.
-pub fn used(odb: &Odb, outs: &[Out]) -> HashSet<HashInfo> {
-    let mut used: HashSet<HashInfo> = HashSet::new();
+/// manifest's files, these as sorted 17-byte ids (a million-file directory costs 17 MB here).
+pub fn used(odb: &Odb, outs: &[Out]) -> Used {
+    let mut used = Used::default();
     // `cache: false` outs (metrics, logs) keep nothing in the cache, as in dvc.
     for out in outs.iter().filter(|o| o.cache) {
         let Some(hash) = out.hash.clone() else {
             continue;
         };
-        if hash.is_dir()
-            && let Ok(entries) = odb.read_manifest(&hash)
-        {
-            used.extend(entries.into_iter().map(|e| HashInfo {
-                md5: e.md5,
-                legacy: hash.legacy,
-            }));
+        if hash.is_dir() && odb.contains(&hash) {
+            let files = odb.for_each_entry(&hash, |_, md5| match Id::of_hex(md5, hash.legacy) {
+                Some(id) => used.files.push(id),
+                None => {
+                    used.others.insert(HashInfo {
+                        md5: md5.to_string(),
+                        legacy: hash.legacy,
+                    });
+                }
+            });
+            if let Err(e) = files {
+                tracing::debug!("manifest of '{}' not read for gc: {e}", out.rel);
+            }
         }
-        used.insert(hash);
+        used.others.insert(hash);
     }
+    used.files.sort_unstable();
+    used.files.dedup();
     used
 }
 
-/// Deletes (unless `dry`) every cache object `outs` do not use. The caller holds the repo lock.
+/// The objects in use, as [`used`] finds them.
+#[derive(Debug, Default)]
+pub struct Used {
+    /// Files of directories, sorted, each once.
+    files: Vec<Id>,
+    /// Outputs' own objects (`.dir` manifests among them), and any hash no id can name.
+    others: HashSet<HashInfo>,
+}
+
+impl Used {
+    /// Whether `hash` is in use.
+    pub fn contains(&self, hash: &HashInfo) -> bool {
+        self.others.contains(hash)
+            || Id::of(hash).is_some_and(|id| self.files.binary_search(&id).is_ok())
+    }
+}
+
 pub fn gc_local(odb: &Odb, outs: &[Out], dry: bool) -> anyhow::Result<GcReport> {
     let used = used(odb, outs);
     let mut report = GcReport::default();
-    for obj in odb.list()? {
-        if used.contains(&obj) {
-            continue;
+    let mut failed = None;
+    odb.for_each_object(|obj| {
+        if failed.is_some() || used.contains(&obj) {
+            return;
         }
-        if !dry {
-            std::fs::remove_file(odb.path(&obj))?;
+        if !dry && let Err(e) = std::fs::remove_file(odb.path(&obj)) {
+            failed = Some(e);
+            return;
         }
         if obj.legacy {
             report.legacy += 1
@@ -65,8 +92,11 @@ pub fn gc_local(odb: &Odb, outs: &[Out], dry: bool) -> anyhow::Result<GcReport> 
             report.repo += 1
         }
         report.removed.push(obj);
+    })?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(report),
     }
-    Ok(report)
 }
 
 /// The remote `gc --cloud` cleans, opened and checked to be listable before anything is
