@@ -11,8 +11,8 @@ use crate::odb::Odb;
 use crate::remote::RemoteError;
 use crate::repo::Repo;
 use crate::repo::out::Out;
-use crate::transfer::redundancy::{GcPlan, check_listable, delete, plan_gc};
 use crate::transfer::id::Id;
+use crate::transfer::redundancy::{GcPlan, check_listable, delete, plan_gc};
 use crate::transfer::remotes::{self, Handle};
 use crate::transfer::wanted;
 
