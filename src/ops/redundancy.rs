@@ -39,16 +39,21 @@ pub fn copies(
     let mut warnings = Vec::new();
     let roots = lanes::roots_of(repo, settings, outs, jobs, &mut warnings)?;
     let odb = repo.odb();
-    let wanted = wanted::expand(&odb, &roots);
+    let wanted = wanted::expand_ids(&odb, &roots);
     let handles: Vec<_> = crate::transfer::remotes::open_all(&repo.config, settings, &names, jobs)?
         .into_iter()
         .map(|h| {
-            let belongs = wanted::expand(&odb, &wanted::for_remote(&roots, &h.name));
+            let belongs = wanted::for_remote(&roots, &h.name);
             (h, belongs)
         })
         .collect();
-    let replication =
-        super::runtime()?.block_on(replication(&odb, &wanted, &handles, settings.min_copies()));
+    let replication = super::runtime()?.block_on(replication(
+        &odb,
+        &roots,
+        &wanted,
+        &handles,
+        settings.min_copies(),
+    ));
     Ok(Copies {
         warnings,
         replication,

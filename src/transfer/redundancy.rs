@@ -7,12 +7,13 @@ use std::collections::{HashMap, HashSet};
 use futures::StreamExt;
 
 use super::Object;
-use super::exists::{holds, present};
+use super::exists::{Found, holds, present, present_ids_and};
+use super::id::Id;
 use super::remotes::Handle;
-use super::wanted::Wanted;
+use super::wanted::{Root, WantedIds, expand_ids, file_name, root_files};
 use crate::hash::HashInfo;
 use crate::odb::Odb;
-use crate::remote::{ErrorKind, Op, RemoteError};
+use crate::remote::{ErrorKind, Op, Presence, RemoteError};
 
 /// A number of objects and their known bytes.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -78,85 +79,174 @@ async fn holdings(
         .await
 }
 
-/// Counts the copies of every wanted object on every remote in `handles`; each remote's present
-/// and missing counts are of what belongs on it (`handles[i].1`, as `sync` would fill it).
+/// What one remote holds of the wanted set: per file id (in the wanted order) and for the
+/// other objects by key.
+type Held = Result<(Found, HashMap<String, Option<u64>>), RemoteError>;
+
+/// One bit per wanted file id.
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+
+    fn set(&mut self, i: usize) -> bool {
+        let was = self.get(i);
+        self.0[i / 64] |= 1 << (i % 64);
+        !was
+    }
+
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+}
+
+/// The bits of `wanted`'s files that `roots` bring, and the keys of the other objects they
+/// bring.
+fn belonging(odb: &Odb, wanted: &WantedIds, roots: &[Root]) -> (Bits, HashSet<String>) {
+    let mut bits = Bits::new(wanted.files.len());
+    let mine = expand_ids(odb, roots);
+    for id in &mine.files {
+        if let Ok(i) = wanted.files.binary_search(id) {
+            bits.set(i);
+        }
+    }
+    (bits, mine.others().map(Object::key).collect())
+}
+
+/// Counts the copies of every wanted object of `roots` (expanded as `wanted`) on every remote
+/// in `handles`; each remote's present and missing counts are of what its own roots bring
+/// (`handles[i].1`, as `sync` would fill it). Per file only its id, one answer per remote and a
+/// bit per remote are held; only the objects on too few remotes are named.
 pub async fn replication(
     odb: &Odb,
-    wanted: &Wanted,
-    handles: &[(Handle, Wanted)],
+    roots: &[Root],
+    wanted: &WantedIds,
+    handles: &[(Handle, Vec<Root>)],
     min_copies: u32,
 ) -> Replication {
-    let objects: Vec<&Object> = wanted.all().collect();
-    let keys: Vec<String> = objects.iter().map(|o| o.key()).collect();
-    let refs: Vec<&Handle> = handles.iter().map(|(h, _)| h).collect();
-    let held = holdings(&refs, &keys).await;
+    let other_keys: Vec<String> = wanted.others().map(Object::key).collect();
+    let held: Vec<Held> = futures::stream::iter(handles)
+        .map(|(h, _)| present_ids_and(&h.remote, &wanted.files, &other_keys))
+        .buffered(handles.len().max(1))
+        .collect()
+        .await;
     // What an object must weigh to count as a copy: from its `.dvc` file or manifest, else the
     // cache; a copy of another size on a remote (cut, or not the object) is no copy.
-    let expected: HashMap<&String, Option<u64>> = objects
-        .iter()
-        .zip(&keys)
-        .map(|(o, k)| {
-            let size = o
-                .size
-                .or_else(|| std::fs::metadata(odb.path(&o.hash)).ok().map(|m| m.len()));
-            (k, size)
-        })
-        .collect();
-    let size_of = |o: &Object, key: &str| -> Option<u64> {
-        o.size
-            .or_else(|| std::fs::metadata(odb.path(&o.hash)).ok().map(|m| m.len()))
-            .or_else(|| {
-                held.iter()
-                    .find_map(|h| h.as_ref().ok()?.get(key).copied().flatten())
-            })
+    let cached = |hash: &HashInfo| std::fs::metadata(odb.path(hash)).ok().map(|m| m.len());
+    let expected_file = |id: &Id| {
+        wanted
+            .recorded
+            .get(id)
+            .copied()
+            .or_else(|| cached(&id.hash()))
     };
-    let sizes: Vec<Option<u64>> = objects
-        .iter()
-        .zip(&keys)
-        .map(|(o, k)| size_of(o, k))
-        .collect();
     let mut report = Replication {
         min_copies,
         wanted: Count::default(),
-        remotes: Vec::new(),
-        thin: Vec::new(),
-    };
-    for size in &sizes {
-        report.wanted.add(*size);
-    }
-    let size_by_key: HashMap<&String, Option<u64>> =
-        keys.iter().zip(sizes.iter().copied()).collect();
-    for ((h, belongs), found) in handles.iter().zip(&held) {
-        let mut row = RemoteCopies {
-            name: h.name.clone(),
-            present: Count::default(),
-            missing: Count::default(),
-            error: found.as_ref().err().cloned(),
-        };
-        for key in belongs.all().map(Object::key) {
-            let size = size_by_key.get(&key).copied().flatten();
-            match found {
-                Ok(f) if holds(f, &key, expected.get(&key).copied().flatten()) => {
-                    row.present.add(size)
-                }
-                _ => row.missing.add(size),
-            }
-        }
-        report.remotes.push(row);
-    }
-    for (o, key) in objects.iter().zip(&keys) {
-        let holders: Vec<String> = refs
+        remotes: handles
             .iter()
             .zip(&held)
-            .filter(|(_, f)| {
-                f.as_ref()
-                    .is_ok_and(|f| holds(f, key, expected.get(key).copied().flatten()))
+            .map(|((h, _), found)| RemoteCopies {
+                name: h.name.clone(),
+                present: Count::default(),
+                missing: Count::default(),
+                error: found.as_ref().err().cloned(),
             })
-            .map(|(h, _)| h.name.clone())
+            .collect(),
+        thin: Vec::new(),
+    };
+    let belongs: Vec<(Bits, HashSet<String>)> = handles
+        .iter()
+        .map(|(_, roots)| belonging(odb, wanted, roots))
+        .collect();
+    let mut thin = Bits::new(wanted.files.len());
+    for (i, id) in wanted.files.iter().enumerate() {
+        let expected = expected_file(id);
+        let told = held.iter().find_map(|h| h.as_ref().ok()?.0[i].flatten());
+        let size = expected.or(told);
+        report.wanted.add(size);
+        let mut holders = 0u64;
+        for (r, found) in held.iter().enumerate() {
+            let has = found
+                .as_ref()
+                .is_ok_and(|(f, _)| f[i].is_some_and(|got| Presence::Present(got).holds(expected)));
+            holders += u64::from(has);
+            if belongs[r].0.get(i) {
+                let row = &mut report.remotes[r];
+                if has {
+                    row.present.add(size)
+                } else {
+                    row.missing.add(size)
+                }
+            }
+        }
+        if holders < u64::from(min_copies) {
+            thin.set(i);
+        }
+    }
+    let holders_of = |i: usize| -> Vec<String> {
+        handles
+            .iter()
+            .zip(&held)
+            .filter(|(_, found)| {
+                found.as_ref().is_ok_and(|(f, _)| {
+                    f[i].is_some_and(|got| {
+                        Presence::Present(got).holds(expected_file(&wanted.files[i]))
+                    })
+                })
+            })
+            .map(|((h, _), _)| h.name.clone())
+            .collect()
+    };
+    // the files on too few remotes, named as `expand` names them (the first root's name)
+    let mut named = Bits::new(wanted.files.len());
+    let bad: HashSet<&HashInfo> = wanted.bad_dirs.iter().map(|(o, _)| &o.hash).collect();
+    for root in roots.iter().filter(|r| !bad.contains(&r.hash)) {
+        let _ = root_files(odb, root, |id, relpath| {
+            if let Ok(i) = wanted.files.binary_search(&id)
+                && thin.get(i)
+                && named.set(i)
+            {
+                report.thin.push(Thin {
+                    object: Object {
+                        hash: id.hash(),
+                        size: wanted.recorded.get(&id).copied(),
+                        out: file_name(root, relpath),
+                    },
+                    holders: holders_of(i),
+                });
+            }
+        });
+    }
+    for (o, key) in wanted.others().zip(&other_keys) {
+        let expected = o.size.or_else(|| cached(&o.hash));
+        let told = held
+            .iter()
+            .find_map(|h| h.as_ref().ok()?.1.get(key).copied().flatten());
+        let size = expected.or(told);
+        report.wanted.add(size);
+        let holders: Vec<String> = handles
+            .iter()
+            .zip(&held)
+            .filter(|(_, found)| found.as_ref().is_ok_and(|(_, f)| holds(f, key, expected)))
+            .map(|((h, _), _)| h.name.clone())
             .collect();
+        for (r, found) in held.iter().enumerate() {
+            if belongs[r].1.contains(key) {
+                let has = found.as_ref().is_ok_and(|(_, f)| holds(f, key, expected));
+                let row = &mut report.remotes[r];
+                if has {
+                    row.present.add(size)
+                } else {
+                    row.missing.add(size)
+                }
+            }
+        }
         if (holders.len() as u64) < u64::from(min_copies) {
             report.thin.push(Thin {
-                object: (*o).clone(),
+                object: o.clone(),
                 holders,
             });
         }

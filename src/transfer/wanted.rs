@@ -1,12 +1,13 @@
 //! The objects every remote should hold: what the workspace's `.dvc` files and `dvc.lock`
 //! record now and, for `--all-commits`, what they recorded in any commit of the git history;
 //! expanded through the directory manifests into files first, each directory's `.dir` after.
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_yaml_ng::Value;
 
+use super::id::Id;
 use super::router::{Routed, Router};
 use super::{Object, Progress};
 use crate::hash::HashInfo;
@@ -414,6 +415,117 @@ pub fn expand(odb: &Odb, roots: &[Root]) -> Wanted {
         wanted.dirs.push((object, hashes));
     }
     wanted
+}
+
+/// The wanted set of [`expand`] in compact form, for a report over a million files: every file
+/// once as a sorted [`Id`] (17 bytes), the few other objects whole.
+#[derive(Debug, Default)]
+pub struct WantedIds {
+    /// Every file an id can name, sorted, each once.
+    pub files: Vec<Id>,
+    /// The sizes file roots record (a directory's files have none recorded).
+    pub recorded: HashMap<Id, u64>,
+    /// Files no id can name (a hand-edited md5), whole.
+    pub odd: Vec<Object>,
+    /// `.dir` objects whose manifest is in the cache.
+    pub dirs: Vec<Object>,
+    /// `.dir` objects whose manifest is on no reachable source (their files are unknown).
+    pub unknown_dirs: Vec<Object>,
+    /// Directories whose manifest is in the cache but unreadable, with the error.
+    pub bad_dirs: Vec<(Object, String)>,
+}
+
+impl WantedIds {
+    /// The objects other than `files`, in [`Wanted::all`]'s order.
+    pub fn others(&self) -> impl Iterator<Item = &Object> {
+        self.odd
+            .iter()
+            .chain(&self.dirs)
+            .chain(&self.unknown_dirs)
+            .chain(self.bad_dirs.iter().map(|(d, _)| d))
+    }
+}
+
+/// [`expand`] of `roots` into a [`WantedIds`]; manifests are read as they are parsed.
+pub fn expand_ids(odb: &Odb, roots: &[Root]) -> WantedIds {
+    let mut wanted = WantedIds::default();
+    let mut odd_seen = HashSet::new();
+    for root in roots {
+        let object = Object {
+            hash: root.hash.clone(),
+            size: if root.hash.is_dir() { None } else { root.size },
+            out: root.name.clone(),
+        };
+        let before = wanted.files.len();
+        let files = &mut wanted.files;
+        match root_files(odb, root, |id, _| files.push(id)) {
+            Ok(RootFiles::File(Some(id))) => {
+                if let Some(size) = root.size {
+                    wanted.recorded.entry(id).or_insert(size);
+                }
+            }
+            Ok(RootFiles::File(None)) => {
+                if odd_seen.insert(root.hash.clone()) {
+                    wanted.odd.push(object);
+                }
+            }
+            Ok(RootFiles::Dir) => wanted.dirs.push(object),
+            Ok(RootFiles::Unknown) => wanted.unknown_dirs.push(object),
+            Err(e) => {
+                wanted.files.truncate(before);
+                wanted.bad_dirs.push((object, e.to_string()));
+            }
+        }
+    }
+    wanted.files.sort_unstable();
+    wanted.files.dedup();
+    wanted
+}
+
+/// What [`root_files`] found a root to be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RootFiles {
+    /// A file root, with its id (`None` when its md5 is not one).
+    File(Option<Id>),
+    /// A directory whose manifest was read.
+    Dir,
+    /// A directory whose manifest is not in the cache.
+    Unknown,
+}
+
+/// Calls `f(id, relpath)` for the files of `root` in [`expand`]'s order: a file root's own
+/// object (relpath `None`), or each file its directory's manifest lists. An error means the
+/// manifest could not be read: part of it may have been met.
+pub fn root_files(
+    odb: &Odb,
+    root: &Root,
+    mut f: impl FnMut(Id, Option<&str>),
+) -> Result<RootFiles, crate::odb::OdbError> {
+    if !root.hash.is_dir() {
+        let id = Id::of(&root.hash);
+        if let Some(id) = id {
+            f(id, None);
+        }
+        return Ok(RootFiles::File(id));
+    }
+    if !odb.contains(&root.hash) {
+        return Ok(RootFiles::Unknown);
+    }
+    let legacy = root.hash.legacy;
+    odb.for_each_entry(&root.hash, |relpath, md5| {
+        if let Some(id) = Id::of_hex(md5, legacy) {
+            f(id, Some(relpath));
+        }
+    })?;
+    Ok(RootFiles::Dir)
+}
+
+/// How a file of `root` is named in reports: the root, or `root/relpath` for a directory's file.
+pub fn file_name(root: &Root, relpath: Option<&str>) -> String {
+    match relpath {
+        Some(relpath) => format!("{}/{relpath}", root.name),
+        None => root.name.clone(),
+    }
 }
 
 /// Brings the `.dir` manifests of `roots` that the cache lacks into it over the router (they
