@@ -155,7 +155,7 @@ pub fn gc_cloud(
     let target = target.0;
     let name = target.name.clone();
     let mut warnings = Vec::new();
-    let wanted = wanted::expand(
+    let wanted = wanted::expand_ids(
         &repo.odb(),
         &super::lanes::roots_of(repo, settings, outs, jobs, &mut warnings)?,
     );
@@ -172,7 +172,7 @@ pub fn gc_cloud(
         .with_hint("fetch or push the directory's data first (`ferry fetch`, `ferry push`)")
         .into());
     }
-    let used: HashSet<_> = wanted.all().map(|o| o.hash.clone()).collect();
+    let used = wanted.membership();
     let all = super::lanes::all_remotes(repo, settings);
     let others = remotes::open_all(&repo.config, settings, &all, jobs)?;
     let min_copies = effective_min_copies(
@@ -180,7 +180,7 @@ pub fn gc_cloud(
         others.iter().filter(|h| h.name != target.name).count(),
     );
     let rt = super::runtime()?;
-    let plan = rt.block_on(plan_gc(&target, &others, &used, min_copies))?;
+    let plan = rt.block_on(plan_gc(&target, &others, used, min_copies))?;
     let failed = if dry || plan.delete.is_empty() {
         Vec::new()
     } else {

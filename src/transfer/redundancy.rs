@@ -287,7 +287,7 @@ pub fn check_listable(target: &Handle) -> Result<(), RemoteError> {
 pub async fn plan_gc(
     target: &Handle,
     others: &[Handle],
-    used: &HashSet<HashInfo>,
+    used: impl Fn(&HashInfo) -> bool,
     min_copies: u32,
 ) -> Result<GcPlan, RemoteError> {
     check_listable(target)?;
@@ -297,7 +297,7 @@ pub async fn plan_gc(
         .await?
         .into_iter()
         .filter_map(|(k, n)| crate::odb::parse_key(&k).map(|h| (h, n)))
-        .filter(|(h, _)| !used.contains(h))
+        .filter(|(h, _)| !used(h))
         .collect();
     let keys: Vec<String> = unused.iter().map(|(h, _)| crate::odb::key(h)).collect();
     let others: Vec<&Handle> = others.iter().filter(|h| h.name != target.name).collect();

@@ -436,6 +436,16 @@ pub struct WantedIds {
 }
 
 impl WantedIds {
+    /// Whether `hash` is wanted, as a test built once: files by binary search, the rest by a
+    /// set of their hashes.
+    pub fn membership(&self) -> impl Fn(&HashInfo) -> bool + '_ {
+        let others: HashSet<&HashInfo> = self.others().map(|o| &o.hash).collect();
+        move |hash| {
+            others.contains(hash)
+                || Id::of(hash).is_some_and(|id| self.files.binary_search(&id).is_ok())
+        }
+    }
+
     /// The objects other than `files`, in [`Wanted::all`]'s order.
     pub fn others(&self) -> impl Iterator<Item = &Object> {
         self.odd
