@@ -593,6 +593,71 @@ async fn learn_sizes(router: &Router, objects: &mut [Routed]) {
 
 #[cfg(test)]
 mod tests {
+    use super::{Root, expand_ids};
+    use crate::hash::HashInfo;
+    use crate::odb::Odb;
+    use crate::odb::manifest::{Entry, to_json};
+
+    fn root(hash: &HashInfo, name: &str, size: Option<u64>) -> Root {
+        Root {
+            hash: hash.clone(),
+            size,
+            name: name.into(),
+            remote: None,
+            push: true,
+        }
+    }
+
+    /// The compact wanted set holds what `expand` holds: each file once (a file root's size
+    /// recorded), the directories by whether their manifest is there and readable.
+    #[test]
+    fn expand_ids_matches_expand() {
+        let dir = tempfile::tempdir().unwrap();
+        let odb = Odb::new(dir.path().to_path_buf());
+        let (a, b) = ("0".repeat(32), "f".repeat(32));
+        let entry = |relpath: &str, md5: &str| Entry {
+            relpath: relpath.into(),
+            md5: md5.into(),
+        };
+        let manifest = to_json(&[entry("x", &b), entry("y", &a)]);
+        let good = HashInfo::md5(format!("{}.dir", "1".repeat(32)));
+        odb.insert_bytes(&manifest, &good).unwrap();
+        let bad = HashInfo::md5(format!("{}.dir", "2".repeat(32)));
+        odb.insert_bytes(b"not json", &bad).unwrap();
+        let unknown = HashInfo::md5(format!("{}.dir", "3".repeat(32)));
+        let roots = [
+            root(&HashInfo::md5(a.clone()), "a.bin", Some(5)),
+            root(&good, "data", Some(9)),
+            root(&bad, "broken", None),
+            root(&unknown, "gone", None),
+        ];
+        let wanted = expand_ids(&odb, &roots);
+        let expanded = super::expand(&odb, &roots);
+        let hex: Vec<String> = wanted.files.iter().map(|id| id.hash().md5).collect();
+        assert_eq!(hex, [a.clone(), b.clone()]);
+        assert_eq!(wanted.files.len(), expanded.files.len());
+        assert_eq!(wanted.recorded.values().copied().collect::<Vec<_>>(), [5]);
+        let names = |objects: &[crate::transfer::Object]| -> Vec<String> {
+            objects.iter().map(|o| o.out.clone()).collect()
+        };
+        assert_eq!(names(&wanted.dirs), ["data"]);
+        assert_eq!(names(&wanted.unknown_dirs), ["gone"]);
+        assert_eq!(wanted.bad_dirs.len(), 1);
+        assert_eq!(
+            wanted.others().count(),
+            expanded.all().count() - expanded.files.len()
+        );
+        let wanted_test = wanted.membership();
+        for hash in [&HashInfo::md5(b.clone()), &good, &bad, &unknown] {
+            assert!(wanted_test(hash), "{hash:?}");
+        }
+        assert!(!wanted_test(&HashInfo::md5("e".repeat(32))));
+        assert!(!wanted_test(&HashInfo {
+            md5: b,
+            legacy: true
+        }));
+    }
+
     #[test]
     fn lock_outs_are_read_with_their_hash_kind() {
         let text = "schema: '2.0'\nstages:\n  train:\n    cmd: x\n    outs:\n    - path: model.bin\n      hash: md5\n      md5: 0123456789abcdef0123456789abcdef\n      size: 5\n    - path: old\n      md5: 0123456789abcdef0123456789abcdef.dir\n";
