@@ -30,6 +30,18 @@ pub struct Root {
     pub push: bool,
 }
 
+impl Root {
+    /// The root's own object, named by where it is recorded (a directory's recorded size is
+    /// its tree's, not its `.dir`'s, so a `.dir` gets none).
+    pub fn object(&self) -> Object {
+        Object {
+            hash: self.hash.clone(),
+            size: if self.hash.is_dir() { None } else { self.size },
+            out: self.name.clone(),
+        }
+    }
+}
+
 /// The roots that belong on remote `name`: pushable, and not pinned to another remote (DVC's
 /// rule for `push`, so a sync never spreads data its owner kept to one remote or to none).
 pub fn for_remote(roots: &[Root], name: &str) -> Vec<Root> {
@@ -375,11 +387,7 @@ pub fn expand(odb: &Odb, roots: &[Root]) -> Wanted {
     let mut wanted = Wanted::default();
     let mut seen = HashSet::new();
     for root in roots {
-        let object = Object {
-            hash: root.hash.clone(),
-            size: if root.hash.is_dir() { None } else { root.size },
-            out: root.name.clone(),
-        };
+        let object = root.object();
         if !root.hash.is_dir() {
             if seen.insert(root.hash.clone()) {
                 wanted.files.push(object);
@@ -461,11 +469,7 @@ pub fn expand_ids(odb: &Odb, roots: &[Root]) -> WantedIds {
     let mut wanted = WantedIds::default();
     let mut odd_seen = HashSet::new();
     for root in roots {
-        let object = Object {
-            hash: root.hash.clone(),
-            size: if root.hash.is_dir() { None } else { root.size },
-            out: root.name.clone(),
-        };
+        let object = root.object();
         let before = wanted.files.len();
         let files = &mut wanted.files;
         match root_files(odb, root, |id, _| files.push(id)) {
