@@ -11,7 +11,7 @@ use crate::odb::Odb;
 use crate::remote::RemoteError;
 use crate::repo::Repo;
 use crate::repo::out::Out;
-use crate::transfer::id::Id;
+use crate::transfer::id::{Id, ObjectSet};
 use crate::transfer::redundancy::{GcPlan, check_listable, delete, plan_gc};
 use crate::transfer::remotes::{self, Handle};
 use crate::transfer::wanted;
@@ -29,51 +29,33 @@ pub struct GcReport {
 
 /// Every object `outs` use: their hashes and, for directories whose manifest is local, the
 /// manifest's files, these as sorted 17-byte ids (a million-file directory costs 17 MB here).
-pub fn used(odb: &Odb, outs: &[Out]) -> Used {
-    let mut used = Used::default();
+pub fn used(odb: &Odb, outs: &[Out]) -> ObjectSet {
+    let (mut files, mut others) = (Vec::new(), HashSet::new());
     // `cache: false` outs (metrics, logs) keep nothing in the cache, as in dvc.
     for out in outs.iter().filter(|o| o.cache) {
         let Some(hash) = out.hash.clone() else {
             continue;
         };
         if hash.is_dir() && odb.contains(&hash) {
-            let files = odb.for_each_entry(&hash, |_, md5| match Id::of_hex(md5, hash.legacy) {
-                Some(id) => used.files.push(id),
+            let read = odb.for_each_entry(&hash, |_, md5| match Id::of_hex(md5, hash.legacy) {
+                Some(id) => files.push(id),
                 None => {
-                    used.others.insert(HashInfo {
+                    others.insert(HashInfo {
                         md5: md5.to_string(),
                         legacy: hash.legacy,
                     });
                 }
             });
-            if let Err(e) = files {
+            if let Err(e) = read {
                 tracing::debug!("manifest of '{}' not read for gc: {e}", out.rel);
             }
         }
-        used.others.insert(hash);
+        others.insert(hash);
     }
-    used.files.sort_unstable();
-    used.files.dedup();
-    used
+    ObjectSet::new(files, others)
 }
 
-/// The objects in use, as [`used`] finds them.
-#[derive(Debug, Default)]
-pub struct Used {
-    /// Files of directories, sorted, each once.
-    files: Vec<Id>,
-    /// Outputs' own objects (`.dir` manifests among them), and any hash no id can name.
-    others: HashSet<HashInfo>,
-}
-
-impl Used {
-    /// Whether `hash` is in use.
-    pub fn contains(&self, hash: &HashInfo) -> bool {
-        self.others.contains(hash)
-            || Id::of(hash).is_some_and(|id| self.files.binary_search(&id).is_ok())
-    }
-}
-
+/// Deletes (unless `dry`) every cache object `outs` do not use. The caller holds the repo lock.
 pub fn gc_local(odb: &Odb, outs: &[Out], dry: bool) -> anyhow::Result<GcReport> {
     let used = used(odb, outs);
     let mut report = GcReport::default();
@@ -172,7 +154,7 @@ pub fn gc_cloud(
         .with_hint("fetch or push the directory's data first (`ferry fetch`, `ferry push`)")
         .into());
     }
-    let used = wanted.membership();
+    let used = wanted.into_set();
     let all = super::lanes::all_remotes(repo, settings);
     let others = remotes::open_all(&repo.config, settings, &all, jobs)?;
     let min_copies = effective_min_copies(
@@ -180,7 +162,7 @@ pub fn gc_cloud(
         others.iter().filter(|h| h.name != target.name).count(),
     );
     let rt = super::runtime()?;
-    let plan = rt.block_on(plan_gc(&target, &others, used, min_copies))?;
+    let plan = rt.block_on(plan_gc(&target, &others, &used, min_copies))?;
     let failed = if dry || plan.delete.is_empty() {
         Vec::new()
     } else {

@@ -1,6 +1,8 @@
 //! A file object named in 17 bytes without a heap allocation: what push keeps per file of a
 //! million-file directory (a [`HashInfo`]'s hex `String` costs ~60 bytes more, an
 //! [`super::Object`] with its path ~150).
+use std::collections::HashSet;
+
 use crate::hash::HashInfo;
 
 /// A file object (never a `.dir`): its hash kind and binary md5. Ids sort as their keys do
@@ -77,6 +79,29 @@ impl Id {
         } else {
             format!("files/md5/{head}/")
         }
+    }
+}
+
+/// A set of objects a million files cost 17 MB in, for membership tests (what gc keeps): files
+/// as sorted ids, the few others (`.dir` manifests, a hash no id can name) whole.
+#[derive(Debug, Default)]
+pub struct ObjectSet {
+    ids: Vec<Id>,
+    others: HashSet<HashInfo>,
+}
+
+impl ObjectSet {
+    /// The set of `ids` (in any order, repeats allowed) and `others`.
+    pub fn new(mut ids: Vec<Id>, others: HashSet<HashInfo>) -> ObjectSet {
+        ids.sort_unstable();
+        ids.dedup();
+        ObjectSet { ids, others }
+    }
+
+    /// Whether `hash` is in the set.
+    pub fn contains(&self, hash: &HashInfo) -> bool {
+        self.others.contains(hash)
+            || Id::of(hash).is_some_and(|id| self.ids.binary_search(&id).is_ok())
     }
 }
 

@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use super::Object;
 use super::exists::{Found, holds, present, present_ids_and};
-use super::id::Id;
+use super::id::{Id, ObjectSet};
 use super::remotes::Handle;
 use super::wanted::{Root, WantedIds, expand_ids, file_name, root_files};
 use crate::hash::HashInfo;
@@ -42,6 +42,17 @@ pub struct RemoteCopies {
     pub missing: Count,
     /// Set when it could not be checked (then it counts as holding nothing).
     pub error: Option<RemoteError>,
+}
+
+impl RemoteCopies {
+    /// Counts one object that belongs on this remote, as held (`has`) or missing.
+    fn count(&mut self, has: bool, size: Option<u64>) {
+        if has {
+            self.present.add(size)
+        } else {
+            self.missing.add(size)
+        }
+    }
 }
 
 /// An object on fewer remotes than `min_copies`.
@@ -100,6 +111,14 @@ impl Bits {
     fn get(&self, i: usize) -> bool {
         self.0[i / 64] & (1 << (i % 64)) != 0
     }
+}
+
+/// Whether one remote's answer holds wanted file `i` as an object of `expected` bytes (when
+/// known): a copy of another size is no copy.
+fn holds_file(found: &Held, i: usize, expected: Option<u64>) -> bool {
+    found
+        .as_ref()
+        .is_ok_and(|(f, _)| f[i].is_some_and(|got| Presence::Present(got).holds(expected)))
 }
 
 /// The bits of `wanted`'s files that `roots` bring, and the keys of the other objects they
@@ -169,17 +188,10 @@ pub async fn replication(
         report.wanted.add(size);
         let mut holders = 0u64;
         for (r, found) in held.iter().enumerate() {
-            let has = found
-                .as_ref()
-                .is_ok_and(|(f, _)| f[i].is_some_and(|got| Presence::Present(got).holds(expected)));
+            let has = holds_file(found, i, expected);
             holders += u64::from(has);
             if belongs[r].0.get(i) {
-                let row = &mut report.remotes[r];
-                if has {
-                    row.present.add(size)
-                } else {
-                    row.missing.add(size)
-                }
+                report.remotes[r].count(has, size);
             }
         }
         if holders < u64::from(min_copies) {
@@ -187,16 +199,11 @@ pub async fn replication(
         }
     }
     let holders_of = |i: usize| -> Vec<String> {
+        let expected = expected_file(&wanted.files[i]);
         handles
             .iter()
             .zip(&held)
-            .filter(|(_, found)| {
-                found.as_ref().is_ok_and(|(f, _)| {
-                    f[i].is_some_and(|got| {
-                        Presence::Present(got).holds(expected_file(&wanted.files[i]))
-                    })
-                })
-            })
+            .filter(|(_, found)| holds_file(found, i, expected))
             .map(|((h, _), _)| h.name.clone())
             .collect()
     };
@@ -227,21 +234,14 @@ pub async fn replication(
             .find_map(|h| h.as_ref().ok()?.1.get(key).copied().flatten());
         let size = expected.or(told);
         report.wanted.add(size);
-        let holders: Vec<String> = handles
-            .iter()
-            .zip(&held)
-            .filter(|(_, found)| found.as_ref().is_ok_and(|(_, f)| holds(f, key, expected)))
-            .map(|((h, _), _)| h.name.clone())
-            .collect();
-        for (r, found) in held.iter().enumerate() {
+        let mut holders = Vec::new();
+        for (r, ((h, _), found)) in handles.iter().zip(&held).enumerate() {
+            let has = found.as_ref().is_ok_and(|(_, f)| holds(f, key, expected));
+            if has {
+                holders.push(h.name.clone());
+            }
             if belongs[r].1.contains(key) {
-                let has = found.as_ref().is_ok_and(|(_, f)| holds(f, key, expected));
-                let row = &mut report.remotes[r];
-                if has {
-                    row.present.add(size)
-                } else {
-                    row.missing.add(size)
-                }
+                report.remotes[r].count(has, size);
             }
         }
         if (holders.len() as u64) < u64::from(min_copies) {
@@ -287,7 +287,7 @@ pub fn check_listable(target: &Handle) -> Result<(), RemoteError> {
 pub async fn plan_gc(
     target: &Handle,
     others: &[Handle],
-    used: impl Fn(&HashInfo) -> bool,
+    used: &ObjectSet,
     min_copies: u32,
 ) -> Result<GcPlan, RemoteError> {
     check_listable(target)?;
@@ -297,7 +297,7 @@ pub async fn plan_gc(
         .await?
         .into_iter()
         .filter_map(|(k, n)| crate::odb::parse_key(&k).map(|h| (h, n)))
-        .filter(|(h, _)| !used(h))
+        .filter(|(h, _)| !used.contains(h))
         .collect();
     let keys: Vec<String> = unused.iter().map(|(h, _)| crate::odb::key(h)).collect();
     let others: Vec<&Handle> = others.iter().filter(|h| h.name != target.name).collect();

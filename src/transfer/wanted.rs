@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_yaml_ng::Value;
 
-use super::id::Id;
+use super::id::{Id, ObjectSet};
 use super::router::{Routed, Router};
 use super::{Object, Progress};
 use crate::hash::HashInfo;
@@ -444,14 +444,10 @@ pub struct WantedIds {
 }
 
 impl WantedIds {
-    /// Whether `hash` is wanted, as a test built once: files by binary search, the rest by a
-    /// set of their hashes.
-    pub fn membership(&self) -> impl Fn(&HashInfo) -> bool + '_ {
-        let others: HashSet<&HashInfo> = self.others().map(|o| &o.hash).collect();
-        move |hash| {
-            others.contains(hash)
-                || Id::of(hash).is_some_and(|id| self.files.binary_search(&id).is_ok())
-        }
+    /// The wanted objects as a set for membership tests (what `gc --cloud` keeps).
+    pub fn into_set(self) -> ObjectSet {
+        let others = self.others().map(|o| o.hash.clone()).collect();
+        ObjectSet::new(self.files, others)
     }
 
     /// The objects other than `files`, in [`Wanted::all`]'s order.
@@ -651,12 +647,12 @@ mod tests {
             wanted.others().count(),
             expanded.all().count() - expanded.files.len()
         );
-        let wanted_test = wanted.membership();
+        let set = wanted.into_set();
         for hash in [&HashInfo::md5(b.clone()), &good, &bad, &unknown] {
-            assert!(wanted_test(hash), "{hash:?}");
+            assert!(set.contains(hash), "{hash:?}");
         }
-        assert!(!wanted_test(&HashInfo::md5("e".repeat(32))));
-        assert!(!wanted_test(&HashInfo {
+        assert!(!set.contains(&HashInfo::md5("e".repeat(32))));
+        assert!(!set.contains(&HashInfo {
             md5: b,
             legacy: true
         }));
