@@ -739,6 +739,9 @@ def main():
                     help="huge: time each step until its command exits, not until its writes are on disk")
     ap.add_argument("--growth-files", type=int, default=50_000,
                     help="huge: files in the row (ferry only) the big row's time per file is compared with (0: none)")
+    ap.add_argument("--growth-reps", type=int, default=3,
+                    help="huge: runs of the growth row's whole ferry session (fresh repo each, floor too); the report "
+                         "uses each step's median and prints the min-max (default 3)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply file counts (many, mixed, huge) and sizes (big)")
     ap.add_argument("--quick", action="store_true", help="smoke run: scale 0.01, 1 rep, 300 s timeout")
     ap.add_argument("--reps", type=int, default=3, help="repetitions per case (default 3)")
@@ -766,6 +769,8 @@ def main():
     if bad:
         ap.error(f"unknown step(s) {', '.join(bad)}; known: {', '.join(STEPS)}")
     if a.dataset == "huge":
+        if a.growth_reps < 1:
+            ap.error("--growth-reps must be at least 1")
         import huge
         os.makedirs(a.out, exist_ok=True)
         return huge.main(a)

@@ -102,9 +102,10 @@ class Report(unittest.TestCase):
             self.assertTrue(any(t["verdict"] == "n/a" for t in data["targets"]))
 
 
-def hrec(files, tool, step, wall, rss_kib=50_000, rc=0):
+def hrec(files, tool, step, wall, rss_kib=50_000, rc=0, rep=1):
     r = {"files": files, "tool": tool, "step": step, "rc": rc, "wall_s": wall, "exit_s": wall * 0.8,
-         "user_s": wall / 2, "sys_s": 0.1, "cpu_s": wall / 2 + 0.1, "maxrss_kib": rss_kib, "load1": 1.5}
+         "user_s": wall / 2, "sys_s": 0.1, "cpu_s": wall / 2 + 0.1, "maxrss_kib": rss_kib, "load1": 1.5,
+         "rep": rep}
     if rc:
         r["error"] = "ERROR: boom"
     return r
@@ -204,6 +205,128 @@ class Huge(unittest.TestCase):
             self.assertIn("| pull | 10.0 | 10.0 | 1.00 | 0.50 |", md)
             with open(os.path.join(out, "results.json")) as f:
                 self.assertEqual(json.load(f)["rows"], [50_000, 100_000, 1_000_000])
+
+    def test_growth_row_medians_and_spread_over_its_repetitions(self):
+        huge, _ = self.rows()
+        rs = [hrec(50_000, "ferry", "add", w, rep=i, rss_kib=k)
+              for i, (w, k) in enumerate(((1.0, 40_000), (3.0, 90_000), (1.5, 60_000)), 1)]
+        rs += [hrec(50_000, "ferry", "status", w, rep=i) for i, w in ((1, 0.2), (1, 0.3), (2, 0.5), (2, 0.9))]
+        rs.append(hrec(50_000, "ferry", "add", 0.01, rc=1, rep=4))
+        s = huge.summarize(rs)
+        add = s[(50_000, "ferry", "add")]
+        self.assertEqual((add["wall_s"], add["wall_min_s"], add["wall_max_s"]), (1.5, 1.0, 3.0))
+        self.assertAlmostEqual(add["exit_s"], 1.2)                       # the exits' median, 0.8 x 1.5
+        self.assertEqual((add["exit_min_s"], add["exit_max_s"]), (0.8, 3.0 * 0.8))
+        self.assertEqual((add["runs"], add["ok"], add["reps"]), (4, 3, 3))   # the failed rep is left out
+        self.assertAlmostEqual(add["maxrss_mib"], 90_000 / 1024)         # RSS: the worst repetition
+        status = s[(50_000, "ferry", "status")]
+        self.assertAlmostEqual(status["wall_s"], 0.4)                    # both runs of both reps: (0.3 + 0.5) / 2
+        self.assertEqual((status["reps"], status["wall_min_s"], status["wall_max_s"]), (2, 0.2, 0.9))
+        self.assertEqual(huge.spread_line(s, 50_000, "add"),
+                         "| add | 3/4 | 1.50 | 1.00–3.00 | 133 % | 1.20 | 0.80–2.40 |")
+        self.assertEqual(huge.spread_line(s, 50_000, "pull"), "| pull | 0/0 | – | – | – % | – | – |")
+        self.assertEqual(huge.spread(s, 50_000)["add"]["wall_max_s"], 3.0)
+
+    def test_growth_targets_use_the_growth_rows_medians(self):
+        huge, roles = self.rows()
+        rs = [hrec(1_000_000, "ferry", step, 1_000_000 * 130e-6) for step in ("floor", "add", "push", "pull")]
+        for i, (push_us, pull_us) in enumerate(((40.0, 100.0), (100.0, 120.0), (250.0, 500.0)), 1):
+            rs += [hrec(50_000, "ferry", "floor", 50_000 * 100e-6, rep=i),
+                   hrec(50_000, "ferry", "add", 50_000 * 130e-6, rep=i),
+                   hrec(50_000, "ferry", "push", 50_000 * push_us * 1e-6, rep=i),
+                   hrec(50_000, "ferry", "pull", 50_000 * pull_us * 1e-6, rep=i)]
+        s = huge.summarize(rs)
+        t = {x["target"]: x for x in huge.targets(s, [50_000, 1_000_000], roles)}
+        push = t["push: time per file at 1000000 within 1.25× of 50000"]
+        self.assertAlmostEqual(push["value"], 1.3)     # 130 / median 100 µs; the mean (130) would say 1.0
+        self.assertEqual(push["verdict"], "missed")
+        pull = t["pull: time per file at 1000000 within 1.25× of 50000"]
+        self.assertAlmostEqual(pull["value"], 130 / 120, places=3)   # the min (100) would say 1.3: missed
+        self.assertEqual(pull["verdict"], "met")
+        self.assertEqual(t["add: time per file at 1000000 within 1.25× of 50000"]["value"], 1.0)
+        self.assertEqual(huge.growth_line(s, (1_000_000, 50_000), "push"), "| push | 130.0 | 100.0 | 1.30 | 1.30 |")
+        self.assertEqual(t["50000 files push: ferry / floor ≤ 1.5×"]["value"], 1.0)     # median 100 / 100
+
+    def test_sync_rss_target_and_no_time_target(self):
+        huge, roles = self.rows()
+        rs = [hrec(1_000_000, "ferry", "floor", 50.0), hrec(1_000_000, "ferry", "sync", 80.0, rss_kib=170_000),
+              hrec(1_000_000, "ferry", "add", 60.0, rss_kib=100_000)]
+        t = {x["target"]: x for x in huge.targets(huge.summarize(rs), [1_000_000], roles)}
+        sync = t["1000000 files sync: peak RSS ≤ 150 MB"]
+        self.assertEqual(sync["verdict"], "missed")
+        self.assertAlmostEqual(sync["value"], 174.08, places=2)
+        self.assertEqual(t["1000000 files: peak RSS ≤ 150 MB on every ferry step"]["verdict"], "missed")
+        self.assertFalse(any("sync" in k and "floor" in k for k in t), "sync has no time target")
+        self.assertEqual(huge.STEPS.index("sync"), huge.STEPS.index("status_c") + 1)
+        self.assertEqual(huge.STEPS[-1], "pull")
+
+    def test_compare_trees_paths_and_sizes(self):
+        import huge
+        with tempfile.TemporaryDirectory() as d:
+            want, got = os.path.join(d, "remote"), os.path.join(d, "remote2")
+            for root in (want, got):
+                for rel, size in (("files/md5/ab/cdef", 10), ("files/md5/ab/cdee.dir", 3), ("files/md5-x", 1),
+                                  ("files/md5/ac/0000", 7)):   # "md5-x" sorts before "md5/" as a string
+                    os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+                    with open(os.path.join(root, rel), "wb") as f:
+                        f.write(b"x" * size)
+            os.makedirs(os.path.join(got, "files", "md5", "ff"))   # an empty directory is no difference
+            same = huge.compare_trees(want, got)
+            self.assertEqual(same, {"verdict": "identical", "files": [4, 4], "bytes": [21, 21]})
+            with open(os.path.join(got, "files/md5/ab/cdef"), "ab") as f:
+                f.write(b"y")
+            os.remove(os.path.join(got, "files/md5/ac/0000"))
+            with open(os.path.join(got, "files/md5/ab/zz"), "wb") as f:
+                f.write(b"z")
+            diff = huge.compare_trees(want, got)
+            self.assertEqual(diff["files"], [4, 4])
+            self.assertEqual(diff["bytes"], [21, 16])
+            self.assertEqual(diff["verdict"], "3 difference(s): files/md5/ab/cdef: 11 bytes, not 10; "
+                             "files/md5/ab/zz: not in the original; files/md5/ac/0000: missing from the copy")
+            self.assertEqual(huge.compare_trees(want, os.path.join(d, "absent"))["files"], [4, 0])
+
+    def test_report_spread_table_sync_section_reps_in_json_and_a_bad_copy_fails(self):
+        huge, roles = self.rows()
+        rs = []
+        for f, reps in ((50_000, 3), (1_000_000, 1)):
+            for rep in range(1, reps + 1):
+                rs += [hrec(f, "ferry", step, f * 1e-5 * (rep if f == 50_000 else 1), rep=rep) for step in huge.STEPS]
+        for r in rs:
+            if r["step"] == "sync":
+                r["remote_copy"] = "identical"
+        info = {"date_utc": "2026-01-01T00:00:00Z", "cores": 2, "cpu": "cpu", "memory": "1 GiB",
+                "load_at_start": ["1", "1", "1"], "load_at_end": ["2", "2", "2"], "work_fs": "fs",
+                "ferry_commit": "abc", "versions": {"ferry": "f", "dvc": "3.67.1"}}
+
+        def run(records):
+            with tempfile.TemporaryDirectory() as out:
+                with open(os.devnull, "w") as null:
+                    stdout, sys.stdout = sys.stdout, null
+                    try:
+                        bad = huge.report(types.SimpleNamespace(out=out, time_to_exit=False, growth_reps=3), info,
+                                          records, [50_000, 1_000_000], roles)
+                    finally:
+                        sys.stdout = stdout
+                with open(os.path.join(out, "results.md")) as f, open(os.path.join(out, "results.json")) as g:
+                    return bad, f.read(), json.load(g)
+
+        bad, md, data = run(rs)
+        self.assertEqual(bad, [])
+        self.assertIn("### Spread of the 50000-file row over its 3 repetitions", md)
+        self.assertIn("| push | 3/3 | 1.00 | 0.50–1.50 | 100 % | 0.80 | 0.40–1.20 |", md)   # medians of 0.5, 1, 1.5
+        self.assertIn("| status | 3/3 |", md)
+        self.assertIn("| 50000 | push | 1.00 | – | 1.00 | 1.00 |", md)     # the main table: medians too
+        self.assertIn("| push | 10.0 | 20.0 | 0.50 | 0.50 |", md)            # growth: 10 µs/file over median 20
+        self.assertIn("| 1000000 | 10.00 | 10.00 | 1.00 | 51 | identical |", md)   # sync against the floor
+        self.assertIn("Synced remotes: all identical to the pushed remote", md)
+        self.assertEqual(data["growth_reps"], 3)
+        self.assertEqual(sorted({r["rep"] for r in data["runs"] if r["files"] == 50_000}), [1, 2, 3])
+        self.assertEqual(data["growth_spread"]["steps"]["push"]["wall_max_s"], 1.5)
+        rs[-2]["remote_copy"] = "1 difference(s): files/md5/ab/cd: missing from the copy"
+        self.assertEqual(rs[-2]["step"], "sync")
+        bad, md, _ = run(rs)
+        self.assertEqual(len(bad), 1)            # huge.main returns 2 on it
+        self.assertIn("Synced remotes: 1000000 ferry: 1 difference(s)", md)
 
 
 if __name__ == "__main__":
