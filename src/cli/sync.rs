@@ -61,6 +61,7 @@ pub fn run(ctx: &Ctx, args: Args) -> anyhow::Result<Exit> {
         from: args.from,
         keep_going: args.keep_going,
         dry_run: args.dry_run,
+        items: ctx.verbose > 0,
         all_commits: args.all_commits,
         jobs: args.jobs,
     };

@@ -28,6 +28,8 @@ pub struct SyncSpec {
     pub keep_going: bool,
     /// Plan only: send nothing.
     pub dry_run: bool,
+    /// With `dry_run`: list each lacking object with its source.
+    pub items: bool,
     /// Also every output any commit records.
     pub all_commits: bool,
     /// Requests at once per remote.
@@ -98,22 +100,27 @@ pub fn sync(
     if !spec.dry_run {
         rt.block_on(wanted::fetch_manifests(&odb, &roots, &router, progress))?;
     }
-    let all = wanted::expand(&odb, &roots);
-    let targets: Vec<_> = handles
+    let mut all = wanted::expand_ids(&odb, &roots);
+    rt.block_on(learn_sources(&mut router, &odb, &all, spec.dry_run));
+    let unknown_dirs = std::mem::take(&mut all.unknown_dirs);
+    // each target expands its own share again: the whole set is not held beside it
+    drop(all);
+    let targets: Vec<(Handle, Vec<Root>)> = handles
         .into_iter()
         .map(|h| {
-            let w = wanted::expand(&odb, &wanted::for_remote(&roots, &h.name));
-            (h, w)
+            let mine = wanted::for_remote(&roots, &h.name);
+            (h, mine)
         })
         .collect();
-    rt.block_on(learn_sources(&mut router, &odb, &all, spec.dry_run));
     if spec.dry_run {
-        let plan = rt.block_on(crate::transfer::sync::plan(&odb, &targets, &router));
+        let plan = rt.block_on(crate::transfer::sync::plan(
+            &odb, &targets, &router, spec.items,
+        ));
         return Ok(Synced {
             warnings,
             rows: Vec::new(),
             plan,
-            unknown_dirs: all.unknown_dirs,
+            unknown_dirs,
             sources: router.lanes.iter().map(LaneReport::of).collect(),
             budgets: target_budgets(&targets),
         });
@@ -131,7 +138,7 @@ pub fn sync(
         warnings,
         rows,
         plan: Vec::new(),
-        unknown_dirs: all.unknown_dirs,
+        unknown_dirs,
         sources: router.lanes.iter().map(LaneReport::of).collect(),
         budgets: target_budgets(&targets),
     })

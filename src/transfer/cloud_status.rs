@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::ObjectMeter;
 use super::copy::{CopyError, download};
 use super::exists::present_ids_and;
-use super::id::Id;
+use super::id::{Id, not_cached};
 use super::remotes::Handle;
 use crate::hash::HashInfo;
 use crate::odb::{Odb, OdbError};
@@ -76,9 +76,9 @@ pub async fn compare(
     let (there, others_there) = present_ids_and(&remote.remote, &ids, &other_keys).await?;
 
     let mut differ: HashMap<Id, CloudState> = HashMap::new();
-    let lacking = lacking_locally(odb, &ids);
+    let lacking = not_cached(odb, &ids);
     for (id, there) in ids.iter().zip(&there) {
-        if let Some(state) = state(!lacking.contains(id), there.is_some()) {
+        if let Some(state) = state(lacking.binary_search(id).is_err(), there.is_some()) {
             differ.insert(*id, state);
         }
     }
@@ -116,24 +116,6 @@ fn state(local: bool, remote: bool) -> Option<CloudState> {
         (false, false) => Some(CloudState::Missing),
         (true, true) => None,
     }
-}
-
-/// The ids of `ids` (sorted) the cache lacks, a directory listing per two-digit directory.
-fn lacking_locally(odb: &Odb, ids: &[Id]) -> HashSet<Id> {
-    let mut lacking = HashSet::new();
-    for legacy in [true, false] {
-        let md5s: Vec<[u8; 16]> = ids
-            .iter()
-            .filter(|id| id.legacy == legacy)
-            .map(|id| id.md5)
-            .collect();
-        lacking.extend(
-            odb.missing_raw(legacy, &md5s)
-                .into_iter()
-                .map(|md5| Id { legacy, md5 }),
-        );
-    }
-    lacking
 }
 
 /// An object as [`each_object`] meets it: an output's own hash, or a manifest entry's md5.

@@ -105,6 +105,55 @@ impl ObjectSet {
     }
 }
 
+/// The ids of `ids` (sorted) that the cache `odb` lacks, sorted: a directory listing per
+/// two-digit cache directory in place of a stat per object.
+pub fn not_cached(odb: &crate::odb::Odb, ids: &[Id]) -> Vec<Id> {
+    let mut lacking = Vec::new();
+    // legacy ids sort first
+    for legacy in [true, false] {
+        let md5s: Vec<[u8; 16]> = ids
+            .iter()
+            .filter(|id| id.legacy == legacy)
+            .map(|id| id.md5)
+            .collect();
+        lacking.extend(
+            odb.missing_raw(legacy, &md5s)
+                .into_iter()
+                .map(|md5| Id { legacy, md5 }),
+        );
+    }
+    lacking.sort_unstable();
+    lacking
+}
+
+/// One bit per index of a sorted id list: what a report over a million files keeps per file
+/// and remote (125 KB), in place of a set of hashes.
+pub struct Bits(Vec<u64>);
+
+impl Bits {
+    /// `n` bits, all clear.
+    pub fn new(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+
+    /// Sets bit `i`; whether it was clear.
+    pub fn set(&mut self, i: usize) -> bool {
+        let was = self.get(i);
+        self.0[i / 64] |= 1 << (i % 64);
+        !was
+    }
+
+    /// Clears bit `i`.
+    pub fn clear(&mut self, i: usize) {
+        self.0[i / 64] &= !(1 << (i % 64));
+    }
+
+    /// Whether bit `i` is set.
+    pub fn get(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Id;

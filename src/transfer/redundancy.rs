@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use super::Object;
 use super::exists::{Found, holds, present, present_ids_and};
-use super::id::{Id, ObjectSet};
+use super::id::{Bits, Id, ObjectSet};
 use super::remotes::Handle;
 use super::wanted::{Root, WantedIds, expand_ids, file_name, root_files};
 use crate::hash::HashInfo;
@@ -93,25 +93,6 @@ async fn holdings(
 /// What one remote holds of the wanted set: per file id (in the wanted order) and for the
 /// other objects by key.
 type Held = Result<(Found, HashMap<String, Option<u64>>), RemoteError>;
-
-/// One bit per wanted file id.
-struct Bits(Vec<u64>);
-
-impl Bits {
-    fn new(n: usize) -> Bits {
-        Bits(vec![0; n.div_ceil(64)])
-    }
-
-    fn set(&mut self, i: usize) -> bool {
-        let was = self.get(i);
-        self.0[i / 64] |= 1 << (i % 64);
-        !was
-    }
-
-    fn get(&self, i: usize) -> bool {
-        self.0[i / 64] & (1 << (i % 64)) != 0
-    }
-}
 
 /// Whether one remote's answer holds wanted file `i` as an object of `expected` bytes (when
 /// known): a copy of another size is no copy.

@@ -37,6 +37,8 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use super::copy::{CopyError, download};
+use super::exists::Found;
+use super::id::Id;
 use super::remotes::Handle;
 use super::{Object, Progress};
 use crate::budget::{Budget, Claims, LedgerError, Remaining, Window};
@@ -93,6 +95,28 @@ impl Skip {
 /// Disable a remote after this many transfers in a row failed with transient errors.
 const UNREACHABLE_AFTER: usize = 3;
 
+/// A size no answer told, in [`Known`]'s compact form.
+const UNTOLD: u64 = u64::MAX;
+
+/// What a check found on a remote: file objects as sorted ids with their sizes (a million
+/// cost 25 MB), other keys whole.
+#[derive(Debug, Default)]
+struct Known {
+    ids: Vec<Id>,
+    sizes: Vec<u64>,
+    keys: HashMap<String, Option<u64>>,
+}
+
+impl Known {
+    /// `None` when `key` is not known present, else its size if told.
+    fn get(&self, key: &str) -> Option<Option<u64>> {
+        if let Some(i) = Id::of_key(key).and_then(|id| self.ids.binary_search(&id).ok()) {
+            return Some(Some(self.sizes[i]).filter(|n| *n != UNTOLD));
+        }
+        self.keys.get(key).copied()
+    }
+}
+
 /// One remote in the order with its state for this run.
 pub struct Lane {
     /// The remote.
@@ -110,7 +134,7 @@ pub struct Lane {
     /// The error that disabled the lane in this run (for the warning and its hint).
     cause: Mutex<Option<RemoteError>>,
     /// Keys known present (from a listing), with sizes; `None` when not checked.
-    known: Option<HashMap<String, Option<u64>>>,
+    known: Option<Known>,
     transient_streak: AtomicUsize,
     /// This run's claims on a limited remote's budget (`None` without a limit or a ledger):
     /// settled object by object, given back after each batch (the meter layer recorded the
@@ -161,6 +185,24 @@ impl Lane {
 
     /// Records what a listing found on this remote.
     pub fn set_known(&mut self, known: HashMap<String, Option<u64>>) {
+        self.known = Some(Known {
+            keys: known,
+            ..Known::default()
+        });
+    }
+
+    /// Records what a check of `ids` (sorted) and of a few other keys found on this remote.
+    pub fn set_known_ids(&mut self, ids: &[Id], found: &Found, keys: HashMap<String, Option<u64>>) {
+        let mut known = Known {
+            keys,
+            ..Known::default()
+        };
+        for (id, size) in ids.iter().zip(found) {
+            if let Some(size) = size {
+                known.ids.push(*id);
+                known.sizes.push(size.unwrap_or(UNTOLD));
+            }
+        }
         self.known = Some(known);
     }
 
@@ -176,7 +218,7 @@ impl Lane {
 
     /// The size a listing reported for `key`, if any.
     pub fn known_size(&self, key: &str) -> Option<u64> {
-        self.known.as_ref()?.get(key).copied().flatten()
+        self.known.as_ref()?.get(key).flatten()
     }
 
     /// Whether this lane has a daily byte limit (the planner then wants object sizes first).
@@ -392,7 +434,7 @@ impl Router {
                 && lane
                     .known
                     .as_ref()
-                    .is_none_or(|k| k.contains_key(&r.object.key()))
+                    .is_none_or(|k| k.get(&r.object.key()).is_some())
         });
         let sizes: Vec<u64> = mine.iter().map(|r| lane.cost(&r.object)).collect();
         let order = crate::budget::best_order(&sizes, &lane.budget_left());
@@ -419,7 +461,7 @@ impl Router {
                 continue;
             }
             if let Some(known) = &lane.known
-                && !known.contains_key(&key)
+                && known.get(&key).is_none()
             {
                 r.tried.push((i, Skip::NotFound));
                 continue;

@@ -12,15 +12,18 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use super::copy::{CopyError, Payload, download, oversized, upload};
-use super::exists::present;
+use super::exists::{holds, present_ids_and};
+use super::id::{Bits, not_cached};
 use super::remotes::Handle;
 use super::router::{Claimed, Routed, Router, Skip};
-use super::wanted::Wanted;
+use super::wanted::{Root, WantedIds, expand_ids, file_name, root_files};
 use super::{Object, ObjectMeter, Progress};
 use crate::hash::HashInfo;
 use crate::hash::md5::Md5;
 use crate::odb::Odb;
-use crate::remote::{AttemptError, ByteStream, ErrorKind, ReadBudget, RemoteError, Stack};
+use crate::remote::{
+    AttemptError, ByteStream, ErrorKind, Presence, ReadBudget, RemoteError, Stack,
+};
 
 /// The name the reports give the local cache as a source.
 pub const LOCAL: &str = "local cache";
@@ -99,23 +102,25 @@ fn excluded(router: &Router, target: &Handle) -> Vec<(usize, Skip)> {
         .collect()
 }
 
-/// Tells the router which objects each listable source holds (by the existence policy of
-/// [`super::exists`]), and with `all` asks the others object by object too (for a plan).
-pub async fn learn_sources(router: &mut Router, odb: &Odb, wanted: &Wanted, all: bool) {
+/// Tells the router which of the wanted objects the cache lacks each listable source holds (by
+/// the existence policy of [`super::exists`]), and with `all` asks the others object by object
+/// too (for a plan). Files are held as ids: a million cost a source about 25 MB.
+pub async fn learn_sources(router: &mut Router, odb: &Odb, wanted: &WantedIds, all: bool) {
+    let ids = not_cached(odb, &wanted.files);
     let keys: Vec<String> = wanted
-        .all()
+        .others()
         .filter(|o| !odb.contains(&o.hash))
         .map(Object::key)
         .collect();
-    if keys.is_empty() {
+    if ids.is_empty() && keys.is_empty() {
         return;
     }
     for lane in &mut router.lanes {
         if lane.disabled().is_some() || !(all || lane.handle.remote.capabilities().list) {
             continue;
         }
-        match present(&lane.handle.remote, &keys).await {
-            Ok(found) => lane.set_known(found),
+        match present_ids_and(&lane.handle.remote, &ids, &keys).await {
+            Ok((found, extra)) => lane.set_known_ids(&ids, &found, extra),
             Err(e) => tracing::info!(
                 "could not check what remote '{}' holds: {}",
                 lane.handle.name,
@@ -125,41 +130,116 @@ pub async fn learn_sources(router: &mut Router, odb: &Odb, wanted: &Wanted, all:
     }
 }
 
-/// What each target lacks: `(files, dirs with their files)`, or the error checking it.
+/// What one target lacks of its own share: files as bits over its wanted ids, the few other
+/// objects whole.
+struct Lack {
+    /// The target's share, expanded.
+    mine: Arc<WantedIds>,
+    /// The files it lacks, by index into `mine.files`.
+    files: Bits,
+    /// How many files it lacks, and their recorded bytes.
+    count: u64,
+    bytes: u64,
+    /// Lacking files no id can name.
+    odd: Vec<Object>,
+    /// Lacking `.dir`s whose manifest is in the cache (sent after their files).
+    dirs: Vec<Object>,
+}
+
+/// What `target` lacks of what `roots` (its own) bring; the objects it holds are counted in
+/// `row.already`, the directories it lacks whose files are unknown go to `row.failed`.
 async fn lacking(
+    odb: &Odb,
     target: &Handle,
-    wanted: &Wanted,
+    roots: &[Root],
     row: &mut TargetRow,
-) -> Result<(Vec<Object>, Vec<(Object, Vec<HashInfo>)>), RemoteError> {
-    let keys: Vec<String> = wanted.all().map(Object::key).collect();
-    let there = present(&target.remote, &keys).await?;
-    let has = |o: &Object| super::exists::holds(&there, &o.key(), o.size);
-    row.already = wanted.all().filter(|o| has(o)).count() as u64;
-    for o in wanted.unknown_dirs.iter().filter(|o| !has(o)) {
+) -> Result<Lack, RemoteError> {
+    let mine = expand_ids(odb, roots);
+    let other_keys: Vec<String> = mine.others().map(Object::key).collect();
+    let (found, there) = present_ids_and(&target.remote, &mine.files, &other_keys).await?;
+    let mut lack = Lack {
+        files: Bits::new(mine.files.len()),
+        count: 0,
+        bytes: 0,
+        odd: Vec::new(),
+        dirs: Vec::new(),
+        mine: Arc::new(WantedIds::default()),
+    };
+    for (i, (id, got)) in mine.files.iter().zip(&found).enumerate() {
+        let size = mine.recorded.get(id).copied();
+        if got.is_some_and(|got| Presence::Present(got).holds(size)) {
+            row.already += 1;
+        } else {
+            lack.files.set(i);
+            lack.count += 1;
+            lack.bytes += size.unwrap_or(0);
+        }
+    }
+    drop(found);
+    let has = |o: &Object| holds(&there, &o.key(), o.size);
+    row.already += mine.others().filter(|o| has(o)).count() as u64;
+    lack.odd = mine.odd.iter().filter(|o| !has(o)).cloned().collect();
+    lack.dirs = mine.dirs.iter().filter(|o| !has(o)).cloned().collect();
+    for o in mine.unknown_dirs.iter().filter(|o| !has(o)) {
         row.failed.push((
             o.clone(),
             "its file list (.dir) is in no source, so its files are unknown".into(),
         ));
     }
-    for (o, e) in wanted.bad_dirs.iter().filter(|(o, _)| !has(o)) {
+    for (o, e) in mine.bad_dirs.iter().filter(|(o, _)| !has(o)) {
         row.failed.push((o.clone(), e.clone()));
     }
-    let files = wanted.files.iter().filter(|o| !has(o)).cloned().collect();
-    let dirs = wanted
-        .dirs
-        .iter()
-        .filter(|(o, _)| !has(o))
-        .cloned()
-        .collect();
-    Ok((files, dirs))
+    lack.mine = Arc::new(mine);
+    Ok(lack)
 }
 
-/// Syncs each target, in order, with what it should hold (`targets[i].1`). Returns one row per
-/// target; `Err` only when the local cache cannot be written (spool), which no remote can fix.
+/// A lacking file as the walk hands it on: its index in the target's wanted ids, and the
+/// object named as its first root names it.
+type Lacking = (usize, Object);
+
+/// Walks the manifests of `roots` again and hands `send` each file of `lacking` (bits over
+/// `mine.files`) once, named by the first root that lists it; stops when `send` says no one
+/// listens. Only the lacking files are ever named, one at a time.
+fn walk_lacking(
+    odb: &Odb,
+    roots: &[Root],
+    mine: &WantedIds,
+    mut lacking: Bits,
+    mut send: impl FnMut(Lacking) -> bool,
+) {
+    let bad: HashSet<&HashInfo> = mine.bad_dirs.iter().map(|(o, _)| &o.hash).collect();
+    let mut open = true;
+    for root in roots.iter().filter(|r| !bad.contains(&r.hash)) {
+        let _ = root_files(odb, root, |id, relpath| {
+            if let Ok(i) = mine.files.binary_search(&id)
+                && open
+                && lacking.get(i)
+            {
+                lacking.clear(i);
+                let object = Object {
+                    hash: id.hash(),
+                    size: mine.recorded.get(&id).copied(),
+                    out: file_name(root, relpath),
+                };
+                open = send((i, object));
+            }
+        });
+        if !open {
+            return;
+        }
+    }
+}
+
+/// Objects the manifest walk may hold ready ahead of the senders.
+const WALK_AHEAD: usize = 1024;
+
+/// Syncs each target, in order, with what its own roots bring (`targets[i].1`). Returns one row
+/// per target; `Err` only when the local cache cannot be written (spool), which no remote can
+/// fix.
 pub async fn sync(
     odb: &Odb,
     spool: &Path,
-    targets: &[(Handle, Wanted)],
+    targets: &[(Handle, Vec<Root>)],
     router: &Router,
     keep_going: bool,
     progress: &dyn Progress,
@@ -167,14 +247,14 @@ pub async fn sync(
     let _undo = router.give_back_on_interrupt();
     let mut rows: Vec<TargetRow> = Vec::new();
     let mut stop = false;
-    for (target, wanted) in targets {
+    for (target, roots) in targets {
         let mut row = TargetRow {
             name: target.name.clone(),
             skipped: stop,
             ..Default::default()
         };
         if !stop {
-            sync_one(odb, spool, wanted, target, router, &mut row, progress).await?;
+            sync_one(odb, spool, roots, target, router, &mut row, progress).await?;
             stop = row.is_failed() && !keep_going;
         }
         rows.push(row);
@@ -186,13 +266,13 @@ pub async fn sync(
 async fn sync_one(
     odb: &Odb,
     spool: &Path,
-    wanted: &Wanted,
+    roots: &[Root],
     target: &Handle,
     router: &Router,
     row: &mut TargetRow,
     progress: &dyn Progress,
 ) -> Result<(), CopyError> {
-    let (files, dirs) = match lacking(target, wanted, row).await {
+    let lack = match lacking(odb, target, roots, row).await {
         Ok(l) => l,
         Err(e) => {
             row.unreachable = Some(e);
@@ -200,8 +280,8 @@ async fn sync_one(
         }
     };
     progress.add_total(
-        (files.len() + dirs.len()) as u64,
-        files.iter().filter_map(|o| o.size).sum(),
+        lack.count + (lack.odd.len() + lack.dirs.len()) as u64,
+        lack.bytes + lack.odd.iter().filter_map(|o| o.size).sum::<u64>(),
     );
     let relay = Relay {
         odb,
@@ -213,34 +293,66 @@ async fn sync_one(
         local: Mutex::new(None),
         progress,
     };
-    let results: Vec<(Object, Sent)> = futures::stream::iter(files)
-        .map(|o| {
-            let relay = &relay;
-            async move {
-                let r = relay.send(&o).await;
-                (o, r)
-            }
+    let Lack {
+        mine,
+        files,
+        odd,
+        dirs,
+        ..
+    } = lack;
+    // The files stream from a walk of the manifests on a blocking thread, a bounded channel
+    // ahead of the senders, so a million lacking files are never named at once.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Lacking>(WALK_AHEAD);
+    let walk = {
+        let (odb, roots, mine) = (odb.clone(), roots.to_vec(), mine.clone());
+        tokio::task::spawn_blocking(move || {
+            walk_lacking(&odb, &roots, &mine, files, |item| {
+                tx.blocking_send(item).is_ok()
+            })
         })
-        .buffer_unordered(target.remote.jobs())
-        .collect()
-        .await;
-    let mut failed_files: HashSet<HashInfo> = HashSet::new();
-    for (o, r) in results {
+    };
+    let walked = futures::stream::unfold(rx, |mut rx| async move {
+        let (i, o) = rx.recv().await?;
+        Some(((Some(i), o), rx))
+    });
+    let odd_files = futures::stream::iter(odd.into_iter().map(|o| (None, o)));
+    let mut sent = Box::pin(
+        odd_files
+            .chain(walked)
+            .map(|(i, o)| {
+                let relay = &relay;
+                async move {
+                    let r = relay.send(&o).await;
+                    (i, o, r)
+                }
+            })
+            .buffer_unordered(target.remote.jobs()),
+    );
+    let mut failed = Bits::new(mine.files.len());
+    let mut any_failed = false;
+    while let Some((i, o, r)) = sent.next().await {
         if r.is_err() {
-            failed_files.insert(o.hash.clone());
+            any_failed = true;
+            if let Some(i) = i {
+                failed.set(i);
+            }
         }
         record(row, router, o, r);
     }
+    drop(sent);
+    let _ = walk.await;
+    // A `.dir` goes only once all its files are there: a remote never advertises a tree it
+    // lacks part of.
     let (ready, broken): (Vec<_>, Vec<_>) = dirs
         .into_iter()
-        .partition(|(_, files)| files.iter().all(|h| !failed_files.contains(h)));
-    for (d, _) in broken {
+        .partition(|d| !any_failed || !any_file_failed(odb, roots, &mine, &failed, &d.hash));
+    for d in broken {
         progress.done(0);
         row.failed
             .push((d, "not sent because some of its files failed".into()));
     }
     let results: Vec<(Object, Sent)> = futures::stream::iter(ready)
-        .map(|(o, _)| {
+        .map(|o| {
             let relay = &relay;
             async move {
                 let r = relay.send(&o).await;
@@ -257,6 +369,25 @@ async fn sync_one(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Whether a file of the directory `dir` (one of `roots`) is set in `failed` (bits over
+/// `mine.files`), read from its manifest again.
+fn any_file_failed(
+    odb: &Odb,
+    roots: &[Root],
+    mine: &WantedIds,
+    failed: &Bits,
+    dir: &HashInfo,
+) -> bool {
+    let Some(root) = roots.iter().find(|r| &r.hash == dir) else {
+        return true;
+    };
+    let mut any = false;
+    let read = root_files(odb, root, |id, _| {
+        any |= mine.files.binary_search(&id).is_ok_and(|i| failed.get(i));
+    });
+    any || read.is_err()
 }
 
 fn record(row: &mut TargetRow, router: &Router, o: Object, r: Sent) {
@@ -598,16 +729,22 @@ pub struct PlanRow {
 }
 
 /// Plans a sync without sending anything: per target, what it lacks and where each object
-/// would come from (budgets reserved as the run would, so a plan never overdraws one).
-pub async fn plan(odb: &Odb, targets: &[(Handle, Wanted)], router: &Router) -> Vec<PlanRow> {
+/// would come from (budgets reserved as the run would, so a plan never overdraws one); with
+/// `items` each lacking object is listed with its source.
+pub async fn plan(
+    odb: &Odb,
+    targets: &[(Handle, Vec<Root>)],
+    router: &Router,
+    items: bool,
+) -> Vec<PlanRow> {
     let mut rows = Vec::new();
-    for (target, wanted) in targets {
+    for (target, roots) in targets {
         let mut row = PlanRow {
             name: target.name.clone(),
             ..Default::default()
         };
         let mut scratch = TargetRow::default();
-        let (files, dirs) = match lacking(target, wanted, &mut scratch).await {
+        let lack = match lacking(odb, target, roots, &mut scratch).await {
             Ok(l) => l,
             Err(e) => {
                 row.unreachable = Some(e);
@@ -619,7 +756,7 @@ pub async fn plan(odb: &Odb, targets: &[(Handle, Wanted)], router: &Router) -> V
         // run fetches the list first.
         let mut unknown = Vec::new();
         for (o, why) in scratch.failed {
-            if wanted.unknown_dirs.contains(&o) {
+            if lack.mine.unknown_dirs.contains(&o) {
                 unknown.push(o);
             } else {
                 row.objects += 1;
@@ -627,47 +764,59 @@ pub async fn plan(odb: &Odb, targets: &[(Handle, Wanted)], router: &Router) -> V
             }
         }
         let exclude = excluded(router, target);
-        for o in files
-            .iter()
-            .chain(dirs.iter().map(|(d, _)| d))
-            .chain(unknown.iter())
-        {
+        let mut one = |o: Object| {
             row.objects += 1;
-            if odb.contains(&o.hash) {
-                let n = local_size(odb, o);
+            let source = if odb.contains(&o.hash) {
+                Some((LOCAL.to_string(), local_size(odb, &o)))
+            } else {
+                let mut r = Routed {
+                    object: o.clone(),
+                    tried: exclude.clone(),
+                    prefer: None,
+                };
+                match router.route(&mut r) {
+                    Some(i) => {
+                        let lane = &router.lanes[i];
+                        let n = lane.known_size(&o.key()).or(o.size).unwrap_or(0);
+                        Some((lane.handle.name.clone(), n))
+                    }
+                    None => {
+                        let why: Vec<String> = r
+                            .tried
+                            .iter()
+                            .filter(|(i, _)| !exclude.iter().any(|(x, _)| x == i))
+                            .map(|(i, s)| {
+                                format!("{}: {}", router.lanes[*i].handle.name, s.label())
+                            })
+                            .collect();
+                        row.nowhere.push((o.clone(), why.join("; ")));
+                        None
+                    }
+                }
+            };
+            if let Some((name, n)) = source {
                 row.bytes += n;
-                let e = row.from.entry(LOCAL.into()).or_default();
+                let e = row.from.entry(name.clone()).or_default();
                 e.0 += 1;
                 e.1 += n;
-                row.items.push((o.clone(), LOCAL.into()));
-                continue;
-            }
-            let mut r = Routed {
-                object: o.clone(),
-                tried: exclude.clone(),
-                prefer: None,
-            };
-            match router.route(&mut r) {
-                Some(i) => {
-                    let lane = &router.lanes[i];
-                    let n = lane.known_size(&o.key()).or(o.size).unwrap_or(0);
-                    row.bytes += n;
-                    let e = row.from.entry(lane.handle.name.clone()).or_default();
-                    e.0 += 1;
-                    e.1 += n;
-                    row.items.push((o.clone(), lane.handle.name.clone()));
-                }
-                None => {
-                    let why: Vec<String> = r
-                        .tried
-                        .iter()
-                        .filter(|(i, _)| !exclude.iter().any(|(x, _)| x == i))
-                        .map(|(i, s)| format!("{}: {}", router.lanes[*i].handle.name, s.label()))
-                        .collect();
-                    row.nowhere.push((o.clone(), why.join("; ")));
+                if items {
+                    row.items.push((o, name));
                 }
             }
-        }
+        };
+        let Lack {
+            mine,
+            files,
+            odd,
+            dirs,
+            ..
+        } = lack;
+        odd.into_iter().for_each(&mut one);
+        walk_lacking(odb, roots, &mine, files, |(_, o)| {
+            one(o);
+            true
+        });
+        dirs.into_iter().chain(unknown).for_each(&mut one);
         rows.push(row);
     }
     rows

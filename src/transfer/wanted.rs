@@ -347,86 +347,9 @@ fn git(root: &Path, args: &[&str]) -> Result<String, HistoryError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The wanted objects, expanded: files (deduplicated), then each directory's `.dir` with the
-/// files it lists; directories whose manifest is not in the cache are listed apart.
-#[derive(Debug, Default, Clone)]
-pub struct Wanted {
-    /// Single files and directories' files, each hash once.
-    pub files: Vec<Object>,
-    /// `.dir` objects with the hashes of their files.
-    pub dirs: Vec<(Object, Vec<HashInfo>)>,
-    /// `.dir` objects whose manifest is on no reachable source (their files are unknown).
-    pub unknown_dirs: Vec<Object>,
-    /// Directories whose manifest is in the cache but unreadable, with the error.
-    pub bad_dirs: Vec<(Object, String)>,
-}
-
-impl Wanted {
-    /// Every object, files first, then the `.dir`s (known or not).
-    pub fn all(&self) -> impl Iterator<Item = &Object> {
-        self.files
-            .iter()
-            .chain(self.dirs.iter().map(|(d, _)| d))
-            .chain(self.unknown_dirs.iter())
-            .chain(self.bad_dirs.iter().map(|(d, _)| d))
-    }
-
-    /// How many objects in all.
-    pub fn len(&self) -> usize {
-        self.files.len() + self.dirs.len() + self.unknown_dirs.len() + self.bad_dirs.len()
-    }
-
-    /// Whether nothing is wanted.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Expands `roots` through the manifests in the local cache.
-pub fn expand(odb: &Odb, roots: &[Root]) -> Wanted {
-    let mut wanted = Wanted::default();
-    let mut seen = HashSet::new();
-    for root in roots {
-        let object = root.object();
-        if !root.hash.is_dir() {
-            if seen.insert(root.hash.clone()) {
-                wanted.files.push(object);
-            }
-            continue;
-        }
-        if !odb.contains(&root.hash) {
-            wanted.unknown_dirs.push(object);
-            continue;
-        }
-        let entries = match odb.read_manifest(&root.hash) {
-            Ok(e) => e,
-            Err(e) => {
-                wanted.bad_dirs.push((object, e.to_string()));
-                continue;
-            }
-        };
-        let mut hashes = Vec::new();
-        for e in entries {
-            let hash = HashInfo {
-                md5: e.md5,
-                legacy: root.hash.legacy,
-            };
-            if seen.insert(hash.clone()) {
-                wanted.files.push(Object {
-                    hash: hash.clone(),
-                    size: None,
-                    out: format!("{}/{}", root.name, e.relpath),
-                });
-            }
-            hashes.push(hash);
-        }
-        wanted.dirs.push((object, hashes));
-    }
-    wanted
-}
-
-/// The wanted set of [`expand`] in compact form, for a report over a million files: every file
-/// once as a sorted [`Id`] (17 bytes), the few other objects whole.
+/// The wanted objects of some roots, expanded through the directory manifests in the local cache,
+/// in a form a million files cost 17 MB in: every file once as a sorted [`Id`], the few other
+/// objects whole.
 #[derive(Debug, Default)]
 pub struct WantedIds {
     /// Every file an id can name, sorted, each once.
@@ -450,7 +373,7 @@ impl WantedIds {
         ObjectSet::new(self.files, others)
     }
 
-    /// The objects other than `files`, in [`Wanted::all`]'s order.
+    /// The objects other than `files`: odd files, then the `.dir`s (known or not).
     pub fn others(&self) -> impl Iterator<Item = &Object> {
         self.odd
             .iter()
@@ -460,7 +383,7 @@ impl WantedIds {
     }
 }
 
-/// [`expand`] of `roots` into a [`WantedIds`]; manifests are read as they are parsed.
+/// Expands `roots` through the manifests in the local cache, read as they are parsed.
 pub fn expand_ids(odb: &Odb, roots: &[Root]) -> WantedIds {
     let mut wanted = WantedIds::default();
     let mut odd_seen = HashSet::new();
@@ -503,7 +426,7 @@ pub enum RootFiles {
     Unknown,
 }
 
-/// Calls `f(id, relpath)` for the files of `root` in [`expand`]'s order: a file root's own
+/// Calls `f(id, relpath)` for the files of `root` in manifest order: a file root's own
 /// object (relpath `None`), or each file its directory's manifest lists. An error means the
 /// manifest could not be read: part of it may have been met.
 pub fn root_files(
@@ -608,10 +531,10 @@ mod tests {
         }
     }
 
-    /// The compact wanted set holds what `expand` holds: each file once (a file root's size
-    /// recorded), the directories by whether their manifest is there and readable.
+    /// The expanded set holds each file once (a file root's size recorded), the directories by
+    /// whether their manifest is there and readable, and answers as a set for them only.
     #[test]
-    fn expand_ids_matches_expand() {
+    fn expand_ids_holds_each_object_once() {
         let dir = tempfile::tempdir().unwrap();
         let odb = Odb::new(dir.path().to_path_buf());
         let (a, b) = ("0".repeat(32), "f".repeat(32));
@@ -632,10 +555,8 @@ mod tests {
             root(&unknown, "gone", None),
         ];
         let wanted = expand_ids(&odb, &roots);
-        let expanded = super::expand(&odb, &roots);
         let hex: Vec<String> = wanted.files.iter().map(|id| id.hash().md5).collect();
         assert_eq!(hex, [a.clone(), b.clone()]);
-        assert_eq!(wanted.files.len(), expanded.files.len());
         assert_eq!(wanted.recorded.values().copied().collect::<Vec<_>>(), [5]);
         let names = |objects: &[crate::transfer::Object]| -> Vec<String> {
             objects.iter().map(|o| o.out.clone()).collect()
@@ -643,10 +564,7 @@ mod tests {
         assert_eq!(names(&wanted.dirs), ["data"]);
         assert_eq!(names(&wanted.unknown_dirs), ["gone"]);
         assert_eq!(wanted.bad_dirs.len(), 1);
-        assert_eq!(
-            wanted.others().count(),
-            expanded.all().count() - expanded.files.len()
-        );
+        assert_eq!(wanted.others().count(), 3);
         let set = wanted.into_set();
         for hash in [&HashInfo::md5(b.clone()), &good, &bad, &unknown] {
             assert!(set.contains(hash), "{hash:?}");
